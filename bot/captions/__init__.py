@@ -1,0 +1,1 @@
+"""Captions in the account's own voice: prompts, generation backends, rules and ranking."""

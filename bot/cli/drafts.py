@@ -1,0 +1,146 @@
+"""`pawpost drafts ...`: list, show, approve, edit and reject drafts."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from bot.cli import App, console, emit_json, pass_app
+
+STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
+
+
+@click.group()
+def drafts() -> None:
+    """Review the drafts pawpost wrote: approve, edit, reject."""
+
+
+@drafts.command("list")
+@click.option("--status", "status", type=click.Choice(STATES), help="Only drafts in this state.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> None:
+    """Drafts, newest first."""
+    from bot.drafts import list_drafts
+
+    items = list_drafts(app.store, status, limit)
+    if as_json:
+        emit_json([d.to_json() for d in items])
+        return
+    if not items:
+        click.echo("no drafts" + (f" that are {status}" if status else ""))
+        return
+    from rich.table import Table
+
+    from bot.timeutil import local
+
+    zone = app.config.schedule.zone
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "status", "pets", "caption", "created", "when"):
+        table.add_column(col, overflow="ellipsis", no_wrap=col != "caption", max_width=60 if col == "caption" else None)
+    for d in items:
+        when = d.posted_at or d.scheduled_for
+        table.add_row(str(d.id), d.status, ", ".join(d.pets) or "-", (d.caption or d.note or "-").replace("\n", " "),
+                      local(d.created_at, zone), local(when, zone) if when else "")
+    console().print(table)
+
+
+@drafts.command("show")
+@click.argument("draft_id", type=int)
+@click.option("--open", "open_photo", is_flag=True, help="Open the photo in the system viewer.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
+    """One draft: photo, pets, caption and every candidate."""
+    from bot.drafts import get_draft
+
+    d = get_draft(app.store, draft_id)
+    if open_photo and d.photo:
+        click.launch(d.photo)
+    if as_json:
+        emit_json(d.to_json())
+        return
+    from rich.markup import escape
+
+    from bot.timeutil import local
+
+    zone = app.config.schedule.zone
+    out = console()
+    out.print(f"[bold]draft {d.id}[/] - {d.status}")
+    out.print(f"photo:   {d.photo}")
+    conf = f" (confidence {d.confidence:.2f})" if d.confidence is not None else ""
+    out.print(f"pets:    {', '.join(d.pets) or 'none recognised'}{conf}")
+    if d.hint:
+        out.print(f"hint:    {escape(d.hint)}")
+    out.print(f"created: {local(d.created_at, zone)}")
+    if d.scheduled_for:
+        out.print(f"at:      {local(d.scheduled_for, zone)}")
+    if d.posted_at:
+        out.print(f"posted:  {local(d.posted_at, zone)} {d.media_url or d.media_code or ''}")
+    if d.error:
+        out.print(f"[red]error:[/]   {escape(d.error)}")
+    if d.note:
+        out.print(f"[yellow]note:[/]    {escape(d.note)}")
+    out.print(f"\n[bold]caption{' (edited)' if d.edited else ''}:[/]\n{escape(d.caption or '-')}\n")
+    for i, text in enumerate(d.candidates, 1):
+        mark = "*" if text == d.caption else " "
+        out.print(f"{mark}[{i}] {escape(text)}")
+    for c in d.rejected_candidates:
+        out.print(f"[dim]  refused ({escape(c['reason'] or '')}): {escape(c['text'][:120])}[/]")
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@click.option("--candidate", type=int, help="Use candidate N (as numbered by 'drafts show').")
+@click.option("--caption", help="Use this text as the caption.")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"', help="Post at this local time instead of the next slot.")
+@pass_app
+def approve(app: App, draft_id: int, candidate: int | None, caption: str | None, at: str | None) -> None:
+    """Approve a draft for posting."""
+    from bot.drafts import approve as approve_draft
+    from bot.drafts import parse_at
+
+    when = parse_at(at, app.config) if at else None
+    d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when)
+    click.echo(f"draft {d.id} approved" + (f" for {at}" if at else "; it goes out at the next free slot"))
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@pass_app
+def edit(app: App, draft_id: int) -> None:
+    """Edit the caption in $EDITOR; the edit is kept for retraining."""
+    from bot.drafts import edit as edit_draft
+    from bot.drafts import get_draft
+
+    d = get_draft(app.store, draft_id)
+    if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):
+        raise click.UsageError("no $EDITOR set; set it, or use 'pawpost drafts approve ID --caption TEXT'")
+    text = click.edit(d.caption or "", extension=".txt", require_save=True)
+    if text is None:
+        click.echo("caption unchanged")
+        return
+    if not text.strip():
+        click.echo("empty caption; nothing was changed")
+        return
+    edit_draft(app.store, app.config, draft_id, text)
+    click.echo(f"draft {draft_id} caption saved")
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@click.option("--reason", help="Why (kept for the record).")
+@pass_app
+def reject(app: App, draft_id: int, reason: str | None) -> None:
+    """Reject a draft; it will never be posted."""
+    from bot.drafts import reject as reject_draft
+
+    reject_draft(app.store, draft_id, reason)
+    click.echo(f"draft {draft_id} rejected")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(drafts)

@@ -1,0 +1,226 @@
+"""The database schema as an ordered list of migrations, each applied once and recorded.
+
+Add a change as a new function at the end of MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE photos (
+            id            INTEGER PRIMARY KEY,
+            sha256        TEXT NOT NULL,
+            status        TEXT NOT NULL CHECK (status IN ('new','analyzed','drafted','quarantined','duplicate')),
+            origin        TEXT NOT NULL DEFAULT 'inbox' CHECK (origin IN ('inbox','imported')),
+            source_name   TEXT NOT NULL,          -- the file's name (relative to the inbox) when it arrived
+            path          TEXT,                   -- relative to the data folder: library/... or quarantine/...
+            format        TEXT,                   -- JPEG, PNG, WEBP, HEIF
+            width         INTEGER,
+            height        INTEGER,
+            size_bytes    INTEGER,
+            taken_at      TEXT,                   -- EXIF capture time, UTC ISO 8601
+            phash         TEXT,                   -- perceptual hash (hex) for near-duplicates
+            has_gps       INTEGER NOT NULL DEFAULT 0,
+            hint          TEXT,                   -- the owner's note (IMG_0412.txt beside IMG_0412.HEIC)
+            reason        TEXT,                   -- why it was quarantined
+            duplicate_of  INTEGER REFERENCES photos(id),
+            analysis      TEXT,                   -- JSON: detections, matches, whole_image, unknown count
+            error         TEXT,                   -- why processing last failed (model missing, ...)
+            attempts      INTEGER NOT NULL DEFAULT 0,
+            retry_after   TEXT,
+            created_at    TEXT NOT NULL,
+            updated_at    TEXT NOT NULL
+        );
+        CREATE INDEX photos_sha256 ON photos(sha256);
+
+        CREATE TABLE pets (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            species    TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE pet_references (
+            id         INTEGER PRIMARY KEY,
+            pet_id     INTEGER NOT NULL REFERENCES pets(id) ON DELETE CASCADE,
+            sha256     TEXT NOT NULL,
+            path       TEXT NOT NULL,
+            origin     TEXT NOT NULL CHECK (origin IN ('config','added','correction')),
+            photo_id   INTEGER REFERENCES photos(id),
+            box        TEXT NOT NULL DEFAULT '',  -- JSON [x0,y0,x1,y1] of the animal, '' for the whole image
+            created_at TEXT NOT NULL,
+            UNIQUE (pet_id, sha256, box)
+        );
+
+        -- Embedding cache: recomputed when the embedder or the file changes, never otherwise.
+        CREATE TABLE embeddings (
+            id         INTEGER PRIMARY KEY,
+            embedder   TEXT NOT NULL,
+            sha256     TEXT NOT NULL,
+            box        TEXT NOT NULL DEFAULT '',
+            dim        INTEGER NOT NULL,
+            vector     BLOB NOT NULL,             -- float32, L2-normalised
+            created_at TEXT NOT NULL,
+            UNIQUE (embedder, sha256, box)
+        );
+
+        CREATE TABLE photo_pets (
+            photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            pet_id     INTEGER NOT NULL REFERENCES pets(id) ON DELETE CASCADE,
+            confidence REAL NOT NULL,
+            box        TEXT NOT NULL DEFAULT '',
+            source     TEXT NOT NULL CHECK (source IN ('model','owner')),
+            PRIMARY KEY (photo_id, pet_id)
+        );
+
+        CREATE TABLE drafts (
+            id               INTEGER PRIMARY KEY,
+            photo_id         INTEGER NOT NULL UNIQUE REFERENCES photos(id),
+            status           TEXT NOT NULL
+                             CHECK (status IN ('pending','approved','publishing','posted','rejected','failed')),
+            caption          TEXT,                -- the chosen caption, as it will be (or was) posted
+            chosen           INTEGER,             -- index of the chosen candidate, NULL when owner-written
+            edited           INTEGER NOT NULL DEFAULT 0,
+            generated_caption TEXT,               -- the model's caption before the owner's edit
+            prompt           TEXT,                -- the full prompt, for debugging
+            seed             INTEGER,
+            model_version    TEXT,
+            note             TEXT,                -- a message for the owner (e.g. no candidate passed the rules)
+            hint             TEXT,
+            start_text       TEXT,
+            confidence       REAL,
+            scheduled_for    TEXT,                -- approved with --at for this time
+            approved_at      TEXT,
+            posted_at        TEXT,
+            media_id         TEXT,
+            media_code       TEXT,
+            media_url        TEXT,
+            first_comment    TEXT,                -- hashtags to post as the first comment
+            comment_id       TEXT,
+            error            TEXT,                -- "ErrorClass: message" when failed, or the last transient error
+            reject_reason    TEXT,
+            retry_after      TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            created_at       TEXT NOT NULL,
+            updated_at       TEXT NOT NULL
+        );
+
+        CREATE TABLE candidates (
+            id         INTEGER PRIMARY KEY,
+            draft_id   INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+            position   INTEGER NOT NULL,
+            text       TEXT NOT NULL,
+            score      REAL,
+            passed     INTEGER NOT NULL DEFAULT 1,
+            reason     TEXT,                      -- why a rule refused it
+            generation INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (draft_id, generation, position)
+        );
+
+        -- One row per publish attempt, written before anything is sent (exactly-once protocol).
+        CREATE TABLE attempts (
+            id          INTEGER PRIMARY KEY,
+            draft_id    INTEGER NOT NULL REFERENCES drafts(id),
+            nonce       TEXT NOT NULL UNIQUE,
+            started_at  TEXT NOT NULL,
+            finished_at TEXT,
+            outcome     TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (outcome IN ('pending','posted','failed','not_found','retry','reconciled')),
+            error_class TEXT,
+            error       TEXT,
+            media_id    TEXT,
+            media_code  TEXT
+        );
+
+        CREATE TABLE events (
+            id       INTEGER PRIMARY KEY,
+            at       TEXT NOT NULL,
+            level    TEXT NOT NULL DEFAULT 'info' CHECK (level IN ('info','warning','error')),
+            kind     TEXT NOT NULL,
+            photo_id INTEGER,
+            draft_id INTEGER,
+            message  TEXT NOT NULL
+        );
+
+        -- Small persisted facts: cooldown_until, fatal state, last model error, ...
+        CREATE TABLE kv (
+            key        TEXT PRIMARY KEY,
+            value      TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- The account's posts from before pawpost, imported for retraining.
+        CREATE TABLE imported_posts (
+            media_id    TEXT PRIMARY KEY,
+            media_code  TEXT,
+            taken_at    TEXT,
+            caption     TEXT NOT NULL DEFAULT '',
+            photo_id    INTEGER REFERENCES photos(id),
+            imported_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def m002_indexes(db: sqlite3.Connection) -> None:
+    # Every stage polls rows by state; the listing commands sort by creation time.
+    _script(
+        db,
+        """
+        CREATE INDEX photos_status ON photos(status, id);
+        CREATE INDEX drafts_status ON drafts(status, id);
+        CREATE INDEX events_at ON events(at);
+        CREATE INDEX attempts_draft ON attempts(draft_id);
+        """
+    )
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    # Not executescript(): it commits first, and a migration must stay inside its own transaction.
+    statement = ""
+    for line in sql.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_indexes]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this database lacks, in order, each in its own transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    done = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in applied:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it while we waited for the lock.
+            if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                db.execute("ROLLBACK")
+                continue
+            migration(db)
+            db.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
+                (name,),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        done.append(name)
+    return done

@@ -1,0 +1,246 @@
+"""The small ML runtime every model-using stage shares: device, dtype, lazy load, idle unload, GPU lock.
+
+torch is imported inside functions only, so commands that need no model never pay for it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ModelUnavailable, PawpostError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(setting: str = "auto") -> str:
+    """`models.device` as a torch device string: auto picks CUDA, then Apple MPS, then the CPU."""
+    import torch
+
+    if setting == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if setting.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise PawpostError(f"models.device = {setting!r} but no CUDA GPU is available; use 'auto' or 'cpu'")
+        index = int(setting.split(":")[1]) if ":" in setting else 0
+        if index >= torch.cuda.device_count():
+            raise PawpostError(f"models.device = {setting!r} but only {torch.cuda.device_count()} GPU(s) exist")
+    if setting == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise PawpostError("models.device = 'mps' but Apple MPS is not available; use 'auto' or 'cpu'")
+    return setting
+
+
+def resolve_dtype(setting: str, device: str) -> Any:
+    """`models.dtype` as a torch dtype: auto is bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU."""
+    import torch
+
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32
+
+
+class Runtime:
+    """Device and dtype for this process, and the models it has loaded (so they can be unloaded when idle)."""
+
+    def __init__(self, device: str = "auto", dtype: str = "auto", idle_unload_minutes: float = 10) -> None:
+        self.device_setting = device
+        self.dtype_setting = dtype
+        self.idle_seconds = idle_unload_minutes * 60
+        self._models: list[ManagedModel] = []
+        self._device: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> Runtime:
+        m = config.models
+        return cls(m.device, m.dtype, m.idle_unload_minutes)
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self.device_setting)
+        return self._device
+
+    @property
+    def dtype(self) -> Any:
+        return resolve_dtype(self.dtype_setting, self.device)
+
+    def register(self, model: ManagedModel) -> None:
+        self._models.append(model)
+
+    def unload_idle(self, now: float | None = None) -> list[str]:
+        """Unload every model unused for `idle_unload_minutes`; returns the keys unloaded."""
+        now = time.monotonic() if now is None else now
+        done = []
+        for model in self._models:
+            if model.loaded and not model.busy and now - model.last_used >= self.idle_seconds:
+                model.unload()
+                done.append(model.key)
+        return done
+
+    def unload_all(self) -> None:
+        for model in self._models:
+            model.unload()
+
+
+class ManagedModel:
+    """A model that loads on first use and can be unloaded, returning its memory.
+
+    Subclasses implement `_load()` (set attributes from `self.model_id` on `self.runtime.device`) and
+    list those attributes in `weights` so `unload()` can drop them; prediction methods wrap their work in
+    `with self.use():`.
+    """
+
+    key = "model"  # the config key under [models], for messages
+    weights: tuple[str, ...] = ("model", "processor")
+
+    def __init__(self, model_id: str, runtime: Runtime) -> None:
+        self.model_id = model_id
+        self.runtime = runtime
+        self.loaded = False
+        self.busy = 0
+        self.last_used = time.monotonic()
+        self._lock = threading.RLock()
+        runtime.register(self)
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Load now (idempotent); a failure is a ModelUnavailable naming the model and the reason."""
+        with self._lock:
+            if self.loaded:
+                return
+            started = time.monotonic()
+            try:
+                self._load()
+            except ModelUnavailable:
+                self._drop()
+                raise
+            except Exception as exc:  # any loader failure: missing files, no network, out of memory
+                self._drop()
+                raise ModelUnavailable(self.key, self.model_id, explain_load_error(exc)) from exc
+            self.loaded = True
+            self.last_used = time.monotonic()
+            log.info("loaded models.%s %s on %s in %.1fs", self.key, self.model_id, self.runtime.device,
+                     time.monotonic() - started)
+
+    def unload(self) -> None:
+        with self._lock:
+            if not self.loaded:
+                return
+            self._drop()
+            self.loaded = False
+            log.info("unloaded models.%s %s", self.key, self.model_id)
+
+    def _drop(self) -> None:
+        for name in self.weights:
+            if hasattr(self, name):
+                setattr(self, name, None)
+        free_memory()
+
+    @contextmanager
+    def use(self) -> Iterator[None]:
+        """Mark the model busy for a batch: loads it if needed, and it is not unloaded meanwhile."""
+        with self._lock:
+            self.load()
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.busy -= 1
+                self.last_used = time.monotonic()
+
+
+def free_memory() -> None:
+    """Return freed tensors' memory: collect cycles, then empty the CUDA cache if torch is in use."""
+    gc.collect()
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def explain_load_error(exc: BaseException) -> str:
+    """One sentence for the owner about why a model did not load."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    name = type(exc).__name__
+    if "out of memory" in text.lower() or name == "OutOfMemoryError":
+        return "not enough GPU memory; set models.device = 'cpu', or a smaller model"
+    if any(s in text for s in ("offline", "Connection", "resolve", "huggingface.co", "Max retries", "hub")):
+        return f"it is not in the local cache and the Hugging Face hub cannot be reached ({name})"
+    if name in ("OSError", "EnvironmentError", "FileNotFoundError", "RepositoryNotFoundError", "HFValidationError"):
+        return f"no such model folder or hub id ({text[:200]})"
+    return f"{name}: {text[:200]}"
+
+
+class GpuLock:
+    """The lock file a retrain holds so the daemon waits instead of competing for GPU memory."""
+
+    def __init__(self, path: str | Path) -> None:
+        from filelock import FileLock
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path))
+
+    @contextmanager
+    def hold(self, timeout: float = -1) -> Iterator[None]:
+        """Hold the lock; wait up to `timeout` seconds (-1: forever). Raises TimeoutError when it is busy."""
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout:
+            raise TimeoutError(f"the GPU lock {self.path} is held by another process (a retrain?)") from None
+        try:
+            try:
+                self.path.with_suffix(".owner").write_text(str(os.getpid()))
+            except OSError:
+                pass
+            yield
+        finally:
+            self._lock.release()
+
+    def is_held(self) -> bool:
+        """Whether another process holds the lock right now."""
+        from filelock import FileLock, Timeout
+
+        probe = FileLock(str(self.path))
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
+
+
+def gpu_memory() -> dict[str, float] | None:
+    """Allocated / reserved / total GPU memory in MiB, or None without CUDA (for doctor and benchmarks)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info()
+    return {
+        "allocated_mib": torch.cuda.memory_allocated() / 2**20,
+        "reserved_mib": torch.cuda.memory_reserved() / 2**20,
+        "free_mib": free / 2**20,
+        "total_mib": total / 2**20,
+    }

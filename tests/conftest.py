@@ -1,0 +1,105 @@
+"""Shared fixtures: an isolated pawpost home (config + folders + database) per test, offline models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's config, environment overrides or the network hub."""
+    for key in list(os.environ):
+        if key.startswith("PAWPOST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def write_config(directory: Path, sections: dict[str, dict[str, Any]] | None = None,
+                 pets: list[dict[str, Any]] | None = None) -> Path:
+    """Write a pawpost.toml: the example config's values, with `sections` merged over them."""
+    example = tomllib.loads((REPO / "config.example.toml").read_text())
+    example["paths"] = {"inbox": "inbox", "data": "data"}
+    example["schedule"]["timezone"] = "UTC"
+    for name, values in (sections or {}).items():
+        example.setdefault(name, {}).update(values)
+    if pets is not None:
+        example["pets"] = pets
+    lines: list[str] = []
+    for name, values in example.items():
+        if name == "pets":
+            continue
+        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+        for sub, table in nested.items():
+            lines.append(f"[{name}.{sub}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+    for pet in example.get("pets", []):
+        lines.append("[[pets]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in pet.items()]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "pawpost.toml"
+    path.write_text("\n".join(lines) + "\n")
+    for sub in ("inbox", "data"):
+        (directory / sub).mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A pawpost home folder with the example config (paths inbox/ and data/, UTC schedule)."""
+    root = tmp_path / "pawpost"
+    write_config(root)
+    return root
+
+
+@pytest.fixture
+def config(home: Path):
+    from bot.config import load_config
+
+    return load_config(home / "pawpost.toml")
+
+
+@pytest.fixture
+def store(config):
+    from bot.store import Store
+
+    s = Store.for_config(config)
+    yield s
+    s.close()
+
+
+def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `pawpost` in a subprocess, as an owner or a script would."""
+    argv = [sys.executable, "-m", "bot"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAWPOST_")}
+    full_env.update(env or {})
+    return subprocess.run([*argv, *args], capture_output=True, text=True, env=full_env, input=input,
+                          timeout=timeout, cwd=REPO)
