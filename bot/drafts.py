@@ -146,10 +146,9 @@ def approve(
         raise PawpostError(f"draft {draft_id} is {view.status}; only pending or approved drafts can be approved")
     fields: dict[str, Any] = {}
     if candidate is not None:
-        if not 1 <= candidate <= len(view.candidates):
-            raise PawpostError(
-                f"draft {draft_id} has {len(view.candidates)} candidates; --candidate must be 1 to {len(view.candidates)}"
-            )
+        n = len(view.candidates)
+        if not 1 <= candidate <= n:
+            raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
         fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
     elif caption is not None:
         fields.update(_owner_caption(view, config, caption))
