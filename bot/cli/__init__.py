@@ -65,8 +65,9 @@ def setup_logging(verbose: int) -> None:
 
 
 def emit_json(obj: Any) -> None:
-    """Exactly one JSON document on stdout."""
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default))
+    """Exactly one JSON document on stdout: indented for a person, compact (and C-encoded, fast) for a pipe."""
+    indent = 2 if sys.stdout.isatty() else None
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -82,7 +83,8 @@ def _json_default(value: Any) -> Any:
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # soft_wrap: never break a path or caption across lines when output is piped.
+    return Console(highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> None:

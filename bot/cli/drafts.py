@@ -24,12 +24,12 @@ def drafts() -> None:
 @pass_app
 def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> None:
     """Drafts, newest first."""
-    from bot.drafts import list_drafts
+    from bot.drafts import list_drafts, list_json
 
-    items = list_drafts(app.store, status, limit)
     if as_json:
-        emit_json([d.to_json() for d in items])
+        click.echo(list_json(app.store, status, limit))
         return
+    items = list_drafts(app.store, status, limit)
     if not items:
         click.echo("no drafts" + (f" that are {status}" if status else ""))
         return
