@@ -1,0 +1,104 @@
+"""`pawpost schedule`, `pawpost post ID`, `pawpost login`: the posting side of the command line."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import App, console, emit_json, fail, pass_app
+
+
+def _poster(app: App):
+    from bot.publish import Poster, make_publisher
+
+    return Poster(app.store, app.config, make_publisher(app.config, app.store))
+
+
+@click.command()
+@click.option("--count", default=6, show_default=True, type=click.IntRange(1, 100), help="How many slots to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def schedule(app: App, count: int, as_json: bool) -> None:
+    """The next posting slots and the drafts that will fill them."""
+    from bot import timeutil
+    from bot.drafts import get_draft
+    from bot.publish import posting_blocked
+
+    now = timeutil.now()
+    poster = _poster(app)
+    slots = poster.upcoming(now, count)
+    blocked = posting_blocked(app.store, now)
+    captions = {s.draft_id: get_draft(app.store, s.draft_id).caption for s in slots if s.draft_id is not None}
+    if as_json:
+        emit_json({
+            "timezone": app.config.schedule.timezone,
+            "publisher": app.config.instagram.publisher,
+            "posting": blocked,
+            "slots": [{**s.to_json(), "caption": captions.get(s.draft_id)} for s in slots],
+        })
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    zone = app.config.schedule.zone
+    out = console()
+    if blocked:
+        out.print(f"[red]{escape(blocked)}[/]")
+    if not slots:
+        out.print("no posting slots: set schedule.slots (and schedule.max_posts_per_day above 0)")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("when", "draft", "caption"):
+        table.add_column(col, overflow="ellipsis", no_wrap=col != "caption", max_width=60 if col == "caption" else None)
+    for s in slots:
+        caption = (captions.get(s.draft_id) or "").replace("\n", " ")
+        table.add_row(timeutil.local(s.slot.fire_at, zone), str(s.draft_id) if s.draft_id else "-",
+                      escape(caption or s.note))
+    out.print(table)
+    out.print(f"times are {app.config.schedule.timezone}; publisher: {app.config.instagram.publisher}")
+
+
+@click.command()
+@click.argument("draft_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def post(app: App, draft_id: int, as_json: bool) -> None:
+    """Publish one approved draft now (never a draft that is not approved, or already posted)."""
+    poster = _poster(app)
+    try:
+        result = poster.post_now(draft_id)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json(result)
+    if result.status != "posted":
+        fail(f"draft {draft_id} was not posted: {result.message}")
+    if not as_json:
+        click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
+
+
+@click.command()
+@pass_app
+def login(app: App) -> None:
+    """Log in to Instagram (asks for the password if not configured, and a two-factor code), save the session."""
+    config = app.config
+    if config.instagram.publisher != "instagrapi":
+        click.echo("the dry-run publisher needs no login (posts go to data/outbox/); to post to Instagram set "
+                   "instagram.publisher = \"instagrapi\" and instagram.username, then run 'pawpost login'")
+        return
+    from bot.publish.instagram import login_interactive
+
+    def ask_password() -> str:
+        return click.prompt(f"Instagram password for @{config.instagram.username}", hide_input=True,
+                            default="", show_default=False)
+
+    def ask_code(prompt: str) -> str:
+        return click.prompt(prompt.rstrip(": "), default="", show_default=False)
+
+    username = login_interactive(config, app.store, ask_password=ask_password, ask_code=ask_code)
+    click.echo(f"logged in as @{username}; session saved to {config.session_file} (mode 600); posting is on")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(schedule)
+    cli.add_command(post)
+    cli.add_command(login)

@@ -1,0 +1,227 @@
+"""The posted copy of a photo: upright, sRGB JPEG, aspect 4:5..1.91:1, at most 1440 px wide and 8 MB, no EXIF.
+
+When the photo must be cropped to fit, the frame keeps the detected pets' boxes inside it (centre otherwise);
+when even that cannot fit, the rest is padded rather than cutting a pet.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.publish.errors import BadContent
+from bot.workspace import write_atomic
+
+MIN_RATIO = 4 / 5
+MAX_RATIO = 1.91
+MAX_WIDTH = 1440
+MAX_BYTES = 8 * 1024 * 1024
+QUALITIES = (92, 88, 84, 80, 75, 70, 60, 50)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where to cut the upright original, and how large the canvas is after padding (in cut pixels)."""
+
+    crop: tuple[int, int, int, int]
+    canvas: tuple[int, int]
+
+    @property
+    def padded(self) -> bool:
+        return self.canvas != (self.crop[2] - self.crop[0], self.crop[3] - self.crop[1])
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    path: Path
+    width: int
+    height: int
+    size_bytes: int
+    frame: Frame
+
+
+def plan_frame(width: int, height: int, boxes: Sequence[Sequence[float]] = ()) -> Frame:
+    """The crop (and padding) that brings a width x height picture within 4:5..1.91:1 keeping `boxes` inside."""
+    ratio = width / height
+    union = _union(boxes, width, height)
+    if MIN_RATIO <= ratio <= MAX_RATIO:
+        return Frame((0, 0, width, height), (width, height))
+    if ratio < MIN_RATIO:  # too tall: cut rows
+        keep = math.floor(width / MIN_RATIO)
+        lo, hi = (union[1], union[3]) if union else (None, None)
+        top, bottom = _window(height, keep, lo, hi)
+        cut_h = bottom - top
+        canvas_w = max(width, math.ceil(cut_h * MIN_RATIO))
+        return Frame((0, top, width, bottom), (canvas_w, cut_h))
+    keep = math.floor(height * MAX_RATIO)  # too wide: cut columns
+    lo, hi = (union[0], union[2]) if union else (None, None)
+    left, right = _window(width, keep, lo, hi)
+    cut_w = right - left
+    canvas_h = max(height, math.ceil(cut_w / MAX_RATIO))
+    return Frame((left, 0, right, height), (cut_w, canvas_h))
+
+
+def _window(total: int, keep: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """A span of `keep` pixels out of `total` holding [lo, hi], centred on it; wider than `keep` if it must be."""
+    if lo is None or hi is None:
+        start = (total - keep) // 2
+        return start, start + keep
+    if hi - lo >= keep:
+        return lo, hi  # the pets need more than the ratio allows: keep them all, the caller pads
+    start = round((lo + hi) / 2 - keep / 2)
+    start = min(max(start, 0), total - keep)
+    start = min(start, lo)
+    start = max(start, hi - keep)
+    return start, start + keep
+
+
+def _union(boxes: Sequence[Sequence[float]], width: int, height: int) -> tuple[int, int, int, int] | None:
+    valid = []
+    for box in boxes:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            continue
+        x0, x1 = max(0.0, min(x0, x1)), min(float(width), max(x0, x1))
+        y0, y1 = max(0.0, min(y0, y1)), min(float(height), max(y0, y1))
+        if x1 > x0 and y1 > y0:
+            valid.append((x0, y0, x1, y1))
+    if not valid:
+        return None
+    return (math.floor(min(b[0] for b in valid)), math.floor(min(b[1] for b in valid)),
+            math.ceil(max(b[2] for b in valid)), math.ceil(max(b[3] for b in valid)))
+
+
+def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = ()) -> PreparedPhoto:
+    """Write the posted copy of `source` to `dest`. `boxes` are in the upright original's pixels [x0,y0,x1,y1]."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    _register_heif()
+    try:
+        with Image.open(source) as im:
+            raw_w, raw_h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+            upright = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+            frame = plan_frame(*upright, boxes)
+            cut_w = frame.crop[2] - frame.crop[0]
+            scale = min(1.0, MAX_WIDTH / frame.canvas[0])
+            # JPEG can decode at 1/2, 1/4, 1/8 size: a 50-megapixel photo need not be decoded whole to become 1440.
+            if scale < 1:
+                im.draft(None, (math.ceil(raw_w * scale * 1.01), math.ceil(raw_h * scale * 1.01)))
+            im.load()
+            decoded = im.size[0] / raw_w
+            upright_im = ImageOps.exif_transpose(im)
+            x0, y0, x1, y1 = (round(v * decoded) for v in frame.crop)
+            cut = upright_im.crop((x0, y0, x1, y1))
+            cut = _to_srgb(cut)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadContent(f"the photo {source.name} cannot be read: {exc}") from None
+    out_w = min(MAX_WIDTH, frame.canvas[0])
+    out_h = _height_for(out_w, frame.canvas)
+    content_w = max(1, round(cut_w * out_w / frame.canvas[0]))
+    content_h = max(1, round((frame.crop[3] - frame.crop[1]) * out_h / frame.canvas[1]))
+    content_w, content_h = min(content_w, out_w), min(content_h, out_h)
+    if cut.size != (content_w, content_h):
+        cut = cut.resize((content_w, content_h), Image.Resampling.LANCZOS)
+    if (content_w, content_h) != (out_w, out_h):
+        canvas = Image.new("RGB", (out_w, out_h), _mean_colour(cut))
+        canvas.paste(cut, ((out_w - content_w) // 2, (out_h - content_h) // 2))
+        cut = canvas
+    data = _encode(cut)
+    write_atomic(dest, data)
+    return PreparedPhoto(dest, out_w, out_h, len(data), frame)
+
+
+def _height_for(width: int, canvas: tuple[int, int]) -> int:
+    """The output height for `width`, rounded so the ratio stays inside Instagram's limits."""
+    height = max(1, round(width * canvas[1] / canvas[0]))
+    while width / height < MIN_RATIO:
+        height -= 1
+    while width / height > MAX_RATIO:
+        height += 1
+    return height
+
+
+def _to_srgb(im: Any) -> Any:
+    from PIL import Image, ImageCms
+
+    icc = im.info.get("icc_profile")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"),
+                                           outputMode="RGBA" if im.mode == "RGBA" else "RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: the pixels are most likely sRGB already
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        flat = Image.new("RGB", im.size, (255, 255, 255))
+        flat.paste(im, mask=im.getchannel("A"))
+        return flat
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def _mean_colour(im: Any) -> tuple[int, int, int]:
+    from PIL import ImageStat
+
+    return tuple(int(v) for v in ImageStat.Stat(im.resize((32, 32))).mean[:3])  # type: ignore[return-value]
+
+
+def _encode(im: Any) -> bytes:
+    # No exif= and no icc_profile=: the copy carries no GPS, no camera data, and plain sRGB pixels.
+    for quality in QUALITIES:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=quality, optimize=True)
+        if buf.tell() <= MAX_BYTES:
+            return buf.getvalue()
+    raise BadContent("the photo stays over Instagram's 8 MB limit even at low quality")
+
+
+def _register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
+
+
+def pet_boxes(store: Any, photo_id: int) -> list[Box]:
+    """The pets' boxes for a photo: the recognised pets (photo_pets), else every detected animal."""
+    boxes = [_box(r[0]) for r in store.all("SELECT box FROM photo_pets WHERE photo_id = ? AND box != ''",
+                                            (photo_id,))]
+    boxes = [b for b in boxes if b]
+    if boxes:
+        return boxes
+    raw = store.value("SELECT analysis FROM photos WHERE id = ?", (photo_id,))
+    try:
+        animals = (json.loads(raw) or {}).get("animals") or [] if raw else []
+    except (ValueError, AttributeError):
+        animals = []
+    named = [_box(a.get("box")) for a in animals if isinstance(a, dict) and a.get("pet")]
+    anyone = [_box(a.get("box")) for a in animals if isinstance(a, dict)]
+    return [b for b in (named if any(named) else anyone) if b]
+
+
+def _box(value: Any) -> Box | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, list | tuple) and len(value) == 4:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in value)
+        except (TypeError, ValueError):
+            return None
+        if x1 > x0 and y1 > y0:
+            return (x0, y0, x1, y1)
+    return None

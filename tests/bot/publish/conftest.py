@@ -1,0 +1,98 @@
+"""Fixtures for publishing tests: drafts made directly in the store, a fake Instagram behind `responses`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import timeutil
+from tests.bot.publish.fake_instagram import FakeInstagram
+from tests.conftest import write_config
+
+CLIENT = {"private_transport": "requests", "request_timeout": 0}
+
+
+def jpeg(size: tuple[int, int] = (400, 500), colour: tuple[int, int, int] = (200, 150, 90), **save: Any) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "JPEG", quality=85, **save)
+    return buf.getvalue()
+
+
+def make_draft(store: Any, caption: str = "Sunday blanket day 🐶 #chihuahua #rescuedog", *,
+               status: str = "approved", size: tuple[int, int] = (400, 500), data: bytes | None = None,
+               scheduled_for: datetime | None = None, approved_at: datetime | None = None,
+               boxes: list[list[float]] | None = None) -> int:
+    """A photo (a real JPEG under data/library, status drafted) and its draft, as the pipeline leaves them."""
+    data = data if data is not None else jpeg(size)
+    sha = hashlib.sha256(data + caption.encode()).hexdigest()
+    path = store.data_dir / "library" / f"{sha[:12]}.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    now = timeutil.iso(timeutil.now())
+    analysis = {"animals": [{"box": b, "score": 0.9, "label": "dog", "pet": None} for b in boxes or []]}
+    photo_id = store.insert("photos", sha256=sha, status="drafted", source_name=path.name,
+                            path=f"library/{path.name}", format="JPEG", width=size[0], height=size[1],
+                            size_bytes=len(data), analysis=json.dumps(analysis), created_at=now, updated_at=now)
+    return store.insert("drafts", photo_id=photo_id, status=status, caption=caption, created_at=now, updated_at=now,
+                        scheduled_for=timeutil.iso(scheduled_for),
+                        approved_at=timeutil.iso(approved_at or timeutil.now()) if status == "approved" else None)
+
+
+def at(text: str) -> datetime:
+    """'2026-11-20 09:30' in UTC (tests below use a UTC schedule unless they say otherwise)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """instagrapi sleeps between requests (and for seconds in its login flow): not in tests."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeInstagram]:
+    import responses
+
+    instagram = FakeInstagram()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        instagram.install(rsps)
+        yield instagram
+
+
+@pytest.fixture
+def ig_home(tmp_path: Path, fake: FakeInstagram) -> Path:
+    root = tmp_path / "ig"
+    write_config(root, {
+        "instagram": {"publisher": "instagrapi", "username": fake.username, "password": fake.password,
+                      "cooldown_hours": 6},
+        "schedule": {"timezone": "UTC", "slots": ["09:30", "19:00"], "jitter_minutes": 0, "max_posts_per_day": 2,
+                     "catch_up_minutes": 60},
+    })
+    return root
+
+
+@pytest.fixture
+def ig_config(ig_home: Path) -> Any:
+    from bot.config import load_config
+
+    return load_config(ig_home / "pawpost.toml")
+
+
+@pytest.fixture
+def ig_store(ig_config: Any) -> Iterator[Any]:
+    from bot.store import Store
+
+    store = Store.for_config(ig_config)
+    yield store
+    store.close()
