@@ -16,8 +16,15 @@ MAX_BACKOFF = timedelta(hours=1)
 
 
 def due_photos(store: Store, status: PhotoStatus, limit: int | None = None) -> list[int]:
-    """Ids of photos in `status` whose retry time (if any) has come, oldest first."""
-    sql = "SELECT id FROM photos WHERE status = ? AND (retry_after IS NULL OR retry_after <= ?) ORDER BY id"
+    """Ids of photos in `status` whose retry time (if any) has come, oldest first.
+
+    Imported photos (the account's posts from before pawpost) are analyzed, so they carry pet names for
+    retraining, but never drafted: they were posted already.
+    """
+    sql = "SELECT id FROM photos WHERE status = ? AND (retry_after IS NULL OR retry_after <= ?)"
+    if status == PhotoStatus.ANALYZED:
+        sql += " AND origin = 'inbox'"
+    sql += " ORDER BY id"
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [r[0] for r in store.all(sql, (status.value, timeutil.iso(timeutil.now())))]
