@@ -87,8 +87,7 @@ class Runtime:
         now = time.monotonic() if now is None else now
         done = []
         for model in self._models:
-            if model.loaded and not model.busy and now - model.last_used >= self.idle_seconds:
-                model.unload()
+            if model.unload_if_idle(now, self.idle_seconds):
                 done.append(model.key)
         return done
 
@@ -126,6 +125,7 @@ class ManagedModel:
             if self.loaded:
                 return
             started = time.monotonic()
+            quiet_transformers()
             try:
                 self._load()
             except ModelUnavailable:
@@ -147,6 +147,15 @@ class ManagedModel:
             self.loaded = False
             log.info("unloaded models.%s %s", self.key, self.model_id)
 
+    def unload_if_idle(self, now: float, idle_seconds: float) -> bool:
+        """Unload if loaded, not in use and unused for `idle_seconds`; checked under the lock, so a batch that
+        starts meanwhile (another thread) never loses its model halfway."""
+        with self._lock:
+            if not self.loaded or self.busy or now - self.last_used < idle_seconds:
+                return False
+            self.unload()
+            return True
+
     def _drop(self) -> None:
         for name in self.weights:
             if hasattr(self, name):
@@ -165,6 +174,14 @@ class ManagedModel:
             with self._lock:
                 self.busy -= 1
                 self.last_used = time.monotonic()
+
+
+def quiet_transformers() -> None:
+    """No download or weight-loading progress bars: they would interleave with the CLI's output and the logs."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def free_memory() -> None:

@@ -1,0 +1,86 @@
+"""The `new` -> `analyzed` stage: which pets are in each waiting photo, in batches, one model pass per batch.
+
+Writes `photo_pets` (source 'model'), `photos.analysis` and the embedding cache; a model that cannot load
+leaves the photos `new` with the reason (bot.work.model_failed), to be retried later.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.errors import ModelUnavailable, PawpostError
+from bot.states import PhotoStatus
+from bot.store import Store
+from bot.vision import cache
+from bot.vision.identify import PhotoAnalysis, Vision
+from bot.vision.images import open_image
+from bot.vision.pets import references
+from bot.work import clear_failure, defer_photos, due_photos, model_failed, model_ok
+
+log = logging.getLogger(__name__)
+
+
+def analyze_new(store: Store, config: Config, vision: Vision, limit: int | None = None) -> int:
+    """Analyze due `new` photos (at most `limit`); returns how many became `analyzed`."""
+    ids = due_photos(store, PhotoStatus.NEW, limit)
+    if not ids:
+        return 0
+    try:
+        refs = references(store, config, vision)
+    except ModelUnavailable as exc:
+        model_failed(store, exc, ids)
+        return 0
+    done = 0
+    size = config.models.batch_size
+    for start in range(0, len(ids), size):
+        batch: list[tuple[Any, Any]] = []
+        for photo_id in ids[start:start + size]:
+            row = store.photo(photo_id)
+            try:
+                batch.append((row, open_image(_library_path(store, row))))
+            except PawpostError as exc:
+                defer_photos(store, [photo_id], str(exc))
+        if not batch:
+            continue
+        try:
+            results = vision.analyze([image for _, image in batch], refs)
+        except ModelUnavailable as exc:
+            # Every photo still waiting needs the same model: all of them wait, none is lost.
+            model_failed(store, exc, [row["id"] for row, _ in batch] + ids[start + size:])
+            return done
+        model_ok(store, "detector")
+        model_ok(store, "embedder")
+        for (row, _), result in zip(batch, results, strict=True):
+            record(store, vision, row, result)
+            done += 1
+    return done
+
+
+def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis) -> None:
+    """Store one photo's analysis and move it to `analyzed`, in one transaction."""
+    pet_ids = {r["name"].lower(): r["id"] for r in store.all("SELECT id, name FROM pets")}
+    analysis = {**result.to_json(), "embedder": vision.embedder_id, "detector": vision.detector.model_id}
+    with store.tx() as db:
+        # The owner's word (a correction made before analysis) is never overwritten by the model.
+        owner = db.execute("SELECT 1 FROM photo_pets WHERE photo_id = ? AND source = 'owner'", (row["id"],)).fetchone()
+        db.execute("DELETE FROM photo_pets WHERE photo_id = ? AND source = 'model'", (row["id"],))
+        if not owner:
+            for animal in result.pets:
+                db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, box, source) "
+                           "VALUES (?, ?, ?, ?, 'model')",
+                           (row["id"], pet_ids[animal.pet.lower()], round(animal.confidence, 4),
+                            cache.box_key(animal.box)))
+        cache.save(store, vision.embedder_id, {(row["sha256"], key): v for key, v in result.vectors})
+        clear_failure(store, row["id"])
+        store.set_photo_status(row["id"], PhotoStatus.ANALYZED, expect=PhotoStatus.NEW, analysis=analysis)
+    names = ", ".join(a.pet for a in result.pets) or ("no animal" if result.no_animal else "no known pet")
+    log.info("photo %s: %s", row["id"], names)
+
+
+def _library_path(store: Store, row: Any) -> Path:
+    if not row["path"]:
+        raise PawpostError(f"photo {row['id']} has no file in the library")
+    return store.abspath(row["path"])

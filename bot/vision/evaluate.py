@@ -1,0 +1,113 @@
+"""`pawpost pets eval DIR`: recognition measured on the owner's own labelled photos, to tune the threshold.
+
+DIR/<pet name>/*.jpg are photos of that pet, DIR/none/*.jpg photos of none of them; nothing is written to the
+library (the pets' references are enrolled as usual).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.store import Store
+from bot.vision.identify import PhotoAnalysis, Vision
+from bot.vision.images import image_files, open_image
+from bot.vision.matching import References, match
+from bot.vision.pets import references
+
+NONE = "none"
+SWEEP = [-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2]  # offsets from models.match_threshold
+
+
+@dataclass
+class EvalResult:
+    threshold: float
+    photos: int
+    accuracy: float  # top-1: the most confident recognised pet (or none) is the folder's label
+    unknown_rate: float  # photos of a pet recognised as no pet
+    labels: list[str]
+    confusion: dict[str, dict[str, int]]  # true label -> predicted label -> count
+    sweep: list[dict[str, float]]  # the same measures at nearby thresholds
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def evaluate(store: Store, config: Config, vision: Vision, folder: Path) -> EvalResult:
+    """Identify every labelled photo under `folder` and measure top-1 accuracy, unknown rate and confusion."""
+    samples = _samples(config, folder)
+    if not samples:
+        raise PawpostError(f"{folder} has no photos in sub-folders named after your pets (or 'none')")
+    refs = references(store, config, vision)
+    truths, analyses, paths, skipped = [], [], [], []
+    size = config.models.batch_size
+    for start in range(0, len(samples), size):
+        batch = []
+        for path, label in samples[start:start + size]:
+            try:
+                batch.append((path, label, open_image(path)))
+            except PawpostError as exc:
+                skipped.append(str(exc))
+        results = vision.analyze([image for *_, image in batch], refs)
+        for (path, label, _), result in zip(batch, results, strict=True):
+            truths.append(label)
+            analyses.append(result)
+            paths.append(path)
+    threshold = config.models.match_threshold
+    labels = [p.name for p in config.pets] + [NONE]
+    predicted = [_top1(a, refs, threshold) for a in analyses]
+    confusion = {t: dict.fromkeys(labels, 0) for t in labels}
+    for t, p in zip(truths, predicted, strict=True):
+        confusion[t][p] += 1
+    sweep = []
+    for offset in SWEEP:
+        t = round(threshold + offset, 3)
+        if -1 <= t <= 1:
+            sweep.append({"threshold": t, **_measures(truths, [_top1(a, refs, t) for a in analyses])})
+    predictions = [{"path": str(path), "label": t, "predicted": p,
+                    "pets": [{"name": a.pet, "confidence": round(a.confidence, 4), "similarity": round(a.similarity, 4)}
+                             for a in analysis.pets]}
+                   for path, t, p, analysis in zip(paths, truths, predicted, analyses, strict=True)]
+    return EvalResult(threshold, len(truths), **_measures(truths, predicted), labels=labels, confusion=confusion,
+                      sweep=sweep, predictions=predictions, skipped=skipped)
+
+
+def _samples(config: Config, folder: Path) -> list[tuple[Path, str]]:
+    if not folder.is_dir():
+        raise PawpostError(f"{folder} is not a folder; give a folder with one sub-folder per pet (and 'none')")
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name.lower() == NONE:
+            label = NONE
+        else:
+            pet = config.pet(sub.name)
+            if pet is None:
+                known = ", ".join(p.name for p in config.pets)
+                raise PawpostError(f"{sub}: no pet named {sub.name!r} (pets: {known}); name each sub-folder after "
+                                   "a pet, or 'none' for photos of no pet")
+            label = pet.name
+        out += [(path, label) for path in image_files(sub)]
+    return out
+
+
+def _top1(analysis: PhotoAnalysis, refs: References, threshold: float) -> str:
+    """The most confident pet at `threshold` (the same matching as the analysis stage), or 'none'."""
+    vectors = [v for key, v in analysis.vectors if key] or [analysis.whole_vector]
+    found = [m for m in match(np.stack(vectors), refs, threshold) if m.pet]
+    return max(found, key=lambda m: m.confidence).pet if found else NONE
+
+
+def _measures(truths: list[str], predicted: list[str]) -> dict[str, float]:
+    n = len(truths)
+    of_pets = [(t, p) for t, p in zip(truths, predicted, strict=True) if t != NONE]
+    return {
+        "accuracy": round(sum(t == p for t, p in zip(truths, predicted, strict=True)) / n, 4) if n else 0.0,
+        "unknown_rate": round(sum(p == NONE for _, p in of_pets) / len(of_pets), 4) if of_pets else 0.0,
+    }

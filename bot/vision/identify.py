@@ -1,0 +1,145 @@
+"""`Vision`: the detector and embedder together — which animals are in a batch of photos and which pets they are.
+
+One detector pass and one embedder pass per batch; boxes come back in the original image's pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot.config import Config
+from bot.ml import Runtime
+from bot.vision.cache import box_key
+from bot.vision.detector import Detector
+from bot.vision.embedder import Embedder, padded_crop
+from bot.vision.images import working_copy
+from bot.vision.matching import References, match
+
+
+@dataclass
+class Animal:
+    box: list[float]  # [x0, y0, x1, y1], original pixels; the whole image when nothing was detected
+    score: float | None  # the detector's score; None for the whole image
+    label: str | None  # the species the detector saw; None for the whole image
+    pet: str | None  # None: an animal that is none of the owner's pets
+    similarity: float
+    confidence: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"box": [round(v, 1) for v in self.box], "score": None if self.score is None else round(self.score, 4),
+                "label": self.label, "pet": self.pet, "similarity": round(self.similarity, 4),
+                "confidence": round(self.confidence, 4)}
+
+
+@dataclass
+class PhotoAnalysis:
+    """What one photo holds. With no detection the whole image was matched (`whole_image`); if even that is
+    none of the pets, `no_animal` is set."""
+
+    animals: list[Animal]
+    whole_image: bool
+    no_animal: bool
+    width: int
+    height: int
+    # (box key, vector) for the whole image ('') and every detected animal, for the embedding cache.
+    vectors: list[tuple[str, np.ndarray]] = field(default_factory=list, repr=False)
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for a in self.animals if a.pet is None)
+
+    @property
+    def pets(self) -> list[Animal]:
+        """The recognised pets, most confident first."""
+        return sorted((a for a in self.animals if a.pet), key=lambda a: a.confidence, reverse=True)
+
+    @property
+    def whole_vector(self) -> np.ndarray:
+        return next(v for key, v in self.vectors if key == "")
+
+    def to_json(self) -> dict[str, Any]:
+        """The `photos.analysis` JSON (contract: animals, unknown, whole_image, no_animal)."""
+        return {"animals": [a.to_json() for a in self.animals], "unknown": self.unknown,
+                "whole_image": self.whole_image, "no_animal": self.no_animal}
+
+
+class Vision:
+    """The two vision models (keys "detector" and "embedder"), loaded on first use, unloaded when idle."""
+
+    def __init__(self, config: Config, runtime: Runtime) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.detector = Detector(config.models.detector, runtime)
+        self.embedder = Embedder(config.models.embedder, runtime)
+
+    @property
+    def embedder_id(self) -> str:
+        """The embedding cache key of the configured embedder."""
+        return self.embedder.identity
+
+    @property
+    def species(self) -> list[str]:
+        return sorted({p.species.lower() for p in self.config.pets}) or ["dog", "cat"]
+
+    def embed_images(self, images: list[Any]) -> np.ndarray:
+        """(n, dim) L2-normalised embeddings of whole images."""
+        return self.embedder.embed([working_copy(im)[0] for im in images])
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray | None:
+        """(n, dim) L2-normalised text embeddings, or None when the embedder cannot read text (e.g. DINOv2)."""
+        return self.embedder.embed_texts(texts)
+
+    def detect(self, images: list[Any]) -> list[list[tuple[list[float], float, str]]]:
+        """Per image, its animals as (box in original pixels, score, species), best first; one model pass."""
+        work = [working_copy(im) for im in images]
+        found = self.detector.detect([w for w, _ in work], self.species, self.config.models.detection_threshold)
+        return [[([v * scale for v in d.box], d.score, d.label) for d in dets]
+                for dets, (_, scale) in zip(found, work, strict=True)]
+
+    def embed_regions(self, images: list[Any], boxes: list[list[float] | None]) -> np.ndarray:
+        """Embeddings of one padded crop per image (None: the whole image), boxes in original pixels."""
+        crops = []
+        for image, box in zip(images, boxes, strict=True):
+            work, scale = working_copy(image)
+            crops.append(padded_crop(work, [v / scale for v in box] if box else None))
+        return self.embedder.embed(crops)
+
+    def analyze(self, images: list[Any], references: References, threshold: float | None = None) -> list[PhotoAnalysis]:
+        """Detect, embed and match a batch of photos: one detector pass and one embedder pass."""
+        if not images:
+            return []
+        threshold = self.config.models.match_threshold if threshold is None else threshold
+        work = [working_copy(im) for im in images]
+        found = self.detector.detect([w for w, _ in work], self.species, self.config.models.detection_threshold)
+        crops, spans = [], []
+        for (image, _), dets in zip(work, found, strict=True):
+            spans.append((len(crops), len(dets)))
+            crops.append(image)
+            crops.extend(padded_crop(image, d.box) for d in dets)
+        vectors = self.embedder.embed(crops)
+        results = []
+        for original, (_, scale), dets, (start, n) in zip(images, work, found, spans, strict=True):
+            whole = vectors[start]
+            animal_vectors = vectors[start + 1:start + 1 + n]
+            boxes = [[v * scale for v in d.box] for d in dets]
+            full = [0.0, 0.0, float(original.width), float(original.height)]
+            keyed = [("", whole)] + [(box_key(b), v) for b, v in zip(boxes, animal_vectors, strict=True)]
+            if dets:
+                matches = match(animal_vectors, references, threshold)
+                animals = [Animal(b, d.score, d.label, m.pet, m.similarity, m.confidence)
+                           for b, d, m in zip(boxes, dets, matches, strict=True)]
+                results.append(PhotoAnalysis(animals, False, False, original.width, original.height, keyed))
+                continue
+            # Nothing detected (an unusual pose, a close-up, a detector that does not know the species):
+            # the whole photo is compared with the references instead, and the result says so.
+            m = match(whole[None, :], references, threshold)[0]
+            animals = [Animal(full, None, None, m.pet, m.similarity, m.confidence)] if m.pet else []
+            results.append(PhotoAnalysis(animals, True, not animals, original.width, original.height, keyed))
+        return results
+
+    def unload(self) -> None:
+        self.detector.unload()
+        self.embedder.unload()

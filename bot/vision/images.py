@@ -1,0 +1,63 @@
+"""Opening photos for the models: any format ingest accepts, upright as the owner sees them, bounded in size.
+
+Boxes are reported in the ORIGINAL (upright) image's pixels; models see a copy no larger than WORK_SIDE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from bot.errors import PawpostError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".gif", ".tif", ".tiff"}
+WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory
+
+
+def open_image(path: Path) -> Any:
+    """The photo as an RGB PIL image, EXIF-rotated upright; PawpostError when it cannot be read."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    _register_heif()
+    try:
+        with Image.open(path) as raw:
+            image = ImageOps.exif_transpose(raw)
+            return image.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise PawpostError(f"{path} is not an image pawpost can read ({type(exc).__name__}); "
+                           "use a JPEG, PNG, WEBP or HEIC photo") from None
+
+
+def working_copy(image: Any) -> tuple[Any, float]:
+    """A copy no larger than WORK_SIDE and the factor that maps its pixels back to the original's."""
+    side = max(image.width, image.height)
+    if side <= WORK_SIDE:
+        return image, 1.0
+    scale = side / WORK_SIDE
+    size = (max(1, round(image.width / scale)), max(1, round(image.height / scale)))
+    return image.resize(size, reducing_gap=3.0), scale
+
+
+def image_files(folder: Path | None) -> list[Path]:
+    """Photos directly in a reference folder, by name (hidden files and other files skipped)."""
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # HEIC support is optional at run time; other formats still open
+        return
+    register_heif_opener()
