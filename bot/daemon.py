@@ -1,0 +1,196 @@
+"""`pawpost run`: the composition root. It starts the working threads (`bot.services`) and supervises them.
+
+The main thread handles signals, the systemd watchdog and status line, and the event log; the work runs in threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from types import FrameType
+
+from bot import timeutil
+from bot.config import Config, load_config
+from bot.errors import PawpostError
+from bot.notify import Notifier
+from bot.services import Services
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# How often the systemd status line (queue counts) is refreshed.
+STATUS_SECONDS = 10.0
+
+
+class Daemon:
+    """Runs until SIGTERM/SIGINT; SIGHUP re-reads the config. `run()` returns the exit status."""
+
+    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.services: Services | None = None
+        self.clean = True
+        self._signalled = threading.Event()
+        self._stop = False
+        self._reload = False
+        self._last_event = 0
+        self._last_status = 0.0
+        self._stall_reported = False
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reload = True
+        elif signum == signal.SIGINT and self._stop:
+            # A second Ctrl-C: leave now. Every step is crash-safe; the next start resumes what was in flight.
+            os._exit(130)
+        else:
+            self._stop = True
+        self._signalled.set()
+
+    def run(self) -> int:
+        from bot.logs import protect_secrets
+
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        try:
+            protect_secrets(self.config)
+            store = open_store(self.config)
+            self._last_event = store.value("SELECT max(id) FROM events") or 0
+            self._retry_deferred(store)
+            log.info("pawpost starting: config %s, data %s, publisher %s", self.config.source,
+                     self.config.paths.data, self.config.instagram.publisher)
+            self.services = Services(self.config).start()
+            self.notifier.ready(self._status_line(store))
+            rc = self._loop(store)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return rc
+
+    def _loop(self, store: Store) -> int:
+        interval = 5.0
+        if self.notifier.watchdog_seconds:
+            interval = min(interval, self.notifier.watchdog_seconds / 3)
+        rc = 0
+        while True:
+            self._signalled.wait(interval)
+            self._signalled.clear()
+            if self._stop:
+                break
+            if self._reload:
+                self._reload = False
+                store = self._reload_config(store)
+            assert self.services is not None
+            dead = self.services.dead()
+            if dead:
+                log.critical("%s; exiting so that the service manager restarts pawpost", dead)
+                rc = 1
+                break
+            hung = self.services.hung()
+            if hung:
+                # A hung thread cannot be interrupted from Python: no more pings, and systemd's watchdog restarts us.
+                if not self._stall_reported:
+                    log.critical("%s; stopping the watchdog pings so that systemd restarts pawpost", hung)
+                    self._stall_reported = True
+                continue
+            self.notifier.watchdog()
+            try:
+                self._log_events(store)
+                if time.monotonic() - self._last_status >= STATUS_SECONDS:
+                    self.notifier.status(self._status_line(store))
+            except Exception:  # the log and the status line are extras: never a reason to stop
+                log.exception("reading the events for the log failed")
+        log.info("stopping")
+        self.notifier.stopping("stopping")
+        assert self.services is not None
+        self.clean = self.services.shutdown()
+        try:
+            self._log_events(store)
+        except Exception:
+            log.exception("reading the events for the log failed")
+        store.close()
+        log.info("stopped" if self.clean else "stopped (work in progress resumes at the next start)")
+        return rc
+
+    def _reload_config(self, store: Store) -> Store:
+        """SIGHUP: load the config again; a bad one is reported and the running one kept."""
+        from bot.logs import protect_secrets
+
+        source = self.config.source
+        try:
+            new = load_config(source)
+            new_store = open_store(new)  # a data folder that cannot be opened is a bad config too
+        except PawpostError as exc:
+            log.error("config reload failed, keeping the running config: %s", exc)
+            self.notifier.status(f"config reload failed: {exc}")
+            return store
+        self.notifier.reloading()
+        log.info("reloading the config from %s", source)
+        assert self.services is not None
+        self.clean = self.services.shutdown(unload=True) and self.clean
+        protect_secrets(new)
+        self.config = new
+        store.close()
+        self._retry_deferred(new_store)
+        self.services = Services(new).start()
+        self.notifier.ready(self._status_line(new_store))
+        log.info("config reloaded")
+        return new_store
+
+    def _retry_deferred(self, store: Store) -> None:
+        from bot.pipeline import retry_deferred_now
+
+        n = retry_deferred_now(store)
+        if n:
+            log.info("%d photo(s) that failed before are tried again now", n)
+
+    # -- what the owner sees ----------------------------------------------------------------------
+
+    def _log_events(self, store: Store) -> None:
+        """Every event any process recorded (stage changes, deferrals, posts), one log line each."""
+        rows = store.all("SELECT id, level, kind, photo_id, draft_id, message FROM events WHERE id > ? ORDER BY id "
+                         "LIMIT 500", (self._last_event,))
+        for row in rows:
+            self._last_event = row["id"]
+            level = {"warning": logging.WARNING, "error": logging.ERROR}.get(row["level"], logging.INFO)
+            ids = " ".join(f"{k}={row[f'{k}_id']}" for k in ("photo", "draft") if row[f"{k}_id"] is not None)
+            logging.getLogger("bot.events").log(level, "%s%s %s", row["kind"], f" [{ids}]" if ids else "",
+                                                row["message"])
+
+    def _status_line(self, store: Store) -> str:
+        self._last_status = time.monotonic()
+        try:
+            counts = store.counts()
+        except Exception as exc:  # the status line must never take the loop down
+            return f"running (counts unavailable: {exc})"
+        photos = ", ".join(f"{n} {s}" for s, n in counts["photos"].items() if n and s in ("new", "analyzed"))
+        drafts = ", ".join(f"{n} {s}" for s, n in counts["drafts"].items()
+                           if n and s in ("pending", "approved", "publishing"))
+        parts = [f"photos waiting: {photos or 'none'}", f"drafts: {drafts or 'none'}"]
+        stopped = store.get("posting_stopped")
+        if stopped:
+            parts.append("posting stopped")
+        cooldown = store.get("cooldown_until")
+        if cooldown and timeutil.parse(cooldown) > timeutil.now():
+            parts.append(f"cooldown until {cooldown}")
+        return "; ".join(parts)
+
+
+def open_store(config: Config) -> Store:
+    """The database, or one sentence on why the data folder cannot hold it (the sandbox, an owner mismatch)."""
+    data = config.paths.data
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        if not os.access(data, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable by this user")
+    except OSError as exc:
+        hint = ""
+        if os.environ.get("INVOCATION_ID"):  # started by systemd: the unit's sandbox decides what is writable
+            hint = (" (under the pawpost units only /var/lib/pawpost is writable: point paths.data there, or add "
+                    "ReadWritePaths= with 'systemctl edit')")
+        raise PawpostError(f"the data folder {data} cannot be used: {exc.strerror or exc}{hint}") from None
+    return Store.for_config(config)

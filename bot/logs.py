@@ -1,0 +1,127 @@
+"""Logging for the daemon: one line per event on stderr, journald-friendly, secrets redacted.
+
+Under journald (JOURNAL_STREAM names our stderr) lines carry a `<N>` syslog priority and no timestamp.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+# Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG.
+QUIET = ("instagrapi", "public_request", "private_request", "urllib3", "requests", "httpx", "httpcore",
+         "watchdog", "PIL", "filelock", "asyncio", "apscheduler", "huggingface_hub", "fsspec")
+
+# Key=value shapes that carry credentials, whatever library wrote them.
+_SECRET_SHAPES = re.compile(r"(?i)\b(sessionid|password|enc_password|csrftoken|authorization|totp_seed)"
+                            r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\"&;,]+)")
+
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+def under_journald(stream: TextIO | None = None) -> bool:
+    """Whether `stream` (stderr) is connected to the journal, as sd_journal_stream_fd documents."""
+    expected = os.environ.get("JOURNAL_STREAM")
+    if not expected:
+        return False
+    stream = stream or sys.stderr
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
+
+
+class LineFormatter(logging.Formatter):
+    """`2026-11-22T19:04:00Z INFO bot.daemon: photo 12: analyzed` — or `<6>bot.daemon: ...` for journald."""
+
+    def __init__(self, journald: bool) -> None:
+        super().__init__()
+        self.journald = journald
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            # A bug: keep the traceback, it is what the log is for.
+            message += "\n" + self.formatException(record.exc_info)
+        if self.journald:
+            prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+            # journald reads each line on its own: give every line of a traceback the record's priority.
+            return "\n".join(f"{prefix}{record.name}: {line}" for line in message.splitlines() or [""])
+        when = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        return f"{when}Z {record.levelname} {record.name}: {message}"
+
+    converter = time.gmtime  # UTC, like everything pawpost stores
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces known secret values (and credential-shaped key=value pairs) in every record with ***."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def set_secrets(self, values: Iterable[str | None]) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = redact(str(record.exc_info[1]), self.secrets)
+            if text != str(record.exc_info[1]):
+                # The traceback would print the exception's message: keep the type, drop the secret.
+                record.exc_info = None
+                record.msg, record.args = f"{record.getMessage()} ({text})", None
+        return True
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _SECRET_SHAPES.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+
+
+_redactor = RedactSecrets()
+
+
+def setup(verbose: int = 0, stream: TextIO | None = None) -> logging.Handler:
+    """Send every log record to stderr (or `stream`), one line each: INFO by default, DEBUG with -vv."""
+    stream = stream or sys.stderr
+    # Progress bars (model downloads and loading) are terminal animations, not log lines.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LineFormatter(under_journald(stream)))
+    handler.addFilter(_redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    # Library warnings become log records too (one line, with a priority), not raw text on stderr.
+    logging.captureWarnings(True)
+    return handler
+
+
+def protect_secrets(config: Any) -> None:
+    """Redact the configured secrets (password, TOTP seed, proxy URL) from every log line from now on."""
+    ig = config.instagram
+    values: list[str | None] = []
+    for read in (ig.secret_password, ig.secret_totp_seed):
+        try:
+            values.append(read())
+        except Exception:  # an unreadable secret file is reported elsewhere; nothing to redact then
+            pass
+    if ig.proxy is not None:
+        values.append(ig.proxy.get_secret_value())
+    _redactor.set_secrets(values)

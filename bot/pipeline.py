@@ -1,0 +1,210 @@
+"""The processing stages in order: photos `new` -> `analyzed` (vision) -> `drafted` (captions), in batches.
+
+Shared by the daemon's worker and `pawpost ingest`; models run only while this process holds the GPU lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot import work
+from bot.config import Config
+from bot.errors import ModelUnavailable
+from bot.ml import GpuLock, Runtime
+from bot.states import PhotoStatus
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# How long to wait for the GPU lock before giving up for now (a retrain may hold it for an hour).
+LOCK_WAIT_SECONDS = 5.0
+
+Stage = Callable[[int], int]
+
+
+def process_pending(
+    store: Store,
+    config: Config,
+    runtime: Runtime,
+    vision: Any = None,
+    captioner: Any = None,
+    *,
+    stop: threading.Event | None = None,
+    lock_timeout: float = LOCK_WAIT_SECONDS,
+) -> dict[str, Any]:
+    """Carry every due photo through analysis and drafting, one batch at a time; returns what happened.
+
+    `vision` and `captioner` are built from the config when not given (the daemon passes its own, kept
+    loaded between calls). Between batches the GPU lock is released and `stop` is checked, so a retrain
+    can take the GPU and a shutdown never waits for more than one batch. A batch that fails is retried one
+    photo at a time, so a single bad photo is deferred (with backoff) without holding up the others.
+    """
+    result: dict[str, Any] = {"analyzed": 0, "drafted": 0, "deferred": 0, "gpu_busy": False, "stopped": False}
+    if not _due(store):
+        return _finish(store, result)
+    if vision is None:
+        from bot.vision import Vision
+
+        vision = Vision(config, runtime)
+    lock = GpuLock(config.paths.gpu_lock)
+    size = config.models.batch_size
+
+    def analyze(limit: int) -> int:
+        from bot.vision import analyze_new
+
+        return analyze_new(store, config, vision, limit=limit)
+
+    def draft(limit: int) -> int:
+        nonlocal captioner
+        if captioner is None:
+            captioner = make_captioner(config, runtime)
+        from bot.captions import draft_analyzed
+
+        return draft_analyzed(store, config, captioner, vision=vision, limit=limit)
+
+    stages: list[tuple[str, PhotoStatus, Stage]] = [
+        ("analyzed", PhotoStatus.NEW, analyze),
+        ("drafted", PhotoStatus.ANALYZED, draft),
+    ]
+    # Analyse everything first, then draft: one set of models at a time is busy, and on a small GPU the
+    # idle unload can free the vision models while the caption model works.
+    for key, status, stage in stages:
+        while True:
+            if stop is not None and stop.is_set():
+                result["stopped"] = True
+                return _finish(store, result)
+            before = work.due_photos(store, status, size)
+            if not before:
+                break
+            try:
+                with lock.hold(timeout=lock_timeout):
+                    moved, deferred = _run_batch(store, stage, status, size)
+            except TimeoutError:
+                log.info("the GPU lock %s is held by another process (a retrain?); photos wait", lock.path)
+                result["gpu_busy"] = True
+                return _finish(store, result)
+            result[key] += moved
+            result["deferred"] += deferred
+            if moved == 0 and deferred == 0 and work.due_photos(store, status, size) == before:
+                break  # nothing changed: the stage is waiting for something (its model, say); try again later
+    return _finish(store, result)
+
+
+def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int) -> tuple[int, int]:
+    """One batch through `stage`; on an unexpected error, the same photos one at a time. (moved, deferred)."""
+    batch = work.due_photos(store, status, size)
+    started = time.monotonic()
+    try:
+        moved = stage(size)
+    except ModelUnavailable as exc:
+        # The stage should record this itself; if it did not, the photos still must not be retried at once.
+        log.error("%s", exc)
+        work.model_failed(store, exc, _still(store, batch, status))
+        return 0, len(batch)
+    except Exception:
+        log.exception("a batch of %d %s photo(s) failed (photos %s); trying them one at a time",
+                      len(batch), status.value, _ids(batch))
+    else:
+        if moved:
+            log.info("%d photo(s) %s -> %s in %.1fs", moved, status.value, _next(status), time.monotonic() - started)
+        return moved, 0
+    moved = deferred = 0
+    for _ in batch:
+        photo = work.due_photos(store, status, 1)
+        if not photo:
+            break
+        try:
+            moved += stage(1)
+        except ModelUnavailable as exc:
+            log.error("%s", exc)
+            work.model_failed(store, exc, _still(store, batch, status))
+            return moved, deferred + len(_still(store, batch, status))
+        except Exception as exc:
+            log.exception("photo %d failed while %s; it is retried later", photo[0], status.value)
+            work.defer_photos(store, photo, f"{type(exc).__name__}: {exc}"[:300])
+            deferred += 1
+        else:
+            # The stage took the photo, or deferred it itself (left it in place with a retry time).
+            if work.due_photos(store, status, 1)[:1] == photo:
+                work.defer_photos(store, photo, "processing did not finish; retried later")
+                deferred += 1
+    return moved, deferred
+
+
+def make_captioner(config: Config, runtime: Runtime) -> Any:
+    """The Captioner for the config, with the promoted LoRA adapter when one was trained on this base model."""
+    from bot.captions import Captioner
+
+    return Captioner(config, runtime, adapter_dir=current_adapter(config))
+
+
+def current_adapter(config: Config) -> Any:
+    try:
+        from training.registry import Registry
+    except ImportError:  # retraining not installed: the base model
+        return None
+    base = config.models.writer if config.models.two_stage else config.models.captioner
+    return Registry(config).current_adapter(base)
+
+
+def current_model_version(config: Config) -> str | None:
+    """The promoted caption model version (the daemon polls it to reload the Captioner); None: base model."""
+    try:
+        from training.registry import Registry
+    except ImportError:
+        return None
+    return Registry(config).current_id()
+
+
+def pending_counts(store: Store) -> dict[str, int]:
+    """Photos waiting in each processing state, whether due now or deferred."""
+    rows = store.all("SELECT status, count(*) FROM photos WHERE status IN ('new', 'analyzed') GROUP BY status")
+    counts = {"new": 0, "analyzed": 0}
+    counts.update({r[0]: r[1] for r in rows})
+    return counts
+
+
+def next_retry(store: Store) -> str | None:
+    """The earliest retry time of a deferred photo (UTC ISO), for the worker to wake at."""
+    return store.value("SELECT min(retry_after) FROM photos WHERE status IN ('new', 'analyzed') "
+                       "AND retry_after IS NOT NULL")
+
+
+def retry_deferred_now(store: Store) -> int:
+    """Make every deferred photo due at once (a start or a config reload: the owner may have fixed the cause).
+
+    The attempt count stays, so a photo that fails again backs off as long as before.
+    """
+    with store.tx() as db:
+        cur = db.execute("UPDATE photos SET retry_after = NULL WHERE status IN ('new', 'analyzed') "
+                         "AND retry_after IS NOT NULL")
+        return cur.rowcount
+
+
+def _due(store: Store) -> bool:
+    return bool(work.due_photos(store, PhotoStatus.NEW, 1) or work.due_photos(store, PhotoStatus.ANALYZED, 1))
+
+
+def _finish(store: Store, result: dict[str, Any]) -> dict[str, Any]:
+    result["waiting"] = pending_counts(store)
+    return result
+
+
+def _still(store: Store, ids: list[int], status: PhotoStatus) -> list[int]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    sql = f"SELECT id FROM photos WHERE id IN ({marks}) AND status = ?"
+    return [r[0] for r in store.all(sql, [*ids, status.value])]
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (" ..." if len(ids) > 10 else "")
+
+
+def _next(status: PhotoStatus) -> str:
+    return "analyzed" if status == PhotoStatus.NEW else "drafted"
