@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,7 +62,8 @@ class Runtime:
         self.device_setting = device
         self.dtype_setting = dtype
         self.idle_seconds = idle_unload_minutes * 60
-        self._models: list[ManagedModel] = []
+        # Weak: a model the owner drops (the captioner replaced after a retrain) leaves the registry by itself.
+        self._models: weakref.WeakSet[ManagedModel] = weakref.WeakSet()
         self._device: str | None = None
 
     @classmethod
@@ -80,19 +82,19 @@ class Runtime:
         return resolve_dtype(self.dtype_setting, self.device)
 
     def register(self, model: ManagedModel) -> None:
-        self._models.append(model)
+        self._models.add(model)
 
     def unload_idle(self, now: float | None = None) -> list[str]:
         """Unload every model unused for `idle_unload_minutes`; returns the keys unloaded."""
         now = time.monotonic() if now is None else now
         done = []
-        for model in self._models:
+        for model in list(self._models):
             if model.unload_if_idle(now, self.idle_seconds):
                 done.append(model.key)
         return done
 
     def unload_all(self) -> None:
-        for model in self._models:
+        for model in list(self._models):
             model.unload()
 
 

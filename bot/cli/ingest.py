@@ -13,18 +13,22 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@click.option("--no-process", is_flag=True, help="Only take the files in; the daemon does the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
-def ingest(app: App, as_json: bool) -> None:
-    """Process the photos in the inbox now, then exit."""
+def ingest(app: App, no_process: bool, as_json: bool) -> None:
+    """Process the photos in the inbox now (through to drafts), then exit."""
     from bot.errors import PawpostError
     from bot.ingest import ingest_inbox
 
     summary = ingest_inbox(app.store, app.config)
+    processed = None if no_process else _process(app, quiet=as_json)
     if as_json:
-        emit_json(summary.to_json())
+        emit_json({**summary.to_json(), "processed": processed})
     else:
         _print(summary)
+        if processed is not None:
+            _print_processed(app, processed)
     if summary.errors:
         raise PawpostError(f"{len(summary.errors)} file(s) could not be taken now and stay in the inbox; "
                            "fix the cause above and run 'pawpost ingest' again")
@@ -49,6 +53,36 @@ def _print(summary: IngestSummary) -> None:
         out.print(f"  [dim]still being written, taken next time: {escape(name)}[/]")
     for error in summary.errors:
         out.print(f"  [red]error:[/] {escape(error)}")
+
+
+def _process(app: App, quiet: bool) -> dict:
+    """Carry the new photos through recognition and captions: the daemon's pipeline, run once."""
+    from bot.ml import Runtime
+    from bot.pipeline import process_pending
+
+    runtime = Runtime.from_config(app.config)
+    try:
+        if quiet:
+            return process_pending(app.store, app.config, runtime)
+        with console().status("recognising pets and writing captions (the first run loads the models)..."):
+            return process_pending(app.store, app.config, runtime)
+    finally:
+        runtime.unload_all()
+
+
+def _print_processed(app: App, result: dict) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"analyzed {result['analyzed']}, drafted {result['drafted']}"
+              + (f", deferred {result['deferred']}" if result["deferred"] else ""))
+    if result.get("gpu_busy"):
+        out.print("[yellow]the GPU is busy with a retrain; the photos wait and the daemon picks them up later[/]")
+    for row in app.store.all("SELECT id, source_name, error FROM photos WHERE error IS NOT NULL "
+                             "AND status IN ('new', 'analyzed') ORDER BY id LIMIT 10"):
+        out.print(f"  [yellow]waiting:[/] photo {row['id']} ({escape(row['source_name'])}): {escape(row['error'])}")
+    if result["drafted"]:
+        out.print("review them with 'pawpost drafts list'")
 
 
 def register(cli: click.Group) -> None:

@@ -54,7 +54,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
 
     rng = random.Random(20261122)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAWPOST_")}
-    argv = [sys.executable, "-m", "bot", "--config", str(cfg.source), "ingest"]
+    argv = [sys.executable, "-m", "bot", "--config", str(cfg.source), "ingest", "--no-process"]
     kills = 0
     for round_no in range(8):
         before = inbox_count(cfg)
@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
     assert kills >= 3
     assert 0 < inbox_count(cfg) < len(good) + len(bad)  # it was killed part-way, with work left over
 
-    result = run_cli("ingest", "--json", config=cfg.source)
+    result = run_cli("ingest", "--no-process", "--json", config=cfg.source)
     assert result.returncode == 0, result.stderr
     check_nothing_lost_or_doubled(cfg, good, bad)
     assert inbox_count(cfg) == 0

@@ -160,3 +160,23 @@ def test_gpu_lock_held_by_another_process_makes_a_waiter_wait(tmp_path: Path) ->
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_dropped_model_leaves_the_runtime() -> None:
+    import gc
+
+    from bot.ml import ManagedModel, Runtime
+
+    class Thing(ManagedModel):
+        key = "thing"
+
+        def _load(self) -> None:
+            self.model = object()
+
+    runtime = Runtime("cpu", "auto", 0)
+    kept, dropped = Thing("a", runtime), Thing("b", runtime)
+    kept.load()
+    dropped.load()
+    del dropped
+    gc.collect()
+    assert runtime.unload_idle() == ["thing"] and not kept.loaded
