@@ -42,6 +42,7 @@ def instagram_limits(text: str, max_hashtags: int) -> str | None:
 # -- rules for generated candidates -----------------------------------------------------------
 
 LOOP_NGRAM = 3
+STUTTER = 4  # the same word this many times in a row is a loop ("ha ha ha" is not)
 NEAR_COPY_RATIO = 0.8  # word-sequence similarity from which a caption is a near-copy of a past one
 PAST_CAPTIONS_CHECKED = 100
 
@@ -116,9 +117,12 @@ def clean(raw: str, ctx: RuleContext) -> str:
 def _strip_echo(text: str, prompt_lines: list[str]) -> str:
     # A model may repeat its instructions or a role label before (or instead of) the caption.
     echoed = {" ".join(line.split()).lower() for line in prompt_lines if len(line.split()) >= 3}
-    kept = [line for line in text.split("\n") if " ".join(line.split()).lower() not in echoed]
-    text = "\n".join(kept)
-    return ROLE_PREFIX_RE.sub("", text, count=1) if ROLE_PREFIX_RE.match(text) else text
+    kept = []
+    for line in text.split("\n"):
+        line = ROLE_PREFIX_RE.sub("", line, count=1) if not kept or not "".join(kept).strip() else line
+        if " ".join(line.split()).lower() not in echoed:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def body(text: str) -> str:
@@ -166,8 +170,11 @@ def merge_hashtags(text: str, extra: list[str], max_hashtags: int) -> tuple[str,
 
 
 def repeated_phrase(text: str) -> str | None:
-    """Why `text` loops (the same 3 words twice, or a sentence said twice), or None."""
+    """Why `text` loops (the same 3 words twice, one word 4 times running, a sentence said twice), or None."""
     w = words(text)
+    for i in range(len(w) - STUTTER + 1):
+        if len(set(w[i:i + STUTTER])) == 1:
+            return f"it repeats itself (\"{w[i]}\" {STUTTER} times in a row)"
     seen: set[tuple[str, ...]] = set()
     for i in range(len(w) - LOOP_NGRAM + 1):
         gram = tuple(w[i:i + LOOP_NGRAM])

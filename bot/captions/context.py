@@ -1,0 +1,208 @@
+"""What the caption stage reads from the database about a photo: its pets, what vision found, the owner's
+hint, the image itself, and the account's past captions (the latest, and those under the most similar photos).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from bot.captions.prompt import PetInfo
+from bot.captions.rules import body
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.imagecheck import register_heif
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE = 1536  # photos are scaled down to this before captioning: processors resize further anyway
+SIMILAR_POOL = 500  # past captions considered when looking for the most similar photos
+DEFAULT_LENGTH = 120  # characters of a caption's words when the account has too few past captions to tell
+
+
+class PhotoUnreadable(PawpostError):
+    """The library file of an analyzed photo cannot be opened (moved, deleted, damaged)."""
+
+
+@dataclass
+class PhotoJob:
+    """One photo to caption, with everything the prompt and the rules need."""
+
+    photo_id: int
+    sha256: str
+    path: Path
+    pets: list[PetInfo]
+    scene: str | None
+    hint: str | None
+    image: Image.Image | None = None
+    description: str | None = None
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float | None:
+        """How sure recognition is of every pet in the photo (the least sure one); None when no pet."""
+        known = [p.confidence for p in self.pets if p.confidence is not None]
+        return min(known) if known else None
+
+
+def load_job(store: Store, config: Config, photo_id: int, hint: str | None = None) -> PhotoJob:
+    """The photo's row, pets (most confident first) and analysis, with its image opened."""
+    photo = store.photo(photo_id)
+    rows = store.all(
+        "SELECT pets.name, pets.species, pp.confidence FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id "
+        "WHERE pp.photo_id = ? ORDER BY pp.confidence DESC, pets.name", (photo_id,))
+    pets = []
+    for name, species, confidence in rows:
+        configured = config.pet(name)
+        pets.append(PetInfo.from_config(configured, confidence) if configured else
+                    PetInfo(name, species, confidence=confidence))
+    analysis = _json(photo["analysis"])
+    path = store.abspath(photo["path"])
+    if path is None:
+        raise PhotoUnreadable(f"photo {photo_id} has no library file")
+    job = PhotoJob(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis),
+                   hint if hint is not None else photo["hint"])
+    job.image = open_image(path)
+    return job
+
+
+def open_image(path: Path) -> Image.Image:
+    register_heif()  # the library keeps iPhone photos as HEIC
+    try:
+        with Image.open(path) as im:
+            image = ImageOps.exif_transpose(im).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise PhotoUnreadable(f"cannot read {path}: {exc}") from None
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    return image
+
+
+def scene_from_analysis(analysis: dict[str, Any]) -> str | None:
+    """What vision found that the pet list does not already say: animals that are not the account's pets."""
+    if analysis.get("no_animal"):
+        return "no animal could be seen clearly"
+    strangers = [a.get("label") or "animal" for a in analysis.get("animals", []) if not a.get("pet")]
+    if not strangers:
+        return None
+    counted: dict[str, int] = {}
+    for label in strangers:
+        counted[label] = counted.get(label, 0) + 1
+    parts = [f"{n} {label}{'s' if n > 1 else ''}" if n > 1 else f"a {label}" for label, n in counted.items()]
+    return f"also {', '.join(parts)} that the account does not know (not one of its pets)"
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# -- the account's past captions ----------------------------------------------------------------
+
+_PAST_SQL = """
+    SELECT caption, at, sha256 FROM (
+        SELECT d.caption AS caption, d.posted_at AS at, p.sha256 AS sha256
+        FROM drafts d JOIN photos p ON p.id = d.photo_id
+        WHERE d.status = 'posted' AND d.caption IS NOT NULL AND trim(d.caption) != ''
+        UNION ALL
+        SELECT i.caption, i.taken_at, p.sha256
+        FROM imported_posts i LEFT JOIN photos p ON p.id = i.photo_id
+        WHERE trim(i.caption) != ''
+    ) ORDER BY at DESC LIMIT ?
+"""
+
+
+@dataclass
+class PastCaption:
+    text: str
+    sha256: str | None
+
+
+def past_captions(store: Store, limit: int = 100) -> list[PastCaption]:
+    """The account's posted captions (pawpost's and imported ones), newest first, without repeats."""
+    seen: set[str] = set()
+    out = []
+    for caption, _at, sha in store.all(_PAST_SQL, (limit * 2,)):
+        key = " ".join(caption.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(PastCaption(caption, sha))
+    return out[:limit]
+
+
+def typical_length(past: list[PastCaption]) -> int:
+    """The account's usual caption length (median characters of the words, hashtags left out)."""
+    lengths = [len(body(p.text)) for p in past if body(p.text)]
+    return int(statistics.median(lengths)) if len(lengths) >= 3 else DEFAULT_LENGTH
+
+
+def style_examples(store: Store, sha256: str, count: int, past: list[PastCaption],
+                   embedder_ids: list[str]) -> list[str]:
+    """`count` past captions whose photos look most like this one; the most recent fill up the rest."""
+    if count <= 0 or not past:
+        return []
+    chosen: list[str] = []
+    ranked = _by_similarity(store, sha256, past, embedder_ids)
+    for caption in ranked[:count]:
+        chosen.append(caption.text)
+    for caption in past:
+        if len(chosen) >= count:
+            break
+        if caption.text not in chosen:
+            chosen.append(caption.text)
+    return chosen
+
+
+def _by_similarity(store: Store, sha256: str, past: list[PastCaption], embedder_ids: list[str]) -> list[PastCaption]:
+    import numpy as np
+
+    # The photo's whole-image embedding cached by the vision stage: the configured embedder's if present.
+    rows = store.all("SELECT embedder, dim, vector FROM embeddings WHERE sha256 = ? AND box = '' ORDER BY id DESC",
+                     (sha256,))
+    if not rows:
+        return []
+    rows.sort(key=lambda r: embedder_ids.index(r[0]) if r[0] in embedder_ids else len(embedder_ids))
+    embedder, dim, blob = rows[0]
+    query = np.frombuffer(blob, dtype=np.float32)
+    shas = sorted({p.sha256 for p in past if p.sha256 and p.sha256 != sha256})
+    if not shas or query.size != dim:
+        return []
+    vectors: dict[str, Any] = {}
+    for i in range(0, len(shas), 500):
+        part = shas[i:i + 500]
+        marks = ",".join("?" * len(part))
+        for sha, vdim, vblob in store.all(
+                f"SELECT sha256, dim, vector FROM embeddings WHERE embedder = ? AND box = '' AND sha256 IN ({marks})",
+                [embedder, *part]):
+            if vdim == dim:
+                vectors[sha] = np.frombuffer(vblob, dtype=np.float32)
+    scored = [(float(vectors[p.sha256] @ query), i, p) for i, p in enumerate(past) if p.sha256 in vectors]
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [p for _score, _i, p in scored]
+
+
+def embedder_ids(config: Config, vision: Any = None) -> list[str]:
+    """Keys under which the vision stage may have cached whole-image embeddings, best first."""
+    ids = []
+    embedder = getattr(vision, "embedder", None)
+    if getattr(embedder, "identity", None):
+        ids.append(embedder.identity)
+    try:
+        from bot.vision.embedder import embedder_identity
+
+        ids.append(embedder_identity(config.models.embedder))
+    except ImportError:  # the vision package is optional for captions
+        pass
+    ids.append(config.models.embedder)
+    return list(dict.fromkeys(ids))

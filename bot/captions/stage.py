@@ -1,0 +1,323 @@
+"""The caption stage: due `analyzed` photos become drafts (pending, or approved per approval mode), and
+`regenerate` writes fresh candidates for a pending draft. Prompt, seed and every candidate are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import timeutil
+from bot.captions import context, rank
+from bot.captions.backends import ChatVLM, Describer, Writer
+from bot.captions.generate import GenerationSettings, chunks, new_seed
+from bot.captions.prompt import Prompt, build_prompt
+from bot.captions.rules import PAST_CAPTIONS_CHECKED, RuleContext, Verdict, check_candidate
+from bot.config import Config
+from bot.drafts import DraftView, get_draft
+from bot.errors import ModelUnavailable, PawpostError
+from bot.ml import ManagedModel, Runtime
+from bot.states import DraftStatus, PhotoStatus
+from bot.store import Store
+from bot.work import clear_failure, defer_photos, due_photos, model_failed, model_ok
+
+log = logging.getLogger(__name__)
+
+
+class Captioner:
+    """The caption models the config chooses: a chat VLM (`models.captioner`), or `models.describer` +
+    `models.writer`. A LoRA adapter (from the model registry) goes on the model that writes the caption."""
+
+    def __init__(self, config: Config, runtime: Runtime, adapter_dir: Path | None = None) -> None:
+        m = config.models
+        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        self.describer: Describer | None = None
+        self.writer: Writer | None = None
+        self.vlm: ChatVLM | None = None
+        if m.two_stage:
+            self.describer = Describer(m.describer, runtime)
+            self.writer = Writer(m.writer, runtime, self.adapter_dir)
+        else:
+            self.vlm = ChatVLM(m.captioner, runtime, self.adapter_dir)
+
+    @property
+    def backend(self) -> str:
+        return "describer+writer" if self.vlm is None else "captioner"
+
+    @property
+    def models(self) -> list[ManagedModel]:
+        return [m for m in (self.vlm, self.describer, self.writer) if m is not None]
+
+    @property
+    def version(self) -> str:
+        """What wrote the captions, as recorded on each draft: the adapter's version folder, or 'base'."""
+        if self.adapter_dir is None:
+            return "base"
+        # The registry keeps an adapter in <version>/adapter; a bare adapter folder is named for itself.
+        return self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
+
+    def describe(self, images: list[Any]) -> list[str | None]:
+        if self.describer is None:
+            return [None] * len(images)
+        return list(self.describer.describe(images))
+
+    def write(self, images: list[Any], prompts: list[Prompt], settings: GenerationSettings,
+              seed: int) -> list[list[str]]:
+        """Raw candidates per photo, from one batched generate call."""
+        if self.vlm is not None:
+            return self.vlm.write(images, prompts, settings, seed)
+        assert self.writer is not None
+        return self.writer.write(prompts, settings, seed)
+
+    def special_tokens(self) -> list[str]:
+        model = self.vlm or self.writer
+        return model.special_tokens() if model is not None else []
+
+    def unload(self) -> None:
+        for model in self.models:
+            model.unload()
+
+
+@dataclass
+class Scored:
+    text: str
+    passed: bool
+    reason: str | None
+    score: float | None = None
+
+
+@dataclass
+class Outcome:
+    """One photo's result: the prompt, the seed of the last round, and every candidate, best first."""
+
+    job: context.PhotoJob
+    prompt: Prompt
+    seed: int
+    rounds: int
+    candidates: list[Scored] = field(default_factory=list)
+
+    @property
+    def best(self) -> Scored | None:
+        return next((c for c in self.candidates if c.passed), None)
+
+
+def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: list[context.PhotoJob], *,
+                   vision: Any = None, start: str | None = None, seed: int | None = None) -> list[Outcome]:
+    """Prompt -> generate -> rules -> rank for a batch of photos, regenerating (up to captions.max_attempts
+    rounds) for photos that have no passing candidate yet. Raises ModelUnavailable when a model cannot load."""
+    c = config.captions
+    settings = GenerationSettings.from_config(c)
+    base_seed = seed if seed is not None else c.seed if c.seed is not None else new_seed()
+    past = context.past_captions(store, context.SIMILAR_POOL)
+    past_texts = [p.text for p in past]
+    target = context.typical_length(past[:PAST_CAPTIONS_CHECKED])
+    ids = context.embedder_ids(config, vision)
+    images = [j.image for j in jobs]
+    for job, description in zip(jobs, captioner.describe(images), strict=True):
+        job.description = description
+        job.examples = context.style_examples(store, job.sha256, c.style_examples, past, ids)
+    day = timeutil.now().astimezone(config.schedule.zone).date()
+    prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
+                            start=start, day=day) for job in jobs]
+    specials = captioner.special_tokens()
+    outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]
+    verdicts: list[list[Verdict]] = [[] for _ in jobs]
+    rule_contexts = [_rule_context(config, o.prompt, past_texts, specials) for o in outcomes]
+    waiting = list(range(len(jobs)))
+    for attempt in range(c.max_attempts):
+        round_seed = base_seed + attempt
+        raw = captioner.write([images[i] for i in waiting], [prompts[i] for i in waiting], settings, round_seed)
+        for i, candidates in zip(waiting, raw, strict=True):
+            outcomes[i].seed, outcomes[i].rounds = round_seed, attempt + 1
+            seen = {v.text for v in verdicts[i]}
+            for text in candidates:
+                verdict = check_candidate(text, rule_contexts[i])
+                if verdict.text in seen:
+                    continue  # sampling can repeat itself; one copy is enough
+                seen.add(verdict.text)
+                verdicts[i].append(verdict)
+                if not verdict.passed:
+                    log.info("photo %d: candidate refused, %s: %r", jobs[i].photo_id, verdict.reason,
+                             verdict.text[:120])
+        waiting = [i for i in waiting if not any(v.passed for v in verdicts[i])]
+        if not waiting:
+            break
+    # Only candidates that passed every rule are ranked; the refused ones are kept, unscored, after them.
+    passing = [[v for v in found if v.passed] for found in verdicts]
+    matches_for = _image_matches(vision, jobs, passing)
+    for i, outcome in enumerate(outcomes):
+        job = outcome.job
+        reference = " ".join(filter(None, [job.description, job.scene, job.hint,
+                                           *(f"{p.species} {p.description}" for p in job.pets)]))
+        texts = [v.text for v in passing[i]]
+        values = rank.scores(texts, past=past_texts[:PAST_CAPTIONS_CHECKED], reference=reference,
+                             target_length=target, matches=matches_for[i]) if texts else []
+        ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
+                        key=lambda c: -(c.score or 0.0))
+        outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]
+    return outcomes
+
+
+def _scene(job: context.PhotoJob) -> str | None:
+    parts = [p for p in (job.description, job.scene) if p]
+    return "; ".join(parts) if parts else None
+
+
+def _rule_context(config: Config, prompt: Prompt, past: list[str], specials: list[str]) -> RuleContext:
+    names = [p.name for p in prompt.pets]
+    present = {n.lower() for n in names}
+    tags: list[str] = []
+    for pet in prompt.pets:
+        tags += pet.hashtags
+    tags += config.captions.hashtags
+    return RuleContext(
+        max_hashtags=config.captions.max_hashtags,
+        pet_names=names,
+        other_names=[p.name for p in config.pets if p.name.lower() not in present],
+        hashtags=tags,
+        past_captions=past[:PAST_CAPTIONS_CHECKED],
+        prompt_lines=[*prompt.system.split("\n"), *prompt.user.split("\n")],
+        special_tokens=specials,
+        start=prompt.start,
+    )
+
+
+def _image_matches(vision: Any, jobs: list[context.PhotoJob], verdicts: list[list[Verdict]]) -> list[Any]:
+    return [rank.image_match(vision, job.image, [v.text for v in found]) if found else None
+            for job, found in zip(jobs, verdicts, strict=True)]
+
+
+# -- drafts -------------------------------------------------------------------------------------
+
+def draft_analyzed(store: Store, config: Config, captioner: Captioner, vision: Any = None,
+                   limit: int | None = None) -> int:
+    """Caption due `analyzed` photos in batches and create one draft each; returns how many were drafted.
+
+    A caption model that cannot load leaves the photos `analyzed`, with the reason, to be retried later.
+    """
+    ids = due_photos(store, PhotoStatus.ANALYZED, limit)
+    done = 0
+    batches = list(chunks(ids, config.models.batch_size))
+    for n, batch in enumerate(batches):
+        jobs = []
+        for photo_id in batch:
+            try:
+                jobs.append(context.load_job(store, config, photo_id))
+            except context.PhotoUnreadable as exc:
+                defer_photos(store, [photo_id], str(exc))
+        if not jobs:
+            continue
+        try:
+            outcomes = caption_photos(store, config, captioner, jobs, vision=vision)
+        except ModelUnavailable as exc:
+            # Every photo still waiting needs the same model: all wait, none is lost.
+            model_failed(store, exc, [j.photo_id for j in jobs] + [i for b in batches[n + 1:] for i in b])
+            return done
+        for model in captioner.models:
+            model_ok(store, model.key)
+        for outcome in outcomes:
+            if _create_draft(store, config, captioner, outcome):
+                done += 1
+    return done
+
+
+def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: Outcome) -> bool:
+    job, best = outcome.job, outcome.best
+    now = timeutil.iso(timeutil.now())
+    status, why = _approval(config, outcome)
+    with store.tx():
+        if store.value("SELECT status FROM photos WHERE id = ?", (job.photo_id,)) != PhotoStatus.ANALYZED:
+            return False  # changed meanwhile (another process drafted it, or the owner corrected it)
+        draft_id = store.insert(
+            "drafts", photo_id=job.photo_id, status=status, caption=best.text if best else None,
+            chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
+            model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
+            confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
+            created_at=now, updated_at=now,
+        )
+        _insert_candidates(store, draft_id, outcome.candidates, generation=0)
+        if best is None:
+            store.update("drafts", draft_id, note=_no_caption_note(config, outcome, draft_id))
+        store.set_photo_status(job.photo_id, PhotoStatus.DRAFTED, expect=PhotoStatus.ANALYZED)
+        clear_failure(store, job.photo_id)
+        store.event(f"draft.{status}", f"draft {draft_id} for photo {job.photo_id}: {why}",
+                    level="info" if best else "warning", photo_id=job.photo_id, draft_id=draft_id)
+    return True
+
+
+def _approval(config: Config, outcome: Outcome) -> tuple[DraftStatus, str]:
+    mode = config.approval.mode
+    if outcome.best is None:
+        return DraftStatus.PENDING, "no candidate passed the rules; waiting for the owner"
+    if mode == "auto":
+        return DraftStatus.APPROVED, "approved (approval.mode = auto)"
+    if mode == "confident":
+        confidence = outcome.job.confidence
+        if confidence is not None and confidence >= config.approval.min_confidence:
+            return DraftStatus.APPROVED, f"approved (pet confidence {confidence:.2f}, every rule passed)"
+        shown = "no pet recognised" if confidence is None else f"pet confidence {confidence:.2f}"
+        return DraftStatus.PENDING, f"pending ({shown} < approval.min_confidence {config.approval.min_confidence})"
+    return DraftStatus.PENDING, "pending (approval.mode = manual)"
+
+
+def _insert_candidates(store: Store, draft_id: int, candidates: list[Scored], generation: int) -> None:
+    for position, c in enumerate(candidates):
+        store.insert("candidates", draft_id=draft_id, position=position, text=c.text, score=c.score,
+                     passed=int(c.passed), reason=c.reason, generation=generation)
+
+
+def _no_caption_note(config: Config, outcome: Outcome, draft_id: int) -> str:
+    reasons = Counter(_reason_kind(c.reason) for c in outcome.candidates if c.reason)
+    common = reasons.most_common(1)[0][0] if reasons else "no candidate was written"
+    return (f"No caption passed the rules after {outcome.rounds} round(s) of {config.captions.candidates} "
+            f"candidates (most often: {common}). Write one with 'pawpost drafts approve {draft_id} --caption TEXT', "
+            f"or try 'pawpost drafts regenerate {draft_id} --hint TEXT'.")
+
+
+def _reason_kind(reason: str) -> str:
+    # "it does not name Lola, who is in the photo" -> the same kind for every candidate, without quotes.
+    return reason.split(' ("')[0].split(': "')[0]
+
+
+def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int, hint: str | None = None,
+               start: str | None = None, vision: Any = None) -> DraftView:
+    """Fresh candidates for a pending draft, with a new seed; `hint` is kept as the photo's note for the
+    writer, `start` makes every candidate begin with the owner's words. The best one becomes the caption."""
+    row = store.draft(draft_id)
+    if row["status"] != DraftStatus.PENDING:
+        raise PawpostError(f"draft {draft_id} is {row['status']}; only pending drafts can be regenerated")
+    if start is not None and not start.strip():
+        raise PawpostError("--start is empty; give the first words the caption should begin with")
+    hint = hint.strip() if hint is not None and hint.strip() else row["hint"]
+    generation = (store.value("SELECT max(generation) FROM candidates WHERE draft_id = ?", (draft_id,)) or 0) + 1
+    # A fixed captions.seed still gives each regeneration its own (reproducible) seed.
+    seed = config.captions.seed + 1009 * generation if config.captions.seed is not None else new_seed()
+    job = context.load_job(store, config, row["photo_id"], hint=hint)
+    try:
+        outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
+    except ModelUnavailable as exc:
+        store.put(f"model_error:{exc.key}", exc.reason)
+        raise
+    for model in captioner.models:
+        model_ok(store, model.key)
+    best = outcome.best
+    fields: dict[str, Any] = {
+        "prompt": outcome.prompt.record(), "seed": outcome.seed, "model_version": captioner.version, "hint": hint,
+        "start_text": outcome.prompt.start or None, "confidence": job.confidence, "note": None,
+    }
+    if best is not None:
+        # The owner asked for new words: the new best replaces the caption, an earlier edit included.
+        fields.update(caption=best.text, chosen=0, edited=0, generated_caption=None)
+    with store.tx():
+        _insert_candidates(store, draft_id, outcome.candidates, generation=generation)
+        if best is None:
+            fields["note"] = _no_caption_note(config, outcome, draft_id) + (
+                " The previous caption is kept." if row["caption"] else "")
+        store.set_draft_status(draft_id, DraftStatus.PENDING, expect=DraftStatus.PENDING, **fields)
+        store.event("draft.regenerated", f"draft {draft_id}: {len(outcome.candidates)} new candidate(s), seed "
+                    f"{outcome.seed}" + ("" if best else ", none passed the rules"), draft_id=draft_id,
+                    level="info" if best else "warning")
+    return get_draft(store, draft_id)

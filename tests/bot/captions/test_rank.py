@@ -1,0 +1,61 @@
+"""Ranking: image-text match (or agreement with the description), novelty, length fit."""
+
+from __future__ import annotations
+
+from bot.captions.rank import agreement, length_fit, novelty, scores
+
+
+def test_length_fit_peaks_at_the_account_length() -> None:
+    assert length_fit("x" * 100, 100) == 1.0
+    assert length_fit("x" * 50, 100) == 0.5
+    assert length_fit("x" * 200 + " #tag #tag2", 100) == 0.5  # hashtags do not count
+    assert length_fit("", 100) == 0.0
+
+
+def test_novelty_against_past_captions() -> None:
+    past = ["Lola naps on her blanket in the sun"]
+    assert novelty("Lola naps on her blanket in the sun", past) == 0.0
+    assert novelty("Zoomies in the park with Pico", past) > 0.6
+    assert novelty("anything", []) == 1.0
+
+
+def test_agreement_with_the_description() -> None:
+    ref = "a small dog sleeping on a blanket near a window"
+    assert agreement("Lola sleeps on her blankets by the window", ref) > agreement("Party time at the beach", ref)
+    assert agreement("anything", "") == 0.0
+
+
+def test_scores_prefer_the_caption_about_the_photo() -> None:
+    texts = ["Lola dreaming on her blanket by the window 😴", "Beach party with everyone!", "Lola"]
+    s = scores(texts, reference="a dog sleeping on a blanket by a window", target_length=45,
+               past=["Beach party with everyone!!"])
+    assert s[0] == max(s)
+    assert s[1] < s[0] and s[2] < s[0]
+
+
+def test_image_text_match_replaces_description_agreement() -> None:
+    texts = ["Lola dreaming on her blanket", "Beach party with everyone"]
+    by_text = scores(texts, reference="blanket", target_length=28)
+    by_image = scores(texts, reference="blanket", target_length=28, matches=[0.21, 0.29])
+    assert by_text[0] > by_text[1]
+    assert by_image[1] > by_image[0]
+
+
+def test_image_text_match_with_the_vision_embedder(tmp_path) -> None:
+    from PIL import Image
+
+    from bot.captions.rank import image_match
+    from bot.config import Config
+    from bot.ml import Runtime
+    from bot.vision import Vision
+    from tests.tiny_vision import build_clip, build_dinov2
+
+    image = Image.new("RGB", (64, 48), (200, 120, 40))
+    texts = ["Lola on her blanket #chihuahua", "Beach party"]
+    clip = Vision(Config(models={"embedder": str(build_clip(tmp_path / "clip")), "device": "cpu"}), Runtime("cpu"))
+    found = image_match(clip, image, texts)
+    assert len(found) == 2 and all(-1.0 <= m <= 1.0 for m in found)
+    assert found == image_match(clip, image, texts)  # deterministic: the same texts score the same
+    dino = Vision(Config(models={"embedder": str(build_dinov2(tmp_path / "dino")), "device": "cpu"}), Runtime("cpu"))
+    assert image_match(dino, image, texts) is None  # cannot read text: ranking uses the description instead
+    assert image_match(None, image, texts) is None

@@ -1,0 +1,127 @@
+"""Every caption rule, on hand-written candidates."""
+
+from __future__ import annotations
+
+from bot.captions.rules import RuleContext, check_candidate, instagram_limits, merge_hashtags
+
+LOLA = RuleContext(max_hashtags=5, pet_names=["Lola"], other_names=["Pico"],
+                   hashtags=["#lolathechihuahua", "#chihuahua", "#rescuedog"])
+
+
+def test_a_good_caption_passes_and_gets_the_pet_and_account_hashtags() -> None:
+    v = check_candidate("Lola here, guarding my blanket from the rain 🌧️", LOLA)
+    assert v.passed, v.reason
+    assert v.text == "Lola here, guarding my blanket from the rain 🌧️\n\n#lolathechihuahua #chihuahua #rescuedog"
+
+
+def test_a_loop_is_refused() -> None:
+    loop = ("Lola: I'm so excited to finally share my story with you guys. "
+            "I'm so excited to finally share my story")
+    v = check_candidate(loop, LOLA)
+    assert not v.passed
+    assert "repeats itself" in v.reason and "so excited" in v.reason
+
+
+def test_a_stutter_is_refused_but_laughter_is_not() -> None:
+    assert "4 times in a row" in check_candidate("Lola sun sun sun sun", LOLA).reason
+    assert check_candidate("Lola says ha ha ha", LOLA).passed
+
+
+def test_a_sentence_said_twice_is_refused() -> None:
+    v = check_candidate("Lola says hi. Nap time! Nap time!", LOLA)
+    assert not v.passed
+    assert "same sentence twice" in v.reason
+
+
+def test_seven_closing_hashtags_are_merged_down_to_the_limit_without_duplicates() -> None:
+    text = "Lola at the beach #beach #sun #Chihuahua #dog #happy #sea #waves"
+    v = check_candidate(text, LOLA)
+    assert v.passed, v.reason
+    tags = v.text.split("\n\n")[1].split()
+    assert tags == ["#lolathechihuahua", "#chihuahua", "#rescuedog", "#beach", "#sun"]
+    assert v.text.startswith("Lola at the beach\n\n")
+
+
+def test_seven_hashtags_inside_the_sentences_are_refused() -> None:
+    text = "#Lola #loves #the #beach #and #the #sun today"
+    v = check_candidate(text, RuleContext(max_hashtags=5))
+    assert not v.passed
+    assert "7 hashtags" in v.reason
+
+
+def test_zero_hashtags_allowed_strips_them_all() -> None:
+    text, problem = merge_hashtags("Lola naps #sleepy #blanket", ["#lolathechihuahua"], 0)
+    assert problem is None
+    assert text == "Lola naps"
+
+
+def test_2500_characters_are_refused() -> None:
+    text = ("Lola " + " ".join(f"w{i}" for i in range(800)))[:2499] + "!"
+    assert len(text) == 2500
+    v = check_candidate(text, RuleContext(pet_names=["Lola"]))
+    assert not v.passed
+    assert "2500 characters" in v.reason and "2200" in v.reason
+
+
+def test_more_than_20_mentions_are_refused() -> None:
+    text = "Lola says hi to " + " ".join(f"@friend{i}" for i in range(21))
+    v = check_candidate(text, RuleContext(pet_names=["Lola"]))
+    assert not v.passed
+    assert "21 @mentions" in v.reason
+
+
+def test_the_wrong_name_is_refused() -> None:
+    v = check_candidate("Pico loves the sun on the sofa", LOLA)
+    assert not v.passed
+    assert v.reason == "it does not name Lola, who is in the photo"
+    v = check_candidate("Lola and Pico love the sun", LOLA)
+    assert not v.passed
+    assert v.reason == "it names Pico, who is not in this photo"
+
+
+def test_a_name_only_in_a_hashtag_or_inside_a_word_does_not_count() -> None:
+    assert not check_candidate("Sunny days #lola", LOLA).passed
+    assert not check_candidate("Lolapalooza time", LOLA).passed
+    assert check_candidate("Lola's favourite spot", LOLA).passed
+
+
+def test_no_pet_recognised_allows_no_pet_name() -> None:
+    ctx = RuleContext(pet_names=[], other_names=["Lola", "Pico"])
+    assert check_candidate("Sunday on the sofa", ctx).passed
+    assert not check_candidate("Lola on the sofa", ctx).passed
+
+
+def test_a_copy_of_a_past_caption_is_refused() -> None:
+    past = ["Lola in her blanket fort, do not disturb 🐶 #chihuahua", "Walkies with the best human"]
+    ctx = RuleContext(pet_names=["Lola"], past_captions=past)
+    v = check_candidate("Lola in her blanket fort, do NOT disturb! #rescuedog", ctx)
+    assert not v.passed
+    assert "near-copy" in v.reason and "blanket fort" in v.reason
+    assert check_candidate("Lola found a new blanket fort and a sunbeam", ctx).passed
+
+
+def test_special_tokens_prompt_echo_and_whitespace_are_cleaned() -> None:
+    ctx = RuleContext(pet_names=["Lola"], special_tokens=["<|im_end|>"],
+                      prompt_lines=["Write a new caption for this photo about Lola."])
+    raw = ("Assistant:  Write a new caption for this photo about Lola.\n"
+           "<|im_end|>Lola   naps\t in the\x07 sun.<end_of_utterance>")
+    v = check_candidate(raw, ctx)
+    assert v.passed, v.reason
+    assert v.text == "Lola naps in the sun."
+
+
+def test_the_owner_start_must_begin_the_caption() -> None:
+    ctx = RuleContext(pet_names=["Lola"], start="Good morning from")
+    assert check_candidate("Good morning from Lola and her blanket", ctx).passed
+    v = check_candidate("Lola says good morning", ctx)
+    assert not v.passed and "requested start" in v.reason
+
+
+def test_an_empty_or_hashtag_only_candidate_is_refused() -> None:
+    assert check_candidate("  <|im_end|> ", RuleContext()).reason == "the caption is empty"
+    assert not check_candidate("#dog #cat", RuleContext()).passed
+
+
+def test_instagram_limits_still_check_owner_text() -> None:
+    assert instagram_limits("hi", 5) is None
+    assert "6 hashtags" in instagram_limits("hi #a #b #c #d #e #f", 5)
