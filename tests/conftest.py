@@ -13,6 +13,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Set before anything imports huggingface_hub or torch, which read them once, at import time: no test ever
+# reaches the hub (an online lookup retries for minutes), and tiny models gain nothing from threads, whose
+# spinning costs seconds on a small shared CPU. Subprocesses (the daemon, the CLI) inherit both.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

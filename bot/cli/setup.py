@@ -80,10 +80,12 @@ def doctor(app: App, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": not failed, "checks": checks})
     else:
+        from rich.markup import escape
+
         out = console()
         for c in checks:
             mark = "[green]OK  [/]" if c.ok and not c.warning else "[yellow]WARN[/]" if c.ok else "[red]FAIL[/]"
-            out.print(f"{mark} {c.name}: {c.message}")
+            out.print(f"{mark} {escape(c.name)}: {escape(c.message)}")
         out.print(f"{len(failed)} problem(s) to fix" if failed else "all checks passed")
     if failed:
         sys.exit(1)

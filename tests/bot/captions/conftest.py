@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
 from tests.conftest import write_config
@@ -86,14 +85,3 @@ def add_posted(store, config, caption: str, *, sha: str, vector: list[float] | N
         store.insert("embeddings", embedder=embedder or config.models.embedder, sha256=sha, box="", dim=v.size,
                      vector=v.tobytes(), created_at=posted_at)
     return draft_id
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    # Tiny models gain nothing from threads, and on a shared CPU the threads' spinning costs seconds.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
