@@ -1,0 +1,189 @@
+"""The retraining dataset: the account's posts (pawpost's posted drafts and imported older posts), cleaned.
+
+The caption as posted is the target (the owner's edit when there was one); the newest posts are held out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.captions.rules import HASHTAG_RE, MENTION_RE
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.store import Store
+
+LINK_RE = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
+# A line of nothing but punctuation: the "." spacer lines people put above a hashtag block.
+SPACER_RE = re.compile(r"^[\s.·•\-_|*~]*$")
+
+
+@dataclass
+class Cleaned:
+    text: str
+    hashtags: list[str]
+    mentions: list[str]
+
+
+def clean_caption(raw: str) -> Cleaned:
+    """The caption's own words: hashtag blocks and @mentions taken out (kept aside), links dropped.
+
+    A hashtag inside a sentence ("loving #sundays") keeps its word; runs of hashtags and trailing ones go.
+    """
+    tags = HASHTAG_RE.findall(raw)
+    mentions = MENTION_RE.findall(raw)
+    text = LINK_RE.sub(" ", raw)
+    text = MENTION_RE.sub(" ", text)
+    lines = []
+    for line in text.splitlines():
+        # a run of two or more hashtags (a block), and any hashtags ending the line, are removed
+        line = re.sub(r"(?:(?<![\w#])#\w+[\s.,]*){2,}", " ", line)
+        line = re.sub(r"(?:\s*(?<![\w#])#\w+)+[\s.,]*$", " ", line)
+        line = HASHTAG_RE.sub(lambda m: m.group(0)[1:], line)
+        line = re.sub(r"[ \t]+", " ", line).strip()
+        line = re.sub(r"\s+([,.!?;:])", r"\1", line)
+        if SPACER_RE.fullmatch(line):
+            line = ""
+        lines.append(line)
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return Cleaned(text=text, hashtags=tags, mentions=mentions)
+
+
+@dataclass
+class Example:
+    """One post the model should learn to write: its photo, pets and the caption as posted (cleaned)."""
+
+    key: str  # "draft:<id>" or "imported:<media id>": stable across runs, so new posts can be counted
+    source: str  # "posted" | "imported"
+    at: str  # when it was posted (UTC ISO); the split is by this
+    caption: str
+    photo: Path | None
+    photo_id: int | None
+    pets: list[str] = field(default_factory=list)
+    hint: str | None = None
+    edited: bool = False  # the owner rewrote the model's caption: the strongest signal of the voice
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    raw: str = ""  # the caption exactly as posted (style examples and the rules see this, as in the daemon)
+    sha256: str | None = None
+    scene: str | None = None  # what vision found besides the pets, worded as the daemon words it
+    prompted_on: str | None = None  # when the daemon built the prompt (the day's theme depends on it)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["photo"] = str(self.photo) if self.photo else None
+        return out
+
+
+@dataclass
+class Dataset:
+    train: list[Example]
+    holdout: list[Example]
+    dropped: dict[str, int]  # why posts were left out: empty, duplicate, no_photo
+
+    @property
+    def examples(self) -> list[Example]:
+        return self.train + self.holdout
+
+    def counts(self) -> dict[str, int]:
+        every = self.examples
+        return {
+            "train": len(self.train),
+            "holdout": len(self.holdout),
+            "posted": sum(e.source == "posted" for e in every),
+            "imported": sum(e.source == "imported" for e in every),
+            "edited": sum(e.edited for e in every),
+            **{f"dropped_{k}": v for k, v in self.dropped.items()},
+        }
+
+
+_PETS_SQL = """(SELECT group_concat(name, char(31)) FROM (
+    SELECT pets.name AS name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
+    WHERE pp.photo_id = {photo} ORDER BY pp.confidence DESC, pets.name))"""
+
+
+def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], dict[str, int]]:
+    """Every usable post, oldest first, cleaned and de-duplicated; plus how many were dropped and why.
+
+    `need_photo`: the chat VLM learns from the photo, so posts whose image is missing cannot teach it.
+    """
+    rows: list[dict[str, Any]] = []
+    for r in store.all(
+        f"""SELECT d.id, d.caption, d.edited, coalesce(d.hint, p.hint) AS hint, d.posted_at, d.created_at,
+                   d.media_id, d.photo_id, p.path, p.sha256, p.analysis, {_PETS_SQL.format(photo="d.photo_id")} AS pets
+            FROM drafts d JOIN photos p ON p.id = d.photo_id WHERE d.status = 'posted'"""
+    ):
+        rows.append({"key": f"draft:{r['id']}", "source": "posted", "at": r["posted_at"] or "", "raw": r["caption"],
+                     "edited": bool(r["edited"]), "hint": r["hint"], "photo_id": r["photo_id"], "path": r["path"],
+                     "pets": r["pets"], "media_id": r["media_id"], "sha256": r["sha256"], "analysis": r["analysis"],
+                     "prompted_on": r["created_at"]})
+    posted_media = {r["media_id"] for r in rows if r["media_id"]}
+    for r in store.all(
+        f"""SELECT i.media_id, i.taken_at, i.caption, i.photo_id, p.path, p.sha256, p.analysis, p.hint,
+                   {_PETS_SQL.format(photo="i.photo_id")} AS pets
+            FROM imported_posts i LEFT JOIN photos p ON p.id = i.photo_id"""
+    ):
+        if r["media_id"] in posted_media:  # pawpost's own post, imported again: the draft row knows more
+            continue
+        rows.append({"key": f"imported:{r['media_id']}", "source": "imported", "at": r["taken_at"] or "",
+                     "raw": r["caption"], "edited": False, "hint": r["hint"], "photo_id": r["photo_id"],
+                     "path": r["path"], "pets": r["pets"], "media_id": r["media_id"], "sha256": r["sha256"],
+                     "analysis": r["analysis"], "prompted_on": r["taken_at"]})
+    rows.sort(key=lambda r: (r["at"], r["key"]))
+
+    dropped = {"empty": 0, "duplicate": 0, "no_photo": 0}
+    seen: set[str] = set()
+    out: list[Example] = []
+    for r in rows:
+        cleaned = clean_caption(r["raw"] or "")
+        if not cleaned.text:
+            dropped["empty"] += 1
+            continue
+        norm = " ".join(cleaned.text.casefold().split())
+        if norm in seen:  # the oldest copy stays, so a repeat can never leak into the held-out set
+            dropped["duplicate"] += 1
+            continue
+        photo = store.abspath(r["path"]) if r["path"] else None
+        if need_photo and (photo is None or not photo.is_file()):
+            dropped["no_photo"] += 1
+            continue
+        seen.add(norm)
+        out.append(Example(
+            key=r["key"], source=r["source"], at=r["at"], caption=cleaned.text, photo=photo,
+            photo_id=r["photo_id"], pets=r["pets"].split("\x1f") if r["pets"] else [], hint=r["hint"],
+            edited=r["edited"], hashtags=cleaned.hashtags, mentions=cleaned.mentions, raw=r["raw"],
+            sha256=r["sha256"], scene=_scene(r["analysis"]), prompted_on=r["prompted_on"],
+        ))
+    return out, dropped
+
+
+def _scene(analysis: str | None) -> str | None:
+    from bot.captions.context import scene_from_analysis
+
+    try:
+        value = json.loads(analysis) if analysis else {}
+    except ValueError:
+        value = {}
+    return scene_from_analysis(value) if isinstance(value, dict) else None
+
+
+def split(examples: list[Example], holdout_fraction: float) -> tuple[list[Example], list[Example]]:
+    """Time-ordered: the newest `holdout_fraction` (at least one) is held out, the rest trains."""
+    if len(examples) < 2:
+        raise PawpostError(f"only {len(examples)} usable post(s) with a caption; retraining needs at least 2 "
+                           "(post more, or run 'pawpost history import')")
+    ordered = sorted(examples, key=lambda e: (e.at, e.key))
+    n_hold = min(len(ordered) - 1, max(1, math.ceil(len(ordered) * holdout_fraction)))
+    return ordered[:-n_hold], ordered[-n_hold:]
+
+
+def build(store: Store, config: Config) -> Dataset:
+    """The dataset, split for training and judging; both backends learn from the photo (the writer via its
+    description), so posts without their image are left out."""
+    examples, dropped = collect(store, need_photo=True)
+    train, holdout = split(examples, config.retrain.holdout_fraction)
+    return Dataset(train=train, holdout=holdout, dropped=dropped)

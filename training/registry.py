@@ -1,0 +1,238 @@
+"""The caption model registry: one folder per retrain (`data/models/captioner/vNNN/`) and the `current` pointer.
+
+A version holds its LoRA adapter, metrics, data counts and base model id; promotion and rollback only ever
+switch `current.json`, written atomically, which is what the daemon polls (`current_id()`) to reload.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config, RetrainConfig
+from bot.errors import NotFound, PawpostError
+from bot.workspace import write_atomic
+
+VERSION_RE = re.compile(r"v(\d{3,})")
+POINTER = "current.json"
+META = "version.json"
+METRICS = "metrics.json"
+EXAMPLES = "examples.json"
+ADAPTER = "adapter"
+
+
+@dataclass
+class Version:
+    """One retrain's result, promoted or not."""
+
+    id: str
+    path: Path
+    created_at: str
+    backend: str  # "vlm" (chat model on photo + prompt) or "writer" (text model on description + prompt)
+    base_model: str
+    counts: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # {"old": {...}, "new": {...}, "primary_metric": ...}
+    promoted: bool = False
+    promoted_at: str | None = None
+    reason: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    current: bool = False
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / ADAPTER
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["path"] = str(self.path)
+        out["adapter_dir"] = str(self.adapter_dir)
+        return out
+
+
+@dataclass
+class Decision:
+    promote: bool
+    reason: str
+
+
+def decide(new: dict[str, float], old: dict[str, float], retrain: RetrainConfig) -> Decision:
+    """The promotion gate: beat `old` on the primary metric by `min_improvement` and break no more rules.
+
+    `min_improvement` is absolute, in the metric's own units (CIDEr-D ~0-10, BLEU 0-100, ROUGE-L 0-1).
+    """
+    metric = retrain.primary_metric
+    gain = new[metric] - old[metric]
+    worse_rules = new["rejected_share"] > old["rejected_share"] + 1e-9
+    if gain < retrain.min_improvement:
+        return Decision(False, f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} (change {gain:+.4f}) is below the "
+                               f"required improvement of {retrain.min_improvement:g} (retrain.min_improvement)")
+    if worse_rules:
+        return Decision(False, f"{metric} improved by {gain:+.4f} but the caption rules reject more of its captions "
+                               f"({new['rejected_share']:.1%} vs {old['rejected_share']:.1%})")
+    return Decision(True, f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} ({gain:+.4f}), rule rejections "
+                          f"{new['rejected_share']:.1%} vs {old['rejected_share']:.1%}")
+
+
+class Registry:
+    """The versions under `data/models/captioner/` and which one is current."""
+
+    def __init__(self, config: Config) -> None:
+        self.root = config.paths.models / "captioner"
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def current_id(self) -> str | None:
+        """The promoted version in use, or None for the base model. Cheap: the daemon polls it."""
+        return self._pointer().get("version")
+
+    def current(self) -> Version | None:
+        vid = self.current_id()
+        return self.version(vid) if vid else None
+
+    def versions(self) -> list[Version]:
+        """Every finished version, oldest first (a retrain still running or killed has no version.json)."""
+        if not self.root.is_dir():
+            return []
+        current = self.current_id()
+        out = []
+        for path in sorted(self.root.iterdir(), key=_version_number):
+            if VERSION_RE.fullmatch(path.name) and (path / META).is_file():
+                out.append(self._read(path, current))
+        return out
+
+    def version(self, vid: str) -> Version:
+        path = self.root / vid
+        if not VERSION_RE.fullmatch(vid) or not (path / META).is_file():
+            raise NotFound(f"there is no caption model version {vid!r} (see 'pawpost models list')")
+        return self._read(path, self.current_id())
+
+    def adapter_dir(self, version: Version | str) -> Path:
+        return (version if isinstance(version, Version) else self.version(version)).adapter_dir
+
+    def current_adapter(self, base_model: str) -> Path | None:
+        """The current adapter if it was trained on `base_model` (a changed model in the config makes it stale)."""
+        version = self.current()
+        if version is None or version.base_model != base_model or not version.adapter_dir.is_dir():
+            return None
+        return version.adapter_dir
+
+    def last_run(self) -> Version | None:
+        """The newest finished version, promoted or not: 'new posts since the last run' counts from it."""
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    def examples(self, version: Version) -> list[str]:
+        """The example keys a version was trained and judged on."""
+        path = version.path / EXAMPLES
+        if not path.is_file():
+            return []
+        return list(json.loads(path.read_text(encoding="utf-8")).get("keys", []))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def create(self, backend: str, base_model: str, settings: dict[str, Any] | None = None) -> Version:
+        """A new, unfinished version folder (vNNN, the next free number). `finish` or `discard` it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        taken = [_version_number(p) for p in self.root.iterdir() if VERSION_RE.fullmatch(p.name)]
+        number = max(taken, default=0) + 1
+        while True:
+            path = self.root / f"v{number:03d}"
+            try:
+                path.mkdir()  # exclusive: two retrains can never share a folder
+                break
+            except FileExistsError:
+                number += 1
+        return Version(id=path.name, path=path, created_at=timeutil.iso(timeutil.now()), backend=backend,
+                       base_model=base_model, settings=dict(settings or {}))
+
+    def finish(self, version: Version, *, metrics: dict[str, Any], counts: dict[str, int], keys: list[str],
+               decision: Decision) -> Version:
+        """Record a trained and evaluated version, then promote it when the decision says so."""
+        version.metrics, version.counts, version.reason = metrics, counts, decision.reason
+        write_atomic(version.path / METRICS, _dumps(metrics))
+        write_atomic(version.path / EXAMPLES, _dumps({"keys": keys}))
+        self._write_meta(version)  # from here on it is listed
+        if decision.promote:
+            self.promote(version.id, decision.reason)
+        return self.version(version.id)
+
+    def discard(self, version: Version) -> None:
+        """Remove an unfinished version (training stopped or failed)."""
+        shutil.rmtree(version.path, ignore_errors=True)
+
+    def promote(self, vid: str, reason: str = "promoted by hand") -> Version:
+        """Make `vid` current; the previous current one stays in the history for rollback."""
+        with self._locked():
+            version = self.version(vid)
+            version.promoted, version.promoted_at, version.reason = True, timeutil.iso(timeutil.now()), reason
+            self._write_meta(version)
+            pointer = self._pointer()
+            history = [v for v in pointer.get("history", []) if v != vid] + [vid]
+            self._write_pointer(vid, history)
+        return self.version(vid)
+
+    def rollback(self) -> Version | None:
+        """Return to the version promoted before the current one (None: the base model without adapter)."""
+        with self._locked():
+            pointer = self._pointer()
+            history = [v for v in pointer.get("history", []) if (self.root / v / META).is_file()]
+            if not pointer.get("version") or not history:
+                raise PawpostError("there is no promoted caption model to roll back from; the base model is in use")
+            history = history[:-1]
+            previous = history[-1] if history else None
+            self._write_pointer(previous, history)
+        return self.version(previous) if previous else None
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _pointer(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / POINTER).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise PawpostError(f"{self.root / POINTER} is unreadable ({exc}); fix it or run "
+                               "'pawpost models rollback'") from None
+
+    def _write_pointer(self, vid: str | None, history: list[str]) -> None:
+        data = {"version": vid, "history": history, "updated_at": timeutil.iso(timeutil.now())}
+        write_atomic(self.root / POINTER, _dumps(data))
+
+    def _write_meta(self, version: Version) -> None:
+        meta = {k: v for k, v in version.to_json().items()
+                if k not in ("id", "path", "adapter_dir", "current", "metrics")}
+        write_atomic(version.path / META, _dumps(meta))
+
+    def _read(self, path: Path, current: str | None) -> Version:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+        metrics_file = path / METRICS
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        return Version(id=path.name, path=path, metrics=metrics, current=path.name == current,
+                       **{k: v for k, v in meta.items() if k in _META_FIELDS})
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / ".registry.lock")):
+            yield
+
+
+_META_FIELDS = {"created_at", "backend", "base_model", "counts", "promoted", "promoted_at", "reason", "settings"}
+
+
+def _version_number(path: Path) -> int:
+    match = VERSION_RE.fullmatch(path.name)
+    return int(match.group(1)) if match else -1
+
+
+def _dumps(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,215 @@
+"""One retrain run: enough new posts? build the dataset, fine-tune, judge old vs new, record, promote if better.
+
+It holds the GPU lock from loading to the end of evaluation, so the daemon waits rather than competing for memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.ml import GpuLock, Runtime
+from bot.store import Store
+from training import dataset as ds
+from training.finetune import ProgressFn, TrainReport
+
+log = logging.getLogger(__name__)
+
+# How long a retrain waits for the daemon to finish a batch on the GPU before giving up.
+GPU_LOCK_TIMEOUT = 30 * 60
+
+
+@dataclass
+class RetrainResult:
+    """What a run did: skipped, stopped, kept (not promoted) or promoted; the metrics old vs new."""
+
+    status: str  # "skipped" | "stopped" | "kept" | "promoted"
+    message: str
+    new_posts: int
+    version: Any = None  # training.registry.Version
+    old_label: str = "base model"
+    old: dict[str, float] | None = None
+    new: dict[str, float] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    train: TrainReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "promoted": self.status == "promoted",
+            "new_posts": self.new_posts,
+            "version": self.version.to_json() if self.version else None,
+            "old_model": self.old_label,
+            "old": self.old,
+            "new": self.new,
+            "counts": self.counts,
+            "train": None if self.train is None else {
+                "steps": self.train.steps, "total_steps": self.train.total_steps, "epochs": self.train.epochs,
+                "seconds": round(self.train.seconds, 2), "final_loss": self.train.final_loss,
+                "trainable_params": self.train.trainable_params, "device": self.train.device,
+                "dtype": self.train.dtype,
+            },
+        }
+
+
+def active_model(config: Config) -> tuple[str, str]:
+    """The backend kind and the model id a retrain tunes: the writer of a describer+writer pair, or the VLM."""
+    m = config.models
+    return ("writer", m.writer) if m.two_stage else ("vlm", m.captioner)
+
+
+def count_new(examples: list[ds.Example], seen: set[str]) -> int:
+    return sum(e.key not in seen for e in examples)
+
+
+def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, progress: ProgressFn | None = None,
+            stop: threading.Event | None = None, force: bool = False) -> RetrainResult:
+    """The whole run. Fewer than `retrain.min_new_posts` new posts since the last run: skipped (unless forced)."""
+    from training.registry import Registry
+
+    registry = Registry(config)
+    examples, dropped = ds.collect(store, need_photo=True)
+    last = registry.last_run()
+    new_posts = count_new(examples, set(registry.examples(last)) if last else set())
+    needed = config.retrain.min_new_posts
+    if new_posts < needed and not force:
+        since = f"since the last retrain ({last.id})" if last else "and no retrain yet"
+        return RetrainResult("skipped", f"{new_posts} new post(s) {since}; at least {needed} are needed "
+                                        "(retrain.min_new_posts), so there is nothing to do", new_posts)
+    train_set, holdout = ds.split(examples, config.retrain.holdout_fraction)
+    data = ds.Dataset(train=train_set, holdout=holdout, dropped=dropped)
+    runtime = runtime or Runtime.from_config(config)
+    try:
+        with GpuLock(config.paths.gpu_lock).hold(timeout=GPU_LOCK_TIMEOUT):
+            return _run(store, config, registry, runtime, data, new_posts, progress, stop)
+    except TimeoutError as exc:
+        raise PawpostError(f"{exc}; try again later") from None
+
+
+def _run(store: Store, config: Config, registry: Any, runtime: Runtime, data: ds.Dataset, new_posts: int,
+         progress: ProgressFn | None, stop: threading.Event | None) -> RetrainResult:
+    from training import evaluate
+    from training.finetune import Backend, train
+    from training.registry import META, decide
+
+    kind, model_id = active_model(config)
+    descriptions = describe(config, runtime, data.examples, progress) if kind == "writer" else {}
+    prompts = Prompts(store, config, data.examples, descriptions)
+    backend = Backend(kind, model_id, runtime)
+    backend.load()
+    version = None
+    try:
+        train_samples = [sample_for(backend, prompts, e) for e in data.train]
+        # The owner's own rewrites say most about the voice: they count twice.
+        train_samples += [sample_for(backend, prompts, e) for e in data.train if e.edited]
+        version = registry.create(kind, model_id, settings=_settings(config))
+        report = train(backend, train_samples, config, progress=progress, stop=stop)
+        if report.stopped:
+            registry.discard(version)
+            return RetrainResult("stopped", f"stopped after {report.steps} of {report.total_steps} steps; nothing "
+                                            "was changed", new_posts, counts=data.counts(), train=report)
+        backend.save_adapter(version.adapter_dir)
+        current = registry.current()
+        old_adapter = registry.current_adapter(model_id)
+        old_label = current.id if old_adapter else "base model"
+        judged = evaluate.judge(backend, config, data, prompts, old_adapter=old_adapter, progress=progress, stop=stop)
+        if judged is None:
+            registry.discard(version)
+            return RetrainResult("stopped", "stopped during evaluation; nothing was changed", new_posts,
+                                 counts=data.counts(), train=report)
+        decision = decide(judged["new"], judged["old"], config.retrain)
+        metrics = {**judged, "old_model": old_label, "primary_metric": config.retrain.primary_metric,
+                   "train_loss": report.final_loss, "train_seconds": round(report.seconds, 2)}
+        counts = {**data.counts(), "new_posts": new_posts}
+        version = registry.finish(version, metrics=metrics, counts=counts, keys=[e.key for e in data.examples],
+                                  decision=decision)
+    except BaseException:
+        if version is not None and not (version.path / META).exists():  # unfinished: never listed
+            registry.discard(version)
+        raise
+    finally:
+        backend.unload()
+    if decision.promote:
+        message = f"{version.id} promoted: {decision.reason}"
+    else:
+        message = f"{version.id} kept but not promoted ({old_label} stays in use): {decision.reason}"
+    return RetrainResult("promoted" if decision.promote else "kept", message, new_posts, version=version,
+                         old_label=old_label, old=judged["old"], new=judged["new"], counts=counts, train=report)
+
+
+def _settings(config: Config) -> dict[str, Any]:
+    r = config.retrain
+    return {"epochs": r.epochs, "learning_rate": r.learning_rate, "lora_rank": r.lora_rank,
+            "batch_size": r.batch_size, "holdout_fraction": r.holdout_fraction}
+
+
+def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
+             progress: ProgressFn | None = None) -> dict[str, str]:
+    """What each photo shows, by the daemon's describer (greedy, so the same photo reads the same way)."""
+    from bot.captions.backends import Describer
+    from bot.captions.context import open_image
+
+    describer = Describer(config.models.describer, runtime)
+    out: dict[str, str] = {}
+    size = config.models.batch_size
+    try:
+        for first in range(0, len(examples), size):
+            batch = examples[first:first + size]
+            images = [open_image(e.photo) for e in batch]
+            for e, text in zip(batch, describer.describe(images), strict=True):
+                out[e.key] = text
+            if progress:
+                progress("describe", len(out), len(examples), None)
+    finally:
+        describer.unload()
+    return out
+
+
+class Prompts:
+    """The daemon's prompt for each post's photo, built with the same builder, scene wording and style examples
+    (past captions of the most similar earlier photos), so a model is trained on what it will be asked."""
+
+    def __init__(self, store: Store, config: Config, examples: list[ds.Example], descriptions: dict[str, str]):
+        from bot.captions import context
+
+        self.store, self.config, self.descriptions = store, config, descriptions
+        self._context = context
+        self._ids = context.embedder_ids(config)
+        ordered = sorted(examples, key=lambda e: (e.at, e.key))
+        self._before = {e.key: ordered[:i] for i, e in enumerate(ordered)}
+        self._cache: dict[str, Any] = {}
+
+    def past(self, example: ds.Example) -> list[str]:
+        """The captions posted before this one, newest first, as the daemon's rules would have seen them."""
+        return [e.raw for e in reversed(self._before.get(example.key, []))]
+
+    def __call__(self, example: ds.Example) -> Any:
+        if example.key in self._cache:
+            return self._cache[example.key]
+        from bot.captions.prompt import build_prompt
+
+        c = self.config.captions
+        past = [self._context.PastCaption(e.raw, e.sha256) for e in reversed(self._before.get(example.key, []))]
+        shown = (self._context.style_examples(self.store, example.sha256, c.style_examples, past, self._ids)
+                 if example.sha256 else [p.text for p in past[:c.style_examples]])
+        parts = [p for p in (self.descriptions.get(example.key), example.scene) if p]
+        moment = timeutil.parse(example.prompted_on or example.at)
+        day: date | None = moment.astimezone(self.config.schedule.zone).date() if moment else None
+        prompt = build_prompt(self.config, example.pets, scene="; ".join(parts) or None, examples=shown,
+                              hint=example.hint, day=day)
+        self._cache[example.key] = prompt
+        return prompt
+
+
+def sample_for(backend: Any, prompts: Prompts, example: ds.Example) -> Any:
+    from training.finetune import Sample
+
+    prompt = prompts(example)
+    return Sample(key=example.key, prompt=backend.render(prompt), target=example.caption, image=example.photo)
