@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Config
 
 if TYPE_CHECKING:
-    from bot.captions.prompt import Prompt
-    from training.dataset import Dataset, Example
+    from training.dataset import Dataset
     from training.finetune import Backend, ProgressFn
     from training.retrain import Prompts
 
@@ -171,23 +170,6 @@ EVAL_SEED = 1234  # every model is judged with the same seeds, batches and setti
 SHOWN_SAMPLES = 5
 
 
-def rule_context(config: Config, example: Example, prompt: Prompt, past: list[str], special: list[str]) -> Any:
-    """The caption rules' view of one held-out photo: who is in it, who is not, the past captions."""
-    from bot.captions.rules import PAST_CAPTIONS_CHECKED, RuleContext
-
-    in_photo = {n.lower() for n in example.pets}
-    pet_tags = [t for p in config.pets if p.name.lower() in in_photo for t in p.hashtags]
-    return RuleContext(
-        max_hashtags=config.captions.max_hashtags,
-        pet_names=list(example.pets),
-        other_names=[p.name for p in config.pets if p.name.lower() not in in_photo],
-        hashtags=list(dict.fromkeys([*pet_tags, *config.captions.hashtags])),
-        past_captions=past[:PAST_CAPTIONS_CHECKED],
-        prompt_lines=f"{prompt.system}\n{prompt.user}".splitlines(),
-        special_tokens=special,
-    )
-
-
 def judge(backend: Backend, config: Config, data: Dataset, prompter: Prompts, *, old_adapter: Path | None,
           progress: ProgressFn | None = None, stop: threading.Event | None = None) -> dict[str, Any] | None:
     """Metrics of the new adapter and of the model in use now (`old_adapter`, or the base model when None).
@@ -195,7 +177,7 @@ def judge(backend: Backend, config: Config, data: Dataset, prompter: Prompts, *,
     Text metrics use each photo's first candidate (hashtags, mentions and links removed like the references);
     `rejected_share` counts every candidate the caption rules refuse. None when `stop` was set meanwhile.
     """
-    from bot.captions.rules import check_candidate
+    from bot.captions.rules import check_candidate, rule_context
     from training.dataset import clean_caption
     from training.retrain import sample_for
 
@@ -203,7 +185,7 @@ def judge(backend: Backend, config: Config, data: Dataset, prompter: Prompts, *,
     prompts = [prompter(e) for e in holdout]
     samples = [sample_for(backend, prompter, e) for e in holdout]
     special = list(backend.tokenizer.all_special_tokens)
-    contexts = [rule_context(config, e, p, prompter.past(e), special) for e, p in zip(holdout, prompts, strict=True)]
+    contexts = [rule_context(config, p, prompter.past(e), special) for e, p in zip(holdout, prompts, strict=True)]
     refs = [e.caption for e in holdout]
     if old_adapter is not None:
         backend.load_adapter(old_adapter, "old")

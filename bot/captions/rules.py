@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.captions.prompt import Prompt
+    from bot.config import Config
 
 MAX_CAPTION_CHARS = 2200
 MAX_MENTIONS = 20
@@ -67,6 +72,23 @@ class RuleContext:
     prompt_lines: list[str] = field(default_factory=list)  # lines of the prompt, to strip if echoed
     special_tokens: list[str] = field(default_factory=list)
     start: str = ""
+
+
+def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens: list[str]) -> RuleContext:
+    """The rules' view of one photo, from the prompt written for it: the daemon and the retraining judge
+    both check candidates against exactly this."""
+    present = {p.name.lower() for p in prompt.pets}
+    tags = [t for pet in prompt.pets for t in pet.hashtags]
+    return RuleContext(
+        max_hashtags=config.captions.max_hashtags,
+        pet_names=[p.name for p in prompt.pets],
+        other_names=[p.name for p in config.pets if p.name.lower() not in present],
+        hashtags=list(dict.fromkeys([*tags, *config.captions.hashtags])),
+        past_captions=past[:PAST_CAPTIONS_CHECKED],
+        prompt_lines=[*prompt.system.split("\n"), *prompt.user.split("\n")],
+        special_tokens=special_tokens,
+        start=prompt.start,
+    )
 
 
 @dataclass

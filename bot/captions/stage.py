@@ -15,7 +15,7 @@ from bot.captions import context, rank
 from bot.captions.backends import ChatVLM, Describer, Writer
 from bot.captions.generate import GenerationSettings, chunks, new_seed
 from bot.captions.prompt import Prompt, build_prompt
-from bot.captions.rules import PAST_CAPTIONS_CHECKED, RuleContext, Verdict, check_candidate
+from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
 from bot.drafts import DraftView, get_draft
 from bot.errors import ModelUnavailable, PawpostError
@@ -125,7 +125,7 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     specials = captioner.special_tokens()
     outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]
     verdicts: list[list[Verdict]] = [[] for _ in jobs]
-    rule_contexts = [_rule_context(config, o.prompt, past_texts, specials) for o in outcomes]
+    rule_contexts = [rule_context(config, o.prompt, past_texts, specials) for o in outcomes]
     waiting = list(range(len(jobs)))
     for attempt in range(c.max_attempts):
         round_seed = base_seed + attempt
@@ -164,25 +164,6 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
 def _scene(job: context.PhotoJob) -> str | None:
     parts = [p for p in (job.description, job.scene) if p]
     return "; ".join(parts) if parts else None
-
-
-def _rule_context(config: Config, prompt: Prompt, past: list[str], specials: list[str]) -> RuleContext:
-    names = [p.name for p in prompt.pets]
-    present = {n.lower() for n in names}
-    tags: list[str] = []
-    for pet in prompt.pets:
-        tags += pet.hashtags
-    tags += config.captions.hashtags
-    return RuleContext(
-        max_hashtags=config.captions.max_hashtags,
-        pet_names=names,
-        other_names=[p.name for p in config.pets if p.name.lower() not in present],
-        hashtags=tags,
-        past_captions=past[:PAST_CAPTIONS_CHECKED],
-        prompt_lines=[*prompt.system.split("\n"), *prompt.user.split("\n")],
-        special_tokens=specials,
-        start=prompt.start,
-    )
 
 
 def _image_matches(vision: Any, jobs: list[context.PhotoJob], verdicts: list[list[Verdict]]) -> list[Any]:
