@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from bot.config import Config
 from bot.errors import PawpostError
@@ -85,7 +86,170 @@ def check_gpu(config: Config) -> Iterator[Check]:
         yield Check("gpu", True, f"no GPU in use; models run on {device} (slower, still correct)", warning=True)
 
 
-CHECKS: list[Callable[[Config], Iterator[Check]]] = [check_config, check_folders, check_database, check_gpu]
+def service_unit(config: Config) -> str:
+    """The systemd unit that runs this config: pawpost@NAME for /etc/pawpost/NAME.toml, else pawpost.service."""
+    source = config.source
+    if source is not None and source.parent == Path("/etc/pawpost") and source.stem != "pawpost":
+        return f"pawpost@{source.stem}.service"
+    return "pawpost.service"
+
+
+def unit_state(unit: str, root: Path | None = None) -> dict[str, str] | None:
+    """`systemctl is-enabled` / `is-active` for `unit` (None without systemctl); `root` reads an offline tree."""
+    import subprocess
+
+    systemctl = shutil.which("systemctl")
+    if systemctl is None:
+        return None
+    base = [systemctl, f"--root={root}"] if root else [systemctl]
+    state = {}
+    for verb in ("is-enabled", "is-active"):
+        if verb == "is-active" and (root is not None or not Path("/run/systemd/system").is_dir()):
+            state[verb] = "no-systemd"  # systemd is not PID 1 here (a container, or an offline root)
+            continue
+        try:
+            done = subprocess.run([*base, verb, unit], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            state[verb] = f"unknown ({exc})"
+            continue
+        text = (done.stdout.strip() or done.stderr.strip()).splitlines()
+        answer = text[0] if text else ""
+        state[verb] = "not-found" if "No such file" in answer or answer == "not-found" else answer
+    return state
+
+
+def check_service(config: Config, root: Path | None = None) -> Iterator[Check]:
+    unit = service_unit(config)
+    state = unit_state(unit, root)
+    if state is None:
+        yield Check("service", True, "systemctl not found: run 'pawpost run' under your own supervisor",
+                    warning=True)
+        return
+    enabled, active = state["is-enabled"], state["is-active"]
+    if enabled == "not-found":
+        yield Check("service", True, f"{unit} is not installed (optional; see the README, 'Running as a service')",
+                    warning=True)
+        return
+    if active == "no-systemd":
+        yield Check("service", True, f"{unit} is installed ({enabled}); systemd is not running here", warning=True)
+    elif active == "failed":
+        yield Check("service", False, f"{unit} has failed; see 'journalctl -u {unit} -e', then "
+                    f"'systemctl restart {unit}'")
+    elif active in ("active", "reloading", "activating"):
+        yield Check("service", True, f"{unit} is {enabled} and {active}",
+                    warning=enabled != "enabled")
+    else:
+        yield Check("service", True, f"{unit} is installed but {active}; start it with "
+                    f"'systemctl enable --now {unit}'", warning=True)
+    timer = unit.replace("pawpost", "pawpost-retrain", 1).replace(".service", ".timer")
+    timer_state = unit_state(timer, root) or {}
+    if timer_state.get("is-enabled") not in ("enabled", "static", "alias"):
+        yield Check("retrain timer", True, f"{timer} is not enabled: the caption model is never retrained; "
+                    f"run 'systemctl enable --now {timer}'", warning=True)
+    else:
+        yield Check("retrain timer", True, f"{timer} is enabled")
+
+
+def check_permissions(config: Config) -> Iterator[Check]:
+    data = config.paths.data
+    if os.geteuid() == 0:
+        yield Check("user", True, "running as root: files created now may be unwritable for the service's user "
+                    "(pawpost); run as that user (sudo -u pawpost pawpost ...)", warning=True)
+    if data.is_dir():
+        mode = data.stat().st_mode
+        if mode & 0o002:
+            yield Check("data permissions", False, f"{data} is writable by every user; run 'chmod o-w {data}'")
+        elif mode & 0o005:
+            yield Check("data permissions", True, f"{data} is readable by other users (photos, the Instagram "
+                        f"session); 'chmod o-rx {data}' keeps them private", warning=True)
+        stuck = [p for p in (data, config.paths.database, *(config.paths.database.with_name(
+                 config.paths.database.name + s) for s in ("-wal", "-shm")), config.paths.library,
+                 config.paths.quarantine, config.paths.outbox, config.paths.models)
+                 if p.exists() and not os.access(p, os.W_OK)]
+        if stuck:
+            owner = stuck[0].stat().st_uid
+            yield Check("data ownership", False, f"{stuck[0]} is not writable by this user (it belongs to uid "
+                        f"{owner}); run 'chown -R {_user()} {data}'")
+        else:
+            yield Check("data ownership", True, f"{data} and its files are writable by {_user()}")
+    secrets = [("config", config.source, 0o007), ("instagram.password_file", config.instagram.password_file, 0o007),
+               ("instagram.totp_seed_file", config.instagram.totp_seed_file, 0o007),
+               ("instagram session", config.session_file, 0o077)]
+    for name, path, forbidden in secrets:
+        if path is None or not path.is_file():
+            continue
+        if name == "config" and not _holds_secret(path):
+            continue
+        if path.stat().st_mode & forbidden:
+            mode = "600" if forbidden == 0o077 else "640"
+            yield Check(f"{name} permissions", False, f"{path} holds a secret and other users can read it; run "
+                        f"'chmod {mode} {path}'")
+
+
+def _holds_secret(path: Path) -> bool:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    ig = data.get("instagram", {})
+    return any(ig.get(k) for k in ("password", "totp_seed", "proxy"))
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def check_instagram(config: Config) -> Iterator[Check]:
+    """The saved Instagram session (present, mode 0600, logged in); no network call."""
+    if config.instagram.publisher != "instagrapi":
+        yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
+        return
+    from bot.publish.session import session_state
+
+    ok, message = session_state(config)
+    yield Check("instagram", ok, message)
+
+
+def check_inbox(config: Config) -> Iterator[Check]:
+    """iPhone (HEIC) photos can be read, and how many files ingest has set aside in quarantine."""
+    try:
+        from bot.imagecheck import register_heif
+
+        register_heif()
+        yield Check("heic", True, "HEIC/HEIF photos can be read")
+    except Exception as exc:
+        yield Check("heic", False, f"HEIC photos cannot be read ({exc}); reinstall pillow-heif")
+    folder = config.paths.quarantine
+    n = sum(1 for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else 0
+    if n:
+        yield Check("quarantine", True, f"{n} file(s) set aside in {folder}; 'pawpost status' says why", warning=True)
+
+
+def check_vision(config: Config) -> Iterator[Check]:
+    """The detector and embedder: last load error, and whether each is available offline."""
+    from bot.vision.health import vision_checks
+
+    yield from vision_checks(config)
+
+
+def check_captions(config: Config) -> Iterator[Check]:
+    """The caption models: the chat VLM's runtime extras, last load error, and whether each is available offline."""
+    from bot.captions.health import caption_checks
+
+    yield from caption_checks(config)
+
+
+CHECKS: list[Callable[[Config], Iterator[Check]]] = [
+    check_config, check_folders, check_database, check_gpu, check_service, check_permissions, check_instagram,
+    check_inbox, check_vision, check_captions,
+]
 
 
 def run_checks(config: Config) -> list[Check]:

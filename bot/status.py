@@ -9,6 +9,7 @@ from typing import Any
 
 from bot import timeutil
 from bot.config import Config
+from bot.errors import PawpostError
 from bot.schedule import upcoming_slots
 from bot.store import Store
 
@@ -51,7 +52,22 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
     """The configured models and, per model, the last load error (cleared when it loads)."""
     m = config.models
     keys = ["detector", "embedder"] + (["describer", "writer"] if m.two_stage else ["captioner"])
-    return {
+    out = {
         key: {"id": getattr(m, key), "error": store.get(f"model_error:{key}")}
         for key in keys
     }
+    # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.
+    out[keys[-1]]["version"] = _caption_model_version(config)
+    return out
+
+
+def _caption_model_version(config: Config) -> str | None:
+    from training.registry import Registry
+
+    registry = Registry(config)
+    base = config.models.writer if config.models.two_stage else config.models.captioner
+    try:
+        version = registry.current_id()
+        return version if version and registry.current_adapter(base) is not None else None
+    except PawpostError:  # an unreadable pointer: 'pawpost models list' says what is wrong
+        return None

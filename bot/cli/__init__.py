@@ -21,6 +21,12 @@ from bot.errors import PawpostError
 COMMAND_MODULES = [
     "bot.cli.setup",
     "bot.cli.drafts",
+    "bot.cli.captions",
+    "bot.cli.pets",
+    "bot.cli.run",
+    "bot.cli.ingest",
+    "bot.cli.posting",
+    "bot.cli.models",
 ]
 
 
