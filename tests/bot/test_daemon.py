@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.test_pipeline import make_home, tiny_models  # noqa: F401
+from tests.bot.test_pipeline import make_home
 from tests.conftest import REPO, run_cli
 from tests.tiny_vision import pet_photo
 
@@ -185,7 +185,7 @@ def wait_for(what: str, check: Callable[[], bool], bot: Bot | None = None, timeo
 
 
 @pytest.fixture
-def home(tmp_path: Path, tiny_models: dict[str, str]) -> Iterator[Home]:  # noqa: F811
+def home(tmp_path: Path, tiny_models: dict[str, str]) -> Iterator[Home]:
     h = Home(tmp_path / "pawpost", tiny_models)
     yield h
     h.cleanup()
@@ -380,7 +380,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
 
 
 def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
-                                                                tiny_models: dict[str, str]) -> None:  # noqa: F811
+                                                                tiny_models: dict[str, str]) -> None:
     """What the worker does on each wake: a new current version in the registry means a new Captioner."""
     from bot.config import load_config
     from bot.services import Services

@@ -61,14 +61,15 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
         if before < 20:
             break
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if round_no % 2 == 0:
-            # Once it is visibly at work, kill it a random moment later: anywhere inside one file's ingest.
+        if round_no % 3 == 2:
+            time.sleep(rng.uniform(0.05, 0.4))  # during start-up or the first file
+        else:
+            # Once it is visibly at work, kill it a random moment later: inside one file's ingest, or a few
+            # files further on. Timed from progress, not from launch, so a fast machine cannot finish first.
             deadline = time.monotonic() + 60
             while inbox_count(cfg) == before and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.002)
-            time.sleep(rng.uniform(0, 0.05))
-        else:
-            time.sleep(rng.uniform(0.3, 2.0))  # anywhere: start-up, the first file, or well into the run
+            time.sleep(rng.uniform(0, 0.03) if round_no % 3 == 0 else rng.uniform(0.03, 0.1))
         if proc.poll() is None:
             proc.kill()
             kills += 1

@@ -19,24 +19,6 @@ PETS = [{"name": "Lola", "species": "dog", "photos": "pets/lola"},
 FAST_CAPTIONS = {"seed": 7, "candidates": 2, "max_new_tokens": 8, "max_attempts": 1}
 
 
-def _built(factory: pytest.TempPathFactory, name: str, build: Any) -> Path:
-    """Build a tiny model once per test session (every module that needs it shares the folder)."""
-    folder = factory.getbasetemp() / f"tiny-{name}"
-    if not (folder / "config.json").is_file():
-        build(folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    from tests.tiny_captions import build_chat_vlm
-    from tests.tiny_vision import build_dinov2, build_owlv2
-
-    return {"detector": str(_built(tmp_path_factory, "owlv2", build_owlv2)),
-            "embedder": str(_built(tmp_path_factory, "dinov2", build_dinov2)),
-            "captioner": str(_built(tmp_path_factory, "chat-vlm", build_chat_vlm))}
-
-
 def make_home(root: Path, models: dict[str, str], **sections: dict[str, Any]) -> Path:
     """A pawpost home with two pets (three reference photos each) whose models are the tiny ones."""
     for pet, look in (("lola", "red"), ("pico", "blue")):

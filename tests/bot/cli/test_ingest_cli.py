@@ -1,0 +1,38 @@
+"""`pawpost ingest` end to end: inbox -> recognition -> captions -> draft, and waiting for models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.bot.test_pipeline import jpeg, make_home
+from tests.conftest import run_cli
+
+
+def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_configured(
+    tmp_path: Path, tiny_models: dict[str, str]
+) -> None:
+    home = tmp_path / "home"
+    config = make_home(home, {})  # the example config's hub models: unreachable here
+    (home / "inbox" / "IMG_0001.jpg").write_bytes(jpeg("red", 50))
+
+    first = run_cli("ingest", config=config)
+    assert first.returncode == 0, first.stderr
+    assert "accepted 1" in first.stdout and "analyzed 0, drafted 0" in first.stdout
+    assert "waiting:" in first.stdout and "cannot be loaded" in first.stdout
+    status = json.loads(run_cli("status", "--json", config=config).stdout)
+    assert status["photos"]["new"] == 1
+    assert "models.detector" in status["waiting"][0]["error"]
+    assert status["models"]["detector"]["error"]
+    assert len(list((home / "data" / "library").rglob("*.jpg"))) == 1  # nothing lost
+    assert not (home / "inbox" / "IMG_0001.jpg").exists()
+
+    config = make_home(home, tiny_models)  # the owner points the config at local model folders
+    second = run_cli("ingest", "--json", config=config)
+    assert second.returncode == 0, second.stderr
+    doc = json.loads(second.stdout)
+    assert (doc["processed"]["analyzed"], doc["processed"]["drafted"]) == (1, 1)
+    drafts = json.loads(run_cli("drafts", "list", "--json", config=config).stdout)
+    assert len(drafts) == 1 and drafts[0]["status"] == "pending"
+    status = json.loads(run_cli("status", "--json", config=config).stdout)
+    assert status["models"]["detector"]["error"] is None and status["waiting"] == []
