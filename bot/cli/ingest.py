@@ -58,8 +58,10 @@ def _print(summary: IngestSummary) -> None:
 def _process(app: App, quiet: bool) -> dict:
     """Carry the new photos through recognition and captions: the daemon's pipeline, run once."""
     from bot.ml import Runtime
-    from bot.pipeline import process_pending
+    from bot.pipeline import process_pending, retry_deferred_now
 
+    # Run by hand, usually after fixing what held photos back (a model folder, say): try them again now.
+    retry_deferred_now(app.store)
     runtime = Runtime.from_config(app.config)
     try:
         if quiet:
