@@ -48,44 +48,30 @@ class DraftView:
         return dict(self.__dict__)
 
 
-# A draft's JSON document (the CLI contract), built by SQLite in one pass: listing 10,000 drafts must stay far
-# cheaper than importing torch. Window aggregates keep candidates in rank order (position 0 is the best).
-_DRAFT_JSON_SQL = """
-WITH latest AS (
-    SELECT draft_id, max(generation) AS generation FROM candidates GROUP BY draft_id
-),
-cand AS (
-    SELECT DISTINCT c.draft_id,
-        json_group_array(c.text) FILTER (WHERE c.passed) OVER w AS texts,
-        json_group_array(json_object('text', c.text, 'reason', c.reason)) FILTER (WHERE NOT c.passed) OVER w
-            AS refused
-    FROM candidates c JOIN latest l ON l.draft_id = c.draft_id AND l.generation = c.generation
-    WINDOW w AS (PARTITION BY c.draft_id ORDER BY c.position
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-),
-pet AS (
-    SELECT DISTINCT pp.photo_id, json_group_array(pets.name) OVER w AS names
-    FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
-    WINDOW w AS (PARTITION BY pp.photo_id ORDER BY pp.confidence DESC, pets.name
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-)
+# A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
+# importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
+# most confident first), which the unique (draft_id, generation, position) index serves without sorting.
+_LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
+_DRAFT_JSON_SQL = f"""
 SELECT json_object(
     'id', d.id, 'status', d.status,
     'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
     'photo_id', d.photo_id,
-    'pets', json(coalesce(pet.names, '[]')),
+    'pets', (SELECT json_group_array(name) FROM (
+        SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
+        WHERE pp.photo_id = d.photo_id ORDER BY pp.confidence DESC, pets.name)),
     'caption', d.caption,
-    'candidates', json(coalesce(cand.texts, '[]')),
+    'candidates', (SELECT json_group_array(text) FROM (
+        SELECT c.text FROM candidates c WHERE {_LATEST} AND c.passed ORDER BY c.position)),
     'created_at', d.created_at, 'scheduled_for', d.scheduled_for, 'posted_at', d.posted_at,
     'media_code', d.media_code, 'error', d.error,
     'confidence', d.confidence, 'edited', json(CASE WHEN d.edited THEN 'true' ELSE 'false' END),
     'note', d.note, 'hint', d.hint, 'approved_at', d.approved_at, 'media_url', d.media_url,
     'reject_reason', d.reject_reason,
-    'rejected_candidates', json(coalesce(cand.refused, '[]'))
+    'rejected_candidates', (SELECT json_group_array(json_object('text', text, 'reason', reason)) FROM (
+        SELECT c.text, c.reason FROM candidates c WHERE {_LATEST} AND NOT c.passed ORDER BY c.position))
 )
 FROM drafts d JOIN photos p ON p.id = d.photo_id
-LEFT JOIN cand ON cand.draft_id = d.id
-LEFT JOIN pet ON pet.photo_id = d.photo_id
 """
 
 

@@ -180,3 +180,22 @@ def test_commands_without_models_never_import_torch(home: Path, store: Store, ar
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert "HEAVY=" in result.stderr
     assert result.stderr.rsplit("HEAVY=", 1)[1] == "", result.stderr
+
+
+def test_json_keeps_rank_order_and_the_latest_generation(home: Path, store: Store) -> None:
+    photo = store.insert("photos", sha256="s", status="drafted", source_name="x.jpg", path="library/x.jpg",
+                         created_at=NOW, updated_at=NOW)
+    draft = store.insert("drafts", photo_id=photo, status="pending", caption="b", created_at=NOW, updated_at=NOW)
+    store.insert("candidates", draft_id=draft, position=0, text="old generation", generation=0)
+    for pos, text in ((2, "c"), (0, "a"), (3, "refused"), (1, "b")):  # inserted out of rank order
+        store.insert("candidates", draft_id=draft, position=pos, text=text, generation=1, passed=int(pos != 3),
+                     reason="loop" if pos == 3 else None)
+    for name, confidence in (("Pico", 0.4), ("Lola", 0.9), ("Bimba", 0.4)):
+        pet = store.insert("pets", name=name, species="dog", created_at=NOW)
+        store.insert("photo_pets", photo_id=photo, pet_id=pet, confidence=confidence, source="model")
+    from bot.drafts import get_draft, list_drafts
+
+    for view in (get_draft(store, draft), list_drafts(store)[0]):
+        assert view.candidates == ["a", "b", "c"]
+        assert view.rejected_candidates == [{"text": "refused", "reason": "loop"}]
+        assert view.pets == ["Lola", "Bimba", "Pico"]
