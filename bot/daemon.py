@@ -182,9 +182,12 @@ class Daemon:
 
 def open_store(config: Config) -> Store:
     """The database, or one sentence on why the data folder cannot hold it (the sandbox, an owner mismatch)."""
+    from bot.workspace import ensure_folders
+
     data = config.paths.data
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        # A first start on a fresh config (the README's example) creates the inbox and the data folders.
+        ensure_folders(config)
         if not os.access(data, os.W_OK | os.X_OK):
             raise PermissionError(13, "not writable by this user")
     except OSError as exc:

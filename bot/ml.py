@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import socket
 import threading
 import time
 import weakref
@@ -129,6 +130,7 @@ class ManagedModel:
             started = time.monotonic()
             quiet_transformers()
             try:
+                ensure_obtainable(self.key, self.model_id)
                 self._load()
             except ModelUnavailable:
                 self._drop()
@@ -179,11 +181,42 @@ class ManagedModel:
 
 
 def quiet_transformers() -> None:
-    """No download or weight-loading progress bars: they would interleave with the CLI's output and the logs."""
+    """No download or weight-loading progress bars, no retry chatter: they would interleave with the CLI's output
+    and the logs (a failed load is reported once, by `ManagedModel.load`)."""
+    import huggingface_hub.utils.logging as hub_logging
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()
+
+
+def ensure_obtainable(key: str, model_id: str, timeout: float = 3.0) -> None:
+    """Fail at once when a hub model is neither in the local cache nor downloadable.
+
+    Without this, an offline machine spends half a minute of HTTP retries on every load attempt before the
+    photo is deferred. A local folder, a cached model, or a reachable hub (directly or through a proxy) pass.
+    """
+    if Path(model_id).expanduser().exists():
+        return
+    if model_id.startswith(("/", ".", "~")):
+        raise ModelUnavailable(key, model_id, "no such folder; fix the path in [models] or remove the key")
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        return
+    unreachable = "it is not in the local cache and the Hugging Face hub cannot be reached"
+    if constants.HF_HUB_OFFLINE:
+        raise ModelUnavailable(key, model_id, f"{unreachable} (HF_HUB_OFFLINE is set)")
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return  # the proxy decides; let the download try
+    from urllib.parse import urlparse
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as exc:
+        raise ModelUnavailable(key, model_id, f"{unreachable} ({host}: {exc.strerror or exc})") from None
 
 
 def free_memory() -> None:

@@ -119,12 +119,13 @@ def decide(schedule: ScheduleConfig, now: datetime, *, last_fired: datetime | No
     """The slot to post for at `now`, if any. Slots fired since `last_fired` are candidates; only the latest
     one can be posted, and only while it is at most catch_up_minutes old (missed ones are passed over: never a
     burst). A slot on a local day that already has max_posts_per_day posts is passed over too."""
-    start = max(last_fired, now - LOOKBACK) if last_fired else now - LOOKBACK
+    window = max(timedelta(minutes=schedule.catch_up_minutes), ON_TIME)
+    # A fresh install (no slot fired yet) has missed nothing: only a slot still within the catch-up window counts.
+    start = max(last_fired, now - LOOKBACK) if last_fired else now - window
     candidates = plan(schedule, start, now, salt=salt, at_drafts=at_drafts)
     if not candidates:
         return Decision(None)
     latest, older = candidates[-1], candidates[:-1]
-    window = max(timedelta(minutes=schedule.catch_up_minutes), ON_TIME)
     if now - latest.fire_at > window:
         return Decision(None, candidates, f"missed: the last slot was more than {schedule.catch_up_minutes} "
                                           "minutes ago")

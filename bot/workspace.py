@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.config import load_config, starter_text
+from bot.config import Config, load_config, starter_text
 from bot.errors import PawpostError
 
 
@@ -21,12 +21,11 @@ def init(directory: Path, *, force: bool = False) -> tuple[Path, list[Path]]:
         raise PawpostError(f"{config_file} already exists; edit it, or pass --force to replace it")
     directory.mkdir(parents=True, exist_ok=True)
     write_atomic(config_file, starter_text().encode("utf-8"))
-    return config_file, ensure_folders(config_file)
+    return config_file, ensure_folders(load_config(config_file))
 
 
-def ensure_folders(config_file: Path) -> list[Path]:
-    """Create every folder the config names; returns those that were created."""
-    config = load_config(config_file)
+def ensure_folders(config: Config) -> list[Path]:
+    """Create every folder the config names (inbox, data and its parts, pet photo folders); returns the new ones."""
     wanted = [
         config.paths.inbox,
         config.paths.data,

@@ -97,7 +97,7 @@ def test_a_model_that_cannot_load_says_why(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(ModelUnavailable) as err:
         missing.predict()
     assert err.value.key == "embedder"
-    assert "no such model folder or hub id" in err.value.reason
+    assert "no such folder" in err.value.reason
     assert str(tmp_path / "no-such-model") in str(err.value)
     assert not missing.loaded
 
@@ -162,7 +162,7 @@ def test_gpu_lock_held_by_another_process_makes_a_waiter_wait(tmp_path: Path) ->
         holder.wait()
 
 
-def test_a_dropped_model_leaves_the_runtime() -> None:
+def test_a_dropped_model_leaves_the_runtime(tmp_path) -> None:
     import gc
 
     from bot.ml import ManagedModel, Runtime
@@ -174,9 +174,30 @@ def test_a_dropped_model_leaves_the_runtime() -> None:
             self.model = object()
 
     runtime = Runtime("cpu", "auto", 0)
-    kept, dropped = Thing("a", runtime), Thing("b", runtime)
+    kept, dropped = Thing(str(tmp_path), runtime), Thing(str(tmp_path), runtime)
     kept.load()
     dropped.load()
     del dropped
     gc.collect()
     assert runtime.unload_idle() == ["thing"] and not kept.loaded
+
+
+def test_an_uncached_hub_model_fails_at_once_when_offline(tmp_path, monkeypatch) -> None:
+    import huggingface_hub.constants
+    import pytest
+
+    from bot.errors import ModelUnavailable
+    from bot.ml import ensure_obtainable
+
+    ensure_obtainable("embedder", str(tmp_path))  # a local folder always passes
+    with pytest.raises(ModelUnavailable, match="no such folder"):
+        ensure_obtainable("embedder", str(tmp_path / "missing"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelUnavailable, match="not in the local cache and the Hugging Face hub cannot be reached"):
+        ensure_obtainable("detector", "google/owlv2-base-patch16-ensemble")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://hub.invalid")
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ModelUnavailable, match=r"hub\.invalid"):
+        ensure_obtainable("detector", "google/owlv2-base-patch16-ensemble")

@@ -220,3 +220,18 @@ def test_posting_scheduler_starts_ticks_with_the_injected_clock_and_stops():
         scheduler.stop()
     assert ticked[:2] == [fixed, fixed]
     assert len(threads) == 1 and threading.current_thread().name not in threads
+
+
+def test_a_fresh_install_reports_no_missed_slots() -> None:
+    from datetime import UTC, datetime
+
+    from bot.config import ScheduleConfig
+    from bot.schedule import decide
+
+    schedule = ScheduleConfig(timezone="Europe/Madrid", slots=["09:30", "19:00"], jitter_minutes=0)
+    now = datetime(2026, 11, 22, 3, 4, tzinfo=UTC)  # long after yesterday's slots, nothing ever fired
+    decision = decide(schedule, now, last_fired=None)
+    assert decision.slot is None and not decision.passed
+    # Within the catch-up window, the slot still counts on a fresh install.
+    just_after = datetime(2026, 11, 22, 8, 40, tzinfo=UTC)  # 09:40 in Madrid
+    assert decide(schedule, just_after, last_fired=None).slot is not None
