@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.imagecheck import register_heif
 from bot.publish.errors import BadContent
 from bot.workspace import write_atomic
 
@@ -103,7 +104,7 @@ def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (
     """Write the posted copy of `source` to `dest`. `boxes` are in the upright original's pixels [x0,y0,x1,y1]."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    _register_heif()
+    register_heif()
     try:
         with Image.open(source) as im:
             raw_w, raw_h = im.size
@@ -184,14 +185,6 @@ def _encode(im: Any) -> bytes:
         if buf.tell() <= MAX_BYTES:
             return buf.getvalue()
     raise BadContent("the photo stays over Instagram's 8 MB limit even at low quality")
-
-
-def _register_heif() -> None:
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:
-        return
-    register_heif_opener()
 
 
 def pet_boxes(store: Any, photo_id: int) -> list[Box]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import PawpostError
+from bot.imagecheck import register_heif
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".gif", ".tif", ".tiff"}
 WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory
@@ -19,7 +20,7 @@ def open_image(path: Path) -> Any:
     """The photo as an RGB PIL image, EXIF-rotated upright; PawpostError when it cannot be read."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    _register_heif()
+    register_heif()
     try:
         with Image.open(path) as raw:
             image = ImageOps.exif_transpose(raw)
@@ -53,11 +54,3 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _register_heif() -> None:
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:  # HEIC support is optional at run time; other formats still open
-        return
-    register_heif_opener()
