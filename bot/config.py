@@ -331,11 +331,33 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    _check_env_sections()
     try:
         config = Config(**data)
     except ValidationError as exc:
-        raise ConfigError(f"{file}: {describe_validation_error(exc)}") from None
+        raise ConfigError(f"{_source_of(exc, file)}: {describe_validation_error(exc)}") from None
     return _resolve_paths(config, file)
+
+
+def _check_env_sections() -> None:
+    """A PAWPOST_<SECTION>__<KEY> variable for a section that does not exist is a typo: say so."""
+    sections = set(Config.model_fields) - {"source"}
+    for name in os.environ:
+        if name.upper().startswith(ENV_PREFIX) and "__" in name:
+            section = name[len(ENV_PREFIX):].split("__", 1)[0].lower()
+            if section not in sections:
+                raise ConfigError(f"${name}: there is no config section {section!r} "
+                                  f"(sections: {', '.join(sorted(sections))})")
+
+
+def _source_of(exc: ValidationError, file: Path) -> str:
+    """Where the wrong value came from: the environment variable that overrides the key, else the file."""
+    loc = [str(p) for p in exc.errors()[0]["loc"]]
+    for depth in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(loc[:depth]).upper()
+        if any(key.upper() == name for key in os.environ):
+            return f"${name}"
+    return str(file)
 
 
 def _resolve_paths(config: Config, file: Path) -> Config:
@@ -377,9 +399,14 @@ def describe_validation_error(exc: ValidationError) -> str:
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
     given = err.get("input")
-    if given is not None and not isinstance(given, dict | list) and "secret" not in loc and "password" not in loc:
+    if given is not None and not isinstance(given, dict | list) and not _is_secret(loc):
         return f"{loc}: {msg} (got {given!r})"
     return f"{loc}: {msg}"
+
+
+def _is_secret(loc: str) -> bool:
+    """Whether the value at `loc` is a secret, which no message may echo."""
+    return any(word in loc.lower() for word in ("password", "secret", "totp", "seed", "proxy", "token"))
 
 
 def _hashtag(tag: str) -> str:

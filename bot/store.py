@@ -30,7 +30,11 @@ class Store:
     def __init__(self, path: str | Path, *, data_dir: str | Path | None = None) -> None:
         self.path = Path(path)
         self.data_dir = Path(data_dir) if data_dir else self.path.parent
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PawpostError(f"cannot create the data folder {self.path.parent}: {exc.strerror or exc}; "
+                               "fix paths.data in the config") from None
         try:
             # isolation_level=None: we issue BEGIN ourselves, so every write transaction is IMMEDIATE
             # (a deferred one that later upgrades to a write lock can fail with "database is locked").

@@ -19,9 +19,13 @@ def init(directory: Path, *, force: bool = False) -> tuple[Path, list[Path]]:
     config_file = directory / "pawpost.toml"
     if config_file.exists() and not force:
         raise PawpostError(f"{config_file} already exists; edit it, or pass --force to replace it")
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(config_file, starter_text().encode("utf-8"))
-    return config_file, ensure_folders(load_config(config_file))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(config_file, starter_text().encode("utf-8"))
+        return config_file, ensure_folders(load_config(config_file))
+    except OSError as exc:
+        raise PawpostError(f"cannot create {exc.filename or directory}: {exc.strerror or exc}; "
+                           "choose a folder you can write to") from None
 
 
 def ensure_folders(config: Config) -> list[Path]:
@@ -38,7 +42,11 @@ def ensure_folders(config: Config) -> list[Path]:
     created = []
     for folder in wanted:
         if not folder.exists():
-            folder.mkdir(parents=True)
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise PawpostError(f"cannot create the folder {folder}: {exc.strerror or exc}; "
+                                   "fix the path in the config or the folder's permissions") from None
             created.append(folder)
     return created
 

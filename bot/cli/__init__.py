@@ -108,6 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     except PawpostError as exc:
         click.echo(f"pawpost: error: {exc}", err=True)
         sys.exit(1)
+    except BrokenPipeError:  # `pawpost drafts list | head`
+        sys.exit(0)
+    except OSError as exc:
+        # A filesystem problem the owner can fix (a path, a permission, a full disk): one line, not a traceback.
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"pawpost: error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("pawpost: aborted", err=True)
         sys.exit(1)
@@ -116,6 +123,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
     sys.exit(rc if isinstance(rc, int) else 0)

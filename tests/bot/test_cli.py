@@ -199,3 +199,22 @@ def test_json_keeps_rank_order_and_the_latest_generation(home: Path, store: Stor
         assert view.candidates == ["a", "b", "c"]
         assert view.rejected_candidates == [{"text": "refused", "reason": "loop"}]
         assert view.pets == ["Lola", "Bimba", "Pico"]
+
+
+def test_unusable_paths_are_one_line_errors(home: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    result = run_cli("status", config=home / "pawpost.toml", env={"PAWPOST_PATHS__DATA": str(afile)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "fix paths.data" in result.stderr
+    result = run_cli("init", str(afile / "sub"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "cannot create" in result.stderr
+
+
+def test_secret_values_are_never_echoed_in_config_errors(tmp_path: Path) -> None:
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path / "h", {"instagram": {"totp_seed": 987654, "proxy": 31337}})
+    result = run_cli("status", config=path)
+    assert result.returncode == 1
+    assert "987654" not in result.stderr and "31337" not in result.stderr and "instagram." in result.stderr

@@ -140,3 +140,15 @@ def test_config_error_is_one_line_exit_1_no_traceback(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "schedule.max_posts_per_day" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_env_errors_name_the_variable_and_unknown_sections_are_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAWPOST_SCHEDULE__TIMEZONE", "Nope/Nowhere")
+    with pytest.raises(ConfigError, match=r"^\$PAWPOST_SCHEDULE__TIMEZONE: schedule\.timezone"):
+        load_config(home / "pawpost.toml")
+    monkeypatch.delenv("PAWPOST_SCHEDULE__TIMEZONE")
+    monkeypatch.setenv("PAWPOST_SCHEDUEL__SLOTS", '["08:00"]')
+    with pytest.raises(ConfigError, match=r"PAWPOST_SCHEDUEL__SLOTS: there is no config section 'scheduel'"):
+        load_config(home / "pawpost.toml")
