@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import timeutil
@@ -116,6 +116,9 @@ def approve(
     fields: dict[str, Any] = {}
     if candidate is not None:
         n = len(view.candidates)
+        if n == 0:
+            raise PawpostError(f"draft {draft_id} has no candidates: pass --caption TEXT, or run "
+                               f"'pawpost drafts regenerate {draft_id}'")
         if not 1 <= candidate <= n:
             raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
         fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
@@ -134,11 +137,17 @@ def approve(
     return get_draft(store, draft_id)
 
 
-def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
-    """Replace the caption with the owner's text and record that it was edited (retraining learns from it)."""
+def editable(store: Store, draft_id: int) -> DraftView:
+    """The draft, if its caption may still change (pending or approved); else a clear error."""
     view = get_draft(store, draft_id)
     if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED):
         raise PawpostError(f"draft {draft_id} is {view.status}; only pending or approved drafts can be edited")
+    return view
+
+
+def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
+    """Replace the caption with the owner's text and record that it was edited (retraining learns from it)."""
+    view = editable(store, draft_id)
     if text.strip() == (view.caption or "").strip():
         return view
     store.set_draft_status(draft_id, view.status, expect=view.status, **_owner_caption(view, config, text))
@@ -171,4 +180,10 @@ def parse_at(text: str, config: Config) -> datetime:
         naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
         raise PawpostError(f"--at {text!r} must look like '2026-12-24 19:00'") from None
-    return naive.replace(tzinfo=config.schedule.zone)
+    zone = config.schedule.zone
+    moment = naive.replace(tzinfo=zone)
+    # A wall time skipped by a daylight-saving change does not survive the round trip through UTC.
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise PawpostError(f"--at {text!r} does not exist in {config.schedule.timezone}: the clocks change that "
+                           "night; pick another time")
+    return moment

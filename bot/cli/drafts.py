@@ -40,10 +40,12 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     zone = app.config.schedule.zone
     table = Table(box=None, pad_edge=False)
     for col in ("id", "status", "pets", "caption", "created", "when"):
-        table.add_column(col, overflow="ellipsis", no_wrap=col != "caption", max_width=60 if col == "caption" else None)
+        # One line per draft: the caption is cut with an ellipsis; 'drafts show' has it whole.
+        table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60 if col == "caption" else None)
     for d in items:
         when = d.posted_at or d.scheduled_for
-        table.add_row(str(d.id), d.status, ", ".join(d.pets) or "-", (d.caption or d.note or "-").replace("\n", " "),
+        caption = (d.caption or "").replace("\n", " ") or f"(no caption: see 'pawpost drafts show {d.id}')"
+        table.add_row(str(d.id), d.status, ", ".join(d.pets) or "-", caption,
                       local(d.created_at, zone), local(when, zone) if when else "")
     console().print(table)
 
@@ -114,11 +116,12 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
 def edit(app: App, draft_id: int) -> None:
     """Edit the caption in $EDITOR; the edit is kept for retraining."""
     from bot.drafts import edit as edit_draft
-    from bot.drafts import get_draft
+    from bot.drafts import editable
+    from bot.errors import PawpostError
 
-    d = get_draft(app.store, draft_id)
+    d = editable(app.store, draft_id)  # refuse before opening an editor, not after
     if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):
-        raise click.UsageError("no $EDITOR set; set it, or use 'pawpost drafts approve ID --caption TEXT'")
+        raise PawpostError("no $EDITOR is set; set it, or use 'pawpost drafts approve ID --caption TEXT'")
     text = click.edit(d.caption or "", extension=".txt", require_save=True)
     if text is None:
         click.echo("caption unchanged")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -21,8 +20,8 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"wrote {config_file}")
     for folder in created:
         click.echo(f"created {folder}")
-    click.echo(f"next: edit {config_file.name} (your pets, voice, slots), put 3-10 photos of each pet in its "
-               "folder, then run 'pawpost doctor' and 'pawpost run'")
+    click.echo(f"next: edit {config_file} (your pets, voice, slots), put 3-10 photos of each pet in its folder, "
+               f"then run 'pawpost --config {config_file} doctor' and 'pawpost --config {config_file} run'")
 
 
 @click.command()
@@ -88,7 +87,9 @@ def doctor(app: App, as_json: bool) -> None:
             out.print(f"{mark} {escape(c.name)}: {escape(c.message)}")
         out.print(f"{len(failed)} problem(s) to fix" if failed else "all checks passed")
     if failed:
-        sys.exit(1)
+        from bot.errors import PawpostError
+
+        raise PawpostError(f"{len(failed)} problem(s) to fix: " + "; ".join(c.name for c in failed))
 
 
 def register(cli: click.Group) -> None:

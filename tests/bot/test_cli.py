@@ -218,3 +218,36 @@ def test_secret_values_are_never_echoed_in_config_errors(tmp_path: Path) -> None
     result = run_cli("status", config=path)
     assert result.returncode == 1
     assert "987654" not in result.stderr and "31337" not in result.stderr and "instagram." in result.stderr
+
+
+def test_at_a_time_skipped_by_daylight_saving_is_refused(tmp_path: Path) -> None:
+    from bot.config import load_config
+    from bot.drafts import parse_at
+    from bot.errors import PawpostError
+    from tests.conftest import write_config
+
+    config = load_config(write_config(tmp_path / "h", {"schedule": {"timezone": "Europe/Madrid"}}))
+    with pytest.raises(PawpostError, match="does not exist in Europe/Madrid"):
+        parse_at("2027-03-28 02:30", config)
+    assert parse_at("2027-03-28 03:30", config).isoformat() == "2027-03-28T03:30:00+02:00"
+    assert parse_at("2027-10-31 02:30", config).utcoffset() is not None  # the repeated hour is allowed
+
+
+def test_edit_refuses_before_opening_the_editor_and_zero_candidates(home: Path, store: Store, tmp_path: Path) -> None:
+    ids = seed_drafts(store)
+    marker = tmp_path / "editor-ran"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\ntouch "{marker}"\n')
+    editor.chmod(0o755)
+    result = run_cli("drafts", "edit", str(ids["posted"]), config=home / "pawpost.toml", env={"EDITOR": str(editor)})
+    assert result.returncode == 1 and "is posted" in result.stderr and not marker.exists()
+    store.db.execute("DELETE FROM candidates WHERE draft_id = ?", (ids["pending"],))
+    result = run_cli("drafts", "approve", str(ids["pending"]), "--candidate", "1", config=home / "pawpost.toml")
+    assert result.returncode == 1 and "has no candidates" in result.stderr
+
+
+def test_doctor_failures_are_named_on_stderr(home: Path) -> None:
+    (home / "inbox").rmdir()
+    result = run_cli("doctor", config=home / "pawpost.toml")
+    assert result.returncode == 1
+    assert result.stderr.startswith("pawpost: error: ") and "folder inbox" in result.stderr
