@@ -142,6 +142,8 @@ def draft_pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
     shown = ", ".join(p["name"] for p in result.pets) or "no pet"
     click.echo(f"draft {draft_id}: pets set to {shown}"
                + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
+    if result.not_learned:
+        click.echo(f"saved, but nothing was learned from it: {result.not_learned}", err=True)
 
 
 def _box(box: list[float]) -> str:

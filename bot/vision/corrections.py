@@ -14,7 +14,7 @@ import numpy as np
 
 from bot import timeutil
 from bot.config import Config
-from bot.errors import PawpostError
+from bot.errors import ModelUnavailable, PawpostError
 from bot.store import Store
 from bot.vision import cache
 from bot.vision.images import open_image
@@ -29,6 +29,7 @@ class Correction:
     photo_id: int
     pets: list[dict[str, Any]]  # {"name", "box"} (box None: no animal of the photo could be given to the pet)
     references_added: int
+    not_learned: str | None = None  # why no reference was learned (the embedder could not load), if so
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -45,18 +46,14 @@ def set_photo_pets(store: Store, config: Config, vision: Any, photo_id: int, nam
     if not photo["path"]:
         raise PawpostError(f"photo {photo_id} has no file in the library, so its pets cannot be set")
     ids = ensure_pets(store, config)
-    regions = _regions(store, vision, photo)
     given: dict[str, str] = {}
-    if canonical and regions:
-        keys = [key for key, _ in regions]
-        vectors = np.stack([v for _, v in regions])
-        refs = references(store, config, vision)
-        named = References(canonical, [refs.vectors[refs.names.index(n)] for n in canonical])
-        # Every named pet may take any animal: a pet without references yet scores as "unlike" (-1), not never.
-        s = scores(vectors, named)
-        for i, j in enumerate(assign(np.where(s <= FORBIDDEN, -1.0, s), threshold=-np.inf)):
-            if j is not None:
-                given[canonical[j]] = keys[i]
+    unlearned = None
+    if canonical:
+        try:
+            given = _give(store, config, vision, photo, canonical)
+        except ModelUnavailable as exc:
+            # The owner's word is a fact that needs no model: save it now; only the learning waits for one.
+            unlearned = str(exc)
     now = timeutil.iso(timeutil.now())
     with store.tx() as db:
         db.execute("DELETE FROM photo_pets WHERE photo_id = ?", (photo_id,))
@@ -74,7 +71,25 @@ def set_photo_pets(store: Store, config: Config, vision: Any, photo_id: int, nam
         store.event("photo.pets", f"owner set the pets of photo {photo_id}: {', '.join(canonical) or 'none'}",
                     photo_id=photo_id)
     pets = [{"name": n, "box": cache.parse_box(given[n]) if given.get(n) else None} for n in canonical]
-    return Correction(photo_id, pets, added)
+    return Correction(photo_id, pets, added, unlearned)
+
+
+def _give(store: Store, config: Config, vision: Any, photo: Any, canonical: list[str]) -> dict[str, str]:
+    """Which of the photo's animals (box keys) each named pet is: one-to-one, most alike first."""
+    regions = _regions(store, vision, photo)
+    if not regions:
+        return {}
+    keys = [key for key, _ in regions]
+    vectors = np.stack([v for _, v in regions])
+    refs = references(store, config, vision)
+    named = References(canonical, [refs.vectors[refs.names.index(n)] for n in canonical])
+    # Every named pet may take any animal: a pet without references yet scores as "unlike" (-1), not never.
+    s = scores(vectors, named)
+    given = {}
+    for i, j in enumerate(assign(np.where(s <= FORBIDDEN, -1.0, s), threshold=-np.inf)):
+        if j is not None:
+            given[canonical[j]] = keys[i]
+    return given
 
 
 def _names(config: Config, names: list[str]) -> list[str]:

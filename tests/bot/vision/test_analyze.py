@@ -158,15 +158,15 @@ def test_a_model_that_cannot_load_leaves_the_photo_waiting(make_home, tmp_path, 
     assert analyze_new(store, config, vision) == 0
     photo = store.photo(photo_id)
     assert photo["status"] == "new"  # nothing lost, nothing moved
-    assert "models.detector" in photo["error"] and "no such model folder" in photo["error"]
+    assert "models.detector" in photo["error"] and "no such folder" in photo["error"]
     assert photo["retry_after"] is not None and photo["attempts"] == 1
 
     info = status(store, config)
-    assert "no such model folder" in info["models"]["detector"]["error"]
+    assert "no such folder" in info["models"]["detector"]["error"]
     assert info["models"]["embedder"]["error"] is None
     assert [w["id"] for w in info["waiting"]] == [photo_id]
     doctor = {c.name: c for c in check_vision(config)}
-    assert not doctor["model detector"].ok and "no such model folder" in doctor["model detector"].message
+    assert not doctor["model detector"].ok and "no such folder" in doctor["model detector"].message
     assert doctor["model embedder"].ok
     assert analyze_new(store, config, vision) == 0  # not retried before its time
     assert store.photo(photo_id)["attempts"] == 1

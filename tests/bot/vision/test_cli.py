@@ -99,3 +99,18 @@ def test_drafts_pets_corrects_a_draft(make_home) -> None:
 
     bad = CliRunner().invoke(cli, ["--config", str(path), "drafts", "pets", str(draft_id), "Rex"])
     assert bad.exit_code != 0 and "no pet named 'Rex'" in str(bad.exception)
+
+
+def test_drafts_pets_is_saved_even_when_the_embedder_cannot_load(make_home, tmp_path) -> None:
+    path = make_home(embedder=str(tmp_path / "no-such-embedder"))
+    config = load(path)
+    with Store.for_config(config) as store:
+        photo_id = add_photo(store, tiny_vision.pet_photo("red", 45), "lola.jpg")
+        now = timeutil.iso(timeutil.now())
+        draft_id = store.insert("drafts", photo_id=photo_id, status="pending", created_at=now, updated_at=now)
+    result = CliRunner().invoke(cli, ["--config", str(path), "drafts", "pets", str(draft_id), "Pico"])
+    assert result.exit_code == 0, result.output
+    assert f"draft {draft_id}: pets set to Pico" in result.output
+    assert "nothing was learned" in result.output and "models.embedder" in result.output
+    shown = json.loads(invoke(path, "drafts", "show", str(draft_id), "--json"))
+    assert shown["pets"] == ["Pico"]
