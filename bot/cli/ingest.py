@@ -29,6 +29,12 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
         _print(summary)
         if processed is not None:
             _print_processed(app, processed)
+    if processed is not None:
+        waiting = app.store.all("SELECT error FROM photos WHERE error IS NOT NULL AND status IN ('new', 'analyzed') "
+                                "ORDER BY id")
+        if waiting:
+            raise PawpostError(f"{len(waiting)} photo(s) wait: {waiting[0]['error']}; they are kept and tried again "
+                               "by the daemon or the next 'pawpost ingest'")
     if summary.errors:
         raise PawpostError(f"{len(summary.errors)} file(s) could not be taken now and stay in the inbox; "
                            "fix the cause above and run 'pawpost ingest' again")

@@ -370,13 +370,13 @@ def test_cli_ingest_prints_a_summary_and_json(tmp_path: Path) -> None:
     drop(cfg, "a.jpg", photo(100))
     drop(cfg, "b.jpg", photo(100))
     drop(cfg, "c.jpg", b"hello")
-    result = run_cli("ingest", config=cfg.source)
+    result = run_cli("ingest", "--no-process", config=cfg.source)
     assert result.returncode == 0, result.stderr
     assert "accepted 1, duplicates 1, quarantined 1" in result.stdout
     assert "c.jpg" in result.stdout and "text file" in result.stdout
     drop(cfg, "d.jpg", photo(101))
     drop(cfg, "e.jpg", b"")
-    result = run_cli("ingest", "--json", config=cfg.source)
+    result = run_cli("ingest", "--no-process", "--json", config=cfg.source)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["accepted"], doc["duplicates"], doc["quarantined"]) == (1, 0, 1)

@@ -17,7 +17,8 @@ def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_conf
     (home / "inbox" / "IMG_0001.jpg").write_bytes(jpeg("red", 50))
 
     first = run_cli("ingest", config=config)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1  # for scripts: the photo was taken in, but it waits
+    assert first.stderr.startswith("pawpost: error: 1 photo(s) wait: models.detector")
     assert "accepted 1" in first.stdout and "analyzed 0, drafted 0" in first.stdout
     assert "waiting:" in first.stdout and "cannot be loaded" in first.stdout
     status = json.loads(run_cli("status", "--json", config=config).stdout)
