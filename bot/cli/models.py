@@ -21,9 +21,11 @@ def progress_bar(as_json: bool) -> Iterator[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    err = Console(stderr=True)
+    # Only on a terminal: under the systemd timer or in a pipe a bar is noise in the journal.
     progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=as_json)
+                        console=err, transient=as_json, disable=not err.is_terminal)
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int, loss: float | None = None) -> None:
