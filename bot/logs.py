@@ -14,12 +14,25 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 # Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG.
-QUIET = ("instagrapi", "public_request", "private_request", "urllib3", "requests", "httpx", "httpcore",
-         "watchdog", "PIL", "filelock", "asyncio", "apscheduler", "huggingface_hub", "fsspec")
+QUIET = ("instagrapi", "pawpost.instagrapi", "public_request", "private_request", "urllib3", "requests", "httpx",
+         "httpcore", "watchdog", "PIL", "filelock", "asyncio", "apscheduler", "huggingface_hub", "fsspec")
 
-# Key=value shapes that carry credentials, whatever library wrote them.
-_SECRET_SHAPES = re.compile(r"(?i)\b(sessionid|password|enc_password|csrftoken|authorization|totp_seed)"
-                            r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\"&;,]+)")
+# Shapes that carry credentials, whatever library wrote them: the one list for logs and stored error messages.
+_KEYS = (r"(?:sessionid|csrftoken|ds_user_id|password|enc_password|authorization|totp_seed|rur|shbid|shbts|mid)")
+# key, then its separator as a header, cookie, query, JSON (escaped too) or Python dict writes it
+_KEY_SEP = _KEYS + r"\b(\\*[\"']?\s*[:=]\s*)"
+_SECRET_SHAPES: list[tuple[re.Pattern[str], str]] = [
+    # quoted values ("sessionid": "x", {'password': 'a b c'}, \"sessionid\": \"x\") are masked up to their quote
+    (re.compile(r"(?i)\b(" + _KEY_SEP + r")(\\*[\"'])(.*?)\3"), r"\1\3***\3"),
+    # bare values (sessionid=x; Authorization: Bearer IGT:2:x) up to the next separator
+    (re.compile(r"(?i)\b(" + _KEY_SEP + r")(?!\\*[\"'])(?:Bearer\s+)?[^\s\"'\\&;,}\]]+"), r"\1***"),
+    # a bearer token anywhere else
+    (re.compile(r"\b(Bearer\s+)[A-Za-z0-9:+/=_.%-]{16,}"), r"\1***"),
+    # Instagram's encrypted password, wherever it is quoted
+    (re.compile(r"#PWD_INSTAGRAM[^\"'&\s]*"), "#PWD_***"),
+    # credentials in a URL (a proxy): scheme://user:***@host
+    (re.compile(r"(://[^/\s:@\"']+:)[^/\s@\"']+@"), r"\1***@"),
+]
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
@@ -65,13 +78,28 @@ class RedactSecrets(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.secrets: list[str] = []
+        self._configured: set[str] = set()
+        self._learned: set[str] = set()  # session cookies and tokens, known once a client has them
 
     def set_secrets(self, values: Iterable[str | None]) -> None:
+        """The configured secrets (replaced on a config reload)."""
+        self._configured = {v for v in values if v and len(v) >= 4}
+        self._sort()
+
+    def remember(self, values: Iterable[str | None]) -> None:
+        """Secrets learned while running (session id, authorization header): kept for the process's life."""
+        self._learned.update(v for v in values if v and len(v) >= 4)
+        self._sort()
+
+    def _sort(self) -> None:
         # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+        self.secrets = sorted(self._configured | self._learned, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record (it also sits on libraries' loggers) is logged as it is
+            return True
         clean = redact(message, self.secrets)
         if clean != message:
             record.msg, record.args = clean, None
@@ -85,12 +113,30 @@ class RedactSecrets(logging.Filter):
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with the given secret values and every credential shape (cookies, tokens, passwords) masked."""
     for secret in secrets:
-        text = text.replace(secret, "***")
-    return _SECRET_SHAPES.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern, repl in _SECRET_SHAPES:
+        text = pattern.sub(repl, text)
+    return text
 
 
 _redactor = RedactSecrets()
+
+
+def redactor() -> RedactSecrets:
+    """The process's one filter: on the log handler, and on libraries' loggers that other handlers may read."""
+    return _redactor
+
+
+def known_secrets() -> list[str]:
+    """The secret values known so far (configured and learned), for messages that are stored, not logged."""
+    return list(_redactor.secrets)
+
+
+def remember_secrets(*values: str | None) -> None:
+    _redactor.remember(values)
 
 
 def setup(verbose: int = 0, stream: TextIO | None = None) -> logging.Handler:

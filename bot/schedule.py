@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 ON_TIME = timedelta(minutes=5)
 # Missed slots older than this are not even looked at: at most one is caught up anyway.
 LOOKBACK = timedelta(days=2)
+# How long `stop(wait=False)` waits for a running tick (a publish in flight) before leaving the close to it.
+STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ class PostingScheduler:
         self._poster: Any = None
         self._scheduler: Any = None
         self._lock = threading.Lock()
+        self._stopping = False
         self.last_result: Any = None
         self.last_error: BaseException | None = None
 
@@ -214,6 +217,7 @@ class PostingScheduler:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        self._stopping = False
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             # One worker thread: ticks never overlap, and the poster's SQLite connection stays in its thread.
@@ -226,28 +230,41 @@ class PostingScheduler:
         self._scheduler.start()
 
     def stop(self, wait: bool = True) -> None:
+        self._stopping = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=wait)
             self._scheduler = None
+        # The worker thread may be inside a publish: closing its HTTP sessions under it would break the request
+        # halfway. If its tick does not end within STOP_GRACE, the worker closes the poster when it does.
+        if self._lock.acquire(timeout=-1 if wait else STOP_GRACE):
+            try:
+                self._close_poster()
+            finally:
+                self._lock.release()
+
+    def _close_poster(self) -> None:
         if self._poster is not None and hasattr(self._poster, "close"):
             self._poster.close()
-            self._poster = None
+        self._poster = None
 
     def run_once(self) -> Any:
         """One tick now (what the jobs call); plans the next slot's wake-up."""
         with self._lock:
-            try:
-                if self._poster is None:
-                    self._poster = self.make_poster()
-                self.last_result = self._poster.tick(self.clock())
-                self.last_error = None
-            except Exception as exc:  # a bug must not kill the scheduler: log it, try again next tick
-                self.last_error = exc
-                log.exception("posting tick failed")
-            try:
-                self._plan_next()
-            except Exception:
-                log.exception("planning the next posting slot failed")
+            if not self._stopping:
+                try:
+                    if self._poster is None:
+                        self._poster = self.make_poster()
+                    self.last_result = self._poster.tick(self.clock())
+                    self.last_error = None
+                except Exception as exc:  # a bug must not kill the scheduler: log it, try again next tick
+                    self.last_error = exc
+                    log.exception("posting tick failed")
+                try:
+                    self._plan_next()
+                except Exception:
+                    log.exception("planning the next posting slot failed")
+            if self._stopping:
+                self._close_poster()  # stop() did not wait for this tick: the poster is closed after it
             return self.last_result
 
     def _plan_next(self) -> None:

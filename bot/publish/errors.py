@@ -5,10 +5,10 @@ Every failure of a publish is turned into one `PublishError` here, so the poster
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from bot.errors import PawpostError
+from bot.logs import known_secrets, redact
 
 
 class ErrorKind(StrEnum):
@@ -25,7 +25,8 @@ class PublishError(PawpostError):
     def __init__(self, kind: ErrorKind, message: str, *, error_class: str = "PublishError",
                  maybe_posted: bool = False, advice: str = "") -> None:
         self.kind = ErrorKind(kind)
-        self.message = redact(message)
+        # Stored in drafts.error and attempts.error and shown by `status`: masked with the known secret values too.
+        self.message = redact(message, known_secrets())
         self.error_class = error_class
         self.maybe_posted = maybe_posted
         self.advice = advice or ADVICE[self.kind]
@@ -61,26 +62,6 @@ FATAL_ADVICE = {
     "no_credentials": "there is no Instagram session and no password to log in with: run 'pawpost login'",
 }
 
-_SECRET_PATTERNS = [
-    # Authorization headers and the session cookie, wherever they appear (headers, JSON, escaped JSON, cookies).
-    (re.compile(r"(Bearer\s+IGT:\d+:)[A-Za-z0-9+/=_-]+"), r"\1***"),
-    (re.compile(r"((?:sessionid|csrftoken|ds_user_id|rur|shbid|shbts|mid|authorization|Authorization)"
-                r"[\\\"'\s]*[:=][\\\"'\s]*)[^\\\"';,&\s}]+"), r"\1***"),
-    (re.compile(r"((?:enc_)?password[\\\"'\s]*[:=][\\\"'\s]*)[^\\\"'&,\s}]+", re.IGNORECASE), r"\1***"),
-    (re.compile(r"#PWD_INSTAGRAM[^\"'&\s]*"), "#PWD_***"),
-]
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """`text` with session tokens, cookies, passwords and the given secret values masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern, repl in _SECRET_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
-
-
 def _status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     code = getattr(response, "status_code", None) or getattr(exc, "code", None)
@@ -89,7 +70,8 @@ def _status(exc: BaseException) -> int | None:
 
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc or type(exc).__name__)
-    text = " ".join(text.split())
+    # Masked before it is cut short: a secret cut in half would no longer be recognised.
+    text = redact(" ".join(text.split()), known_secrets())
     return text[:200] + ("..." if len(text) > 200 else "")
 
 

@@ -140,12 +140,19 @@ class InstagramPublisher:
 
 
 def _refused(exc: BaseException, client: Any) -> bool:
-    """Instagram answered the configure with an error (a 4xx, or a 200 saying 'fail'): nothing was posted."""
+    """Instagram answered the configure with a readable refusal (a 4xx, or a 200 saying 'fail'): nothing was posted."""
+    from instagrapi.exceptions import ClientJSONDecodeError
+
+    if isinstance(exc, ClientJSONDecodeError):
+        return False  # an unreadable answer (a proxy's or load balancer's page) may hide a post that went through
     # Some errors (FeedbackRequired) carry no response; the client's last_response is reset before each request,
     # so it is the configure's own answer, or None when no answer came back.
     response = getattr(exc, "response", None) or getattr(client, "last_response", None)
     code = getattr(response, "status_code", None)
-    return isinstance(code, int) and code < 500
+    if not isinstance(code, int):
+        return False
+    # A 2xx refuses only when its body was read: last_json is reset before each request and set only when it parses.
+    return 400 <= code < 500 or (200 <= code < 300 and bool(getattr(client, "last_json", None)))
 
 
 def _is_http_error(exc: BaseException) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,23 +22,31 @@ from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish.base import PublishedMedia, Publisher, RecentMedia, same_caption
 from bot.publish.errors import FATAL_ADVICE, BadContent, ErrorKind, PublishError, classify
-from bot.publish.slots import SlotBook
-from bot.schedule import Upcoming
+from bot.publish.slots import KV_LAST_FIRED, SlotBook
+from bot.schedule import Slot, Upcoming
 from bot.states import DraftStatus
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# Instagram may still be finishing a post its client gave up waiting for: look for it only after this long.
-RECONCILE_AFTER = timedelta(minutes=2)
-# A post's time on Instagram may be a little before our attempt's (clocks differ).
-CLOCK_SKEW = timedelta(minutes=5)
+# Instagram may still be finishing a post its client gave up waiting for, and its feed lags behind: look for it
+# only this long after the ambiguous error, and on an account with nothing older, look twice this far apart.
+RECONCILE_AFTER = timedelta(minutes=10)
+# Our clock and Instagram's may differ by more than minutes (a host without NTP): a post found by its caption may
+# carry a time this far before the attempt...
+MATCH_WINDOW = timedelta(hours=24)
+# ...and the feed only proves "not posted" when it shows a post older than the attempt by more than any clock skew.
+CLOCK_MARGIN = timedelta(hours=1)
 RECENT_MEDIA = 20
+# Pacing of repeated questions to Instagram about one draft (reconcile, comment).
+ASK_AGAIN_AFTER = timedelta(minutes=2)
 # Waits after transient failures (minutes), by attempt; the last one repeats. Transient never fails a draft.
 BACKOFF_MINUTES = (2, 5, 15, 30, 60)
 
 KV_COOLDOWN = "cooldown_until"
 KV_STOPPED = "posting_stopped"
+# kv `reconcile_unseen:<draft id>`: when the feed of an account with no older posts first lacked the draft's post.
+KV_UNSEEN = "reconcile_unseen:{}"
 
 _TRAILING_TAGS = re.compile(r"(?:\s*(?<![\w#])#\w+)+\s*$")
 
@@ -135,10 +144,7 @@ class Poster:
                 return last
             if decision.passed:
                 self.slots.pass_over(decision.passed, "a later slot is due")
-            result = self._publish(draft_id, now)
-            if result.status in (DraftStatus.POSTED, DraftStatus.PUBLISHING):
-                self.slots.fired(decision.slot)
-            return result
+            return self._publish(draft_id, now, slot=decision.slot)
 
     def reconcile(self, now: datetime | None = None) -> list[PostResult]:
         """Settle every draft left in `publishing`: found among the recent media -> posted; not there -> back to
@@ -160,8 +166,10 @@ class Poster:
                                                      timeutil.parse(attempt["finished_at"]) or now, "reconciled"))
                     continue
                 started = timeutil.parse(attempt["started_at"] if attempt else draft["updated_at"]) or now
-                if now - started < RECONCILE_AFTER or self._blocked(now) or not self._may_ask("reconcile",
-                                                                                               draft["id"], now):
+                # Wait from the ambiguous error (finished_at), or from the start after a crash (no finished_at).
+                ambiguous = timeutil.parse(attempt["finished_at"] if attempt else None) or started
+                if now - ambiguous < RECONCILE_AFTER or self._blocked(now) or not self._may_ask("reconcile",
+                                                                                                 draft["id"], now):
                     continue
                 if recent is None:
                     try:
@@ -201,6 +209,13 @@ class Poster:
             if blocked:
                 raise PawpostError(f"posting is paused: {blocked}")
             self.reconcile(now)
+            # The reconcile may have found a cooldown, or left a draft unsettled: one post in flight at a time.
+            blocked = self._blocked(now)
+            if blocked:
+                raise PawpostError(f"posting is paused: {blocked}")
+            if self._in_flight():
+                raise PawpostError(f"draft {draft_id} was not posted: another draft may be on Instagram already and "
+                                   "is checked there first; see 'pawpost status' and try again later")
             return self._publish(draft_id, now)
 
     # -- scheduling (facts in bot.publish.slots) -----------------------------------------------------
@@ -214,19 +229,25 @@ class Poster:
 
     # -- the exactly-once protocol -------------------------------------------------------------------
 
-    def _publish(self, draft_id: int, now: datetime) -> PostResult:
-        draft = self.store.draft(draft_id)
-        caption = draft["caption"] or ""
-        first_comment = None
-        if self.config.instagram.hashtags_in_first_comment:
-            caption, first_comment = split_hashtags(caption)
+    def _publish(self, draft_id: int, now: datetime, slot: Slot | None = None) -> PostResult:
         nonce = secrets.token_hex(16)
-        # Step 1, committed before a byte is sent: the draft is `publishing` and the attempt (nonce) exists.
+        # Step 1, committed before a byte is sent: the draft is `publishing`, the attempt (nonce) exists and the slot
+        # is used, so a crash after the post cannot give the slot a second one. The caption is read in the same
+        # transaction: an edit cannot slip in between what is sent and what reconcile looks for.
         with self.store.tx():
+            draft = self.store.draft(draft_id)
+            caption = draft["caption"] or ""
+            first_comment = None
+            if self.config.instagram.hashtags_in_first_comment:
+                caption, first_comment = split_hashtags(caption)
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=first_comment)
             attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=nonce, started_at=timeutil.iso(now))
+            last_fired = self.store.get(KV_LAST_FIRED)
+            if slot is not None:
+                self.slots.fired(slot)
         staged = self.config.paths.data / "prepared" / f"{draft_id}-{nonce[:8]}.jpg"
+        began = time.monotonic()
         try:
             photo, pets = self._prepare(draft, staged)
             self._check_caption(caption)
@@ -234,7 +255,13 @@ class Poster:
         except Exception as exc:  # classified; anything unknown is transient, never a blind retry
             if not isinstance(exc, PublishError | BadContent | PawpostError):
                 log.exception("publishing draft %s failed", draft_id)
-            return self._failed(draft_id, attempt_id, classify(exc), now)
+            # When the error came, not when the tick began: a slow upload must not shorten the wait to reconcile.
+            failed_at = now + timedelta(seconds=time.monotonic() - began)
+            result = self._failed(draft_id, attempt_id, classify(exc), now, failed_at)
+            if slot is not None and result.status != DraftStatus.PUBLISHING:
+                # Nothing went out: the slot is free again for the retry (or the next draft).
+                self.store.put(KV_LAST_FIRED, last_fired)
+            return result
         finally:
             staged.unlink(missing_ok=True)
         # Step 2, the moment publish returns: the media id/code are stored with the `posted` status.
@@ -267,6 +294,7 @@ class Poster:
     def _mark_posted(self, draft_id: int, attempt_id: int, media: PublishedMedia, at: datetime,
                      outcome: str) -> PostResult:
         with self.store.tx():
+            self.store.put(KV_UNSEEN.format(draft_id), None)
             self.store.update("attempts", attempt_id, outcome=outcome, finished_at=timeutil.iso(timeutil.now()),
                               media_id=media.media_id, media_code=media.code)
             self.store.set_draft_status(draft_id, DraftStatus.POSTED, expect=DraftStatus.PUBLISHING,
@@ -277,12 +305,14 @@ class Poster:
                           message=f"posted ({media.url or media.code})" if outcome == "posted"
                           else f"found on the account after an unconfirmed attempt: {media.url or media.code}")
 
-    def _failed(self, draft_id: int, attempt_id: int, err: PublishError, now: datetime) -> PostResult:
+    def _failed(self, draft_id: int, attempt_id: int, err: PublishError, now: datetime,
+                failed_at: datetime | None = None) -> PostResult:
         finished = timeutil.iso(now)
         self._side_effects(err, now)
         if err.maybe_posted:
-            # It may be on Instagram: nothing is sent again until a reconcile has looked.
-            self.store.update("attempts", attempt_id, error_class=err.error_class, error=err.message)
+            # It may be on Instagram: nothing is sent again until a reconcile has looked, RECONCILE_AFTER from now.
+            self.store.update("attempts", attempt_id, finished_at=timeutil.iso(failed_at or now),
+                              error_class=err.error_class, error=err.message)
             note = f"{err.label} (Instagram did not confirm; pawpost checks the account before anything is sent again)"
             self.store.update("drafts", draft_id, error=note)
             self.store.event("post.unconfirmed", f"draft {draft_id}: {note}", level="warning", draft_id=draft_id)
@@ -318,8 +348,11 @@ class Poster:
                 now: datetime) -> PostResult | None:
         draft_id = draft["id"]
         sent = split_hashtags(draft["caption"] or "")[0] if draft["first_comment"] else (draft["caption"] or "")
+        # Clocks may be far apart, so the time only rules out old posts; a post another draft owns is never ours.
         match = next((m for m in recent if same_caption(m.caption, sent)
-                      and (m.taken_at is None or m.taken_at >= started - CLOCK_SKEW)), None)
+                      and (m.taken_at is None or m.taken_at >= started - MATCH_WINDOW)
+                      and not self.store.value("SELECT 1 FROM drafts WHERE media_id = ? AND id != ?",
+                                               (m.media_id, draft_id))), None)
         if match is not None:
             if attempt is None:
                 attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=secrets.token_hex(16),
@@ -328,13 +361,27 @@ class Poster:
                 attempt_id = attempt["id"]
             media = PublishedMedia(match.media_id, match.code, match.url)
             return self._mark_posted(draft_id, attempt_id, media, match.taken_at or now, "reconciled")
-        covers = len(recent) < RECENT_MEDIA or any(m.taken_at and m.taken_at < started - CLOCK_SKEW for m in recent)
-        if not covers:
-            note = "cannot tell yet whether it was posted (the account posted a lot since); checking again later"
-            self.store.update("drafts", draft_id, error=note)
-            return None
-        previous = draft["error"] or "the attempt was interrupted"
+        # An empty or short feed proves nothing (Instagram's feed lags): "not posted" needs a post older than the
+        # attempt in the answer, or, on an account with nothing older, a second look RECONCILE_AFTER later.
+        reaches_back = any(m.taken_at and m.taken_at < started - CLOCK_MARGIN for m in recent)
+        if not reaches_back:
+            unseen = timeutil.parse(self.store.get(KV_UNSEEN.format(draft_id)))
+            if len(recent) >= RECENT_MEDIA:
+                note = "cannot tell yet whether it was posted (the account posted a lot since); checking again later"
+            elif unseen is None or now - unseen < RECONCILE_AFTER:
+                if unseen is None:
+                    self.store.put(KV_UNSEEN.format(draft_id), timeutil.iso(now))
+                note = "not on the account yet; Instagram may still be showing it, so pawpost looks again later"
+            else:
+                note = None
+            if note is not None:
+                self.store.update("drafts", draft_id, error=note)
+                return None
+        # What went wrong with the attempt (the draft's error now says "looking again").
+        previous = f"{attempt['error_class']}: {attempt['error']}" if attempt is not None and attempt["error"] \
+            else "the attempt was interrupted"
         with self.store.tx():
+            self.store.put(KV_UNSEEN.format(draft_id), None)
             if attempt is not None:
                 self.store.update("attempts", attempt["id"], outcome="not_found", finished_at=timeutil.iso(now))
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
@@ -389,7 +436,7 @@ class Poster:
 
     def _may_ask(self, what: str, draft_id: int, now: datetime) -> bool:
         last = self._asked.get((what, draft_id))
-        if last is not None and timedelta(0) <= now - last < RECONCILE_AFTER:
+        if last is not None and timedelta(0) <= now - last < ASK_AGAIN_AFTER:
             return False
         self._asked[(what, draft_id)] = now
         return True

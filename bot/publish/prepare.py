@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.imagecheck import register_heif
-from bot.publish.errors import BadContent
+from bot.publish.errors import BadContent, ErrorKind, PublishError
 from bot.workspace import write_atomic
 
 MIN_RATIO = 4 / 5
@@ -123,6 +123,10 @@ def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (
             cut = upright_im.crop((x0, y0, x1, y1))
             cut = _to_srgb(cut)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # The disk, not the photo (EIO, a permission, a network share away): the draft waits and tries again.
+            raise PublishError(ErrorKind.TRANSIENT, f"the photo {source.name} cannot be read from the library: "
+                               f"{exc.strerror}", error_class=type(exc).__name__) from None
         raise BadContent(f"the photo {source.name} cannot be read: {exc}") from None
     out_w = min(MAX_WIDTH, frame.canvas[0])
     out_h = _height_for(out_w, frame.canvas)

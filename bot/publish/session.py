@@ -19,7 +19,9 @@ from typing import Any
 
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, redact
+from bot.logs import redactor
+from bot.logs import remember_secrets as _remember_secrets
+from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify
 from bot.workspace import write_atomic
 
 log = logging.getLogger(__name__)
@@ -31,33 +33,9 @@ _LIBRARY_LOGGERS = ("pawpost.instagrapi", "instagrapi", "private_request", "publ
 
 # -- logging without secrets -------------------------------------------------------------------------
 
-class _Redact(logging.Filter):
-    """Masks session tokens, cookies and passwords in every record of instagrapi's loggers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is logged as it is
-            return True
-        clean = redact(message, tuple(self.secrets))
-        if clean != message:
-            record.msg, record.args = clean, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), tuple(self.secrets))
-        return True
-
-
-_REDACT = _Redact()
+# The same filter as the daemon's log handler, on instagrapi's loggers themselves, so every handler gets clean lines.
 for _name in _LIBRARY_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACT)
-
-
-def _remember_secrets(*values: str | None) -> None:
-    _REDACT.secrets.update(v for v in values if v and len(v) >= 4)
+    logging.getLogger(_name).addFilter(redactor())
 
 
 # -- the client --------------------------------------------------------------------------------------

@@ -271,7 +271,7 @@ def test_a_broken_model_then_a_config_reload(home: Home) -> None:
     home.drop("lola.jpg", good_photo("red", 21))
     wait_for("the photo analyzed and waiting for the caption model",
              lambda: home.value("SELECT error FROM photos WHERE status = 'analyzed'") is not None, bot)
-    assert "no such model folder" in home.value("SELECT value FROM kv WHERE key = 'model_error:captioner'")
+    assert "no such folder" in home.value("SELECT value FROM kv WHERE key = 'model_error:captioner'")
 
     home.config.write_text(good_config + "\n[nonsense]\nkey = 1\n")
     bot.signal(signal.SIGHUP)

@@ -88,6 +88,25 @@ def test_configured_secrets_are_redacted_everywhere(logfile: Any, config: Any, t
     assert "login with *** failed" in text and "sessionid=***" in text
 
 
+def test_tokens_cookies_and_proxy_credentials_are_redacted_in_every_shape(logfile: Any, config: Any) -> None:
+    from pydantic import SecretStr
+
+    stream, path = logfile
+    config.instagram.proxy = SecretStr("http://lola:pr0xy-Pa55@proxy.example:3128")
+    setup(0, stream)
+    protect_secrets(config)
+    log = logging.getLogger("bot.x")
+    log.warning("request headers: Authorization: Bearer IGT:2:eyJzZXNzaW9uaWQiOiI0MjQyJTNBYWJjIn0=")
+    log.warning("cookies %s", {"sessionid": "4242%3Aabcdef0123", "csrftoken": "csrf-value-9", "ds_user_id": "4242"})
+    log.warning('answer {"password": "tail of a long pass phrase", "status": "fail"}')
+    log.warning("connecting through socks5://lola:other-Pa55@10.0.0.2:1080 (proxy.example:3128)")
+    text = "\n".join(written(stream, path))
+
+    for secret in ("eyJzZXNzaW9uaWQ", "abcdef0123", "csrf-value-9", "pass phrase", "pr0xy-Pa55", "other-Pa55"):
+        assert secret not in text
+    assert "Authorization: ***" in text and "socks5://lola:***@10.0.0.2:1080" in text
+
+
 def test_redact_leaves_ordinary_text_alone() -> None:
     assert redact("photo 3: new -> analyzed", ["s3cret"]) == "photo 3: new -> analyzed"
     assert redact("password: s3cret", ["s3cret"]) == "password: ***"

@@ -222,6 +222,38 @@ def test_posting_scheduler_starts_ticks_with_the_injected_clock_and_stops():
     assert len(threads) == 1 and threading.current_thread().name not in threads
 
 
+def test_stop_without_waiting_never_closes_the_poster_under_a_running_publish(monkeypatch):
+    import bot.schedule
+
+    monkeypatch.setattr(bot.schedule, "STOP_GRACE", 0.1)
+    publishing, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    class Poster:
+        def tick(self, now):
+            publishing.set()
+            release.wait(10)  # a slow upload
+            events.append("publish done")
+
+        def next_fire_time(self, now):
+            return None
+
+        def close(self):
+            events.append("closed")
+
+    scheduler = PostingScheduler(type("C", (), {"schedule": ScheduleConfig(timezone="UTC")})(), Poster,
+                                 interval=3600)
+    worker = threading.Thread(target=scheduler.run_once)
+    worker.start()
+    assert publishing.wait(10)
+
+    scheduler.stop(wait=False)  # the daemon's second Ctrl-C: it does not wait for the publish
+    release.set()
+    worker.join(10)
+
+    assert events == ["publish done", "closed"]  # closed once, after the publish, by the worker
+
+
 def test_a_fresh_install_reports_no_missed_slots() -> None:
     from datetime import UTC, datetime
 

@@ -96,3 +96,12 @@ def ig_store(ig_config: Any) -> Iterator[Any]:
     store = Store.for_config(ig_config)
     yield store
     store.close()
+
+
+@pytest.fixture
+def logged_in(ig_config: Any, ig_store: Any, fake: FakeInstagram) -> None:
+    """A saved session, as `pawpost login` leaves it."""
+    from bot.publish.session import make_client
+
+    make_client(ig_config, ig_store, **CLIENT)
+    assert fake.count("login") == 1

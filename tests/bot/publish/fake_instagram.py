@@ -44,6 +44,13 @@ class Timeout:
         self.lands = lands
 
 
+class Unreadable:
+    """A scripted answer: the request takes effect (when `lands`), the 200 answer is not JSON (a proxy's page)."""
+
+    def __init__(self, lands: bool) -> None:
+        self.lands = lands
+
+
 class FakeInstagram:
     def __init__(self, username: str = "lola.the.chihuahua", password: str = "correct horse battery",
                  user_id: int = 4242) -> None:
@@ -91,6 +98,10 @@ class FakeInstagram:
                 if answer.lands and key == "configure":
                     self._configure(_signed(body))
                 raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+            if isinstance(answer, Unreadable):
+                if answer.lands and key == "configure":
+                    self._configure(_signed(body))
+                return 200, {"Content-Type": "text/html"}, "<html><body>upstream hiccup</body></html>"
             if isinstance(answer, Exception):
                 raise answer
             status, payload = answer

@@ -149,6 +149,23 @@ def test_an_unreadable_photo_is_bad_content(tmp_path):
         prepare_photo(tmp_path / "broken.jpg", tmp_path / "out.jpg")
 
 
+def test_a_library_read_error_is_retried_later_not_a_bad_photo(tmp_path, monkeypatch):
+    import errno
+
+    from bot.publish.errors import ErrorKind, PublishError
+
+    source = tmp_path / "ok.jpg"
+    Image.new("RGB", (400, 500)).save(source)
+
+    def disk_error(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")  # a failing disk or a network share gone away
+
+    monkeypatch.setattr(Image, "open", disk_error)
+    with pytest.raises(PublishError) as caught:
+        prepare_photo(source, tmp_path / "out.jpg")
+    assert caught.value.kind == ErrorKind.TRANSIENT
+
+
 def test_pet_boxes_come_from_recognition(store):
     draft_id = make_draft(store, boxes=[[10, 20, 110, 220], [300, 40, 380, 200]])
     photo_id = store.value("SELECT photo_id FROM drafts WHERE id = ?", (draft_id,))
