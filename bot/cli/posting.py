@@ -71,7 +71,7 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     if result.status != "posted":
-        fail(f"draft {draft_id} was not posted: {result.message}")
+        fail(f"draft {draft_id} {result.message}")  # the message says what happened: "not posted: ..."
     if not as_json:
         click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
 

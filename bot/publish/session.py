@@ -159,7 +159,9 @@ def make_client(config: Config, store: Any, *, interactive: bool = False,
 
     ig = config.instagram
     if not ig.username:
-        raise PawpostError("instagram.username is not set; set it in the config to post with instagrapi")
+        raise PawpostError("instagram.username is not set: pawpost reaches the account (posting, history import) "
+                           "through instagrapi; set instagram.publisher = 'instagrapi' and instagram.username, "
+                           "then run 'pawpost login'")
     stopped = store.get(KV_STOPPED) if store is not None else None
     if stopped and not interactive:
         raise PublishError(ErrorKind.FATAL, "posting is stopped", error_class="PostingStopped", advice=stopped)
