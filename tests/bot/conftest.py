@@ -17,7 +17,8 @@ def _built(factory: pytest.TempPathFactory, name: str, build: Any) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def pipeline_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Tiny OWLv2, DINOv2 and chat VLM folders for end-to-end runs (the vision tests have their own set)."""
     from tests.tiny_captions import build_chat_vlm
     from tests.tiny_vision import build_dinov2, build_owlv2
 

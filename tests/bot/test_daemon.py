@@ -185,8 +185,8 @@ def wait_for(what: str, check: Callable[[], bool], bot: Bot | None = None, timeo
 
 
 @pytest.fixture
-def home(tmp_path: Path, tiny_models: dict[str, str]) -> Iterator[Home]:
-    h = Home(tmp_path / "pawpost", tiny_models)
+def home(tmp_path: Path, pipeline_models: dict[str, str]) -> Iterator[Home]:
+    h = Home(tmp_path / "pawpost", pipeline_models)
     yield h
     h.cleanup()
 
@@ -380,13 +380,13 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
 
 
 def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
-                                                                tiny_models: dict[str, str]) -> None:
+                                                                pipeline_models: dict[str, str]) -> None:
     """What the worker does on each wake: a new current version in the registry means a new Captioner."""
     from bot.config import load_config
     from bot.services import Services
     from training.registry import Decision, Registry
 
-    config = load_config(make_home(tmp_path / "home", tiny_models))
+    config = load_config(make_home(tmp_path / "home", pipeline_models))
     services = Services(config)  # not started: the worker's steps, called directly
     first = services._captioner()
     assert first.adapter_dir is None

@@ -45,12 +45,12 @@ def jpeg(look: str, variant: int) -> bytes:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, tiny_models: dict[str, str]):
+def setup(tmp_path: Path, pipeline_models: dict[str, str]):
     from bot.config import load_config
     from bot.ml import Runtime
     from bot.store import Store
 
-    config = load_config(make_home(tmp_path / "home", tiny_models))
+    config = load_config(make_home(tmp_path / "home", pipeline_models))
     store = Store.for_config(config)
     yield store, config, Runtime.from_config(config)
     store.close()

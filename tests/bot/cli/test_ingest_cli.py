@@ -10,7 +10,7 @@ from tests.conftest import run_cli
 
 
 def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_configured(
-    tmp_path: Path, tiny_models: dict[str, str]
+    tmp_path: Path, pipeline_models: dict[str, str]
 ) -> None:
     home = tmp_path / "home"
     config = make_home(home, {})  # the example config's hub models: unreachable here
@@ -28,7 +28,7 @@ def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_conf
     assert len(list((home / "data" / "library").rglob("*.jpg"))) == 1  # nothing lost
     assert not (home / "inbox" / "IMG_0001.jpg").exists()
 
-    config = make_home(home, tiny_models)  # the owner points the config at local model folders
+    config = make_home(home, pipeline_models)  # the owner points the config at local model folders
     second = run_cli("ingest", "--json", config=config)
     assert second.returncode == 0, second.stderr
     doc = json.loads(second.stdout)
