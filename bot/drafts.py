@@ -111,8 +111,9 @@ def approve(
     if candidate is not None and caption is not None:
         raise PawpostError("give either --candidate or --caption, not both")
     view = get_draft(store, draft_id)
-    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED):
-        raise PawpostError(f"draft {draft_id} is {view.status}; only pending or approved drafts can be approved")
+    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.FAILED):
+        raise PawpostError(f"draft {draft_id} is {view.status}; only pending, approved or failed drafts can be "
+                           "approved")
     fields: dict[str, Any] = {}
     if candidate is not None:
         n = len(view.candidates)
@@ -133,6 +134,8 @@ def approve(
             raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
         fields["scheduled_for"] = timeutil.iso(at)
     fields["approved_at"] = timeutil.iso(timeutil.now())
+    if view.status == DraftStatus.FAILED:
+        fields.update(error=None, retry_after=None)  # the refusal was of the draft as it was; an event records it
     store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=view.status, **fields)
     return get_draft(store, draft_id)
 

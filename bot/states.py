@@ -44,7 +44,8 @@ DRAFT_TRANSITIONS: dict[DraftStatus, frozenset[DraftStatus]] = {
     DraftStatus.PUBLISHING: frozenset({DraftStatus.POSTED, DraftStatus.FAILED, DraftStatus.APPROVED}),
     DraftStatus.POSTED: frozenset(),
     DraftStatus.REJECTED: frozenset(),
-    DraftStatus.FAILED: frozenset(),
+    # failed -> approved: the owner fixed what Instagram refused and approves it again.
+    DraftStatus.FAILED: frozenset({DraftStatus.APPROVED}),
 }
 
 

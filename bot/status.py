@@ -1,6 +1,7 @@
-"""The owner's one-look summary: queue counts, next slot, last post, cooldown, last error, models.
+"""The owner's one-look summary: queue counts, next slot, last post, cooldown, unsettled drafts, last error, models.
 
-`status --json` is a contract (../shared/ARCHITECTURE.md); add keys, never rename them.
+`status --json` is a contract (../shared/ARCHITECTURE.md); add keys, never rename them. `posting_lines` is the
+posting part of the text form, with every time labelled with its zone.
 """
 
 from __future__ import annotations
@@ -10,20 +11,19 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.schedule import upcoming_slots
 from bot.store import Store
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
+    from bot.publish.poster import KV_LAST_ERROR
+    from bot.publish.unsettled import unsettled_drafts
+
     counts = store.counts()
     now = timeutil.now()
-    slots = upcoming_slots(config.schedule, now, 1)
     last = store.one(
         "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = 'posted' "
         "ORDER BY posted_at DESC LIMIT 1"
     )
-    error = store.one("SELECT at, kind, message, photo_id, draft_id FROM events WHERE level = 'error' "
-                      "ORDER BY id DESC LIMIT 1")
     cooldown = store.get("cooldown_until")
     if cooldown and timeutil.parse(cooldown) <= now:
         cooldown = None
@@ -37,15 +37,74 @@ def status(store: Store, config: Config) -> dict[str, Any]:
     return {
         "photos": counts["photos"],
         "drafts": counts["drafts"],
-        "next_slot": timeutil.iso(slots[0]) if slots else None,
+        "next_slot": next_slot(store, config, now),
+        "timezone": config.schedule.timezone,
         "last_post": dict(last) if last else None,
         "cooldown_until": cooldown,
         "posting_stopped": store.get("posting_stopped"),
-        "last_error": dict(error) if error else None,
+        "instagram_session": _session_problem(config),
+        "unsettled": unsettled_drafts(store),
+        # The last publishing error with its class (kind, outcome, step); a successful post clears it.
+        "last_error": store.get(KV_LAST_ERROR),
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
     }
+
+
+def next_slot(store: Store, config: Config, now: Any) -> str | None:
+    """When the next post really goes out: jitter, --at drafts and the daily cap included (as `pawpost schedule`)."""
+    from bot.publish.slots import SlotBook
+
+    for item in SlotBook(store, config).upcoming(now, 8):
+        if not item.note.startswith("skipped"):
+            return timeutil.iso(item.slot.fire_at)
+    return None
+
+
+def _session_problem(config: Config) -> str | None:
+    """One sentence when the instagrapi publisher has no usable session (no network call), else None."""
+    if config.instagram.publisher != "instagrapi":
+        return None
+    from bot.publish.session import session_state
+
+    ok, message = session_state(config)
+    return None if ok else message
+
+
+def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
+    """The posting part of `pawpost status` (rich markup), every time with its zone's name."""
+    from rich.markup import escape
+
+    zone = config.schedule.zone
+    label = config.schedule.timezone
+
+    def when(moment: Any) -> str:
+        return f"{timeutil.local(moment, zone)} {label}" if moment else "-"
+
+    lines = [f"next slot: {when(info['next_slot'])}"]
+    last = info["last_post"]
+    lines.append(f"last post: {when(last['posted_at']) + ' ' + (last['media_code'] or '') if last else '-'}")
+    if info["posting_stopped"]:
+        lines.append(f"[red]posting stopped:[/] {escape(info['posting_stopped'])}")
+    elif info.get("instagram_session"):
+        lines.append(f"[red]posting cannot start:[/] {escape(info['instagram_session'])}")
+    if info["cooldown_until"]:
+        lines.append(f"[yellow]cooldown:[/] Instagram asked us to slow down; posting resumes "
+                     f"{when(info['cooldown_until'])}")
+    for item in info.get("unsettled", []):
+        looked = item["last_look"] or {}
+        seen = (f"; last look {when(looked.get('at'))}: {looked.get('items')} posts" if looked.get("items") is not None
+                else f"; last look {when(looked.get('at'))}: {looked.get('error')}" if looked else "")
+        lines.append(f"[yellow]unsettled:[/] draft {item['draft_id']} tried {when(item['attempted_at'])}: "
+                     f"{escape(item['reason'])}{escape(seen)}; next look {when(item['next_look'])}; "
+                     f"{escape(item['advice'])}")
+    err = info["last_error"]
+    if err:
+        draft = f" (draft {err['draft_id']})" if err.get("draft_id") else ""
+        lines.append(f"last error: {when(err['at'])}{draft} [{err['kind']}, {err['outcome']}] "
+                     f"{escape(err['error_class'])}: {escape(err['message'])}")
+    return lines
 
 
 def models_status(store: Store, config: Config) -> dict[str, Any]:

@@ -146,4 +146,7 @@ def reject(app: App, draft_id: int, reason: str | None) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from bot.cli.posting import resend
+
+    drafts.add_command(resend)
     cli.add_command(drafts)

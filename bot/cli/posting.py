@@ -1,4 +1,4 @@
-"""`pawpost schedule`, `pawpost post ID`, `pawpost login`: the posting side of the command line."""
+"""`pawpost schedule`, `post ID`, `reconcile [ID]`, `drafts resend ID`, `login`: the posting side of the CLI."""
 
 from __future__ import annotations
 
@@ -77,6 +77,53 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
 
 
 @click.command()
+@click.argument("draft_id", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
+    """Settle unsettled drafts now: look for their posts on the account (never sends anything)."""
+    poster = _poster(app)
+    try:
+        looks = poster.reconcile(None, draft_id, force=True)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json({"drafts": looks})
+        return
+    if not looks:
+        click.echo("no unsettled drafts: nothing to reconcile")
+    for look in looks:
+        click.echo(f"draft {look.draft_id}: {look.decision}: {look.message}")
+
+
+@click.command("resend")
+@click.argument("draft_id", type=int)
+@click.option("--now", "send_now", is_flag=True, help="Send it at once instead of at the next free slot.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
+    """Your decision on an unsettled draft, after checking the account: it was not posted, send it again."""
+    poster = _poster(app)
+    try:
+        look, result = poster.resend(draft_id, send_now=send_now)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json({"look": look, "post": result})
+    elif look.decision == "posted":
+        click.echo(f"draft {draft_id} is on the account after all ({look.media_url or look.media_code}): posted, "
+                   "nothing was sent again")
+    else:
+        click.echo(f"draft {draft_id}: {look.message}")
+        if result is None:
+            click.echo(f"draft {draft_id} goes out at the next free slot (see 'pawpost schedule')")
+        elif result.status == "posted":
+            click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
+    if result is not None and result.status != "posted":
+        fail(f"draft {draft_id} {result.message}")
+
+
+@click.command()
 @pass_app
 def login(app: App) -> None:
     """Log in to Instagram (asks for the password if not configured, and a two-factor code), save the session."""
@@ -101,4 +148,5 @@ def login(app: App) -> None:
 def register(cli: click.Group) -> None:
     cli.add_command(schedule)
     cli.add_command(post)
+    cli.add_command(reconcile)
     cli.add_command(login)

@@ -35,22 +35,15 @@ def status(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    from bot.timeutil import local
+    from bot.status import posting_lines
 
-    zone = app.config.schedule.zone
     out = console()
     photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n) or "none"
     drafts = ", ".join(f"{n} {s}" for s, n in info["drafts"].items() if n) or "none"
     out.print(f"photos:    {photos}")
     out.print(f"drafts:    {drafts}")
-    out.print(f"next slot: {local(info['next_slot'], zone)}")
-    last = info["last_post"]
-    out.print(f"last post: {local(last['posted_at'], zone) + ' ' + (last['media_code'] or '') if last else '-'}")
-    if info["posting_stopped"]:
-        out.print(f"[red]posting stopped:[/] {info['posting_stopped']}")
-    if info["cooldown_until"]:
-        out.print(f"[yellow]cooldown:[/] Instagram asked us to slow down; posting resumes "
-                  f"{local(info['cooldown_until'], zone)}")
+    for line in posting_lines(info, app.config):
+        out.print(line)
     for key, model in info["models"].items():
         line = f"{key}: {model['id']}"
         if model.get("version"):
@@ -62,9 +55,6 @@ def status(app: App, as_json: bool) -> None:
         out.print(f"[yellow]waiting:[/] photo {photo['id']} ({photo['source_name']}): {photo['error']}")
     for photo in info["quarantined"]:
         out.print(f"[red]quarantined:[/] photo {photo['id']} ({photo['source_name']}): {photo['reason']}")
-    if info["last_error"]:
-        err = info["last_error"]
-        out.print(f"last error: {local(err['at'], zone)} {err['message']}")
 
 
 @click.command()

@@ -1,11 +1,14 @@
 """The publisher seam: publish one prepared photo with its caption, list recent media, add a comment.
 
-Two implementations: `dryrun.DryRunPublisher` (data/outbox/) and `instagram.InstagramPublisher` (instagrapi).
+Two implementations: `dryrun.DryRunPublisher` (data/outbox/) and `instagram.InstagramPublisher` (instagrapi). A new
+one (Instagram's Graph API: container, media_publish, comments) implements `Publisher` and reports each failed
+request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its own
+`read_refusal` for its error bodies, its own "never sent" test for its transport); the poster does the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,13 +39,22 @@ class RecentMedia:
 
 
 class Publisher(Protocol):
-    """Where posts go. Implementations never retry a publish on their own: the poster owns exactly-once."""
+    """Where posts go. Implementations never retry a request on their own: the poster owns exactly-once.
+
+    The contract, for every implementation:
+    - each request-making step fails with a `PublishError` from `errors.step_error(Step.X, evidence, exc)`: the one
+      table (bot.publish.outcome) decides from `Evidence(sent, refusal)`, never from a status code alone;
+    - `before_create()` is called right before the request that makes the post (configure, media_publish), and
+      only then: the poster records that the post may exist from that moment (a crash after it is unsettled);
+    - `recent_media` raises rather than answer [] when the feed cannot be read: an empty answer is read as "the
+      account has no such post yet", which is only ever a reason to look again, never to resend.
+    """
 
     name: str
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = ()) -> PublishedMedia:
-        """Post `photo` (already prepared) with `caption`; raise `PublishError` (classified) on failure."""
+                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
+        """Post `photo` (already prepared) with `caption`; raise `PublishError` (decided per step) on failure."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
@@ -50,7 +62,7 @@ class Publisher(Protocol):
         ...
 
     def comment(self, media_id: str, text: str) -> str:
-        """Add a comment to a post; returns the comment's id."""
+        """Add a comment to a post (Step.COMMENT); returns the comment's id."""
         ...
 
     def find_comment(self, media_id: str, text: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ class DryRunPublisher:
         self.outbox = Path(outbox)
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = ()) -> PublishedMedia:
+                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
         now = timeutil.now()
         stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{draft_id if draft_id is not None else 'post'}"
         if (self.outbox / f"{stem}.json").exists():
@@ -37,6 +37,8 @@ class DryRunPublisher:
         self.outbox.mkdir(parents=True, exist_ok=True)
         # The image first, the record last: the record is what makes the post exist (recent_media reads it).
         write_atomic(image, Path(photo).read_bytes())
+        if before_create is not None:
+            before_create()
         record = {
             "draft_id": draft_id,
             "caption": caption,

@@ -1,36 +1,37 @@
-"""Publishing errors and their classification: transient, cooldown, re-auth, fatal, bad content.
+"""Publishing errors: one `PublishError` per failed step, carrying the table's decision (bot.publish.outcome).
 
-Every failure of a publish is turned into one `PublishError` here, so the poster decides by kind, never by library.
+Publishers build them from `Evidence` (`step_error`); `classify` covers what no publisher step raised (a login,
+our own photo checks), so the poster decides by outcome and kind, never by library.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from bot.errors import PawpostError
 from bot.logs import known_secrets, redact
+from bot.publish.outcome import Decision, ErrorKind, Evidence, Move, Outcome, Step, decide
 
-
-class ErrorKind(StrEnum):
-    TRANSIENT = "transient"  # network, timeout, 5xx: retry at a later tick with backoff
-    COOLDOWN = "cooldown"  # rate limit, feedback required: pause all posting for hours
-    REAUTH = "reauth"  # session expired: one re-login with the saved device
-    FATAL = "fatal"  # challenge, 2FA, bad password, suspended: stop until `pawpost login`
-    BAD_CONTENT = "bad_content"  # this photo or caption will never go out: the draft fails
+__all__ = ["ADVICE", "FATAL_ADVICE", "BadContent", "ErrorKind", "PublishError", "classify", "step_error"]
 
 
 class PublishError(PawpostError):
-    """A failed publish (or login), classified. `maybe_posted`: the post may exist anyway (reconcile first)."""
+    """A failed step (or login), decided by the table: `outcome` (not sent / refused / unknown), `move` (what the
+    poster does), `kind` (what a refusal means). `maybe_posted`: the post may exist (the draft is unsettled)."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, error_class: str = "PublishError",
-                 maybe_posted: bool = False, advice: str = "") -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, error_class: str = "PublishError", advice: str = "",
+                 outcome: Outcome = Outcome.REFUSED, move: Move | None = None, step: Step | None = None) -> None:
         self.kind = ErrorKind(kind)
         # Stored in drafts.error and attempts.error and shown by `status`: masked with the known secret values too.
         self.message = redact(message, known_secrets())
         self.error_class = error_class
-        self.maybe_posted = maybe_posted
-        self.advice = advice or ADVICE[self.kind]
+        self.outcome = Outcome(outcome)
+        self.move = Move(move) if move else (Move.RETRY if self.kind == ErrorKind.TRANSIENT else Move.REFUSED)
+        self.step = step
+        self.advice = advice or (ADVICE_UNSETTLED if self.move == Move.UNSETTLED else ADVICE[self.kind])
         super().__init__(f"{self.error_class}: {self.message}; {self.advice}")
+
+    @property
+    def maybe_posted(self) -> bool:
+        return self.move == Move.UNSETTLED
 
     @property
     def label(self) -> str:
@@ -38,12 +39,14 @@ class PublishError(PawpostError):
         return f"{self.error_class}: {self.message}"
 
 
+ADVICE_UNSETTLED = ("Instagram did not say whether the post was made; pawpost looks for it on the account and "
+                    "never sends it again by itself")
 ADVICE = {
     ErrorKind.TRANSIENT: "pawpost tries again later",
     ErrorKind.COOLDOWN: "Instagram asked to slow down; posting pauses and resumes by itself",
     ErrorKind.REAUTH: "Instagram logged pawpost out; run 'pawpost login'",
     ErrorKind.FATAL: "posting is stopped; fix it in the Instagram app if asked, then run 'pawpost login'",
-    ErrorKind.BAD_CONTENT: "this draft will not be retried",
+    ErrorKind.BAD_CONTENT: "Instagram refused this photo or caption; fix the draft and approve it again",
 }
 
 # What the owner must do for each fatal cause, one sentence for `pawpost status`.
@@ -75,8 +78,25 @@ def _short(exc: BaseException) -> str:
     return text[:200] + ("..." if len(text) > 200 else "")
 
 
-def classify(exc: BaseException, *, maybe_posted: bool = False) -> PublishError:
-    """Turn any exception from a publish or a login into a `PublishError` with its kind."""
+def step_error(step: Step, evidence: Evidence, exc: BaseException | None, *, error_class: str = "",
+               message: str = "") -> PublishError:
+    """The `PublishError` of a failed step: the table decides, the evidence's refusal explains."""
+    decision: Decision = decide(step, evidence)
+    refusal = evidence.refusal
+    text = message or (refusal.reason if refusal else "") or (_short(exc) if exc is not None else "no answer")
+    status = _status(exc) if exc is not None else None
+    if status and str(status) not in text:
+        text = f"HTTP {status}: {text}"
+    return PublishError(decision.kind, text, error_class=error_class or (type(exc).__name__ if exc else "NoAnswer"),
+                        advice=refusal.advice if refusal else "", outcome=decision.outcome, move=decision.move,
+                        step=step)
+
+
+def classify(exc: BaseException) -> PublishError:
+    """Any exception that no publisher step classified (a login, our own checks, a bug) as a `PublishError`.
+
+    Account-level instagrapi errors keep their meaning; our BadContent is a refusal of the draft; anything else is
+    transient. Only a publisher's step (`step_error`) can make an outcome unknown."""
     if isinstance(exc, PublishError):
         return exc
     name = type(exc).__name__
@@ -85,7 +105,8 @@ def classify(exc: BaseException, *, maybe_posted: bool = False) -> PublishError:
     if status and str(status) not in message:
         message = f"HTTP {status}: {message}"
     kind, advice = _kind(exc)
-    return PublishError(kind, message, error_class=name, maybe_posted=maybe_posted, advice=advice)
+    return PublishError(kind, message, error_class=name, advice=advice,
+                        outcome=Outcome.REFUSED if kind != ErrorKind.TRANSIENT else Outcome.NOT_SENT)
 
 
 def _kind(exc: BaseException) -> tuple[ErrorKind, str]:
@@ -93,7 +114,6 @@ def _kind(exc: BaseException) -> tuple[ErrorKind, str]:
         from instagrapi import exceptions as ig
     except ImportError:  # pragma: no cover - instagrapi is a dependency
         ig = None
-    status = _status(exc)
     if ig is not None:
         if isinstance(exc, ig.ChallengeError | ig.CaptchaChallengeRequired):
             return ErrorKind.FATAL, FATAL_ADVICE["challenge"]
@@ -110,24 +130,14 @@ def _kind(exc: BaseException) -> tuple[ErrorKind, str]:
         if isinstance(exc, ig.ReloginAttemptExceeded):
             return ErrorKind.FATAL, FATAL_ADVICE["logged_out"]
         if "login_required" in f"{getattr(exc, 'message', '')} {exc}":
-            return ErrorKind.REAUTH, ""  # also an upload's bare 403 answer, which instagrapi does not map
+            return ErrorKind.REAUTH, ""
         if isinstance(exc, ig.PleaseWaitFewMinutes | ig.RateLimitError | ig.FeedbackRequired | ig.ClientThrottledError
                       | ig.SentryBlock):
             return ErrorKind.COOLDOWN, ""
         if isinstance(exc, ig.LoginRequired | ig.ClientLoginRequired | ig.ClientUnauthorizedError):
             return ErrorKind.REAUTH, ""
-        if isinstance(exc, ig.ClientConnectionError | ig.ClientRequestTimeout | ig.ClientIncompleteReadError
-                      | ig.ClientJSONDecodeError):
-            return ErrorKind.TRANSIENT, ""
-        if isinstance(exc, ig.PhotoNotUpload | ig.ClientBadRequestError | ig.UnknownError | ig.InvalidMediaId) \
-                and status in (400, 413, 415, 422):
-            # Instagram looked at this photo or caption and said no: sending it again changes nothing.
-            return ErrorKind.BAD_CONTENT, ""
-    if status == 429:
-        return ErrorKind.COOLDOWN, ""
     if isinstance(exc, BadContent):
         return ErrorKind.BAD_CONTENT, ""
-    # Anything else (5xx, a dropped connection, a timeout, an unknown reply) might pass next time.
     return ErrorKind.TRANSIENT, ""
 
 

@@ -1,5 +1,5 @@
 """The instagrapi publisher: one upload and one configure per publish, never resent; an expired session gets one
-re-login with the saved device. Reconciling reads the account's feed directly, errors included.
+re-login with the saved device. Each step's failure is read by bot.publish.answers and decided by the one table.
 """
 
 from __future__ import annotations
@@ -12,28 +12,42 @@ from typing import Any
 
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.publish.answers import evidence
 from bot.publish.base import PublishedMedia, RecentMedia, same_caption
-from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify
-from bot.publish.session import login_error, login_interactive, make_client, save_session, session_state, totp_code
+from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, step_error
+from bot.publish.outcome import Evidence, Outcome, Step
+from bot.publish.session import (
+    Transport,
+    login_error,
+    login_interactive,
+    make_client,
+    save_session,
+    session_state,
+    totp_code,
+)
 
-__all__ = ["InstagramPublisher", "login_interactive", "make_client", "session_state"]
+__all__ = ["InstagramPublisher", "Transport", "login_interactive", "make_client", "session_state"]
 
 log = logging.getLogger(__name__)
 
 
 class InstagramPublisher:
+    """Publishes through instagrapi, one step at a time; every failed step is decided by bot.publish.outcome."""
+
     name = "instagrapi"
 
-    def __init__(self, config: Config, store: Any, **client_options: Any) -> None:
+    def __init__(self, config: Config, store: Any, *, transport: Transport | None = None,
+                 **client_options: Any) -> None:
         self.config = config
         self.store = store
+        self.transport = transport
         self.client_options = client_options
         self._client: Any = None
 
     def client(self) -> Any:
         if self._client is None:
             try:
-                self._client = make_client(self.config, self.store, **self.client_options)
+                self._client = make_client(self.config, self.store, transport=self.transport, **self.client_options)
             except PawpostError:
                 raise
             except Exception as exc:
@@ -41,30 +55,28 @@ class InstagramPublisher:
         return self._client
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = ()) -> PublishedMedia:
+                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
         client = self.client()
         log.info("publishing draft %s (attempt %s)", draft_id, nonce[:8])
         try:
-            return self._publish_once(client, photo, caption)
+            return self._publish_once(client, photo, caption, before_create)
         except PublishError as err:
-            if err.kind != ErrorKind.REAUTH or err.maybe_posted:
+            if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
-        # Instagram refused the session (nothing was posted): one re-login with the saved device, then once more.
+        # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo, caption)
+        return self._publish_once(client, photo, caption, before_create)
 
-    def _publish_once(self, client: Any, photo: Path, caption: str) -> PublishedMedia:
-        sent = False
-        try:
-            upload_id, width, height = client.photo_rupload(Path(photo))
-            sent = True  # from here on, Instagram may have the post even if we never hear back
-            configured = client.photo_configure(upload_id, width, height, caption)
-        except Exception as exc:  # classified; ambiguous only if the configure may have landed
-            raise classify(exc, maybe_posted=sent and not _refused(exc, client)) from None
+    def _publish_once(self, client: Any, photo: Path, caption: str,
+                      before_create: Callable[[], None] | None) -> PublishedMedia:
+        upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(Path(photo)))
+        if before_create is not None:
+            before_create()  # from the next request on, the post may exist even if we never hear back
+        configured = _step(Step.CREATE, client, lambda: client.photo_configure(upload_id, width, height, caption))
         media = configured.get("media") if isinstance(configured, dict) else None
         if not isinstance(media, dict) or not (media.get("code") or media.get("id") or media.get("pk")):
-            raise PublishError(ErrorKind.TRANSIENT, "Instagram accepted the post but sent no media back",
-                               error_class="NoMediaInAnswer", maybe_posted=True)
+            raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="NoMediaInAnswer",
+                             message="Instagram answered the post without the media")
         return _published(media)
 
     def _relogin(self, client: Any) -> None:
@@ -80,20 +92,16 @@ class InstagramPublisher:
             raise login_error(exc, None) from None
         save_session(client, self.config.session_file)
 
-    def _call(self, fn: Callable[[Any], Any]) -> Any:
-        """A read-only call with the one re-login on an expired session."""
+    def _call(self, fn: Callable[[Any], Any], step: Step = Step.READ) -> Any:
+        """One step with the one re-login on an expired session (refused with login_required)."""
         client = self.client()
         try:
-            return fn(client)
-        except Exception as exc:
-            err = classify(exc)
-            if err.kind != ErrorKind.REAUTH:
-                raise err from None
+            return _step(step, client, lambda: fn(client))
+        except PublishError as err:
+            if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
+                raise
         self._relogin(client)
-        try:
-            return fn(client)
-        except Exception as exc:
-            raise classify(exc) from None
+        return _step(step, client, lambda: fn(client))
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
         def fetch(client: Any) -> list[RecentMedia]:
@@ -103,7 +111,7 @@ class InstagramPublisher:
                 "count": count, "rank_token": client.rank_token, "ranked_content": "true"})
             if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
                 raise PublishError(ErrorKind.TRANSIENT, "Instagram's feed answer had no items",
-                                   error_class="BadFeedAnswer")
+                                   error_class="BadFeedAnswer", outcome=Outcome.UNKNOWN, step=Step.READ)
             return [_recent(item) for item in answer["items"][:count] if isinstance(item, dict)]
 
         return self._call(fetch)
@@ -119,7 +127,7 @@ class InstagramPublisher:
                     return str(pk)
                 raise
 
-        return self._call(add)
+        return self._call(add, Step.COMMENT)
 
     def find_comment(self, media_id: str, text: str) -> str | None:
         def find(client: Any) -> str | None:
@@ -139,20 +147,17 @@ class InstagramPublisher:
             self._client = None
 
 
-def _refused(exc: BaseException, client: Any) -> bool:
-    """Instagram answered the configure with a readable refusal (a 4xx, or a 200 saying 'fail'): nothing was posted."""
-    from instagrapi.exceptions import ClientJSONDecodeError
-
-    if isinstance(exc, ClientJSONDecodeError):
-        return False  # an unreadable answer (a proxy's or load balancer's page) may hide a post that went through
-    # Some errors (FeedbackRequired) carry no response; the client's last_response is reset before each request,
-    # so it is the configure's own answer, or None when no answer came back.
-    response = getattr(exc, "response", None) or getattr(client, "last_response", None)
-    code = getattr(response, "status_code", None)
-    if not isinstance(code, int):
-        return False
-    # A 2xx refuses only when its body was read: last_json is reset before each request and set only when it parses.
-    return 400 <= code < 500 or (200 <= code < 300 and bool(getattr(client, "last_json", None)))
+def _step(step: Step, client: Any, fn: Callable[[], Any]) -> Any:
+    """Run one request-making call; a failure becomes the table's `PublishError` from what the answer shows."""
+    # Reset, so that an error with no answer of its own is never read against the previous request's answer.
+    client.last_response = None
+    client.last_json = {}
+    try:
+        return fn()
+    except PublishError:
+        raise
+    except Exception as exc:
+        raise step_error(step, evidence(exc, client), exc) from None
 
 
 def _is_http_error(exc: BaseException) -> bool:

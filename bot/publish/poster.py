@@ -1,9 +1,10 @@
-"""Posting exactly once: the attempt is recorded before anything is sent, the answer the moment it returns, and
-anything ambiguous is reconciled against the account's recent media before anything is sent again.
+"""Posting exactly once: the attempt is recorded before anything is sent, the answer the moment it returns, and a
+failed step is handled by the one table (bot.publish.outcome): an unknown outcome is never re-sent automatically.
 
-`Poster.tick(now)` posts for a due slot, `reconcile(now)` settles drafts left in `publishing`, `post_now(id)` posts
-one approved draft at once. Cooldowns (kv `cooldown_until`) and fatal stops (kv `posting_stopped`) live in the
-database, so every process (daemon, `pawpost post`) honours them.
+`Poster.tick(now)` posts for a due slot, `reconcile(now)` looks for unsettled drafts' posts, `post_now(id)` posts one
+approved draft at once, `resend(id)` is the owner's decision on an unsettled draft. Cooldowns (kv `cooldown_until`),
+fatal stops (kv `posting_stopped`) and the last error (kv `last_publish_error`) live in the database, so every
+process (daemon, `pawpost post`, `pawpost status`) sees them.
 """
 
 from __future__ import annotations
@@ -20,33 +21,26 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import PublishedMedia, Publisher, RecentMedia, same_caption
-from bot.publish.errors import FATAL_ADVICE, BadContent, ErrorKind, PublishError, classify
+from bot.publish import unsettled
+from bot.publish.base import PublishedMedia, Publisher, RecentMedia
+from bot.publish.errors import FATAL_ADVICE, BadContent, ErrorKind, PublishError, classify, step_error
+from bot.publish.outcome import Evidence, Move, Step
 from bot.publish.slots import KV_LAST_FIRED, SlotBook
+from bot.publish.unsettled import Look
 from bot.schedule import Slot, Upcoming
 from bot.states import DraftStatus
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# Instagram may still be finishing a post its client gave up waiting for, and its feed lags behind: look for it
-# only this long after the ambiguous error, and on an account with nothing older, look twice this far apart.
-RECONCILE_AFTER = timedelta(minutes=10)
-# Our clock and Instagram's may differ by more than minutes (a host without NTP): a post found by its caption may
-# carry a time this far before the attempt...
-MATCH_WINDOW = timedelta(hours=24)
-# ...and the feed only proves "not posted" when it shows a post older than the attempt by more than any clock skew.
-CLOCK_MARGIN = timedelta(hours=1)
-RECENT_MEDIA = 20
-# Pacing of repeated questions to Instagram about one draft (reconcile, comment).
+# Pacing of repeated questions to Instagram about one draft's comment.
 ASK_AGAIN_AFTER = timedelta(minutes=2)
 # Waits after transient failures (minutes), by attempt; the last one repeats. Transient never fails a draft.
 BACKOFF_MINUTES = (2, 5, 15, 30, 60)
 
 KV_COOLDOWN = "cooldown_until"
 KV_STOPPED = "posting_stopped"
-# kv `reconcile_unseen:<draft id>`: when the feed of an account with no older posts first lacked the draft's post.
-KV_UNSEEN = "reconcile_unseen:{}"
+KV_LAST_ERROR = "last_publish_error"
 
 _TRAILING_TAGS = re.compile(r"(?:\s*(?<![\w#])#\w+)+\s*$")
 
@@ -56,12 +50,13 @@ class PostResult:
     """What one publish (or reconcile) did to one draft."""
 
     draft_id: int
-    status: str  # posted | publishing | approved | failed
+    status: str  # posted | publishing (unsettled) | approved | failed
     media_code: str | None = None
     media_url: str | None = None
     error: str | None = None
     kind: str | None = None
     message: str = ""
+    outcome: str | None = None  # not_sent | refused | unknown, for a failed step
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,8 +96,8 @@ class Poster:
         self.publisher = publisher
         self.slots = SlotBook(store, config)
         self._lock: Any = None
-        # When Instagram was last asked about a draft (reconcile, comment): a flaky network or an inconclusive
-        # answer must not turn the daemon's frequent ticks into a request storm. Pacing only, not correctness.
+        # When Instagram was last asked about a draft's comment: a flaky network must not turn the daemon's frequent
+        # ticks into a request storm. Pacing only, not correctness.
         self._asked: dict[tuple[str, int], datetime] = {}
 
     @classmethod
@@ -115,21 +110,23 @@ class Poster:
     def close(self) -> None:
         self.publisher.close()
 
-    # -- the three entry points ---------------------------------------------------------------------
+    # -- the entry points ---------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> PostResult | None:
-        """Settle drafts left in `publishing`, add missing first comments, then post at most one draft if a slot
-        is due. Returns what happened to a draft, or None when nothing did."""
+        """Look for unsettled drafts' posts when a look is due, add missing first comments, then post at most one
+        draft if a slot is due. Unsettled drafts do not hold the queue up. Returns what happened to a draft."""
         now = now or timeutil.now()
         with self._posting_lock(wait=False) as held:
             if not held:
                 return None  # another pawpost process is posting right now
             if self._blocked(now):
                 return None
-            settled = self.reconcile(now)
-            last = settled[-1] if settled else None
-            if self._in_flight() or self._blocked(now):
-                return last  # nothing new while a post is unsettled, or while Instagram wants a pause
+            looks = self.reconcile(now)
+            settled = [lk for lk in looks if lk.decision in ("posted", "approved")]
+            last = PostResult(settled[-1].draft_id, settled[-1].decision, settled[-1].media_code,
+                              settled[-1].media_url, message=settled[-1].message) if settled else None
+            if self._blocked(now):
+                return last  # the look found that Instagram wants a pause
             self.finish_comments(now)
             decision = self.slots.decide(now)
             if decision.slot is None:
@@ -146,47 +143,33 @@ class Poster:
                 self.slots.pass_over(decision.passed, "a later slot is due")
             return self._publish(draft_id, now, slot=decision.slot)
 
-    def reconcile(self, now: datetime | None = None) -> list[PostResult]:
-        """Settle every draft left in `publishing`: found among the recent media -> posted; not there -> back to
-        approved. Drafts whose attempt is under RECONCILE_AFTER old wait (Instagram may still be processing)."""
+    def reconcile(self, now: datetime | None = None, draft_id: int | None = None, *, force: bool = False) -> list[Look]:
+        """Settle drafts left in `publishing`. A crash before the post-making request: back to approved. Otherwise
+        look for the post (when a look is due, or now with `force`): found -> posted; not found -> still unsettled,
+        next look planned. Never back to approved on a feed's word: only `resend` does that."""
         now = now or timeutil.now()
-        results: list[PostResult] = []
-        with self._posting_lock(wait=False) as held:
+        looks: list[Look] = []
+        with self._posting_lock(wait=force) as held:
             if not held:
-                return results
-            rows = self.store.all("SELECT * FROM drafts WHERE status = 'publishing' ORDER BY id")
+                if force:
+                    raise PawpostError("another pawpost process is posting right now; try again in a minute")
+                return looks
+            sql = "SELECT * FROM drafts WHERE status = 'publishing'" + (" AND id = ?" if draft_id else "")
+            rows = self.store.all(sql + " ORDER BY id", (draft_id,) if draft_id else ())
+            if draft_id is not None and not rows:
+                status = self.store.draft(draft_id)["status"]
+                raise PawpostError(f"draft {draft_id} is {status}, not unsettled; nothing to reconcile")
             recent: list[RecentMedia] | None = None
+            feed_error: str | None = None
             for draft in rows:
-                attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1",
-                                         (draft["id"],))
-                if attempt is not None and attempt["media_id"]:
-                    # The answer was stored: the post exists; only the status change was lost.
-                    media = PublishedMedia(attempt["media_id"], attempt["media_code"] or "", draft["media_url"] or "")
-                    results.append(self._mark_posted(draft["id"], attempt["id"], media,
-                                                     timeutil.parse(attempt["finished_at"]) or now, "reconciled"))
-                    continue
-                started = timeutil.parse(attempt["started_at"] if attempt else draft["updated_at"]) or now
-                # Wait from the ambiguous error (finished_at), or from the start after a crash (no finished_at).
-                ambiguous = timeutil.parse(attempt["finished_at"] if attempt else None) or started
-                if now - ambiguous < RECONCILE_AFTER or self._blocked(now) or not self._may_ask("reconcile",
-                                                                                                 draft["id"], now):
-                    continue
-                if recent is None:
-                    try:
-                        recent = self.publisher.recent_media(RECENT_MEDIA)
-                    except Exception as exc:  # every failure is classified, none is guessed at
-                        err = classify(exc)
-                        self._side_effects(err, now)
-                        log.warning("cannot read recent media to reconcile draft %s: %s", draft["id"], err.label)
-                        self.store.update("drafts", draft["id"], error=f"{err.label} (reconcile waits to check "
-                                          "Instagram before anything is sent again)")
-                        break
-                settled = self._settle(draft, attempt, started, recent, now)
-                if settled is not None:
-                    results.append(settled)
-            if results:
+                look = self._look(draft, now, force, recent, feed_error)
+                if isinstance(look, tuple):
+                    look, recent, feed_error = look
+                if look is not None:
+                    looks.append(look)
+            if any(lk.decision == "posted" for lk in looks):
                 self.finish_comments(now)
-        return results
+        return looks
 
     def post_now(self, draft_id: int, now: datetime | None = None) -> PostResult:
         """Publish one approved draft now, outside the schedule (it still counts toward the daily cap)."""
@@ -197,8 +180,9 @@ class Poster:
             raise PawpostError(f"draft {draft_id} is already posted ({draft['media_url'] or draft['media_code']}); "
                                "a draft is posted at most once")
         if status == DraftStatus.PUBLISHING:
-            raise PawpostError(f"draft {draft_id} is being published or waits to be checked against Instagram; "
-                               "it is never sent twice, see 'pawpost status'")
+            raise PawpostError(f"draft {draft_id} is unsettled: Instagram did not say whether it was posted, and it "
+                               f"is never sent twice by pawpost; run 'pawpost reconcile {draft_id}' to look now, or "
+                               f"'pawpost drafts resend {draft_id}' once you checked it is not on the account")
         if status != DraftStatus.APPROVED:
             raise PawpostError(f"draft {draft_id} is {status}; only approved drafts can be posted "
                                f"(approve it first: 'pawpost drafts approve {draft_id}')")
@@ -209,14 +193,30 @@ class Poster:
             if blocked:
                 raise PawpostError(f"posting is paused: {blocked}")
             self.reconcile(now)
-            # The reconcile may have found a cooldown, or left a draft unsettled: one post in flight at a time.
-            blocked = self._blocked(now)
+            blocked = self._blocked(now)  # the look may have met a cooldown
             if blocked:
                 raise PawpostError(f"posting is paused: {blocked}")
-            if self._in_flight():
-                raise PawpostError(f"draft {draft_id} was not posted: another draft may be on Instagram already and "
-                                   "is checked there first; see 'pawpost status' and try again later")
             return self._publish(draft_id, now)
+
+    def resend(self, draft_id: int, now: datetime | None = None, *,
+               send_now: bool = False) -> tuple[Look, PostResult | None]:
+        """The owner's decision on an unsettled draft: one last look; if the post is not there, back to approved
+        (and published at once with `send_now`). Returns the look, and the publish's result with `send_now`."""
+        now = now or timeutil.now()
+        draft = self.store.draft(draft_id)
+        if draft["status"] != DraftStatus.PUBLISHING:
+            raise PawpostError(f"draft {draft_id} is {draft['status']}; only an unsettled draft (publishing) can be "
+                               "resent")
+        with self._posting_lock(wait=True) as held:
+            if not held:
+                raise PawpostError("another pawpost process is posting right now; try again in a minute")
+            [look] = self.reconcile(now, draft_id, force=True)
+            if look.decision == "unsettled" or look.decision == "error":
+                self._owner_resend(draft_id, look, now)
+                look.decision = "approved"
+            if not send_now or look.decision != "approved":
+                return look, None
+            return look, self.post_now(draft_id, now)
 
     # -- scheduling (facts in bot.publish.slots) -----------------------------------------------------
 
@@ -243,28 +243,47 @@ class Poster:
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=first_comment)
             attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=nonce, started_at=timeutil.iso(now))
+            unsettled.clear(self.store, draft_id)
             last_fired = self.store.get(KV_LAST_FIRED)
             if slot is not None:
                 self.slots.fired(slot)
         staged = self.config.paths.data / "prepared" / f"{draft_id}-{nonce[:8]}.jpg"
         began = time.monotonic()
+
+        def before_create() -> None:
+            # Step 2, committed right before the post-making request: from here on the post may exist.
+            unsettled.mark_sent(self.store, draft_id, nonce, now)
+
         try:
-            photo, pets = self._prepare(draft, staged)
-            self._check_caption(caption)
-            media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets)
-        except Exception as exc:  # classified; anything unknown is transient, never a blind retry
-            if not isinstance(exc, PublishError | BadContent | PawpostError):
-                log.exception("publishing draft %s failed", draft_id)
-            # When the error came, not when the tick began: a slow upload must not shorten the wait to reconcile.
+            try:
+                photo, pets = self._prepare(draft, staged)
+                self._check_caption(caption)
+            except Exception as exc:  # nothing was sent: our own refusal (BadContent) or a retry
+                if not isinstance(exc, PawpostError):
+                    log.exception("preparing draft %s failed", draft_id)
+                err = classify(exc)
+            else:
+                try:
+                    media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets,
+                                                   before_create=before_create)
+                    err = None
+                except PublishError as exc:
+                    err = exc
+                except Exception as exc:  # not classified by the publisher (a bug): the post may exist if sent
+                    log.exception("publishing draft %s failed", draft_id)
+                    sent = unsettled.record(self.store, draft_id) is not None
+                    err = step_error(Step.CREATE if sent else Step.UPLOAD, Evidence(sent=True), exc)
+        finally:
+            staged.unlink(missing_ok=True)
+        if err is not None:
+            # When the error came, not when the tick began: a slow upload must not shorten the wait to look.
             failed_at = now + timedelta(seconds=time.monotonic() - began)
-            result = self._failed(draft_id, attempt_id, classify(exc), now, failed_at)
+            result = self._failed(draft_id, attempt_id, nonce, err, now, failed_at)
             if slot is not None and result.status != DraftStatus.PUBLISHING:
                 # Nothing went out: the slot is free again for the retry (or the next draft).
                 self.store.put(KV_LAST_FIRED, last_fired)
             return result
-        finally:
-            staged.unlink(missing_ok=True)
-        # Step 2, the moment publish returns: the media id/code are stored with the `posted` status.
+        # Step 3, the moment publish returns: the media id/code are stored with the `posted` status.
         result = self._mark_posted(draft_id, attempt_id, media, now, "posted")
         if first_comment:
             self._comment(draft_id, media.media_id, first_comment, now, recovering=False)
@@ -294,101 +313,159 @@ class Poster:
     def _mark_posted(self, draft_id: int, attempt_id: int, media: PublishedMedia, at: datetime,
                      outcome: str) -> PostResult:
         with self.store.tx():
-            self.store.put(KV_UNSEEN.format(draft_id), None)
+            unsettled.clear(self.store, draft_id)
             self.store.update("attempts", attempt_id, outcome=outcome, finished_at=timeutil.iso(timeutil.now()),
                               media_id=media.media_id, media_code=media.code)
             self.store.set_draft_status(draft_id, DraftStatus.POSTED, expect=DraftStatus.PUBLISHING,
                                         posted_at=timeutil.iso(at), media_id=media.media_id, media_code=media.code,
                                         media_url=media.url, error=None, retry_after=None)
+            self.store.put(KV_LAST_ERROR, None)  # posting works again: an old error is no news
         self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code}", draft_id=draft_id)
         return PostResult(draft_id, DraftStatus.POSTED, media.code, media.url,
                           message=f"posted ({media.url or media.code})" if outcome == "posted"
                           else f"found on the account after an unconfirmed attempt: {media.url or media.code}")
 
-    def _failed(self, draft_id: int, attempt_id: int, err: PublishError, now: datetime,
+    def _failed(self, draft_id: int, attempt_id: int, nonce: str, err: PublishError, now: datetime,
                 failed_at: datetime | None = None) -> PostResult:
         finished = timeutil.iso(now)
         self._side_effects(err, now)
-        if err.maybe_posted:
-            # It may be on Instagram: nothing is sent again until a reconcile has looked, RECONCILE_AFTER from now.
-            self.store.update("attempts", attempt_id, finished_at=timeutil.iso(failed_at or now),
-                              error_class=err.error_class, error=err.message)
-            note = f"{err.label} (Instagram did not confirm; pawpost checks the account before anything is sent again)"
+        self._remember_error(err, now, draft_id)
+        outcome = str(err.outcome)
+        if err.move == Move.UNSETTLED:
+            # It may be on Instagram: it is never sent again by pawpost; looks for it start LOOKS[0] from now.
+            at = failed_at or now
+            self.store.update("attempts", attempt_id, finished_at=timeutil.iso(at), error_class=err.error_class,
+                              error=err.message)
+            unsettled.mark_unknown(self.store, draft_id, nonce, err.label, err.error_class, at)
+            note = (f"{err.label} (Instagram did not say whether it was posted; pawpost looks for it on the account "
+                    f"and never sends it again by itself: 'pawpost drafts resend {draft_id}' once you checked)")
             self.store.update("drafts", draft_id, error=note)
-            self.store.event("post.unconfirmed", f"draft {draft_id}: {note}", level="warning", draft_id=draft_id)
-            return PostResult(draft_id, DraftStatus.PUBLISHING, error=err.label, kind=err.kind, message=note)
+            self.store.event("post.unsettled", f"draft {draft_id}: {note}", level="warning", draft_id=draft_id)
+            return PostResult(draft_id, DraftStatus.PUBLISHING, error=err.label, kind=err.kind, message=note,
+                              outcome=outcome)
         if err.kind == ErrorKind.BAD_CONTENT:
             with self.store.tx():
+                unsettled.clear(self.store, draft_id)
                 self.store.update("attempts", attempt_id, outcome="failed", finished_at=finished,
                                   error_class=err.error_class, error=err.message)
                 self.store.set_draft_status(draft_id, DraftStatus.FAILED, expect=DraftStatus.PUBLISHING,
                                             error=err.label, retry_after=None)
-            self.store.event("post.failed", f"draft {draft_id} failed and will not be retried: {err.label}",
-                             level="error", draft_id=draft_id)
-            return PostResult(draft_id, DraftStatus.FAILED, error=err.label, kind=err.kind,
-                              message=f"failed, not retried: {err.label}")
+            self.store.event("post.failed", f"draft {draft_id} failed: {err.label}; fix it and run 'pawpost drafts "
+                             f"approve {draft_id}' to try again", level="error", draft_id=draft_id)
+            return PostResult(draft_id, DraftStatus.FAILED, error=err.label, kind=err.kind, outcome=outcome,
+                              message=f"failed: {err.label}; fix it and approve it again")
         retry_after = None
-        if err.kind == ErrorKind.TRANSIENT:
+        if err.move == Move.RETRY:
             attempts = self.store.value("SELECT attempts FROM drafts WHERE id = ?", (draft_id,)) or 1
             wait = BACKOFF_MINUTES[min(attempts, len(BACKOFF_MINUTES)) - 1]
             retry_after = timeutil.iso(now + timedelta(minutes=wait))
         with self.store.tx():
+            unsettled.clear(self.store, draft_id)
             self.store.update("attempts", attempt_id, outcome="retry", finished_at=finished,
                               error_class=err.error_class, error=err.message)
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
                                         error=err.label, retry_after=retry_after)
-        if err.kind == ErrorKind.TRANSIENT:
+        if retry_after:
             self.store.event("post.retry", f"draft {draft_id} not posted ({err.label}); retrying after "
                              f"{timeutil.local(retry_after, self.config.schedule.zone)}", level="warning",
                              draft_id=draft_id)
-        message = f"not posted: {err}"
-        return PostResult(draft_id, DraftStatus.APPROVED, error=err.label, kind=err.kind, message=message)
+        return PostResult(draft_id, DraftStatus.APPROVED, error=err.label, kind=err.kind, outcome=outcome,
+                          message=f"not posted: {err}")
 
-    def _settle(self, draft: Any, attempt: Any, started: datetime, recent: list[RecentMedia],
-                now: datetime) -> PostResult | None:
+    def _remember_error(self, err: PublishError, now: datetime, draft_id: int | None) -> None:
+        """kv `last_publish_error`, `status`'s last_error: the error with its class; a successful post clears it."""
+        self.store.put(KV_LAST_ERROR, {
+            "at": timeutil.iso(now), "draft_id": draft_id, "kind": str(err.kind), "outcome": str(err.outcome),
+            "step": str(err.step) if err.step else None, "error_class": err.error_class, "message": err.message,
+            "advice": err.advice})
+
+    def _look(self, draft: Any, now: datetime, force: bool, recent: list[RecentMedia] | None,
+              feed_error: str | None) -> Any:
+        """One unsettled draft: a crash before sending goes back to approved; otherwise look when due."""
         draft_id = draft["id"]
-        sent = split_hashtags(draft["caption"] or "")[0] if draft["first_comment"] else (draft["caption"] or "")
-        # Clocks may be far apart, so the time only rules out old posts; a post another draft owns is never ours.
-        match = next((m for m in recent if same_caption(m.caption, sent)
-                      and (m.taken_at is None or m.taken_at >= started - MATCH_WINDOW)
-                      and not self.store.value("SELECT 1 FROM drafts WHERE media_id = ? AND id != ?",
-                                               (m.media_id, draft_id))), None)
+        attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1", (draft_id,))
+        if attempt is not None and attempt["media_id"]:
+            # The answer was stored: the post exists; only the status change was lost.
+            media = PublishedMedia(attempt["media_id"], attempt["media_code"] or "", draft["media_url"] or "")
+            result = self._mark_posted(draft_id, attempt["id"], media,
+                                       timeutil.parse(attempt["finished_at"]) or now, "reconciled")
+            return Look(draft_id, "posted", result.message, media_code=media.code, media_url=media.url)
+        rec = unsettled.record(self.store, draft_id)
+        nonce = attempt["nonce"] if attempt is not None else None
+        if rec is None or rec.get("nonce") != nonce or not rec.get("sent_at"):
+            return self._never_sent(draft_id, attempt, now)
+        if not rec.get("next_look"):
+            # Killed between the post-making request and its answer: unknown from the moment it was sent.
+            sent_at = timeutil.parse(rec["sent_at"]) or now
+            rec = unsettled.mark_unknown(self.store, draft_id, nonce, "pawpost stopped (a crash or a kill) while "
+                                         "waiting for Instagram's answer", "Interrupted", sent_at)
+            self.store.update("drafts", draft_id, error=f"Interrupted: {rec['reason']} (pawpost looks for it on the "
+                              f"account; 'pawpost drafts resend {draft_id}' once you checked it is not there)")
+        due = timeutil.parse(rec.get("next_look"))
+        if not force and (due is None or due > now or self._blocked(now)):
+            return None
+        if recent is None and feed_error is None:
+            try:
+                recent = self.publisher.recent_media(unsettled.RECENT_MEDIA)
+            except Exception as exc:  # classified; a feed that cannot be read proves nothing either way
+                err = classify(exc)
+                self._side_effects(err, now)
+                self._remember_error(err, now, draft_id)
+                feed_error = err.label
+        if feed_error is not None:
+            rec = unsettled.looked(self.store, draft_id, rec, now, None, feed_error)
+            return (Look(draft_id, "error", f"the account's feed could not be read ({feed_error}); still unsettled",
+                         looked_at=timeutil.iso(now), next_look=rec["next_look"]), recent, feed_error)
+        assert recent is not None
+        sent_caption = split_hashtags(draft["caption"] or "")[0] if draft["first_comment"] else (draft["caption"] or "")
+        started = timeutil.parse(attempt["started_at"]) if attempt is not None else now
+        match = unsettled.find_post(self.store, draft_id, sent_caption, started or now, recent)
         if match is not None:
-            if attempt is None:
-                attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=secrets.token_hex(16),
-                                               started_at=timeutil.iso(started))
-            else:
-                attempt_id = attempt["id"]
             media = PublishedMedia(match.media_id, match.code, match.url)
-            return self._mark_posted(draft_id, attempt_id, media, match.taken_at or now, "reconciled")
-        # An empty or short feed proves nothing (Instagram's feed lags): "not posted" needs a post older than the
-        # attempt in the answer, or, on an account with nothing older, a second look RECONCILE_AFTER later.
-        reaches_back = any(m.taken_at and m.taken_at < started - CLOCK_MARGIN for m in recent)
-        if not reaches_back:
-            unseen = timeutil.parse(self.store.get(KV_UNSEEN.format(draft_id)))
-            if len(recent) >= RECENT_MEDIA:
-                note = "cannot tell yet whether it was posted (the account posted a lot since); checking again later"
-            elif unseen is None or now - unseen < RECONCILE_AFTER:
-                if unseen is None:
-                    self.store.put(KV_UNSEEN.format(draft_id), timeutil.iso(now))
-                note = "not on the account yet; Instagram may still be showing it, so pawpost looks again later"
-            else:
-                note = None
-            if note is not None:
-                self.store.update("drafts", draft_id, error=note)
-                return None
-        # What went wrong with the attempt (the draft's error now says "looking again").
-        previous = f"{attempt['error_class']}: {attempt['error']}" if attempt is not None and attempt["error"] \
-            else "the attempt was interrupted"
+            result = self._mark_posted(draft_id, attempt["id"], media, match.taken_at or now, "reconciled")
+            return (Look(draft_id, "posted", result.message, looked_at=timeutil.iso(now), items=len(recent),
+                         reaches_back_to=unsettled.reaches_back_to(recent), media_code=match.code,
+                         media_url=match.url), recent, feed_error)
+        rec = unsettled.looked(self.store, draft_id, rec, now, recent)
+        back = unsettled.reaches_back_to(recent)
+        message = (f"not on the account yet ({len(recent)} posts looked at"
+                   + (f", back to {timeutil.local(back, self.config.schedule.zone)}" if back else "")
+                   + "); still unsettled: a lagging feed proves nothing, pawpost looks again at "
+                   + f"{timeutil.local(rec['next_look'], self.config.schedule.zone)}; if you checked it is not "
+                   + f"there, run 'pawpost drafts resend {draft_id}'")
+        return (Look(draft_id, "unsettled", message, looked_at=timeutil.iso(now), items=len(recent),
+                     reaches_back_to=back, next_look=rec["next_look"]), recent, feed_error)
+
+    def _never_sent(self, draft_id: int, attempt: Any, now: datetime) -> Look:
+        """Interrupted before the post-making request: nothing can be on the account; approved again at once."""
         with self.store.tx():
-            self.store.put(KV_UNSEEN.format(draft_id), None)
+            unsettled.clear(self.store, draft_id)
+            if attempt is not None:
+                self.store.update("attempts", attempt["id"], outcome="retry", finished_at=timeutil.iso(now),
+                                  error_class="Interrupted", error="stopped before the post was sent")
+            self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
+                                        error="Interrupted: pawpost stopped before the post was sent; it goes out "
+                                              "at a later slot", retry_after=None)
+        self.store.event("post.interrupted", f"draft {draft_id}: pawpost stopped before the post was sent; approved "
+                         "again", level="warning", draft_id=draft_id)
+        return Look(draft_id, "approved", "pawpost stopped before the post was sent: approved again",
+                    looked_at=timeutil.iso(now))
+
+    def _owner_resend(self, draft_id: int, look: Look, now: datetime) -> None:
+        attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1", (draft_id,))
+        zone = self.config.schedule.zone
+        checked = (f"the account's feed at {timeutil.local(look.looked_at, zone)} ({look.items} posts"
+                   + (f", back to {timeutil.local(look.reaches_back_to, zone)}" if look.reaches_back_to else "")
+                   + ")") if look.items is not None else f"nothing: {look.message}"
+        with self.store.tx():
+            unsettled.clear(self.store, draft_id)
             if attempt is not None:
                 self.store.update("attempts", attempt["id"], outcome="not_found", finished_at=timeutil.iso(now))
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
-                                        error=f"not posted, checked on Instagram: {previous}", retry_after=None)
-        self.store.event("post.not_found", f"draft {draft_id} was not on the account after an unconfirmed attempt; "
-                         "it is approved again and goes out at a later slot", level="warning", draft_id=draft_id)
-        return PostResult(draft_id, DraftStatus.APPROVED, message="not on the account: approved again")
+                                        error=None, retry_after=None)
+        self.store.event("post.resend", f"draft {draft_id}: the owner decided it was not posted (pawpost checked "
+                         f"{checked}); approved again", level="warning", draft_id=draft_id)
+        look.message = f"not on the account (pawpost checked {checked}); approved again on your word"
 
     # -- first comments (hashtags) -------------------------------------------------------------------
 
@@ -419,8 +496,9 @@ class Poster:
                 self.store.update("drafts", draft_id, comment_id="", error=f"hashtag comment refused: {err.label}")
                 self.store.event("post.comment_failed", f"draft {draft_id}: hashtag comment refused: {err.label}",
                                  level="error", draft_id=draft_id)
-            else:
+            else:  # not sent or unknown: looked for before it is added again (finish_comments)
                 log.warning("hashtag comment for draft %s not added yet: %s", draft_id, err.label)
+            self._remember_error(err, now, draft_id)
             return False
         self.store.update("drafts", draft_id, comment_id=comment_id)
         return True
@@ -440,9 +518,6 @@ class Poster:
             return False
         self._asked[(what, draft_id)] = now
         return True
-
-    def _in_flight(self) -> bool:
-        return bool(self.store.value("SELECT 1 FROM drafts WHERE status = 'publishing' LIMIT 1"))
 
     def _side_effects(self, err: PublishError, now: datetime) -> None:
         if err.kind == ErrorKind.COOLDOWN:

@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,41 @@ _LIBRARY_LOGGERS = ("pawpost.instagrapi", "instagrapi", "private_request", "publ
 # The same filter as the daemon's log handler, on instagrapi's loggers themselves, so every handler gets clean lines.
 for _name in _LIBRARY_LOGGERS:
     logging.getLogger(_name).addFilter(redactor())
+
+
+# -- the HTTP transport: a seam in code, not a config key ----------------------------------------------
+
+@dataclass(frozen=True)
+class Transport:
+    """How the instagrapi client talks HTTP. The owner never chooses it; tests do (`use_transport`)."""
+
+    private: str = "curl"  # instagrapi's private transport: curl (HTTP/2, as the app does), requests, utls
+    delay: float | None = None  # instagrapi's pause before each request, seconds (None: instagrapi's own)
+
+    @classmethod
+    def requests(cls, delay: float = 0) -> Transport:
+        """The plain `requests` transport, which `responses` can answer (tests, the contract suite)."""
+        return cls(private="requests", delay=delay)
+
+    def options(self) -> dict[str, Any]:
+        return {"private_transport": self.private, **({} if self.delay is None else {"request_timeout": self.delay})}
+
+
+_transport = [Transport()]
+
+
+def current_transport() -> Transport:
+    return _transport[-1]
+
+
+@contextmanager
+def use_transport(transport: Transport) -> Iterator[Transport]:
+    """Every client made inside the block (the CLI's and the daemon's included) uses `transport`."""
+    _transport.append(transport)
+    try:
+        yield transport
+    finally:
+        _transport.remove(transport)
 
 
 # -- the client --------------------------------------------------------------------------------------
@@ -149,11 +186,12 @@ def totp_code(config: Config) -> str:
 
 
 def make_client(config: Config, store: Any, *, interactive: bool = False,
-                ask_code: Callable[[str], str] | None = None, login: bool = True, **client_options: Any) -> Any:
+                ask_code: Callable[[str], str] | None = None, login: bool = True, transport: Transport | None = None,
+                **client_options: Any) -> Any:
     """An instagrapi Client with the saved session (device ids kept), logged in when `login` and no session exists.
 
     Not interactive (daemon, history import): challenges raise, and nothing is tried while posting is stopped.
-    `client_options` go to instagrapi's Client (tests: private_transport="requests", request_timeout=0).
+    `transport` (default: `current_transport()`) and `client_options` go to instagrapi's Client.
     """
     from bot.publish.poster import KV_STOPPED
 
@@ -167,7 +205,7 @@ def make_client(config: Config, store: Any, *, interactive: bool = False,
         raise PublishError(ErrorKind.FATAL, "posting is stopped", error_class="PostingStopped", advice=stopped)
     password = ig.secret_password()
     _remember_secrets(password)
-    options = {"private_transport": "curl", **client_options, "session_retry_total": 0}
+    options = {**(transport or current_transport()).options(), **client_options, "session_retry_total": 0}
     saved = load_session(config.session_file) or {}
     # The saved settings carry transport knobs too, and instagrapi re-applies them on load: ours win.
     transport = {k: options[k] for k in ("private_transport", "request_timeout", "public_transport") if k in options}

@@ -1,7 +1,11 @@
-"""A fake Instagram behind `responses`: the real instagrapi client talks to it over its real HTTP code path.
+"""A fault-injecting fake Instagram behind `responses`: the real instagrapi client talks to it over its real HTTP
+code path.
 
 It keeps an account (session, feed, comments), answers the endpoints pawpost uses (CAA login, rupload, configure,
-user feed, comments), counts what it received, and can be told to fail the next request to an endpoint.
+user feed, comments) and counts what it received. Any request to any endpoint, at any step of any attempt, can be
+scripted (`fail_next`, `fail_nth`): any status with any body, a failure before the request is sent (DNS, refused
+connection, TLS), or after it took effect (read timeout, reset, a SIGKILL of the client, a hang). The feed can lag
+(`lag`), and the account can live in a file (`state`) shared by several processes.
 """
 
 from __future__ import annotations
@@ -9,10 +13,13 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import re
 import secrets
+import signal
 import time
 from collections import Counter
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -51,9 +58,74 @@ class Unreadable:
         self.lands = lands
 
 
+class Answer:
+    """A scripted answer: any status and body (a dict is sent as JSON); `lands`: the request takes effect first."""
+
+    def __init__(self, status: int, body: Any = "", *, lands: bool = False,
+                 headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.lands, self.headers = status, body, lands, headers or {}
+
+
+class NotSent:
+    """A scripted failure before the request leaves the client: `how` is dns, refused, tls or connect_timeout."""
+
+    def __init__(self, how: str = "refused") -> None:
+        self.how = how
+
+
+class Lost:
+    """A scripted failure after the request was sent (and took effect when `lands`): the answer never comes.
+    `how`: timeout (read timeout) or reset (connection reset while reading the answer)."""
+
+    def __init__(self, how: str = "timeout", *, lands: bool = True) -> None:
+        self.how, self.lands = how, lands
+
+
+class Kill:
+    """The request takes effect (when `lands`), the account is saved, then the client process is SIGKILLed."""
+
+    def __init__(self, *, lands: bool = True) -> None:
+        self.lands = lands
+
+
+class Hang:
+    """The request takes effect (when `lands`) and the answer waits until `release` exists (a slow Instagram)."""
+
+    def __init__(self, release: Path, *, lands: bool = True, started: Path | None = None) -> None:
+        self.release, self.lands, self.started = Path(release), lands, started
+
+
+def _before_send(how: str) -> Exception:
+    """The exception requests raises when the connection never got as far as sending the request."""
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    url = "/api/v1/"
+    if how == "dns":
+        reason: Exception = NameResolutionError("i.instagram.com", None, OSError("Name or service not known"))
+    elif how == "tls":
+        reason = Urllib3SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+        return requests.exceptions.SSLError(MaxRetryError(None, url, reason))
+    elif how == "connect_timeout":
+        reason = ConnectTimeoutError(None, "Connection to i.instagram.com timed out. (connect timeout=10)")
+        return requests.exceptions.ConnectTimeout(MaxRetryError(None, url, reason))
+    else:
+        reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, url, reason))
+
+
+def _after_send(how: str) -> Exception:
+    from urllib3.exceptions import ProtocolError
+
+    if how == "reset":
+        return requests.exceptions.ConnectionError(
+            ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
+    return requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+
+
 class FakeInstagram:
     def __init__(self, username: str = "lola.the.chihuahua", password: str = "correct horse battery",
-                 user_id: int = 4242) -> None:
+                 user_id: int = 4242, state: Path | None = None) -> None:
         self.username, self.password, self.user_id = username, password, user_id
         self.sessionid = f"{user_id}%3A{secrets.token_hex(12)}"
         self.media: list[dict[str, Any]] = []  # the feed, newest first
@@ -64,13 +136,51 @@ class FakeInstagram:
         self.script: dict[str, list[Any]] = {}
         self.logins_rejected = False
         self.now: float | None = None  # the server's clock for taken_at (None: the real one)
+        self.lag: float = 0.0  # seconds a new post stays out of the feed (float('inf'): it never shows)
         self._ids = itertools.count(3_100_000_000_000_000_001)
+        self.state = Path(state) if state else None
+        if self.state is not None and self.state.exists():
+            self.load()
 
     # -- test controls -----------------------------------------------------------------------------
 
     def fail_next(self, key: str, *answers: Any) -> None:
-        """Answer the next requests to `key` (configure, upload, feed, comment, login) with these, in order."""
+        """Answer the next requests to `key` (configure, upload, feed, comment, login) with these, in order
+        (None: answer that one normally)."""
         self.script.setdefault(key, []).extend(answers)
+
+    def fail_nth(self, key: str, n: int, answer: Any) -> None:
+        """Answer the n-th (1-based) request to `key` from now on with `answer`; the others normally."""
+        queue = self.script.setdefault(key, [])
+        queue.extend([None] * (n - len(queue)))
+        queue[n - 1] = answer
+
+    def posts_with(self, caption: str) -> int:
+        """How many posts on the account carry this caption: a configure that created a post made one."""
+        return sum(1 for m in self.media if (m.get("caption") or {}).get("text") == caption)
+
+    def created(self) -> Counter[str]:
+        """Posts created, by caption (every configure that took effect, whatever its answer)."""
+        return Counter((m.get("caption") or {}).get("text", "") for m in self.media)
+
+    # -- an account shared by processes -------------------------------------------------------------
+
+    def save(self) -> None:
+        if self.state is None:
+            return
+        data = {"media": self.media, "comments": self.comments, "received": self.received,
+                "sessionid": self.sessionid, "next_id": next(self._ids)}
+        tmp = self.state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.state)
+        self._ids = itertools.count(data["next_id"])
+
+    def load(self) -> None:
+        assert self.state is not None
+        data = json.loads(self.state.read_text())
+        self.media, self.comments, self.sessionid = data["media"], data["comments"], data["sessionid"]
+        self.received = [tuple(r) for r in data["received"]]
+        self._ids = itertools.count(data["next_id"])
 
     def expire_session(self) -> None:
         """Instagram logs the session out: every request with the old session gets login_required."""
@@ -92,20 +202,53 @@ class FakeInstagram:
         self.received.append((request.method, key))
         self.timeouts.append(getattr(request, "req_kwargs", {}).get("timeout"))
         body = request.body.decode() if isinstance(request.body, bytes) and key != "upload" else request.body
-        if self.script.get(key):
-            answer = self.script[key].pop(0)
-            if isinstance(answer, Timeout):
-                if answer.lands and key == "configure":
-                    self._configure(_signed(body))
-                raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
-            if isinstance(answer, Unreadable):
-                if answer.lands and key == "configure":
-                    self._configure(_signed(body))
-                return 200, {"Content-Type": "text/html"}, "<html><body>upstream hiccup</body></html>"
-            if isinstance(answer, Exception):
-                raise answer
-            status, payload = answer
-            return status, {}, json.dumps(payload)
+        answer = self.script[key].pop(0) if self.script.get(key) else None
+        self.save()
+        if answer is not None:
+            return self._scripted(key, answer, request, body)
+        return self._answer(key, request, parts, body)
+
+    def _scripted(self, key: str, answer: Any, request: Any, body: Any) -> tuple[int, dict[str, str], str]:
+        if isinstance(answer, NotSent):
+            self.received.pop()  # it never arrived
+            self.save()
+            raise _before_send(answer.how)
+        if getattr(answer, "lands", False):
+            self._effect(key, request, body)
+        if isinstance(answer, Timeout):
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+        if isinstance(answer, Lost):
+            raise _after_send(answer.how)
+        if isinstance(answer, Kill):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if isinstance(answer, Hang):
+            if answer.started is not None:
+                answer.started.write_text("in configure")
+            while not answer.release.exists():
+                _real_sleep(0.05)
+            if answer.lands and key == "configure":
+                return 200, {}, json.dumps({"media": self.media[0], "status": "ok"})
+            return self._answer(key, request, urlsplit(request.url), body)
+        if isinstance(answer, Unreadable):
+            return 200, {"Content-Type": "text/html"}, "<html><body>upstream hiccup</body></html>"
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, Answer):
+            text = json.dumps(answer.body) if isinstance(answer.body, dict) else answer.body
+            return answer.status, answer.headers, text
+        status, payload = answer
+        return status, {}, json.dumps(payload)
+
+    def _effect(self, key: str, request: Any, body: Any) -> None:
+        """What a request does to the account, answered or not."""
+        if key == "configure":
+            self._configure(_signed(body))
+        elif key == "comment":
+            self._comment(request.url, body)
+        self.save()
+
+    def _answer(self, key: str, request: Any, parts: Any, body: Any) -> tuple[int, dict[str, str], str]:
+        path = parts.path
         if key == "qe_sync":
             pem = KEY.publickey().export_key()
             return 200, {"ig-set-password-encryption-key-id": str(KEY_ID),
@@ -120,18 +263,17 @@ class FakeInstagram:
             return 200, {}, json.dumps({"upload_id": path.rsplit("/", 1)[-1].split("_")[0], "status": "ok"})
         if key == "configure":
             media = self._configure(_signed(body))
+            self.save()
             return 200, {}, json.dumps({"media": media, "status": "ok"})
         if key == "feed":
             count = int(parse_qs(parts.query).get("count", ["33"])[0] or 33)
-            return 200, {}, json.dumps({"items": self.media[:count], "num_results": min(count, len(self.media)),
-                                        "more_available": len(self.media) > count, "status": "ok"})
+            now = self.now or time.time()
+            shown = [m for m in self.media if m["taken_at"] <= now - self.lag] if self.lag else self.media
+            return 200, {}, json.dumps({"items": shown[:count], "num_results": min(count, len(shown)),
+                                        "more_available": len(shown) > count, "status": "ok"})
         if key == "comment":
-            media_id = path.split("/media/")[1].split("/")[0]
-            text = _signed(body)["comment_text"]
-            comment = {"pk": str(next(self._ids)), "text": text, "created_at_utc": int(time.time()),
-                       "content_type": "comment", "status": "Active", "type": 0,
-                       "user": {"pk": str(self.user_id), "username": self.username}}
-            self.comments.setdefault(media_id, []).append(comment)
+            comment = self._comment(request.url, body)
+            self.save()
             return 200, {}, json.dumps({"comment": comment, "status": "ok"})
         if key == "current_user":
             return 200, {}, json.dumps({"user": {
@@ -144,6 +286,15 @@ class FakeInstagram:
                                         len(self.comments.get(media_id, [])), "has_more_comments": False,
                                         "status": "ok"})
         return 200, {}, json.dumps({"status": "ok"})
+
+    def _comment(self, url: str, body: Any) -> dict[str, Any]:
+        media_id = urlsplit(url).path.split("/media/")[1].split("/")[0]
+        text = _signed(body)["comment_text"]
+        comment = {"pk": str(next(self._ids)), "text": text, "created_at_utc": int(time.time()),
+                   "content_type": "comment", "status": "Active", "type": 0,
+                   "user": {"pk": str(self.user_id), "username": self.username}}
+        self.comments.setdefault(media_id, []).append(comment)
+        return comment
 
     def _configure(self, data: dict[str, Any]) -> dict[str, Any]:
         pk = next(self._ids)
@@ -191,6 +342,9 @@ class FakeInstagram:
         except (ValueError, TypeError):
             return False
         return isinstance(data, dict) and data.get("sessionid") == self.sessionid
+
+
+_real_sleep = time.sleep  # tests patch time.sleep; a Hang still waits for real
 
 
 def _key(path: str) -> str:
