@@ -188,9 +188,9 @@ def test_timeout_after_configure_with_the_media_present_is_reconciled_as_posted(
 
     assert first.status == "publishing"
     assert draft_row(ig_store, draft_id)["status"] == "publishing"
-    assert tick(p, fake, SLOT + timedelta(minutes=5)) is None  # too early to look: Instagram may still be busy
+    assert tick(p, fake, SLOT + timedelta(minutes=1)) is None  # too early to look: Instagram may still be busy
     assert fake.count("feed") == 0
-    settled = tick(p, fake, SLOT + timedelta(minutes=11))
+    settled = tick(p, fake, SLOT + timedelta(minutes=3))
 
     assert settled.status == "posted"
     row = draft_row(ig_store, draft_id)
@@ -203,23 +203,24 @@ def test_timeout_after_configure_with_the_media_present_is_reconciled_as_posted(
     assert fake.count("configure") == 1
 
 
-def test_timeout_after_configure_with_the_media_absent_goes_back_to_approved(ig_config, ig_store, fake, logged_in):
+def test_timeout_after_configure_with_the_media_absent_stays_unsettled_until_the_owner_resends(ig_config, ig_store,
+                                                                                             fake, logged_in):
     draft_id = make_draft(ig_store, "Lost in the post #dog")
     fake.fail_next("configure", Timeout(lands=False))
     p = poster(ig_config, ig_store)
 
     assert tick(p, fake, SLOT).status == "publishing"
-    # The account has no older post, so one empty answer proves nothing (the feed lags): it looks twice.
-    assert tick(p, fake, SLOT + timedelta(minutes=11)) is None
+    # No post on the account, look after look, for two days: still never sent again by pawpost.
+    for hours in (0.05, 0.2, 1, 5, 20, 30, 47):
+        tick(p, fake, SLOT + timedelta(hours=hours))
     assert draft_row(ig_store, draft_id)["status"] == "publishing"
-    settled = tick(p, fake, SLOT + timedelta(minutes=22))
-
-    assert settled.status == "approved"
+    assert fake.count("configure") == 1 and fake.count("feed") >= 6
+    # The owner checked the account: `pawpost drafts resend` approves it again; it goes out at the next slot, once.
+    look, sent = p.resend(draft_id, SLOT + timedelta(hours=48))
+    assert look.decision == "approved" and sent is None and "checked the account's feed" in look.message
     assert draft_row(ig_store, draft_id)["status"] == "approved"
-    assert fake.count("configure") == 1 and fake.media == []
     assert ig_store.value("SELECT outcome FROM attempts WHERE draft_id = ?", (draft_id,)) == "not_found"
-    # It goes out at the next slot, once.
-    assert tick(p, fake, at("2026-11-20 19:00")).status == "posted"
+    assert tick(p, fake, at("2026-11-22 19:00")).status == "posted"
     assert fake.count("configure") == 2 and len(fake.media) == 1
 
 
@@ -243,7 +244,7 @@ def test_a_crash_after_the_attempt_was_recorded_is_reconciled_on_restart(ig_conf
     restarted = poster(ig_config, ig_store)
     results = restarted.reconcile(SLOT + timedelta(minutes=11))
 
-    assert [r.status for r in results] == ["posted"]
+    assert [r.decision for r in results] == ["posted"]
     assert draft_row(ig_store, draft_id)["media_code"] == fake.media[0]["code"]
     assert fake.count("configure") == 1
 
@@ -383,10 +384,10 @@ def test_when_the_feed_cannot_be_read_the_draft_waits_and_nothing_is_sent_again(
     p = poster(ig_config, ig_store)
 
     assert tick(p, fake, SLOT).status == "publishing"
-    assert tick(p, fake, SLOT + timedelta(minutes=11)) is None  # the feed answered 500: cannot tell yet
+    assert tick(p, fake, SLOT + timedelta(minutes=3)) is None  # the feed answered 500: cannot tell yet
     assert draft_row(ig_store, draft_id)["status"] == "publishing"
-    assert tick(p, fake, SLOT + timedelta(minutes=12)) is None  # paced: Instagram is not asked again at once
+    assert tick(p, fake, SLOT + timedelta(minutes=4)) is None  # paced: Instagram is not asked again at once
     assert fake.count("feed") == 1
 
-    assert tick(p, fake, SLOT + timedelta(minutes=14)).status == "posted"
+    assert tick(p, fake, SLOT + timedelta(minutes=6)).status == "posted"
     assert fake.count("configure") == 1 and fake.count("feed") == 2 and len(fake.media) == 1
