@@ -102,7 +102,7 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
     err = info["last_error"]
     if err:
         draft = f" (draft {err['draft_id']})" if err.get("draft_id") else ""
-        lines.append(f"last error: {when(err['at'])}{draft} [{err['kind']}, {err['outcome']}] "
+        lines.append(f"last error: {when(err['at'])}{draft} ({err['kind']}, {err['outcome']}) "
                      f"{escape(err['error_class'])}: {escape(err['message'])}")
     return lines
 
