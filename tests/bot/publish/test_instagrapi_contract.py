@@ -1,0 +1,107 @@
+"""The contract with instagrapi: every behaviour of the pinned version that pawpost relies on or overrides.
+
+Run this first when upgrading instagrapi (README, "instagrapi is pinned"): a failure names the assumption that broke.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from bot.publish.answers import evidence, never_sent
+from bot.publish.session import _client_class
+from tests.bot.publish.conftest import CLIENT, jpeg
+from tests.bot.publish.fake_instagram import CHALLENGE, Answer, Lost, NotSent
+
+PINNED = "3.2.2"
+
+
+def test_the_installed_instagrapi_is_the_pinned_one():
+    assert version("instagrapi") == PINNED
+    pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
+    assert f'"instagrapi=={PINNED}"' in pyproject
+
+
+def test_the_private_methods_pawpost_overrides_still_exist_with_their_signatures():
+    from instagrapi import Client
+
+    send = inspect.signature(Client._send_private_request)
+    assert list(send.parameters)[:3] == ["self", "endpoint", "data"]
+    assert inspect.signature(Client._build_private_session_retry_strategy).parameters.keys() == {"self"}
+    assert "private_transport" in inspect.signature(Client._configure_private_session_retry).parameters
+    assert callable(Client._configure_public_session_retry)
+    for attribute in ("last_response", "last_json", "private_transport"):
+        assert hasattr(Client, attribute)
+    client = Client(private_transport="requests", with_challenge_flow=False)
+    assert client.private_transport == "requests"
+    for handler in ("challenge_code_handler", "change_password_handler"):
+        assert callable(getattr(client, handler))
+
+
+def _clients(config, store):
+    from bot.publish.session import make_client
+
+    ours = make_client(config, store, **CLIENT)
+    from instagrapi import Client
+
+    plain = Client(settings=ours.get_settings(), private_transport="requests", request_timeout=0)
+    return ours, plain
+
+
+def test_instagrapi_itself_resends_a_timed_out_post_and_pawposts_client_does_not(ig_config, ig_store, fake,
+                                                                                    logged_in, tmp_path):
+    ours, plain = _clients(ig_config, ig_store)
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg())
+    upload_id, w, h = ours.photo_rupload(photo)
+
+    from instagrapi.exceptions import ClientConnectionError
+
+    fake.fail_next("configure", Answer(408, "", lands=True))
+    with pytest.raises(ClientConnectionError):  # pawpost's UnansweredPost: not sent again
+        ours.photo_configure(upload_id, w, h, "ours")
+    assert fake.count("configure") == 1
+
+    fake.fail_next("configure", Answer(408, "", lands=True))
+    plain.photo_configure(upload_id, w, h, "plain")  # the library's own retry: a second configure
+    assert fake.count("configure") == 3 and fake.posts_with("plain") == 2  # why PawpostClient exists
+
+
+def test_an_error_answer_is_kept_on_the_client_and_on_the_error(ig_config, ig_store, fake, logged_in, tmp_path):
+    from instagrapi.exceptions import ChallengeRequired, PhotoNotUpload
+
+    ours, _ = _clients(ig_config, ig_store)
+    fake.fail_next("configure", CHALLENGE)
+    with pytest.raises(ChallengeRequired) as raised:
+        ours.photo_configure("1", 400, 500, "x")
+    assert ours.last_response.status_code == 400  # set before instagrapi raises: what pawpost reads
+    assert evidence(raised.value, ours).refusal.kind == "fatal"
+
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg())
+    fake.fail_next("upload", CHALLENGE)
+    with pytest.raises(PhotoNotUpload) as upload:
+        ours.photo_rupload(photo)
+    # instagrapi fills PhotoNotUpload's fields from the *previous* request's JSON: only its response is the upload's.
+    assert upload.value.response.status_code == 400 and b"challenge_required" in upload.value.response.content
+
+
+@pytest.mark.parametrize(("answer", "sent"), [(NotSent("refused"), False), (NotSent("dns"), False),
+                                              (Lost("timeout", lands=False), True), (Lost("reset"), True)])
+def test_transport_errors_keep_their_cause_through_instagrapi(ig_config, ig_store, fake, logged_in, answer, sent):
+    ours, _ = _clients(ig_config, ig_store)
+    fake.fail_next("configure", answer)
+
+    with pytest.raises(Exception) as raised:  # instagrapi's wrapper, or the transport's own error
+        ours.photo_configure("1", 400, 500, "x")
+
+    assert never_sent(raised.value) is not sent
+
+
+def test_pawposts_client_is_instagrapis_client():
+    from instagrapi import Client
+
+    assert issubclass(_client_class(), Client)
