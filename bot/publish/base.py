@@ -8,6 +8,7 @@ request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` bui
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -80,6 +81,17 @@ def same_caption(a: str | None, b: str | None) -> bool:
 
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
+
+
+_TRAILING_TAGS = re.compile(r"(?:\s*(?<![\w#])#\w+)+\s*$")
+
+
+def split_hashtags(caption: str) -> tuple[str, str | None]:
+    """The caption without its trailing hashtag block, and that block (None when there is none to move)."""
+    match = _TRAILING_TAGS.search(caption)
+    if not match or not caption[: match.start()].strip():
+        return caption, None
+    return caption[: match.start()].rstrip(), " ".join(match.group(0).split())
 
 
 def make_publisher(config: Any, store: Any) -> Publisher:

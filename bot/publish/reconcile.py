@@ -1,0 +1,175 @@
+"""Settling unsettled drafts: look for their posts on the account (with backoff, never fooled by a lagging feed),
+and the owner's `pawpost drafts resend`. A mixin of `Poster`: it shares the poster's lock, store and publisher.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot import timeutil
+from bot.errors import PawpostError
+from bot.publish import unsettled
+from bot.publish.base import PublishedMedia, RecentMedia, split_hashtags
+from bot.publish.errors import classify
+from bot.publish.unsettled import Look
+from bot.states import DraftStatus
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.publish.base import Publisher
+    from bot.publish.poster import PostResult
+    from bot.store import Store
+
+
+class Reconciling:
+    """`reconcile` and `resend`, for `Poster` (which provides the lock, `_mark_posted`, `_blocked` and the rest)."""
+
+    store: Store
+    config: Config
+    publisher: Publisher
+    _posting_lock: Any
+    _blocked: Any
+    _mark_posted: Any
+    _side_effects: Any
+    _remember_error: Any
+    finish_comments: Any
+    post_now: Any
+
+    def reconcile(self, now: datetime | None = None, draft_id: int | None = None, *, force: bool = False) -> list[Look]:
+        """Settle drafts left in `publishing`. A crash before the post-making request: back to approved. Otherwise
+        look for the post (when a look is due, or now with `force`): found -> posted; not found -> still unsettled,
+        next look planned. Never back to approved on a feed's word: only `resend` does that."""
+        now = now or timeutil.now()
+        looks: list[Look] = []
+        with self._posting_lock(wait=force) as held:
+            if not held:
+                if force:
+                    raise PawpostError("another pawpost process is posting right now; try again in a minute")
+                return looks
+            sql = "SELECT * FROM drafts WHERE status = 'publishing'" + (" AND id = ?" if draft_id else "")
+            rows = self.store.all(sql + " ORDER BY id", (draft_id,) if draft_id else ())
+            if draft_id is not None and not rows:
+                status = self.store.draft(draft_id)["status"]
+                raise PawpostError(f"draft {draft_id} is {status}, not unsettled; nothing to reconcile")
+            recent: list[RecentMedia] | None = None
+            feed_error: str | None = None
+            for draft in rows:
+                look = self._look(draft, now, force, recent, feed_error)
+                if isinstance(look, tuple):
+                    look, recent, feed_error = look
+                if look is not None:
+                    looks.append(look)
+            if any(lk.decision == "posted" for lk in looks):
+                self.finish_comments(now)
+        return looks
+
+    def resend(self, draft_id: int, now: datetime | None = None, *,
+               send_now: bool = False) -> tuple[Look, PostResult | None]:
+        """The owner's decision on an unsettled draft: one last look; if the post is not there, back to approved
+        (and published at once with `send_now`). Returns the look, and the publish's result with `send_now`."""
+        now = now or timeutil.now()
+        draft = self.store.draft(draft_id)
+        if draft["status"] != DraftStatus.PUBLISHING:
+            raise PawpostError(f"draft {draft_id} is {draft['status']}; only an unsettled draft (publishing) can be "
+                               "resent")
+        with self._posting_lock(wait=True) as held:
+            if not held:
+                raise PawpostError("another pawpost process is posting right now; try again in a minute")
+            [look] = self.reconcile(now, draft_id, force=True)
+            if look.decision == "unsettled" or look.decision == "error":
+                self._owner_resend(draft_id, look, now)
+                look.decision = "approved"
+            if not send_now or look.decision != "approved":
+                return look, None
+            return look, self.post_now(draft_id, now)
+
+    # -- scheduling (facts in bot.publish.slots) -----------------------------------------------------
+
+    def _look(self, draft: Any, now: datetime, force: bool, recent: list[RecentMedia] | None,
+              feed_error: str | None) -> Any:
+        """One unsettled draft: a crash before sending goes back to approved; otherwise look when due."""
+        draft_id = draft["id"]
+        attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1", (draft_id,))
+        if attempt is not None and attempt["media_id"]:
+            # The answer was stored: the post exists; only the status change was lost.
+            media = PublishedMedia(attempt["media_id"], attempt["media_code"] or "", draft["media_url"] or "")
+            result = self._mark_posted(draft_id, attempt["id"], media,
+                                       timeutil.parse(attempt["finished_at"]) or now, "reconciled")
+            return Look(draft_id, "posted", result.message, media_code=media.code, media_url=media.url)
+        rec = unsettled.record(self.store, draft_id)
+        nonce = attempt["nonce"] if attempt is not None else None
+        if rec is None or rec.get("nonce") != nonce or not rec.get("sent_at"):
+            return self._never_sent(draft_id, attempt, now)
+        if not rec.get("next_look"):
+            # Killed between the post-making request and its answer: unknown from the moment it was sent.
+            sent_at = timeutil.parse(rec["sent_at"]) or now
+            rec = unsettled.mark_unknown(self.store, draft_id, nonce, "pawpost stopped (a crash or a kill) while "
+                                         "waiting for Instagram's answer", "Interrupted", sent_at)
+            self.store.update("drafts", draft_id, error=f"Interrupted: {rec['reason']} (pawpost looks for it on the "
+                              f"account; 'pawpost drafts resend {draft_id}' once you checked it is not there)")
+        due = timeutil.parse(rec.get("next_look"))
+        if not force and (due is None or due > now or self._blocked(now)):
+            return None
+        if recent is None and feed_error is None:
+            try:
+                recent = self.publisher.recent_media(unsettled.RECENT_MEDIA)
+            except Exception as exc:  # classified; a feed that cannot be read proves nothing either way
+                err = classify(exc)
+                self._side_effects(err, now)
+                self._remember_error(err, now, draft_id)
+                feed_error = err.label
+        if feed_error is not None:
+            rec = unsettled.looked(self.store, draft_id, rec, now, None, feed_error)
+            return (Look(draft_id, "error", f"the account's feed could not be read ({feed_error}); still unsettled",
+                         looked_at=timeutil.iso(now), next_look=rec["next_look"]), recent, feed_error)
+        assert recent is not None
+        sent_caption = split_hashtags(draft["caption"] or "")[0] if draft["first_comment"] else (draft["caption"] or "")
+        started = timeutil.parse(attempt["started_at"]) if attempt is not None else now
+        match = unsettled.find_post(self.store, draft_id, sent_caption, started or now, recent)
+        if match is not None:
+            media = PublishedMedia(match.media_id, match.code, match.url)
+            result = self._mark_posted(draft_id, attempt["id"], media, match.taken_at or now, "reconciled")
+            return (Look(draft_id, "posted", result.message, looked_at=timeutil.iso(now), items=len(recent),
+                         reaches_back_to=unsettled.reaches_back_to(recent), media_code=match.code,
+                         media_url=match.url), recent, feed_error)
+        rec = unsettled.looked(self.store, draft_id, rec, now, recent)
+        back = unsettled.reaches_back_to(recent)
+        message = (f"not on the account yet ({len(recent)} posts looked at"
+                   + (f", back to {timeutil.local(back, self.config.schedule.zone)}" if back else "")
+                   + "); still unsettled: a lagging feed proves nothing, pawpost looks again at "
+                   + f"{timeutil.local(rec['next_look'], self.config.schedule.zone)}; if you checked it is not "
+                   + f"there, run 'pawpost drafts resend {draft_id}'")
+        return (Look(draft_id, "unsettled", message, looked_at=timeutil.iso(now), items=len(recent),
+                     reaches_back_to=back, next_look=rec["next_look"]), recent, feed_error)
+
+    def _never_sent(self, draft_id: int, attempt: Any, now: datetime) -> Look:
+        """Interrupted before the post-making request: nothing can be on the account; approved again at once."""
+        with self.store.tx():
+            unsettled.clear(self.store, draft_id)
+            if attempt is not None:
+                self.store.update("attempts", attempt["id"], outcome="retry", finished_at=timeutil.iso(now),
+                                  error_class="Interrupted", error="stopped before the post was sent")
+            self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
+                                        error="Interrupted: pawpost stopped before the post was sent; it goes out "
+                                              "at a later slot", retry_after=None)
+        self.store.event("post.interrupted", f"draft {draft_id}: pawpost stopped before the post was sent; approved "
+                         "again", level="warning", draft_id=draft_id)
+        return Look(draft_id, "approved", "pawpost stopped before the post was sent: approved again",
+                    looked_at=timeutil.iso(now))
+
+    def _owner_resend(self, draft_id: int, look: Look, now: datetime) -> None:
+        attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1", (draft_id,))
+        zone = self.config.schedule.zone
+        checked = (f"the account's feed at {timeutil.local(look.looked_at, zone)} ({look.items} posts"
+                   + (f", back to {timeutil.local(look.reaches_back_to, zone)}" if look.reaches_back_to else "")
+                   + ")") if look.items is not None else f"nothing: {look.message}"
+        with self.store.tx():
+            unsettled.clear(self.store, draft_id)
+            if attempt is not None:
+                self.store.update("attempts", attempt["id"], outcome="not_found", finished_at=timeutil.iso(now))
+            self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
+                                        error=None, retry_after=None)
+        self.store.event("post.resend", f"draft {draft_id}: the owner decided it was not posted (pawpost checked "
+                         f"{checked}); approved again", level="warning", draft_id=draft_id)
+        look.message = f"not on the account (pawpost checked {checked}); approved again on your word"
