@@ -42,7 +42,6 @@ KV_STOPPED = "posting_stopped"
 KV_LAST_ERROR = "last_publish_error"
 
 
-
 @dataclass
 class PostResult:
     """What one publish (or reconcile) did to one draft."""
@@ -183,7 +182,7 @@ class Poster(Reconciling):
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=first_comment)
             attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=nonce, started_at=timeutil.iso(now))
-            unsettled.clear(self.store, draft_id)
+            unsettled.mark_started(self.store, draft_id, nonce)
             last_fired = self.store.get(KV_LAST_FIRED)
             if slot is not None:
                 self.slots.fired(slot)

@@ -99,9 +99,14 @@ class Reconciling:
             return Look(draft_id, "posted", result.message, media_code=media.code, media_url=media.url)
         rec = unsettled.record(self.store, draft_id)
         nonce = attempt["nonce"] if attempt is not None else None
-        if rec is None or rec.get("nonce") != nonce or not rec.get("sent_at"):
+        if rec is not None and rec.get("nonce") == nonce and not rec.get("sent_at"):
             return self._never_sent(draft_id, attempt, now)
-        if not rec.get("next_look"):
+        if rec is None or rec.get("nonce") != nonce:
+            # Left `publishing` by a pawpost from before these records: whether it was sent is not known.
+            since = timeutil.parse(attempt["finished_at"] or attempt["started_at"]) if attempt is not None else now
+            rec = unsettled.mark_unknown(self.store, draft_id, nonce or "", "left publishing by an earlier pawpost "
+                                         "version; whether it was sent is not known", "Unknown", since or now)
+        elif not rec.get("next_look"):
             # Killed between the post-making request and its answer: unknown from the moment it was sent.
             sent_at = timeutil.parse(rec["sent_at"]) or now
             rec = unsettled.mark_unknown(self.store, draft_id, nonce, "pawpost stopped (a crash or a kill) while "

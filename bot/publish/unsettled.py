@@ -1,7 +1,8 @@
 """Unsettled drafts: a post-making request whose outcome is unknown. What is known about each, when to look again.
 
-A draft is unsettled while it is `publishing` and its attempt is not running: the record (kv `unsettled:<id>`) says
-whether the post-making request was sent, why the outcome is unknown, and the looks so far. Only finding the post
+A draft is unsettled while it is `publishing` and its attempt is not running: the record (kv `unsettled:<id>`,
+written with the attempt) says whether the post-making request was sent, why the outcome is unknown, and the looks
+so far. Only finding the post
 (`posted`) or the owner's `pawpost drafts resend` settles it; looks continue with backoff, for good.
 """
 
@@ -48,6 +49,11 @@ class Look:
 def record(store: Store, draft_id: int) -> dict[str, Any] | None:
     value = store.get(KV_UNSETTLED.format(draft_id))
     return value if isinstance(value, dict) else None
+
+
+def mark_started(store: Store, draft_id: int, nonce: str) -> None:
+    """Committed with the attempt: a record without `sent_at` proves the post-making request was never sent."""
+    store.put(KV_UNSETTLED.format(draft_id), {"nonce": nonce})
 
 
 def mark_sent(store: Store, draft_id: int, nonce: str, now: datetime) -> None:
@@ -114,8 +120,10 @@ def unsettled_drafts(store: Store) -> list[dict[str, Any]]:
     for row in store.all("SELECT d.id, d.error, a.started_at FROM drafts d LEFT JOIN attempts a ON a.id = "
                          "(SELECT max(id) FROM attempts WHERE draft_id = d.id) WHERE d.status = 'publishing' "
                          "ORDER BY d.id"):
-        rec = record(store, row["id"]) or {}
-        sent = bool(rec.get("sent_at"))
+        rec = record(store, row["id"])
+        # No record at all: left `publishing` by a pawpost from before these records, so it may have been sent.
+        sent = rec is None or bool(rec.get("sent_at"))
+        rec = rec or {}
         item = {
             "draft_id": row["id"],
             "reason": rec.get("reason") or ("pawpost stopped before Instagram answered" if sent

@@ -134,7 +134,8 @@ def test_sigkill_during_the_upload_is_approved_again_without_a_look(ig_home, ig_
     child.communicate(timeout=120)
 
     assert child.returncode == -signal.SIGKILL
-    assert draft_row(ig_store, draft_id)["status"] == "publishing" and record(ig_store, draft_id) is None
+    assert draft_row(ig_store, draft_id)["status"] == "publishing"
+    assert "sent_at" not in record(ig_store, draft_id)  # the attempt's record: the configure was never sent
     restarted = poster(ig_config, ig_store)
     settled = tick(restarted, _reload(fake), SLOT + timedelta(minutes=2))
     assert settled.status == "approved" and fake.count("feed") == 0  # no need to look: nothing can be there

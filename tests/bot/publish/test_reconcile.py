@@ -175,3 +175,21 @@ def test_post_now_goes_ahead_beside_an_unsettled_draft_and_never_resends_it(ig_c
     assert fake.count("configure") == 2 and fake.posts_with("Did it land? #dog") == 0
     assert draft_row(ig_store, other)["status"] == "posted"
     assert draft_row(ig_store, unsettled)["status"] == "publishing"
+
+
+def test_a_draft_left_publishing_by_an_earlier_version_is_unsettled_not_resent(ig_config, ig_store, fake, logged_in):
+    """Before the attempt records existed, nothing said whether the configure had been sent: it may have been."""
+    from bot.status import status
+
+    draft_id = make_draft(ig_store, "From before the upgrade #dog", status="publishing")
+    ig_store.insert("attempts", draft_id=draft_id, nonce="0" * 32, started_at="2026-11-20T09:30:00+00:00",
+                    finished_at="2026-11-20T09:31:00+00:00", error_class="ReadTimeout", error="lost")
+    p = poster(ig_config, ig_store)
+
+    for minutes in (5, 20, 60):
+        tick(p, fake, SLOT + timedelta(minutes=minutes))
+
+    assert draft_row(ig_store, draft_id)["status"] == "publishing" and fake.count("configure") == 0
+    assert fake.count("feed") >= 2
+    [item] = status(ig_store, ig_config)["unsettled"]
+    assert item["command"] == f"pawpost drafts resend {draft_id}" and "earlier pawpost" in item["reason"]
