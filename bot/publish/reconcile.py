@@ -4,6 +4,7 @@ and the owner's `pawpost drafts resend`. A mixin of `Poster`: it shares the post
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +53,9 @@ class Reconciling:
             if draft_id is not None and not rows:
                 status = self.store.draft(draft_id)["status"]
                 raise PawpostError(f"draft {draft_id} is {status}, not unsettled; nothing to reconcile")
-            recent: list[RecentMedia] | None = None
-            feed_error: str | None = None
+            feed = _Feed(self, now)
             for draft in rows:
-                look = self._look(draft, now, force, recent, feed_error)
-                if isinstance(look, tuple):
-                    look, recent, feed_error = look
+                look = self._look(draft, now, force, feed)
                 if look is not None:
                     looks.append(look)
             if any(lk.decision == "posted" for lk in looks):
@@ -86,25 +84,28 @@ class Reconciling:
 
     # -- scheduling (facts in bot.publish.slots) -----------------------------------------------------
 
-    def _look(self, draft: Any, now: datetime, force: bool, recent: list[RecentMedia] | None,
-              feed_error: str | None) -> Any:
+    def _look(self, draft: Any, now: datetime, force: bool, feed: _Feed) -> Look | None:
         """One unsettled draft: a crash before sending goes back to approved; otherwise look when due."""
         draft_id = draft["id"]
         attempt = self.store.one("SELECT * FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1", (draft_id,))
-        if attempt is not None and attempt["media_id"]:
+        if attempt is None:  # cannot happen (the attempt is written with the status), but never guess "not sent"
+            attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=secrets.token_hex(16),
+                                           started_at=draft["updated_at"])
+            attempt = self.store.one("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+        if attempt["media_id"]:
             # The answer was stored: the post exists; only the status change was lost.
             media = PublishedMedia(attempt["media_id"], attempt["media_code"] or "", draft["media_url"] or "")
             result = self._mark_posted(draft_id, attempt["id"], media,
                                        timeutil.parse(attempt["finished_at"]) or now, "reconciled")
             return Look(draft_id, "posted", result.message, media_code=media.code, media_url=media.url)
         rec = unsettled.record(self.store, draft_id)
-        nonce = attempt["nonce"] if attempt is not None else None
+        nonce = attempt["nonce"]
         if rec is not None and rec.get("nonce") == nonce and not rec.get("sent_at"):
             return self._never_sent(draft_id, attempt, now)
         if rec is None or rec.get("nonce") != nonce:
             # Left `publishing` by a pawpost from before these records: whether it was sent is not known.
-            since = timeutil.parse(attempt["finished_at"] or attempt["started_at"]) if attempt is not None else now
-            rec = unsettled.mark_unknown(self.store, draft_id, nonce or "", "left publishing by an earlier pawpost "
+            since = timeutil.parse(attempt["finished_at"] or attempt["started_at"])
+            rec = unsettled.mark_unknown(self.store, draft_id, nonce, "left publishing by an earlier pawpost "
                                          "version; whether it was sent is not known", "Unknown", since or now)
         elif not rec.get("next_look"):
             # Killed between the post-making request and its answer: unknown from the moment it was sent.
@@ -116,37 +117,29 @@ class Reconciling:
         due = timeutil.parse(rec.get("next_look"))
         if not force and (due is None or due > now or self._blocked(now)):
             return None
-        if recent is None and feed_error is None:
-            try:
-                recent = self.publisher.recent_media(unsettled.RECENT_MEDIA)
-            except Exception as exc:  # classified; a feed that cannot be read proves nothing either way
-                err = classify(exc)
-                self._side_effects(err, now)
-                self._remember_error(err, now, draft_id)
-                feed_error = err.label
-        if feed_error is not None:
-            rec = unsettled.looked(self.store, draft_id, rec, now, None, feed_error)
-            return (Look(draft_id, "error", f"the account's feed could not be read ({feed_error}); still unsettled",
-                         looked_at=timeutil.iso(now), next_look=rec["next_look"]), recent, feed_error)
-        assert recent is not None
+        recent = feed.read()
+        if recent is None:
+            rec = unsettled.looked(self.store, draft_id, rec, now, None, feed.error)
+            return Look(draft_id, "error", f"the account's feed could not be read ({feed.error}); still unsettled",
+                        looked_at=timeutil.iso(now), next_look=rec["next_look"])
         sent_caption = split_hashtags(draft["caption"] or "")[0] if draft["first_comment"] else (draft["caption"] or "")
-        started = timeutil.parse(attempt["started_at"]) if attempt is not None else now
-        match = unsettled.find_post(self.store, draft_id, sent_caption, started or now, recent)
+        started = timeutil.parse(attempt["started_at"]) or now
+        match = unsettled.find_post(self.store, draft_id, sent_caption, started, recent)
+        back = unsettled.reaches_back_to(recent)
         if match is not None:
             media = PublishedMedia(match.media_id, match.code, match.url)
             result = self._mark_posted(draft_id, attempt["id"], media, match.taken_at or now, "reconciled")
-            return (Look(draft_id, "posted", result.message, looked_at=timeutil.iso(now), items=len(recent),
-                         reaches_back_to=unsettled.reaches_back_to(recent), media_code=match.code,
-                         media_url=match.url), recent, feed_error)
+            return Look(draft_id, "posted", result.message, looked_at=timeutil.iso(now), items=len(recent),
+                        reaches_back_to=back, media_code=match.code, media_url=match.url)
         rec = unsettled.looked(self.store, draft_id, rec, now, recent)
-        back = unsettled.reaches_back_to(recent)
+        zone = self.config.schedule.zone
         message = (f"not on the account yet ({len(recent)} posts looked at"
-                   + (f", back to {timeutil.local(back, self.config.schedule.zone)}" if back else "")
+                   + (f", back to {timeutil.local(back, zone)}" if back else "")
                    + "); still unsettled: a lagging feed proves nothing, pawpost looks again at "
-                   + f"{timeutil.local(rec['next_look'], self.config.schedule.zone)}; if you checked it is not "
-                   + f"there, run 'pawpost drafts resend {draft_id}'")
-        return (Look(draft_id, "unsettled", message, looked_at=timeutil.iso(now), items=len(recent),
-                     reaches_back_to=back, next_look=rec["next_look"]), recent, feed_error)
+                   + f"{timeutil.local(rec['next_look'], zone)}; if you checked it is not there, run "
+                   + f"'pawpost drafts resend {draft_id}'")
+        return Look(draft_id, "unsettled", message, looked_at=timeutil.iso(now), items=len(recent),
+                    reaches_back_to=back, next_look=rec["next_look"])
 
     def _never_sent(self, draft_id: int, attempt: Any, now: datetime) -> Look:
         """Interrupted before the post-making request: nothing can be on the account; approved again at once."""
@@ -178,3 +171,25 @@ class Reconciling:
         self.store.event("post.resend", f"draft {draft_id}: the owner decided it was not posted (pawpost checked "
                          f"{checked}); approved again", level="warning", draft_id=draft_id)
         look.message = f"not on the account (pawpost checked {checked}); approved again on your word"
+
+
+class _Feed:
+    """The account's recent media, read at most once per reconcile, or why it could not be read."""
+
+    def __init__(self, poster: Reconciling, now: datetime) -> None:
+        self.poster, self.now = poster, now
+        self.items: list[RecentMedia] | None = None
+        self.error: str | None = None
+        self._read = False
+
+    def read(self) -> list[RecentMedia] | None:
+        if not self._read:
+            self._read = True
+            try:
+                self.items = self.poster.publisher.recent_media(unsettled.RECENT_MEDIA)
+            except Exception as exc:  # classified; a feed that cannot be read proves nothing either way
+                err = classify(exc)
+                self.poster._side_effects(err, self.now)
+                self.poster._remember_error(err, self.now, None)
+                self.error = err.label
+        return self.items
