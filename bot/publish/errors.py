@@ -46,7 +46,7 @@ ADVICE = {
     ErrorKind.COOLDOWN: "Instagram asked to slow down; posting pauses and resumes by itself",
     ErrorKind.REAUTH: "Instagram logged pawpost out; run 'pawpost login'",
     ErrorKind.FATAL: "posting is stopped; fix it in the Instagram app if asked, then run 'pawpost login'",
-    ErrorKind.BAD_CONTENT: "Instagram refused this photo or caption; fix the draft and approve it again",
+    ErrorKind.BAD_CONTENT: "this photo or caption cannot be posted as it is; fix the draft and approve it again",
 }
 
 # What the owner must do for each fatal cause, one sentence for `pawpost status`.
@@ -64,6 +64,7 @@ FATAL_ADVICE = {
     "logged_out": "Instagram logged pawpost out and logging in again did not work: run 'pawpost login'",
     "no_credentials": "there is no Instagram session and no password to log in with: run 'pawpost login'",
 }
+
 
 def _status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
@@ -84,8 +85,8 @@ def step_error(step: Step, evidence: Evidence, exc: BaseException | None, *, err
     decision: Decision = decide(step, evidence)
     refusal = evidence.refusal
     text = message or (refusal.reason if refusal else "") or (_short(exc) if exc is not None else "no answer")
-    status = _status(exc) if exc is not None else None
-    if status and str(status) not in text:
+    status = getattr(getattr(exc, "response", None), "status_code", None)  # an HTTP answer's, never a curl code
+    if isinstance(status, int) and str(status) not in text:
         text = f"HTTP {status}: {text}"
     return PublishError(decision.kind, text, error_class=error_class or (type(exc).__name__ if exc else "NoAnswer"),
                         advice=refusal.advice if refusal else "", outcome=decision.outcome, move=decision.move,
