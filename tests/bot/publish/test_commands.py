@@ -117,3 +117,22 @@ def test_a_failed_post_command_leaves_last_error_and_a_good_post_clears_it(ig_co
     assert rc == 0, err
     rc, out, _ = pawpost("status", "--json", now=SLOT + timedelta(minutes=5))
     assert json.loads(out)["last_error"] is None
+
+
+def test_reconcile_and_resend_with_the_dry_run_publisher(home, store):
+    from tests.conftest import run_cli
+
+    approved = make_draft(store, "Nothing unsettled here")
+    store.close()
+    cfg = home / "pawpost.toml"
+
+    listed = run_cli("reconcile", "--json", config=cfg)
+    text = run_cli("reconcile", config=cfg)
+    resend = run_cli("drafts", "resend", str(approved), config=cfg)
+    usage = run_cli("drafts", "resend", config=cfg)
+
+    assert listed.returncode == 0 and json.loads(listed.stdout) == {"drafts": []}
+    assert text.returncode == 0 and text.stdout.strip() == "no unsettled drafts: nothing to reconcile"
+    assert resend.returncode == 1 and resend.stderr.strip() == (
+        f"pawpost: error: draft {approved} is approved; only an unsettled draft (publishing) can be resent")
+    assert usage.returncode == 2
