@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "bot.cli.ingest",
     "bot.cli.posting",
     "bot.cli.models",
+    "bot.cli.web",
 ]
 
 
