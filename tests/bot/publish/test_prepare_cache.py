@@ -21,8 +21,20 @@ def test_the_cached_copy_is_what_publishing_makes_and_is_made_once(store, tmp_pa
     assert first.read_bytes() == fresh.path.read_bytes()
 
 
+def gradient(size: tuple[int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    im = Image.linear_gradient("L").resize(size).convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG")
+    return buf.getvalue()
+
+
 def test_a_pet_correction_makes_the_copy_again_and_drops_the_old_one(store):
-    draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
+    draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]],
+                          data=gradient((900, 1600)))
     photo_id = store.draft(draft_id)["photo_id"]
     old = prepared_copy(store, photo_id)
     old_bytes = old.read_bytes()
