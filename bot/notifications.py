@@ -9,6 +9,7 @@ after notify.timeout_seconds on the notifier's own thread: posting never waits f
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,23 @@ def _retrain_message(store: Store, config: Config) -> Message | None:
                    f"{run.reason}{score}; the current model stays.".strip())
 
 
+class RedactUrls(logging.Filter):
+    """Apprise logs the URLs it cannot parse or reach; they hold tokens, so every part of one long enough to be a
+    secret is masked before any handler sees the line."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__()
+        parts = {p for url in urls for p in re.split(r"[^A-Za-z0-9_\-]+", url.split("://", 1)[-1]) if len(p) >= 6}
+        self.secrets = sorted({*urls, *parts}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        record.msg, record.args = text, None
+        return True
+
+
 class Sender:
     """Apprise with a deadline: each message goes to every URL; one that fails or hangs is logged, never raised."""
 
@@ -143,6 +161,11 @@ class Sender:
         self.urls = urls
         self.timeout = timeout
         self._apprise: Any = None
+        if urls:
+            apprise_log = logging.getLogger("apprise")
+            for old in [f for f in apprise_log.filters if isinstance(f, RedactUrls)]:
+                apprise_log.removeFilter(old)  # a config reload replaces the URLs
+            apprise_log.addFilter(RedactUrls(urls))
 
     def _targets(self) -> Any:
         if self._apprise is None:
