@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "bot.cli.posting",
     "bot.cli.models",
     "bot.cli.web",
+    "bot.cli.review",
 ]
 
 
