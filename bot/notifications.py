@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -179,8 +180,8 @@ class Sender:
             self._apprise = targets
         return self._apprise
 
-    def send(self, message: Message) -> bool:
-        """True when every notifier took it within the timeout."""
+    def send(self, message: Message, stop: threading.Event | None = None) -> bool:
+        """True when every notifier took it within the timeout; a `stop` (the daemon exiting) gives up at once."""
         targets = self._targets()
         if not len(targets):
             return False
@@ -195,7 +196,9 @@ class Sender:
 
         thread = threading.Thread(target=deliver, name="pawpost-notify-send", daemon=True)
         thread.start()
-        thread.join(self.timeout)
+        deadline = time.monotonic() + self.timeout
+        while thread.is_alive() and time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            thread.join(min(0.2, max(0.0, deadline - time.monotonic())))
         if thread.is_alive():
             log.warning("a notifier did not answer within %gs; %r was given up", self.timeout, message.title)
             return False
@@ -216,5 +219,5 @@ class NotifyWorker:
         for message in collect(self.store(), self.config):
             if stop.is_set():
                 break
-            self.sender.send(message)
+            self.sender.send(message, stop)
         return ROUND_SECONDS

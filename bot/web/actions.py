@@ -162,9 +162,11 @@ async def schedule(request: Request, form: FormData) -> Response:
 
         at = None
         if form.get("when") != "queue":
-            if not _text(form, "at"):
-                raise PawpostError("pick a date and time, or choose 'next free slot'")
-            at = parse_local_time(str(form["at"]), site.config)
+            # A slot picked from the list wins over the free time field (which shows the current time).
+            picked = _text(form, "slot") or _text(form, "at")
+            if not picked:
+                raise PawpostError("pick a slot or a date and time, or choose 'next free slot'")
+            at = parse_local_time(picked, site.config)
         reschedule(store, site.config, draft_id, at)
         where = timeutil.local(at, site.config.schedule.zone) if at else "the next free slot"
         return f"Draft {draft_id} moved to {where}"

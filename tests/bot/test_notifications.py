@@ -27,12 +27,14 @@ class Receiver:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.bodies: list[dict[str, Any]] = []
+        self.hits = 0
         self.release = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.hits += 1
                 if outer.mode == "hang":
                     outer.release.wait(30)
                 if outer.mode == "ok":

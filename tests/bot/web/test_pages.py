@@ -268,3 +268,21 @@ def test_a_draft_changed_by_the_cli_shows_changed_on_the_page(client, web_store,
     html = client.get(f"/drafts/{draft_id}").text
     assert "approved" in html and csrf_of(html)
     assert f"{escape(CANDIDATES[2])}</textarea>" in html
+
+
+def test_picking_a_slot_puts_the_draft_there_ahead_of_the_queue(client, web_store, web_config):
+    from bot.publish.slots import SlotBook
+
+    first = add_draft(web_store, ["first in the queue"], status="approved")
+    second = add_draft(web_store, ["second in the queue"], status="approved")
+    before = SlotBook(web_store, web_config).upcoming(timeutil.now(), 2)
+    assert [s.draft_id for s in before] == [first, second]
+    page = client.get("/schedule").text
+    slot = timeutil.local(before[0].slot.at, web_config.schedule.zone).replace(" ", "T")
+    assert f'<option value="{slot}">' in page
+
+    client.post(f"/drafts/{second}/schedule", data={"csrf": csrf_of(page), "when": "at", "slot": slot,
+                                                    "at": ""})
+
+    after = SlotBook(web_store, web_config).upcoming(timeutil.now(), 2)
+    assert [s.draft_id for s in after] == [second, first]
