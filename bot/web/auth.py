@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -71,11 +70,12 @@ def use_login_token(store: Store, token: str) -> str | None:
 
 
 def purge_expired_tokens(store: Store) -> None:
+    """Forget login links that can no longer be used (each `pawpost web --url` tidies up after earlier ones)."""
     now = timeutil.now()
-    for row in store.all("SELECT key, value FROM kv WHERE key LIKE 'web_login:%'"):
+    for row in store.all("SELECT key FROM kv WHERE key LIKE 'web_login:%'"):
         try:
-            expired = timeutil.parse(row["value"].strip('"')) <= now
-        except ValueError:
+            expired = timeutil.parse(store.get(row["key"])) <= now
+        except (TypeError, ValueError):
             expired = True
         if expired:
             store.put(row["key"], None)
@@ -148,9 +148,3 @@ class LoginLimiter:
         now = time.monotonic() if now is None else now
         with self._lock:
             self._recent(client, now).append(now)
-
-
-def secret_mode_ok(data_dir: Path) -> bool:
-    """Whether the secret file is readable by its owner only."""
-    path = Path(data_dir) / SECRET_FILE
-    return not path.exists() or (os.stat(path).st_mode & 0o077) == 0

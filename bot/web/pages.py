@@ -19,10 +19,10 @@ POSTED_LIMIT = 100
 
 
 def _pet_names(store: Store, config: Any) -> list[str]:
+    """Every pet the owner can tick: the configured ones first, then any added with 'pawpost pets add'."""
     names = [p.name for p in config.pets]
-    for row in store.all("SELECT name FROM pets ORDER BY name"):
-        if row[0].lower() not in {n.lower() for n in names}:
-            names.append(row[0])
+    known = {n.lower() for n in names}
+    names += [r[0] for r in store.all("SELECT name FROM pets ORDER BY name") if r[0].lower() not in known]
     return names
 
 
