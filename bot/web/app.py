@@ -14,8 +14,9 @@ from urllib.parse import quote, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -217,6 +218,35 @@ async def server_error(request: Request, exc: Exception) -> Response:
                                     "The page could not be made; the details are in pawpost's log.")
 
 
+# Only this site's own scripts, styles, images and forms; never framed; no Referer (a login link stays here).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response, pages, images and static files alike."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(config: Config, *, login: bool | None = None) -> Starlette:
     """The review site for `config`. `login` overrides whether a login is required (default: by the address)."""
     from bot.web import actions, pages
@@ -239,6 +269,7 @@ def create_app(config: Config, *, login: bool | None = None) -> Starlette:
         Route("/drafts/{draft_id:int}/schedule", action(actions.schedule), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error},
+                    middleware=[Middleware(SecurityHeaders)])
     app.state.site = Site(config, login=login)
     return app

@@ -194,3 +194,12 @@ def test_a_wrong_listen_address_is_one_line(tmp_path):
     done = run_cli("web", "--url", config=config_path)
 
     assert done.returncode == 1 and "web.listen: must be HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_response_forbids_framing_foreign_scripts_and_the_referer(client, web_store):
+    draft_id = add_draft(web_store, ["hello"])
+
+    for path in ("/", f"/drafts/{draft_id}/image", "/static/app.js", "/nowhere"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["referrer-policy"] == "no-referrer" and headers["x-content-type-options"] == "nosniff"
