@@ -60,7 +60,7 @@ async def approve(request: Request, form: FormData) -> Response:
     def run(store: Store) -> str:
         from bot.drafts import approve as approve_draft
         from bot.drafts import get_draft
-        from bot.review import parse_local_time
+        from bot.review import parse_local_time, reschedule
 
         at = None
         if form.get("when") == "at":
@@ -68,7 +68,10 @@ async def approve(request: Request, form: FormData) -> Response:
                 raise PawpostError("pick a date and time, or choose 'next free slot'")
             at = parse_local_time(str(form["at"]), site.config)
         choice = caption_choice(get_draft(store, draft_id), form)
-        approve_draft(store, site.config, draft_id, at=at, **choice)
+        done = approve_draft(store, site.config, draft_id, at=at, **choice)
+        if at is None and done.scheduled_for:
+            # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
+            reschedule(store, site.config, draft_id, None)
         from bot import timeutil
 
         return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at

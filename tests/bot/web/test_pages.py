@@ -286,3 +286,16 @@ def test_picking_a_slot_puts_the_draft_there_ahead_of_the_queue(client, web_stor
 
     after = SlotBook(web_store, web_config).upcoming(timeutil.now(), 2)
     assert [s.draft_id for s in after] == [second, first]
+
+
+def test_next_free_slot_on_a_draft_approved_for_a_time_puts_it_back_in_the_queue(client, web_store, web_config):
+    from bot.drafts import approve
+
+    draft_id = add_draft(web_store, CANDIDATES)
+    approve(web_store, web_config, draft_id, at=timeutil.now() + timedelta(days=3))
+
+    client.post(f"/drafts/{draft_id}/approve", data={"csrf": form_token(client), "caption": CANDIDATES[0],
+                                                    "when": "next"})
+
+    d = get_draft(web_store, draft_id)
+    assert d.status == "approved" and d.scheduled_for is None
