@@ -126,8 +126,11 @@ async def regenerate(request: Request, form: FormData) -> Response:
                 vision = site.vision()
             except ImportError:
                 vision = None
-            d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
-                                 start=_text(form, "start"), vision=vision)
+            try:
+                d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
+                                     start=_text(form, "start"), vision=vision)
+            finally:
+                site.models_used()
         return f"Draft {draft_id}: {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
 
     return _back(request, form, await site.run(run))
@@ -143,7 +146,10 @@ async def pets(request: Request, form: FormData) -> Response:
 
         photo_id = store.draft(draft_id)["photo_id"]
         with site.models_lock:
-            result = set_photo_pets(store, site.config, site.vision(), photo_id, names)
+            try:
+                result = set_photo_pets(store, site.config, site.vision(), photo_id, names)
+            finally:
+                site.models_used()
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"
         line = f"Draft {draft_id}: pets set to {shown}"
         if result.references_added:

@@ -54,6 +54,7 @@ class Site:
         self._runtime: Any = None
         self._vision: Any = None
         self._captioner: Any = None
+        self._unload_timer: threading.Timer | None = None
 
     # -- the database, per call: sqlite3 connections stay in the thread that opened them ---------------------
 
@@ -89,6 +90,20 @@ class Site:
 
             self._captioner = make_captioner(self.config, self.runtime())
         return self._captioner
+
+    def models_used(self) -> None:
+        """After a model action: unload what stays idle for idle_unload_minutes, as the daemon's worker does."""
+        if self._unload_timer is not None:
+            self._unload_timer.cancel()
+        timer = threading.Timer(self.runtime().idle_seconds + 1, self._unload_idle)
+        timer.daemon = True
+        timer.start()
+        self._unload_timer = timer
+
+    def _unload_idle(self) -> None:
+        with self.models_lock:
+            for key in self.runtime().unload_idle():
+                log.info("web: models.%s unloaded after %g idle minutes", key, self.config.models.idle_unload_minutes)
 
     # -- responses ---------------------------------------------------------------------------------------------
 

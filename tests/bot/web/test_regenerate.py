@@ -34,3 +34,22 @@ def test_regenerate_with_a_hint_and_first_words(tmp_path, tiny_blip, scripted_wr
     assert row["seed"] != seed and row["hint"] == "after the groomer" and row["start_text"] == "Lola"
     assert candidates and all(c.startswith("Lola") for c in candidates) and row["caption"].startswith("Lola")
     assert "draft.regenerated" in kinds
+
+
+def test_the_pages_models_are_unloaded_when_idle(tmp_path, tiny_blip, scripted_writer):  # noqa: F811
+    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    config.models.idle_unload_minutes = 0.1  # unloaded 7 s after the last use
+    with Store.for_config(config) as store:
+        photo = add_analyzed_photo(store, config, {"Lola": 0.9})
+        draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
+        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+    app = create_app(config)
+    site = app.state.site
+
+    with TestClient(app, base_url=LOCAL) as client:
+        client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+        models = site.captioner().models
+        assert any(m.loaded for m in models)
+        site._unload_timer.join(30)
+
+    assert not any(m.loaded for m in models)
