@@ -248,6 +248,38 @@ class RetrainConfig(Section):
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
 
 
+class WebConfig(Section):
+    enabled: bool = False
+    listen: str = "127.0.0.1:8686"
+    public_url: str = ""
+    # Loopback listens need no login unless this is set; any other address always requires it.
+    require_login: bool = False
+    session_days: Annotated[float, Field(gt=0, le=365)] = 30
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. '127.0.0.1:8686' or '0.0.0.0:8686'")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must start with http:// or https://, e.g. 'https://pawpost.example.org'")
+        return value
+
+
+class NotifyConfig(Section):
+    urls: list[SecretStr] = []
+    review_every_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 6
+    posts: bool = True
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20
+
+
 class Config(BaseSettings):
     """The whole configuration. Build it with `load_config`, not directly."""
 
@@ -267,6 +299,8 @@ class Config(BaseSettings):
     instagram: InstagramConfig = InstagramConfig()
     ingest: IngestConfig = IngestConfig()
     retrain: RetrainConfig = RetrainConfig()
+    web: WebConfig = WebConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     # Where the file was read from; relative paths in it were resolved against its folder.
     source: Path | None = Field(default=None, exclude=True)
@@ -406,7 +440,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def _is_secret(loc: str) -> bool:
     """Whether the value at `loc` is a secret, which no message may echo."""
-    return any(word in loc.lower() for word in ("password", "secret", "totp", "seed", "proxy", "token"))
+    return any(word in loc.lower() for word in ("password", "secret", "totp", "seed", "proxy", "token", "notify.urls"))
 
 
 def _hashtag(tag: str) -> str:

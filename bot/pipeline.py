@@ -64,7 +64,13 @@ def process_pending(
             captioner = make_captioner(config, runtime)
         from bot.captions import draft_analyzed
 
-        return draft_analyzed(store, config, captioner, vision=vision, limit=limit)
+        done = draft_analyzed(store, config, captioner, vision=vision, limit=limit)
+        if done:
+            from bot.publish.prepare import prepare_waiting
+
+            # The posted copy is made with the draft, so every review shows exactly what will be posted.
+            prepare_waiting(store)
+        return done
 
     stages: list[tuple[str, PhotoStatus, Stage]] = [
         ("analyzed", PhotoStatus.NEW, analyze),

@@ -90,6 +90,7 @@ class Services:
         self.watcher: Any = None
         self.scheduler: Any = None
         self.poster: WatchedPoster | None = None
+        self.web: Any = None
         self._local = threading.local()
         self._vision_obj: Any = None
         self._captioner_obj: Any = None
@@ -110,7 +111,19 @@ class Services:
         # each tick first settles drafts a crash left in `publishing`, so recovery comes before any new post.
         self.scheduler = PostingScheduler(self.config, self._make_poster, interval=POST_TICK_SECONDS)
         self.scheduler.start()
+        self._start_review_surfaces()
         return self
+
+    def _start_review_surfaces(self) -> None:
+        """The review site ([web] enabled) and the notifier ([notify] urls): neither can hold up posting."""
+        from bot.web.server import start_in_daemon
+
+        self.web = start_in_daemon(self.config)
+        if self.config.notify.urls:
+            from bot.notifications import NotifyWorker
+
+            self.workers.append(Worker("notifier", NotifyWorker(self.config, lambda: self.store).round, self.stop,
+                                       teardown=self._close_store).start())
 
     def shutdown(self, grace: float = STOP_GRACE_SECONDS, *, unload: bool = False) -> bool:
         """Ask every thread to stop and wait up to `grace` seconds; True when all of them finished.
@@ -123,6 +136,8 @@ class Services:
         if self.scheduler is not None:
             # Not wait=True: an upload in flight is waited for below, within the grace period only.
             self.scheduler.stop(wait=False)
+        if self.web is not None:
+            self.web.stop(timeout=min(grace, 3.0))
         if self.watcher is not None:
             try:
                 self.watcher.stop(timeout=grace)

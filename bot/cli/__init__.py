@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "bot.cli.ingest",
     "bot.cli.posting",
     "bot.cli.models",
+    "bot.cli.web",
+    "bot.cli.review",
 ]
 
 

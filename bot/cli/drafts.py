@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -33,37 +34,79 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     if not items:
         click.echo("no drafts" + (f" that are {status}" if status else ""))
         return
-    from rich.table import Table
+    from bot.review import draft_line, photo_facts
 
-    from bot.timeutil import local
+    facts = photo_facts(app.store, [d.photo_id for d in items])
+    rows = [draft_line(d, facts.get(d.photo_id), app.config.schedule.zone) for d in items]
+    for line in list_lines(rows, console().width):
+        click.echo(line)
 
-    zone = app.config.schedule.zone
-    table = Table(box=None, pad_edge=False)
-    for col in ("id", "status", "pets", "caption", "created", "when"):
-        # One line per draft: the caption is cut with an ellipsis; 'drafts show' has it whole.
-        table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60 if col == "caption" else None)
-    for d in items:
-        when = d.posted_at or d.scheduled_for
-        caption = (d.caption or "").replace("\n", " ") or f"(no caption: see 'pawpost drafts show {d.id}')"
-        table.add_row(str(d.id), d.status, ", ".join(d.pets) or "-", caption,
-                      local(d.created_at, zone), local(when, zone) if when else "")
-    console().print(table)
+
+# Column widths of `drafts list`: at most this wide, and the caption at least this wide beside the others.
+LIST_CAPS = {"file": 32, "pets": 24}
+MIN_CAPTION = 24
+
+
+def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
+    """One line per draft that fits `width` cells. Ids are never cut: the creation time goes first, then the
+    caption moves to its own line under the draft, then the pets, the time and the file name are cut or go."""
+    from rich.cells import cell_len, set_cell_size
+
+    def fit(text: str, size: int) -> str:
+        return text if cell_len(text) <= size else set_cell_size(text, max(1, size - 1)) + "…"
+
+    def size(col: str) -> int:
+        return min(max(cell_len(col), *(cell_len(r[col]) for r in rows)), LIST_CAPS.get(col, 10**6))
+
+    columns = ["id", "status", "file", "pets", "when", "created"]
+    widths = {c: size(c) for c in columns}
+
+    def used() -> int:
+        return sum(widths[c] for c in columns) + 2 * (len(columns) - 1)
+
+    if used() + 2 + MIN_CAPTION > width:
+        columns.remove("created")
+    caption_inline = used() + 2 + MIN_CAPTION <= width
+    for col in ("pets", "when", "file"):  # cut before dropping, never the id or the status
+        while used() > width and widths[col] > 6:
+            widths[col] -= 1
+    for col in ("pets", "when"):
+        if used() > width:
+            columns.remove(col)
+    lines = ["  ".join(fit(c, widths[c]).rjust(widths[c]) if c == "id" else set_cell_size(c, widths[c])
+                       for c in columns) + ("  caption" if caption_inline else "")]
+    for r in rows:
+        cells = [r[c].rjust(widths[c]) if c == "id" else set_cell_size(fit(r[c], widths[c]), widths[c])
+                 for c in columns]
+        line = "  ".join(cells)
+        if caption_inline:
+            lines.append(line + "  " + fit(r["caption"], width - used() - 2))
+        else:
+            lines.append(line.rstrip())
+            lines.append(" " * min(widths["id"] + 2, 8) + fit(r["caption"], width - min(widths["id"] + 2, 8)))
+    return [line.rstrip() for line in lines]
 
 
 @drafts.command("show")
 @click.argument("draft_id", type=int)
-@click.option("--open", "open_photo", is_flag=True, help="Open the photo in the system viewer.")
+@click.option("--preview", is_flag=True, help="Draw the photo as it will be posted (the 4:5..1.91:1 crop) here.")
+@click.option("--open", "open_photo", is_flag=True, help="Open the posted copy in the system viewer (or say where to "
+              "see it when there is no display).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
-def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
+def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
     from bot.drafts import get_draft
+    from bot.review import photo_facts
 
     d = get_draft(app.store, draft_id)
-    if open_photo and d.photo:
-        click.launch(d.photo)
+    facts = photo_facts(app.store, [d.photo_id]).get(d.photo_id)
+    prepared, why = _posted_copy(app, d.photo_id, make=preview or open_photo)
+    if open_photo:
+        _open(app, prepared or (Path(d.photo) if d.photo else None), d.id)
     if as_json:
-        emit_json(d.to_json())
+        emit_json({**d.to_json(), "source_name": facts.source_name if facts else None,
+                   "taken_at": facts.taken_at if facts else None, "prepared": str(prepared) if prepared else None})
         return
     from rich.markup import escape
 
@@ -72,7 +115,15 @@ def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
     zone = app.config.schedule.zone
     out = console()
     out.print(f"[bold]draft {d.id}[/] - {d.status}")
+    if facts:
+        taken = f" (taken {local(facts.taken_at, zone)})" if facts.taken_at else ""
+        out.print(f"file:    {escape(facts.source_name)}{taken}")
     out.print(f"photo:   {d.photo}")
+    out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")
+    if preview and prepared:
+        from bot.cli.preview import draw
+
+        draw(prepared, out)
     conf = f" (confidence {d.confidence:.2f})" if d.confidence is not None else ""
     out.print(f"pets:    {', '.join(d.pets) or 'none recognised'}{conf}")
     if d.hint:
@@ -114,23 +165,16 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
 @click.argument("draft_id", type=int)
 @pass_app
 def edit(app: App, draft_id: int) -> None:
-    """Edit the caption in $EDITOR; the edit is kept for retraining."""
-    from bot.drafts import edit as edit_draft
+    """Edit the caption in $EDITOR (or editor, nano, vi), with the candidates, pets and rules shown as comments;
+    the edit is kept for retraining."""
+    from bot.cli.preview import edit_caption
     from bot.drafts import editable
     from bot.errors import PawpostError
 
-    d = editable(app.store, draft_id)  # refuse before opening an editor, not after
+    editable(app.store, draft_id)  # refuse before opening an editor, not after
     if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):
         raise PawpostError("no $EDITOR is set; set it, or use 'pawpost drafts approve ID --caption TEXT'")
-    text = click.edit(d.caption or "", extension=".txt", require_save=True)
-    if text is None:
-        click.echo("caption unchanged")
-        return
-    if not text.strip():
-        click.echo("empty caption; nothing was changed")
-        return
-    edit_draft(app.store, app.config, draft_id, text)
-    click.echo(f"draft {draft_id} caption saved")
+    click.echo(edit_caption(app, draft_id))
 
 
 @drafts.command()
@@ -143,6 +187,33 @@ def reject(app: App, draft_id: int, reason: str | None) -> None:
 
     reject_draft(app.store, draft_id, reason)
     click.echo(f"draft {draft_id} rejected")
+
+
+def _posted_copy(app: App, photo_id: int, make: bool) -> tuple[Path | None, str | None]:
+    """The cached posted copy (made now if missing and `make`), or None and why there is none."""
+    from bot.publish.errors import BadContent, PublishError
+    from bot.publish.prepare import prepared_copy, prepared_key
+
+    if not make:
+        cached = app.store.data_dir / "prepared" / "cache" / f"{photo_id}-{prepared_key(app.store, photo_id)[0]}.jpg"
+        return (cached, None) if cached.is_file() else (None, "not made yet ('drafts show ID --preview' makes it)")
+    try:
+        return prepared_copy(app.store, photo_id), None
+    except (BadContent, PublishError) as exc:
+        return None, str(exc)
+
+
+def _open(app: App, path: Path | None, draft_id: int) -> None:
+    """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
+    from bot.review import has_display, site_url
+
+    if path is not None and has_display():
+        click.launch(str(path))
+        return
+    url = f"{site_url(app.config)}/drafts/{draft_id}"
+    click.echo(f"no display to open the photo on (no $DISPLAY or $WAYLAND_DISPLAY); see it on the review site: run "
+               f"'pawpost web' (or 'pawpost web --url' for a login link) and open {url}", err=True)
+    click.echo(url)
 
 
 def register(cli: click.Group) -> None:

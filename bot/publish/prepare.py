@@ -222,3 +222,60 @@ def _box(value: Any) -> Box | None:
         if x1 > x0 and y1 > y0:
             return (x0, y0, x1, y1)
     return None
+
+
+# -- the cached posted copy, made when the draft is created ----------------------------------------------------
+
+# Bump when prepare_photo's output changes, so every cached copy is made again.
+PREPARED_VERSION = "1"
+
+
+def prepared_key(store: Any, photo_id: int) -> tuple[str, list[Box]]:
+    """What the posted copy depends on (the file, the pets' boxes, this module's version), as a short key."""
+    import hashlib
+
+    sha = store.value("SELECT sha256 FROM photos WHERE id = ?", (photo_id,)) or ""
+    boxes = pet_boxes(store, photo_id)
+    digest = hashlib.sha256(json.dumps([PREPARED_VERSION, sha, boxes]).encode()).hexdigest()
+    return digest[:16], boxes
+
+
+def prepared_copy(store: Any, photo_id: int) -> Path:
+    """The posted copy of a photo, from data/prepared/cache/ or made now: byte for byte what publishing makes
+    from the same file and boxes. A pet correction changes the boxes and so the key: the copy is made again."""
+    photo = store.photo(photo_id)
+    source = store.abspath(photo["path"])
+    if source is None or not source.is_file():
+        raise BadContent(f"the photo file {photo['path']} is missing from the library")
+    key, boxes = prepared_key(store, photo_id)
+    folder = store.data_dir / "prepared" / "cache"
+    dest = folder / f"{photo_id}-{key}.jpg"
+    if dest.is_file():
+        return dest
+    prepare_photo(source, dest, boxes)
+    for old in folder.glob(f"{photo_id}-*.jpg"):
+        if old != dest:
+            old.unlink(missing_ok=True)
+    return dest
+
+
+def prepare_waiting(store: Any, limit: int = 50) -> int:
+    """Make the posted copy of every pending or approved draft that has none yet; returns how many were made.
+
+    A photo that cannot be prepared is left alone here: publishing reports it on the draft, where it belongs.
+    """
+    import logging
+
+    made = 0
+    rows = store.all("SELECT d.id, d.photo_id FROM drafts d WHERE d.status IN ('pending', 'approved') "
+                     "ORDER BY d.id DESC LIMIT ?", (limit,))
+    for draft_id, photo_id in rows:
+        key, _ = prepared_key(store, photo_id)
+        if (store.data_dir / "prepared" / "cache" / f"{photo_id}-{key}.jpg").is_file():
+            continue
+        try:
+            prepared_copy(store, photo_id)
+            made += 1
+        except (BadContent, PublishError) as exc:
+            logging.getLogger(__name__).warning("draft %s: no preview: %s", draft_id, exc)
+    return made

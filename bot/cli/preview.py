@@ -1,0 +1,103 @@
+"""Seeing a draft from a terminal: the posted copy drawn in place (Kitty or Sixel graphics where the terminal has
+them, iTerm's inline images, half-blocks otherwise), the editor file for `drafts edit`, and the editor to use.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.errors import PawpostError
+
+# `drafts edit` ignores this line and everything below it (as `git commit -v` does).
+SCISSORS = "# ------------------------ >8 ------------------------"
+PREVIEW_COLUMNS = 60
+
+
+def draw(path: Path, out: Any, columns: int | None = None) -> None:
+    """Draw the image at `path` on the console `out`, `columns` wide (default: fits the terminal, at most 60)."""
+    cols = max(8, min(columns or PREVIEW_COLUMNS, out.width))
+    if os.environ.get("TERM_PROGRAM") == "iTerm.app" and out.is_terminal:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        out.file.write(f"\033]1337;File=inline=1;width={cols};preserveAspectRatio=1:{data}\a\n")
+        out.file.flush()
+        return
+    from rich.console import Console
+    from textual_image.renderable import HalfcellImage, Image, UnicodeImage
+
+    renderable = HalfcellImage if Image is UnicodeImage else Image
+    target = out
+    if not out.is_terminal:
+        # Asked for a preview on a pipe (or in a test): colour half-blocks, which any later `cat` shows.
+        target = Console(file=out.file, force_terminal=True, color_system="truecolor", width=out.width)
+    target.print(renderable(str(path), width=cols, height="auto"))
+
+
+def pick_editor(environ: Mapping[str, str] | None = None,
+                which: Callable[[str], str | None] = shutil.which) -> str:
+    """$VISUAL, then $EDITOR, then the system's `editor`, `nano`, `vi`; a clear error when there is none."""
+    env = os.environ if environ is None else environ
+    for key in ("VISUAL", "EDITOR"):
+        if env.get(key, "").strip():
+            return env[key]
+    for name in ("editor", "nano", "vi"):
+        found = which(name)
+        if found:
+            return found
+    raise PawpostError("no editor found: set $EDITOR (e.g. export EDITOR=nano), or use "
+                       "'pawpost drafts approve ID --caption TEXT'")
+
+
+def editor_text(card: Any, max_hashtags: int) -> str:
+    """The file `drafts edit` opens: the caption on top, then what helps write it, as lines that are ignored."""
+    d = card.draft
+    pets = ", ".join(f"{p.name} ({'set by you' if p.by_owner else f'{p.confidence:.2f}'})" for p in card.photo.pets)
+    lines = [
+        d.caption or "",
+        "",
+        SCISSORS,
+        "# Write the caption above the line; everything from the line down is ignored.",
+        "# An empty caption (or quitting without saving) changes nothing.",
+        f"# Draft {d.id} ({d.status}), photo {card.photo.source_name}; pets: {pets or 'none recognised'}",
+        f"# Rules: at most {card.counts.max_chars} characters, {max_hashtags} hashtags (captions.max_hashtags), "
+        f"{card.counts.max_mentions} @mentions.",
+    ]
+    if d.hint:
+        lines.append(f"# Your note: {d.hint}")
+    if d.candidates:
+        lines.append("# Candidates (copy one up, or approve one with 'pawpost drafts approve ID --candidate N'):")
+        lines += [f"#  [{i}] " + text.replace("\n", "\n#      ") for i, text in enumerate(d.candidates, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def caption_from_editor(text: str) -> str:
+    """The caption the owner wrote: everything above the scissors line."""
+    kept = []
+    for line in text.splitlines():
+        if line.strip() == SCISSORS:
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def edit_caption(app: Any, draft_id: int) -> str:
+    """Open the editor on a draft's caption and save the owner's text; returns the one line to print."""
+    import click
+
+    from bot.drafts import edit
+    from bot.review import card
+
+    c = card(app.store, app.config, draft_id)
+    text = click.edit(editor_text(c, app.config.captions.max_hashtags), editor=pick_editor(), extension=".txt",
+                      require_save=True)
+    caption = caption_from_editor(text) if text is not None else ""
+    if text is None or caption == (c.draft.caption or "").strip():
+        return "caption unchanged"
+    if not caption:
+        return "empty caption; nothing was changed"
+    edit(app.store, app.config, draft_id, caption)
+    return f"draft {draft_id} caption saved"

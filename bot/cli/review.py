@@ -1,0 +1,108 @@
+"""`pawpost drafts review`: walk the pending drafts one by one, see each photo as it will be posted, then pick,
+approve, edit, reject or skip (a command of the drafts group, over the same services as the single commands)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import App, console, pass_app
+
+PROMPT = "[a]pprove, 1-{n} pick and approve, [e]dit, [r]eject, [s]kip, [q]uit"
+
+
+@click.command("review")
+@click.option("--no-preview", is_flag=True, help="Do not draw the photos.")
+@pass_app
+def review(app: App, no_preview: bool) -> None:
+    """Review pending drafts one by one: the photo as it will be posted, then approve, pick, edit, reject or skip."""
+    from bot.review import cards
+
+    items = cards(app.store, app.config, "pending")
+    if not items:
+        click.echo("nothing to review: no pending drafts")
+        return
+    done = {"approved": 0, "rejected": 0, "skipped": 0}
+    for n, item in enumerate(items, 1):
+        outcome = _one(app, item.id, f"{n}/{len(items)}", preview=not no_preview)
+        if outcome == "quit":
+            done["skipped"] += len(items) - n + 1
+            break
+        done[outcome] += 1
+    click.echo(", ".join(f"{v} {k}" for k, v in done.items()))
+
+
+def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
+    """One draft until the owner decides: returns approved, rejected, skipped or quit."""
+    from bot.drafts import approve, reject
+    from bot.errors import PawpostError
+    from bot.review import card
+
+    show = True
+    while True:
+        c = card(app.store, app.config, draft_id)
+        if c.draft.status != "pending":  # changed meanwhile (the page, another terminal)
+            click.echo(f"draft {draft_id} is {c.draft.status} now; next")
+            return "skipped"
+        if show:
+            _show(app, c, position, preview)
+            show = False
+        n = len(c.draft.candidates)
+        answer = click.prompt(PROMPT.format(n=n) if n else PROMPT.replace(", 1-{n} pick and approve", ""),
+                              default="s", show_default=True).strip().lower()
+        try:
+            if answer in ("a", "approve"):
+                approve(app.store, app.config, draft_id)
+                click.echo(f"draft {draft_id} approved; it goes out at the next free slot")
+                return "approved"
+            if answer.isdigit():
+                approve(app.store, app.config, draft_id, candidate=int(answer))
+                click.echo(f"draft {draft_id} approved with candidate {answer}")
+                return "approved"
+            if answer in ("e", "edit"):
+                from bot.cli.preview import edit_caption
+
+                click.echo(edit_caption(app, draft_id))
+                show = True
+                continue
+            if answer in ("r", "reject"):
+                reason = click.prompt("why (optional)", default="", show_default=False).strip() or None
+                reject(app.store, draft_id, reason)
+                click.echo(f"draft {draft_id} rejected")
+                return "rejected"
+            if answer in ("s", "skip", ""):
+                return "skipped"
+            if answer in ("q", "quit"):
+                return "quit"
+            click.echo(f"'{answer}'? " + PROMPT.format(n=n))
+        except PawpostError as exc:
+            click.echo(f"pawpost: {exc}", err=True)
+
+
+def _show(app: App, c: object, position: str, preview: bool) -> None:
+    from rich.markup import escape
+
+    from bot.timeutil import local
+
+    d, photo = c.draft, c.photo  # type: ignore[attr-defined]
+    out = console()
+    pets = ", ".join(f"{p.name} {p.confidence:.0%}" for p in photo.pets) or "no pet recognised"
+    taken = f", taken {local(photo.taken_at, app.config.schedule.zone)}" if photo.taken_at else ""
+    out.print(f"\n[bold]{position}  draft {d.id}[/]  {escape(photo.source_name)}{taken}  ({escape(pets)})")
+    if preview:
+        from bot.cli.preview import draw
+        from bot.publish.errors import BadContent, PublishError
+        from bot.publish.prepare import prepared_copy
+
+        try:
+            draw(prepared_copy(app.store, d.photo_id), out)
+        except (BadContent, PublishError) as exc:
+            out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+    if d.note:
+        out.print(f"[yellow]note:[/] {escape(d.note)}")
+    out.print(f"[bold]caption{' (edited)' if d.edited else ''}:[/] {escape(d.caption or '-')}")
+    for i, text in enumerate(d.candidates, 1):
+        out.print(f"{'*' if text == d.caption else ' '}[{i}] {escape(text)}")
+
+
+def register(cli: click.Group) -> None:
+    cli.commands["drafts"].add_command(review)

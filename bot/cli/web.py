@@ -1,0 +1,37 @@
+"""`pawpost web [--url]`: the local review site, or a one-time login link to it."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import App, pass_app
+
+
+@click.command()
+@click.option("--url", "url_only", is_flag=True, help="Print a one-time login link (valid 15 minutes) and exit.")
+@pass_app
+def web(app: App, url_only: bool) -> None:
+    """The review site: see each draft as it will be posted, correct, approve, reschedule (default 127.0.0.1:8686)."""
+    from bot.review import login_required, site_url
+
+    config = app.config
+    base = site_url(config)
+    if url_only:
+        from bot.web.auth import LOGIN_LINK_MINUTES, load_secret, new_login_token, purge_expired_tokens
+
+        load_secret(config.paths.data)  # made now, so the server and this link agree from the start
+        purge_expired_tokens(app.store)
+        token = new_login_token(app.store)
+        click.echo(f"{base}/login?token={token}")
+        click.echo(f"open it within {LOGIN_LINK_MINUTES} minutes; it works once", err=True)
+        return
+    from bot.web.server import serve
+
+    need = login_required(config)
+    click.echo(f"review site on {base}" + (" (log in with the link from 'pawpost web --url')" if need else "")
+               + "; Ctrl-C stops it", err=True)
+    serve(config)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(web)

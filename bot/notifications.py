@@ -1,0 +1,223 @@
+"""Telling the owner through Apprise ([notify] urls: ntfy, email, Telegram, Signal, Discord, json:// ...): drafts
+waiting for review (batched), posting stopped or cooling down, an unsettled post, a post published, a retrain.
+
+What to say comes from the database (events, drafts) and the model registry, with marks kept in the database, so
+a restart neither loses the place nor repeats a message. A notifier that fails or hangs is logged and given up
+after notify.timeout_seconds on the notifier's own thread: posting never waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+KV_EVENT = "notify:last_event"
+KV_REVIEW_AT = "notify:review_sent_at"
+KV_REVIEW_DRAFT = "notify:review_last_draft"
+KV_RETRAIN = "notify:last_retrain"
+ROUND_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str  # review | posted | stopped | cooldown | unsettled | failed | retrain
+    title: str
+    body: str
+
+
+def _site(config: Config, path: str = "/") -> str:
+    from bot.review import site_url
+
+    return site_url(config) + path
+
+
+def event_message(config: Config, kind: str, text: str, draft_id: int | None) -> Message | None:
+    """The message for one event, or None for the events the owner is not told about."""
+    if kind == "post.posted":
+        if not config.notify.posts:
+            return None
+        return Message("posted", "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
+    if kind == "post.stopped":
+        return Message("stopped", "pawpost: posting stopped", f"{text}\nNothing is posted until you act; "
+                       f"'pawpost status' (or {_site(config, '/status')}) says what to run.")
+    if kind == "post.cooldown":
+        return Message("cooldown", "pawpost: posting paused", f"{text}\nIt resumes by itself; nothing to do.")
+    if kind == "post.unconfirmed":
+        return Message("unsettled", "pawpost: a post needs your decision",
+                       f"{text}\nCheck the account, then run 'pawpost reconcile {draft_id}'; if it was not posted, "
+                       f"'pawpost drafts resend {draft_id}', if you posted it yourself, 'pawpost drafts posted "
+                       f"{draft_id}'.")
+    if kind == "post.failed":
+        return Message("failed", "pawpost: a post was refused",
+                       f"{text}\nFix the caption or photo and approve it again: {_site(config, f'/drafts/{draft_id}')}")
+    return None
+
+
+def collect(store: Store, config: Config, now: datetime | None = None) -> list[Message]:
+    """Everything to say now; the marks move on in the same call (a message is sent at most once)."""
+    now = now or timeutil.now()
+    out: list[Message] = []
+    last_event = store.get(KV_EVENT)
+    newest = store.value("SELECT max(id) FROM events") or 0
+    if last_event is None:
+        # The first round: history is not news. Waiting drafts are, and are counted below.
+        store.put(KV_EVENT, newest)
+        store.put(KV_RETRAIN, _last_retrain_id(config) or "")
+    else:
+        for row in store.all("SELECT id, kind, message, draft_id FROM events WHERE id > ? ORDER BY id",
+                             (int(last_event),)):
+            message = event_message(config, row["kind"], row["message"], row["draft_id"])
+            if message is not None:
+                out.append(message)
+        store.put(KV_EVENT, newest)
+        retrain = _retrain_message(store, config)
+        if retrain is not None:
+            out.append(retrain)
+    review = _review_message(store, config, now)
+    if review is not None:
+        out.append(review)
+    return out
+
+
+def _review_message(store: Store, config: Config, now: datetime) -> Message | None:
+    """At most one 'drafts are waiting' per review_every_hours, and only when a new draft arrived since."""
+    seen = int(store.get(KV_REVIEW_DRAFT) or 0)
+    newest = store.value("SELECT max(id) FROM drafts WHERE status = 'pending'") or 0
+    if newest <= seen:
+        return None
+    sent = timeutil.parse(store.get(KV_REVIEW_AT))
+    if sent is not None and now - sent < timedelta(hours=config.notify.review_every_hours):
+        return None
+    waiting = store.value("SELECT count(*) FROM drafts WHERE status = 'pending'") or 0
+    store.put(KV_REVIEW_AT, timeutil.iso(now))
+    store.put(KV_REVIEW_DRAFT, newest)
+    noun = "draft is" if waiting == 1 else "drafts are"
+    return Message("review", f"pawpost: {waiting} {noun} waiting for review",
+                   f"Review them at {_site(config, '/')} (or 'pawpost drafts review').")
+
+
+def _last_retrain_id(config: Config) -> str | None:
+    try:
+        from training.registry import Registry
+
+        run = Registry(config).last_run()
+    except Exception:  # an unreadable registry is 'pawpost models list''s to explain
+        return None
+    return run.id if run else None
+
+
+def _retrain_message(store: Store, config: Config) -> Message | None:
+    from training.registry import Registry
+
+    try:
+        run = Registry(config).last_run()
+    except Exception:
+        return None
+    if run is None or run.id == (store.get(KV_RETRAIN) or ""):
+        return None
+    store.put(KV_RETRAIN, run.id)
+    metric = str(run.metrics.get("primary_metric") or config.retrain.primary_metric)
+    new, old = (run.metrics.get("new") or {}).get(metric), (run.metrics.get("old") or {}).get(metric)
+    score = f" ({metric} {new:.3f}, was {old:.3f})" if isinstance(new, float | int) and isinstance(old, float | int) \
+        else ""
+    if run.promoted:
+        return Message("retrain", f"pawpost: caption model {run.id} promoted", f"{run.reason}{score}".strip())
+    return Message("retrain", f"pawpost: retrain {run.id} not promoted",
+                   f"{run.reason}{score}; the current model stays.".strip())
+
+
+class RedactUrls(logging.Filter):
+    """Apprise logs the URLs it cannot parse or reach; they hold tokens, so every part of one long enough to be a
+    secret is masked before any handler sees the line."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__()
+        parts = {p for url in urls for p in re.split(r"[^A-Za-z0-9_\-]+", url.split("://", 1)[-1]) if len(p) >= 6}
+        self.secrets = sorted({*urls, *parts}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        record.msg, record.args = text, None
+        return True
+
+
+class Sender:
+    """Apprise with a deadline: each message goes to every URL; one that fails or hangs is logged, never raised."""
+
+    def __init__(self, urls: list[str], timeout: float) -> None:
+        self.urls = urls
+        self.timeout = timeout
+        self._apprise: Any = None
+        if urls:
+            apprise_log = logging.getLogger("apprise")
+            for old in [f for f in apprise_log.filters if isinstance(f, RedactUrls)]:
+                apprise_log.removeFilter(old)  # a config reload replaces the URLs
+            apprise_log.addFilter(RedactUrls(urls))
+
+    def _targets(self) -> Any:
+        if self._apprise is None:
+            import apprise
+
+            targets = apprise.Apprise()
+            for n, url in enumerate(self.urls):
+                if not targets.add(url):
+                    # Never the URL itself: it usually holds a token.
+                    log.error("notify.urls[%d] is not an Apprise URL pawpost can use; it is skipped", n)
+            self._apprise = targets
+        return self._apprise
+
+    def send(self, message: Message, stop: threading.Event | None = None) -> bool:
+        """True when every notifier took it within the timeout; a `stop` (the daemon exiting) gives up at once."""
+        targets = self._targets()
+        if not len(targets):
+            return False
+        done: dict[str, bool] = {}
+
+        def deliver() -> None:
+            try:
+                done["ok"] = bool(targets.notify(title=message.title, body=message.body))
+            except Exception:
+                log.exception("notification %r failed", message.title)
+                done["ok"] = False
+
+        thread = threading.Thread(target=deliver, name="pawpost-notify-send", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + self.timeout
+        while thread.is_alive() and time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            thread.join(min(0.2, max(0.0, deadline - time.monotonic())))
+        if thread.is_alive():
+            log.warning("a notifier did not answer within %gs; %r was given up", self.timeout, message.title)
+            return False
+        if not done.get("ok"):
+            log.warning("a notifier refused %r (see the lines above)", message.title)
+        return bool(done.get("ok"))
+
+
+class NotifyWorker:
+    """The daemon's notifier thread: one round every ROUND_SECONDS (see bot.services)."""
+
+    def __init__(self, config: Config, store: Callable[[], Store]) -> None:
+        self.config = config
+        self.store = store
+        self.sender = Sender([u.get_secret_value() for u in config.notify.urls], config.notify.timeout_seconds)
+
+    def round(self, stop: threading.Event) -> float:
+        for message in collect(self.store(), self.config):
+            if stop.is_set():
+                break
+            self.sender.send(message, stop)
+        return ROUND_SECONDS

@@ -1,0 +1,211 @@
+"""The review site's actions (every POST): each one calls the service the CLI's command calls, so both make
+the same transitions and the same events; then it sends the browser back where it came from with one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.errors import PawpostError
+from bot.store import Store
+from bot.web.app import site_of
+from bot.web.auth import COOKIE, use_login_token
+from bot.web.pages import client_address, too_many
+
+
+def _back(request: Request, form: FormData, flash: str) -> Response:
+    """Back to the page the form was on (a local path only: never an open redirect)."""
+    to = str(form.get("next") or "/")
+    if not to.startswith("/") or to.startswith("//") or "\\" in to:
+        to = "/"
+    return site_of(request).redirect(request, to, flash)
+
+
+def _text(form: FormData, key: str) -> str | None:
+    value = form.get(key)
+    if value is None or not isinstance(value, str) or not value.strip():
+        return None
+    return value.replace("\r\n", "\n").strip()
+
+
+def _pick(form: FormData) -> int | None:
+    value = _text(form, "pick")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise PawpostError(f"candidate {value!r} is not a number")
+    return int(value)
+
+
+def caption_choice(view: Any, form: FormData) -> dict[str, Any]:
+    """The page's caption box and candidate pick as the service's arguments: a picked candidate left as it was
+    is that candidate; text that differs from the current caption is the owner's edit (kept for retraining)."""
+    text, pick = _text(form, "caption"), _pick(form)
+    if pick is not None and (text is None or (1 <= pick <= len(view.candidates)
+                                              and text == view.candidates[pick - 1].strip())):
+        return {"candidate": pick}
+    if text is not None and text != (view.caption or "").strip():
+        return {"caption": text}
+    return {}
+
+
+async def approve(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts import approve as approve_draft
+        from bot.drafts import get_draft
+        from bot.review import parse_local_time, reschedule
+
+        at = None
+        if form.get("when") == "at":
+            if not _text(form, "at"):
+                raise PawpostError("pick a date and time, or choose 'next free slot'")
+            at = parse_local_time(str(form["at"]), site.config)
+        choice = caption_choice(get_draft(store, draft_id), form)
+        done = approve_draft(store, site.config, draft_id, at=at, **choice)
+        if at is None and done.scheduled_for:
+            # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
+            reschedule(store, site.config, draft_id, None)
+        from bot import timeutil
+
+        return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
+                                                 else "for the next free slot")
+
+    return _back(request, form, await site.run(run))
+
+
+async def caption(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts import edit, get_draft
+        from bot.review import choose
+
+        choice = caption_choice(get_draft(store, draft_id), form)
+        if "candidate" in choice:
+            choose(store, site.config, draft_id, choice["candidate"])
+            return f"Draft {draft_id}: candidate {choice['candidate']} is the caption"
+        if "caption" in choice:
+            edit(store, site.config, draft_id, choice["caption"])
+            return f"Draft {draft_id}: caption saved"
+        return f"Draft {draft_id}: caption unchanged"
+
+    return _back(request, form, await site.run(run))
+
+
+async def reject(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts import reject as reject_draft
+
+        reject_draft(store, draft_id, _text(form, "reason"))
+        return f"Draft {draft_id} rejected"
+
+    return _back(request, form, await site.run(run))
+
+
+async def regenerate(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.captions.stage import regenerate as regenerate_draft
+
+        store.draft(draft_id)  # a wrong id is said before any model loads
+        with site.models_lock:
+            try:
+                vision = site.vision()
+            except ImportError:
+                vision = None
+            try:
+                d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
+                                     start=_text(form, "start"), vision=vision)
+            finally:
+                site.models_used()
+        return f"Draft {draft_id}: {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
+
+    return _back(request, form, await site.run(run))
+
+
+async def pets(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
+
+    def run(store: Store) -> str:
+        from bot.vision import set_photo_pets
+
+        photo_id = store.draft(draft_id)["photo_id"]
+        with site.models_lock:
+            try:
+                result = set_photo_pets(store, site.config, site.vision(), photo_id, names)
+            finally:
+                site.models_used()
+        shown = ", ".join(p["name"] for p in result.pets) or "no pet"
+        line = f"Draft {draft_id}: pets set to {shown}"
+        if result.references_added:
+            line += f"; {result.references_added} new reference(s) learned"
+        if result.not_learned:
+            line += f" (saved, but nothing was learned from it: {result.not_learned})"
+        return line
+
+    return _back(request, form, await site.run(run))
+
+
+async def schedule(request: Request, form: FormData) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot import timeutil
+        from bot.review import parse_local_time, reschedule
+
+        at = None
+        if form.get("when") != "queue":
+            # A slot picked from the list wins over the free time field (which shows the current time).
+            picked = _text(form, "slot") or _text(form, "at")
+            if not picked:
+                raise PawpostError("pick a slot or a date and time, or choose 'next free slot'")
+            at = parse_local_time(picked, site.config)
+        reschedule(store, site.config, draft_id, at)
+        where = timeutil.local(at, site.config.schedule.zone) if at else "the next free slot"
+        return f"Draft {draft_id} moved to {where}"
+
+    return _back(request, form, await site.run(run))
+
+
+async def login(request: Request) -> Response:
+    """Spend a one-time login token; failures count against the client, and too many lock it out for a while."""
+    site = site_of(request)
+    client = client_address(request)
+    wait = site.limiter.blocked(client)
+    if wait:
+        return too_many(request, wait)
+    form = await request.form()
+    token = str(form.get("token") or "")
+    why = await site.run(use_login_token, token) if token else "unknown"
+    if why is not None:
+        site.limiter.failed(client)
+        text = ("This login link has expired." if why == "expired" else
+                "This login link is wrong or has already been used.")
+        return site.message(request, 403, "Login refused", text,
+                            "Run 'pawpost web --url' on the server for a fresh link (each one works once).")
+    cookie, _ = site.sessions.issue()
+    response = site.redirect(request, "/", "Logged in")
+    site.set_session(request, response, cookie)
+    return response
+
+
+async def logout(request: Request, form: FormData) -> Response:
+    response = site_of(request).redirect(request, "/", None)
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -1,0 +1,150 @@
+"""The review site's locks: the secret in data/ (0600), one-time login links, signed session cookies, CSRF
+tokens bound to the session, and a limit on failed logins.
+
+Login links live in the database (the CLI that prints one and the server that accepts it are two processes);
+sessions are stateless signed cookies, so a new secret (delete data/web-secret) logs every browser out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bot import timeutil
+from bot.store import Store
+from bot.workspace import write_atomic
+
+SECRET_FILE = "web-secret"
+COOKIE = "pawpost_session"
+LOGIN_LINK_MINUTES = 15
+KV_LOGIN = "web_login:{}"
+
+# Failed logins: this many per client within the window, then every try is refused until the window passes.
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = 15 * 60.0
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The site's signing secret, created (random, mode 0600) on first use."""
+    path = Path(data_dir) / SECRET_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) >= 32:
+            return bytes.fromhex(text)
+    except (FileNotFoundError, ValueError):
+        pass
+    write_atomic(path, (secrets.token_hex(32) + "\n").encode("ascii"), mode=0o600)
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def new_login_token(store: Store, minutes: float = LOGIN_LINK_MINUTES) -> str:
+    """A one-time login token; only its hash is stored, with its expiry."""
+    token = secrets.token_urlsafe(24)
+    expires = timeutil.now() + timedelta(minutes=minutes)
+    store.put(KV_LOGIN.format(_digest(token)), timeutil.iso(expires))
+    return token
+
+
+def use_login_token(store: Store, token: str) -> str | None:
+    """Spend a login token: None when it was good (it is gone now), else why not ('unknown' or 'expired')."""
+    key = KV_LOGIN.format(_digest(token))
+    with store.tx():
+        expires = store.get(key)
+        if expires is None:
+            return "unknown"
+        store.put(key, None)
+    if timeutil.parse(expires) <= timeutil.now():
+        return "expired"
+    return None
+
+
+def purge_expired_tokens(store: Store) -> None:
+    """Forget login links that can no longer be used (each `pawpost web --url` tidies up after earlier ones)."""
+    now = timeutil.now()
+    for row in store.all("SELECT key FROM kv WHERE key LIKE 'web_login:%'"):
+        try:
+            expired = timeutil.parse(store.get(row["key"])) <= now
+        except (TypeError, ValueError):
+            expired = True
+        if expired:
+            store.put(row["key"], None)
+
+
+@dataclass(frozen=True)
+class Session:
+    nonce: str
+    expires: float
+
+
+class Sessions:
+    """Signed session cookies: '<expiry>.<nonce>.<hmac>'. The CSRF token is an HMAC of the session's nonce."""
+
+    def __init__(self, secret: bytes, days: float) -> None:
+        self.secret = secret
+        self.seconds = days * 86400
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, now: float | None = None) -> tuple[str, Session]:
+        session = Session(secrets.token_hex(16), (now or time.time()) + self.seconds)
+        body = f"{int(session.expires)}.{session.nonce}"
+        return f"{body}.{self._sign(body)}", session
+
+    def read(self, cookie: str | None, now: float | None = None) -> tuple[Session | None, str]:
+        """The session in a cookie, or None and why: 'missing', 'invalid' or 'expired'."""
+        if not cookie:
+            return None, "missing"
+        parts = cookie.split(".")
+        if len(parts) != 3 or not parts[0].isdigit():
+            return None, "invalid"
+        body = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(self._sign(body), parts[2]):
+            return None, "invalid"
+        if int(parts[0]) <= (now or time.time()):
+            return None, "expired"
+        return Session(parts[1], float(parts[0])), ""
+
+    def csrf(self, session: Session) -> str:
+        return self._sign(f"csrf|{session.nonce}")
+
+    def check_csrf(self, session: Session, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf(session), str(token))
+
+
+class LoginLimiter:
+    """Failed login attempts per client address, in memory: a restart forgets them, which costs nothing."""
+
+    def __init__(self, limit: int = MAX_FAILED_LOGINS, window: float = FAILED_LOGIN_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        fails = self._fails.setdefault(client, deque())
+        while fails and fails[0] <= now - self.window:
+            fails.popleft()
+        return fails
+
+    def blocked(self, client: str, now: float | None = None) -> float:
+        """Seconds until `client` may try again (0: it may now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            fails = self._recent(client, now)
+            return fails[0] + self.window - now if len(fails) >= self.limit else 0.0
+
+    def failed(self, client: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._recent(client, now).append(now)

@@ -1,0 +1,162 @@
+"""The review site's pages (GET): review queue, one draft, its image, schedule, posted history, status, login.
+
+Each reads through the services the CLI uses (bot.drafts, bot.review, bot.status, the slot book).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from bot import timeutil
+from bot.store import Store
+from bot.web.app import site_of
+
+QUEUE_LIMIT = 50
+POSTED_LIMIT = 100
+
+
+def _pet_names(store: Store, config: Any) -> list[str]:
+    """Every pet the owner can tick: the configured ones first, then any added with 'pawpost pets add'."""
+    names = [p.name for p in config.pets]
+    known = {n.lower() for n in names}
+    names += [r[0] for r in store.all("SELECT name FROM pets ORDER BY name") if r[0].lower() not in known]
+    return names
+
+
+def _image_versions(store: Store, cards: list[Any]) -> dict[int, str]:
+    """A cache-busting version per card's image: it changes when the posted copy would change."""
+    from bot.publish.prepare import prepared_key
+
+    return {c.id: prepared_key(store, c.draft.photo_id)[0] for c in cards}
+
+
+async def queue(request: Request) -> Response:
+    site = site_of(request)
+
+    def load(store: Store) -> dict[str, Any]:
+        from bot.publish.poster import posting_blocked
+        from bot.review import cards
+
+        items = cards(store, site.config, "pending", QUEUE_LIMIT)
+        return {"cards": items, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, items),
+                "pending": store.counts()["drafts"]["pending"], "blocked": posting_blocked(store)}
+
+    return site.render(request, "queue.html", **await site.run(load), config=site.config)
+
+
+async def draft(request: Request) -> Response:
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def load(store: Store) -> dict[str, Any]:
+        from bot.review import card
+
+        item = card(store, site.config, draft_id)
+        return {"card": item, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, [item])}
+
+    return site.render(request, "draft.html", **await site.run(load), config=site.config)
+
+
+async def image(request: Request) -> Response:
+    """The posted copy of a draft's photo, found by the draft's id only: no path ever comes from the URL."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def load(store: Store) -> Any:
+        from bot.publish.errors import BadContent, PublishError
+        from bot.publish.prepare import prepared_copy
+
+        photo_id = store.draft(draft_id)["photo_id"]
+        try:
+            return prepared_copy(store, photo_id)
+        except (BadContent, PublishError) as exc:
+            return str(exc)
+
+    path = await site.run(load)
+    if isinstance(path, str):
+        return site.message(request, 404, "No image", path)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+async def schedule(request: Request) -> Response:
+    site = site_of(request)
+
+    def load(store: Store) -> dict[str, Any]:
+        from bot.drafts import list_drafts
+        from bot.publish.poster import posting_blocked
+        from bot.publish.slots import SlotBook
+
+        now = timeutil.now()
+        slots = SlotBook(store, site.config).upcoming(now, 14)
+        approved = {d.id: d for d in list_drafts(store, "approved")}
+        placed = {s.draft_id for s in slots if s.draft_id is not None}
+        return {"slots": slots, "drafts": approved, "later": [d for i, d in approved.items() if i not in placed],
+                "blocked": posting_blocked(store, now), "cooldown": store.get("cooldown_until")}
+
+    return site.render(request, "schedule.html", **await site.run(load), config=site.config)
+
+
+async def posted(request: Request) -> Response:
+    site = site_of(request)
+
+    def load(store: Store) -> dict[str, Any]:
+        from bot.drafts import list_drafts
+        from bot.review import outbox_image, photo_facts
+
+        items = [d for d in list_drafts(store, None, None) if d.status in ("posted", "publishing", "failed")]
+        items = items[:POSTED_LIMIT]
+        items.sort(key=lambda d: d.posted_at or d.created_at, reverse=True)
+        outbox = {d.id: outbox_image(site.config, d.id) for d in items if not d.media_url}
+        return {"items": items, "outbox": outbox, "facts": photo_facts(store, [d.photo_id for d in items])}
+
+    return site.render(request, "posted.html", **await site.run(load), config=site.config)
+
+
+async def status(request: Request) -> Response:
+    site = site_of(request)
+
+    def load(store: Store) -> dict[str, Any]:
+        from bot.drafts import list_drafts
+        from bot.publish.poster import posting_blocked
+        from bot.status import status as status_of
+
+        facts = status_of(store, site.config)
+        return {"facts": facts, "unsettled": list_drafts(store, "publishing"), "blocked": posting_blocked(store),
+                "retrain": _last_retrain(site.config)}
+
+    return site.render(request, "status.html", **await site.run(load), config=site.config)
+
+
+def _last_retrain(config: Any) -> Any:
+    from bot.errors import PawpostError
+    from training.registry import Registry
+
+    try:
+        return Registry(config).last_run()
+    except PawpostError:
+        return None
+
+
+async def login_form(request: Request) -> Response:
+    """The one-time link's landing page: a button that spends the token (a link preview never does)."""
+    site = site_of(request)
+    wait = site.limiter.blocked(client_address(request))
+    if wait:
+        return too_many(request, wait)
+    token = request.query_params.get("token", "")
+    if not token:
+        return site.refuse_session(request, "missing")
+    return site.render(request, "login.html", token=token)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def too_many(request: Request, wait: float) -> Response:
+    return site_of(request).message(request, 429, "Too many failed logins",
+                                    f"Try again in {max(1, round(wait / 60))} minute(s).",
+                                    "Run 'pawpost web --url' on the server for a fresh link.")

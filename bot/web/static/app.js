@@ -1,0 +1,30 @@
+// pawpost review page: live caption counts, a picked candidate fills the caption box, a time picks "at".
+(function () {
+  var TAG = /(^|[^\w#])#\w+/gu, MENTION = /(^|[^\w@])@[\w.]+/gu;
+  function count(box) {
+    var text = box.value.trim(), form = box.form;
+    var n = {chars: text.length, hashtags: (text.match(TAG) || []).length, mentions: (text.match(MENTION) || []).length};
+    var max = {chars: +box.dataset.maxChars, hashtags: +box.dataset.maxHashtags, mentions: +box.dataset.maxMentions};
+    var over = [];
+    Object.keys(n).forEach(function (k) {
+      var el = form.querySelector('[data-count="' + k + '"]');
+      if (el) { el.textContent = n[k]; el.classList.toggle('over', n[k] > max[k]); }
+      if (n[k] > max[k]) over.push('too many ' + k);
+    });
+    form.querySelector('.problem').textContent = text ? over.join(', ') : 'the caption is empty';
+  }
+  document.querySelectorAll('textarea[name="caption"]').forEach(function (box) {
+    box.addEventListener('input', function () { count(box); });
+    box.form.querySelectorAll('input[name="pick"]').forEach(function (radio) {
+      radio.addEventListener('change', function () {
+        box.value = radio.parentNode.querySelector('.text').textContent; count(box);
+      });
+    });
+  });
+  document.querySelectorAll('input[type="datetime-local"]').forEach(function (input) {
+    input.addEventListener('input', function () {
+      var at = input.form.querySelector('input[name="when"][value="at"]');
+      if (at) at.checked = true;
+    });
+  });
+})();

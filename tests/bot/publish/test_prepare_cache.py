@@ -1,0 +1,68 @@
+"""The posted copy made when the draft is created and cached: the same bytes publishing makes, made again only
+when what it depends on (the file, the pets' boxes) changes."""
+
+from __future__ import annotations
+
+from bot.publish.prepare import pet_boxes, prepare_photo, prepare_waiting, prepared_copy
+from tests.bot.publish.conftest import make_draft
+
+
+def test_the_cached_copy_is_what_publishing_makes_and_is_made_once(store, tmp_path):
+    draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
+    photo_id = store.draft(draft_id)["photo_id"]
+
+    first = prepared_copy(store, photo_id)
+    made_at = first.stat().st_mtime_ns
+    again = prepared_copy(store, photo_id)
+
+    fresh = prepare_photo(store.abspath(store.photo(photo_id)["path"]), tmp_path / "fresh.jpg",
+                          pet_boxes(store, photo_id))
+    assert again == first and first.stat().st_mtime_ns == made_at
+    assert first.read_bytes() == fresh.path.read_bytes()
+
+
+def gradient(size: tuple[int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    im = Image.linear_gradient("L").resize(size).convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_a_pet_correction_makes_the_copy_again_and_drops_the_old_one(store):
+    draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]],
+                          data=gradient((900, 1600)))
+    photo_id = store.draft(draft_id)["photo_id"]
+    old = prepared_copy(store, photo_id)
+    old_bytes = old.read_bytes()
+    pet = store.insert("pets", name="Lola", species="dog", created_at="2026-11-20T00:00:00+00:00")
+
+    store.db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, box, source) VALUES (?, ?, 1, ?, 'owner')",
+                     (photo_id, pet, "[0, 0, 200, 200]"))
+    new = prepared_copy(store, photo_id)
+
+    assert new != old and not old.exists()
+    assert new.read_bytes() != old_bytes  # framed on the corrected pet, top of the photo
+
+
+def test_prepare_waiting_makes_copies_for_pending_and_approved_drafts_only(store):
+    pending = make_draft(store, caption="a", status="pending")
+    approved = make_draft(store, caption="b", status="approved")
+    rejected = make_draft(store, caption="c", status="pending")
+    store.set_draft_status(rejected, "rejected")
+
+    assert prepare_waiting(store) == 2
+    assert prepare_waiting(store) == 0
+    folder = store.data_dir / "prepared" / "cache"
+    photos = {int(p.name.split("-")[0]) for p in folder.glob("*.jpg")}
+    assert photos == {store.draft(pending)["photo_id"], store.draft(approved)["photo_id"]}
+
+
+def test_an_unreadable_photo_is_left_to_publishing_to_report(store):
+    draft_id = make_draft(store, status="pending", data=b"not a jpeg at all")
+
+    assert prepare_waiting(store) == 0
+    assert store.draft(draft_id)["status"] == "pending"
