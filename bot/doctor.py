@@ -208,6 +208,11 @@ def _user() -> str:
 
 def check_instagram(config: Config) -> Iterator[Check]:
     """The saved Instagram session (present, mode 0600, logged in); no network call."""
+    if config.instagram.publisher == "graph":
+        from bot.publish.graph_doctor import graph_checks
+
+        yield from graph_checks(config)
+        return
     if config.instagram.publisher != "instagrapi":
         yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
         return

@@ -45,7 +45,17 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
+        "token_notice": _token_notice(store, config, now),
     }
+
+
+def _token_notice(store: Store, config: Config, now: Any) -> str | None:
+    """When the official API's access token needs the owner (publisher = "graph" only)."""
+    if config.instagram.publisher != "graph":
+        return None
+    from bot.publish.graph_token import token_notice
+
+    return token_notice(config, store, now)
 
 
 def models_status(store: Store, config: Config) -> dict[str, Any]:

@@ -48,6 +48,8 @@ def status(app: App, as_json: bool) -> None:
     out.print(f"last post: {local(last['posted_at'], zone) + ' ' + (last['media_code'] or '') if last else '-'}")
     if info["posting_stopped"]:
         out.print(f"[red]posting stopped:[/] {info['posting_stopped']}")
+    if info.get("token_notice"):
+        out.print(f"[red]instagram token:[/] {info['token_notice']}")
     if info["cooldown_until"]:
         out.print(f"[yellow]cooldown:[/] Instagram asked us to slow down; posting resumes "
                   f"{local(info['cooldown_until'], zone)}")

@@ -1,6 +1,7 @@
 """The publisher seam: publish one prepared photo with its caption, list recent media, add a comment.
 
-Two implementations: `dryrun.DryRunPublisher` (data/outbox/) and `instagram.InstagramPublisher` (instagrapi).
+Implementations: `dryrun.DryRunPublisher` (data/outbox/), `graph.GraphPublisher` (the official API) and
+`instagram.InstagramPublisher` (instagrapi).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class Publisher(Protocol):
     name: str
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = ()) -> PublishedMedia:
-        """Post `photo` (already prepared) with `caption`; raise `PublishError` (classified) on failure."""
+                pets: Sequence[str] = (), alt_text: str = "") -> PublishedMedia:
+        """Post `photo` (already prepared) with `caption` and `alt_text` (the accessibility description); raise
+        `PublishError` (classified) on failure."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
@@ -71,7 +73,11 @@ def _norm(text: str | None) -> str:
 
 
 def make_publisher(config: Any, store: Any) -> Publisher:
-    """The publisher the config names: dry-run (the default, no account) or instagrapi."""
+    """The publisher the config names: dry-run (the default, no account), graph or instagrapi."""
+    if config.instagram.publisher == "graph":
+        from bot.publish.graph import GraphPublisher
+
+        return GraphPublisher(config, store)
     if config.instagram.publisher == "instagrapi":
         from bot.publish.instagram import InstagramPublisher
 

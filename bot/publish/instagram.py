@@ -41,24 +41,26 @@ class InstagramPublisher:
         return self._client
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = ()) -> PublishedMedia:
+                pets: Sequence[str] = (), alt_text: str = "") -> PublishedMedia:
         client = self.client()
         log.info("publishing draft %s (attempt %s)", draft_id, nonce[:8])
         try:
-            return self._publish_once(client, photo, caption)
+            return self._publish_once(client, photo, caption, alt_text)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.maybe_posted:
                 raise
         # Instagram refused the session (nothing was posted): one re-login with the saved device, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo, caption)
+        return self._publish_once(client, photo, caption, alt_text)
 
-    def _publish_once(self, client: Any, photo: Path, caption: str) -> PublishedMedia:
+    def _publish_once(self, client: Any, photo: Path, caption: str, alt_text: str = "") -> PublishedMedia:
         sent = False
         try:
             upload_id, width, height = client.photo_rupload(Path(photo))
             sent = True  # from here on, Instagram may have the post even if we never hear back
-            configured = client.photo_configure(upload_id, width, height, caption)
+            # Instagram's "custom accessibility caption" is the alt text of the app's advanced settings.
+            extra = {"custom_accessibility_caption": alt_text} if alt_text else {}
+            configured = client.photo_configure(upload_id, width, height, caption, extra_data=extra)
         except Exception as exc:  # classified; ambiguous only if the configure may have landed
             raise classify(exc, maybe_posted=sent and not _refused(exc, client)) from None
         media = configured.get("media") if isinstance(configured, dict) else None

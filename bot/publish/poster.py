@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
+from bot.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish.base import PublishedMedia, Publisher, RecentMedia, same_caption
@@ -124,6 +125,7 @@ class Poster:
         with self._posting_lock(wait=False) as held:
             if not held:
                 return None  # another pawpost process is posting right now
+            self._maintain(now)
             if self._blocked(now):
                 return None
             settled = self.reconcile(now)
@@ -237,6 +239,7 @@ class Poster:
         with self.store.tx():
             draft = self.store.draft(draft_id)
             caption = draft["caption"] or ""
+            alt_text = draft_alt_text(self.store, self.config, draft_id)
             first_comment = None
             if self.config.instagram.hashtags_in_first_comment:
                 caption, first_comment = split_hashtags(caption)
@@ -251,7 +254,7 @@ class Poster:
         try:
             photo, pets = self._prepare(draft, staged)
             self._check_caption(caption)
-            media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets)
+            media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets, alt_text=alt_text)
         except Exception as exc:  # classified; anything unknown is transient, never a blind retry
             if not isinstance(exc, PublishError | BadContent | PawpostError):
                 log.exception("publishing draft %s failed", draft_id)
@@ -424,6 +427,13 @@ class Poster:
             return False
         self.store.update("drafts", draft_id, comment_id=comment_id)
         return True
+
+    # -- publisher upkeep (the official API's token) ------------------------------------------------------
+
+    def _maintain(self, now: datetime) -> None:
+        maintain = getattr(self.publisher, "maintain", None)
+        if maintain is not None:
+            maintain(now)
 
     # -- cooldown, fatal stop -------------------------------------------------------------------------
 
