@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,6 +86,7 @@ class FakeGraph:
     # -- wiring ----------------------------------------------------------------------------------------
 
     def install(self, rsps: Any) -> None:
+        self.rsps = rsps  # tests add other hosts (the owner's proxy) to the same mock
         any_path = re.compile(re.escape(HOST) + r"/.*")
         for method in ("GET", "POST"):
             rsps.add_callback(method, any_path, callback=self._dispatch)
@@ -264,3 +266,36 @@ class FakeGraph:
 
     def _comments(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, {"data": list(self.comments.get(path[0], []))}
+
+
+# -- shared by the graph tests (fixtures in conftest.py) ---------------------------------------------------------
+
+PUBLIC = "https://pets.example.com/staged"
+
+
+def graph_home(tmp_path: Path, **instagram: Any) -> Path:
+    """A pawpost home with publisher = "graph" and a UTC schedule (09:30, 19:00)."""
+    from tests.conftest import write_config
+
+    root = tmp_path / "graph"
+    write_config(root, {
+        "instagram": {"publisher": "graph", "cooldown_hours": 6, **instagram},
+        "graph": {"public_base_url": PUBLIC},
+        "schedule": {"timezone": "UTC", "slots": ["09:30", "19:00"], "jitter_minutes": 0, "max_posts_per_day": 2,
+                     "catch_up_minutes": 60},
+    })
+    return root
+
+
+def serve_staged(config: Any) -> Callable[[str], bytes | None]:
+    """What the owner's proxy in front of pawpost's web server does: public_base_url/<name> -> staging.resolve."""
+    from bot.publish.staging import MOUNT, resolve
+
+    def fetch(url: str) -> bytes | None:
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}{MOUNT}" != PUBLIC:
+            return None
+        path = resolve(config, parts.path.removeprefix(MOUNT))
+        return path.read_bytes() if path is not None else None
+
+    return fetch

@@ -6,9 +6,7 @@ Each test ends with the fake's exactly-once check: no caption published twice, n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +21,7 @@ from tests.bot.publish.fake_graph import (
     BAD_RATIO,
     EXPIRED_TOKEN,
     NOT_READY,
+    PUBLIC,
     QUOTA_SPENT,
     RATE_LIMIT,
     SERVER_PAGE,
@@ -30,71 +29,12 @@ from tests.bot.publish.fake_graph import (
     FakeGraph,
     Lost,
     Refused,
+    graph_home,
+    serve_staged,
 )
-from tests.conftest import write_config
 
 SLOT = at("2026-11-20 09:30")
 EVENING = at("2026-11-20 19:00")
-PUBLIC = "https://pets.example.com/staged"
-
-
-def graph_home(tmp_path: Path, **instagram: Any) -> Path:
-    root = tmp_path / "graph"
-    write_config(root, {
-        "instagram": {"publisher": "graph", "cooldown_hours": 6, **instagram},
-        "graph": {"public_base_url": PUBLIC},
-        "schedule": {"timezone": "UTC", "slots": ["09:30", "19:00"], "jitter_minutes": 0, "max_posts_per_day": 2,
-                     "catch_up_minutes": 60},
-    })
-    return root
-
-
-@pytest.fixture
-def g_config(tmp_path: Path) -> Any:
-    from bot.config import load_config
-
-    return load_config(graph_home(tmp_path) / "pawpost.toml")
-
-
-@pytest.fixture
-def g_store(g_config: Any) -> Iterator[Any]:
-    from bot.store import Store
-
-    store = Store.for_config(g_config)
-    yield store
-    store.close()
-
-
-def serve_staged(config: Any) -> Any:
-    """What the owner's proxy in front of pawpost's web server does: public_base_url/<name> -> staging.resolve."""
-    def fetch(url: str) -> bytes | None:
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}{MOUNT}" != PUBLIC:
-            return None
-        path = resolve(config, parts.path.removeprefix(MOUNT))
-        return path.read_bytes() if path is not None else None
-
-    return fetch
-
-
-@pytest.fixture
-def fake(g_config: Any) -> Iterator[FakeGraph]:
-    import responses
-
-    graph = FakeGraph(fetch=serve_staged(g_config))
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        graph.install(rsps)
-        yield graph
-    graph.assert_exactly_once()
-
-
-@pytest.fixture
-def token(g_config: Any, fake: FakeGraph) -> TokenRecord:
-    """A long-lived token as `pawpost login` leaves it (issued now, 60 days)."""
-    record = TokenRecord("IGlong-token-000", fake.user_id, fake.username, "BUSINESS", _iso(SLOT - timedelta(hours=2)),
-                         _iso(SLOT + timedelta(days=59)))
-    save_token(g_config.graph_token_file, record)
-    return record
 
 
 def _iso(moment: datetime) -> str:
@@ -112,8 +52,8 @@ def poster(config: Any, store: Any, sleeps: Sleeps | None = None) -> Poster:
     return Poster(store, config, GraphPublisher(config, store, sleep=sleeps if sleeps is not None else Sleeps()))
 
 
-def tick(p: Poster, fake: FakeGraph, when: datetime) -> Any:
-    fake.now = when.timestamp()
+def tick(p: Poster, gfake: FakeGraph, when: datetime) -> Any:
+    gfake.now = when.timestamp()
     return p.tick(when)
 
 
@@ -127,110 +67,110 @@ def attempts(store: Any, draft_id: int) -> list[Any]:
 
 # -- the clean path ------------------------------------------------------------------------------------------
 
-def test_clean_publish_stages_the_photo_records_the_container_and_publishes_once(g_config, g_store, fake, token):
+def test_clean_publish_stages_the_photo_records_the_container_and_publishes_once(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Blanket burrito season 🌯🐶 #chihuahua")
     g_store.update("drafts", draft_id, description="a small dog wrapped in a red blanket")
 
-    result = tick(poster(g_config, g_store), fake, SLOT + timedelta(seconds=20))
+    result = tick(poster(g_config, g_store), gfake, SLOT + timedelta(seconds=20))
 
     assert result.status == "posted"
-    (container_id, container), = fake.containers.items()
+    (container_id, container), = gfake.containers.items()
     assert container["image_url"].startswith(PUBLIC + "/") and container["image"][:2] == b"\xff\xd8"
     assert container["caption"] == "Blanket burrito season 🌯🐶 #chihuahua"
     assert container["alt_text"] == "A small dog wrapped in a red blanket."
     d = row(g_store, draft_id)
-    media = fake.media[0]
+    media = gfake.media[0]
     assert (d["status"], d["media_id"], d["media_code"], d["media_url"]) == (
         "posted", media["id"], media["shortcode"], media["permalink"])
     (attempt,) = attempts(g_store, draft_id)
     assert attempt["container_id"] == container_id and attempt["outcome"] == "posted"
-    assert fake.count("media_publish") == 1
+    assert gfake.count("media_publish") == 1
     # The one-time URL is gone once the post is made: nothing is left to fetch.
     assert resolve(g_config, urlsplit(container["image_url"]).path.removeprefix(MOUNT)) is None
     assert not any(staging_dir(g_config).iterdir())
     # The same slot never posts twice.
     make_draft(g_store, "Second one")
-    assert tick(poster(g_config, g_store), fake, SLOT + timedelta(minutes=2)) is None
-    assert fake.count("media_publish") == 1
+    assert tick(poster(g_config, g_store), gfake, SLOT + timedelta(minutes=2)) is None
+    assert gfake.count("media_publish") == 1
 
 
-def test_the_user_id_is_learned_from_the_token(g_config, g_store, fake):
+def test_the_user_id_is_learned_from_the_token(g_config, g_store, gfake):
     save_token(g_config.graph_token_file, TokenRecord("IGlong-token-000"))
     make_draft(g_store, "Who am I #dog")
 
-    assert tick(poster(g_config, g_store), fake, SLOT).status == "posted"
+    assert tick(poster(g_config, g_store), gfake, SLOT).status == "posted"
 
     saved = json.loads(g_config.graph_token_file.read_text())
-    assert saved["user_id"] == fake.user_id and saved["username"] == fake.username
-    assert fake.count("me") == 1
+    assert saved["user_id"] == gfake.user_id and saved["username"] == gfake.username
+    assert gfake.count("me") == 1
 
 
-def test_hashtags_go_in_the_first_comment(tmp_path, fake, token):
+def test_hashtags_go_in_the_first_comment(tmp_path, gfake, gtoken):
     from bot.config import load_config
     from bot.store import Store
 
     config = load_config(graph_home(tmp_path, hashtags_in_first_comment=True) / "pawpost.toml")
-    save_token(config.graph_token_file, token)
-    fake.fetch = serve_staged(config)
+    save_token(config.graph_token_file, gtoken)
+    gfake.fetch = serve_staged(config)
     with Store.for_config(config) as store:
         draft_id = make_draft(store, "Sunday blanket day 🐶 #chihuahua #rescuedog")
-        assert tick(poster(config, store), fake, SLOT).status == "posted"
-        media = fake.media[0]
+        assert tick(poster(config, store), gfake, SLOT).status == "posted"
+        media = gfake.media[0]
         assert media["caption"] == "Sunday blanket day 🐶"
-        assert [c["text"] for c in fake.comments[media["id"]]] == ["#chihuahua #rescuedog"]
-        assert row(store, draft_id)["comment_id"] == fake.comments[media["id"]][0]["id"]
+        assert [c["text"] for c in gfake.comments[media["id"]]] == ["#chihuahua #rescuedog"]
+        assert row(store, draft_id)["comment_id"] == gfake.comments[media["id"]][0]["id"]
 
 
-def test_the_container_is_polled_until_finished(g_config, g_store, fake, token):
+def test_the_container_is_polled_until_finished(g_config, g_store, gfake, gtoken):
     make_draft(g_store, "Patience #dog")
-    fake.in_progress_polls = 3
+    gfake.in_progress_polls = 3
     sleeps = Sleeps()
 
-    assert tick(poster(g_config, g_store, sleeps), fake, SLOT).status == "posted"
+    assert tick(poster(g_config, g_store, sleeps), gfake, SLOT).status == "posted"
 
-    assert fake.count("status") == 4 and sleeps == [2, 3, 5]
-    assert fake.count("media_publish") == 1
+    assert gfake.count("status") == 4 and sleeps == [2, 3, 5]
+    assert gfake.count("media_publish") == 1
 
 
-def test_a_container_that_never_finishes_is_not_published(g_config, g_store, fake, token):
+def test_a_container_that_never_finishes_is_not_published(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Forever processing #dog")
-    fake.in_progress_polls = 10_000
+    gfake.in_progress_polls = 10_000
     sleeps = Sleeps()
 
-    result = tick(poster(g_config, g_store, sleeps), fake, SLOT)
+    result = tick(poster(g_config, g_store, sleeps), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "transient"
     assert sum(sleeps) >= g_config.graph.container_wait_seconds
-    assert fake.count("media_publish") == 0 and "still processing" in row(g_store, draft_id)["error"]
+    assert gfake.count("media_publish") == 0 and "still processing" in row(g_store, draft_id)["error"]
 
 
-def test_a_container_error_with_a_content_subcode_fails_the_draft_with_the_reason(g_config, g_store, fake, token):
+def test_a_container_error_with_a_content_subcode_fails_the_draft_with_the_reason(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Too wide #dog")
-    fake.container_outcome = ("ERROR", "Error: 2207009 The submitted image with aspect ratio cannot be published")
+    gfake.container_outcome = ("ERROR", "Error: 2207009 The submitted image with aspect ratio cannot be published")
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "failed"
     assert "2207009" in row(g_store, draft_id)["error"] and "aspect ratio" in row(g_store, draft_id)["error"]
-    assert fake.count("media_publish") == 0
+    assert gfake.count("media_publish") == 0
 
 
-def test_an_expired_container_is_retried_with_a_new_one(g_config, g_store, fake, token):
+def test_an_expired_container_is_retried_with_a_new_one(g_config, g_store, gfake, gtoken):
     make_draft(g_store, "Expired #dog")
-    fake.container_outcome = ("EXPIRED", "Expired")
+    gfake.container_outcome = ("EXPIRED", "Expired")
     p = poster(g_config, g_store)
 
-    assert tick(p, fake, SLOT).status == "approved"
-    fake.container_outcome = None
-    assert tick(p, fake, SLOT + timedelta(minutes=3)).status == "posted"
-    assert len(fake.containers) == 2 and fake.count("media_publish") == 1
+    assert tick(p, gfake, SLOT).status == "approved"
+    gfake.container_outcome = None
+    assert tick(p, gfake, SLOT + timedelta(minutes=3)).status == "posted"
+    assert len(gfake.containers) == 2 and gfake.count("media_publish") == 1
 
 
-def test_a_photo_instagram_cannot_fetch_is_retried_and_says_what_to_check(g_config, g_store, fake, token):
+def test_a_photo_instagram_cannot_fetch_is_retried_and_says_what_to_check(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Unreachable #dog")
-    fake.fetch = lambda _url: None  # the proxy is down
+    gfake.fetch = lambda _url: None  # the proxy is down
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "transient"
     assert "2207052" in row(g_store, draft_id)["error"] and "doctor" in result.message
@@ -239,198 +179,198 @@ def test_a_photo_instagram_cannot_fetch_is_retried_and_says_what_to_check(g_conf
 
 # -- refusals by code and subcode ------------------------------------------------------------------------------
 
-def test_an_expired_token_stops_posting_and_tells_the_owner(g_config, g_store, fake, token):
+def test_an_expired_token_stops_posting_and_tells_the_owner(g_config, g_store, gfake, gtoken):
     from bot.status import status
 
     draft_id = make_draft(g_store, "Token gone #dog")
-    fake.fail_next("create", EXPIRED_TOKEN)
+    gfake.fail_next("create", EXPIRED_TOKEN)
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "fatal"
     assert "pawpost login" in g_store.get(KV_STOPPED)
     assert row(g_store, draft_id)["status"] == "approved"  # an account-level error never fails a draft
     assert status(g_store, g_config)["posting_stopped"] == g_store.get(KV_STOPPED)
-    assert tick(poster(g_config, g_store), fake, EVENING) is None  # stopped until the owner acts
-    assert fake.count("create") == 1 and fake.count("media_publish") == 0
+    assert tick(poster(g_config, g_store), gfake, EVENING) is None  # stopped until the owner acts
+    assert gfake.count("create") == 1 and gfake.count("media_publish") == 0
 
 
 @pytest.mark.parametrize("step", ["create", "media_publish"])
 @pytest.mark.parametrize("code", [4, 17, 32, 613])
-def test_rate_limits_cool_down_and_post_nothing(g_config, g_store, fake, token, step, code):
+def test_rate_limits_cool_down_and_post_nothing(g_config, g_store, gfake, gtoken, step, code):
     draft_id = make_draft(g_store, f"Slow down {code} #dog")
-    fake.fail_next(step, RATE_LIMIT[code])
+    gfake.fail_next(step, RATE_LIMIT[code])
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "cooldown"
     assert g_store.get(KV_COOLDOWN) == _iso(SLOT + timedelta(hours=6))
-    assert row(g_store, draft_id)["status"] == "approved" and not fake.media
+    assert row(g_store, draft_id)["status"] == "approved" and not gfake.media
     assert "slow down" in posting_blocked(g_store, SLOT + timedelta(hours=5))
-    assert tick(poster(g_config, g_store), fake, EVENING).status == "posted"  # the cooldown is over
+    assert tick(poster(g_config, g_store), gfake, EVENING).status == "posted"  # the cooldown is over
 
 
-def test_the_spent_publishing_quota_cools_down(g_config, g_store, fake, token):
+def test_the_spent_publishing_quota_cools_down(g_config, g_store, gfake, gtoken):
     make_draft(g_store, "Quota #dog")
-    fake.fail_next("media_publish", QUOTA_SPENT)
+    gfake.fail_next("media_publish", QUOTA_SPENT)
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.kind == "cooldown" and g_store.get(KV_COOLDOWN)
     assert "maximum number of posts" in result.error
 
 
-def test_media_not_ready_at_publish_is_retried_not_failed(g_config, g_store, fake, token):
+def test_media_not_ready_at_publish_is_retried_not_failed(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Not ready #dog")
-    fake.fail_next("media_publish", NOT_READY)
+    gfake.fail_next("media_publish", NOT_READY)
     p = poster(g_config, g_store)
 
-    result = tick(p, fake, SLOT)
+    result = tick(p, gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "transient" and "9007" in result.error
-    assert tick(p, fake, SLOT + timedelta(minutes=3)).status == "posted"
-    assert fake.count("media_publish") == 2 and len(fake.media) == 1
+    assert tick(p, gfake, SLOT + timedelta(minutes=3)).status == "posted"
+    assert gfake.count("media_publish") == 2 and len(gfake.media) == 1
     assert [a["outcome"] for a in attempts(g_store, draft_id)] == ["retry", "posted"]
 
 
-def test_rejected_media_fails_the_draft_with_the_apis_message(g_config, g_store, fake, token):
+def test_rejected_media_fails_the_draft_with_the_apis_message(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Wide one #dog")
-    fake.fail_next("create", BAD_RATIO)
+    gfake.fail_next("create", BAD_RATIO)
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "failed" and result.kind == "bad_content"
     assert "aspect ratio ('3:1',) cannot be published" in row(g_store, draft_id)["error"]
-    assert fake.count("media_publish") == 0
+    assert gfake.count("media_publish") == 0
 
 
-def test_a_server_error_before_publish_is_retried(g_config, g_store, fake, token):
+def test_a_server_error_before_publish_is_retried(g_config, g_store, gfake, gtoken):
     make_draft(g_store, "Gateway #dog")
-    fake.fail_next("create", SERVER_PAGE)
+    gfake.fail_next("create", SERVER_PAGE)
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "transient"
-    assert fake.count("media_publish") == 0
+    assert gfake.count("media_publish") == 0
 
 
 # -- unknown outcomes: only media_publish ----------------------------------------------------------------------
 
-def test_a_lost_publish_answer_with_the_post_present_is_reconciled_not_resent(g_config, g_store, fake, token):
+def test_a_lost_publish_answer_with_the_post_present_is_reconciled_not_resent(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Lost answer, landed #dog")
-    fake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
-    fake.fail_next("media_publish", Lost(lands=True))
+    gfake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
+    gfake.fail_next("media_publish", Lost(lands=True))
     p = poster(g_config, g_store)
 
-    assert tick(p, fake, SLOT).status == "publishing"
+    assert tick(p, gfake, SLOT).status == "publishing"
     assert row(g_store, draft_id)["status"] == "publishing"
-    assert attempts(g_store, draft_id)[0]["container_id"] in fake.containers
-    assert tick(p, fake, SLOT + timedelta(minutes=5)) is None  # too early to look
-    result = tick(p, fake, SLOT + timedelta(minutes=11))
+    assert attempts(g_store, draft_id)[0]["container_id"] in gfake.containers
+    assert tick(p, gfake, SLOT + timedelta(minutes=5)) is None  # too early to look
+    result = tick(p, gfake, SLOT + timedelta(minutes=11))
 
     assert result.status == "posted"
-    assert row(g_store, draft_id)["media_id"] == fake.media[0]["id"]
-    assert fake.count("media_publish") == 1 and len(fake.media) == 2
-    assert tick(p, fake, EVENING) is None
+    assert row(g_store, draft_id)["media_id"] == gfake.media[0]["id"]
+    assert gfake.count("media_publish") == 1 and len(gfake.media) == 2
+    assert tick(p, gfake, EVENING) is None
 
 
-def test_a_lost_publish_answer_with_the_post_absent_is_approved_again_and_posted_once(g_config, g_store, fake,
-                                                                                         token):
+def test_a_lost_publish_answer_with_the_post_absent_is_approved_again_and_posted_once(g_config, g_store, gfake,
+                                                                                         gtoken):
     draft_id = make_draft(g_store, "Lost answer, not landed #dog")
-    fake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
-    fake.fail_next("media_publish", Lost(lands=False))
+    gfake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
+    gfake.fail_next("media_publish", Lost(lands=False))
     p = poster(g_config, g_store)
 
-    assert tick(p, fake, SLOT).status == "publishing"
-    settled = tick(p, fake, SLOT + timedelta(minutes=11))
+    assert tick(p, gfake, SLOT).status == "publishing"
+    settled = tick(p, gfake, SLOT + timedelta(minutes=11))
     assert settled.status == "approved" and row(g_store, draft_id)["status"] == "approved"
-    assert tick(p, fake, EVENING).status == "posted"
+    assert tick(p, gfake, EVENING).status == "posted"
 
-    assert fake.count("media_publish") == 2
-    assert fake.posts_per_caption()["Lost answer, not landed #dog"] == 1
+    assert gfake.count("media_publish") == 2
+    assert gfake.posts_per_caption()["Lost answer, not landed #dog"] == 1
 
 
 @pytest.mark.parametrize("answer", [UNKNOWN_ERROR, SERVER_PAGE, (200, "<html>ok</html>"), (200, {"ok": True})],
                          ids=["code-1", "502-page", "unreadable-200", "200-without-id"])
-def test_ambiguous_publish_answers_are_unknown(g_config, g_store, fake, token, answer):
+def test_ambiguous_publish_answers_are_unknown(g_config, g_store, gfake, gtoken, answer):
     draft_id = make_draft(g_store, "Ambiguous #dog")
-    fake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
-    fake.fail_next("media_publish", answer)
+    gfake.post_older("An older post", (SLOT - timedelta(days=3)).timestamp())
+    gfake.fail_next("media_publish", answer)
 
-    assert tick(poster(g_config, g_store), fake, SLOT).status == "publishing"
+    assert tick(poster(g_config, g_store), gfake, SLOT).status == "publishing"
 
     assert row(g_store, draft_id)["status"] == "publishing"
     # Nothing is sent again before the account's media list was read; here it shows no such post.
-    assert tick(poster(g_config, g_store), fake, SLOT + timedelta(minutes=11)).status == "approved"
-    assert fake.count("media_publish") == 1
+    assert tick(poster(g_config, g_store), gfake, SLOT + timedelta(minutes=11)).status == "approved"
+    assert gfake.count("media_publish") == 1
 
 
-def test_a_refused_connection_at_publish_was_not_sent(g_config, g_store, fake, token):
+def test_a_refused_connection_at_publish_was_not_sent(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Refused #dog")
-    fake.fail_next("media_publish", Refused())
+    gfake.fail_next("media_publish", Refused())
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "transient"
     assert "did not reach Instagram" in row(g_store, draft_id)["error"]
 
 
-def test_a_lost_answer_before_publish_is_never_unknown(g_config, g_store, fake, token):
+def test_a_lost_answer_before_publish_is_never_unknown(g_config, g_store, gfake, gtoken):
     make_draft(g_store, "Lost create #dog")
-    fake.fail_next("create", Lost(lands=True))
+    gfake.fail_next("create", Lost(lands=True))
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved"  # a container alone is no post; it expires by itself
-    assert fake.count("media_publish") == 0
+    assert gfake.count("media_publish") == 0
 
 
-def test_a_post_another_draft_owns_is_never_taken(g_config, g_store, fake, token):
+def test_a_post_another_draft_owns_is_never_taken(g_config, g_store, gfake, gtoken):
     first = make_draft(g_store, "Same words #dog")
-    assert tick(poster(g_config, g_store), fake, SLOT).status == "posted"
+    assert tick(poster(g_config, g_store), gfake, SLOT).status == "posted"
     second = make_draft(g_store, "Same words #dog ")
     g_store.update("drafts", second, caption="Same words #dog")
-    fake.fail_next("media_publish", Lost(lands=False))
+    gfake.fail_next("media_publish", Lost(lands=False))
     p = poster(g_config, g_store)
 
-    assert tick(p, fake, EVENING).status == "publishing"
-    assert tick(p, fake, EVENING + timedelta(minutes=11)).status == "approved"
-    assert row(g_store, first)["media_id"] == fake.media[0]["id"]
+    assert tick(p, gfake, EVENING).status == "publishing"
+    assert tick(p, gfake, EVENING + timedelta(minutes=11)).status == "approved"
+    assert row(g_store, first)["media_id"] == gfake.media[0]["id"]
     assert row(g_store, second)["media_id"] is None
 
 
-def test_an_unreadable_media_list_settles_nothing(g_config, g_store, fake, token):
+def test_an_unreadable_media_list_settles_nothing(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Unreadable list #dog")
-    fake.fail_next("media_publish", Lost(lands=True))
+    gfake.fail_next("media_publish", Lost(lands=True))
     p = poster(g_config, g_store)
-    assert tick(p, fake, SLOT).status == "publishing"
-    fake.fail_next("media_list", (200, {"paging": {}}))
+    assert tick(p, gfake, SLOT).status == "publishing"
+    gfake.fail_next("media_list", (200, {"paging": {}}))
 
-    assert tick(p, fake, SLOT + timedelta(minutes=11)) is None
+    assert tick(p, gfake, SLOT + timedelta(minutes=11)) is None
 
     assert row(g_store, draft_id)["status"] == "publishing"
-    assert tick(p, fake, SLOT + timedelta(minutes=14)).status == "posted"
-    assert fake.count("media_publish") == 1
+    assert tick(p, gfake, SLOT + timedelta(minutes=14)).status == "posted"
+    assert gfake.count("media_publish") == 1
 
 
-def test_the_token_never_appears_in_stored_errors(g_config, g_store, fake, token):
+def test_the_token_never_appears_in_stored_errors(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Secret #dog")
-    fake.fail_next("media_publish", Refused())
+    gfake.fail_next("media_publish", Refused())
 
-    tick(poster(g_config, g_store), fake, SLOT)
+    tick(poster(g_config, g_store), gfake, SLOT)
 
     stored = " ".join(str(v) for v in dict(row(g_store, draft_id)).values())
     stored += " ".join(str(v) for a in attempts(g_store, draft_id) for v in dict(a).values())
-    assert token.access_token not in stored
+    assert gtoken.access_token not in stored
 
 
-def test_draft_without_a_token_stops_with_the_login_command(g_config, g_store, fake):
+def test_draft_without_a_token_stops_with_the_login_command(g_config, g_store, gfake):
     make_draft(g_store, "No token #dog")
 
-    result = tick(poster(g_config, g_store), fake, SLOT)
+    result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.kind == "fatal" and "pawpost login" in g_store.get(KV_STOPPED)
-    assert fake.count("create") == 0
+    assert gfake.count("create") == 0
 
 
 def test_refusal_codes_are_classified_by_code_and_subcode():
