@@ -118,3 +118,18 @@ def test_staged_photos_are_served_only_by_their_exact_name_and_only_for_their_mi
     assert sweep(g_config, now=later) == 2 and not staged.path.exists()
     unstage(staged)  # already gone: no error
 
+
+
+def test_pawpost_doctor_runs_the_graph_checks_and_guards_the_app_secret(g_config, g_store, gfake, gtoken):
+    from bot.doctor import run_checks
+
+    proxy(gfake.rsps, g_config)
+    secret = g_config.paths.data.parent / "app-secret"
+    secret.write_text("s3cret\n")
+    os.chmod(secret, 0o644)
+    g_config.graph.app_secret_file = secret
+
+    found = {c.name: c for c in run_checks(g_config)}
+
+    assert found["public url"].ok and found["instagram account"].ok and found["instagram publishing"].ok
+    assert "chmod 640" in found["graph.app_secret_file permissions"].message
