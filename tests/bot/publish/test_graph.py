@@ -391,3 +391,20 @@ def test_refusal_codes_are_classified_by_code_and_subcode():
     assert refusal(server, Step.PUBLISH).maybe_posted and not refusal(server, Step.CREATE).maybe_posted
     # A readable refusal says the post was not made, whatever the status code.
     assert not refusal(GraphError(500, 4, None, "limit"), Step.PUBLISH).maybe_posted
+
+
+def test_the_config_needs_an_https_public_url_for_graph(tmp_path):
+    from bot.config import load_config
+    from bot.errors import ConfigError
+    from tests.conftest import write_config
+
+    root = write_config(tmp_path / "a", {"instagram": {"publisher": "graph"}})
+    with pytest.raises(ConfigError, match=r"graph\.public_base_url is required when instagram\.publisher = 'graph'"):
+        load_config(root)
+    root = write_config(tmp_path / "b", {"instagram": {"publisher": "graph"},
+                                         "graph": {"public_base_url": "http://pets.example.com/staged"}})
+    with pytest.raises(ConfigError, match=r"graph\.public_base_url: must be an https:// URL"):
+        load_config(root)
+    root = write_config(tmp_path / "c", {"instagram": {"publisher": "graph"},
+                                         "graph": {"public_base_url": "https://pets.example.com/staged/"}})
+    assert load_config(root).graph.public_base_url == "https://pets.example.com/staged"
