@@ -65,8 +65,9 @@ def _sentence(description: str | None) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def draft_alt_text(store: Any, config: Any, draft_id: int) -> str:
-    """The alt text a draft posts with: the owner's text, else one written from its description and pets."""
+def draft_alt_text(store: Any, draft_id: int) -> str:
+    """The alt text a draft posts with (and `drafts show` shows): the owner's text, else one written from the
+    draft's description and the photo's pets as the database knows them now."""
     row = store.one("SELECT d.alt_text, d.description, d.photo_id FROM drafts d WHERE d.id = ?", (draft_id,))
     if row is None:
         return ""
@@ -75,8 +76,4 @@ def draft_alt_text(store: Any, config: Any, draft_id: int) -> str:
     pets = store.all(
         "SELECT pets.name, pets.species FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id "
         "WHERE pp.photo_id = ? ORDER BY pp.confidence DESC, pets.name", (row["photo_id"],))
-    named = []
-    for name, species in pets:
-        configured = config.pet(name) if config is not None else None
-        named.append((name, configured.species if configured else species))
-    return write_alt_text(named, row["description"])
+    return write_alt_text([(name, species) for name, species in pets], row["description"])

@@ -98,7 +98,7 @@ def get_draft(store: Store, draft_id: int) -> DraftView:
     row = store.one(_DRAFT_JSON_SQL + " WHERE d.id = :id", {"data_dir": str(store.data_dir), "id": draft_id})
     from bot.alttext import draft_alt_text
 
-    return DraftView(**json.loads(row[0]), alt_text=draft_alt_text(store, None, draft_id) or None)
+    return DraftView(**json.loads(row[0]), alt_text=draft_alt_text(store, draft_id) or None)
 
 
 def approve(

@@ -239,7 +239,7 @@ class Poster:
         with self.store.tx():
             draft = self.store.draft(draft_id)
             caption = draft["caption"] or ""
-            alt_text = draft_alt_text(self.store, self.config, draft_id)
+            alt_text = draft_alt_text(self.store, draft_id)
             first_comment = None
             if self.config.instagram.hashtags_in_first_comment:
                 caption, first_comment = split_hashtags(caption)

@@ -41,10 +41,10 @@ def test_a_draft_keeps_the_owners_alt_text_and_writes_one_otherwise(ig_config, i
     _pet(ig_store, photo_id, "Lola")
     ig_store.update("drafts", draft_id, description="a dog asleep on a sofa")
 
-    assert draft_alt_text(ig_store, ig_config, draft_id) == "Photo of Lola (a dog). A dog asleep on a sofa."
+    assert draft_alt_text(ig_store, draft_id) == "Photo of Lola (a dog). A dog asleep on a sofa."
     # A pet correction shows at once: the written text is never stored, only the owner's.
     _pet(ig_store, photo_id, "Max", "cat")
-    assert "Max (a cat)" in draft_alt_text(ig_store, ig_config, draft_id)
+    assert "Max (a cat)" in draft_alt_text(ig_store, draft_id)
 
     runner = CliRunner()
     args = ["--config", str(ig_config.source), "drafts"]
