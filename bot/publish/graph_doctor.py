@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from bot import timeutil
 from bot.doctor import Check
 from bot.errors import PawpostError
-from bot.publish.errors import PublishError
+from bot.publish.errors import ErrorKind, PublishError
 from bot.publish.graph_api import GraphClient, Step
 from bot.publish.graph_token import PROFESSIONAL, TOKEN_MODE, client_for, load_token, token_notice
 from bot.publish.staging import CONTENT_TYPE, FOLDER, MOUNT, stage, staging_dir, unstage
@@ -67,7 +67,7 @@ def _account_checks(config: Any, client: GraphClient) -> Iterator[Check]:
     try:
         me = client.get("me", Step.READ, fields="user_id,username,account_type")
     except PublishError as err:
-        yield Check("instagram account", False, f"the token does not open the account: {err.message}; {err.advice}")
+        yield Check("instagram account", False, f"the token does not open the account: {_why(err)}")
         return
     account_type = str(me.get("account_type") or "")
     user_id = str(me.get("user_id") or me.get("id") or "")
@@ -81,7 +81,7 @@ def _account_checks(config: Any, client: GraphClient) -> Iterator[Check]:
     try:
         answer = client.get(f"{user_id}/content_publishing_limit", Step.READ, fields="quota_usage,config")
     except PublishError as err:
-        yield Check("instagram publishing", False, f"cannot read the publishing quota: {err.message}; {err.advice}")
+        yield Check("instagram publishing", False, f"cannot read the publishing quota: {_why(err)}")
         return
     data = answer.get("data")
     item = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
@@ -107,13 +107,19 @@ def _comment_check(client: GraphClient, user_id: str) -> Iterator[Check]:
             client.get(f"{media[0]['id']}/comments", Step.READ, fields="id", limit=1)
     except PublishError as err:
         yield Check("instagram comments", False, f"hashtags_in_first_comment needs instagram_business_manage_comments:"
-                    f" {err.message}; {err.advice}")
+                    f" {_why(err)}")
         return
     if media:
         yield Check("instagram comments", True, "instagram_business_manage_comments granted (hashtag comments)")
     else:
         yield Check("instagram comments", True, "no post yet to check instagram_business_manage_comments on; the "
                     "first hashtag comment will tell", warning=True)
+
+
+def _why(err: PublishError) -> str:
+    if err.kind == ErrorKind.TRANSIENT:
+        return f"{err.message} (check this machine's network, then run 'pawpost doctor' again)"
+    return f"{err.message}; {err.advice}"
 
 
 def public_url_checks(config: Any, *, session: Any = None, sleep: Callable[[float], None] = time.sleep
