@@ -197,7 +197,7 @@ class ScheduleConfig(Section):
 
 
 class InstagramConfig(Section):
-    publisher: Literal["dry-run", "instagrapi"] = "dry-run"
+    publisher: Literal["dry-run", "graph", "instagrapi"] = "dry-run"
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
@@ -226,6 +226,35 @@ class InstagramConfig(Section):
 
     def secret_totp_seed(self) -> str | None:
         return _secret(self.totp_seed, self.totp_seed_file, "instagram.totp_seed_file")
+
+
+class GraphConfig(Section):
+    """The official Instagram API (publisher = "graph"): token, app secret, and where Instagram fetches photos."""
+
+    access_token_file: Path | None = None  # default data/graph-token.json, mode 0600
+    app_secret: SecretStr | None = None
+    app_secret_file: Path | None = None
+    public_base_url: str = ""
+    api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v23.0"
+    container_wait_seconds: Annotated[float, Field(ge=10, le=3600)] = 300
+    stage_delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0  # a static host's sync interval
+
+    @field_validator("access_token_file", "app_secret_file", "app_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an https:// URL without ?query or #fragment (Instagram fetches photos "
+                             "only over HTTPS)")
+        return value
+
+    def secret_app_secret(self) -> str | None:
+        return _secret(self.app_secret, self.app_secret_file, "graph.app_secret_file")
 
 
 class IngestConfig(Section):
@@ -297,6 +326,7 @@ class Config(BaseSettings):
     approval: ApprovalConfig = ApprovalConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     instagram: InstagramConfig = InstagramConfig()
+    graph: GraphConfig = GraphConfig()
     ingest: IngestConfig = IngestConfig()
     retrain: RetrainConfig = RetrainConfig()
     web: WebConfig = WebConfig()
@@ -334,6 +364,10 @@ class Config(BaseSettings):
     def session_file(self) -> Path:
         return self.instagram.session_file or self.paths.data / "instagram-session.json"
 
+    @property
+    def graph_token_file(self) -> Path:
+        return self.graph.access_token_file or self.paths.data / "graph-token.json"
+
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
@@ -370,6 +404,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(f"{_source_of(exc, file)}: {describe_validation_error(exc)}") from None
+    if config.instagram.publisher == "graph" and not config.graph.public_base_url:
+        raise ConfigError(f"{file}: graph.public_base_url is required when instagram.publisher = 'graph' (the https "
+                          "URL where Instagram fetches each photo; see the README, 'Which publisher?')")
     return _resolve_paths(config, file)
 
 
@@ -411,6 +448,8 @@ def _resolve_paths(config: Config, file: Path) -> Config:
     ig.password_file = resolve(ig.password_file)
     ig.totp_seed_file = resolve(ig.totp_seed_file)
     ig.session_file = resolve(ig.session_file)
+    config.graph.access_token_file = resolve(config.graph.access_token_file)
+    config.graph.app_secret_file = resolve(config.graph.app_secret_file)
     models = config.models
     for key in ("detector", "embedder", "captioner", "describer", "writer"):
         value = getattr(models, key)

@@ -174,7 +174,8 @@ def check_permissions(config: Config) -> Iterator[Check]:
             yield Check("data ownership", True, f"{data} and its files are writable by {_user()}")
     secrets = [("config", config.source, 0o007), ("instagram.password_file", config.instagram.password_file, 0o007),
                ("instagram.totp_seed_file", config.instagram.totp_seed_file, 0o007),
-               ("instagram session", config.session_file, 0o077)]
+               ("instagram session", config.session_file, 0o077),
+               ("graph.app_secret_file", config.graph.app_secret_file, 0o007)]
     for name, path, forbidden in secrets:
         if path is None or not path.is_file():
             continue
@@ -194,7 +195,7 @@ def _holds_secret(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     ig = data.get("instagram", {})
-    return any(ig.get(k) for k in ("password", "totp_seed", "proxy"))
+    return any(ig.get(k) for k in ("password", "totp_seed", "proxy")) or bool(data.get("graph", {}).get("app_secret"))
 
 
 def _user() -> str:
@@ -208,6 +209,11 @@ def _user() -> str:
 
 def check_instagram(config: Config) -> Iterator[Check]:
     """The saved Instagram session (present, mode 0600, logged in); no network call."""
+    if config.instagram.publisher == "graph":
+        from bot.publish.graph_doctor import graph_checks
+
+        yield from graph_checks(config)
+        return
     if config.instagram.publisher != "instagrapi":
         yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
         return

@@ -42,6 +42,7 @@ class DraftView:
     media_url: str | None = None
     reject_reason: str | None = None
     rejected_candidates: list[dict[str, Any]] = field(default_factory=list)
+    alt_text: str | None = None  # filled by get_draft (bot.alttext): the owner's, or written from the photo
 
     def to_json(self) -> dict[str, Any]:
         # Shallow: asdict() deep-copies every list and is the slowest part of listing 10,000 drafts.
@@ -95,7 +96,9 @@ def list_drafts(store: Store, status: str | None = None, limit: int | None = Non
 def get_draft(store: Store, draft_id: int) -> DraftView:
     store.draft(draft_id)  # NotFound with a helpful message
     row = store.one(_DRAFT_JSON_SQL + " WHERE d.id = :id", {"data_dir": str(store.data_dir), "id": draft_id})
-    return DraftView(**json.loads(row[0]))
+    from bot.alttext import draft_alt_text
+
+    return DraftView(**json.loads(row[0]), alt_text=draft_alt_text(store, draft_id) or None)
 
 
 def approve(
@@ -106,8 +109,10 @@ def approve(
     candidate: int | None = None,
     caption: str | None = None,
     at: datetime | None = None,
+    alt_text: str | None = None,
 ) -> DraftView:
-    """Approve a pending draft (or change an approved one): pick candidate N (1-based) or the owner's text."""
+    """Approve a pending draft (or change an approved one): pick candidate N (1-based) or the owner's text;
+    `alt_text` replaces the written alt text."""
     if candidate is not None and caption is not None:
         raise PawpostError("give either --candidate or --caption, not both")
     view = get_draft(store, draft_id)
@@ -133,6 +138,10 @@ def approve(
         if at <= timeutil.now():
             raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
         fields["scheduled_for"] = timeutil.iso(at)
+    if alt_text is not None:
+        from bot.alttext import clean_alt_text
+
+        fields["alt_text"] = clean_alt_text(alt_text)
     fields["approved_at"] = timeutil.iso(timeutil.now())
     if view.status == DraftStatus.FAILED:
         fields.update(error=None, retry_after=None)  # the refusal was of the draft as it was; an event records it

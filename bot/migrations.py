@@ -183,6 +183,20 @@ def m002_indexes(db: sqlite3.Connection) -> None:
     )
 
 
+def m003_alt_text_and_containers(db: sqlite3.Connection) -> None:
+    # Alt text: the owner's own (NULL = written from `description` and the pets when shown or posted, so a pet
+    # correction never leaves a wrong name in it). container_id: the official API's media container, recorded
+    # before media_publish so an unconfirmed publish can be traced.
+    _script(
+        db,
+        """
+        ALTER TABLE drafts ADD COLUMN alt_text TEXT;
+        ALTER TABLE drafts ADD COLUMN description TEXT;
+        ALTER TABLE attempts ADD COLUMN container_id TEXT;
+        """
+    )
+
+
 def _script(db: sqlite3.Connection, sql: str) -> None:
     # Not executescript(): it commits first, and a migration must stay inside its own transaction.
     statement = ""
@@ -195,7 +209,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_indexes]
+MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers]
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

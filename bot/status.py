@@ -49,6 +49,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
+        "token_notice": _token_notice(store, config, now),
     }
 
 
@@ -89,6 +90,8 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
         lines.append(f"[red]posting stopped:[/] {escape(info['posting_stopped'])}")
     elif info.get("instagram_session"):
         lines.append(f"[red]posting cannot start:[/] {escape(info['instagram_session'])}")
+    if info.get("token_notice"):
+        lines.append(f"[red]instagram token:[/] {escape(info['token_notice'])}")
     if info["cooldown_until"]:
         lines.append(f"[yellow]cooldown:[/] Instagram asked us to slow down; posting resumes "
                      f"{when(info['cooldown_until'])}")
@@ -105,6 +108,15 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
         lines.append(f"last error: {when(err['at'])}{draft} ({err['kind']}, {err['outcome']}) "
                      f"{escape(err['error_class'])}: {escape(err['message'])}")
     return lines
+
+
+def _token_notice(store: Store, config: Config, now: Any) -> str | None:
+    """When the official API's access token needs the owner (publisher = "graph" only)."""
+    if config.instagram.publisher != "graph":
+        return None
+    from bot.publish.graph_token import token_notice
+
+    return token_notice(config, store, now)
 
 
 def models_status(store: Store, config: Config) -> dict[str, Any]:

@@ -217,6 +217,7 @@ def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: O
             chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
             model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
             confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
+            description=job.description or None,  # for the alt text (bot.alttext)
             created_at=now, updated_at=now,
         )
         _insert_candidates(store, draft_id, outcome.candidates, generation=0)

@@ -138,6 +138,8 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     if d.note:
         out.print(f"[yellow]note:[/]    {escape(d.note)}")
     out.print(f"\n[bold]caption{' (edited)' if d.edited else ''}:[/]\n{escape(d.caption or '-')}\n")
+    out.print(f"[bold]alt text:[/] {escape(d.alt_text or '-')}  "
+              f"[dim](change it: 'drafts approve {d.id} --alt TEXT')[/]\n")
     for i, text in enumerate(d.candidates, 1):
         mark = "*" if text == d.caption else " "
         out.print(f"{mark}[{i}] {escape(text)}")
@@ -150,14 +152,17 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
 @click.option("--candidate", type=int, help="Use candidate N (as numbered by 'drafts show').")
 @click.option("--caption", help="Use this text as the caption.")
 @click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"', help="Post at this local time instead of the next slot.")
+@click.option("--alt", "alt_text", metavar="TEXT", help="Alt text (what the photo shows, for screen readers).")
 @pass_app
-def approve(app: App, draft_id: int, candidate: int | None, caption: str | None, at: str | None) -> None:
+def approve(app: App, draft_id: int, candidate: int | None, caption: str | None, at: str | None,
+            alt_text: str | None) -> None:
     """Approve a draft for posting."""
     from bot.drafts import approve as approve_draft
     from bot.drafts import parse_at
 
     when = parse_at(at, app.config) if at else None
-    d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when)
+    d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when,
+                      alt_text=alt_text)
     click.echo(f"draft {d.id} approved" + (f" for {at}" if at else "; it goes out at the next free slot"))
 
 

@@ -128,6 +128,9 @@ def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
 def login(app: App) -> None:
     """Log in to Instagram (asks for the password if not configured, and a two-factor code), save the session."""
     config = app.config
+    if config.instagram.publisher == "graph":
+        _graph_login(app)
+        return
     if config.instagram.publisher != "instagrapi":
         click.echo("the dry-run publisher needs no login (posts go to data/outbox/); to post to Instagram set "
                    "instagram.publisher = \"instagrapi\" and instagram.username, then run 'pawpost login'")
@@ -143,6 +146,20 @@ def login(app: App) -> None:
 
     username = login_interactive(config, app.store, ask_password=ask_password, ask_code=ask_code)
     click.echo(f"logged in as @{username}; session saved to {config.session_file} (mode 600); posting is on")
+
+
+def _graph_login(app: App) -> None:
+    """The official API: a token from the Meta app dashboard, exchanged for a long-lived one and saved."""
+    from bot.publish.graph_token import login as graph_login
+
+    token = click.prompt("Instagram user access token (from the Meta app dashboard)", hide_input=True,
+                         default="", show_default=False)
+    record, note = graph_login(app.config, app.store, token)
+    if note:
+        click.echo(note)
+    until = f", valid until {record.expires_at}" if record.expires_at else ""
+    click.echo(f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
+               f"{record.user_id}) to {app.config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
 
 
 def register(cli: click.Group) -> None:

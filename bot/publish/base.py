@@ -1,9 +1,10 @@
 """The publisher seam: publish one prepared photo with its caption, list recent media, add a comment.
 
-Two implementations: `dryrun.DryRunPublisher` (data/outbox/) and `instagram.InstagramPublisher` (instagrapi). A new
-one (Instagram's Graph API: container, media_publish, comments) implements `Publisher` and reports each failed
-request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its own
-`read_refusal` for its error bodies, its own "never sent" test for its transport); the poster does the rest.
+Implementations: `dryrun.DryRunPublisher` (data/outbox/), `graph.GraphPublisher` (the official API),
+`instagram.InstagramPublisher` (instagrapi) and `notify.NotifyPublisher` (the owner posts by hand). Each reports a
+failed request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its
+own `read_refusal` for its error bodies: answers.py, graph_answers.py; its own "never sent" test for its transport);
+the poster does the rest.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class Publisher(Protocol):
     name: str
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
-        """Post `photo` (already prepared) with `caption`; raise `PublishError` (decided per step) on failure."""
+                pets: Sequence[str] = (), alt_text: str = "",
+                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+        """Post `photo` (already prepared) with `caption` and `alt_text` (the accessibility description); raise
+        `PublishError` (decided per step) on failure."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
@@ -95,7 +98,11 @@ def split_hashtags(caption: str) -> tuple[str, str | None]:
 
 
 def make_publisher(config: Any, store: Any) -> Publisher:
-    """The publisher the config names: dry-run (the default, no account) or instagrapi."""
+    """The publisher the config names: dry-run (the default, no account), graph or instagrapi."""
+    if config.instagram.publisher == "graph":
+        from bot.publish.graph import GraphPublisher
+
+        return GraphPublisher(config, store)
     if config.instagram.publisher == "instagrapi":
         from bot.publish.instagram import InstagramPublisher
 

@@ -26,7 +26,8 @@ class DryRunPublisher:
         self.outbox = Path(outbox)
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
+                pets: Sequence[str] = (), alt_text: str = "",
+                before_create: Callable[[], None] | None = None) -> PublishedMedia:
         now = timeutil.now()
         stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{draft_id if draft_id is not None else 'post'}"
         if (self.outbox / f"{stem}.json").exists():
@@ -43,6 +44,7 @@ class DryRunPublisher:
             "draft_id": draft_id,
             "caption": caption,
             "pets": list(pets),
+            "alt_text": alt_text,
             "media_id": media_id,
             "media_code": code,
             "nonce": nonce,

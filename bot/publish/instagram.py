@@ -55,24 +55,28 @@ class InstagramPublisher:
         return self._client
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), before_create: Callable[[], None] | None = None) -> PublishedMedia:
+                pets: Sequence[str] = (), alt_text: str = "",
+                before_create: Callable[[], None] | None = None) -> PublishedMedia:
         client = self.client()
         log.info("publishing draft %s (attempt %s)", draft_id, nonce[:8])
         try:
-            return self._publish_once(client, photo, caption, before_create)
+            return self._publish_once(client, photo, caption, alt_text, before_create)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
         # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo, caption, before_create)
+        return self._publish_once(client, photo, caption, alt_text, before_create)
 
-    def _publish_once(self, client: Any, photo: Path, caption: str,
+    def _publish_once(self, client: Any, photo: Path, caption: str, alt_text: str,
                       before_create: Callable[[], None] | None) -> PublishedMedia:
         upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(Path(photo)))
+        # Instagram's "custom accessibility caption" is the alt text of the app's advanced settings.
+        extra = {"custom_accessibility_caption": alt_text} if alt_text else {}
         if before_create is not None:
             before_create()  # from the next request on, the post may exist even if we never hear back
-        configured = _step(Step.CREATE, client, lambda: client.photo_configure(upload_id, width, height, caption))
+        configured = _step(Step.CREATE, client,
+                           lambda: client.photo_configure(upload_id, width, height, caption, extra_data=extra))
         media = configured.get("media") if isinstance(configured, dict) else None
         if not isinstance(media, dict) or not (media.get("code") or media.get("id") or media.get("pk")):
             raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="NoMediaInAnswer",

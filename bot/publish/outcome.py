@@ -1,7 +1,8 @@
 """The one rule of posting, as one table: what is *known* about a failed step decides what happens next.
 
-Every publisher (instagrapi today, Instagram's Graph API later) reports a failed step as `Evidence` (was the request
-sent at all? did the answer's body state a known refusal?). `decide` reads the table; nothing else decides.
+Every publisher reports a failed step as `Evidence` (was the request sent at all? did the answer's body state a
+known refusal?), read by answers.py (instagrapi) or graph_answers.py (the official API, by error code and subcode).
+`decide` reads the table; nothing else decides.
 
     outcome    when                                            CREATE (configure,    UPLOAD, READ   COMMENT
                                                                media_publish)

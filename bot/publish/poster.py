@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
+from bot.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish import unsettled
@@ -108,6 +109,7 @@ class Poster(Reconciling):
         with self._posting_lock(wait=False) as held:
             if not held:
                 return None  # another pawpost process is posting right now
+            self._maintain(now)
             if self._blocked(now):
                 return None
             looks = self.reconcile(now)
@@ -176,6 +178,7 @@ class Poster(Reconciling):
         with self.store.tx():
             draft = self.store.draft(draft_id)
             caption = draft["caption"] or ""
+            alt_text = draft_alt_text(self.store, draft_id)
             first_comment = None
             if self.config.instagram.hashtags_in_first_comment:
                 caption, first_comment = split_hashtags(caption)
@@ -204,7 +207,7 @@ class Poster(Reconciling):
             else:
                 try:
                     media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets,
-                                                   before_create=before_create)
+                                                   alt_text=alt_text, before_create=before_create)
                     err = None
                 except PublishError as exc:
                     err = exc
@@ -353,6 +356,13 @@ class Poster(Reconciling):
             return False
         self.store.update("drafts", draft_id, comment_id=comment_id)
         return True
+
+    # -- publisher upkeep (the official API's token) ------------------------------------------------------
+
+    def _maintain(self, now: datetime) -> None:
+        maintain = getattr(self.publisher, "maintain", None)
+        if maintain is not None:
+            maintain(now)
 
     # -- cooldown, fatal stop -------------------------------------------------------------------------
 

@@ -113,3 +113,50 @@ def logged_in(ig_config: Any, ig_store: Any, fake: FakeInstagram) -> None:
 
     make_client(ig_config, ig_store, **CLIENT)
     assert fake.count("login") == 1
+
+
+# -- the official API (publisher = "graph"): a fake graph.instagram.com -------------------------------------------
+
+@pytest.fixture
+def g_config(tmp_path: Path) -> Any:
+    from bot.config import load_config
+    from tests.bot.publish.fake_graph import graph_home
+
+    return load_config(graph_home(tmp_path) / "pawpost.toml")
+
+
+@pytest.fixture
+def g_store(g_config: Any) -> Iterator[Any]:
+    from bot.store import Store
+
+    store = Store.for_config(g_config)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def gfake(g_config: Any) -> Iterator[Any]:
+    """The fake API; at the end it checks that no draft and no container was published twice."""
+    import responses
+
+    from tests.bot.publish.fake_graph import FakeGraph, serve_staged
+
+    graph = FakeGraph(fetch=serve_staged(g_config))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        graph.install(rsps)
+        yield graph
+    graph.assert_exactly_once()
+
+
+@pytest.fixture
+def gtoken(g_config: Any, gfake: Any) -> Any:
+    """A long-lived token as `pawpost login` leaves it: issued two hours before 2026-11-20 09:30, 60 days."""
+    from datetime import timedelta
+
+    from bot.publish.graph_token import TokenRecord, save_token
+
+    issued = at("2026-11-20 07:30")
+    record = TokenRecord("IGlong-token-000", gfake.user_id, gfake.username, "BUSINESS", timeutil.iso(issued),
+                         timeutil.iso(issued + timedelta(days=60)))
+    save_token(g_config.graph_token_file, record)
+    return record

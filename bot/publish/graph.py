@@ -1,0 +1,228 @@
+"""The official-API publisher (publisher = "graph"): Instagram Platform content publishing with Instagram Login.
+
+One publish: stage the photo at a one-time public URL, create a media container (image_url, caption, alt_text),
+record its id in the attempt, wait for status_code FINISHED, then `before_create()` and one media_publish — never
+resent. Every failure is decided by the one table (bot.publish.outcome) from graph_answers' reading of the answer;
+the exactly-once bookkeeping (attempts, unsettled drafts, reconcile) is the poster's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.publish.base import PublishedMedia, RecentMedia, same_caption
+from bot.publish.errors import ErrorKind, PublishError, step_error
+from bot.publish.graph_answers import TOKEN_ADVICE, container_refusal
+from bot.publish.graph_api import GraphClient, Request
+from bot.publish.graph_token import TokenRecord, client_for, keep_alive, load_token, save_token, whoami
+from bot.publish.outcome import Evidence, Refusal, Step
+from bot.publish.staging import stage, unstage
+
+log = logging.getLogger(__name__)
+
+# Waits between container status checks (seconds); the last repeats until graph.container_wait_seconds.
+POLL_SECONDS = (2, 3, 5, 10, 15, 30, 60)
+NO_TOKEN_ADVICE = "run 'pawpost login' with a token from the Meta app dashboard (README, 'Which publisher?')"
+_SHORTCODE = re.compile(r"/(?:p|reel|tv)/([A-Za-z0-9_-]+)")
+
+
+def poll_delays(wait_seconds: float) -> list[float]:
+    """The sleeps between status checks: POLL_SECONDS, its last value repeated, adding up to `wait_seconds`."""
+    delays: list[float] = []
+    while sum(delays) < wait_seconds:
+        delays.append(float(POLL_SECONDS[min(len(delays), len(POLL_SECONDS) - 1)]))
+    return delays
+
+
+class GraphPublisher:
+    name = "graph"
+
+    def __init__(self, config: Config, store: Any, *, session: Any = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.session = session
+        self.sleep = time.sleep if sleep is None else sleep
+        self._client: GraphClient | None = None
+        self._record: TokenRecord | None = None
+
+    # -- the token and the account --------------------------------------------------------------------
+
+    def account(self) -> tuple[GraphClient, TokenRecord]:
+        """A client with the saved token, and the account's user id (learned from the token when not saved)."""
+        path = self.config.graph_token_file
+        try:
+            record = load_token(path)
+        except PawpostError as exc:
+            raise PublishError(ErrorKind.FATAL, str(exc), error_class="NoToken", advice=NO_TOKEN_ADVICE) from None
+        if record is None:
+            raise PublishError(ErrorKind.FATAL, f"no Instagram access token in {path}", error_class="NoToken",
+                               advice=NO_TOKEN_ADVICE)
+        if self._client is None or self._client.token != record.access_token:
+            if self._client is not None:
+                self._client.close()
+            self._client = client_for(self.config, record.access_token, self.session)
+        if not record.user_id:
+            me = whoami(self.config, record.access_token, self.session)
+            record.user_id = str(me.get("user_id") or me.get("id") or "")
+            record.username = str(me.get("username") or "")
+            record.account_type = str(me.get("account_type") or "")
+            if not record.user_id:
+                raise PublishError(ErrorKind.FATAL, "Instagram did not say which account the token belongs to",
+                                   error_class="NoUserId", advice=TOKEN_ADVICE)
+            save_token(path, record)
+        self._record = record
+        return self._client, record
+
+    def maintain(self, now: datetime | None = None) -> None:
+        """Called at every poster tick: renew the token when it is due (never raises)."""
+        keep_alive(self.config, self.store, now, self.session)
+
+    # -- publishing ----------------------------------------------------------------------------------
+
+    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
+                pets: Sequence[str] = (), alt_text: str = "",
+                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+        client, record = self.account()
+        log.info("publishing draft %s through the official API (attempt %s)", draft_id, nonce[:8])
+        staged = stage(self.config, photo)
+        try:
+            if self.config.graph.stage_delay_seconds:
+                self.sleep(self.config.graph.stage_delay_seconds)  # the owner's sync to a static host
+            container = self._create(client, record, staged.url, caption, alt_text)
+            self._record_container(nonce, container)
+            self._wait(client, container, before_create)
+            if before_create is not None:
+                before_create()  # from the next request on, the post may exist even if we never hear back
+            # The one request that makes the post: never repeated here, whatever its answer.
+            answer = client.post(f"{record.user_id}/media_publish", Request.PUBLISH, creation_id=container)
+        finally:
+            unstage(staged)
+        media_id = answer.get("id")
+        if not isinstance(media_id, str | int) or not str(media_id):
+            raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="NoMediaInAnswer",
+                             message="media_publish answered without a media id")
+        return self._published(client, str(media_id))
+
+    def _create(self, client: GraphClient, record: TokenRecord, url: str, caption: str, alt_text: str) -> str:
+        answer = client.post(f"{record.user_id}/media", Request.CONTAINER, image_url=url, caption=caption,
+                             alt_text=alt_text or None)
+        container = answer.get("id")
+        if not isinstance(container, str | int) or not str(container):
+            # No container, no post: a later tick simply creates another one.
+            raise step_error(Step.UPLOAD, Evidence(sent=True), None, error_class="NoContainerInAnswer",
+                             message="creating the media container answered without an id")
+        return str(container)
+
+    def _record_container(self, nonce: str, container: str) -> None:
+        # Committed before media_publish, so the attempt names the container whatever happens next.
+        with self.store.tx() as db:
+            db.execute("UPDATE attempts SET container_id = ? WHERE nonce = ?", (container, nonce))
+
+    def _wait(self, client: GraphClient, container: str, before_create: Callable[[], None] | None) -> None:
+        delays = poll_delays(self.config.graph.container_wait_seconds)
+        for delay in [*delays, None]:
+            answer = client.get(container, Request.STATUS, fields="status_code,status")
+            code = str(answer.get("status_code") or "")
+            if code == "FINISHED":
+                return
+            if code == "PUBLISHED":
+                # Published before pawpost's media_publish: the post exists, by whom only the account can say.
+                if before_create is not None:
+                    before_create()
+                raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="ContainerPublished",
+                                 message="the media container was already published")
+            if code in ("ERROR", "EXPIRED"):
+                raise step_error(Step.UPLOAD, Evidence(True, container_refusal(code, str(answer.get("status") or ""))),
+                                 None, error_class="ContainerError" if code == "ERROR" else "ContainerExpired")
+            if delay is not None:
+                self.sleep(delay)
+        waited = (f"Instagram was still processing the photo after {self.config.graph.container_wait_seconds:.0f} s "
+                  f"(container {container})")
+        raise step_error(Step.UPLOAD, Evidence(True, Refusal(ErrorKind.TRANSIENT, waited)), None,
+                         error_class="ContainerInProgress")
+
+    def _published(self, client: GraphClient, media_id: str) -> PublishedMedia:
+        # The post exists whatever this answers: a failed look-up leaves only the link empty.
+        try:
+            media = client.get(media_id, Request.READ, fields="id,permalink,shortcode")
+        except PublishError as err:
+            log.warning("posted media %s, but its link could not be read: %s", media_id, err.label)
+            return PublishedMedia(media_id=media_id, code="", url="")
+        return _media(media)[0]
+
+    # -- reading the account -------------------------------------------------------------------------
+
+    def recent_media(self, count: int = 20) -> list[RecentMedia]:
+        client, record = self.account()
+        answer = client.get(f"{record.user_id}/media", Request.READ, fields="id,caption,timestamp,permalink,shortcode",
+                            limit=count)
+        items = answer.get("data")
+        if not isinstance(items, list):
+            # An answer without the list proves nothing: "not posted" must never be read from it.
+            raise step_error(Step.READ, Evidence(sent=True), None, error_class="BadFeedAnswer",
+                             message="the account's media list answer had no data")
+        out = []
+        for item in items[:count]:
+            if isinstance(item, dict) and item.get("id"):
+                published, caption, taken = _media(item)
+                out.append(RecentMedia(published.media_id, published.code, caption, taken, published.url))
+        return out
+
+    def comment(self, media_id: str, text: str) -> str:
+        client, _ = self.account()
+        answer = client.post(f"{media_id}/comments", Request.COMMENT, message=text)
+        comment_id = answer.get("id")
+        if not comment_id:
+            raise step_error(Step.COMMENT, Evidence(sent=True), None, error_class="NoCommentInAnswer",
+                             message="the comment answer had no id")
+        return str(comment_id)
+
+    def find_comment(self, media_id: str, text: str) -> str | None:
+        client, record = self.account()
+        answer = client.get(f"{media_id}/comments", Request.READ, fields="id,text,username", limit=50)
+        for c in answer.get("data") or []:
+            if not isinstance(c, dict) or not same_caption(c.get("text"), text):
+                continue
+            if not record.username or c.get("username") in (None, record.username):
+                return str(c.get("id"))
+        return None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _media(item: dict[str, Any]) -> tuple[PublishedMedia, str, datetime | None]:
+    permalink = str(item.get("permalink") or "")
+    code = str(item.get("shortcode") or "")
+    if not code:
+        match = _SHORTCODE.search(permalink)
+        code = match.group(1) if match else ""
+    return (PublishedMedia(media_id=str(item.get("id")), code=code, url=permalink),
+            str(item.get("caption") or ""), _time(item))
+
+
+def _time(item: dict[str, Any]) -> datetime | None:
+    text = item.get("timestamp")
+    if not isinstance(text, str):
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
