@@ -264,7 +264,8 @@ class SecurityHeaders:
 
 def create_app(config: Config, *, login: bool | None = None) -> Starlette:
     """The review site for `config`. `login` overrides whether a login is required (default: by the address)."""
-    from bot.web import actions, pages
+    from bot.publish.staging import MOUNT
+    from bot.web import actions, pages, staged
 
     routes = [
         Route("/", page(pages.queue)),
@@ -283,6 +284,7 @@ def create_app(config: Config, *, login: bool | None = None) -> Starlette:
         Route("/drafts/{draft_id:int}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:int}/schedule", action(actions.schedule), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error},
                     middleware=[Middleware(SecurityHeaders)])

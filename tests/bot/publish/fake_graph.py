@@ -288,14 +288,22 @@ def graph_home(tmp_path: Path, **instagram: Any) -> Path:
 
 
 def serve_staged(config: Any) -> Callable[[str], bytes | None]:
-    """What the owner's proxy in front of pawpost's web server does: public_base_url/<name> -> staging.resolve."""
-    from bot.publish.staging import MOUNT, resolve
+    """What the owner's proxy in front of pawpost's web server does: public_base_url/<name> -> the review site's
+    /staged/<name> route (bot.web.staged), as Instagram would fetch it: no login, a public host name."""
+    from starlette.testclient import TestClient
+
+    from bot.publish.staging import MOUNT
+    from bot.web import create_app
+
+    site = TestClient(create_app(config, login=True), base_url=PUBLIC.removesuffix(MOUNT))
 
     def fetch(url: str) -> bytes | None:
         parts = urlsplit(url)
         if f"{parts.scheme}://{parts.netloc}{MOUNT}" != PUBLIC:
             return None
-        path = resolve(config, parts.path.removeprefix(MOUNT))
-        return path.read_bytes() if path is not None else None
+        answer = site.get(parts.path)
+        if answer.status_code != 200 or answer.headers.get("content-type") != "image/jpeg":
+            return None
+        return answer.content
 
     return fetch

@@ -1,0 +1,64 @@
+"""The official API's staged photos through the review site: /staged/<token>.jpg, no login, 404 for anything else."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.publish.staging import MOUNT, STAGE_MINUTES, stage, unstage
+from tests.bot.photofiles import photo as jpeg
+
+PUBLIC_HOST = "https://pawpost.example.org"
+
+
+@pytest.fixture
+def public_client(web_config: Any) -> Any:
+    """The site as Instagram reaches it: through the owner's proxy, by a public name, with a login required."""
+    from starlette.testclient import TestClient
+
+    from bot.web import create_app
+
+    with TestClient(create_app(web_config, login=True), base_url=PUBLIC_HOST) as c:
+        yield c
+
+
+def test_a_staged_photo_is_served_as_jpeg_without_a_login(web_config, public_client, tmp_path: Path):
+    photo = tmp_path / "prepared.jpg"
+    photo.write_bytes(jpeg(7))
+    staged = stage(web_config, photo)
+
+    answer = public_client.get(f"{MOUNT}/{staged.path.name}")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/jpeg"
+    assert answer.content == photo.read_bytes()
+    assert answer.headers["cache-control"] == "no-store"
+    # The exception is only this route: the review pages still want the login.
+    assert public_client.get("/", follow_redirects=False).status_code == 401
+
+
+def test_anything_but_a_live_staged_name_is_404(web_config, public_client, tmp_path: Path):
+    photo = tmp_path / "prepared.jpg"
+    photo.write_bytes(jpeg(7))
+    staged = stage(web_config, photo)
+    name = staged.path.name
+    (staged.path.parent / "notes.txt").write_text("not a photo")
+
+    for path in ("", "/", "/notes.txt", f"/{name[:-4]}.png", "/" + "a" * 43 + ".jpg", "/..%2Fpawpost.db",
+                 f"/{name}/x"):
+        answer = public_client.get(MOUNT + path)
+        assert answer.status_code == 404, path
+        assert answer.content != photo.read_bytes()
+
+    old = time.time() - STAGE_MINUTES * 60 - 5
+    os.utime(staged.path, (old, old))
+    assert public_client.get(f"{MOUNT}/{name}").status_code == 404  # its minutes are over
+
+    fresh = stage(web_config, photo)
+    assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 200
+    unstage(fresh)
+    assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 404  # removed after publish
