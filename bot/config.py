@@ -197,7 +197,7 @@ class ScheduleConfig(Section):
 
 
 class InstagramConfig(Section):
-    publisher: Literal["dry-run", "graph", "instagrapi"] = "dry-run"
+    publisher: Literal["dry-run", "notify", "graph", "instagrapi"] = "dry-run"
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
@@ -407,6 +407,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if config.instagram.publisher == "graph" and not config.graph.public_base_url:
         raise ConfigError(f"{file}: graph.public_base_url is required when instagram.publisher = 'graph' (the https "
                           "URL where Instagram fetches each photo; see the README, 'Which publisher?')")
+    if config.instagram.publisher == "notify" and not config.notify.urls:
+        raise ConfigError(f"{file}: notify.urls is required when instagram.publisher = 'notify' (the Apprise URL of "
+                          "your phone, where each post is sent for you to post by hand)")
     return _resolve_paths(config, file)
 
 

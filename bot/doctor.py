@@ -214,6 +214,10 @@ def check_instagram(config: Config) -> Iterator[Check]:
 
         yield from graph_checks(config)
         return
+    if config.instagram.publisher == "notify":
+        yield Check("instagram", True, f"notify publisher: no login; each post is sent to you through "
+                    f"{len(config.notify.urls)} notify URL(s) to post by hand")
+        return
     if config.instagram.publisher != "instagrapi":
         yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
         return

@@ -32,9 +32,10 @@ ROUND_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Message:
-    kind: str  # review | posted | stopped | cooldown | unsettled | failed | retrain
+    kind: str  # review | posted | stopped | cooldown | unsettled | failed | retrain | handover
     title: str
     body: str
+    attach: tuple[str, ...] = ()  # files sent with it (the notify publisher's prepared photo)
 
 
 def _site(config: Config, path: str = "/") -> str:
@@ -189,7 +190,8 @@ class Sender:
 
         def deliver() -> None:
             try:
-                done["ok"] = bool(targets.notify(title=message.title, body=message.body))
+                done["ok"] = bool(targets.notify(title=message.title, body=message.body,
+                                                 attach=list(message.attach) or None))
             except Exception:
                 log.exception("notification %r failed", message.title)
                 done["ok"] = False

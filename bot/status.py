@@ -100,7 +100,8 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
         seen = (f"; last look {when(looked.get('at'))}: {looked.get('items')} posts" if looked.get("items") is not None
                 else f"; last look {when(looked.get('at'))}: {looked.get('error')}" if looked else "")
         lines.append(f"[yellow]unsettled:[/] draft {item['draft_id']} tried {when(item['attempted_at'])}: "
-                     f"{escape(item['reason'])}{escape(seen)}; next look {when(item['next_look'])}; "
+                     f"{escape(item['reason'])}{escape(seen)}"
+                     f"{'; next look ' + when(item['next_look']) if item['next_look'] else ''}; "
                      f"{escape(item['advice'])}")
     err = info["last_error"]
     if err:

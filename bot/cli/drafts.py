@@ -222,7 +222,8 @@ def _open(app: App, path: Path | None, draft_id: int) -> None:
 
 
 def register(cli: click.Group) -> None:
-    from bot.cli.posting import resend
+    from bot.cli.posting import posted, resend
 
     drafts.add_command(resend)
+    drafts.add_command(posted)
     cli.add_command(drafts)

@@ -1,6 +1,9 @@
-"""`pawpost schedule`, `post ID`, `reconcile [ID]`, `drafts resend ID`, `login`: the posting side of the CLI."""
+"""`pawpost schedule`, `post ID`, `reconcile [ID]`, `drafts resend ID`, `drafts posted ID`, `login`: the posting
+side of the CLI."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -70,6 +73,10 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
         poster.close()
     if as_json:
         emit_json(result)
+    if _with_you(result):
+        if not as_json:
+            click.echo(f"draft {draft_id} {result.message}")
+        return
     if result.status != "posted":
         fail(f"draft {draft_id} {result.message}")  # the message says what happened: "not posted: ..."
     if not as_json:
@@ -119,8 +126,33 @@ def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
             click.echo(f"draft {draft_id} goes out at the next free slot (see 'pawpost schedule')")
         elif result.status == "posted":
             click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
-    if result is not None and result.status != "posted":
+        elif _with_you(result):
+            click.echo(f"draft {draft_id} {result.message}")
+    if result is not None and result.status != "posted" and not _with_you(result):
         fail(f"draft {draft_id} {result.message}")
+
+
+def _with_you(result: Any) -> bool:
+    """Handed to you to post by hand (publisher = "notify"): done, as far as pawpost goes."""
+    return result.status == "publishing" and result.error is None
+
+
+@click.command("posted")
+@click.argument("draft_id", type=int)
+@click.option("--url", metavar="URL", help="The post's link (https://www.instagram.com/p/CODE/).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
+    """Your confirmation that a draft is on Instagram (you posted it by hand with the notify publisher)."""
+    poster = _poster(app)
+    try:
+        result = poster.confirm_posted(draft_id, url)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"draft {draft_id} {result.message}")
 
 
 @click.command()
@@ -130,6 +162,10 @@ def login(app: App) -> None:
     config = app.config
     if config.instagram.publisher == "graph":
         _graph_login(app)
+        return
+    if config.instagram.publisher == "notify":
+        click.echo("the notify publisher never logs in to Instagram: each post is sent to you (notify.urls) to post "
+                   "by hand, and you confirm it with 'pawpost drafts posted ID'")
         return
     if config.instagram.publisher != "instagrapi":
         click.echo("the dry-run publisher needs no login (posts go to data/outbox/); to post to Instagram set "

@@ -30,6 +30,14 @@ class PublishedMedia:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """The publisher did not post: it handed the post to the owner (publisher = "notify"), who posts it by hand and
+    confirms with `pawpost drafts posted`. The draft stays `publishing`, unsettled and waiting for the owner."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class RecentMedia:
     """One of the account's recent posts, as reconciling needs it."""
 
@@ -56,9 +64,9 @@ class Publisher(Protocol):
 
     def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
                 pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia:
-        """Post `photo` (already prepared) with `caption` and `alt_text` (the accessibility description); raise
-        `PublishError` (decided per step) on failure."""
+                before_create: Callable[[], None] | None = None) -> PublishedMedia | Handover:
+        """Post `photo` (already prepared) with `caption` and `alt_text` (the accessibility description), or hand it
+        to the owner (`Handover`); raise `PublishError` (decided per step) on failure."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
@@ -98,7 +106,11 @@ def split_hashtags(caption: str) -> tuple[str, str | None]:
 
 
 def make_publisher(config: Any, store: Any) -> Publisher:
-    """The publisher the config names: dry-run (the default, no account), graph or instagrapi."""
+    """The publisher the config names: dry-run (the default, no account), notify, graph or instagrapi."""
+    if config.instagram.publisher == "notify":
+        from bot.publish.notify import NotifyPublisher
+
+        return NotifyPublisher(config)
     if config.instagram.publisher == "graph":
         from bot.publish.graph import GraphPublisher
 

@@ -22,7 +22,7 @@ from bot.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish import unsettled
-from bot.publish.base import PublishedMedia, Publisher, split_hashtags
+from bot.publish.base import Handover, PublishedMedia, Publisher, split_hashtags
 from bot.publish.errors import FATAL_ADVICE, BadContent, ErrorKind, PublishError, classify, step_error
 from bot.publish.outcome import Evidence, Move, Step
 from bot.publish.reconcile import Reconciling
@@ -180,7 +180,7 @@ class Poster(Reconciling):
             caption = draft["caption"] or ""
             alt_text = draft_alt_text(self.store, draft_id)
             first_comment = None
-            if self.config.instagram.hashtags_in_first_comment:
+            if self.config.instagram.hashtags_in_first_comment and not getattr(self.publisher, "posts_by_hand", False):
                 caption, first_comment = split_hashtags(caption)
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=first_comment)
@@ -225,6 +225,8 @@ class Poster(Reconciling):
                 # Nothing went out: the slot is free again for the retry (or the next draft).
                 self.store.put(KV_LAST_FIRED, last_fired)
             return result
+        if isinstance(media, Handover):
+            return self._with_owner(draft_id, attempt_id, nonce, media, now)
         # Step 3, the moment publish returns: the media id/code are stored with the `posted` status.
         result = self._mark_posted(draft_id, attempt_id, media, now, "posted")
         if first_comment:
@@ -256,16 +258,28 @@ class Poster(Reconciling):
                      outcome: str) -> PostResult:
         with self.store.tx():
             unsettled.clear(self.store, draft_id)
+            # No media id when the owner confirmed a post made by hand (notify): the link's code is all there is.
             self.store.update("attempts", attempt_id, outcome=outcome, finished_at=timeutil.iso(timeutil.now()),
-                              media_id=media.media_id, media_code=media.code)
+                              media_id=media.media_id or None, media_code=media.code or None)
             self.store.set_draft_status(draft_id, DraftStatus.POSTED, expect=DraftStatus.PUBLISHING,
-                                        posted_at=timeutil.iso(at), media_id=media.media_id, media_code=media.code,
-                                        media_url=media.url, error=None, retry_after=None)
+                                        posted_at=timeutil.iso(at), media_id=media.media_id or None,
+                                        media_code=media.code or None, media_url=media.url or None, error=None,
+                                        retry_after=None)
             self.store.put(KV_LAST_ERROR, None)  # posting works again: an old error is no news
-        self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code}", draft_id=draft_id)
+        self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code or 'confirmed by you'}",
+                         draft_id=draft_id)
         return PostResult(draft_id, DraftStatus.POSTED, media.code, media.url,
                           message=f"posted ({media.url or media.code})" if outcome == "posted"
                           else f"found on the account after an unconfirmed attempt: {media.url or media.code}")
+
+    def _with_owner(self, draft_id: int, attempt_id: int, nonce: str, handover: Handover, now: datetime) -> PostResult:
+        """Handed to the owner (notify): unsettled, waiting for 'pawpost drafts posted'; never sent again by itself."""
+        with self.store.tx():
+            unsettled.mark_with_owner(self.store, draft_id, nonce, handover.reason, now)
+            self.store.update("attempts", attempt_id, finished_at=timeutil.iso(now))
+            self.store.update("drafts", draft_id, error=None, retry_after=None)
+        self.store.event("post.with_owner", f"draft {draft_id} {handover.reason}", draft_id=draft_id)
+        return PostResult(draft_id, DraftStatus.PUBLISHING, message=handover.reason)
 
     def _failed(self, draft_id: int, attempt_id: int, nonce: str, err: PublishError, now: datetime,
                 failed_at: datetime | None = None) -> PostResult:

@@ -1,9 +1,11 @@
 """Settling unsettled drafts: look for their posts on the account (with backoff, never fooled by a lagging feed),
-and the owner's `pawpost drafts resend`. A mixin of `Poster`: it shares the poster's lock, store and publisher.
+and the owner's decisions, `pawpost drafts resend` and `pawpost drafts posted`. A mixin of `Poster`: it shares the
+poster's lock, store and publisher.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -82,6 +84,35 @@ class Reconciling:
                 return look, None
             return look, self.post_now(draft_id, now)
 
+    def confirm_posted(self, draft_id: int, url: str | None = None, now: datetime | None = None) -> PostResult:
+        """The owner's word that an unsettled draft is on the account (posted by hand with the notify publisher, or
+        found by the owner): posted, with the media code from the post's link when given."""
+        from bot.publish.poster import PostResult
+
+        now = now or timeutil.now()
+        code = media_code_of(url) if url else ""
+        with self._posting_lock(wait=True) as held:
+            if not held:
+                raise PawpostError("another pawpost process is posting right now; try again in a minute")
+            draft = self.store.draft(draft_id)
+            if draft["status"] != DraftStatus.PUBLISHING:
+                raise PawpostError(f"draft {draft_id} is {draft['status']}; only a draft waiting for you (publishing) "
+                                   "can be confirmed as posted")
+            rec = unsettled.record(self.store, draft_id)
+            if rec is not None and not rec.get("sent_at"):
+                raise PawpostError(f"draft {draft_id} was never sent; it goes back to approved by itself")
+            if code:
+                owner = self.store.value("SELECT id FROM drafts WHERE media_code = ? AND id != ?", (code, draft_id))
+                if owner:
+                    raise PawpostError(f"that post ({code}) is already draft {owner}'s; check the link")
+            attempt = self.store.one("SELECT id FROM attempts WHERE draft_id = ? ORDER BY id DESC LIMIT 1",
+                                     (draft_id,))
+            attempt_id = attempt["id"] if attempt else self.store.insert(
+                "attempts", draft_id=draft_id, nonce=secrets.token_hex(16), started_at=timeutil.iso(now))
+            self._mark_posted(draft_id, attempt_id, PublishedMedia("", code, url or ""), now, "posted")
+        return PostResult(draft_id, DraftStatus.POSTED, code or None, url or None,
+                          message="posted (on your word" + (f": {url})" if url else ")"))
+
     # -- scheduling (facts in bot.publish.slots) -----------------------------------------------------
 
     def _look(self, draft: Any, now: datetime, force: bool, feed: _Feed) -> Look | None:
@@ -102,6 +133,11 @@ class Reconciling:
         nonce = attempt["nonce"]
         if rec is not None and rec.get("nonce") == nonce and not rec.get("sent_at"):
             return self._never_sent(draft_id, attempt, now)
+        if rec is not None and rec.get("nonce") == nonce and rec.get("with_owner"):
+            # Handed to the owner (notify): only the owner can say; there is no feed to look at.
+            if not force:
+                return None
+            return Look(draft_id, "unsettled", f"{rec.get('reason')}; waiting for you", looked_at=timeutil.iso(now))
         if rec is None or rec.get("nonce") != nonce:
             # Left `publishing` by a pawpost from before these records: whether it was sent is not known.
             since = timeutil.parse(attempt["finished_at"] or attempt["started_at"])
@@ -193,3 +229,14 @@ class _Feed:
                 self.poster._remember_error(err, self.now, None)
                 self.error = err.label
         return self.items
+
+
+_POST_LINK = re.compile(r"^https?://(?:www\.)?instagram\.com/(?:[A-Za-z0-9_.]+/)?(?:p|reel|tv)/([A-Za-z0-9_-]+)/?(?:[?#].*)?$")
+
+
+def media_code_of(url: str) -> str:
+    """The media code (shortcode) in an Instagram post link, e.g. https://www.instagram.com/p/C9NZWmgo97h/."""
+    match = _POST_LINK.match(url.strip())
+    if not match:
+        raise PawpostError(f"{url!r} is not a link to an Instagram post (https://www.instagram.com/p/CODE/)")
+    return match.group(1)

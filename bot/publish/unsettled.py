@@ -70,6 +70,14 @@ def mark_unknown(store: Store, draft_id: int, nonce: str, reason: str, error_cla
     return rec
 
 
+def mark_with_owner(store: Store, draft_id: int, nonce: str, reason: str, at: datetime) -> dict:
+    """Handed to the owner to post by hand (publisher = "notify"): unsettled until the owner says; never looked for."""
+    rec = {"nonce": nonce, "sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner",
+           "unknown_at": timeutil.iso(at), "looks": 0, "next_look": None, "with_owner": True}
+    store.put(KV_UNSETTLED.format(draft_id), rec)
+    return rec
+
+
 def clear(store: Store, draft_id: int) -> None:
     store.put(KV_UNSETTLED.format(draft_id), None)
 
@@ -124,6 +132,13 @@ def unsettled_drafts(store: Store) -> list[dict[str, Any]]:
         # No record at all: left `publishing` by a pawpost from before these records, so it may have been sent.
         sent = rec is None or bool(rec.get("sent_at"))
         rec = rec or {}
+        if rec.get("with_owner"):
+            out.append({"draft_id": row["id"], "reason": rec.get("reason") or "sent to you to post by hand",
+                        "attempted_at": row["started_at"], "looks": 0, "last_look": None, "next_look": None,
+                        "command": f"pawpost drafts posted {row['id']} --url LINK",
+                        "advice": f"post it on Instagram by hand, then run 'pawpost drafts posted {row['id']} --url "
+                                  f"LINK'; 'pawpost drafts resend {row['id']}' sends it to you again"})
+            continue
         item = {
             "draft_id": row["id"],
             "reason": rec.get("reason") or ("pawpost stopped before Instagram answered" if sent

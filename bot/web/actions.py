@@ -183,6 +183,24 @@ async def schedule(request: Request, form: FormData) -> Response:
     return _back(request, form, await site.run(run))
 
 
+async def posted(request: Request, form: FormData) -> Response:
+    """The owner's 'I posted it' (notify publisher): the same service as 'pawpost drafts posted ID --url URL'."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.publish import Poster, make_publisher
+
+        poster = Poster(store, site.config, make_publisher(site.config, store))
+        try:
+            result = poster.confirm_posted(draft_id, _text(form, "url"))
+        finally:
+            poster.close()
+        return f"Draft {draft_id} {result.message}"
+
+    return _back(request, form, await site.run(run))
+
+
 async def login(request: Request) -> Response:
     """Spend a one-time login token; failures count against the client, and too many lock it out for a while."""
     site = site_of(request)

@@ -283,6 +283,7 @@ def create_app(config: Config, *, login: bool | None = None) -> Starlette:
         Route("/drafts/{draft_id:int}/regenerate", action(actions.regenerate), methods=["POST"]),
         Route("/drafts/{draft_id:int}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:int}/schedule", action(actions.schedule), methods=["POST"]),
+        Route("/drafts/{draft_id:int}/posted", action(actions.posted), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
     ]

@@ -52,10 +52,14 @@ async def draft(request: Request) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def load(store: Store) -> dict[str, Any]:
+        from bot.publish.unsettled import record
         from bot.review import card
 
         item = card(store, site.config, draft_id)
-        return {"card": item, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, [item])}
+        # An unsettled draft the owner can confirm: handed over to post by hand (notify), or sent with no answer.
+        waiting = record(store, draft_id) if item.draft.status == "publishing" else None
+        return {"card": item, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, [item]),
+                "waiting": waiting if waiting and waiting.get("sent_at") else None}
 
     return site.render(request, "draft.html", **await site.run(load), config=site.config)
 

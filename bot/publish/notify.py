@@ -1,0 +1,72 @@
+"""The notify publisher (publisher = "notify", safe mode for any account): pawpost never logs in to Instagram.
+
+At the slot it sends the prepared photo and the caption to the owner through [notify] urls (Apprise); the owner posts
+it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the draft page's button. Until then the draft
+is unsettled, waiting for the owner. A notification that cannot be sent is "not sent": approved again, retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import Config
+from bot.notifications import Message, Sender
+from bot.publish.base import Handover, RecentMedia
+from bot.publish.errors import ErrorKind, PublishError, step_error
+from bot.publish.outcome import Evidence, Step
+
+CANNOT_READ = ("the notify publisher does not log in to Instagram, so it cannot read the account; confirm a post "
+               "with 'pawpost drafts posted ID --url LINK'")
+
+
+def confirm_hint(config: Config, draft_id: int | None) -> str:
+    """How the owner confirms a post made by hand: the page's button (when the site has a public address) or the
+    command."""
+    command = f"pawpost drafts posted {draft_id} --url LINK"
+    if config.web.public_url:
+        page = f"{config.web.public_url.rstrip('/')}/drafts/{draft_id}"
+        return f"press 'I posted it' on {page} (or run '{command}')"
+    return f"run '{command}'"
+
+
+def handover_message(config: Config, draft_id: int | None, caption: str, alt_text: str, photo: Path) -> Message:
+    lines = [caption, ""]
+    if alt_text:
+        lines.append(f"Alt text (Advanced settings > Accessibility): {alt_text}")
+    lines.append(f"Post the attached photo with this caption on Instagram, then {confirm_hint(config, draft_id)}.")
+    return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines), attach=(str(photo),))
+
+
+class NotifyPublisher:
+    """Hands each post to the owner through Apprise; reads nothing from Instagram."""
+
+    name = "notify"
+    posts_by_hand = True  # the caption is sent whole: hashtags_in_first_comment does not apply to a hand post
+
+    def __init__(self, config: Config, *, sender: Sender | None = None) -> None:
+        self.config = config
+        self.sender = sender or Sender([u.get_secret_value() for u in config.notify.urls],
+                                       config.notify.timeout_seconds)
+
+    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
+                pets: Sequence[str] = (), alt_text: str = "",
+                before_create: Callable[[], None] | None = None) -> Handover:
+        # No before_create: nothing is posted by this request. A notification lost to a crash is sent again, which
+        # only costs the owner a second message.
+        if not self.sender.send(handover_message(self.config, draft_id, caption, alt_text, photo)):
+            raise step_error(Step.CREATE, Evidence(sent=False), None, error_class="NotificationFailed",
+                             message="the photo could not be sent to you through notify.urls (see the log)")
+        return Handover(f"sent to you to post by hand; {confirm_hint(self.config, draft_id)}")
+
+    def recent_media(self, count: int = 20) -> list[RecentMedia]:
+        raise PublishError(ErrorKind.TRANSIENT, CANNOT_READ, error_class="NoAccountAccess")
+
+    def comment(self, media_id: str, text: str) -> str:
+        raise PublishError(ErrorKind.BAD_CONTENT, CANNOT_READ, error_class="NoAccountAccess")
+
+    def find_comment(self, media_id: str, text: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        return None
