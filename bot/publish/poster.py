@@ -10,7 +10,9 @@ process (daemon, `pawpost post`, `pawpost status`) sees them.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -234,13 +236,18 @@ class Poster(Reconciling):
         return result
 
     def _prepare(self, draft: Any, staged: Path) -> tuple[Path, list[str]]:
-        from bot.publish.prepare import pet_boxes, prepare_photo
+        from bot.publish.prepare import prepared_copy
 
         photo = self.store.photo(draft["photo_id"])
-        source = self.store.abspath(photo["path"])
-        if source is None or not source.is_file():
-            raise BadContent(f"the photo file {photo['path']} is missing from the library")
-        prepare_photo(source, staged, pet_boxes(self.store, photo["id"]))
+        # The cached copy the owner reviewed (made again only if the file or the pets' boxes changed since), linked
+        # to this attempt's own name: a pet correction during the upload cannot pull the file away.
+        cached = prepared_copy(self.store, photo["id"])
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.unlink(missing_ok=True)
+        try:
+            os.link(cached, staged)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(cached, staged)
         pets = [r[0] for r in self.store.all(
             "SELECT pets.name FROM photo_pets JOIN pets ON pets.id = photo_pets.pet_id WHERE photo_pets.photo_id = ? "
             "ORDER BY photo_pets.confidence DESC, pets.name", (photo["id"],))]

@@ -50,7 +50,8 @@ def test_dry_run_writes_the_photo_and_a_record_to_the_outbox(config, store, post
         assert im.size == (900, 1125)  # the prepared copy, not the 9:16 original
     row = store.one("SELECT * FROM drafts WHERE id = ?", (draft_id,))
     assert row["media_code"] == record["media_code"] and row["posted_at"] == "2026-11-20T09:30:00+00:00"
-    assert not list((config.paths.data / "prepared").glob("*"))  # staging copies are cleaned up
+    assert not list((config.paths.data / "prepared").glob("*.jpg"))  # the attempt's copy is cleaned up
+    assert [p.read_bytes() for p in (config.paths.data / "prepared" / "cache").glob("*.jpg")] == [jpg.read_bytes()]
 
 
 def test_the_oldest_approved_draft_goes_first_and_one_per_slot(config, store, poster):

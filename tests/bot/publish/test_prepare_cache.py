@@ -66,3 +66,26 @@ def test_an_unreadable_photo_is_left_to_publishing_to_report(store):
 
     assert prepare_waiting(store) == 0
     assert store.draft(draft_id)["status"] == "pending"
+
+
+def test_publishing_posts_the_cached_copy_the_owner_reviewed(config, store):
+    """The bytes posted are the cached file's, not a copy made again at the slot."""
+    import json
+
+    from bot.publish import Poster
+    from bot.publish.dryrun import DryRunPublisher
+    from tests.bot.publish.conftest import jpeg
+
+    draft_id = make_draft(store, "Reviewed #dog", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
+    cached = prepared_copy(store, store.draft(draft_id)["photo_id"])
+    # What the page showed the owner; made different here so a fresh crop at the slot could not match it by chance.
+    cached.write_bytes(jpeg((1080, 1350), colour=(10, 200, 30)))
+    reviewed = cached.read_bytes()
+
+    result = Poster(store, config, DryRunPublisher(config.paths.outbox)).post_now(draft_id)
+
+    assert result.status == "posted"
+    (record,) = [json.loads(p.read_text()) for p in config.paths.outbox.glob("*.json")]
+    assert (config.paths.outbox / record["image"]).read_bytes() == reviewed
+    assert cached.read_bytes() == reviewed  # the cache is left as it was
+    assert not list((store.data_dir / "prepared").glob("*.jpg"))  # the attempt's own name is removed
