@@ -120,8 +120,12 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
         try:
             result = ingest_file(store, config, path)
         except (PawpostError, OSError, sqlite3.Error) as exc:
-            log.warning("could not ingest %s: %s", path, exc)
+            log.warning("could not ingest %s: %s", source_name(path, inbox), exc)
             summary.errors.append(f"{source_name(path, inbox)}: {exc}")
+            continue
+        except Exception as exc:  # a bug met by one file must not keep every other file out, run after run
+            log.exception("could not ingest %s", source_name(path, inbox))
+            summary.errors.append(f"{source_name(path, inbox)}: {type(exc).__name__}: {exc}")
             continue
         if result.reason != GONE:  # e.g. a note that left with its photo a moment ago
             summary.results.append(result)
