@@ -300,6 +300,26 @@ class Config(BaseSettings):
     def session_file(self) -> Path:
         return self.instagram.session_file or self.paths.data / "instagram-session.json"
 
+    def owned_paths(self) -> list[tuple[str, Path]]:
+        """pawpost's own files and folders, which the inbox must never hold: ingest takes every file away."""
+        owned = [("the config file", self.source)] if self.source else []
+        owned.append(("the data folder (paths.data)", self.paths.data))
+        owned += [(f"the photos folder of pet {pet.name}", pet.photos) for pet in self.pets if pet.photos]
+        ig = self.instagram
+        owned += [(f"the file {key}", path) for key, path in (
+            ("instagram.session_file", self.session_file), ("instagram.password_file", ig.password_file),
+            ("instagram.totp_seed_file", ig.totp_seed_file)) if path]
+        return owned
+
+    def owns(self, path: Path) -> str | None:
+        """What of pawpost's own `path` is (or lies in), or None: a file there must never be ingested."""
+        path = path.absolute().parent.resolve() / path.name  # the file itself, never what a link points at
+        for what, mine in self.owned_paths():
+            mine = mine.resolve()
+            if path == mine or path.is_relative_to(mine):
+                return what
+        return None
+
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
@@ -336,7 +356,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(f"{_source_of(exc, file)}: {describe_validation_error(exc)}") from None
-    return _resolve_paths(config, file)
+    config = _resolve_paths(config, file)
+    _check_inbox(config, file)
+    return config
 
 
 def _check_env_sections() -> None:
@@ -385,6 +407,25 @@ def _resolve_paths(config: Config, file: Path) -> Config:
             setattr(models, key, str(resolve(Path(value))))
     config.source = file
     return config
+
+
+def _check_inbox(config: Config, file: Path) -> None:
+    """Refuse an inbox that holds pawpost's own files or lies inside the data folder: ingest would take them away."""
+    inbox = config.paths.inbox.resolve()
+    where = f"${ENV_PREFIX}PATHS__INBOX" if any(k.upper() == f"{ENV_PREFIX}PATHS__INBOX" for k in os.environ) \
+        else str(file)
+    advice = "give the inbox a folder of its own, such as photos/inbox beside the config"
+    data = config.paths.data.resolve()
+    if inbox != data and inbox.is_relative_to(data):
+        raise ConfigError(f"{where}: paths.inbox {inbox} lies inside the data folder {data}, whose files pawpost "
+                          f"owns; {advice}")
+    # The config's folder holds the config and, by default, the data folder and the pets' photos.
+    for what, path in [("the config file's folder", file.parent), *config.owned_paths()]:
+        path = path.resolve()
+        if path == inbox or path.is_relative_to(inbox):
+            holds = f"is also {what}" if path == inbox else f"holds {what} ({path})"
+            raise ConfigError(f"{where}: paths.inbox {inbox} {holds}, and ingest takes every file in the inbox "
+                              f"away; {advice}")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

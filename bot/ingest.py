@@ -144,6 +144,9 @@ def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
     name = source_name(path, config.paths.inbox)
     if is_ignored(name):
         return IngestResult(name, "skipped", reason="a hidden, temporary or system file")
+    owner = config.owns(path)
+    if owner is not None:  # the config refuses such an inbox; this guards a file linked or moved in anyway
+        return IngestResult(name, "skipped", reason=f"it is pawpost's own ({owner}); it is never ingested")
     if is_hint(path) and not path.is_symlink():
         photo_id, why = attach_late_hint(store, path, name)
         if why is None:

@@ -71,3 +71,51 @@ def test_an_unreadable_oddly_named_file_is_quarantined_under_a_printable_name(tm
     [file] = doc["files"]
     assert file["source_name"] == "bad\\xe9.png"
     assert (tmp_path / "home" / "data" / file["path"]).is_file()
+
+
+# -- point 1: an inbox that overlaps pawpost's own folders ---------------------------------------------
+
+
+def test_an_inbox_holding_pawposts_own_files_is_refused_and_nothing_is_touched(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    ok = _home(root)
+    (root / "inbox" / "IMG_1.jpg").write_bytes(photo(1))
+    assert run_cli("ingest", "--no-process", config=ok).returncode == 0
+    library = sorted(p.name for p in (root / "data" / "library").rglob("*") if p.is_file())
+    assert library and (root / "data" / "pawpost.db").is_file()
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+    for inbox in (".", "data", "data/inbox", str(root)):
+        text = ok.read_text().replace('inbox = "inbox"', f'inbox = "{inbox}"', 1)
+        (root / "pawpost.toml").write_text(text)
+        for command in (("doctor",), ("ingest", "--no-process"), ("status",)):
+            result = run_cli(*command, config=root / "pawpost.toml")
+            assert result.returncode == 1, (inbox, command, result.stdout)
+            [line] = result.stderr.splitlines()
+            assert "paths.inbox" in line and "a folder of its own" in line, line
+            assert "Traceback" not in result.stderr
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before  # nothing moved, nothing lost
+
+
+def test_an_inbox_holding_a_pets_photos_or_the_session_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    cfg = write_config(root, pets=[{"name": "Lola", "photos": "inbox/lola"}])
+    (root / "inbox" / "lola").mkdir()
+    (root / "inbox" / "lola" / "ref.jpg").write_bytes(photo(1))
+
+    pets = run_cli("ingest", "--no-process", config=cfg)
+    assert pets.returncode == 1 and "the photos folder of pet Lola" in pets.stderr
+    assert (root / "inbox" / "lola" / "ref.jpg").is_file()
+
+    cfg = write_config(root, {"instagram": {"session_file": "inbox/session.json"}}, pets=[])
+    session = run_cli("ingest", "--no-process", config=cfg)
+    assert session.returncode == 1 and "instagram.session_file" in session.stderr
+
+    by_env = run_cli("status", config=write_config(root, pets=[]), env={"PAWPOST_PATHS__INBOX": str(root)})
+    assert by_env.returncode == 1 and by_env.stderr.startswith("pawpost: error: $PAWPOST_PATHS__INBOX: ")
+
+
+def test_the_usual_inbox_beside_the_config_is_fine(tmp_path: Path) -> None:
+    cfg = _home(tmp_path / "home", inbox="photos/inbox")
+    (tmp_path / "home" / "photos" / "inbox").mkdir(parents=True)
+    assert run_cli("ingest", "--no-process", config=cfg).returncode == 0
