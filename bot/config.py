@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,7 +21,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from bot.errors import ConfigError
 
@@ -281,7 +288,7 @@ class Config(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init kwargs; the environment overrides them.
-        return (env_settings, init_settings)
+        return (_EnvSource(settings_cls), init_settings)
 
     @field_validator("pets")
     @classmethod
@@ -321,25 +328,45 @@ class Config(BaseSettings):
         return None
 
 
+class _EnvSource(EnvSettingsSource):
+    """The environment, where a list may also be written as people type it: `09:30,19:00` or `#a, #b`."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            if field is None or get_origin(field.annotation) is not list or not isinstance(value, str):
+                raise
+            return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
     if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (given with --config)")
-        return path
+        return _given_config(Path(explicit).expanduser(), "given with --config")
     env = os.environ.get(CONFIG_ENV)
     if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (given by ${CONFIG_ENV})")
-        return path
+        return _given_config(Path(env).expanduser(), f"given by ${CONFIG_ENV}")
     for path in (Path("pawpost.toml"), Path("~/.config/pawpost/config.toml").expanduser()):
         if path.is_file():
             return path
     raise ConfigError(
         "no config file found: pass --config PATH, set $PAWPOST_CONFIG, or run 'pawpost init' to create one"
     )
+
+
+def _given_config(path: Path, how: str) -> Path:
+    """A config path the owner named: a regular file, or one line saying what it is instead (never opened)."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        inside = path / "pawpost.toml"
+        hint = f"; did you mean {inside}?" if inside.is_file() else "; give the path of its pawpost.toml"
+        raise ConfigError(f"config file {path} is a folder, not a file ({how}){hint}")
+    if os.path.lexists(path) and path.exists():
+        raise ConfigError(f"config file {path} is not a regular file but a device, pipe or socket ({how}); "
+                          "give the path of a pawpost.toml")
+    raise ConfigError(f"config file {path} does not exist ({how})")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -356,6 +383,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(f"{_source_of(exc, file)}: {describe_validation_error(exc)}") from None
+    except SettingsError as exc:  # an environment value that is not JSON where a table or list is expected
+        raise ConfigError(_describe_env_error(exc)) from None
     config = _resolve_paths(config, file)
     _check_inbox(config, file)
     return config
@@ -370,6 +399,27 @@ def _check_env_sections() -> None:
             if section not in sections:
                 raise ConfigError(f"${name}: there is no config section {section!r} "
                                   f"(sections: {', '.join(sorted(sections))})")
+
+
+def _describe_env_error(exc: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(exc))
+    section = match[1] if match else ""
+    names = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
+    names = [k for k in names if not _is_json(os.environ[k])] or names  # the one that could not be decoded
+    cause = exc.__cause__.__cause__ or exc.__cause__ if exc.__cause__ else None
+    what = f"${names[0]}" if names else f"a ${ENV_PREFIX}{section.upper()}__... variable"
+    return (f"{what}: cannot be read ({cause or exc}); write a list as JSON (e.g. '[\"09:30\", \"19:00\"]') or "
+            "comma-separated (09:30,19:00), and a table as JSON")
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _source_of(exc: ValidationError, file: Path) -> str:

@@ -70,10 +70,15 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
+_emitted = False  # a JSON document is out: an error after it must not add a second one
+
+
 def emit_json(obj: Any) -> None:
     """Exactly one JSON document on stdout: indented for a person, compact (and C-encoded, fast) for a pipe."""
+    global _emitted
     indent = 2 if sys.stdout.isatty() else None
     click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default))
+    _emitted = True
 
 
 def _json_default(value: Any) -> Any:
@@ -102,25 +107,51 @@ for _module in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: owner errors are one line on stderr and exit 1; usage errors exit 2."""
+    """Console-script entry point: owner errors are one line on stderr and exit 1; usage errors exit 2.
+
+    With --json an error is also one document on stdout, `{"error": ...}`, unless the command printed its own.
+    """
+    import sqlite3
+
+    args = sys.argv[1:] if argv is None else argv
     try:
-        rc = cli.main(args=argv, prog_name="pawpost", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="pawpost", standalone_mode=False)
     except PawpostError as exc:
-        click.echo(f"pawpost: error: {exc}", err=True)
-        sys.exit(1)
+        _fail(str(exc), 1, args)
     except BrokenPipeError:  # `pawpost drafts list | head`
         sys.exit(0)
     except OSError as exc:
         # A filesystem problem the owner can fix (a path, a permission, a full disk): one line, not a traceback.
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        click.echo(f"pawpost: error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(1)
+        _fail(f"{exc.strerror or exc}{where}", 1, args)
+    except sqlite3.Error as exc:
+        # A damaged database, a read-only mount, a full disk met in the middle of a command.
+        from bot.store import describe_error
+
+        _fail(describe_error(exc), 1, args)
     except click.exceptions.Abort:
         click.echo("pawpost: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
+        _json_error(exc.format_message(), args)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _fail(message: str, rc: int, args: list[str]) -> None:
+    click.echo(f"pawpost: error: {message}", err=True)
+    _json_error(message, args)
+    sys.exit(rc)
+
+
+def _json_error(message: str, args: list[str]) -> None:
+    """`{"error": ...}` on stdout for a command run with --json, so a script always reads one document."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" in options and not _emitted:
+        try:
+            emit_json({"error": message})
+        except OSError:
+            pass

@@ -105,6 +105,8 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     from bot.drafts import approve as approve_draft
     from bot.drafts import parse_at
 
+    if candidate is not None and caption is not None:
+        raise click.UsageError("give either --candidate or --caption, not both")
     when = parse_at(at, app.config) if at else None
     d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when)
     click.echo(f"draft {d.id} approved" + (f" for {at}" if at else "; it goes out at the next free slot"))

@@ -73,7 +73,7 @@ def identify(app: App, photo: Path, as_json: bool) -> None:
     from bot.vision.images import open_image
     from bot.vision.pets import references
 
-    image = open_image(photo)
+    image = open_image(photo, app.config.ingest.max_megapixels)
     vision = _vision(app)
     result = vision.analyze([image], references(app.store, app.config, vision))[0]
     if as_json:

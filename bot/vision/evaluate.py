@@ -52,7 +52,7 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path) -> Eval
         batch = []
         for path, label in samples[start:start + size]:
             try:
-                batch.append((path, label, open_image(path)))
+                batch.append((path, label, open_image(path, config.ingest.max_megapixels)))
             except PawpostError as exc:
                 skipped.append(str(exc))
         results = vision.analyze([image for *_, image in batch], refs)
