@@ -1,4 +1,4 @@
-"""Commands to set up and look after pawpost: init, status, doctor."""
+"""Commands to set up and look after pawpost: init, status, doctor, restore."""
 
 from __future__ import annotations
 
@@ -92,7 +92,46 @@ def doctor(app: App, as_json: bool) -> None:
         raise PawpostError(f"{len(failed)} problem(s) to fix: " + "; ".join(c.name for c in failed))
 
 
+@click.command()
+@click.option("--fresh", is_flag=True, help="Start over with an empty database on purpose (library files stay on disk, "
+              "forgotten: a photo dropped in again may be posted again).")
+@click.option("--force", is_flag=True, help="Replace a database that is still whole (it is kept aside).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def restore(app: App, fresh: bool, force: bool, as_json: bool) -> None:
+    """Bring the database back: the newest good backup, then what the library and the outbox prove (stop the
+    daemon first)."""
+    from bot.restore import restore as restore_database
+
+    report = restore_database(app.config, fresh=fresh, force=force)
+    if as_json:
+        emit_json(report)
+        return
+    out = console()
+    if report.set_aside:
+        out.print(f"the old database files ({report.state}) are kept in {report.set_aside}")
+    if report.fresh:
+        out.print(f"started over: {report.database} is a new, empty database")
+        return
+    if report.backup:
+        out.print(f"restored {report.database} from the backup taken {report.backup_taken_at} ({report.backup})")
+    else:
+        out.print(f"no good backup: rebuilt {report.database} from the library and the outbox")
+    out.print(f"{len(report.posts_recovered)} post(s) found in the outbox are recorded as posted")
+    if report.held:
+        out.print(f"[yellow]{len(report.held)} draft(s) approved in the backup are held back as pending[/]: they may "
+                  "have been posted after it; check the account, then approve or reject each")
+    if report.photos_rebuilt:
+        out.print(f"[yellow]{len(report.photos_rebuilt)} photo(s) from the library wait as pending drafts[/]: pawpost "
+                  "cannot tell whether they were posted; check the account, then 'pawpost drafts approve ID "
+                  "--caption TEXT' or 'pawpost drafts reject ID'")
+    for problem in report.unreadable:
+        out.print(f"[red]not readable:[/] {problem}")
+    out.print("see 'pawpost drafts list --status pending'" if report.held or report.photos_rebuilt else "done")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(init)
     cli.add_command(status)
     cli.add_command(doctor)
+    cli.add_command(restore)

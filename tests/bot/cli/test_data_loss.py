@@ -119,3 +119,140 @@ def test_the_usual_inbox_beside_the_config_is_fine(tmp_path: Path) -> None:
     cfg = _home(tmp_path / "home", inbox="photos/inbox")
     (tmp_path / "home" / "photos" / "inbox").mkdir(parents=True)
     assert run_cli("ingest", "--no-process", config=cfg).returncode == 0
+
+
+# -- point 2: a deleted, emptied or damaged database ----------------------------------------------------
+
+
+def _posted_workspace(root: Path) -> tuple[Path, dict[str, bytes], list[int], int]:
+    """Three photos ingested through the CLI, two posted with `pawpost post` (dry-run outbox), one approved."""
+    from bot import timeutil
+    from bot.config import load_config
+    from bot.store import Store
+
+    cfg = _home(root)
+    # Ingested in name order: beach and rain (a tall photo: its posted copy is cut to 4:5) are posted.
+    shots = {"beach.jpg": photo(1, size=(800, 600)), "rain.jpg": photo(2, size=(600, 900)),
+             "sofa.jpg": photo(3, size=(640, 800))}
+    for name, data in shots.items():
+        (root / "inbox" / name).write_bytes(data)
+    assert run_cli("ingest", "--no-process", config=cfg).returncode == 0
+    now = timeutil.iso(timeutil.now())
+    with Store.for_config(load_config(cfg)) as store:  # what the pipeline and the owner's approvals leave
+        drafts = []
+        for row in store.all("SELECT id, source_name FROM photos ORDER BY id"):
+            store.update("photos", row["id"], status="drafted")
+            drafts.append(store.insert("drafts", photo_id=row["id"], status="approved", approved_at=now,
+                                       caption=f"{row['source_name']} day 🐶", created_at=now, updated_at=now))
+    assert (root / "data" / "backups").is_dir()  # the daily backup: taken before anything was posted
+    for draft_id in drafts[:2]:
+        posted = run_cli("post", str(draft_id), config=cfg)
+        assert posted.returncode == 0, posted.stderr
+    return cfg, shots, drafts[:2], drafts[2]
+
+
+def _lose_database(root: Path) -> None:
+    for path in (root / "data").glob("pawpost.db*"):
+        path.unlink()
+
+
+def _refused(result) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    [line] = result.stderr.splitlines()
+    assert "pawpost restore" in line and "--fresh" in line and "Traceback" not in result.stderr
+    return line
+
+
+def test_a_deleted_database_is_refused_then_restored_and_nothing_posted_can_post_again(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    cfg, shots, posted, approved = _posted_workspace(root)
+    _lose_database(root)
+
+    for command in (("status",), ("drafts", "list"), ("ingest", "--no-process"), ("schedule",)):
+        assert "is missing" in _refused(run_cli(*command, config=cfg))
+    doctor = run_cli("doctor", config=cfg)
+    assert doctor.returncode == 1 and "FAIL database: the database" in doctor.stdout
+    (root / "inbox" / "again.jpg").write_bytes(shots["beach.jpg"])  # a posted photo dropped in again
+    _refused(run_cli("ingest", "--no-process", config=cfg))
+    assert (root / "inbox" / "again.jpg").is_file()  # not taken while the database is missing
+
+    restored = run_cli("restore", "--json", config=cfg)
+    assert restored.returncode == 0, restored.stderr
+    report = json.loads(restored.stdout)
+    assert report["state"] == "missing" and report["backup"]
+    assert len(report["posts_recovered"]) == 2 and len(report["held"]) == 1 and report["photos_rebuilt"] == []
+
+    drafts = {d["id"]: d for d in json.loads(run_cli("drafts", "list", "--json", config=cfg).stdout)}
+    by_caption = {d["caption"]: d for d in drafts.values() if d["status"] == "posted"}
+    assert set(by_caption) == {"beach.jpg day 🐶", "rain.jpg day 🐶"}
+    assert all(d["media_code"] for d in by_caption.values())
+    [held] = [d for d in drafts.values() if d["status"] == "pending"]  # may have gone out after the backup
+    assert held["photo"].endswith(".jpg") and "held back" in json.loads(
+        run_cli("drafts", "show", str(held["id"]), "--json", config=cfg).stdout)["note"]
+    assert not [d for d in drafts.values() if d["status"] == "approved"]
+    again = json.loads(run_cli("ingest", "--no-process", "--json", config=cfg).stdout)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    schedule = json.loads(run_cli("schedule", "--json", config=cfg).stdout)
+    assert all(slot["draft_id"] is None for slot in schedule["slots"])
+
+
+def test_without_any_backup_restore_rebuilds_from_the_library_and_the_outbox(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "home"
+    cfg, shots, posted, approved = _posted_workspace(root)
+    _lose_database(root)
+    shutil.rmtree(root / "data" / "backups")
+
+    text = run_cli("restore", config=cfg)
+    assert text.returncode == 0, text.stderr
+    assert "no good backup: rebuilt" in text.stdout and "2 post(s) found in the outbox" in text.stdout
+    assert "1 photo(s) from the library wait as pending drafts" in text.stdout
+
+    drafts = json.loads(run_cli("drafts", "list", "--json", config=cfg).stdout)
+    assert sorted(d["status"] for d in drafts) == ["pending", "posted", "posted"]
+    captions = {d["caption"] for d in drafts if d["status"] == "posted"}
+    assert captions == {"beach.jpg day 🐶", "rain.jpg day 🐶"}
+    for name in ("beach.jpg", "sofa.jpg", "rain.jpg"):  # the posted ones, and the one nobody can vouch for
+        (root / "inbox" / f"again-{name}").write_bytes(shots[name])
+    again = json.loads(run_cli("ingest", "--no-process", "--json", config=cfg).stdout)
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+    status = json.loads(run_cli("status", "--json", config=cfg).stdout)
+    assert status["drafts"]["approved"] == 0 and status["photos"]["new"] == 0
+
+
+def test_an_emptied_database_is_refused_and_fresh_starts_over_on_purpose(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    cfg = _home(root)
+    (root / "inbox" / "a.jpg").write_bytes(photo(1))
+    assert run_cli("ingest", "--no-process", config=cfg).returncode == 0
+    (root / "data" / "pawpost.db").write_bytes(b"")
+    for suffix in ("-wal", "-shm"):
+        (root / "data" / f"pawpost.db{suffix}").unlink(missing_ok=True)
+
+    assert "is empty" in _refused(run_cli("status", config=cfg))
+    fresh = run_cli("restore", "--fresh", config=cfg)
+    assert fresh.returncode == 0, fresh.stderr and "started over" in fresh.stdout
+    status = run_cli("status", "--json", config=cfg)
+    assert status.returncode == 0 and sum(json.loads(status.stdout)["photos"].values()) == 0
+    whole = run_cli("restore", config=cfg)
+    assert whole.returncode == 1 and "is whole; nothing to restore" in whole.stderr
+
+
+def test_a_damaged_database_is_one_line_and_restore_brings_back_the_backup(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    cfg, _, posted, _ = _posted_workspace(root)
+    run_cli("status", config=cfg)  # closes the WAL cleanly
+    db = root / "data" / "pawpost.db"
+    db.write_bytes(b"this is not a database" * 200)
+
+    for command in (("status",), ("drafts", "list"), ("run",)):
+        result = run_cli(*command, config=cfg)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        [line] = result.stderr.splitlines()
+        assert "is damaged" in line and "pawpost restore" in line
+
+    restored = json.loads(run_cli("restore", "--json", config=cfg).stdout)
+    assert restored["state"] == "damaged" and len(restored["posts_recovered"]) == len(posted)
+    assert (Path(restored["set_aside"]) / "pawpost.db").read_bytes().startswith(b"this is not")
+    assert run_cli("status", config=cfg).returncode == 0
