@@ -102,6 +102,7 @@ class Daemon:
                 self._log_events(store)
                 if time.monotonic() - self._last_status >= STATUS_SECONDS:
                     self.notifier.status(self._status_line(store))
+                    store.backup_if_due()  # a long-running daemon still gets its daily backup
             except Exception:  # the log and the status line are extras: never a reason to stop
                 log.exception("reading the events for the log failed")
         log.info("stopping")
@@ -189,6 +190,8 @@ def open_store(config: Config) -> Store:
         # A first start on a fresh config (the README's example) creates the inbox and the data folders.
         ensure_folders(config)
         if not os.access(data, os.W_OK | os.X_OK):
+            if os.statvfs(data).f_flag & os.ST_RDONLY:
+                raise OSError(30, "it is on a file system mounted read-only; remount it read-write")
             raise PermissionError(13, "not writable by this user")
     except OSError as exc:
         hint = ""

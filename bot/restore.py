@@ -141,8 +141,8 @@ def _rebuild(store: Store, config: Config, report: RestoreReport, *, from_backup
                         draft_id=row["id"])
             report.held.append(row["id"])
         # Photos still on their way to a draft in the backup may have been drafted and posted since, too.
-        for row in store.all("SELECT id FROM photos WHERE status IN ('new', 'analyzed') AND origin = 'inbox' AND id NOT "
-                             "IN (SELECT photo_id FROM drafts) ORDER BY id"):
+        for row in store.all("SELECT id FROM photos WHERE status IN ('new', 'analyzed') AND origin = 'inbox' "
+                             "AND id NOT IN (SELECT photo_id FROM drafts) ORDER BY id"):
             store.update("photos", row["id"], status="drafted", updated_at=now)
             draft_id = store.insert("drafts", photo_id=row["id"], status="pending", note=HELD_NOTE, created_at=now,
                                     updated_at=now)

@@ -22,6 +22,8 @@ from bot.states import DraftStatus, PhotoStatus, check_draft, check_photo
 
 log = logging.getLogger(__name__)
 
+_last_opened: Path | None = None  # the database this process opened last, named in errors met later
+
 BUSY_TIMEOUT_MS = 60_000
 
 PHOTO_STATES = [s.value for s in PhotoStatus]
@@ -44,17 +46,25 @@ class Store:
                                "fix paths.data in the config") from None
         if guard:
             backup.check_not_lost(self.path, self.data_dir)
+        global _last_opened
+        _last_opened = self.path
         self._depth = 0
         self._owner = threading.get_ident()
         try:
             self.db = self._open()
         except sqlite3.Error as exc:
             raise PawpostError(describe_error(exc, self.path)) from None
-        if guard and not self.read_only:
-            try:
-                backup.take_if_due(self.db, self.data_dir)
-            except (OSError, sqlite3.Error) as exc:  # a backup must never stop the work; doctor shows its age
-                log.warning("the daily backup of %s could not be taken: %s", self.path, exc)
+        if guard:
+            self.backup_if_due()
+
+    def backup_if_due(self) -> None:
+        """The daily backup (every process checks on opening; the daemon also now and then while it runs)."""
+        if self.read_only:
+            return
+        try:
+            backup.take_if_due(self.db, self.data_dir)
+        except (OSError, sqlite3.Error) as exc:  # a backup must never stop the work; doctor shows its age
+            log.warning("the daily backup of %s could not be taken: %s", self.path, exc)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so every write transaction is IMMEDIATE
@@ -71,7 +81,9 @@ class Store:
             return db
         except sqlite3.OperationalError as exc:
             db.close()
-            if exc.sqlite_errorname not in ("SQLITE_CANTOPEN", "SQLITE_READONLY") or not _read_only_fs(self.path):
+            cannot_write = _read_only_fs(self.path) or _disk_full(self.path)
+            if not exc.sqlite_errorname.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR",
+                                                    "SQLITE_FULL")) or not cannot_write:
                 raise
         except BaseException:
             db.close()
@@ -79,7 +91,7 @@ class Store:
         return self._open_read_only()
 
     def _open_read_only(self) -> sqlite3.Connection:
-        """A read-only mount: reads still answer (status, listings); every write fails with one clear line."""
+        """A read-only mount or a full disk: reads still answer (status, listings); a write fails in one line."""
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists() and wal.stat().st_size:
             # Changes not yet copied into the file: reading without them would show an older state as current.
@@ -98,6 +110,7 @@ class Store:
             raise PawpostError(f"the database {self.path} needs an upgrade but its folder is read-only; "
                                "remount it read-write and start pawpost again")
         self.read_only = True
+        log.info("%s opened read-only: its file system is read-only or full", self.path)
         return db
 
     @classmethod
@@ -262,18 +275,28 @@ class Store:
 def describe_error(exc: sqlite3.Error, path: Path | None = None) -> str:
     """One sentence for the owner about a database error: what happened and what to do."""
     name = getattr(exc, "sqlite_errorname", "") or ""
+    path = path or _last_opened
     where = f" {path}" if path else ""
     if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc) or "not a database" in str(exc):
         return (f"the database{where} is damaged ({exc}); run 'pawpost restore' to bring back the newest good "
                 "backup (the damaged file is kept aside)")
-    if name == "SQLITE_FULL" or "disk is full" in str(exc):
-        return f"the disk holding the database{where} is full ({exc}); free some space and try again"
+    if name == "SQLITE_FULL" or "disk is full" in str(exc) or (path is not None and _disk_full(path)):
+        return f"the disk holding the database{where} is full; free some space and try again"
     if name.startswith("SQLITE_READONLY") or (path is not None and _read_only_fs(path)):
         return (f"the database{where} cannot be written: its file system is mounted read-only ({exc}); "
                 "remount it read-write (commands that only read still work)")
     if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
         return f"the database{where} cannot be read or written ({exc}); check the disk and the data folder"
     return f"database error ({exc})"
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding `path` has (next to) no room left for this user."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 256 * 1024
 
 
 def _read_only_fs(path: Path) -> bool:

@@ -76,7 +76,7 @@ def test_the_owner_can_raise_the_limit_for_pets_commands_too(tmp_path: Path, bom
     from bot.errors import PawpostError
     from bot.vision.images import open_image
 
-    with pytest.raises(PawpostError, match="over ingest.max_megapixels = 120"):
+    with pytest.raises(PawpostError, match=r"over ingest\.max_megapixels = 120"):
         open_image(bombs["big"], 120)
     assert open_image(bombs["big"], 140).size == (11_500, 11_500)
 
@@ -118,3 +118,94 @@ def test_a_usage_error_with_json_is_a_document_too(home: Path) -> None:
 def test_candidate_and_caption_together_are_bad_usage(home: Path) -> None:
     result = run_cli("drafts", "approve", "1", "--candidate", "1", "--caption", "hi", config=home / "pawpost.toml")
     assert result.returncode == 2 and "either --candidate or --caption" in result.stderr
+
+
+# -- point 4: a read-only data mount, a full disk ------------------------------------------------------
+
+
+def _in_own_mounts(tmp_path: Path, setup: str, commands: list[tuple[str, ...]],
+                   cfg: Path) -> list[tuple[int, str, str]]:
+    """Run CLI commands in a private mount namespace after `setup` (mounts only this test sees)."""
+    import shlex
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lines = ["set -e", setup, "set +e"]
+    for i, command in enumerate(commands):
+        argv = shlex.join([sys.executable, "-m", "bot", "--config", str(cfg), *command])
+        lines.append(f"{argv} >{out}/{i}.out 2>{out}/{i}.err; echo $? >{out}/{i}.rc")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAWPOST_")}
+    done = subprocess.run(["unshare", "-m", "sh", "-c", "\n".join(lines)], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    if done.returncode != 0 or not (out / "0.rc").exists():
+        pytest.skip(f"no private mounts here: {done.stderr.strip()[:200]}")
+    return [(int((out / f"{i}.rc").read_text()), (out / f"{i}.out").read_text(), (out / f"{i}.err").read_text())
+            for i in range(len(commands))]
+
+
+def _workspace_with_drafts(home: Path) -> Path:
+    from bot.config import load_config
+    from bot.store import Store
+    from tests.bot.publish.conftest import make_draft
+
+    with Store.for_config(load_config(home / "pawpost.toml")) as store:
+        make_draft(store, "first")
+        make_draft(store, "second", status="pending")
+    return home / "pawpost.toml"
+
+
+def test_a_read_only_data_mount_answers_reads_and_refuses_writes_in_one_line(home: Path, tmp_path: Path) -> None:
+    cfg = _workspace_with_drafts(home)
+    data = home / "data"
+    results = _in_own_mounts(tmp_path, f"mount --bind {data} {data} && mount -o remount,ro,bind {data} {data}", [
+        ("status", "--json"), ("drafts", "list", "--json"), ("drafts", "show", "2"), ("doctor",),
+        ("drafts", "approve", "2"), ("drafts", "reject", "2"), ("run",)], cfg)
+
+    (status_rc, status, _), (list_rc, listing, _), (show_rc, _, show_err) = results[:3]
+    assert status_rc == 0 and json.loads(status)["drafts"]["approved"] == 1
+    assert list_rc == 0 and len(json.loads(listing)) == 2
+    assert show_rc == 0, show_err
+    doctor_rc, doctor, _ = results[3]
+    assert doctor_rc == 1 and "mounted read-only" in doctor and "chown" not in doctor
+    for rc, _, err in results[4:]:
+        assert rc == 1 and "Traceback" not in err, err
+        [line] = err.strip().splitlines()
+        assert "read-only" in line.lower(), line
+
+
+def test_a_full_disk_is_one_line(home: Path, tmp_path: Path) -> None:
+    cfg = _workspace_with_drafts(home)
+    data = home / "data"
+    saved = tmp_path / "saved"
+    setup = (f"cp -a {data} {saved} && mount -t tmpfs -o size=2m tmpfs {data} && cp -a {saved}/. {data}/ && "
+             f"(dd if=/dev/zero of={data}/filler bs=64k 2>/dev/null || true)")
+    results = _in_own_mounts(tmp_path, setup, [("status", "--json"), ("drafts", "approve", "2"),
+                                               ("drafts", "reject", "2", "--reason", "x" * 100_000)], cfg)
+
+    status_rc, status, _ = results[0]
+    assert status_rc == 0 and json.loads(status)["drafts"]["pending"] == 1  # reads still answer
+    for rc, _, err in results[1:]:
+        assert rc == 1 and "Traceback" not in err, err
+        [line] = err.strip().splitlines()
+        assert "is full; free some space" in line, line
+
+
+def test_a_database_with_damaged_pages_is_one_line_on_every_command(home: Path) -> None:
+    cfg = _workspace_with_drafts(home)
+    assert run_cli("status", config=cfg).returncode == 0  # checkpointed: everything is in the main file
+    db = home / "data" / "pawpost.db"
+    raw = bytearray(db.read_bytes())
+    raw[4096:] = b"\xa5" * (len(raw) - 4096)  # the header survives, the pages after it do not
+    db.write_bytes(bytes(raw))
+
+    for command in (("status", "--json"), ("drafts", "list"), ("schedule",), ("ingest", "--no-process"), ("doctor",)):
+        result = run_cli(*command, config=cfg)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        if command[0] != "doctor":
+            assert "is damaged" in line and "pawpost restore" in line, line
+    assert json.loads(run_cli("status", "--json", config=cfg).stdout)["error"].startswith("the database")
