@@ -282,9 +282,12 @@ def describe_error(exc: sqlite3.Error, path: Path | None = None) -> str:
                 "backup (the damaged file is kept aside)")
     if name == "SQLITE_FULL" or "disk is full" in str(exc) or (path is not None and _disk_full(path)):
         return f"the disk holding the database{where} is full; free some space and try again"
-    if name.startswith("SQLITE_READONLY") or (path is not None and _read_only_fs(path)):
+    if path is not None and _read_only_fs(path):
         return (f"the database{where} cannot be written: its file system is mounted read-only ({exc}); "
                 "remount it read-write (commands that only read still work)")
+    if name.startswith("SQLITE_READONLY"):
+        return (f"the database{where} cannot be written ({exc}); make the data folder and its files writable by "
+                "the user pawpost runs as")
     if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
         return f"the database{where} cannot be read or written ({exc}); check the disk and the data folder"
     return f"database error ({exc})"

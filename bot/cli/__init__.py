@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     """
     import sqlite3
 
+    global _emitted
+    _emitted = False
     args = sys.argv[1:] if argv is None else argv
     try:
         rc = cli.main(args=args, prog_name="pawpost", standalone_mode=False)
