@@ -44,7 +44,7 @@ class RestoreReport:
     set_aside: str | None = None            # where the files it replaced were moved
     posts_recovered: list[int] = field(default_factory=list)   # drafts recorded as posted from the outbox
     photos_rebuilt: list[int] = field(default_factory=list)    # library files recorded again, waiting as drafts
-    held: list[int] = field(default_factory=list)              # drafts approved in the backup, held back
+    held: list[int] = field(default_factory=list)              # drafts held back: approved or waiting in the backup
     unreadable: list[str] = field(default_factory=list)        # library or outbox files that could not be read
 
     def to_json(self) -> dict[str, Any]:

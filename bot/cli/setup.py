@@ -101,6 +101,8 @@ def doctor(app: App, as_json: bool) -> None:
 def restore(app: App, fresh: bool, force: bool, as_json: bool) -> None:
     """Bring the database back: the newest good backup, then what the library and the outbox prove (stop the
     daemon first)."""
+    from rich.markup import escape
+
     from bot.restore import restore as restore_database
 
     report = restore_database(app.config, fresh=fresh, force=force)
@@ -119,14 +121,14 @@ def restore(app: App, fresh: bool, force: bool, as_json: bool) -> None:
         out.print(f"no good backup: rebuilt {report.database} from the library and the outbox")
     out.print(f"{len(report.posts_recovered)} post(s) found in the outbox are recorded as posted")
     if report.held:
-        out.print(f"[yellow]{len(report.held)} draft(s) approved in the backup are held back as pending[/]: they may "
-                  "have been posted after it; check the account, then approve or reject each")
+        out.print(f"[yellow]{len(report.held)} photo(s) waiting or approved in the backup are held back as pending "
+                  "drafts[/]: they may have been posted after it; check the account, then approve or reject each")
     if report.photos_rebuilt:
         out.print(f"[yellow]{len(report.photos_rebuilt)} photo(s) from the library wait as pending drafts[/]: pawpost "
                   "cannot tell whether they were posted; check the account, then 'pawpost drafts approve ID "
                   "--caption TEXT' or 'pawpost drafts reject ID'")
     for problem in report.unreadable:
-        out.print(f"[red]not readable:[/] {problem}")
+        out.print(f"[red]not readable:[/] {escape(problem)}")
     out.print("see 'pawpost drafts list --status pending'" if report.held or report.photos_rebuilt else "done")
 
 
