@@ -199,4 +199,9 @@ def open_store(config: Config) -> Store:
             hint = (" (under the pawpost units only /var/lib/pawpost is writable: point paths.data there, or add "
                     "ReadWritePaths= with 'systemctl edit')")
         raise PawpostError(f"the data folder {data} cannot be used: {exc.strerror or exc}{hint}") from None
-    return Store.for_config(config)
+    store = Store.for_config(config)
+    if store.read_only:  # a full disk: reads work, but the daemon's every step writes
+        store.close()
+        raise PawpostError(f"the database {config.paths.database} cannot be written: the disk holding it is full "
+                           "or mounted read-only; free some space (or remount it read-write) and start pawpost again")
+    return store

@@ -110,7 +110,7 @@ class Store:
             raise PawpostError(f"the database {self.path} needs an upgrade but its folder is read-only; "
                                "remount it read-write and start pawpost again")
         self.read_only = True
-        log.info("%s opened read-only: its file system is read-only or full", self.path)
+        log.debug("%s opened read-only: its file system is read-only or full", self.path)
         return db
 
     @classmethod
