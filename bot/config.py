@@ -330,7 +330,8 @@ class Config(BaseSettings):
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
+    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, then
+    $XDG_CONFIG_HOME/pawpost/config.toml (~/.config when unset)."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
@@ -342,12 +343,20 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (given by ${CONFIG_ENV})")
         return path
-    for path in (Path("pawpost.toml"), Path("~/.config/pawpost/config.toml").expanduser()):
+    for path in (Path("pawpost.toml"), user_config_path()):
         if path.is_file():
             return path
     raise ConfigError(
         "no config file found: pass --config PATH, set $PAWPOST_CONFIG, or run 'pawpost init' to create one"
     )
+
+
+def user_config_path() -> Path:
+    """The per-user config: $XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    # The XDG spec ignores a relative value: it would depend on the folder a command runs in.
+    root = Path(base) if base and Path(base).is_absolute() else Path("~/.config").expanduser()
+    return root / "pawpost" / "config.toml"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
