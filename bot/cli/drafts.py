@@ -128,11 +128,12 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
 
 def _when(plan: Planned, config: Config) -> str:
     """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
+    from bot.drafts import PLAN_SLOTS
     from bot.timeutil import local
 
     zone = config.schedule.zone
     if plan.at is None:
-        where = ("after the next 50 slots; see 'pawpost schedule'" if config.schedule.slots else
+        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
                  "only with 'pawpost post ID' (schedule.slots is empty)")
     else:
         where = f"at {local(plan.at, zone)} ({config.schedule.timezone})"
