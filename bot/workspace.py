@@ -105,7 +105,7 @@ def setup_problems(config: Config, store: Store) -> list[str]:
         elif not pet.photos.is_dir():
             where = f"its folder {pet.photos} does not exist: create it and put 3-10 photos of {pet.name} there"
         else:
-            where = f"its folder {pet.photos} is empty: put 3-10 photos of {pet.name} there"
+            where = f"its folder {pet.photos} has no photos yet: put 3-10 photos of {pet.name} there"
         problems.append(f"{pet.name} has no reference photos, so no photo can be recognised as {pet.name}; "
                         f"{where} (or run 'pawpost pets add {pet.name} PHOTO...')")
     return problems

@@ -39,7 +39,7 @@ def test_a_second_run_is_refused_with_the_running_pid(tmp_path: Path) -> None:
         assert first.poll() is None
         text = log.read_text()
         # (the daemon creates the missing folder at start: it is then empty)
-        assert "Lola has no reference photos" in text and "pets/lola is empty" in text
+        assert "Lola has no reference photos" in text and "pets/lola has no photos yet" in text
         assert "Pico has no reference photos" in text
     finally:
         first.terminate()

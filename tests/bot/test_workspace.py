@@ -76,7 +76,7 @@ def test_status_says_when_pets_cannot_be_recognised(tmp_path: Path) -> None:
     assert f"{cfg.parent / 'pets' / 'lola'} does not exist" in problems[0]
     (cfg.parent / "pets" / "lola").mkdir()
     problems = json.loads(run_cli("status", "--json", config=cfg).stdout)["setup_problems"]
-    assert "pets/lola is empty" in problems[0]
+    assert "pets/lola has no photos yet" in problems[0]
 
 
 def test_the_readme_diagram_names_only_real_commands() -> None:
