@@ -173,7 +173,9 @@ def _edit_until_valid(caption: str, config: Config) -> str | None:
     while True:
         edited = click.edit(shown, extension=".txt", require_save=True)
         if edited is None:
-            click.echo("caption unchanged" if problem is None else f"{problem}; nothing was changed")
+            if problem is not None:  # closed without saving the reopened caption: the refusal stands
+                raise PawpostError(f"{problem}; nothing was changed")
+            click.echo("caption unchanged")
             return None
         text = "\n".join(line for line in edited.split("\n") if not line.startswith(EDITOR_MARK))
         if not text.strip():

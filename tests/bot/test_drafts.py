@@ -148,11 +148,15 @@ def test_edit_over_the_limit_reopens_the_editor_with_the_error_on_top(home: Path
     assert store.draft(draft)["caption"] == fixed  # pawpost's lines are removed
 
 
-def test_edit_left_over_the_limit_changes_nothing(home: Path, store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("second", ["touch \"$1\"", "true"], ids=["saved-as-shown", "closed-without-saving"])
+def test_edit_left_over_the_limit_changes_nothing(home: Path, store: Store, tmp_path: Path, second: str) -> None:
     draft = add_draft(store, "approved")
     long = "Lola " + "naps " * 460
     editor = tmp_path / "always.sh"
-    editor.write_text(f'#!/bin/sh\ngrep -q "^# pawpost" "$1" || printf "{long}" > "$1"\ntouch "$1"\n')
+    # The first time it writes a caption over the limit; shown it again with the error, it saves it unchanged or
+    # closes without saving.
+    editor.write_text(f'#!/bin/sh\nif grep -q "^# pawpost" "$1"; then sleep 1.1; {second}\n'
+                      f'else printf "{long}" > "$1"; fi\n')
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     r = cli(home, "drafts", "edit", str(draft), EDITOR=str(editor))
     assert r.returncode == 1 and "2304 characters" in r.stderr and "nothing was changed" in r.stderr
