@@ -190,17 +190,33 @@ class ScheduleConfig(Section):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Madrid')") from None
         return value
 
+    @field_validator("jitter_minutes", "max_posts_per_day", "catch_up_minutes", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: object) -> object:
+        # TOML's `true` would otherwise pass as the number 1: a number of minutes or posts is meant.
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number, not {str(value).lower()}")
+        return value
+
     @field_validator("slots")
     @classmethod
     def _slots(cls, value: list[str]) -> list[str]:
         for slot in value:
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
                 raise ValueError(f"slot {slot!r} must be HH:MM in 24-hour time, e.g. '19:00'")
-        return sorted(set(value))
+        twice = sorted({slot for slot in value if value.count(slot) > 1})
+        if twice:
+            # Two equal slots are one slot: a typo for another time, most likely.
+            raise ValueError(f"slot {twice[0]!r} is listed twice; each slot is one posting time")
+        return sorted(value)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# The proxy schemes the HTTP client (requests, with PySocks for socks) understands.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
 
 class InstagramConfig(Section):
@@ -221,6 +237,18 @@ class InstagramConfig(Section):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # The URL may hold a password: the message names the scheme only.
+        if value is not None:
+            scheme = value.get_secret_value().partition("://")[0].lower() if "://" in value.get_secret_value() else ""
+            if scheme not in PROXY_SCHEMES:
+                shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
+                raise ValueError(f"{shown} is not a proxy pawpost can use; write it as "
+                                 f"{', '.join(s + '://' for s in PROXY_SCHEMES)}host:port")
+        return value
 
     @model_validator(mode="after")
     def _account(self) -> InstagramConfig:
@@ -341,13 +369,14 @@ class _EnvSource(EnvSettingsSource):
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
+    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, then
+    $XDG_CONFIG_HOME/pawpost/config.toml (~/.config when unset)."""
     if explicit:
         return _given_config(Path(explicit).expanduser(), "given with --config")
     env = os.environ.get(CONFIG_ENV)
     if env:
         return _given_config(Path(env).expanduser(), f"given by ${CONFIG_ENV}")
-    for path in (Path("pawpost.toml"), Path("~/.config/pawpost/config.toml").expanduser()):
+    for path in (Path("pawpost.toml"), user_config_path()):
         if path.is_file():
             return path
     raise ConfigError(
@@ -367,6 +396,14 @@ def _given_config(path: Path, how: str) -> Path:
         raise ConfigError(f"config file {path} is not a regular file but a device, pipe or socket ({how}); "
                           "give the path of a pawpost.toml")
     raise ConfigError(f"config file {path} does not exist ({how})")
+
+
+def user_config_path() -> Path:
+    """The per-user config: $XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    # The XDG spec ignores a relative value: it would depend on the folder a command runs in.
+    root = Path(base) if base and Path(base).is_absolute() else Path("~/.config").expanduser()
+    return root / "pawpost" / "config.toml"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

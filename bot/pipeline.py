@@ -98,6 +98,9 @@ def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int) -> tu
     """One batch through `stage`; on an unexpected error, the same photos one at a time. (moved, deferred)."""
     batch = work.due_photos(store, status, size)
     started = time.monotonic()
+    # A batch can take a minute (model loads, generation): say what runs now, not only when it is done.
+    log.info("%s %d photo(s) (%s)...", "analyzing" if status == PhotoStatus.NEW else "writing captions for",
+             len(batch), _ids(batch))
     try:
         moved = stage(size)
     except ModelUnavailable as exc:

@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.errors import PawpostError
 from bot.schedule import upcoming_slots
 from bot.store import Store
+from bot.workspace import setup_problems
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
+        "setup_problems": setup_problems(config, store),
     }
 
 

@@ -55,7 +55,7 @@ pass_app = click.make_pass_decorator(App)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $PAWPOST_CONFIG, ./pawpost.toml, "
-              "~/.config/pawpost/config.toml).")
+              "$XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml).")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.version_option(package_name="pawpost")
 @click.pass_context
@@ -68,6 +68,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 def setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from bot.logs import capture_warnings
+
+    capture_warnings()  # library deprecation notices only with -vv, as log lines
 
 
 _emitted = False  # a JSON document is out: an error after it must not add a second one

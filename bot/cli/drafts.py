@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli import App, console, emit_json, pass_app
+from bot.errors import PawpostError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.drafts import Planned
 
 STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
 
@@ -57,13 +63,17 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
 @pass_app
 def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
-    from bot.drafts import get_draft
+    from bot.drafts import get_draft, planned
 
     d = get_draft(app.store, draft_id)
     if open_photo and d.photo:
         click.launch(d.photo)
+    # When it really goes out (slot, jitter, daily cap, the drafts ahead): what `pawpost schedule` shows.
+    plan = planned(app.store, app.config, draft_id)
     if as_json:
-        emit_json(d.to_json())
+        from bot.timeutil import iso
+
+        emit_json({**d.to_json(), "goes_out_at": iso(plan.at) if plan else None})
         return
     from rich.markup import escape
 
@@ -80,6 +90,8 @@ def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
     out.print(f"created: {local(d.created_at, zone)}")
     if d.scheduled_for:
         out.print(f"at:      {local(d.scheduled_for, zone)}")
+    if plan is not None:
+        out.print(f"goes out: {_when(plan, app.config)}")
     if d.posted_at:
         out.print(f"posted:  {local(d.posted_at, zone)} {d.media_url or d.media_code or ''}")
     if d.error:
@@ -103,13 +115,33 @@ def show(app: App, draft_id: int, open_photo: bool, as_json: bool) -> None:
 def approve(app: App, draft_id: int, candidate: int | None, caption: str | None, at: str | None) -> None:
     """Approve a draft for posting."""
     from bot.drafts import approve as approve_draft
-    from bot.drafts import parse_at
+    from bot.drafts import parse_at, planned
+    from bot.limits import normalise
 
     if candidate is not None and caption is not None:
         raise click.UsageError("give either --candidate or --caption, not both")
     when = parse_at(at, app.config) if at else None
     d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when)
-    click.echo(f"draft {d.id} approved" + (f" for {at}" if at else "; it goes out at the next free slot"))
+    plan = planned(app.store, app.config, d.id)
+    click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
+    if caption is not None and d.caption != normalise(caption):
+        click.echo(f"caption with the configured hashtags added: {d.caption}")
+
+
+def _when(plan: Planned, config: Config) -> str:
+    """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
+    from bot.drafts import PLAN_SLOTS
+    from bot.timeutil import local
+
+    zone = config.schedule.zone
+    if plan.at is None:
+        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
+                 "only with 'pawpost post ID' (schedule.slots is empty)")
+    else:
+        where = f"at {local(plan.at, zone)} ({config.schedule.timezone})"
+    if plan.moved:
+        where += f", not at the time asked for: {plan.moved}"
+    return where
 
 
 @drafts.command()
@@ -119,20 +151,45 @@ def edit(app: App, draft_id: int) -> None:
     """Edit the caption in $EDITOR; the edit is kept for retraining."""
     from bot.drafts import edit as edit_draft
     from bot.drafts import editable
-    from bot.errors import PawpostError
 
     d = editable(app.store, draft_id)  # refuse before opening an editor, not after
     if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):
         raise PawpostError("no $EDITOR is set; set it, or use 'pawpost drafts approve ID --caption TEXT'")
-    text = click.edit(d.caption or "", extension=".txt", require_save=True)
+    text = _edit_until_valid(d.caption or "", app.config)
     if text is None:
-        click.echo("caption unchanged")
-        return
-    if not text.strip():
-        click.echo("empty caption; nothing was changed")
         return
     edit_draft(app.store, app.config, draft_id, text)
     click.echo(f"draft {draft_id} caption saved")
+
+
+# Lines pawpost puts on top of a caption it reopens; removed from what is saved (a hashtag has no space after #).
+EDITOR_MARK = "# pawpost:"
+
+
+def _edit_until_valid(caption: str, config: Config) -> str | None:
+    """The caption as edited in $EDITOR; one Instagram would refuse is reopened with the reason on top, so the
+    owner's edit is never thrown away. None: nothing to save (not saved, emptied, or left as it was refused)."""
+    from bot.drafts import owner_caption_problem
+
+    shown, problem = caption, None
+    while True:
+        edited = click.edit(shown, extension=".txt", require_save=True)
+        if edited is None:
+            if problem is not None:  # closed without saving the reopened caption: the refusal stands
+                raise PawpostError(f"{problem}; nothing was changed")
+            click.echo("caption unchanged")
+            return None
+        text = "\n".join(line for line in edited.split("\n") if not line.startswith(EDITOR_MARK))
+        if not text.strip():
+            click.echo("empty caption; nothing was changed")
+            return None
+        if problem is not None and edited.rstrip("\n") == shown.rstrip("\n"):
+            raise PawpostError(f"{problem}; nothing was changed")  # saved as it was: do not ask forever
+        problem = owner_caption_problem(text, config)
+        if problem is None:
+            return text
+        shown = (f"{EDITOR_MARK} {problem}.\n{EDITOR_MARK} Fix the caption below and save; lines starting with "
+                 f"'{EDITOR_MARK}' are removed.\n{text}")
 
 
 @drafts.command()

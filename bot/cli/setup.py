@@ -16,12 +16,17 @@ def init(directory: Path, force: bool) -> None:
     """Write a starter config (DIR/pawpost.toml) and create its folders."""
     from bot.workspace import init as init_workspace
 
-    config_file, created = init_workspace(directory, force=force)
+    done = init_workspace(directory, force=force)
+    config_file = done.config_file
     click.echo(f"wrote {config_file}")
-    for folder in created:
+    for folder in done.created:
         click.echo(f"created {folder}")
+    if done.linked:
+        click.echo(f"linked {done.linked} to it: pawpost finds this config from any folder")
+    # Suggest commands that find this config: plain ones where the per-user config is this one.
+    pawpost = "pawpost" if done.found else f"pawpost --config {config_file}"
     click.echo(f"next: edit {config_file} (your pets, voice, slots), put 3-10 photos of each pet in its folder, "
-               f"then run 'pawpost --config {config_file} doctor' and 'pawpost --config {config_file} run'")
+               f"then run '{pawpost} doctor' and '{pawpost} run'")
 
 
 @click.command()
@@ -41,6 +46,10 @@ def status(app: App, as_json: bool) -> None:
     out = console()
     photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n) or "none"
     drafts = ", ".join(f"{n} {s}" for s, n in info["drafts"].items() if n) or "none"
+    from rich.markup import escape
+
+    for problem in info["setup_problems"]:
+        out.print(f"[yellow]setup:[/]     {escape(problem)}")
     out.print(f"photos:    {photos}")
     out.print(f"drafts:    {drafts}")
     out.print(f"next slot: {local(info['next_slot'], zone)}")
