@@ -75,6 +75,9 @@ class Runtime:
     @property
     def device(self) -> str:
         if self._device is None:
+            from bot.memory import prepare_cuda_allocator
+
+            prepare_cuda_allocator()  # before CUDA allocates anything
             self._device = resolve_device(self.device_setting)
         return self._device
 
