@@ -66,8 +66,9 @@ def param_count(config: Any, auto_class: Any) -> int:
     """Exact parameter count: the model built from its config on the meta device (no memory used)."""
     import torch
 
+    build = getattr(auto_class, "from_config", auto_class)  # an Auto class, or the model class itself
     with torch.device("meta"):
-        model = auto_class.from_config(config)
+        model = build(config)
     return sum(p.numel() for p in model.parameters())
 
 
