@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,8 @@ CONTEXT_MIB = 500.0  # the CUDA context and kernels, outside torch's allocator
 OBSERVED_PER_ITEM = 2.9
 LEARN_BATCHES = 3  # per-photo cost: the largest seen over the first batches, then kept
 STATE_KEY = "gpu_batches"
+_ESTIMATES: dict[str, StageCost] = {}  # per stage key (models and settings), for this process
+_WARNED: set[str] = set()  # stage keys already warned about not fitting, for this process
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,6 @@ class BatchPlanner:
     def __init__(self, store: Any, config: Any, runtime: Any) -> None:
         self.store, self.config, self.runtime = store, config, runtime
         self._start_budget: float | None = None
-        self._estimates: dict[str, StageCost] = {}
-        self._warned = False
 
     # -- state in the database ------------------------------------------------------------------
 
@@ -155,9 +155,10 @@ class BatchPlanner:
     def costs(self) -> list[StageCost]:
         out = []
         for stage in ("vision", "captions"):
-            if stage not in self._estimates:
-                self._estimates[stage] = estimate_stage(self.config, stage)
-            est = self._estimates[stage]
+            key = self.key(stage)
+            if key not in _ESTIMATES:  # building the models on the meta device takes a moment: once a process
+                _ESTIMATES[key] = estimate_stage(self.config, stage)
+            est = _ESTIMATES[key]
             learned = self.learned(stage)
             per_item = learned if learned is not None else (
                 est.per_item_mib * OBSERVED_PER_ITEM if est.per_item_mib is not None else None)
@@ -172,8 +173,8 @@ class BatchPlanner:
             return min(most, cap) if cap else most
         caps = {s: c for s in ("vision", "captions") if (c := self.cap(s))}
         plan = plan_batches(self.budget(), self.costs(), max_batch=most, caps=caps)
-        if not plan.fits and not self._warned:
-            self._warned = True
+        if not plan.fits and self.key(stage) not in _WARNED:
+            _WARNED.add(self.key(stage))
             log.warning("the models need about %.1f GB of GPU memory at one photo per batch, more than the budget "
                         "of %.1f GB (models.gpu_memory_gb); expect slow retries, or set a smaller caption model",
                         max(plan.peak_mib.values()) / GIB, plan.budget_mib / GIB)
@@ -197,6 +198,8 @@ class BatchPlanner:
         import torch
 
         device = self.runtime.device
+        # Cached free blocks would hide the batch's growth: start from what is really held.
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         reserved, allocated = torch.cuda.memory_reserved(device), torch.cuda.memory_allocated(device)
         yield
@@ -212,6 +215,32 @@ class BatchPlanner:
         entry = {"per_item_mib": round(max(entry["per_item_mib"], per_item_mib), 1), "batches": entry["batches"] + 1}
         state["costs"][self.key(stage)] = entry
         self._save(state)
+
+
+def in_batches(items: list[Any], size: int, run: Callable[[list[Any]], list[Any]], *,
+               what: str = "items") -> list[Any]:
+    """`run` over `items` in batches of `size`, halving the batch whenever the GPU runs out of memory (for work
+    outside the pipeline, e.g. a retrain's evaluation, where there is no photo state to retry from)."""
+    out: list[Any] = []
+    start = 0
+    while start < len(items):
+        chunk = items[start:start + size]
+        failed = False
+        try:
+            out.extend(run(chunk))
+        except Exception as exc:
+            if not is_out_of_memory(exc) or size == 1:
+                raise
+            failed = True
+        if failed:  # outside the except block, so the failed batch's tensors are freed first
+            from bot.ml import free_memory
+
+            free_memory()
+            log.warning("out of GPU memory with %d %s per batch; going on with %d", size, what, size // 2)
+            size //= 2
+            continue
+        start += len(chunk)
+    return out
 
 
 def estimate_stage(config: Any, stage: str) -> StageCost:

@@ -273,16 +273,24 @@ class Backend:
     # -- generation --------------------------------------------------------------------------
 
     def write(self, samples: list[Sample], prompts: list[Prompt], config: Config, seed: int) -> list[list[str]]:
-        """Raw candidates per prompt through the daemon's own `write` (same batching, sampling and settings)."""
+        """Raw candidates per prompt through the daemon's own `write` (same batching, sampling and settings); on a
+        GPU in batches the card holds (halved on out-of-memory), as the daemon's memory budget would."""
         from bot.captions.generate import GenerationSettings
+        from bot.memory import in_batches
 
         settings = GenerationSettings.from_config(config.captions)
         self.model.eval()
-        if self.kind == "vlm":
-            from bot.captions.context import open_image
 
-            return self.caption_model.write([open_image(s.image) for s in samples], prompts, settings, seed)
-        return self.caption_model.write(prompts, settings, seed)
+        def run(pairs: list[tuple[Sample, Prompt]]) -> list[list[str]]:
+            if self.kind == "vlm":
+                from bot.captions.context import open_image
+
+                return self.caption_model.write([open_image(s.image) for s, _ in pairs], [p for _, p in pairs],
+                                                settings, seed)
+            return self.caption_model.write([p for _, p in pairs], settings, seed)
+
+        pairs = list(zip(samples, prompts, strict=True))
+        return in_batches(pairs, len(pairs) or 1, run, what="evaluation prompts")
 
     def save_adapter(self, path: Path) -> None:
         self.model.save_pretrained(str(path), selected_adapters=["default"])

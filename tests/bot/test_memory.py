@@ -121,6 +121,7 @@ def test_on_a_gpu_the_budget_and_learned_costs_choose_the_batch(config: Any, sto
     planner = memory.BatchPlanner(store, config, FakeRuntime("cuda"))
     fixed = {"vision": StageCost("vision", 350.0, 150.0), "captions": StageCost("captions", 4300.0, 700.0)}
     monkeypatch.setattr(memory, "estimate_stage", lambda cfg, stage: fixed[stage])
+    monkeypatch.setattr(memory, "_ESTIMATES", {})
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (int(10.8 * 2**30), 11 * 2**30))
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)
     fractions: list[float] = []
@@ -213,3 +214,30 @@ def test_the_caption_model_sees_the_photo_at_caption_image_px(config: Any, pipel
     assert tiles(None) == 5
     assert tiles(32) == 1
     assert tiles(100) == 10  # rounded to whole tiles: 96 px, 3x3 + the global view
+
+
+def test_work_outside_the_pipeline_halves_its_batch_on_out_of_memory(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    from bot.memory import in_batches
+
+    seen: list[int] = []
+
+    def run(chunk: list[int]) -> list[int]:
+        seen.append(len(chunk))
+        if len(chunk) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return [x * 10 for x in chunk]
+
+    assert in_batches(list(range(7)), 8, run, what="prompts") == [x * 10 for x in range(7)]
+    assert seen == [7, 4, 2, 2, 2, 1]  # 8 -> 4 -> 2, then the rest at 2
+    assert [r.getMessage() for r in caplog.records] == ["out of GPU memory with 8 prompts per batch; going on with 4",
+                                                       "out of GPU memory with 4 prompts per batch; going on with 2"]
+
+    def broken(chunk: list[int]) -> list[int]:
+        raise ValueError("not memory")
+
+    with pytest.raises(ValueError):
+        in_batches([1, 2], 2, broken)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        in_batches([1], 1, lambda chunk: run([1, 2, 3]))
