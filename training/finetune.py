@@ -202,7 +202,7 @@ class Backend:
         import torch
 
         if self.kind == "vlm" and features is None:
-            return [dict(e) for e in encoded]
+            return [{**e, "loss_span": caption_span(e["labels"])} for e in encoded]
         width = max(e["input_ids"].shape[1] for e in encoded)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
@@ -210,9 +210,9 @@ class Backend:
             return torch.cat([torch.nn.functional.pad(e[key], (width - e[key].shape[1], 0), value=value)
                               for e in encoded])
 
-        mask = padded("attention_mask", 0)
-        batch = {"input_ids": padded("input_ids", pad), "attention_mask": mask, "labels": padded("labels", -100),
-                 "position_ids": (mask.long().cumsum(-1) - 1).clamp(min=0)}
+        mask, labels = padded("attention_mask", 0), padded("labels", -100)
+        batch = {"input_ids": padded("input_ids", pad), "attention_mask": mask, "labels": labels,
+                 "position_ids": (mask.long().cumsum(-1) - 1).clamp(min=0), "loss_span": caption_span(labels)}
         if features is not None:
             from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -223,14 +223,12 @@ class Backend:
         """Summed cross-entropy over the caption tokens / `n_tokens` (the step's caption tokens).
 
         Only the positions that predict a caption token get logits: on a left-padded batch those are the last
-        ones, so `logits_to_keep` spares the vocabulary projection (and its fp32 copy) for the whole prompt.
+        `loss_span` ones (worked out by `collate` on the CPU, so no step waits for the GPU to say it), and
+        `logits_to_keep` spares the vocabulary projection (and its fp32 copy) for the whole prompt.
         """
         import torch
 
-        labels = micro.pop("labels")
-        known = (labels != -100).int()
-        first = int(known.argmax(dim=1).min()) if bool(known.any()) else labels.shape[1] - 1
-        span = labels.shape[1] - first  # caption positions at the end of the batch
+        labels, span = micro.pop("labels"), micro.pop("loss_span")
         if accepts(self.model, "logits_to_keep") and micro["input_ids"].shape[1] > span:
             logits = self.model(**micro, logits_to_keep=span + 1).logits[:, :-1]
             target = labels[:, -span:]
@@ -298,6 +296,14 @@ class Backend:
 
     def unload(self) -> None:
         self.caption_model.unload()
+
+
+def caption_span(labels: Any) -> int:
+    """How many positions at the end of a batch hold every label (the captions, on a left-padded batch)."""
+    known = (labels != -100).int()
+    if not bool(known.any()):
+        return 1
+    return int(labels.shape[1] - known.argmax(dim=1)[known.any(dim=1)].min())
 
 
 def lora_targets(model: Any) -> list[str] | str:
