@@ -75,18 +75,18 @@ def process_pending(
     # Analyse everything first, then draft: one set of models at a time is busy, and on a small GPU the
     # idle unload can free the vision models while the caption model works.
     for key, status, stage in stages:
-        batch = Batch(STAGE_NAMES[status], planner, runtime)
+        how = Batch(STAGE_NAMES[status], planner, runtime)
         while True:
             if stop is not None and stop.is_set():
                 result["stopped"] = True
                 return _finish(store, result)
-            size = planner.size(batch.name)  # the memory budget's choice, at most models.batch_size
+            size = planner.size(how.name)  # the memory budget's choice, at most models.batch_size
             before = work.due_photos(store, status, size)
             if not before:
                 break
             try:
                 with lock.hold(timeout=lock_timeout):
-                    moved, deferred = _run_batch(store, stage, status, size, batch)
+                    moved, deferred = _run_batch(store, stage, status, size, how)
             except TimeoutError:
                 log.info("the GPU lock %s is held by another process (a retrain?); photos wait", lock.path)
                 result["gpu_busy"] = True

@@ -25,6 +25,7 @@ from bot.captions.prompt import Prompt
 from bot.config import Config
 from bot.ml import Runtime
 from training.speed import (
+    FEATURE_REUSE_TYPES,
     FeatureCache,
     accepts,
     attention_of,
@@ -178,8 +179,8 @@ class Backend:
     def reuses_image_features(self) -> bool:
         """Whether the frozen vision tower's output can be computed once per photo and fed back instead of pixels
         (the language model alone is tuned, so a photo's features never change while training)."""
-        return self.kind == "vlm" and hasattr(self.model, "get_image_features") \
-            and accepts(self.model, "mm_encoder_outputs")
+        return self.kind == "vlm" and getattr(self.model.config, "model_type", None) in FEATURE_REUSE_TYPES \
+            and hasattr(self.model, "get_image_features") and accepts(self.model, "mm_encoder_outputs")
 
     def image_features(self, encoded: dict[str, Any]) -> Any:
         """One example's image features, (image tokens, hidden), as the model merges them into its prompt."""

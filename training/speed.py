@@ -11,6 +11,10 @@ log = logging.getLogger(__name__)
 
 BUCKET_BATCHES = 16  # examples are sorted by length within groups of this many batches, then the batches shuffled
 FEATURE_CACHE_MIB = 8 * 1024  # frozen image features kept in memory up to this; beyond, recomputed every step
+# VLM families whose forward takes precomputed image features (`mm_encoder_outputs`) merged at the image tokens in
+# order, and whose positions do not depend on the image grid; others (e.g. Qwen2-VL's multimodal RoPE) train as
+# before, with the pixels.
+FEATURE_REUSE_TYPES = frozenset({"idefics3", "smolvlm"})
 
 
 def lr_factor(step: int, horizon: int) -> float:
