@@ -320,6 +320,8 @@ def main() -> None:
     results = []
     names = list(VARIANTS) if args.variants == "all" else ["after (all)"]
     text_names = [v for v in names if v != "+ image features once"]  # a writer has no images
+    if len(text_names) > 1:  # on a CPU "after (all)" is "+ caption-only logits" for a writer (no images, no CUDA)
+        text_names.remove("after (all)")
     cpu_peak, cpu_peak_text = peak_flops("cpu")
     peaks = [f"CPU: {cpu_peak_text}"]
     with tempfile.TemporaryDirectory(prefix="pawpost-bench-retrain-") as tmp:

@@ -241,3 +241,21 @@ def test_work_outside_the_pipeline_halves_its_batch_on_out_of_memory(caplog: pyt
         in_batches([1, 2], 2, broken)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         in_batches([1], 1, lambda chunk: run([1, 2, 3]))
+
+
+def test_reference_photos_are_detected_in_batches_not_all_at_once(config: Any, pipeline_models: dict[str, str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many reference photos at once (a new pet with a full folder) stay within models.batch_size per pass."""
+    from bot.ml import Runtime
+    from bot.vision import Vision
+    from tests.tiny_vision import pet_photo
+
+    config.models.detector, config.models.embedder = pipeline_models["detector"], pipeline_models["embedder"]
+    config.models.batch_size = 2
+    vision = Vision(config, Runtime("cpu", "float32"))
+    sizes: list[int] = []
+    detect = vision.detector.detect
+    monkeypatch.setattr(vision.detector, "detect",
+                        lambda images, *a: (sizes.append(len(images)), detect(images, *a))[1])
+    found = vision.detect([pet_photo("red", i) for i in range(5)])
+    assert len(found) == 5 and sizes == [2, 2, 1]
