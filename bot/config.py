@@ -149,7 +149,18 @@ class ModelsConfig(Section):
     writer: str | None = None
     detection_threshold: Annotated[float, Field(ge=0, le=1)] = 0.2
     match_threshold: Annotated[float, Field(ge=-1, le=1)] = 0.6
-    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 8  # at most; on a GPU the memory budget may choose fewer
+    # GPU memory the models may use, in GB: "auto" is what is free on the card at start-up minus a safety margin.
+    gpu_memory_gb: float | Literal["auto"] = "auto"
+    # Longest side of the photo a chat VLM sees when it writes a caption (its processor tiles it in 384 px tiles).
+    caption_image_px: Annotated[int, Field(ge=128, le=4096)] = 768
+
+    @field_validator("gpu_memory_gb")
+    @classmethod
+    def _gpu_memory(cls, value: float | str) -> float | str:
+        if value != "auto" and not 0.5 <= float(value) <= 4096:
+            raise ValueError('must be "auto" or a number of GB between 0.5 and 4096')
+        return value
 
     @field_validator("device")
     @classmethod
@@ -281,6 +292,8 @@ class RetrainConfig(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 2e-4
     lora_rank: Annotated[int, Field(ge=1, le=256)] = 8
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    # Training stops here (it evaluates and promotes only if better, as always): a CPU-only box finishes overnight.
+    time_budget_minutes: Annotated[float, Field(gt=0)] = 360
 
 
 class Config(BaseSettings):
