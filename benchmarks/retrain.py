@@ -8,16 +8,24 @@ weights (speed does not depend on the weights), built from their configs, never 
   tiles, pixel-shuffle 3, SmolLM2-1.7B text), one 1024x768 photo per example, split into tiles as the real processor.
 
 On the CPU a full epoch takes hours, so it times `--cpu-captions` captions (after one warm-up step) and
-extrapolates to 3,000 (ceil(3000 / batch) steps x the mean step time). On CUDA it runs in bf16 with gradient
-checkpointing (as `pawpost retrain` does there) and records the peak GPU memory.
+extrapolates to 3,000 (ceil(3000 / batch) steps x the mean step time). On CUDA it runs in bf16 (gradient
+checkpointing only where the memory budget needs it, as `pawpost retrain` decides) and records the peak GPU memory.
+
+Each speed-up is attributed: the same run is repeated with the levers of the speed path switched off one by one
+(`VARIANTS`: "before" is the trainer as it was -- random batches padded to the longest, logits for every prompt
+position, a VLM's pixels through the vision tower at every step, checkpointing always on CUDA). MFU counts
+6 x parameters x real (unpadded) tokens per step as the model FLOPs (the usual convention; LoRA skips the weight
+gradients, so the work actually done is nearer 4x), against the card's bf16 peak on CUDA or, on a CPU, the fp32
+matrix-multiply rate measured on this machine at the start of the run.
 
 Run: python -m benchmarks.retrain [--cpu-captions 64] [--gpu-captions 3000] [--vlm-captions 64] [--smoke]
-     [--no-record]
+     [--variants all|after] [--no-record]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import math
 import os
@@ -25,6 +33,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +158,69 @@ def samples(backend: Any, n: int, image: Path | None) -> list[Any]:
     return out
 
 
-def measure(kind: str, folder: Path, n: int, device: str, image: Path | None, batch: int = 8) -> dict[str, Any]:
+# Levers of the speed path, switched off to attribute each speed-up (False: as the trainer was before).
+VARIANTS: dict[str, dict[str, bool]] = {
+    "before": {"buckets": False, "caption_logits": False, "features_once": False, "checkpoint_by_budget": False},
+    "+ length buckets": {"buckets": True, "caption_logits": False, "features_once": False,
+                         "checkpoint_by_budget": False},
+    "+ caption-only logits": {"buckets": True, "caption_logits": True, "features_once": False,
+                              "checkpoint_by_budget": False},
+    "+ image features once": {"buckets": True, "caption_logits": True, "features_once": True,
+                              "checkpoint_by_budget": False},
+    "after (all)": {"buckets": True, "caption_logits": True, "features_once": True, "checkpoint_by_budget": True},
+}
+# bf16 dense peak by card name (vendor figures), for MFU on CUDA; other cards: the measured matmul rate.
+BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12}
+
+
+@contextlib.contextmanager
+def levers(on: dict[str, bool], device: str) -> Iterator[None]:
+    """Switch speed-path levers off for one run (by patching the trainer's helpers), then restore them."""
+    from training import finetune, speed
+
+    saved = (speed.BUCKET_BATCHES, finetune.accepts, finetune.Backend.reuses_image_features,
+             finetune.needs_checkpointing)
+    real_accepts = finetune.accepts
+    if not on["buckets"]:
+        speed.BUCKET_BATCHES = 1  # sorted within a batch only: the random batches of before
+    if not on["caption_logits"]:
+        finetune.accepts = lambda model, name: name != "logits_to_keep" and real_accepts(model, name)
+    if not on["features_once"]:
+        finetune.Backend.reuses_image_features = property(lambda self: False)
+    if not on["checkpoint_by_budget"] and device.startswith("cuda"):
+        finetune.needs_checkpointing = lambda *args: True  # before: always on CUDA
+    try:
+        yield
+    finally:
+        (speed.BUCKET_BATCHES, finetune.accepts, finetune.Backend.reuses_image_features,
+         finetune.needs_checkpointing) = saved
+
+
+def peak_flops(device: str) -> tuple[float, str]:
+    """The card's bf16 peak (by name), else the matrix-multiply rate measured here (fp32 on a CPU)."""
+    import torch
+
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(0)
+        for key, value in BF16_PEAK.items():
+            if key in name:
+                return value, f"{name} bf16 peak {value / 1e12:.0f} TFLOP/s"
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    a = torch.randn(2048, 2048, device=device, dtype=dtype)
+    b = torch.randn(2048, 2048, device=device, dtype=dtype)
+    a @ b
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < 3.0:
+        a @ b
+        runs += 1
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    rate = runs * 2 * 2048**3 / (time.perf_counter() - started)
+    return rate, f"measured {str(dtype).removeprefix('torch.')} matmul rate here, {rate / 1e9:,.0f} GFLOP/s"
+
+
+def measure(kind: str, folder: Path, n: int, device: str, image: Path | None, batch: int = 8,
+            variant: str = "after (all)", peak: float = 0.0) -> dict[str, Any]:
     """Train one epoch over n captions with the product's trainer; per-step times after a warm-up step."""
     import torch
 
@@ -174,23 +245,31 @@ def measure(kind: str, folder: Path, n: int, device: str, image: Path | None, ba
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         stamps.append(time.perf_counter())
-        print(f"  {kind} step {done}/{total} loss {loss:.3f} at {stamps[-1] - started:.1f} s", flush=True)
+        shown = f"{loss:.3f}" if loss is not None else "-"
+        print(f"  {kind} step {done}/{total} loss {shown} at {stamps[-1] - started:.1f} s", flush=True)
 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    report = train(backend, data, config, progress=tick)
+    with levers(VARIANTS[variant], device):
+        report = train(backend, data, config, progress=tick)
     steps = [b - a for a, b in itertools.pairwise(stamps)]  # the first step warms up, not counted
     per_step = sum(steps) / len(steps) if steps else (stamps[0] - started)
     epoch_steps = math.ceil(EPOCH_CAPTIONS / batch)
+    params = sum(p.numel() for p in backend.model.parameters())
+    tokens_per_step = report.tokens / max(1, report.steps)
     result = {
+        "variant": variant, "padded_share": 1 - report.tokens / max(1, report.padded_tokens),
+        "tokens_per_second": tokens_per_step / per_step, "checkpointing": report.checkpointing,
+        "attention": report.attention, "image_features": report.image_features,
+        "mfu": 6 * params * tokens_per_step / per_step / peak if peak else None,
         "kind": kind, "device": device, "dtype": report.dtype, "captions": n, "steps": report.steps,
         "timed_steps": len(steps), "batch": batch, "seconds_per_step": per_step,
         "seconds_per_epoch": per_step * epoch_steps, "epoch_steps": epoch_steps,
         "measured_seconds": report.seconds, "tokens_per_example": tokens, "caption_tokens": target,
         "chars_per_example": chars,
         "trainable_params": report.trainable_params,
-        "params": sum(p.numel() for p in backend.model.parameters()),
+        "params": params,
         "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None,
         "extrapolated": n < EPOCH_CAPTIONS,
     }
@@ -213,9 +292,13 @@ def row(r: dict[str, Any]) -> str:
            if r["extrapolated"] else f"measured over the full epoch ({r['steps']} steps)")
     peak = f"{r['peak_gpu_mib']:.0f} MiB" if r["peak_gpu_mib"] is not None else "n/a (CPU)"
     params = f"{r['params'] / 1e6:.0f} M / {r['trainable_params'] / 1e6:.2f} M"
-    return (f"| {r['kind']} | {r['device']} | {r['dtype']} | {r['batch']} | {params} "
-            f"| {r['tokens_per_example']:.0f} ({r['caption_tokens']:.0f}) | {r['seconds_per_step']:.2f} s "
-            f"| **{r['seconds_per_epoch']:,.0f} s** ({r['seconds_per_epoch'] / 60:.1f} min) | {how} | {peak} |")
+    mfu = f"{100 * r['mfu']:.1f} %" if r["mfu"] is not None else "n/a"
+    notes = ", ".join(x for x in (r["attention"], "checkpointing" if r["checkpointing"] else "",
+                                  f"image features {r['image_features']}" if r["image_features"] else "") if x)
+    return (f"| {r['kind']} | {r['variant']} | {r['device']} | {r['dtype']} | {r['batch']} | {params} "
+            f"| {r['tokens_per_example']:.0f} ({r['caption_tokens']:.0f}) | {100 * r['padded_share']:.0f} % "
+            f"| {r['seconds_per_step']:.2f} s | **{r['seconds_per_epoch']:,.0f} s** ({r['seconds_per_epoch'] / 60:.1f} "
+            f"min) | {r['tokens_per_second']:,.0f} | {mfu} | {notes} | {how} | {peak} |")
 
 
 def main() -> None:
@@ -226,6 +309,8 @@ def main() -> None:
     parser.add_argument("--cpu-batch", type=int, default=8, help="batch size on the CPU (4 halves the ~14 GB "
                         "the 360M writer's activations take at 8)")
     parser.add_argument("--smoke", action="store_true", help="tiny models, every path (also the VLM) on this device")
+    parser.add_argument("--variants", choices=["all", "after"], default="all",
+                        help="all: attribute each speed-up (one run per lever); after: the product's path only")
     parser.add_argument("--no-record", action="store_true", help="print only; do not update RESULTS.md")
     args = parser.parse_args()
 
@@ -233,34 +318,59 @@ def main() -> None:
 
     cuda = torch.cuda.is_available()
     results = []
+    names = list(VARIANTS) if args.variants == "all" else ["after (all)"]
+    text_names = [v for v in names if v != "+ image features once"]  # a writer has no images
+    if len(text_names) > 1:  # on a CPU "after (all)" is "+ caption-only logits" for a writer (no images, no CUDA)
+        text_names.remove("after (all)")
+    cpu_peak, cpu_peak_text = peak_flops("cpu")
+    peaks = [f"CPU: {cpu_peak_text}"]
     with tempfile.TemporaryDirectory(prefix="pawpost-bench-retrain-") as tmp:
         root = Path(tmp)
         writer = build_writer(root / "writer", args.smoke)
         print(f"writer built: {writer}", flush=True)
-        results.append(measure("writer", writer, args.cpu_captions, "cpu", None, args.cpu_batch))
+        for variant in text_names:
+            results.append(measure("writer", writer, args.cpu_captions, "cpu", None, args.cpu_batch, variant,
+                                   cpu_peak))
         if cuda:
-            results.append(measure("writer", writer, args.gpu_captions, "cuda", None))
+            gpu_peak, gpu_text = peak_flops("cuda")
+            peaks.append(f"GPU: {gpu_text}")
+            for variant in (names[0], names[-1]):
+                results.append(measure("writer", writer, args.gpu_captions, "cuda", None, 8, variant, gpu_peak))
         if cuda or args.smoke:
             vlm = build_vlm(root / "vlm", args.smoke)
             device = "cuda" if cuda else "cpu"
-            results.append(measure("vlm", vlm, args.vlm_captions, device, photo(root)))
+            peak = gpu_peak if cuda else cpu_peak
+            for variant in ((names[0], names[-1]) if cuda else names):
+                results.append(measure("vlm", vlm, args.vlm_captions, device, photo(root), 8, variant, peak))
     lines = [
         "LoRA fine-tuning (rank 8, AdamW, loss on the caption tokens; batch size in the table) through "
         "`training.finetune.train`; "
         f"seconds per epoch of {EPOCH_CAPTIONS:,} captions. Full-size architectures, random weights: "
         "writer = SmolLM2-360M-Instruct shape" + (", VLM = SmolVLM2-2.2B-Instruct shape (Idefics3)." if cuda else "."),
         "",
-        "| model | device | dtype | batch | params / trainable | tokens per example (caption) | per step | per epoch "
-        "| how | peak GPU memory |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | variant | device | dtype | batch | params / trainable | tokens per example (caption) | padding "
+        "| per step | per epoch | tokens/s | MFU | attention etc. | how | peak GPU memory |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(row(r) for r in results),
+        "",
+        "MFU against " + "; ".join(peaks) + ". Each variant switches one more lever of the speed path on "
+        "(benchmarks.retrain.VARIANTS); the step-time ratio between consecutive rows is that lever's speed-up.",
         "",
     ]
     if not cuda:
-        lines.append("GPU (bf16, gradient checkpointing) for the writer and the default VLM, and peak GPU memory: "
-                     "not measured, no GPU was available; `python -m benchmarks.retrain` measures them where CUDA "
-                     "is present.")
-    cpu = results[0]
+        lines.append("GPU (bf16) for the writer and the default VLM, their MFU and peak GPU memory: not measured, no "
+                     "GPU was lent to this run; `python -m benchmarks.retrain` measures them where CUDA is present. "
+                     "The GPU baseline is the H200 measurement in issue 15 (writer 3.9 min, VLM 34 min per epoch); "
+                     "benchmarks/gpu_fit.py estimates the new path's GPU minutes from it.")
+    cpu = results[-1] if results[-1]["kind"] == "writer" else [r for r in results if r["kind"] == "writer"][-1]
+    from bot.config import RetrainConfig
+    from training.finetune import TRAIN_SHARE
+
+    budget = RetrainConfig().time_budget_minutes
+    lines.append(f"CPU time budget: with the default `[retrain] time_budget_minutes = {budget:.0f}` training gets "
+                 f"{TRAIN_SHARE:.0%} of it, {budget * TRAIN_SHARE:.0f} min, which at the writer's measured step time "
+                 f"covers {budget * TRAIN_SHARE * 60 / cpu['seconds_per_epoch']:.2f} of an epoch of 3,000 captions "
+                 "here (a retrain then evaluates what it trained and promotes it only if better).")
     lines.append(f"Against the seed reference (GPT-2, ~3,000 captions in under 5 minutes on an 11 GB GPU): one CPU "
                  f"epoch here is {cpu['seconds_per_epoch'] / 300:,.0f}x those 5 minutes. A CPU retrain is an "
                  "overnight-to-weekend job, which the weekly timer allows; the like-for-like comparison with the "
@@ -275,7 +385,7 @@ def main() -> None:
     for line in lines:
         print(line)
     if not args.no_record and not args.smoke:
-        record("Retraining (benchmarks/retrain.py)", lines)
+        record("Retraining speed path and MFU (benchmarks/retrain.py, issue 15)", lines)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,7 +21,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from bot.errors import ConfigError
 
@@ -142,7 +149,18 @@ class ModelsConfig(Section):
     writer: str | None = None
     detection_threshold: Annotated[float, Field(ge=0, le=1)] = 0.2
     match_threshold: Annotated[float, Field(ge=-1, le=1)] = 0.6
-    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 8  # at most; on a GPU the memory budget may choose fewer
+    # GPU memory the models may use, in GB: "auto" is what is free on the card at start-up minus a safety margin.
+    gpu_memory_gb: float | Literal["auto"] = "auto"
+    # Longest side of the photo a chat VLM sees when it writes a caption (its processor tiles it in 384 px tiles).
+    caption_image_px: Annotated[int, Field(ge=128, le=4096)] = 768
+
+    @field_validator("gpu_memory_gb")
+    @classmethod
+    def _gpu_memory(cls, value: float | str) -> float | str:
+        if value != "auto" and not 0.5 <= float(value) <= 4096:
+            raise ValueError('must be "auto" or a number of GB between 0.5 and 4096')
+        return value
 
     @field_validator("device")
     @classmethod
@@ -183,17 +201,33 @@ class ScheduleConfig(Section):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Madrid')") from None
         return value
 
+    @field_validator("jitter_minutes", "max_posts_per_day", "catch_up_minutes", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: object) -> object:
+        # TOML's `true` would otherwise pass as the number 1: a number of minutes or posts is meant.
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number, not {str(value).lower()}")
+        return value
+
     @field_validator("slots")
     @classmethod
     def _slots(cls, value: list[str]) -> list[str]:
         for slot in value:
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
                 raise ValueError(f"slot {slot!r} must be HH:MM in 24-hour time, e.g. '19:00'")
-        return sorted(set(value))
+        twice = sorted({slot for slot in value if value.count(slot) > 1})
+        if twice:
+            # Two equal slots are one slot: a typo for another time, most likely.
+            raise ValueError(f"slot {twice[0]!r} is listed twice; each slot is one posting time")
+        return sorted(value)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# The proxy schemes the HTTP client (requests, with PySocks for socks) understands.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
 
 class InstagramConfig(Section):
@@ -214,6 +248,18 @@ class InstagramConfig(Section):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # The URL may hold a password: the message names the scheme only.
+        if value is not None:
+            scheme = value.get_secret_value().partition("://")[0].lower() if "://" in value.get_secret_value() else ""
+            if scheme not in PROXY_SCHEMES:
+                shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
+                raise ValueError(f"{shown} is not a proxy pawpost can use; write it as "
+                                 f"{', '.join(s + '://' for s in PROXY_SCHEMES)}host:port")
+        return value
 
     @model_validator(mode="after")
     def _account(self) -> InstagramConfig:
@@ -275,6 +321,8 @@ class RetrainConfig(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 2e-4
     lora_rank: Annotated[int, Field(ge=1, le=256)] = 8
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    # Training stops here (it evaluates and promotes only if better, as always): a CPU-only box finishes overnight.
+    time_budget_minutes: Annotated[float, Field(gt=0)] = 360
 
 
 class WebConfig(Section):
@@ -345,7 +393,7 @@ class Config(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init kwargs; the environment overrides them.
-        return (env_settings, init_settings)
+        return (_EnvSource(settings_cls), init_settings)
 
     @field_validator("pets")
     @classmethod
@@ -368,26 +416,76 @@ class Config(BaseSettings):
     def graph_token_file(self) -> Path:
         return self.graph.access_token_file or self.paths.data / "graph-token.json"
 
+    def owned_paths(self) -> list[tuple[str, Path]]:
+        """pawpost's own files and folders, which the inbox must never hold: ingest takes every file away."""
+        owned = [("the config file", self.source)] if self.source else []
+        owned.append(("the data folder (paths.data)", self.paths.data))
+        owned += [(f"the photos folder of pet {pet.name}", pet.photos) for pet in self.pets if pet.photos]
+        ig = self.instagram
+        owned += [(f"the file {key}", path) for key, path in (
+            ("instagram.session_file", self.session_file), ("instagram.password_file", ig.password_file),
+            ("instagram.totp_seed_file", ig.totp_seed_file), ("graph.access_token_file", self.graph_token_file))
+            if path]
+        return owned
+
+    def owns(self, path: Path) -> str | None:
+        """What of pawpost's own `path` is (or lies in), or None: a file there must never be ingested."""
+        path = path.absolute().parent.resolve() / path.name  # the file itself, never what a link points at
+        for what, mine in self.owned_paths():
+            mine = mine.resolve()
+            if path == mine or path.is_relative_to(mine):
+                return what
+        return None
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, where a list may also be written as people type it: `09:30,19:00` or `#a, #b`."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            if field is None or get_origin(field.annotation) is not list or not isinstance(value, str):
+                raise
+            return [item.strip() for item in value.split(",") if item.strip()]
+
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, ~/.config."""
+    """The config file by the contract's order: --config, $PAWPOST_CONFIG, ./pawpost.toml, then
+    $XDG_CONFIG_HOME/pawpost/config.toml (~/.config when unset)."""
     if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (given with --config)")
-        return path
+        return _given_config(Path(explicit).expanduser(), "given with --config")
     env = os.environ.get(CONFIG_ENV)
     if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (given by ${CONFIG_ENV})")
-        return path
-    for path in (Path("pawpost.toml"), Path("~/.config/pawpost/config.toml").expanduser()):
+        return _given_config(Path(env).expanduser(), f"given by ${CONFIG_ENV}")
+    for path in (Path("pawpost.toml"), user_config_path()):
         if path.is_file():
             return path
     raise ConfigError(
         "no config file found: pass --config PATH, set $PAWPOST_CONFIG, or run 'pawpost init' to create one"
     )
+
+
+def _given_config(path: Path, how: str) -> Path:
+    """A config path the owner named: a regular file, or one line saying what it is instead (never opened)."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        inside = path / "pawpost.toml"
+        hint = f"; did you mean {inside}?" if inside.is_file() else "; give the path of its pawpost.toml"
+        raise ConfigError(f"config file {path} is a folder, not a file ({how}){hint}")
+    if os.path.lexists(path) and path.exists():
+        raise ConfigError(f"config file {path} is not a regular file but a device, pipe or socket ({how}); "
+                          "give the path of a pawpost.toml")
+    raise ConfigError(f"config file {path} does not exist ({how})")
+
+
+def user_config_path() -> Path:
+    """The per-user config: $XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    # The XDG spec ignores a relative value: it would depend on the folder a command runs in.
+    root = Path(base) if base and Path(base).is_absolute() else Path("~/.config").expanduser()
+    return root / "pawpost" / "config.toml"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -404,13 +502,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(f"{_source_of(exc, file)}: {describe_validation_error(exc)}") from None
+    except SettingsError as exc:  # an environment value that is not JSON where a table or list is expected
+        raise ConfigError(_describe_env_error(exc)) from None
     if config.instagram.publisher == "graph" and not config.graph.public_base_url:
         raise ConfigError(f"{file}: graph.public_base_url is required when instagram.publisher = 'graph' (the https "
                           "URL where Instagram fetches each photo; see the README, 'Which publisher?')")
     if config.instagram.publisher == "notify" and not config.notify.urls:
         raise ConfigError(f"{file}: notify.urls is required when instagram.publisher = 'notify' (the Apprise URL of "
                           "your phone, where each post is sent for you to post by hand)")
-    return _resolve_paths(config, file)
+    config = _resolve_paths(config, file)
+    _check_inbox(config, file)
+    return config
 
 
 def _check_env_sections() -> None:
@@ -422,6 +524,27 @@ def _check_env_sections() -> None:
             if section not in sections:
                 raise ConfigError(f"${name}: there is no config section {section!r} "
                                   f"(sections: {', '.join(sorted(sections))})")
+
+
+def _describe_env_error(exc: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(exc))
+    section = match[1] if match else ""
+    names = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
+    names = [k for k in names if not _is_json(os.environ[k])] or names  # the one that could not be decoded
+    cause = exc.__cause__.__cause__ or exc.__cause__ if exc.__cause__ else None
+    what = f"${names[0]}" if names else f"a ${ENV_PREFIX}{section.upper()}__... variable"
+    return (f"{what}: cannot be read ({cause or exc}); write a list as JSON (e.g. '[\"09:30\", \"19:00\"]') or "
+            "comma-separated (09:30,19:00), and a table as JSON")
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _source_of(exc: ValidationError, file: Path) -> str:
@@ -461,6 +584,25 @@ def _resolve_paths(config: Config, file: Path) -> Config:
             setattr(models, key, str(resolve(Path(value))))
     config.source = file
     return config
+
+
+def _check_inbox(config: Config, file: Path) -> None:
+    """Refuse an inbox that holds pawpost's own files or lies inside the data folder: ingest would take them away."""
+    inbox = config.paths.inbox.resolve()
+    where = f"${ENV_PREFIX}PATHS__INBOX" if any(k.upper() == f"{ENV_PREFIX}PATHS__INBOX" for k in os.environ) \
+        else str(file)
+    advice = "give the inbox a folder of its own, such as photos/inbox beside the config"
+    data = config.paths.data.resolve()
+    if inbox != data and inbox.is_relative_to(data):
+        raise ConfigError(f"{where}: paths.inbox {inbox} lies inside the data folder {data}, whose files pawpost "
+                          f"owns; {advice}")
+    # The config's folder holds the config and, by default, the data folder and the pets' photos.
+    for what, path in [("the config file's folder", file.parent), *config.owned_paths()]:
+        path = path.resolve()
+        if path == inbox or path.is_relative_to(inbox):
+            holds = f"is also {what}" if path == inbox else f"holds {what} ({path})"
+            raise ConfigError(f"{where}: paths.inbox {inbox} {holds}, and ingest takes every file in the inbox "
+                              f"away; {advice}")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -16,6 +16,7 @@ from bot import timeutil
 from bot.config import Config, load_config
 from bot.errors import PawpostError
 from bot.notify import Notifier
+from bot.runlock import RunLock
 from bot.services import Services
 from bot.store import Store
 
@@ -56,20 +57,42 @@ class Daemon:
         from bot.logs import protect_secrets
 
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        lock = None
         try:
             protect_secrets(self.config)
             store = open_store(self.config)
+            try:
+                # Before any work: two daemons on one data folder would both watch, process and post.
+                lock = RunLock(self.config.paths.data).acquire()
+            except PawpostError:
+                store.close()
+                raise
             self._last_event = store.value("SELECT max(id) FROM events") or 0
             self._retry_deferred(store)
             log.info("pawpost starting: config %s, data %s, publisher %s", self.config.source,
                      self.config.paths.data, self.config.instagram.publisher)
+            self._warn_setup(store)
             self.services = Services(self.config).start()
             self.notifier.ready(self._status_line(store))
             rc = self._loop(store)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if lock is not None:
+                lock.release()
         return rc
+
+    def _warn_setup(self, store: Store) -> None:
+        """Say at start what keeps photos from being recognised (no pets, no reference photos)."""
+        from bot.workspace import setup_problems
+
+        try:
+            problems = setup_problems(self.config, store)
+        except Exception:  # a warning is an extra: never a reason not to start
+            log.exception("checking the pets' reference photos failed")
+            return
+        for problem in problems:
+            log.warning("%s", problem)
 
     def _loop(self, store: Store) -> int:
         interval = 5.0
@@ -102,6 +125,7 @@ class Daemon:
                 self._log_events(store)
                 if time.monotonic() - self._last_status >= STATUS_SECONDS:
                     self.notifier.status(self._status_line(store))
+                    store.backup_if_due()  # a long-running daemon still gets its daily backup
             except Exception:  # the log and the status line are extras: never a reason to stop
                 log.exception("reading the events for the log failed")
         log.info("stopping")
@@ -136,6 +160,7 @@ class Daemon:
         self.config = new
         store.close()
         self._retry_deferred(new_store)
+        self._warn_setup(new_store)
         self.services = Services(new).start()
         self.notifier.ready(self._status_line(new_store))
         log.info("config reloaded")
@@ -189,6 +214,8 @@ def open_store(config: Config) -> Store:
         # A first start on a fresh config (the README's example) creates the inbox and the data folders.
         ensure_folders(config)
         if not os.access(data, os.W_OK | os.X_OK):
+            if os.statvfs(data).f_flag & os.ST_RDONLY:
+                raise OSError(30, "it is on a file system mounted read-only; remount it read-write")
             raise PermissionError(13, "not writable by this user")
     except OSError as exc:
         hint = ""
@@ -196,4 +223,9 @@ def open_store(config: Config) -> Store:
             hint = (" (under the pawpost units only /var/lib/pawpost is writable: point paths.data there, or add "
                     "ReadWritePaths= with 'systemctl edit')")
         raise PawpostError(f"the data folder {data} cannot be used: {exc.strerror or exc}{hint}") from None
-    return Store.for_config(config)
+    store = Store.for_config(config)
+    if store.read_only:  # a full disk: reads work, but the daemon's every step writes
+        store.close()
+        raise PawpostError(f"the database {config.paths.database} cannot be written: the disk holding it is full "
+                           "or mounted read-only; free some space (or remount it read-write) and start pawpost again")
+    return store

@@ -49,7 +49,9 @@ def check_folders(config: Config) -> Iterator[Check]:
         if not folder.is_dir():
             yield Check(f"folder {name}", False, f"{folder} does not exist; run 'pawpost init' or create it")
         elif not os.access(folder, os.W_OK | os.X_OK):
-            yield Check(f"folder {name}", False, f"{folder} is not writable by this user")
+            why = "is on a file system mounted read-only" if _read_only_mount(folder) else \
+                "is not writable by this user"
+            yield Check(f"folder {name}", False, f"{folder} {why}")
         else:
             yield Check(f"folder {name}", True, str(folder))
     if p.data.is_dir():
@@ -166,7 +168,11 @@ def check_permissions(config: Config) -> Iterator[Check]:
                  config.paths.database.name + s) for s in ("-wal", "-shm")), config.paths.library,
                  config.paths.quarantine, config.paths.outbox, config.paths.models)
                  if p.exists() and not os.access(p, os.W_OK)]
-        if stuck:
+        if stuck and _read_only_mount(stuck[0]):
+            # Not an owner mismatch: no chown helps on a read-only mount.
+            yield Check("data ownership", False, f"{stuck[0]} is on a file system mounted read-only: pawpost can "
+                        "show its state but not change it; remount it read-write")
+        elif stuck:
             owner = stuck[0].stat().st_uid
             yield Check("data ownership", False, f"{stuck[0]} is not writable by this user (it belongs to uid "
                         f"{owner}); run 'chown -R {_user()} {data}'")
@@ -185,6 +191,32 @@ def check_permissions(config: Config) -> Iterator[Check]:
             mode = "600" if forbidden == 0o077 else "640"
             yield Check(f"{name} permissions", False, f"{path} holds a secret and other users can read it; run "
                         f"'chmod {mode} {path}'")
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_backups(config: Config) -> Iterator[Check]:
+    """The newest database backup (daily and before each migration, in data/backups/)."""
+    from bot import backup, timeutil
+
+    found = backup.backups(config.paths.data)
+    if not found:
+        if config.paths.database.is_file():
+            yield Check("backups", True, f"no database backup in {backup.folder_for(config.paths.data)} yet (one is "
+                        "taken each day once there are photos)", warning=True)
+        return
+    age = timeutil.now() - found[0].taken_at
+    days = age.total_seconds() / 86400
+    message = f"{len(found)} in {backup.folder_for(config.paths.data)}, newest {timeutil.iso(found[0].taken_at)}"
+    if days > 2:
+        yield Check("backups", True, f"{message}: {days:.0f} days old; is the data folder writable?", warning=True)
+    else:
+        yield Check("backups", True, message)
 
 
 def _holds_secret(path: Path) -> bool:
@@ -258,7 +290,7 @@ def check_captions(config: Config) -> Iterator[Check]:
 
 CHECKS: list[Callable[[Config], Iterator[Check]]] = [
     check_config, check_folders, check_database, check_gpu, check_service, check_permissions, check_instagram,
-    check_inbox, check_vision, check_captions,
+    check_inbox, check_vision, check_captions, check_backups,
 ]
 
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import timeutil
-from bot.captions.rules import instagram_limits
+from bot import limits, timeutil
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.states import DraftStatus
@@ -129,7 +128,7 @@ def approve(
             raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
         fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
     elif caption is not None:
-        fields.update(_owner_caption(view, config, caption))
+        fields.update(_owner_caption(view, config, caption, add_hashtags=True))
     elif not view.caption:
         raise PawpostError(
             f"draft {draft_id} has no caption yet: pass --caption TEXT, or run 'pawpost drafts regenerate {draft_id}'"
@@ -137,6 +136,7 @@ def approve(
     if at is not None:
         if at <= timeutil.now():
             raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
+        _check_time_free(store, config, draft_id, at)
         fields["scheduled_for"] = timeutil.iso(at)
     if alt_text is not None:
         from bot.alttext import clean_alt_text
@@ -166,16 +166,102 @@ def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
     return get_draft(store, draft_id)
 
 
-def _owner_caption(view: DraftView, config: Config, text: str) -> dict[str, Any]:
-    text = text.strip()
-    problem = instagram_limits(text, config.captions.max_hashtags)
+def owner_caption_problem(text: str, config: Config) -> str | None:
+    """Why the owner's `text` cannot be a caption (Instagram's limits, control characters, max_hashtags), or None."""
+    return limits.caption_problem(limits.normalise(text), config.captions.max_hashtags)
+
+
+def _owner_caption(view: DraftView, config: Config, text: str, *, add_hashtags: bool = False) -> dict[str, Any]:
+    """The fields for a caption the owner wrote. The hashtag rule (README, "Hashtags"): captions.max_hashtags caps
+    every caption, the owner's too; a caption given with --caption also gets the photo's pets' and the account's
+    hashtags it lacks while it has room for them. An edit in the editor is posted exactly as saved (the owner saw
+    the hashtags there)."""
+    text = limits.normalise(text)
+    problem = limits.caption_problem(text, config.captions.max_hashtags)
     if problem:
         raise PawpostError(f"{problem}; nothing was changed")
-    fields: dict[str, Any] = {"caption": text, "edited": 1, "chosen": None}
+    if add_hashtags:
+        text = limits.add_hashtags(text, configured_hashtags(config, view.pets), config.captions.max_hashtags)
+    # The owner's own words settle the draft: a "no caption passed the rules" note no longer applies.
+    fields: dict[str, Any] = {"caption": text, "edited": 1, "chosen": None, "note": None}
     # Keep what the model wrote, once, so retraining can learn from the difference.
     if not view.edited and view.caption:
         fields["generated_caption"] = view.caption
     return fields
+
+
+def configured_hashtags(config: Config, pet_names: list[str]) -> list[str]:
+    """The hashtags every caption should carry: the photo's pets' first, then the account's, each once."""
+    tags = [t for name in pet_names if (pet := config.pet(name)) is not None for t in pet.hashtags]
+    seen: dict[str, str] = {}
+    for tag in [*tags, *config.captions.hashtags]:
+        seen.setdefault(tag.lower(), tag)
+    return list(seen.values())
+
+
+# -- when an approved draft goes out -----------------------------------------------------------------
+
+# How many upcoming slots are looked at to find when an approved draft goes out.
+PLAN_SLOTS = 50
+
+
+@dataclass
+class Planned:
+    """When the schedule will post a draft: `at` (None: not within the next PLAN_SLOTS slots) and, for a draft
+    approved --at a time it will not get, `moved` says why."""
+
+    at: datetime | None
+    asked: datetime | None = None
+    moved: str = ""
+
+
+def planned(store: Store, config: Config, draft_id: int, now: datetime | None = None) -> Planned | None:
+    """When the approved draft `draft_id` is expected to go out, as `pawpost schedule` plans it (jitter, --at
+    times, the daily cap and the drafts ahead of it included); None when the draft is not approved."""
+    row = store.draft(draft_id)
+    if row["status"] != DraftStatus.APPROVED:
+        return None
+    from bot.publish.slots import SlotBook
+
+    now = now or timeutil.now()
+    asked = timeutil.parse(row["scheduled_for"])
+    if asked is not None and asked <= now:
+        asked = None  # its time has passed: it waits in the queue like any other
+    found = next((u for u in SlotBook(store, config).upcoming(now, PLAN_SLOTS) if u.draft_id == draft_id), None)
+    at = found.slot.fire_at if found else None
+    moved = ""
+    if asked is not None and at != asked:
+        zone = config.schedule.zone
+        # Not another draft's time, nor a day full already: the posts planned before it fill the day.
+        moved = time_conflict(store, config, draft_id, asked) or (
+            f"{asked.astimezone(zone).date().isoformat()} reaches schedule.max_posts_per_day "
+            f"({config.schedule.max_posts_per_day}) with the posts planned before {asked.astimezone(zone):%H:%M}")
+    return Planned(at, asked, moved)
+
+
+def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> str | None:
+    """Why draft `draft_id` cannot go out at `at` as asked (another draft has that time, or the day is already
+    at the daily cap), or None."""
+    zone = config.schedule.zone
+    shown = f"{timeutil.local(at, zone)} ({config.schedule.timezone})"
+    other = store.value("SELECT id FROM drafts WHERE id != ? AND status IN ('approved', 'publishing') "
+                        "AND scheduled_for = ? ORDER BY id LIMIT 1", (draft_id, timeutil.iso(at)))
+    if other is not None:
+        return f"draft {other} is already approved for {shown}, and one time posts one draft"
+    from bot.publish.slots import SlotBook
+
+    cap = config.schedule.max_posts_per_day
+    day = at.astimezone(zone).date()
+    if SlotBook(store, config).posts_on_day(day) >= cap:
+        return f"{day.isoformat()} already has {cap} post(s) (schedule.max_posts_per_day), so {shown} is skipped"
+    return None
+
+
+def _check_time_free(store: Store, config: Config, draft_id: int, at: datetime) -> None:
+    # Refused rather than accepted: the draft would silently go out at some later slot instead.
+    conflict = time_conflict(store, config, draft_id, at)
+    if conflict:
+        raise PawpostError(f"{conflict}; pick another --at time, or leave --at out for the next free slot")
 
 
 def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:

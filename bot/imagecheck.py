@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -37,6 +40,11 @@ PHASH_MIN_SIDE = 64
 
 _heif_lock = threading.Lock()
 _heif_registered = False
+
+
+# ingest.max_megapixels' default: the one size policy for every image pawpost opens (ingest, pets add/identify/eval).
+DEFAULT_MAX_MEGAPIXELS = 120.0
+_BOMB_PIXELS = re.compile(r"Image size \((\d+) pixels\)")
 
 
 class BadImage(Exception):
@@ -132,25 +140,16 @@ def inspect(data: bytes, *, max_megapixels: float, zone: tzinfo = UTC) -> ImageF
         raise BadImage(unsupported_reason(data[:1024]))
     if fmt == "HEIF":
         register_heif()
-    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data), formats=[FORMATS[fmt][0]]) as im:
+        with open_within(io.BytesIO(data), max_megapixels=max_megapixels, formats=[FORMATS[fmt][0]]) as im:
             width, height = im.size
-            if width * height > max_megapixels * 1_000_000:
-                raise BadImage(
-                    f"the image is {width}×{height} ({width * height / 1e6:.0f} megapixels), over "
-                    f"ingest.max_megapixels = {max_megapixels:g}: a decompression bomb? (raise the limit in the "
-                    "config if this really is a photo)"
-                )
             im.load()  # the full decode: a truncated or corrupt file fails here, not later in a model
             exif = im.getexif()
             orientation = _int(exif.get(ORIENTATION)) or 1
             small = _thumbnail(im)
     except BadImage:
         raise
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"the image is too large to decode safely (a decompression bomb?): {exc}") from None
     except MemoryError:
         raise BadImage("the image is too large to decode in memory") from None
     except Exception as exc:  # any decoder error is the file's fault, never a reason to stop ingesting
@@ -164,6 +163,40 @@ def inspect(data: bytes, *, max_megapixels: float, zone: tzinfo = UTC) -> ImageF
         format=fmt, width=width, height=height, taken_at=capture_time(exif, zone), has_gps=has_gps(exif),
         phash=perceptual_hash(small),
     )
+
+
+@contextmanager
+def open_within(source: Any, *, max_megapixels: float, formats: list[str] | None = None) -> Iterator[Any]:
+    """`Image.open` under pawpost's one size policy: over `max_megapixels` is refused (BadImage) before decoding.
+
+    Pillow's own decompression-bomb guard stays as a backstop above the configured limit, never below it.
+    """
+    import warnings
+
+    from PIL import Image
+
+    limit = int(max_megapixels * 1_000_000)
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit  # the owner raised the limit on purpose
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(source, formats=formats)
+    except Image.DecompressionBombError as exc:
+        match = _BOMB_PIXELS.search(str(exc))
+        raise BadImage(_too_many_pixels(int(match[1]) if match else None, None, max_megapixels)) from None
+    with im:
+        width, height = im.size
+        if width * height > limit:
+            raise BadImage(_too_many_pixels(width * height, (width, height), max_megapixels))
+        yield im
+
+
+def _too_many_pixels(pixels: int | None, size: tuple[int, int] | None, max_megapixels: float) -> str:
+    dims = f"{size[0]}×{size[1]} " if size else ""
+    amount = f"{dims}({pixels / 1e6:.0f} megapixels)" if pixels else "larger than that"
+    return (f"the image is {amount}, over ingest.max_megapixels = {max_megapixels:g}: a decompression bomb? "
+            "(raise the limit in the config if this really is a photo)")
 
 
 def _thumbnail(im: Any) -> Any:

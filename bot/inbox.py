@@ -46,14 +46,29 @@ def is_ignored(relative: str | os.PathLike[str]) -> bool:
 
 
 def source_name(path: Path, inbox: Path) -> str:
-    """The file's name relative to the inbox (posix), as recorded in `photos.source_name`."""
+    """The file's name relative to the inbox (posix), as recorded in `photos.source_name`: always printable text."""
     try:
-        return path.relative_to(inbox).as_posix()
+        name = path.relative_to(inbox).as_posix()
     except ValueError:
         try:
-            return path.absolute().relative_to(inbox.resolve()).as_posix()
+            name = path.absolute().relative_to(inbox.resolve()).as_posix()
         except ValueError:
-            return path.name
+            name = path.name
+    return printable(name)
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be stored, printed and put in JSON.
+
+    A name may hold any bytes but / and NUL: bytes that are not UTF-8 (decoded by Python as lone surrogates) and
+    control characters are written as \\xNN, so a name is always one line of valid text and the same file always
+    gets the same text.
+    """
+    if name.isprintable():
+        return name
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256 else
+                   f"\\u{ord(c):04x}" for c in raw)
 
 
 def candidates(folder: Path, inbox: Path | None = None) -> list[Path]:

@@ -120,8 +120,12 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
         try:
             result = ingest_file(store, config, path)
         except (PawpostError, OSError, sqlite3.Error) as exc:
-            log.warning("could not ingest %s: %s", path, exc)
+            log.warning("could not ingest %s: %s", source_name(path, inbox), exc)
             summary.errors.append(f"{source_name(path, inbox)}: {exc}")
+            continue
+        except Exception as exc:  # a bug met by one file must not keep every other file out, run after run
+            log.exception("could not ingest %s", source_name(path, inbox))
+            summary.errors.append(f"{source_name(path, inbox)}: {type(exc).__name__}: {exc}")
             continue
         if result.reason != GONE:  # e.g. a note that left with its photo a moment ago
             summary.results.append(result)
@@ -140,6 +144,9 @@ def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
     name = source_name(path, config.paths.inbox)
     if is_ignored(name):
         return IngestResult(name, "skipped", reason="a hidden, temporary or system file")
+    owner = config.owns(path)
+    if owner is not None:  # the config refuses such an inbox; this guards a file linked or moved in anyway
+        return IngestResult(name, "skipped", reason=f"it is pawpost's own ({owner}); it is never ingested")
     if is_hint(path) and not path.is_symlink():
         photo_id, why = attach_late_hint(store, path, name)
         if why is None:

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -155,8 +156,31 @@ def setup(verbose: int = 0, stream: TextIO | None = None) -> logging.Handler:
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
     # Library warnings become log records too (one line, with a priority), not raw text on stderr.
-    logging.captureWarnings(True)
+    capture_warnings()
     return handler
+
+
+# Deprecation notices (transformers' FutureWarnings, say): about library internals, nothing the owner can act on.
+NOTICES = (FutureWarning, DeprecationWarning, PendingDeprecationWarning)
+_show_original = warnings.showwarning
+
+
+def capture_warnings() -> None:
+    """Python warnings become records of the `py.warnings` logger: deprecation notices at DEBUG (shown with
+    -vv only), every other warning at WARNING. The daemon's log and the CLI's stderr stay free of the notices."""
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    if file is not None:  # a caller that asked for a particular file gets it there
+        _show_original(message, category, filename, lineno, file, line)
+        return
+    level = logging.DEBUG if issubclass(category, NOTICES) else logging.WARNING
+    logger = logging.getLogger("py.warnings")
+    if logger.isEnabledFor(level):
+        text = warnings.formatwarning(message, category, filename, lineno, line).strip()
+        logger.log(level, "%s", text)
 
 
 def protect_secrets(config: Any) -> None:

@@ -212,8 +212,11 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
 MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers]
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the migrations this database lacks, in order, each in its own transaction."""
+def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = None) -> list[str]:
+    """Apply the migrations this database lacks, in order, each in its own transaction.
+
+    `before` runs once before the first one, when the database already holds a schema (the pre-migration backup).
+    """
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
     done = []
@@ -221,6 +224,9 @@ def migrate(db: sqlite3.Connection) -> list[str]:
         name = migration.__name__
         if name in applied:
             continue
+        if before is not None and applied:
+            before()
+            before = None
         db.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have applied it while we waited for the lock.

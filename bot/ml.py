@@ -59,10 +59,13 @@ def resolve_dtype(setting: str, device: str) -> Any:
 class Runtime:
     """Device and dtype for this process, and the models it has loaded (so they can be unloaded when idle)."""
 
-    def __init__(self, device: str = "auto", dtype: str = "auto", idle_unload_minutes: float = 10) -> None:
+    def __init__(self, device: str = "auto", dtype: str = "auto", idle_unload_minutes: float = 10,
+                 caption_image_px: int | None = None) -> None:
         self.device_setting = device
         self.dtype_setting = dtype
         self.idle_seconds = idle_unload_minutes * 60
+        # The photo size a chat VLM sees, daemon and retrain alike (None: the processor's own default).
+        self.caption_image_px = caption_image_px
         # Weak: a model the owner drops (the captioner replaced after a retrain) leaves the registry by itself.
         self._models: weakref.WeakSet[ManagedModel] = weakref.WeakSet()
         self._device: str | None = None
@@ -70,11 +73,14 @@ class Runtime:
     @classmethod
     def from_config(cls, config: Any) -> Runtime:
         m = config.models
-        return cls(m.device, m.dtype, m.idle_unload_minutes)
+        return cls(m.device, m.dtype, m.idle_unload_minutes, m.caption_image_px)
 
     @property
     def device(self) -> str:
         if self._device is None:
+            from bot.memory import prepare_cuda_allocator
+
+            prepare_cuda_allocator()  # before CUDA allocates anything
             self._device = resolve_device(self.device_setting)
         return self._device
 

@@ -9,12 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot import work
 from bot.config import Config
 from bot.errors import ModelUnavailable
-from bot.ml import GpuLock, Runtime
+from bot.memory import BatchPlanner, is_out_of_memory
+from bot.ml import GpuLock, Runtime, free_memory
 from bot.states import PhotoStatus
 from bot.store import Store
 
@@ -51,7 +53,7 @@ def process_pending(
 
         vision = Vision(config, runtime)
     lock = GpuLock(config.paths.gpu_lock)
-    size = config.models.batch_size
+    planner = BatchPlanner(store, config, runtime)
 
     def analyze(limit: int) -> int:
         from bot.vision import analyze_new
@@ -79,45 +81,74 @@ def process_pending(
     # Analyse everything first, then draft: one set of models at a time is busy, and on a small GPU the
     # idle unload can free the vision models while the caption model works.
     for key, status, stage in stages:
+        how = Batch(STAGE_NAMES[status], planner, runtime)
         while True:
             if stop is not None and stop.is_set():
                 result["stopped"] = True
                 return _finish(store, result)
+            size = planner.size(how.name)  # the memory budget's choice, at most models.batch_size
             before = work.due_photos(store, status, size)
             if not before:
                 break
             try:
                 with lock.hold(timeout=lock_timeout):
-                    moved, deferred = _run_batch(store, stage, status, size)
+                    moved, deferred = _run_batch(store, stage, status, size, how)
             except TimeoutError:
                 log.info("the GPU lock %s is held by another process (a retrain?); photos wait", lock.path)
                 result["gpu_busy"] = True
                 return _finish(store, result)
             result[key] += moved
             result["deferred"] += deferred
-            if moved == 0 and deferred == 0 and work.due_photos(store, status, size) == before:
+            if moved == 0 and deferred == 0 and work.due_photos(store, status, len(before)) == before:
                 break  # nothing changed: the stage is waiting for something (its model, say); try again later
     return _finish(store, result)
 
 
-def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int) -> tuple[int, int]:
-    """One batch through `stage`; on an unexpected error, the same photos one at a time. (moved, deferred)."""
+@dataclass
+class Batch:
+    """What `_run_batch` needs besides the photos: the stage's name for the planner, and whether every model
+    was already unloaded once to make room for a single photo."""
+
+    name: str
+    planner: BatchPlanner
+    runtime: Runtime
+    unloaded: bool = False
+
+
+STAGE_NAMES = {PhotoStatus.NEW: "vision", PhotoStatus.ANALYZED: "captions"}
+
+
+def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int, how: Batch) -> tuple[int, int]:
+    """One batch through `stage`; on an unexpected error, the same photos one at a time. (moved, deferred).
+
+    Out of GPU memory, the same photos are tried again at once in batches of half the size (see
+    `_out_of_memory`): a batch too big for the card never fails or defers a photo.
+    """
     batch = work.due_photos(store, status, size)
     started = time.monotonic()
+    # A batch can take a minute (model loads, generation): say what runs now, not only when it is done.
+    log.info("%s %d photo(s) (%s)...", "analyzing" if status == PhotoStatus.NEW else "writing captions for",
+             len(batch), _ids(batch))
+    oom = False
     try:
-        moved = stage(size)
+        with how.planner.measure(how.name, len(batch)):
+            moved = stage(size)
     except ModelUnavailable as exc:
         # The stage should record this itself; if it did not, the photos still must not be retried at once.
         log.error("%s", exc)
         work.model_failed(store, exc, _still(store, batch, status))
         return 0, len(batch)
-    except Exception:
-        log.exception("a batch of %d %s photo(s) failed (photos %s); trying them one at a time",
-                      len(batch), status.value, _ids(batch))
+    except Exception as exc:
+        oom = is_out_of_memory(exc)
+        if not oom:
+            log.exception("a batch of %d %s photo(s) failed (photos %s); trying them one at a time",
+                          len(batch), status.value, _ids(batch))
     else:
         if moved:
             log.info("%d photo(s) %s -> %s in %.1fs", moved, status.value, _next(status), time.monotonic() - started)
         return moved, 0
+    if oom:  # outside the except block, so the error's traceback (and the batch's tensors) are freed first
+        return _out_of_memory(store, stage, status, size, how, batch)
     moved = deferred = 0
     for _ in batch:
         photo = work.due_photos(store, status, 1)
@@ -138,6 +169,40 @@ def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int) -> tu
             if work.due_photos(store, status, 1)[:1] == photo:
                 work.defer_photos(store, photo, "processing did not finish; retried later")
                 deferred += 1
+    return moved, deferred
+
+
+def _out_of_memory(store: Store, stage: Stage, status: PhotoStatus, size: int, how: Batch,
+                   batch: list[int]) -> tuple[int, int]:
+    """The card ran out of memory on `batch`: the same photos again now, at half the batch (remembered for the
+    stage); at one photo, once more after unloading every model; only then is the photo deferred (retried later,
+    like any photo whose processing failed)."""
+    free_memory()
+    if size > 1:
+        smaller = how.planner.lowered(how.name, size)
+        log.warning("out of GPU memory with %d photos per batch (%s stage, photos %s); trying them again now, %d "
+                    "per batch from now on", size, how.name, _ids(batch), smaller)
+    elif not how.unloaded:
+        how.unloaded = True
+        how.runtime.unload_all()
+        log.warning("out of GPU memory with one photo (%s stage, photo %s); unloaded every model, trying again now",
+                    how.name, _ids(batch))
+        smaller = 1
+    else:
+        still = _still(store, batch, status)
+        work.defer_photos(store, still, "not enough GPU memory for this photo even alone; it is retried later "
+                          "(a smaller models.caption_image_px or captions.candidates needs less)")
+        log.warning("out of GPU memory with one photo (%s stage, photo %s) after unloading every model; it waits "
+                    "and is retried later", how.name, _ids(batch))
+        return 0, len(still)
+    moved = deferred = 0
+    for _ in range(len(batch)):
+        if not set(_still(store, batch, status)) & set(work.due_photos(store, status, len(batch) + 1)):
+            break
+        m, d = _run_batch(store, stage, status, smaller, how)
+        moved, deferred = moved + m, deferred + d
+        if m == 0 and d == 0:
+            break
     return moved, deferred
 
 

@@ -173,16 +173,29 @@ def upcoming(schedule: ScheduleConfig, now: datetime, count: int, *, salt: str =
     waiting = list(queue)
     planned: dict[date, int] = {}
     out: list[Upcoming] = []
-    for slot in plan(schedule, now, horizon, salt=salt, at_drafts=at_drafts):
+    slots = plan(schedule, now, horizon, salt=salt, at_drafts=at_drafts)
+    # An --at draft that does not get its time (another draft has that very time) or whose time is skipped by the
+    # daily cap is not lost: from then on it waits in the queue, ahead of the drafts approved without a time.
+    own = {s.draft_id for s in slots if s.draft_id is not None}
+    displaced = sorted((when, draft_id) for draft_id, when in at_drafts if draft_id not in own and when > now)
+    ahead = 0  # drafts put at the front of the queue so far, in the order of their times
+    for slot in slots:
+        while displaced and displaced[0][0] <= slot.fire_at:
+            waiting.insert(ahead, displaced.pop(0)[1])
+            ahead += 1
         day = slot.local_day
         if posts_on_day(day) + planned.get(day, 0) >= schedule.max_posts_per_day:
             out.append(Upcoming(slot, None, "skipped: daily cap"))
+            if slot.draft_id is not None:
+                waiting.insert(ahead, slot.draft_id)
+                ahead += 1
         elif slot.draft_id is not None:
             planned[day] = planned.get(day, 0) + 1
             out.append(Upcoming(slot, slot.draft_id, "approved for this time"))
         elif waiting:
             planned[day] = planned.get(day, 0) + 1
             out.append(Upcoming(slot, waiting.pop(0)))
+            ahead = max(0, ahead - 1)
         else:
             out.append(Upcoming(slot, None, "nothing approved yet"))
         if len(out) >= count:

@@ -227,6 +227,9 @@ class Services:
         except Exception:
             log.exception("ingesting %s failed; it stays in the inbox and is tried again at the next rescan", path)
             return
+        if result.recorded and result.status in ("new", "duplicate", "quarantined"):
+            self.wake.set()
+            return  # its event (photo.new, photo.duplicate, photo.quarantined) is the log line
         what = {"new": "new photo", "duplicate": f"duplicate of photo {result.duplicate_of}",
                 "quarantined": f"quarantined: {result.reason}", "hint": "note for a photo",
                 "skipped": f"left in the inbox: {result.reason}"}.get(result.status, result.status)

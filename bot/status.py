@@ -12,6 +12,7 @@ from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.store import Store
+from bot.workspace import setup_problems
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
@@ -50,6 +51,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
         "token_notice": _token_notice(store, config, now),
+        "setup_problems": setup_problems(config, store),
     }
 
 

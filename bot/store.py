@@ -6,6 +6,8 @@ WAL, a long busy timeout and `BEGIN IMMEDIATE` writes let the daemon and any num
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,10 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot import timeutil
+from bot import backup, timeutil
 from bot.errors import NotFound, PawpostError
-from bot.migrations import migrate
+from bot.migrations import MIGRATIONS, migrate
 from bot.states import DraftStatus, PhotoStatus, check_draft, check_photo
+
+log = logging.getLogger(__name__)
+
+_last_opened: Path | None = None  # the database this process opened last, named in errors met later
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -27,29 +33,85 @@ DRAFT_STATES = [s.value for s in DraftStatus]
 class Store:
     """A connection to pawpost.db. One per thread: sqlite3 connections are not shared across threads."""
 
-    def __init__(self, path: str | Path, *, data_dir: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, *, data_dir: str | Path | None = None, guard: bool = True) -> None:
+        """Open (creating and migrating) the database. `guard=False` only for `pawpost restore`, which may open a
+        new database beside a library on purpose."""
         self.path = Path(path)
         self.data_dir = Path(data_dir) if data_dir else self.path.parent
+        self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PawpostError(f"cannot create the data folder {self.path.parent}: {exc.strerror or exc}; "
                                "fix paths.data in the config") from None
-        try:
-            # isolation_level=None: we issue BEGIN ourselves, so every write transaction is IMMEDIATE
-            # (a deferred one that later upgrades to a write lock can fail with "database is locked").
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise PawpostError(f"cannot open the database {self.path}: {exc}") from None
-        self.db.row_factory = sqlite3.Row
-        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        # FULL: a publish attempt recorded before the upload must survive a power cut, not only a crash.
-        self.db.execute("PRAGMA synchronous = FULL")
-        self.db.execute("PRAGMA foreign_keys = ON")
+        if guard:
+            backup.check_not_lost(self.path, self.data_dir)
+        global _last_opened
+        _last_opened = self.path
         self._depth = 0
         self._owner = threading.get_ident()
-        migrate(self.db)
+        try:
+            self.db = self._open()
+        except sqlite3.Error as exc:
+            raise PawpostError(describe_error(exc, self.path)) from None
+        if guard:
+            self.backup_if_due()
+
+    def backup_if_due(self) -> None:
+        """The daily backup (every process checks on opening; the daemon also now and then while it runs)."""
+        if self.read_only:
+            return
+        try:
+            backup.take_if_due(self.db, self.data_dir)
+        except (OSError, sqlite3.Error) as exc:  # a backup must never stop the work; doctor shows its age
+            log.warning("the daily backup of %s could not be taken: %s", self.path, exc)
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so every write transaction is IMMEDIATE
+        # (a deferred one that later upgrades to a write lock can fail with "database is locked").
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a publish attempt recorded before the upload must survive a power cut, not only a crash.
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db, before=lambda: backup.take(db, self.data_dir, "migration"))
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            cannot_write = _read_only_fs(self.path) or _disk_full(self.path)
+            if not exc.sqlite_errorname.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR",
+                                                    "SQLITE_FULL")) or not cannot_write:
+                raise
+        except BaseException:
+            db.close()
+            raise
+        return self._open_read_only()
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only mount or a full disk: reads still answer (status, listings); a write fails in one line."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            # Changes not yet copied into the file: reading without them would show an older state as current.
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        else:
+            # Nothing can change the file on a read-only mount, so SQLite may skip its locks (and the -shm it needs).
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            applied = {r[0] for r in db.execute("SELECT name FROM schema_migrations")}
+        except sqlite3.Error:
+            db.close()
+            raise
+        if {m.__name__ for m in MIGRATIONS} - applied:
+            db.close()
+            raise PawpostError(f"the database {self.path} needs an upgrade but its folder is read-only; "
+                               "remount it read-write and start pawpost again")
+        self.read_only = True
+        log.debug("%s opened read-only: its file system is read-only or full", self.path)
+        return db
 
     @classmethod
     def for_config(cls, config: Any) -> Store:
@@ -208,6 +270,46 @@ class Store:
 
     def relpath(self, path: Path) -> str:
         return path.resolve().relative_to(self.data_dir.resolve()).as_posix()
+
+
+def describe_error(exc: sqlite3.Error, path: Path | None = None) -> str:
+    """One sentence for the owner about a database error: what happened and what to do."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    path = path or _last_opened
+    where = f" {path}" if path else ""
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc) or "not a database" in str(exc):
+        return (f"the database{where} is damaged ({exc}); run 'pawpost restore' to bring back the newest good "
+                "backup (the damaged file is kept aside)")
+    if name == "SQLITE_FULL" or "disk is full" in str(exc) or (path is not None and _disk_full(path)):
+        return f"the disk holding the database{where} is full; free some space and try again"
+    if path is not None and _read_only_fs(path):
+        return (f"the database{where} cannot be written: its file system is mounted read-only ({exc}); "
+                "remount it read-write (commands that only read still work)")
+    if name.startswith("SQLITE_READONLY"):
+        return (f"the database{where} cannot be written ({exc}); make the data folder and its files writable by "
+                "the user pawpost runs as")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return f"the database{where} cannot be read or written ({exc}); check the disk and the data folder"
+    return f"database error ({exc})"
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding `path` has (next to) no room left for this user."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 256 * 1024
+
+
+def _read_only_fs(path: Path) -> bool:
+    """Whether `path` (or its folder) is on a file system mounted read-only."""
+    for candidate in (path, path.parent):
+        try:
+            return bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
 
 
 def _sql(value: Any) -> Any:

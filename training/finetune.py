@@ -1,7 +1,11 @@
 """LoRA fine-tuning of the active caption backend on (the daemon's prompt -> the caption as posted).
 
 The chat VLM learns from photo + prompt, the describer+writer pair's writer from description + prompt; the loss
-covers the caption tokens only. Gradient checkpointing and bf16 on a GPU; SIGTERM stops it between steps.
+covers the caption tokens only. The speed path (the same on a CPU, in fp32): batches of similar length padded on
+the left (so every caption ends at the last position and only the caption's logits are computed), a frozen vision
+tower's image features computed once per photo, fused AdamW on CUDA, gradient checkpointing only when the GPU
+memory budget needs it, no host sync per step. `retrain.time_budget_minutes` bounds training; SIGTERM stops it
+between steps.
 """
 
 from __future__ import annotations
@@ -20,11 +24,26 @@ from typing import Any
 from bot.captions.prompt import Prompt
 from bot.config import Config
 from bot.ml import Runtime
+from training.speed import (
+    FEATURE_REUSE_TYPES,
+    FeatureCache,
+    accepts,
+    attention_of,
+    batch_order,
+    lr_factor,
+    needs_checkpointing,
+    steps_within,
+)
 
 log = logging.getLogger(__name__)
 
 # phase ("describe", "train", "evaluate"), done, total, latest loss (train only)
 ProgressFn = Callable[[str, int, int, float | None], None]
+
+clock = time.monotonic  # the training loop's clock (tests replace it)
+# Of the time budget, what training may use; evaluating old and new on the holdout follows.
+TRAIN_SHARE = 0.85
+LOSS_SYNC_EVERY = 10  # steps between reading the loss back from the device (each read waits for the GPU)
 
 # Attention and MLP projections of LLaMA/Mistral/Qwen/SmolLM-style language models: the usual LoRA targets.
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -66,6 +85,13 @@ class TrainReport:
     trainable_params: int = 0
     device: str = "cpu"
     dtype: str = "float32"
+    epochs_done: float = 0.0  # fraction of epochs trained, e.g. 0.4 when the time budget ended the first
+    budget_reached: bool = False  # retrain.time_budget_minutes ended training early (it is still evaluated)
+    checkpointing: bool = False
+    attention: str = ""
+    image_features: str = ""  # for a VLM: "once per photo" or "every step"
+    tokens: int = 0  # real tokens trained on, and padded positions computed, over all steps
+    padded_tokens: int = 0
 
     @property
     def final_loss(self) -> float | None:
@@ -147,33 +173,84 @@ class Backend:
         inputs["labels"] = labels
         return inputs
 
-    def micro_batches(self, encoded: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Text examples padded into one batch; VLM examples one at a time (their image tensors differ in shape)."""
+    # -- batches ------------------------------------------------------------------------------
+
+    @property
+    def reuses_image_features(self) -> bool:
+        """Whether the frozen vision tower's output can be computed once per photo and fed back instead of pixels
+        (the language model alone is tuned, so a photo's features never change while training)."""
+        return self.kind == "vlm" and getattr(self.model.config, "model_type", None) in FEATURE_REUSE_TYPES \
+            and hasattr(self.model, "get_image_features") and accepts(self.model, "mm_encoder_outputs")
+
+    def image_features(self, encoded: dict[str, Any]) -> Any:
+        """One example's image features, (image tokens, hidden), as the model merges them into its prompt."""
         import torch
 
-        if self.kind == "vlm":
-            return encoded
+        kwargs = {k: encoded[k].to(self.runtime.device) for k in ("pixel_values", "pixel_attention_mask")
+                  if k in encoded}
+        kwargs["pixel_values"] = kwargs["pixel_values"].to(self.model.dtype)
+        with torch.no_grad():
+            out = self.model.get_image_features(**kwargs)
+        pooled = out.pooler_output if hasattr(out, "pooler_output") else out
+        if isinstance(pooled, list | tuple):
+            pooled = torch.cat(list(pooled), dim=0)
+        return pooled.reshape(-1, pooled.shape[-1]).detach()
+
+    def collate(self, encoded: list[dict[str, Any]], features: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Examples as model inputs: padded on the left to the longest of them, so that every caption ends at the
+        last position; with image features (a VLM), as text plus those features. A VLM whose features cannot
+        be fed back gets one example per micro-batch, pixels included (its image tensors differ in shape)."""
+        import torch
+
+        if self.kind == "vlm" and features is None:
+            return [{**e, "loss_span": caption_span(e["labels"])} for e in encoded]
         width = max(e["input_ids"].shape[1] for e in encoded)
-        pad = self.tokenizer.pad_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
         def padded(key: str, value: int) -> Any:
-            return torch.cat([torch.nn.functional.pad(e[key], (0, width - e[key].shape[1]), value=value)
+            return torch.cat([torch.nn.functional.pad(e[key], (width - e[key].shape[1], 0), value=value)
                               for e in encoded])
 
-        return [{"input_ids": padded("input_ids", pad), "attention_mask": padded("attention_mask", 0),
-                 "labels": padded("labels", -100)}]
+        mask, labels = padded("attention_mask", 0), padded("labels", -100)
+        batch = {"input_ids": padded("input_ids", pad), "attention_mask": mask, "labels": labels,
+                 "position_ids": (mask.long().cumsum(-1) - 1).clamp(min=0), "loss_span": caption_span(labels)}
+        if features is not None:
+            from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+            batch["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=list(features))}
+        return [batch]
+
+    def loss(self, micro: dict[str, Any], n_tokens: int) -> Any:
+        """Summed cross-entropy over the caption tokens / `n_tokens` (the step's caption tokens).
+
+        Only the positions that predict a caption token get logits: on a left-padded batch those are the last
+        `loss_span` ones (worked out by `collate` on the CPU, so no step waits for the GPU to say it), and
+        `logits_to_keep` spares the vocabulary projection (and its fp32 copy) for the whole prompt.
+        """
+        import torch
+
+        labels, span = micro.pop("labels"), micro.pop("loss_span")
+        if accepts(self.model, "logits_to_keep") and micro["input_ids"].shape[1] > span:
+            logits = self.model(**micro, logits_to_keep=span + 1).logits[:, :-1]
+            target = labels[:, -span:]
+        else:
+            logits = self.model(**micro).logits[:, :-1]
+            target = labels[:, 1:]
+        return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                 target.reshape(-1).to(logits.device), ignore_index=-100,
+                                                 reduction="sum") / max(1, n_tokens)
 
     # -- LoRA --------------------------------------------------------------------------------
 
-    def add_lora(self, rank: int) -> int:
+    def add_lora(self, rank: int, checkpointing: bool = False) -> int:
         """Wrap the model with a fresh LoRA adapter named 'default'; returns the trainable parameter count."""
         from peft import LoraConfig, get_peft_model
 
         targets = lora_targets(self.model)
         lora = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, target_modules=targets, bias="none",
                           task_type="CAUSAL_LM")
-        if self.runtime.device.startswith("cuda"):
-            # Activations are recomputed in the backward pass: a 2B VLM then fits next to the daemon's models.
+        if checkpointing:
+            # Activations are recomputed in the backward pass (a third more compute): only when they do not fit.
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             self.model.enable_input_require_grads()
         self.model = get_peft_model(self.model, lora)
@@ -195,16 +272,24 @@ class Backend:
     # -- generation --------------------------------------------------------------------------
 
     def write(self, samples: list[Sample], prompts: list[Prompt], config: Config, seed: int) -> list[list[str]]:
-        """Raw candidates per prompt through the daemon's own `write` (same batching, sampling and settings)."""
+        """Raw candidates per prompt through the daemon's own `write` (same batching, sampling and settings); on a
+        GPU in batches the card holds (halved on out-of-memory), as the daemon's memory budget would."""
         from bot.captions.generate import GenerationSettings
+        from bot.memory import in_batches
 
         settings = GenerationSettings.from_config(config.captions)
         self.model.eval()
-        if self.kind == "vlm":
-            from bot.captions.context import open_image
 
-            return self.caption_model.write([open_image(s.image) for s in samples], prompts, settings, seed)
-        return self.caption_model.write(prompts, settings, seed)
+        def run(pairs: list[tuple[Sample, Prompt]]) -> list[list[str]]:
+            if self.kind == "vlm":
+                from bot.captions.context import open_image
+
+                return self.caption_model.write([open_image(s.image) for s, _ in pairs], [p for _, p in pairs],
+                                                settings, seed)
+            return self.caption_model.write([p for _, p in pairs], settings, seed)
+
+        pairs = list(zip(samples, prompts, strict=True))
+        return in_batches(pairs, len(pairs) or 1, run, what="evaluation prompts")
 
     def save_adapter(self, path: Path) -> None:
         self.model.save_pretrained(str(path), selected_adapters=["default"])
@@ -212,6 +297,14 @@ class Backend:
 
     def unload(self) -> None:
         self.caption_model.unload()
+
+
+def caption_span(labels: Any) -> int:
+    """How many positions at the end of a batch hold every label (the captions, on a left-padded batch)."""
+    known = (labels != -100).int()
+    if not bool(known.any()):
+        return 1
+    return int(labels.shape[1] - known.argmax(dim=1)[known.any(dim=1)].min())
 
 
 def lora_targets(model: Any) -> list[str] | str:
@@ -231,56 +324,77 @@ def lora_targets(model: Any) -> list[str] | str:
 
 def train(backend: Backend, samples: list[Sample], config: Config, *, progress: ProgressFn | None = None,
           stop: threading.Event | None = None) -> TrainReport:
-    """Fine-tune the backend's 'default' adapter on `samples` for `retrain.epochs`; stops early when `stop` is set."""
+    """Fine-tune the backend's 'default' adapter on `samples` for `retrain.epochs`, or as far as the time budget
+    allows (`report.budget_reached`, `report.epochs_done`); stops early when `stop` is set (`report.stopped`)."""
     import torch
 
     from bot.captions.generate import to_device
 
     r = config.retrain
     device = backend.runtime.device
-    trainable = backend.add_lora(r.lora_rank)
+    cuda = device.startswith("cuda")
+    encoded = [backend.encode(s) for s in samples]
+    checkpointing = cuda and needs_checkpointing(backend, encoded, config)
+    trainable = backend.add_lora(r.lora_rank, checkpointing=checkpointing)
     params = [p for p in backend.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=r.learning_rate, weight_decay=0.0)
+    # Fused: one kernel for every LoRA tensor's update instead of several per tensor.
+    optimizer = torch.optim.AdamW(params, lr=r.learning_rate, weight_decay=0.0, fused=cuda)
     steps_per_epoch = math.ceil(len(samples) / r.batch_size)
     total = steps_per_epoch * r.epochs
-    warmup = max(1, total // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
-    encoded = [backend.encode(s) for s in samples]
+    horizon = [total]  # the step the learning rate reaches 0: sooner when the time budget ends training sooner
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, horizon[0]))
+    features = FeatureCache(backend, encoded)
     report = TrainReport(steps=0, total_steps=total, epochs=r.epochs, seconds=0.0, trainable_params=trainable,
-                         device=device, dtype=str(backend.runtime.dtype).removeprefix("torch."))
-    autocast = (torch.autocast("cuda", dtype=backend.runtime.dtype) if device.startswith("cuda")
+                         device=device, dtype=str(backend.runtime.dtype).removeprefix("torch."),
+                         checkpointing=checkpointing, attention=attention_of(backend.model),
+                         image_features=features.mode)
+    autocast = (torch.autocast("cuda", dtype=backend.runtime.dtype) if cuda
                 else torch.autocast("cpu", enabled=False))
+    lengths = [int(e["input_ids"].shape[1]) for e in encoded]
     generator = torch.Generator().manual_seed(0)
-    started = time.monotonic()
+    started = clock()
+    deadline = started + r.time_budget_minutes * 60 * TRAIN_SHARE
+    pending: list[Any] = []  # this stretch's losses, still on the device
     backend.model.train()
     for _epoch in range(r.epochs):
-        order = torch.randperm(len(encoded), generator=generator).tolist()
-        for first in range(0, len(order), r.batch_size):
+        for order in batch_order(lengths, r.batch_size, generator):
             if stop is not None and stop.is_set():
                 report.stopped = True
                 break
-            batch = [encoded[i] for i in order[first:first + r.batch_size]]
+            if report.steps and clock() >= deadline:
+                report.budget_reached = True
+                break
+            batch = [encoded[i] for i in order]
             n_tokens = sum(int((e["labels"] != -100).sum()) for e in batch)
-            loss_sum = 0.0
-            for micro in backend.micro_batches(batch):
+            step_loss = torch.zeros((), device=device)
+            for micro in backend.collate(batch, features.get(order)):
+                report.tokens += int(micro["attention_mask"].sum())
+                report.padded_tokens += int(micro["attention_mask"].numel())
                 micro = to_device(micro, device, backend.runtime.dtype)
-                share = int((micro["labels"] != -100).sum()) / max(1, n_tokens)
                 with autocast:
-                    loss = backend.model(**micro).loss * share
+                    loss = backend.loss(micro, n_tokens)
                 loss.backward()
-                loss_sum += float(loss.detach())
+                step_loss += loss.detach()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             report.steps += 1
-            report.losses.append(loss_sum)
+            pending.append(step_loss)
+            if len(pending) >= LOSS_SYNC_EVERY or report.steps == total:
+                report.losses.extend(torch.stack(pending).tolist())  # the one read back per stretch
+                pending.clear()
+            horizon[0] = steps_within(report.steps, total, clock() - started, deadline - started)
             if progress:
-                progress("train", report.steps, total, loss_sum)
-        if report.stopped:
+                progress("train", report.steps, total, report.losses[-1] if report.losses else None)
+        if report.stopped or report.budget_reached:
             break
-    report.seconds = time.monotonic() - started
+    if pending:
+        report.losses.extend(torch.stack(pending).tolist())
+    report.seconds = clock() - started
+    report.epochs_done = report.steps / steps_per_epoch
+    if report.budget_reached:
+        log.info("training reached retrain.time_budget_minutes after %d of %d steps (%.2f epochs)", report.steps,
+                 total, report.epochs_done)
     backend.model.eval()
     return report

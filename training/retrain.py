@@ -54,7 +54,8 @@ class RetrainResult:
                 "steps": self.train.steps, "total_steps": self.train.total_steps, "epochs": self.train.epochs,
                 "seconds": round(self.train.seconds, 2), "final_loss": self.train.final_loss,
                 "trainable_params": self.train.trainable_params, "device": self.train.device,
-                "dtype": self.train.dtype,
+                "dtype": self.train.dtype, "epochs_done": round(self.train.epochs_done, 3),
+                "budget_reached": self.train.budget_reached,
             },
         }
 
@@ -140,6 +141,9 @@ def _run(store: Store, config: Config, registry: Any, runtime: Runtime, data: ds
         message = f"{version.id} promoted: {decision.reason}"
     else:
         message = f"{version.id} kept but not promoted ({old_label} stays in use): {decision.reason}"
+    if report.budget_reached:
+        message += (f" (trained {report.epochs_done:.2f} of {report.epochs} epochs: retrain.time_budget_minutes "
+                    "ended training)")
     return RetrainResult("promoted" if decision.promote else "kept", message, new_posts, version=version,
                          old_label=old_label, old=judged["old"], new=judged["new"], counts=counts, train=report)
 

@@ -75,6 +75,7 @@ class ChatVLM(CaptionModel):
         _quiet_transformers()
         processor = AutoProcessor.from_pretrained(self.model_id)
         _pad_left(processor.tokenizer)
+        limit_image_size(processor, self.runtime.caption_image_px)
         model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.runtime.dtype)
         self.processor, self.model = processor, self._finish(model)
 
@@ -171,3 +172,19 @@ class Writer(CaptionModel):
 
     def special_tokens(self) -> list[str]:
         return list(self.tokenizer.all_special_tokens) if self.loaded else []
+
+
+def limit_image_size(processor: Any, longest_edge: int | None) -> None:
+    """Show the chat VLM the photo at `longest_edge` px (models.caption_image_px) instead of its processor's default.
+
+    For SmolVLM/Idefics3-style processors, which cut the photo into tiles of `max_image_size` plus a global view:
+    SmolVLM2's default 1536 px makes a 4:3 photo 13 tiles (1,053 image tokens); 768 px makes 5 (405). Other
+    processors keep their own sizing (their size keys mean other things, e.g. a pixel count for Qwen2-VL).
+    """
+    images = getattr(processor, "image_processor", None)
+    tile = getattr(images, "max_image_size", None)
+    if not longest_edge or not isinstance(tile, dict) or "longest_edge" not in tile:
+        return
+    # Whole tiles: the processor rounds the resized photo up to a multiple of the tile anyway.
+    edge = max(tile["longest_edge"], round(longest_edge / tile["longest_edge"]) * tile["longest_edge"])
+    images.size = {"longest_edge": edge}

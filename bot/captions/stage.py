@@ -140,11 +140,18 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
                 seen.add(verdict.text)
                 verdicts[i].append(verdict)
                 if not verdict.passed:
-                    log.info("photo %d: candidate refused, %s: %r", jobs[i].photo_id, verdict.reason,
-                             verdict.text[:120])
+                    # Each refusal in full only at debug level (-vv); the summary below is the INFO line.
+                    log.debug("photo %d: candidate refused, %s: %r", jobs[i].photo_id, verdict.reason,
+                              verdict.text[:120])
         waiting = [i for i in waiting if not any(v.passed for v in verdicts[i])]
         if not waiting:
             break
+    for job, found in zip(jobs, verdicts, strict=True):
+        refused = Counter(_reason_kind(v.reason) for v in found if not v.passed and v.reason)
+        if refused:
+            common, n = refused.most_common(1)[0]
+            log.info("photo %d: %d of %d candidate(s) refused by the rules (most often, %d: %s)", job.photo_id,
+                     sum(refused.values()), len(found), n, common)
     # Only candidates that passed every rule are ranked; the refused ones are kept, unscored, after them.
     passing = [[v for v in found if v.passed] for found in verdicts]
     matches_for = _image_matches(vision, jobs, passing)

@@ -57,7 +57,7 @@ pass_app = click.make_pass_decorator(App)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $PAWPOST_CONFIG, ./pawpost.toml, "
-              "~/.config/pawpost/config.toml).")
+              "$XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml).")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.version_option(package_name="pawpost")
 @click.pass_context
@@ -70,12 +70,20 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 def setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from bot.logs import capture_warnings
+
+    capture_warnings()  # library deprecation notices only with -vv, as log lines
+
+
+_emitted = False  # a JSON document is out: an error after it must not add a second one
 
 
 def emit_json(obj: Any) -> None:
     """Exactly one JSON document on stdout: indented for a person, compact (and C-encoded, fast) for a pipe."""
+    global _emitted
     indent = 2 if sys.stdout.isatty() else None
     click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default))
+    _emitted = True
 
 
 def _json_default(value: Any) -> Any:
@@ -104,25 +112,53 @@ for _module in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: owner errors are one line on stderr and exit 1; usage errors exit 2."""
+    """Console-script entry point: owner errors are one line on stderr and exit 1; usage errors exit 2.
+
+    With --json an error is also one document on stdout, `{"error": ...}`, unless the command printed its own.
+    """
+    import sqlite3
+
+    global _emitted
+    _emitted = False
+    args = sys.argv[1:] if argv is None else argv
     try:
-        rc = cli.main(args=argv, prog_name="pawpost", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="pawpost", standalone_mode=False)
     except PawpostError as exc:
-        click.echo(f"pawpost: error: {exc}", err=True)
-        sys.exit(1)
+        _fail(str(exc), 1, args)
     except BrokenPipeError:  # `pawpost drafts list | head`
         sys.exit(0)
     except OSError as exc:
         # A filesystem problem the owner can fix (a path, a permission, a full disk): one line, not a traceback.
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        click.echo(f"pawpost: error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(1)
+        _fail(f"{exc.strerror or exc}{where}", 1, args)
+    except sqlite3.Error as exc:
+        # A damaged database, a read-only mount, a full disk met in the middle of a command.
+        from bot.store import describe_error
+
+        _fail(describe_error(exc), 1, args)
     except click.exceptions.Abort:
         click.echo("pawpost: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
+        _json_error(exc.format_message(), args)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _fail(message: str, rc: int, args: list[str]) -> None:
+    click.echo(f"pawpost: error: {message}", err=True)
+    _json_error(message, args)
+    sys.exit(rc)
+
+
+def _json_error(message: str, args: list[str]) -> None:
+    """`{"error": ...}` on stdout for a command run with --json, so a script always reads one document."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" in options and not _emitted:
+        try:
+            emit_json({"error": message})
+        except OSError:
+            pass

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli import App, console, emit_json, pass_app
+from bot.errors import PawpostError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.drafts import Planned
 
 STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
 
@@ -96,7 +102,7 @@ def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
 @pass_app
 def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
-    from bot.drafts import get_draft
+    from bot.drafts import get_draft, planned
     from bot.review import photo_facts
 
     d = get_draft(app.store, draft_id)
@@ -104,8 +110,13 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     prepared, why = _posted_copy(app, d.photo_id, make=preview or open_photo)
     if open_photo:
         _open(app, prepared or (Path(d.photo) if d.photo else None), d.id)
+    # When it really goes out (slot, jitter, daily cap, the drafts ahead): what `pawpost schedule` shows.
+    plan = planned(app.store, app.config, draft_id)
     if as_json:
-        emit_json({**d.to_json(), "source_name": facts.source_name if facts else None,
+        from bot.timeutil import iso
+
+        emit_json({**d.to_json(), "goes_out_at": iso(plan.at) if plan else None,
+                   "source_name": facts.source_name if facts else None,
                    "taken_at": facts.taken_at if facts else None, "prepared": str(prepared) if prepared else None})
         return
     from rich.markup import escape
@@ -131,6 +142,8 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     out.print(f"created: {local(d.created_at, zone)}")
     if d.scheduled_for:
         out.print(f"at:      {local(d.scheduled_for, zone)}")
+    if plan is not None:
+        out.print(f"goes out: {_when(plan, app.config)}")
     if d.posted_at:
         out.print(f"posted:  {local(d.posted_at, zone)} {d.media_url or d.media_code or ''}")
     if d.error:
@@ -158,12 +171,34 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
             alt_text: str | None) -> None:
     """Approve a draft for posting."""
     from bot.drafts import approve as approve_draft
-    from bot.drafts import parse_at
+    from bot.drafts import parse_at, planned
+    from bot.limits import normalise
 
+    if candidate is not None and caption is not None:
+        raise click.UsageError("give either --candidate or --caption, not both")
     when = parse_at(at, app.config) if at else None
     d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when,
                       alt_text=alt_text)
-    click.echo(f"draft {d.id} approved" + (f" for {at}" if at else "; it goes out at the next free slot"))
+    plan = planned(app.store, app.config, d.id)
+    click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
+    if caption is not None and d.caption != normalise(caption):
+        click.echo(f"caption with the configured hashtags added: {d.caption}")
+
+
+def _when(plan: Planned, config: Config) -> str:
+    """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
+    from bot.drafts import PLAN_SLOTS
+    from bot.timeutil import local
+
+    zone = config.schedule.zone
+    if plan.at is None:
+        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
+                 "only with 'pawpost post ID' (schedule.slots is empty)")
+    else:
+        where = f"at {local(plan.at, zone)} ({config.schedule.timezone})"
+    if plan.moved:
+        where += f", not at the time asked for: {plan.moved}"
+    return where
 
 
 @drafts.command()
@@ -174,7 +209,6 @@ def edit(app: App, draft_id: int) -> None:
     the edit is kept for retraining."""
     from bot.cli.preview import edit_caption
     from bot.drafts import editable
-    from bot.errors import PawpostError
 
     editable(app.store, draft_id)  # refuse before opening an editor, not after
     if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):

@@ -70,12 +70,14 @@ def list_cmd(app: App, as_json: bool) -> None:
 @pass_app
 def identify(app: App, photo: Path, as_json: bool) -> None:
     """Which of your pets are in PHOTO (nothing is stored)."""
+    from bot.cli.progress import progress
     from bot.vision.images import open_image
     from bot.vision.pets import references
 
-    image = open_image(photo)
+    image = open_image(photo, app.config.ingest.max_megapixels)
     vision = _vision(app)
-    result = vision.analyze([image], references(app.store, app.config, vision))[0]
+    with progress(f"loading the models and looking for your pets in {photo.name}..."):
+        result = vision.analyze([image], references(app.store, app.config, vision))[0]
     if as_json:
         emit_json({
             "photo": str(photo),
@@ -100,9 +102,12 @@ def identify(app: App, photo: Path, as_json: bool) -> None:
 @pass_app
 def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
     """Recognition accuracy on FOLDER/<pet name>/*.jpg and FOLDER/none/*.jpg, to tune models.match_threshold."""
+    from bot.cli.progress import progress
     from bot.vision.evaluate import evaluate
 
-    result = evaluate(app.store, app.config, _vision(app), folder)
+    with progress("loading the models and your pets' reference photos...") as show:
+        result = evaluate(app.store, app.config, _vision(app), folder,
+                          progress=lambda done, total: show(f"identifying pets: {done} of {total} photos..."))
     if as_json:
         emit_json(result.to_json())
         return

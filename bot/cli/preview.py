@@ -84,20 +84,42 @@ def caption_from_editor(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+# Lines pawpost puts on top of a caption it reopens; removed from what is saved (a hashtag has no space after #).
+EDITOR_MARK = "# pawpost:"
+
+
 def edit_caption(app: Any, draft_id: int) -> str:
-    """Open the editor on a draft's caption and save the owner's text; returns the one line to print."""
+    """Open the editor on a draft's caption and save the owner's text; returns the one line to print.
+
+    A caption Instagram would refuse is reopened with the reason on top, so the owner's edit is never thrown
+    away; saved unchanged or closed without saving, the refusal stands and nothing is changed."""
     import click
 
-    from bot.drafts import edit
+    from bot.drafts import edit, owner_caption_problem
     from bot.review import card
 
     c = card(app.store, app.config, draft_id)
-    text = click.edit(editor_text(c, app.config.captions.max_hashtags), editor=pick_editor(), extension=".txt",
-                      require_save=True)
-    caption = caption_from_editor(text) if text is not None else ""
-    if text is None or caption == (c.draft.caption or "").strip():
-        return "caption unchanged"
-    if not caption:
-        return "empty caption; nothing was changed"
-    edit(app.store, app.config, draft_id, caption)
-    return f"draft {draft_id} caption saved"
+    editor = pick_editor()
+    shown = editor_text(c, app.config.captions.max_hashtags)
+    problem = None
+    while True:
+        text = click.edit(shown, editor=editor, extension=".txt", require_save=True)
+        if text is None:
+            if problem is not None:
+                raise PawpostError(f"{problem}; nothing was changed")
+            return "caption unchanged"
+        if problem is not None and text.rstrip("\n") == shown.rstrip("\n"):
+            raise PawpostError(f"{problem}; nothing was changed")  # saved as it was: do not ask forever
+        caption = "\n".join(line for line in caption_from_editor(text).split("\n")
+                            if not line.startswith(EDITOR_MARK)).strip()
+        if not caption:
+            return "empty caption; nothing was changed"
+        if problem is None and caption == (c.draft.caption or "").strip():
+            return "caption unchanged"
+        problem = owner_caption_problem(caption, app.config)
+        if problem is None:
+            edit(app.store, app.config, draft_id, caption)
+            return f"draft {draft_id} caption saved"
+        rest = shown[shown.index(SCISSORS):] if SCISSORS in shown else ""
+        shown = (f"{EDITOR_MARK} {problem}.\n{EDITOR_MARK} Fix the caption below and save; lines starting with "
+                 f"'{EDITOR_MARK}' are removed.\n{caption}\n\n{rest}")

@@ -1,4 +1,4 @@
-"""Commands to set up and look after pawpost: init, status, doctor."""
+"""Commands to set up and look after pawpost: init, status, doctor, restore."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ def init(directory: Path, force: bool) -> None:
     """Write a starter config (DIR/pawpost.toml) and create its folders."""
     from bot.workspace import init as init_workspace
 
-    config_file, created = init_workspace(directory, force=force)
+    done = init_workspace(directory, force=force)
+    config_file = done.config_file
     click.echo(f"wrote {config_file}")
-    for folder in created:
+    for folder in done.created:
         click.echo(f"created {folder}")
+    if done.linked:
+        click.echo(f"linked {done.linked} to it: pawpost finds this config from any folder")
+    # Suggest commands that find this config: plain ones where the per-user config is this one.
+    pawpost = "pawpost" if done.found else f"pawpost --config {config_file}"
     click.echo(f"next: edit {config_file} (your pets, voice, slots), put 3-10 photos of each pet in its folder, "
-               f"then run 'pawpost --config {config_file} doctor' and 'pawpost --config {config_file} run'")
+               f"then run '{pawpost} doctor' and '{pawpost} run'")
 
 
 @click.command()
@@ -40,6 +45,10 @@ def status(app: App, as_json: bool) -> None:
     out = console()
     photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n) or "none"
     drafts = ", ".join(f"{n} {s}" for s, n in info["drafts"].items() if n) or "none"
+    from rich.markup import escape
+
+    for problem in info["setup_problems"]:
+        out.print(f"[yellow]setup:[/]     {escape(problem)}")
     out.print(f"photos:    {photos}")
     out.print(f"drafts:    {drafts}")
     for line in posting_lines(info, app.config):
@@ -82,7 +91,48 @@ def doctor(app: App, as_json: bool) -> None:
         raise PawpostError(f"{len(failed)} problem(s) to fix: " + "; ".join(c.name for c in failed))
 
 
+@click.command()
+@click.option("--fresh", is_flag=True, help="Start over with an empty database on purpose (library files stay on disk, "
+              "forgotten: a photo dropped in again may be posted again).")
+@click.option("--force", is_flag=True, help="Replace a database that is still whole (it is kept aside).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def restore(app: App, fresh: bool, force: bool, as_json: bool) -> None:
+    """Bring the database back: the newest good backup, then what the library and the outbox prove (stop the
+    daemon first)."""
+    from rich.markup import escape
+
+    from bot.restore import restore as restore_database
+
+    report = restore_database(app.config, fresh=fresh, force=force)
+    if as_json:
+        emit_json(report)
+        return
+    out = console()
+    if report.set_aside:
+        out.print(f"the old database files ({report.state}) are kept in {report.set_aside}")
+    if report.fresh:
+        out.print(f"started over: {report.database} is a new, empty database")
+        return
+    if report.backup:
+        out.print(f"restored {report.database} from the backup taken {report.backup_taken_at} ({report.backup})")
+    else:
+        out.print(f"no good backup: rebuilt {report.database} from the library and the outbox")
+    out.print(f"{len(report.posts_recovered)} post(s) found in the outbox are recorded as posted")
+    if report.held:
+        out.print(f"[yellow]{len(report.held)} photo(s) waiting or approved in the backup are held back as pending "
+                  "drafts[/]: they may have been posted after it; check the account, then approve or reject each")
+    if report.photos_rebuilt:
+        out.print(f"[yellow]{len(report.photos_rebuilt)} photo(s) from the library wait as pending drafts[/]: pawpost "
+                  "cannot tell whether they were posted; check the account, then 'pawpost drafts approve ID "
+                  "--caption TEXT' or 'pawpost drafts reject ID'")
+    for problem in report.unreadable:
+        out.print(f"[red]not readable:[/] {escape(problem)}")
+    out.print("see 'pawpost drafts list --status pending'" if report.held or report.photos_rebuilt else "done")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(init)
     cli.add_command(status)
     cli.add_command(doctor)
+    cli.add_command(restore)

@@ -6,6 +6,7 @@ library (the pets' references are enrolled as usual).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ class EvalResult:
         return dict(self.__dict__)
 
 
-def evaluate(store: Store, config: Config, vision: Vision, folder: Path) -> EvalResult:
-    """Identify every labelled photo under `folder` and measure top-1 accuracy, unknown rate and confusion."""
+def evaluate(store: Store, config: Config, vision: Vision, folder: Path,
+             progress: Callable[[int, int], None] | None = None) -> EvalResult:
+    """Identify every labelled photo under `folder` and measure top-1 accuracy, unknown rate and confusion.
+    `progress(done, total)` is called after each batch."""
     samples = _samples(config, folder)
     if not samples:
         raise PawpostError(f"{folder} has no photos in sub-folders named after your pets (or 'none')")
@@ -52,7 +55,7 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path) -> Eval
         batch = []
         for path, label in samples[start:start + size]:
             try:
-                batch.append((path, label, open_image(path)))
+                batch.append((path, label, open_image(path, config.ingest.max_megapixels)))
             except PawpostError as exc:
                 skipped.append(str(exc))
         results = vision.analyze([image for *_, image in batch], refs)
@@ -60,6 +63,8 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path) -> Eval
             truths.append(label)
             analyses.append(result)
             paths.append(path)
+        if progress is not None:
+            progress(min(start + size, len(samples)), len(samples))
     threshold = config.models.match_threshold
     labels = [p.name for p in config.pets] + [NONE]
     predicted = [_top1(a, refs, threshold) for a in analyses]

@@ -93,9 +93,15 @@ class Vision:
         return self.embedder.embed_texts(texts)
 
     def detect(self, images: list[Any]) -> list[list[tuple[list[float], float, str]]]:
-        """Per image, its animals as (box in original pixels, score, species), best first; one model pass."""
+        """Per image, its animals as (box in original pixels, score, species), best first; one model pass per
+        `models.batch_size` images (a pet's reference photos can be many), halved if the GPU runs out of memory."""
+        from bot.memory import in_batches
+
         work = [working_copy(im) for im in images]
-        found = self.detector.detect([w for w, _ in work], self.species, self.config.models.detection_threshold)
+        found = in_batches([w for w, _ in work], self.config.models.batch_size,
+                           lambda chunk: self.detector.detect(chunk, self.species,
+                                                              self.config.models.detection_threshold),
+                           what="reference photos")
         return [[([v * scale for v in d.box], d.score, d.label) for d in dets]
                 for dets, (_, scale) in zip(found, work, strict=True)]
 

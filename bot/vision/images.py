@@ -10,21 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import PawpostError
-from bot.imagecheck import register_heif
+from bot.imagecheck import DEFAULT_MAX_MEGAPIXELS, BadImage, open_within, register_heif
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".gif", ".tif", ".tiff"}
 WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory
 
 
-def open_image(path: Path) -> Any:
-    """The photo as an RGB PIL image, EXIF-rotated upright; PawpostError when it cannot be read."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def open_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Any:
+    """The photo as an RGB PIL image, EXIF-rotated upright; PawpostError when it cannot be read.
+
+    The size policy is ingest's (`ingest.max_megapixels`): a photo pawpost would not ingest is not decoded here either.
+    """
+    from PIL import ImageOps, UnidentifiedImageError
 
     register_heif()
     try:
-        with Image.open(path) as raw:
+        with open_within(path, max_megapixels=max_megapixels) as raw:
             image = ImageOps.exif_transpose(raw)
             return image.convert("RGB")
+    except BadImage as exc:
+        raise PawpostError(f"{path}: {exc}") from None
+    except MemoryError:
+        raise PawpostError(f"{path}: the image is too large to decode in memory") from None
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise PawpostError(f"{path} is not an image pawpost can read ({type(exc).__name__}); "
                            "use a JPEG, PNG, WEBP or HEIC photo") from None

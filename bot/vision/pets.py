@@ -95,7 +95,7 @@ def sync_references(store: Store, config: Config, vision: Any) -> SyncResult:
             if sha in known:
                 continue
             try:
-                todo.append((ids[pet.name], sha, path, open_image(path)))
+                todo.append((ids[pet.name], sha, path, open_image(path, config.ingest.max_megapixels)))
             except PawpostError as exc:
                 skipped.append(str(exc))
     if todo:
@@ -167,7 +167,7 @@ def add_references(store: Store, config: Config, vision: Any, name: str, photos:
         path = Path(path).expanduser()
         if not path.is_file():
             raise PawpostError(f"{path} does not exist or is not a file")
-        loaded.append((path, open_image(path), path.read_bytes()))
+        loaded.append((path, open_image(path, config.ingest.max_megapixels), path.read_bytes()))
     found = vision.detect([image for _, image, _ in loaded])
     folder = config.paths.data / "pets" / _slug(pet.name)
     out = []

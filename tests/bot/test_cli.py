@@ -109,8 +109,9 @@ def test_approve_with_own_caption_checks_instagram_limits(home: Path, store: Sto
     ok = run_cli("drafts", "approve", str(ids["pending"]), "--caption", "Lola owns the sofa now", config=cfg)
     assert ok.returncode == 0
     row = store.draft(ids["pending"])
-    assert row["caption"] == "Lola owns the sofa now" and row["edited"] == 1
-    assert row["generated_caption"] == "pending caption #chihuahua"
+    # The one hashtag rule: Lola's and the account's hashtags are added to the owner's caption too.
+    assert row["caption"] == "Lola owns the sofa now\n\n#lolathechihuahua #chihuahua #rescuedog"
+    assert row["edited"] == 1 and row["generated_caption"] == "pending caption #chihuahua"
 
 
 def test_edit_uses_editor_and_records_the_edit(home: Path, store: Store, tmp_path: Path) -> None:

@@ -399,3 +399,21 @@ def test_doctor_reports_heic_support_and_the_quarantine(cfg: Config, db: Store) 
     ingest_inbox(db, cfg)
     checks = {c.name: c for c in check_inbox(cfg)}
     assert checks["heic"].ok and checks["quarantine"].warning and "1 file(s)" in checks["quarantine"].message
+
+
+def test_pawposts_own_files_are_never_ingested_even_by_an_inbox_that_holds_them(cfg: Config, db: Store) -> None:
+    # load_config refuses such an inbox; ingest still guards a config built or changed in memory.
+    drop(cfg, "IMG_1.jpg", photo(1))
+    ingest_inbox(db, cfg)
+    owned = [cfg.source, cfg.paths.database, *cfg.paths.library.rglob("*.jpg")]
+    cfg.paths.inbox = cfg.source.parent
+    drop(cfg, "IMG_2.jpg", photo(2))
+
+    summary = ingest_inbox(db, cfg)
+
+    assert all(p.is_file() for p in owned)
+    assert [r.source_name for r in summary.of("new")] == ["IMG_2.jpg"]
+    assert summary.quarantined == 0
+    skipped = {r.source_name: r.reason for r in summary.of("skipped")}
+    assert "pawpost's own (the config file)" in skipped["pawpost.toml"]
+    assert "paths.data" in skipped["data/pawpost.db"]

@@ -56,12 +56,12 @@ def setup(tmp_path: Path, pipeline_models: dict[str, str]):
     store.close()
 
 
-def add_photos(store: Any, config: Any, n: int) -> list[int]:
+def add_photos(store: Any, config: Any, n: int, first: int = 0) -> list[int]:
     from bot.ingest import add_to_library
 
     looks = list(LOOKS)
     ids = []
-    for i in range(n):
+    for i in range(first, first + n):
         result = add_to_library(store, config, jpeg(looks[i % len(looks)], 40 + i), f"p{i}.jpg")
         assert result.status == "new", result
         ids.append(result.photo_id)
@@ -184,3 +184,85 @@ def test_without_a_promoted_version_the_base_caption_model_is_used(setup: Any) -
     assert current_model_version(config) is None
     assert current_adapter(config) is None
     assert make_captioner(config, runtime).adapter_dir is None
+
+
+# -- GPU out of memory: the batch is halved and the same photos go through at once ---------------------------
+
+def _oom_when_batched(monkeypatch: pytest.MonkeyPatch, model_class: Any, calls: list[int], *, always: bool = False):
+    """The model's forward raises CUDA out-of-memory for more than one photo (or always): the card's behaviour
+    with a batch too big for it, without a card."""
+    import torch
+
+    forward = model_class.forward
+
+    def limited(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pixels = kwargs.get("pixel_values")
+        if pixels is not None:
+            calls.append(int(pixels.shape[0]))
+            if always or pixels.shape[0] > 1:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "forward", limited)
+
+
+@pytest.mark.parametrize("stage", ["vision", "captions"])
+def test_out_of_memory_halves_the_batch_retries_the_same_photos_and_remembers(
+        setup: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stage: str) -> None:
+    from transformers import Idefics3ForConditionalGeneration, Owlv2ForObjectDetection
+
+    from bot.memory import BatchPlanner
+    from bot.pipeline import process_pending
+
+    store, config, runtime = setup
+    if stage == "vision":  # the pets' reference photos are detected once, beforehand, as in a running bot
+        from bot.vision import Vision
+        from bot.vision.pets import references
+
+        references(store, config, Vision(config, runtime))
+    calls: list[int] = []
+    model = Owlv2ForObjectDetection if stage == "vision" else Idefics3ForConditionalGeneration
+    _oom_when_batched(monkeypatch, model, calls)
+    ids = add_photos(store, config, 3)
+    assert BatchPlanner(store, config, runtime).size(stage) == 2  # models.batch_size on the CPU
+    with caplog.at_level("INFO", logger="bot.pipeline"):
+        result = process_pending(store, config, runtime)
+    # Every photo drafted, none deferred or marked with an error: the batch of 2 ran out, then 1 + 1 + 1.
+    assert (result["analyzed"], result["drafted"], result["deferred"]) == (3, 3, 0)
+    assert set(states(store).values()) == {"drafted"}
+    assert store.value("SELECT count(*) FROM photos WHERE error IS NOT NULL OR retry_after IS NOT NULL") == 0
+    assert sorted(r[0] for r in store.all("SELECT photo_id FROM drafts")) == ids
+    warnings = [r for r in caplog.records if "out of GPU memory" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "2 photos per batch" in warnings[0].getMessage() and "1 per batch from now on" in warnings[0].getMessage()
+    assert calls.count(2) == 1 and [c for c in calls if c > 1] == [2]
+    # Remembered (in the database): the next run starts at 1 and never tries 2 again.
+    assert BatchPlanner(store, config, runtime).size(stage) == 1
+    calls.clear()
+    more = add_photos(store, config, 2, first=3)
+    assert process_pending(store, config, runtime)["drafted"] == 2
+    assert {states(store)[i] for i in more} == {"drafted"}
+    assert calls and set(calls) == {1}
+
+
+def test_a_photo_that_does_not_fit_even_alone_waits_for_a_retry(
+        setup: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Out of memory at one photo: every model is unloaded and it is tried once more; then it is deferred (retried
+    later with backoff), never failed or stuck, and the others still go on."""
+    from transformers import Idefics3ForConditionalGeneration
+
+    from bot.pipeline import process_pending
+
+    store, config, runtime = setup
+    calls: list[int] = []
+    _oom_when_batched(monkeypatch, Idefics3ForConditionalGeneration, calls, always=True)
+    add_photos(store, config, 2)
+    with caplog.at_level("INFO", logger="bot.pipeline"):
+        result = process_pending(store, config, runtime)
+    assert result["analyzed"] == 2 and result["drafted"] == 0 and result["deferred"] >= 1
+    rows = store.all("SELECT status, error, retry_after FROM photos")
+    assert {r["status"] for r in rows} == {"analyzed"}
+    deferred = [r for r in rows if r["retry_after"]]
+    assert deferred and all("not enough GPU memory" in r["error"] for r in deferred)
+    assert any("unloaded every model" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)  # the owner sees lines, not tracebacks
