@@ -79,7 +79,10 @@ class SlotBook:
         salt = self.store.get(KV_SALT)
         if not salt:
             salt = secrets.token_hex(8)
-            self.store.put(KV_SALT, salt)
+            # A read-only database (a read-only mount, a full disk) still answers `status` and `schedule`: the salt
+            # is kept by the first command that can write, and until then the jitter shown is only indicative.
+            if not self.store.read_only:
+                self.store.put(KV_SALT, salt)
         return salt
 
     def fired(self, slot: Slot) -> None:
