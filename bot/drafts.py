@@ -109,9 +109,11 @@ def approve(
     caption: str | None = None,
     at: datetime | None = None,
     alt_text: str | None = None,
+    add_hashtags: bool = True,
 ) -> DraftView:
     """Approve a pending draft (or change an approved one): pick candidate N (1-based) or the owner's text;
-    `alt_text` replaces the written alt text."""
+    `alt_text` replaces the written alt text. `add_hashtags=False` posts the owner's text exactly as written (the
+    review page's caption field shows the hashtags already there, as the editor does)."""
     if candidate is not None and caption is not None:
         raise PawpostError("give either --candidate or --caption, not both")
     view = get_draft(store, draft_id)
@@ -128,7 +130,7 @@ def approve(
             raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
         fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
     elif caption is not None:
-        fields.update(_owner_caption(view, config, caption, add_hashtags=True))
+        fields.update(_owner_caption(view, config, caption, add_hashtags=add_hashtags))
     elif not view.caption:
         raise PawpostError(
             f"draft {draft_id} has no caption yet: pass --caption TEXT, or run 'pawpost drafts regenerate {draft_id}'"

@@ -68,7 +68,8 @@ async def approve(request: Request, form: FormData) -> Response:
                 raise PawpostError("pick a date and time, or choose 'next free slot'")
             at = parse_local_time(str(form["at"]), site.config)
         choice = caption_choice(get_draft(store, draft_id), form)
-        done = approve_draft(store, site.config, draft_id, at=at, **choice)
+        # The page's caption field shows every hashtag, as the editor does: what the owner approves is posted as is.
+        done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False, **choice)
         if at is None and done.scheduled_for:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)

@@ -195,7 +195,7 @@ def test_a_failed_draft_can_be_fixed_and_approved_again(ig_config, ig_store, fak
     p = make_poster(ig_config, ig_store)
     assert tick(p, fake, SLOT).status == "failed"
 
-    approve(ig_store, ig_config, draft_id, caption="Refused picture, now fixed #dog")
+    approve(ig_store, ig_config, draft_id, caption="Refused picture, now fixed #dog", add_hashtags=False)
 
     assert draft_row(ig_store, draft_id)["status"] == "approved"
     assert ig_store.value("SELECT message FROM events WHERE kind = 'draft.approved' AND draft_id = ? "
