@@ -15,16 +15,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.captions.prompt import Prompt
 from bot.config import Config
 from bot.ml import Runtime
 
+if TYPE_CHECKING:
+    from training.plan import Plan
+
 log = logging.getLogger(__name__)
 
 # phase ("describe", "train", "evaluate"), done, total, latest loss (train only)
 ProgressFn = Callable[[str, int, int, float | None], None]
+
+# Steps timed before a time budget shortens the plan.
+BUDGET_PROBE_STEPS = 2
 
 # Attention and MLP projections of LLaMA/Mistral/Qwen/SmolLM-style language models: the usual LoRA targets.
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -63,6 +69,7 @@ class TrainReport:
     seconds: float
     losses: list[float] = field(default_factory=list)
     stopped: bool = False
+    budget_limited: bool = False  # the time budget cut the planned steps
     trainable_params: int = 0
     device: str = "cpu"
     dtype: str = "float32"
@@ -230,38 +237,47 @@ def lora_targets(model: Any) -> list[str] | str:
 
 
 def train(backend: Backend, samples: list[Sample], config: Config, *, progress: ProgressFn | None = None,
-          stop: threading.Event | None = None) -> TrainReport:
-    """Fine-tune the backend's 'default' adapter on `samples` for `retrain.epochs`; stops early when `stop` is set."""
+          stop: threading.Event | None = None, plan: Plan | None = None) -> TrainReport:
+    """Fine-tune the backend's 'default' adapter on `samples`: `plan`'s steps, learning rate and schedule
+    (`training.plan`), or `retrain.epochs` passes without one; stops early when `stop` is set.
+
+    With a plan's time budget, the step count is shortened after the first steps to what fits in it.
+    """
     import torch
 
     from bot.captions.generate import to_device
+    from training.plan import Plan as _Plan
 
     r = config.retrain
+    if plan is None:
+        steps = math.ceil(len(samples) / r.batch_size) * r.epochs
+        lr = r.learning_rate if isinstance(r.learning_rate, float) else 2e-4
+        plan = _Plan(examples=len(samples), batch_size=r.batch_size, wanted_steps=steps, steps=steps,
+                     learning_rate=lr, warmup_steps=max(1, steps // 20), budget_seconds=None)
     device = backend.runtime.device
     trainable = backend.add_lora(r.lora_rank)
     params = [p for p in backend.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=r.learning_rate, weight_decay=0.0)
-    steps_per_epoch = math.ceil(len(samples) / r.batch_size)
-    total = steps_per_epoch * r.epochs
-    warmup = max(1, total // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
+    optimizer = torch.optim.AdamW(params, lr=plan.learning_rate, weight_decay=0.0)
+    total = plan.steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: plan.lr_at(s, total) / plan.learning_rate)
     encoded = [backend.encode(s) for s in samples]
-    report = TrainReport(steps=0, total_steps=total, epochs=r.epochs, seconds=0.0, trainable_params=trainable,
-                         device=device, dtype=str(backend.runtime.dtype).removeprefix("torch."))
+    report = TrainReport(steps=0, total_steps=total, epochs=math.ceil(total * plan.batch_size / len(samples)),
+                         seconds=0.0, trainable_params=trainable, device=device,
+                         dtype=str(backend.runtime.dtype).removeprefix("torch."))
     autocast = (torch.autocast("cuda", dtype=backend.runtime.dtype) if device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
     generator = torch.Generator().manual_seed(0)
     started = time.monotonic()
     backend.model.train()
-    for _epoch in range(r.epochs):
+    while report.steps < total and not report.stopped:
         order = torch.randperm(len(encoded), generator=generator).tolist()
-        for first in range(0, len(order), r.batch_size):
+        for first in range(0, len(order), plan.batch_size):
             if stop is not None and stop.is_set():
                 report.stopped = True
                 break
-            batch = [encoded[i] for i in order[first:first + r.batch_size]]
+            if report.steps >= total:
+                break
+            batch = [encoded[i] for i in order[first:first + plan.batch_size]]
             n_tokens = sum(int((e["labels"] != -100).sum()) for e in batch)
             loss_sum = 0.0
             for micro in backend.micro_batches(batch):
@@ -277,10 +293,15 @@ def train(backend: Backend, samples: list[Sample], config: Config, *, progress: 
             optimizer.zero_grad(set_to_none=True)
             report.steps += 1
             report.losses.append(loss_sum)
+            if plan.budget_seconds and report.steps == BUDGET_PROBE_STEPS < total:
+                # What fits in the budget at the speed measured so far; the schedule decays over that instead.
+                per_step = (time.monotonic() - started) / report.steps
+                fits = max(report.steps, int(plan.budget_seconds / per_step))
+                if fits < total:
+                    total = report.total_steps = fits
+                    report.budget_limited = True
             if progress:
                 progress("train", report.steps, total, loss_sum)
-        if report.stopped:
-            break
     report.seconds = time.monotonic() - started
     backend.model.eval()
     return report

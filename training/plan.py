@@ -1,0 +1,92 @@
+"""How much a retrain trains: optimizer steps, learning rate and schedule, from the number of training
+examples and the time budget, and whether what was done is enough to expect the model to change at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.config import RetrainConfig
+
+# A caption voice (a fixed opening, a signature, the account's rhythm) needs the model to see a few hundred
+# captions, however few the account has: benchmarks/retrain_quality.py measured 13 steps of 8 (one pass over
+# 104 captions) teaching nothing and ~80 steps teaching the voice (RESULTS.md, "Retraining quality").
+MIN_EXAMPLES_SEEN = 320
+# Larger accounts: two passes over every caption. Smaller: at most this many passes (beyond it, memorising).
+EPOCHS_LARGE = 2.0
+MAX_EPOCHS = 12.0
+# Peak LoRA learning rate for short runs; longer runs use less (the square root of the step ratio).
+PEAK_LR = 2e-3
+REFERENCE_STEPS = 50
+MIN_LR = 2e-4
+WARMUP_SHARE = 0.05
+# Below this share of the wanted steps the adapter cannot be expected to differ from the model in use.
+ENOUGH_SHARE = 0.5
+
+
+@dataclass
+class Plan:
+    """What `training.finetune.train` does: `steps` optimizer steps of `batch_size`, linear warm-up over
+    `warmup_steps`, then cosine decay from `learning_rate` to a tenth of it; stops at `budget_seconds`."""
+
+    examples: int
+    batch_size: int
+    wanted_steps: int  # what the data asks for
+    steps: int  # what is planned (the config may force it)
+    learning_rate: float
+    warmup_steps: int
+    budget_seconds: float | None
+    schedule: str = "warmup + cosine to 10%"
+
+    @property
+    def enough_steps(self) -> int:
+        return max(1, math.ceil(self.wanted_steps * ENOUGH_SHARE))
+
+    def epochs(self, steps: int | None = None) -> float:
+        done = self.steps if steps is None else steps
+        return round(done * self.batch_size / max(1, self.examples), 2)
+
+    def lr_at(self, step: int, total: int | None = None) -> float:
+        """The learning rate multiplier's target at 0-based `step` of `total` (default: the planned steps)."""
+        total = max(1, total or self.steps)
+        warm = min(self.warmup_steps, total)
+        if step < warm:
+            return self.learning_rate * (step + 1) / warm
+        progress = (step - warm) / max(1, total - warm)
+        return self.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def too_little(self, done: int) -> str | None:
+        """Why `done` steps are too few to expect a change, or None."""
+        if done >= self.enough_steps:
+            return None
+        return (f"only {done} training step(s) of the {self.wanted_steps} that {self.examples} training "
+                f"captions need ({self.epochs(done):g} passes over them); too little training to expect a change")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "enough_steps": self.enough_steps, "epochs": self.epochs()}
+
+
+def wanted_steps(examples: int, batch_size: int) -> int:
+    """Optimizer steps the data asks for: at least MIN_EXAMPLES_SEEN captions seen, two passes for a large
+    account, never more than MAX_EPOCHS passes for a small one."""
+    seen = max(MIN_EXAMPLES_SEEN, EPOCHS_LARGE * examples)
+    seen = min(seen, MAX_EPOCHS * examples)
+    return max(1, math.ceil(seen / batch_size))
+
+
+def learning_rate(steps: int) -> float:
+    return max(MIN_LR, PEAK_LR * min(1.0, math.sqrt(REFERENCE_STEPS / max(1, steps))))
+
+
+def plan(examples: int, retrain: RetrainConfig, *, budget_seconds: float | None = None) -> Plan:
+    """The plan for `examples` training samples under the [retrain] settings."""
+    batch = min(retrain.batch_size, max(1, examples))
+    wanted = wanted_steps(examples, batch)
+    steps = wanted if retrain.steps == "auto" else int(retrain.steps)
+    lr = learning_rate(steps) if retrain.learning_rate == "auto" else float(retrain.learning_rate)
+    warmup = max(1, math.ceil(steps * WARMUP_SHARE))
+    budget = retrain.time_budget_minutes * 60 if budget_seconds is None else budget_seconds
+    return Plan(examples=examples, batch_size=batch, wanted_steps=wanted, steps=steps, learning_rate=lr,
+                warmup_steps=warmup, budget_seconds=budget)
