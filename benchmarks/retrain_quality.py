@@ -14,6 +14,8 @@ Runs (each on a fresh copy of the account, so "old" is the base model every time
   default      the product's defaults ([retrain] steps/learning_rate "auto", style_examples 0)
   few-steps    the same with `[retrain] steps = 10` forced: too little training
   examples-3   trained and prompted with 3 style examples (how the product worked before), for the decision
+  default@1-example, default@3-examples
+               evaluation only: the default run's adapter prompted with 1 or 3 style examples
 
 Measures on the final captions (the one the stage chose per held-out post; a post with none counts as a miss):
   voice adoption  opens with the account's phrase AND ends with its signature naming the pet in the photo
@@ -82,6 +84,8 @@ RUNS = {
     "few-steps": {"steps": 10},
     "examples-3": {"style_examples": 3},
 }
+# Evaluation-only runs: (the run whose adapter, style examples in its prompt).
+PROMPTED = {"default@1-example": ("default", 1), "default@3-examples": ("default", 3)}
 
 
 # -- the model -----------------------------------------------------------------------------------
@@ -301,6 +305,47 @@ def run(name: str, model_dir: Path, out: Path) -> dict[str, Any]:
     return data
 
 
+def prompted_with(name: str, source: str, count: int, model_dir: Path, out: Path) -> dict[str, Any]:
+    """Evaluation only: the adapter that run `source` trained, prompted with `count` style examples (the
+    retraining uses one count for training and use; this measures what other counts would do)."""
+    import torch
+
+    from bot.config import load_config
+    from bot.ml import Runtime
+    from bot.store import Store
+    from training import dataset as ds
+    from training.evaluate import bleu
+    from training.gate import past_before, write_holdout
+    from training.registry import Registry
+
+    torch.set_num_threads(2)
+    home = out / f"home-{source}"
+    config = load_config(home / "pawpost.toml")
+    store = Store.for_config(config)
+    scenes = {}
+    for i, post in enumerate(account()):
+        from PIL import Image
+
+        scenes[image_key(Image.new("RGB", (48, 36), colour(i)))] = post["scene"]
+    fixed_describer(scenes)
+    examples, _ = ds.collect(store, need_photo=True)
+    train, holdout = ds.split(examples, config.retrain.holdout_fraction, config.retrain.min_holdout_posts)
+    adapter = Registry(config).versions()[-1].adapter_dir
+    with past_before(store, holdout) as past:
+        written = write_holdout(past, config, Runtime("cpu", "float32"), holdout, adapter_dir=adapter,
+                                style_examples=count)
+    store.close()
+    assert written is not None
+    measures = measure(written, holdout, [e.raw for e in train])
+    candidates = sum(j.candidates for j in written.judged)
+    measures["refused_share"] = round(sum(j.refused for j in written.judged) / candidates, 3)
+    measures["bleu"] = round(bleu([j.chosen for j in written.judged], [e.caption for e in holdout]), 2)
+    data = {"run": name, "source": source, "style_examples": count, "measures": measures,
+            "captions": written.captions}
+    (out / f"{name}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    return data
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 
@@ -337,6 +382,13 @@ def table(results: list[dict[str, Any]]) -> list[str]:
             f" | {on('no_caption', pct)} |")
     lines.append("")
     for r in results:
+        if "message" not in r:  # evaluation only
+            m = r["measures"]
+            lines.append(f"- **{r['run']}** (the `{r['source']}` adapter prompted with {r['style_examples']} style "
+                         f"examples, evaluation only): voice adoption {pct(m['voice'])}, BLEU {m['bleu']:.1f}, "
+                         f"refused candidates {pct(m['refused_share'])}, copying {pct(m['copies'])}, echo "
+                         f"{pct(m['echo'])}, cut-off {pct(m['cut_off'])}, no caption {pct(m['no_caption'])}")
+            continue
         lines.append(f"- **{r['run']}**: {r['message']} (run took {r['seconds_total'] / 60:.1f} min; gate evidence "
                      f"in `models list --json`: {'yes' if r.get('models_list_gate') else 'no'})")
     return lines
@@ -356,9 +408,16 @@ def main() -> None:
     if not args.table_only:
         model_dir = args.model_dir or ensure_model(args.cache)
         for name in names:
+            if name in PROMPTED:
+                source, count = PROMPTED[name]
+                data = prompted_with(name, source, count, model_dir, args.out)
+                print(f"{name}: {data['measures']}", flush=True)
+                continue
             data = run(name, model_dir, args.out)
             print(f"{name}: {data['status']}: {data['message']}", flush=True)
     results = [json.loads((args.out / f"{n}.json").read_text()) for n in names if (args.out / f"{n}.json").is_file()]
+    results, extra = [r for r in results if "message" in r], [r for r in results if "message" not in r]
+    results += extra
     lines = [
         f"Real SmolLM2-135M-Instruct writer on CPU (float32, 2 threads), synthetic account of {POSTS} posts "
         f"({IMPORTED} imported, {POSTS - IMPORTED} posted, every sixth posted one edited), voice: opens with "

@@ -74,3 +74,25 @@ def test_the_gate_sees_the_past_as_it_was_before_the_held_out_posts(make_home, w
         assert not seen & held and seen == {e.raw for e in data.train}
         assert past.abspath("library/x.jpg") == store.abspath("library/x.jpg")  # photos are the real ones
     assert {p.text for p in past_captions(store, 500)} >= held  # the real database is untouched
+
+
+def test_each_model_is_prompted_with_its_own_number_of_style_examples(make_home, writer_models):
+    from bot.ml import Runtime
+    from tests.training.conftest import add_posts, retrain_sections
+    from training import dataset as ds
+    from training.gate import past_before, write_holdout
+
+    sections = retrain_sections(writer_models)
+    sections["captions"]["style_examples"] = 2
+    config, store = make_home(sections)
+    add_posts(store, 30)
+    data = ds.build(store, config)
+    runtime = Runtime("cpu", "float32")
+    with past_before(store, data.holdout) as past:
+        base = write_holdout(past, config, runtime, data.holdout[:2], adapter_dir=None, style_examples=None)
+        tuned = write_holdout(past, config, runtime, data.holdout[:2], adapter_dir=None, style_examples=0)
+    assert [len(x) for x in base.examples] == [2, 2] and tuned.examples == [[], []]
+    for e, shown in zip(data.holdout[:2], base.examples, strict=True):
+        other = "Pico" if e.pets == ["Lola"] else "Lola"
+        assert not any(other in text for text in shown)  # never another pet's caption
+    assert all(j.candidates >= config.captions.candidates for j in base.judged + tuned.judged)
