@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-METRICS = ("cider", "bleu", "rouge_l", "distinct_2", "rejected_share", "mean_length")
-
 # Words (with inner apostrophes) and single non-space symbols, so emojis count as tokens: they are the voice.
 _TOKEN_RE = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _ASCII_PUNCT = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~…“”‘’–—")
@@ -170,21 +168,6 @@ def distinct_2(hyps: Sequence[str]) -> float:
 def mean_length(texts: Sequence[str]) -> float:
     """Mean length in tokens (words and emojis)."""
     return sum(len(tokenize(t)) for t in texts) / len(texts) if texts else 0.0
-
-
-def score(hyps: Sequence[str], refs: Sequence[str], rejected: Sequence[bool]) -> dict[str, float]:
-    """Every metric for one model's captions on the held-out posts."""
-    if not (len(hyps) == len(refs) == len(rejected)):
-        raise ValueError("hypotheses, references and rejections must line up")
-    return {
-        "cider": cider_d(hyps, refs),
-        "bleu": bleu(hyps, refs),
-        "rouge_l": rouge_l(hyps, refs),
-        "distinct_2": distinct_2(hyps),
-        "rejected_share": sum(map(bool, rejected)) / len(rejected) if rejected else 0.0,
-        "mean_length": mean_length(hyps),
-        "examples": float(len(hyps)),
-    }
 
 
 # -- old vs new on the same held-out posts: paired bootstrap --------------------------------------

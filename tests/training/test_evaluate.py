@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from training.evaluate import bleu, cider_d, distinct_2, mean_length, rouge_l, score, tokenize
+from training.evaluate import bleu, cider_d, cider_d_each, distinct_2, mean_length, rouge_l, tokenize
 
 REFS = ["Lola napped on her blanket all day 🐶", "Rain again, I refuse to go outside", "Treats for breakfast, always!"]
 
@@ -62,11 +60,11 @@ def test_distinct_2_and_mean_length():
     assert distinct_2([]) == 0.0
 
 
-def test_score_has_every_metric():
-    metrics = score(REFS, REFS, [False, True, False])
-    assert metrics["rejected_share"] == pytest.approx(1 / 3)
-    assert set(metrics) >= {"cider", "bleu", "rouge_l", "distinct_2", "rejected_share", "mean_length"}
-    assert all(not math.isnan(v) for v in metrics.values())
+def test_per_post_cider_averages_to_the_corpus_score():
+    hyps = ["Lola napped on her blanket", "I refuse to go", "breakfast"]
+    each = cider_d_each(hyps, REFS)
+    assert len(each) == 3 and each[0] > each[2] >= 0
+    assert sum(each) / 3 == pytest.approx(cider_d(hyps, REFS))
 
 
 def test_paired_bootstrap_interval_covers_the_change_and_shrinks_with_agreement():
