@@ -268,7 +268,7 @@ def measure(written: Any, holdout: list[Any], training: list[str]) -> dict[str, 
 # -- one run -----------------------------------------------------------------------------------
 
 
-def run(name: str, model_dir: Path, out: Path) -> dict[str, Any]:
+def run(name: str, model_dir: Path, out: Path, threads: int = 2) -> dict[str, Any]:
     import shutil
 
     import torch
@@ -277,7 +277,7 @@ def run(name: str, model_dir: Path, out: Path) -> dict[str, Any]:
     from training import dataset as ds
     from training.retrain import retrain
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     home = out / f"home-{name}"
     shutil.rmtree(home, ignore_errors=True)
     config, store, scenes = build_home(home, model_dir, RUNS[name])
@@ -305,7 +305,8 @@ def run(name: str, model_dir: Path, out: Path) -> dict[str, Any]:
     return data
 
 
-def prompted_with(name: str, source: str, count: int, model_dir: Path, out: Path) -> dict[str, Any]:
+def prompted_with(name: str, source: str, count: int, model_dir: Path, out: Path,
+                  threads: int = 2) -> dict[str, Any]:
     """Evaluation only: the adapter that run `source` trained, prompted with `count` style examples (the
     retraining uses one count for training and use; this measures what other counts would do)."""
     import torch
@@ -318,7 +319,7 @@ def prompted_with(name: str, source: str, count: int, model_dir: Path, out: Path
     from training.gate import past_before, write_holdout
     from training.registry import Registry
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     home = out / f"home-{source}"
     config = load_config(home / "pawpost.toml")
     store = Store.for_config(config)
@@ -402,6 +403,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/pawpost-retrain-quality"))
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from --out")
     parser.add_argument("--no-record", action="store_true")
+    # On a machine shared with other jobs one thread is faster: two spin-wait on each other when preempted.
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     names = [n for n in args.runs.split(",") if n]
@@ -410,10 +413,10 @@ def main() -> None:
         for name in names:
             if name in PROMPTED:
                 source, count = PROMPTED[name]
-                data = prompted_with(name, source, count, model_dir, args.out)
+                data = prompted_with(name, source, count, model_dir, args.out, args.threads)
                 print(f"{name}: {data['measures']}", flush=True)
                 continue
-            data = run(name, model_dir, args.out)
+            data = run(name, model_dir, args.out, args.threads)
             print(f"{name}: {data['status']}: {data['message']}", flush=True)
     results = [json.loads((args.out / f"{n}.json").read_text()) for n in names if (args.out / f"{n}.json").is_file()]
     results, extra = [r for r in results if "message" in r], [r for r in results if "message" not in r]

@@ -11,8 +11,9 @@ from typing import Any
 from bot.config import RetrainConfig
 
 # A caption voice (a fixed opening, a signature, the account's rhythm) needs the model to see a few hundred
-# captions, however few the account has: benchmarks/retrain_quality.py measured 13 steps of 8 (one pass over
-# 104 captions) teaching nothing and ~80 steps teaching the voice (RESULTS.md, "Retraining quality").
+# captions, however few the account has. Issue 18's runs on the real 135M writer at 2e-4: 13 steps of 8 (104
+# captions seen) changed nothing the owner sees, 39 steps (312) gave the account's opening in 55 % of captions;
+# benchmarks/retrain_quality.py measures 40 steps at the peak rate below (RESULTS.md, "Retraining quality").
 MIN_EXAMPLES_SEEN = 320
 # Larger accounts: two passes over every caption. Smaller: at most this many passes (beyond it, memorising).
 EPOCHS_LARGE = 2.0
