@@ -86,5 +86,4 @@ def test_a_time_budget_shortens_training_and_says_so(make_home, writer_models):
     report = train(backend, samples, config, plan=budget)
     # Two steps are timed, then the plan shrinks to what fits (nothing more): the rest would overrun.
     assert report.budget_limited and report.steps == report.total_steps == 2 < budget.steps
-    assert budget.too_little(report.steps)
     backend.unload()

@@ -105,7 +105,7 @@ def test_vlm_retrain_trains_judges_and_records_a_version(make_home, vlm_models):
     from bot.ml import Runtime
     from bot.pipeline import make_captioner
 
-    config, store = make_home(retrain_sections(vlm_models, steps=9, min_holdout_posts=3))
+    config, store = make_home(retrain_sections(vlm_models, steps=9, min_holdout_posts=3, learning_rate=1e-4))
     add_posts(store, 20)
     result = retrain(store, config, runtime=Runtime("cpu", "float32"))
 
@@ -114,8 +114,9 @@ def test_vlm_retrain_trains_judges_and_records_a_version(make_home, vlm_models):
     assert version.backend == "vlm" and version.base_model == config.models.captioner
     assert set(version.metrics["new"]) >= {"cider", "bleu", "rouge_l", "distinct_2", "refused_share", "mean_length"}
     assert version.counts["holdout"] == 3 and result.train.steps == 9
-    # 9 steps are far fewer than 14 captions ask for: the result says so.
+    # 9 steps at 1e-4 move the adapter too little to expect a change: the result says so.
     assert result.too_little and "too little training" in result.too_little
+    assert result.status == "promoted" or "too little training" in result.message
     # The adapter applies to the daemon's own VLM loading code.
     Registry(config).promote(version.id)
     captioner = make_captioner(config, Runtime("cpu", "float32"))
