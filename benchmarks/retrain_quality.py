@@ -209,10 +209,28 @@ def strip_voice(text: str) -> str:
 
 
 def adopts_voice(text: str | None, pet: str) -> dict[str, bool]:
+    """Opens with the phrase; signs off with the signature's words naming this pet ("." or "!" after it)."""
     words = " ".join(re.sub(r"#\w+", " ", text or "").split())
     opens = words.lower().startswith(OPENER.lower())
-    signs = words.rstrip().lower().endswith(SIGNATURE.format(pet=pet).lower())
-    return {"opens": opens, "signs": signs, "both": opens and signs}
+    sign = SIGNATURE.format(pet=pet).lower()
+    exact = words.rstrip().lower().endswith(sign)
+    signs = re.search(re.escape(sign.rstrip(".")) + r"[.!]*$", words.rstrip().lower()) is not None
+    return {"opens": opens, "signs": signs, "both": opens and signs, "signs_exact": exact}
+
+
+def revoice(results: list[dict[str, Any]]) -> None:
+    """Voice adoption recomputed from the stored final captions (the held-out posts are the account's newest)."""
+    for r in results:
+        sides = {"old": [c["old"] for c in r["captions"]], "new": [c["new"] for c in r["captions"]]} \
+            if r.get("captions") and isinstance(r["captions"][0], dict) else {"new": r.get("captions") or []}
+        for side, captions in sides.items():
+            pets = [p["pet"] for p in account()[-len(captions):]] if captions else []
+            votes = [adopts_voice(c, pet) for c, pet in zip(captions, pets, strict=True)]
+            if votes:
+                m = r["measures"][side]
+                for key, name in (("opens", "opens"), ("signs", "signs"), ("both", "voice"),
+                                  ("signs_exact", "signs_exact")):
+                    m[name] = round(sum(v[key] for v in votes) / len(votes), 3)
 
 
 def copies(text: str | None, examples: list[str], training: list[str], other_pets: list[str]) -> bool:
@@ -423,6 +441,7 @@ def main() -> None:
     results = [json.loads((args.out / f"{n}.json").read_text()) for n in names if (args.out / f"{n}.json").is_file()]
     results, extra = [r for r in results if "message" in r], [r for r in results if "message" not in r]
     results += extra
+    revoice(results)
     lines = [
         f"Real SmolLM2-135M-Instruct writer on CPU (float32, 2 threads), synthetic account of {POSTS} posts "
         f"({IMPORTED} imported, {POSTS - IMPORTED} posted, every sixth posted one edited), voice: opens with "
