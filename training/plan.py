@@ -10,14 +10,10 @@ from typing import Any
 
 from bot.config import RetrainConfig
 
-# A caption voice (a fixed opening, a signature, the account's rhythm) needs the model to see a few hundred
-# captions, however few the account has. Issue 18's runs on the real 135M writer at 2e-4: 13 steps of 8 (104
-# captions seen) changed nothing the owner sees, 39 steps (312) gave the account's opening in 55 % of captions;
-# benchmarks/retrain_quality.py measures 40 steps at the peak rate below (RESULTS.md, "Retraining quality").
-MIN_EXAMPLES_SEEN = 320
-# Larger accounts: two passes over every caption. Smaller: at most this many passes (beyond it, memorising).
-EPOCHS_LARGE = 2.0
-MAX_EPOCHS = 12.0
+# Passes over the training captions. benchmarks/retrain_quality.py on the real 135M writer, 62 captions, peak
+# rate 2e-3: 10 steps (1.3 passes) taught the voice with no copying; 40 steps (5.2 passes, loss 0.09) had
+# memorised the captions: 90 % of the chosen ones were copies and the rules refused 79 % of candidates.
+PASSES = 1.5
 # Peak LoRA learning rate for short runs; longer runs use less (the square root of the step ratio).
 PEAK_LR = 2e-3
 REFERENCE_STEPS = 50
@@ -73,11 +69,8 @@ class Plan:
 
 
 def wanted_steps(examples: int, batch_size: int) -> int:
-    """Optimizer steps the data asks for: at least MIN_EXAMPLES_SEEN captions seen, two passes for a large
-    account, never more than MAX_EPOCHS passes for a small one."""
-    seen = max(MIN_EXAMPLES_SEEN, EPOCHS_LARGE * examples)
-    seen = min(seen, MAX_EPOCHS * examples)
-    return max(1, math.ceil(seen / batch_size))
+    """Optimizer steps the data asks for: PASSES passes over the training captions."""
+    return max(1, math.ceil(PASSES * examples / batch_size))
 
 
 def learning_rate(steps: int) -> float:
