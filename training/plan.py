@@ -10,10 +10,11 @@ from typing import Any
 
 from bot.config import RetrainConfig
 
-# Passes over the training captions. benchmarks/retrain_quality.py on the real 135M writer, 62 captions, peak
-# rate 2e-3: 10 steps (1.3 passes) taught the voice with no copying; 40 steps (5.2 passes, loss 0.09) had
-# memorised the captions: 90 % of the chosen ones were copies and the rules refused 79 % of candidates.
-PASSES = 1.5
+# Passes over the training captions: the least training that taught the voice. benchmarks/retrain_quality.py
+# on the real 135M writer, 62 captions, peak rate 2e-3: 10 steps (1.3 passes) taught it with no copying and
+# fewer refusals; 12 steps (1.55 passes) as well, but 2 more of 40 candidates refused; 40 steps (5.2 passes,
+# loss 0.09) had memorised the captions: 90 % of the chosen ones were copies, 79 % of candidates refused.
+PASSES = 1.25
 # Peak LoRA learning rate for short runs; longer runs use less (the square root of the step ratio).
 PEAK_LR = 2e-3
 REFERENCE_STEPS = 50

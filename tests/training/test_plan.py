@@ -12,8 +12,8 @@ def test_steps_come_from_the_dataset_size_not_a_fixed_epoch_count():
     r = RetrainConfig(batch_size=8)
     small, medium, large = plan(20, r), plan(62, r), plan(3000, r)
     # PASSES over the captions whatever their number (more memorises them: RESULTS.md, "Retraining quality").
-    assert (small.steps, medium.steps, large.steps) == (4, 12, 563)
-    assert all(abs(p.epochs() - PASSES) < 0.3 for p in (small, medium, large))
+    assert (small.steps, medium.steps, large.steps) == (4, 10, 469)
+    assert all(abs(p.epochs() - PASSES) < 0.4 for p in (small, medium, large))
     # Longer runs take smaller steps; every plan warms up, then decays to a tenth.
     assert small.learning_rate == medium.learning_rate > large.learning_rate
     assert large.lr_at(0) < large.lr_at(large.warmup_steps) == pytest.approx(large.learning_rate)
