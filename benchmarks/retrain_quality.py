@@ -227,7 +227,7 @@ def revoice(results: list[dict[str, Any]]) -> None:
             pets = [p["pet"] for p in account()[-len(captions):]] if captions else []
             votes = [adopts_voice(c, pet) for c, pet in zip(captions, pets, strict=True)]
             if votes:
-                m = r["measures"][side]
+                m = r["measures"].get(side, r["measures"])  # evaluation-only runs: one flat set
                 for key, name in (("opens", "opens"), ("signs", "signs"), ("both", "voice"),
                                   ("signs_exact", "signs_exact")):
                     m[name] = round(sum(v[key] for v in votes) / len(votes), 3)
@@ -379,6 +379,8 @@ def table(results: list[dict[str, Any]]) -> list[str]:
             "refused candidates | copying | echo | cut-off | no caption |")
     lines = [head, "| " + " | ".join(["---"] * 13) + " |"]
     for r in results:
+        if "message" not in r:  # evaluation only: listed below the table
+            continue
         g = r.get("gate") or {}
         m = g.get("metrics", {})
         me = r.get("measures", {"old": {}, "new": {}})
@@ -443,7 +445,7 @@ def main() -> None:
     results += extra
     revoice(results)
     lines = [
-        f"Real SmolLM2-135M-Instruct writer on CPU (float32, 2 threads), synthetic account of {POSTS} posts "
+        f"Real SmolLM2-135M-Instruct writer on CPU (float32), synthetic account of {POSTS} posts "
         f"({IMPORTED} imported, {POSTS - IMPORTED} posted, every sixth posted one edited), voice: opens with "
         f"\"{OPENER}\", first person, signs \"{SIGNATURE.format(pet='<pet>')}\". Newest 10 held out; old = base "
         "model with 3 style examples. Values old → new; gate metrics with the paired-bootstrap 95 % interval "
