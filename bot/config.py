@@ -315,10 +315,22 @@ class IngestConfig(Section):
 class RetrainConfig(Section):
     min_new_posts: Annotated[int, Field(ge=0)] = 20
     holdout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
-    primary_metric: Literal["cider", "bleu", "rouge_l"] = "cider"
-    min_improvement: Annotated[float, Field(ge=0)] = 0.01
+    # The gate: too few held-out posts cannot tell a better model from luck.
+    min_holdout_posts: Annotated[int, Field(ge=2)] = 8
+    primary_metric: Literal["cider", "bleu", "rouge_l"] = "bleu"
+    # On top of "better beyond the noise" (the bootstrap interval's lower end above this).
+    min_improvement: Annotated[float, Field(ge=0)] = 0.0
+    confidence: Annotated[float, Field(ge=0.5, lt=1)] = 0.95
+    # Share of refused candidates a new model may add (0: refusals must not rise).
+    max_refusal_rise: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Style examples in a retrained model's prompt (training and use alike); the voice lives in the adapter.
+    style_examples: Annotated[int, Field(ge=0, le=10)] = 0
+    time_budget_minutes: Annotated[float, Field(gt=0)] = 360
+    # "auto": chosen from the number of training posts (training/plan.py); a number forces it.
+    steps: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
+    learning_rate: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = "auto"
+    # Only for training.finetune.train called without a plan (the speed benchmark); retrain plans steps.
     epochs: Annotated[int, Field(ge=1, le=100)] = 3
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 2e-4
     lora_rank: Annotated[int, Field(ge=1, le=256)] = 8
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
     # Training stops here (it evaluates and promotes only if better, as always): a CPU-only box finishes overnight.

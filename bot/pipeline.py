@@ -210,7 +210,17 @@ def make_captioner(config: Config, runtime: Runtime) -> Any:
     """The Captioner for the config, with the promoted LoRA adapter when one was trained on this base model."""
     from bot.captions import Captioner
 
-    return Captioner(config, runtime, adapter_dir=current_adapter(config))
+    adapter = current_adapter(config)
+    return Captioner(config, runtime, adapter_dir=adapter, style_examples=adapter_style_examples(adapter))
+
+
+def adapter_style_examples(adapter: Any) -> int | None:
+    """How many style examples the adapter was trained to be prompted with (None: captions.style_examples)."""
+    if adapter is None:
+        return None
+    from training.registry import style_examples_for
+
+    return style_examples_for(adapter)
 
 
 def current_adapter(config: Config) -> Any:

@@ -171,13 +171,16 @@ def _scene(analysis: str | None) -> str | None:
     return scene_from_analysis(value) if isinstance(value, dict) else None
 
 
-def split(examples: list[Example], holdout_fraction: float) -> tuple[list[Example], list[Example]]:
-    """Time-ordered: the newest `holdout_fraction` (at least one) is held out, the rest trains."""
+def split(examples: list[Example], holdout_fraction: float,
+          min_holdout: int = 1) -> tuple[list[Example], list[Example]]:
+    """Time-ordered: the newest `holdout_fraction` is held out, the rest trains. At least `min_holdout` posts
+    are held out as long as two thirds of the posts still train (a judge needs enough posts to decide)."""
     if len(examples) < 2:
         raise PawpostError(f"only {len(examples)} usable post(s) with a caption; retraining needs at least 2 "
                            "(post more, or run 'pawpost history import')")
     ordered = sorted(examples, key=lambda e: (e.at, e.key))
-    n_hold = min(len(ordered) - 1, max(1, math.ceil(len(ordered) * holdout_fraction)))
+    n_hold = max(1, math.ceil(len(ordered) * holdout_fraction), min(min_holdout, len(ordered) // 3))
+    n_hold = min(len(ordered) - 1, n_hold)
     return ordered[:-n_hold], ordered[-n_hold:]
 
 
@@ -185,5 +188,5 @@ def build(store: Store, config: Config) -> Dataset:
     """The dataset, split for training and judging; both backends learn from the photo (the writer via its
     description), so posts without their image are left out."""
     examples, dropped = collect(store, need_photo=True)
-    train, holdout = split(examples, config.retrain.holdout_fraction)
+    train, holdout = split(examples, config.retrain.holdout_fraction, config.retrain.min_holdout_posts)
     return Dataset(train=train, holdout=holdout, dropped=dropped)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.captions.prompt import Prompt
 from bot.config import Config
@@ -30,10 +30,12 @@ from training.speed import (
     accepts,
     attention_of,
     batch_order,
-    lr_factor,
     needs_checkpointing,
     steps_within,
 )
+
+if TYPE_CHECKING:
+    from training.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class TrainReport:
     seconds: float
     losses: list[float] = field(default_factory=list)
     stopped: bool = False
+    budget_limited: bool = False  # the time budget cut the planned steps
     trainable_params: int = 0
     device: str = "cpu"
     dtype: str = "float32"
@@ -323,14 +326,25 @@ def lora_targets(model: Any) -> list[str] | str:
 
 
 def train(backend: Backend, samples: list[Sample], config: Config, *, progress: ProgressFn | None = None,
-          stop: threading.Event | None = None) -> TrainReport:
-    """Fine-tune the backend's 'default' adapter on `samples` for `retrain.epochs`, or as far as the time budget
-    allows (`report.budget_reached`, `report.epochs_done`); stops early when `stop` is set (`report.stopped`)."""
+          stop: threading.Event | None = None, plan: Plan | None = None) -> TrainReport:
+    """Fine-tune the backend's 'default' adapter on `samples`: `plan`'s steps, learning rate and schedule
+    (`training.plan`), or `retrain.epochs` passes without one; stops early when `stop` is set (`report.stopped`).
+
+    Training ends at TRAIN_SHARE of the time budget (the plan's, else `retrain.time_budget_minutes`), leaving the
+    rest for the evaluation; the schedule is re-aimed at the step the budget will end (`report.budget_reached`,
+    `report.epochs_done`).
+    """
     import torch
 
     from bot.captions.generate import to_device
+    from training.plan import Plan as _Plan
 
     r = config.retrain
+    if plan is None:
+        steps = math.ceil(len(samples) / r.batch_size) * r.epochs
+        lr = r.learning_rate if isinstance(r.learning_rate, float) else 2e-4
+        plan = _Plan(examples=len(samples), batch_size=r.batch_size, wanted_steps=steps, steps=steps,
+                     learning_rate=lr, warmup_steps=max(1, steps // 20), budget_seconds=None)
     device = backend.runtime.device
     cuda = device.startswith("cuda")
     encoded = [backend.encode(s) for s in samples]
@@ -338,28 +352,32 @@ def train(backend: Backend, samples: list[Sample], config: Config, *, progress: 
     trainable = backend.add_lora(r.lora_rank, checkpointing=checkpointing)
     params = [p for p in backend.model.parameters() if p.requires_grad]
     # Fused: one kernel for every LoRA tensor's update instead of several per tensor.
-    optimizer = torch.optim.AdamW(params, lr=r.learning_rate, weight_decay=0.0, fused=cuda)
-    steps_per_epoch = math.ceil(len(samples) / r.batch_size)
-    total = steps_per_epoch * r.epochs
-    horizon = [total]  # the step the learning rate reaches 0: sooner when the time budget ends training sooner
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, horizon[0]))
+    optimizer = torch.optim.AdamW(params, lr=plan.learning_rate, weight_decay=0.0, fused=cuda)
+    steps_per_epoch = math.ceil(len(samples) / plan.batch_size)
+    total = plan.steps
+    horizon = [total]  # the step the schedule ends at: sooner when the time budget ends training sooner
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                 lambda s: plan.lr_at(s, horizon[0]) / plan.learning_rate)
     features = FeatureCache(backend, encoded)
-    report = TrainReport(steps=0, total_steps=total, epochs=r.epochs, seconds=0.0, trainable_params=trainable,
-                         device=device, dtype=str(backend.runtime.dtype).removeprefix("torch."),
-                         checkpointing=checkpointing, attention=attention_of(backend.model),
-                         image_features=features.mode)
+    report = TrainReport(steps=0, total_steps=total, epochs=math.ceil(total / steps_per_epoch), seconds=0.0,
+                         trainable_params=trainable, device=device,
+                         dtype=str(backend.runtime.dtype).removeprefix("torch."), checkpointing=checkpointing,
+                         attention=attention_of(backend.model), image_features=features.mode)
     autocast = (torch.autocast("cuda", dtype=backend.runtime.dtype) if cuda
                 else torch.autocast("cpu", enabled=False))
     lengths = [int(e["input_ids"].shape[1]) for e in encoded]
     generator = torch.Generator().manual_seed(0)
     started = clock()
-    deadline = started + r.time_budget_minutes * 60 * TRAIN_SHARE
+    budget = plan.budget_seconds if plan.budget_seconds is not None else r.time_budget_minutes * 60
+    deadline = started + budget * TRAIN_SHARE
     pending: list[Any] = []  # this stretch's losses, still on the device
     backend.model.train()
-    for _epoch in range(r.epochs):
-        for order in batch_order(lengths, r.batch_size, generator):
+    while report.steps < total and encoded and not (report.stopped or report.budget_reached):
+        for order in batch_order(lengths, plan.batch_size, generator):
             if stop is not None and stop.is_set():
                 report.stopped = True
+                break
+            if report.steps >= total:
                 break
             if report.steps and clock() >= deadline:
                 report.budget_reached = True
@@ -387,14 +405,13 @@ def train(backend: Backend, samples: list[Sample], config: Config, *, progress: 
             horizon[0] = steps_within(report.steps, total, clock() - started, deadline - started)
             if progress:
                 progress("train", report.steps, total, report.losses[-1] if report.losses else None)
-        if report.stopped or report.budget_reached:
-            break
     if pending:
         report.losses.extend(torch.stack(pending).tolist())
     report.seconds = clock() - started
     report.epochs_done = report.steps / steps_per_epoch
+    report.budget_limited = report.budget_reached
     if report.budget_reached:
-        log.info("training reached retrain.time_budget_minutes after %d of %d steps (%.2f epochs)", report.steps,
-                 total, report.epochs_done)
+        log.info("training reached its time budget after %d of %d steps (%.2f epochs)", report.steps, total,
+                 report.epochs_done)
     backend.model.eval()
     return report

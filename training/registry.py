@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
-from bot.config import Config, RetrainConfig
+from bot.config import Config
 from bot.errors import NotFound, PawpostError
 from bot.workspace import write_atomic
 
@@ -38,7 +38,8 @@ class Version:
     backend: str  # "vlm" (chat model on photo + prompt) or "writer" (text model on description + prompt)
     base_model: str
     counts: dict[str, int] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)  # {"old": {...}, "new": {...}, "primary_metric": ...}
+    # {"old": {...}, "new": {...}, "gate": {metric: {old, new, change, low, high}, checks, method}, "plan": ...}
+    metrics: dict[str, Any] = field(default_factory=dict)
     promoted: bool = False
     promoted_at: str | None = None
     reason: str = ""
@@ -60,24 +61,6 @@ class Version:
 class Decision:
     promote: bool
     reason: str
-
-
-def decide(new: dict[str, float], old: dict[str, float], retrain: RetrainConfig) -> Decision:
-    """The promotion gate: beat `old` on the primary metric by `min_improvement` and break no more rules.
-
-    `min_improvement` is absolute, in the metric's own units (CIDEr-D ~0-10, BLEU 0-100, ROUGE-L 0-1).
-    """
-    metric = retrain.primary_metric
-    gain = new[metric] - old[metric]
-    worse_rules = new["rejected_share"] > old["rejected_share"] + 1e-9
-    if gain < retrain.min_improvement:
-        return Decision(False, f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} (change {gain:+.4f}) is below the "
-                               f"required improvement of {retrain.min_improvement:g} (retrain.min_improvement)")
-    if worse_rules:
-        return Decision(False, f"{metric} improved by {gain:+.4f} but the caption rules reject more of its captions "
-                               f"({new['rejected_share']:.1%} vs {old['rejected_share']:.1%})")
-    return Decision(True, f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} ({gain:+.4f}), rule rejections "
-                          f"{new['rejected_share']:.1%} vs {old['rejected_share']:.1%}")
 
 
 class Registry:
@@ -236,3 +219,14 @@ def _version_number(path: Path) -> int:
 
 def _dumps(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def style_examples_for(adapter_dir: Path) -> int | None:
+    """How many style examples the version owning `adapter_dir` was trained with, so the daemon prompts it the
+    same way; None for an adapter from before this was recorded (captions.style_examples then applies)."""
+    meta = Path(adapter_dir).parent / META
+    try:
+        value = json.loads(meta.read_text(encoding="utf-8")).get("settings", {}).get("style_examples")
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, int) else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,7 +28,7 @@ GPU_LOCK_TIMEOUT = 30 * 60
 
 @dataclass
 class RetrainResult:
-    """What a run did: skipped, stopped, kept (not promoted) or promoted; the metrics old vs new."""
+    """What a run did: skipped, stopped, kept (not promoted) or promoted; the gate's evidence old vs new."""
 
     status: str  # "skipped" | "stopped" | "kept" | "promoted"
     message: str
@@ -38,6 +39,10 @@ class RetrainResult:
     new: dict[str, float] | None = None
     counts: dict[str, int] = field(default_factory=dict)
     train: TrainReport | None = None
+    gate: dict[str, Any] | None = None  # per metric old/new/interval, the checks, the method
+    plan: dict[str, Any] | None = None
+    too_little: str | None = None  # why too little training happened to expect a change
+    written: dict[str, Any] | None = None  # what each model wrote (training.gate.Written), not in the JSON
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,10 +54,15 @@ class RetrainResult:
             "old_model": self.old_label,
             "old": self.old,
             "new": self.new,
+            "gate": self.gate,
             "counts": self.counts,
+            "plan": self.plan,
+            "too_little_training": self.too_little,
             "train": None if self.train is None else {
                 "steps": self.train.steps, "total_steps": self.train.total_steps, "epochs": self.train.epochs,
                 "seconds": round(self.train.seconds, 2), "final_loss": self.train.final_loss,
+                "seconds_per_step": round(self.train.seconds / self.train.steps, 2) if self.train.steps else None,
+                "budget_limited": self.train.budget_limited,
                 "trainable_params": self.train.trainable_params, "device": self.train.device,
                 "dtype": self.train.dtype, "epochs_done": round(self.train.epochs_done, 3),
                 "budget_reached": self.train.budget_reached,
@@ -72,7 +82,8 @@ def count_new(examples: list[ds.Example], seen: set[str]) -> int:
 
 def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, progress: ProgressFn | None = None,
             stop: threading.Event | None = None, force: bool = False) -> RetrainResult:
-    """The whole run. Fewer than `retrain.min_new_posts` new posts since the last run: skipped (unless forced)."""
+    """The whole run. Fewer than `retrain.min_new_posts` new posts since the last run: skipped (unless forced).
+    Too few posts for a held-out set the gate can decide on: skipped, whatever `force` says."""
     from training.registry import Registry
 
     registry = Registry(config)
@@ -84,8 +95,15 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
         since = f"since the last retrain ({last.id})" if last else "and no retrain yet"
         return RetrainResult("skipped", f"{new_posts} new post(s) {since}; at least {needed} are needed "
                                         "(retrain.min_new_posts), so there is nothing to do", new_posts)
-    train_set, holdout = ds.split(examples, config.retrain.holdout_fraction)
+    r = config.retrain
+    train_set, holdout = ds.split(examples, r.holdout_fraction, r.min_holdout_posts)
     data = ds.Dataset(train=train_set, holdout=holdout, dropped=dropped)
+    if len(holdout) < r.min_holdout_posts:
+        return RetrainResult(
+            "skipped", f"{len(examples)} usable post(s) leave {len(holdout)} to judge a new model on, too few to "
+                       f"tell a better model from luck (retrain.min_holdout_posts = {r.min_holdout_posts}); the "
+                       f"model in use stays. About {3 * r.min_holdout_posts} posts are needed: post more, or run "
+                       "'pawpost history import'", new_posts, counts=data.counts())
     runtime = runtime or Runtime.from_config(config)
     try:
         with GpuLock(config.paths.gpu_lock).hold(timeout=GPU_LOCK_TIMEOUT):
@@ -96,62 +114,88 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
 
 def _run(store: Store, config: Config, registry: Any, runtime: Runtime, data: ds.Dataset, new_posts: int,
          progress: ProgressFn | None, stop: threading.Event | None) -> RetrainResult:
-    from training import evaluate
+    from training import gate
     from training.finetune import Backend, train
-    from training.registry import META, decide
+    from training.plan import plan as make_plan
+    from training.registry import META, Decision, style_examples_for
 
+    started = time.monotonic()
     kind, model_id = active_model(config)
     descriptions = describe(config, runtime, data.examples, progress) if kind == "writer" else {}
-    prompts = Prompts(store, config, data.examples, descriptions)
+    prompts = Prompts(store, config, data.examples, descriptions, config.retrain.style_examples)
     backend = Backend(kind, model_id, runtime)
     backend.load()
     version = None
+    counts = {**data.counts(), "new_posts": new_posts}
     try:
         train_samples = [sample_for(backend, prompts, e) for e in data.train]
         # The owner's own rewrites say most about the voice: they count twice.
         train_samples += [sample_for(backend, prompts, e) for e in data.train if e.edited]
-        version = registry.create(kind, model_id, settings=_settings(config))
-        report = train(backend, train_samples, config, progress=progress, stop=stop)
+        budget = config.retrain.time_budget_minutes * 60 - (time.monotonic() - started)
+        plan = make_plan(len(train_samples), config.retrain, budget_seconds=max(1.0, budget))
+        version = registry.create(kind, model_id, settings=_settings(config, plan))
+        report = train(backend, train_samples, config, progress=progress, stop=stop, plan=plan)
         if report.stopped:
             registry.discard(version)
             return RetrainResult("stopped", f"stopped after {report.steps} of {report.total_steps} steps; nothing "
-                                            "was changed", new_posts, counts=data.counts(), train=report)
+                                            "was changed", new_posts, counts=counts, train=report)
         backend.save_adapter(version.adapter_dir)
+        backend.unload()  # the gate loads each model the way the daemon does
         current = registry.current()
         old_adapter = registry.current_adapter(model_id)
         old_label = current.id if old_adapter else "base model"
-        judged = evaluate.judge(backend, config, data, prompts, old_adapter=old_adapter, progress=progress, stop=stop)
+        too_little = plan.too_little(report.steps)
+        judged = gate.judge(store, config, runtime, data.holdout, new_adapter=version.adapter_dir,
+                            old_adapter=old_adapter,
+                            old_style_examples=style_examples_for(old_adapter) if old_adapter else None,
+                            stop=stop, progress=progress)
         if judged is None:
             registry.discard(version)
             return RetrainResult("stopped", "stopped during evaluation; nothing was changed", new_posts,
-                                 counts=data.counts(), train=report)
-        decision = decide(judged["new"], judged["old"], config.retrain)
-        metrics = {**judged, "old_model": old_label, "primary_metric": config.retrain.primary_metric,
+                                 counts=counts, train=report)
+        compared = judged["compared"]
+        verdict = gate.decide(compared, config.retrain, len(data.holdout), too_little)
+        evidence = {
+            "method": gate.method(len(data.holdout), config.retrain.confidence),
+            "primary_metric": config.retrain.primary_metric,
+            "metrics": {k: v.to_json() for k, v in compared.items()},
+            "checks": verdict.checks,
+        }
+        old = {k: round(v.old, 4) for k, v in compared.items()}
+        new = {k: round(v.new, 4) for k, v in compared.items()}
+        plan_json = {**plan.to_json(), "done_steps": report.steps, "done_epochs": plan.epochs(report.steps),
+                     "budget_limited": report.budget_limited, "too_little_training": too_little}
+        metrics = {"old": old, "new": new, "gate": evidence, "plan": plan_json, "samples": judged["samples"],
+                   "old_model": old_label, "primary_metric": config.retrain.primary_metric,
                    "train_loss": report.final_loss, "train_seconds": round(report.seconds, 2)}
-        counts = {**data.counts(), "new_posts": new_posts}
         version = registry.finish(version, metrics=metrics, counts=counts, keys=[e.key for e in data.examples],
-                                  decision=decision)
+                                  decision=Decision(verdict.promote, verdict.reason))
     except BaseException:
         if version is not None and not (version.path / META).exists():  # unfinished: never listed
             registry.discard(version)
         raise
     finally:
         backend.unload()
-    if decision.promote:
-        message = f"{version.id} promoted: {decision.reason}"
+    if verdict.promote:
+        message = f"{version.id} promoted: {verdict.reason}"
     else:
-        message = f"{version.id} kept but not promoted ({old_label} stays in use): {decision.reason}"
+        message = f"{version.id} kept but not promoted ({old_label} stays in use): {verdict.reason}"
     if report.budget_reached:
-        message += (f" (trained {report.epochs_done:.2f} of {report.epochs} epochs: retrain.time_budget_minutes "
+        message += (f" (trained {report.epochs_done:.2f} of {plan.epochs():g} epochs: retrain.time_budget_minutes "
                     "ended training)")
-    return RetrainResult("promoted" if decision.promote else "kept", message, new_posts, version=version,
-                         old_label=old_label, old=judged["old"], new=judged["new"], counts=counts, train=report)
+    if too_little and verdict.promote:
+        message += f" (note: {too_little})"
+    return RetrainResult("promoted" if verdict.promote else "kept", message, new_posts, version=version,
+                         old_label=old_label, old=old, new=new, counts=counts, train=report, gate=evidence,
+                         plan=plan_json, too_little=too_little,
+                         written={"old": judged["old_written"], "new": judged["new_written"]})
 
 
-def _settings(config: Config) -> dict[str, Any]:
+def _settings(config: Config, plan: Any) -> dict[str, Any]:
     r = config.retrain
-    return {"epochs": r.epochs, "learning_rate": r.learning_rate, "lora_rank": r.lora_rank,
-            "batch_size": r.batch_size, "holdout_fraction": r.holdout_fraction}
+    return {"steps": plan.steps, "learning_rate": plan.learning_rate, "lora_rank": r.lora_rank,
+            "batch_size": plan.batch_size, "holdout_fraction": r.holdout_fraction,
+            "style_examples": r.style_examples, "schedule": plan.schedule}
 
 
 def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
@@ -180,10 +224,13 @@ class Prompts:
     """The daemon's prompt for each post's photo, built with the same builder, scene wording and style examples
     (past captions of the most similar earlier photos), so a model is trained on what it will be asked."""
 
-    def __init__(self, store: Store, config: Config, examples: list[ds.Example], descriptions: dict[str, str]):
+    def __init__(self, store: Store, config: Config, examples: list[ds.Example], descriptions: dict[str, str],
+                 style_examples: int | None = None):
         from bot.captions import context
 
         self.store, self.config, self.descriptions = store, config, descriptions
+        # How many past captions each prompt shows: the count the trained model will be prompted with.
+        self.count = config.captions.style_examples if style_examples is None else style_examples
         self._context = context
         self._ids = context.embedder_ids(config)
         ordered = sorted(examples, key=lambda e: (e.at, e.key))
@@ -199,10 +246,11 @@ class Prompts:
             return self._cache[example.key]
         from bot.captions.prompt import build_prompt
 
-        c = self.config.captions
         past = [self._context.PastCaption(e.raw, e.sha256) for e in reversed(self._before.get(example.key, []))]
-        shown = (self._context.style_examples(self.store, example.sha256, c.style_examples, past, self._ids)
-                 if example.sha256 else [p.text for p in past[:c.style_examples]])
+        present = {name.lower() for name in example.pets}
+        absent = [p.name for p in self.config.pets if p.name.lower() not in present]
+        shown = self._context.style_examples(self.store, example.sha256 or "", self.count, past, self._ids,
+                                             avoid=absent)
         parts = [p for p in (self.descriptions.get(example.key), example.scene) if p]
         moment = timeutil.parse(example.prompted_on or example.at)
         day: date | None = moment.astimezone(self.config.schedule.zone).date() if moment else None

@@ -17,12 +17,6 @@ FEATURE_CACHE_MIB = 8 * 1024  # frozen image features kept in memory up to this;
 FEATURE_REUSE_TYPES = frozenset({"idefics3", "smolvlm"})
 
 
-def lr_factor(step: int, horizon: int) -> float:
-    """Linear warm-up over the first 5 % of `horizon` steps, then linear decay to 0 at `horizon`."""
-    warm = max(1, horizon // 20)
-    return min((step + 1) / warm, max(0.0, (horizon - step) / max(1, horizon - warm)))
-
-
 def steps_within(done: int, total: int, elapsed: float, budget: float) -> int:
     """The step count training will reach: all of them, or as many as the time budget allows at this pace."""
     if done < 2 or elapsed <= 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from bot.captions.prompt import PetInfo
-from bot.captions.rules import body
+from bot.captions.rules import body, mentions_name
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.imagecheck import register_heif
@@ -148,8 +149,14 @@ def typical_length(past: list[PastCaption]) -> int:
 
 
 def style_examples(store: Store, sha256: str, count: int, past: list[PastCaption],
-                   embedder_ids: list[str]) -> list[str]:
-    """`count` past captions whose photos look most like this one; the most recent fill up the rest."""
+                   embedder_ids: list[str], avoid: Sequence[str] = ()) -> list[str]:
+    """`count` past captions whose photos look most like this one; the most recent fill up the rest.
+
+    Captions naming a pet in `avoid` (the account's pets not in this photo) are never shown: a small model
+    copies the example's pet and story into the new caption.
+    """
+    if avoid:
+        past = [p for p in past if not any(mentions_name(p.text, name) for name in avoid)]
     if count <= 0 or not past:
         return []
     chosen: list[str] = []

@@ -31,9 +31,13 @@ class Captioner:
     """The caption models the config chooses: a chat VLM (`models.captioner`), or `models.describer` +
     `models.writer`. A LoRA adapter (from the model registry) goes on the model that writes the caption."""
 
-    def __init__(self, config: Config, runtime: Runtime, adapter_dir: Path | None = None) -> None:
+    def __init__(self, config: Config, runtime: Runtime, adapter_dir: Path | None = None,
+                 style_examples: int | None = None) -> None:
         m = config.models
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        # How many past captions the prompt shows; None: captions.style_examples. A retrained model was
+        # trained with its own count (the registry records it), and is prompted the same way.
+        self.style_examples = style_examples
         self.describer: Describer | None = None
         self.writer: Writer | None = None
         self.vlm: ChatVLM | None = None
@@ -116,9 +120,11 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     target = context.typical_length(past[:PAST_CAPTIONS_CHECKED])
     ids = context.embedder_ids(config, vision)
     images = [j.image for j in jobs]
+    count = c.style_examples if captioner.style_examples is None else captioner.style_examples
     for job, description in zip(jobs, captioner.describe(images), strict=True):
         job.description = description
-        job.examples = context.style_examples(store, job.sha256, c.style_examples, past, ids)
+        absent = [p.name for p in config.pets if p.name.lower() not in {q.name.lower() for q in job.pets}]
+        job.examples = context.style_examples(store, job.sha256, count, past, ids, avoid=absent)
     day = timeutil.now().astimezone(config.schedule.zone).date()
     prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
                             start=start, day=day) for job in jobs]

@@ -10,9 +10,17 @@ import click
 
 from bot.cli import App, console, emit_json, pass_app
 
-SHOWN_METRICS = [("cider", "CIDEr-D", "{:.3f}"), ("bleu", "BLEU", "{:.2f}"), ("rouge_l", "ROUGE-L", "{:.3f}"),
-                 ("distinct_2", "distinct-2", "{:.3f}"), ("rejected_share", "rule rejections", "{:.1%}"),
+SHOWN_METRICS = [("bleu", "BLEU", "{:.2f}"), ("cider", "CIDEr-D", "{:.3f}"), ("rouge_l", "ROUGE-L", "{:.3f}"),
+                 ("distinct_2", "distinct-2", "{:.3f}"), ("refused_share", "refused candidates", "{:.1%}"),
+                 ("no_caption_share", "posts without a caption", "{:.1%}"),
                  ("mean_length", "mean length (tokens)", "{:.1f}")]
+
+
+def _interval(metric: dict[str, Any], fmt: str) -> str:
+    if "low" not in metric:
+        return "-"
+    signed = fmt.replace("{:", "{:+")
+    return f"{signed.format(metric['low'])} .. {signed.format(metric['high'])}"
 
 
 @contextmanager
@@ -53,19 +61,27 @@ def retrain(app: App, force: bool, as_json: bool) -> None:
         emit_json(result.to_json())
         return
     out = console()
-    if result.old and result.new:
+    if result.gate:
         from rich.table import Table
 
+        metrics = result.gate["metrics"]
         table = Table(box=None, pad_edge=False)
-        table.add_column("metric")
+        table.add_column("chosen captions vs held-out posts")
         table.add_column(f"old ({result.old_label})", justify="right")
         table.add_column(f"new ({result.version.id if result.version else '-'})", justify="right")
+        table.add_column("new - old, interval", justify="right")
         for key, label, fmt in SHOWN_METRICS:
-            table.add_row(label, fmt.format(result.old[key]), fmt.format(result.new[key]))
+            m = metrics[key]
+            table.add_row(label, fmt.format(m["old"]), fmt.format(m["new"]), _interval(m, fmt))
         out.print(table)
         counts = result.counts
         out.print(f"data: {counts.get('train', 0)} training, {counts.get('holdout', 0)} held-out posts "
                   f"({counts.get('edited', 0)} edited by you); {result.new_posts} new since the last retrain")
+        if result.train is not None and result.plan:
+            out.print(f"training: {result.train.steps} steps ({result.plan['done_epochs']:g} passes over the "
+                      f"posts) in {result.train.seconds / 60:.1f} min; the data asks for "
+                      f"{result.plan['wanted_steps']}")
+        out.print(f"judged by {result.gate['method']}")
     from rich.markup import escape
 
     style = {"promoted": "green", "kept": "yellow"}.get(result.status, "")
@@ -96,15 +112,18 @@ def list_cmd(app: App, as_json: bool) -> None:
     from bot.timeutil import local
 
     table = Table(box=None, pad_edge=False)
-    for col in ("", "version", "created", "promoted", "posts", "CIDEr-D", "BLEU", "ROUGE-L", "rejected", "reason"):
+    for col in ("", "version", "created", "promoted", "posts", "steps", "BLEU old -> new", "refused old -> new",
+                "reason"):
         table.add_column(col, overflow="fold", max_width=60 if col == "reason" else None)
     zone = app.config.schedule.zone
     for v in versions:
-        new = v.metrics.get("new", {})
+        gate = v.metrics.get("gate", {}).get("metrics", {})
+        bleu, refused = gate.get("bleu"), gate.get("refused_share")
         table.add_row("*" if v.current else "", v.id, local(v.created_at, zone), "yes" if v.promoted else "no",
                       str(v.counts.get("train", 0) + v.counts.get("holdout", 0)),
-                      *(fmt.format(new[key]) if key in new else "-" for key, _, fmt in SHOWN_METRICS[:3]),
-                      f"{new['rejected_share']:.0%}" if "rejected_share" in new else "-", v.reason)
+                      str(v.metrics.get("plan", {}).get("done_steps", "-")),
+                      f"{bleu['old']:.1f} -> {bleu['new']:.1f} ({_interval(bleu, '{:.1f}')})" if bleu else "-",
+                      f"{refused['old']:.0%} -> {refused['new']:.0%}" if refused else "-", v.reason)
     console().print(table)
     if not any(v.current for v in versions):
         click.echo("in use: the base model (no version is promoted)")

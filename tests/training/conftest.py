@@ -85,7 +85,7 @@ def retrain_sections(models: dict[str, str], **retrain: Any) -> dict[str, dict[s
     return {
         "models": {"device": "cpu", "dtype": "float32", **models},
         "captions": {"candidates": 2, "max_new_tokens": 24, "voice": "short and playful", "style_examples": 0},
-        "retrain": {"min_new_posts": 10, "holdout_fraction": 0.15, "epochs": 10, "learning_rate": 0.02,
+        "retrain": {"min_new_posts": 10, "holdout_fraction": 0.15, "steps": 50, "learning_rate": 0.02,
                     "lora_rank": 8, "batch_size": 8, **retrain},
     }
 

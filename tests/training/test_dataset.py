@@ -86,5 +86,15 @@ def test_build_counts(store, config):
     for i in range(6):
         add_posted(store, f"Post number {i} from Lola", START + timedelta(days=i), "Lola", edited=i == 0)
     data = build(store, config)
-    assert data.counts() == {"train": 5, "holdout": 1, "posted": 6, "imported": 0, "edited": 1,
+    # 15 % of 6 is one post; a third (2) goes toward retrain.min_holdout_posts (8), so the judge sees more.
+    assert data.counts() == {"train": 4, "holdout": 2, "posted": 6, "imported": 0, "edited": 1,
                              "dropped_empty": 0, "dropped_duplicate": 0, "dropped_no_photo": 0}
+
+
+def test_split_holds_out_at_least_min_holdout_while_two_thirds_train():
+    examples = [Example(key=f"k{i}", source="posted", at=f"2026-01-{i + 1:02d}", caption=f"c{i}", photo=None,
+                        photo_id=None) for i in range(30)]
+    assert [len(x) for x in split(examples, 0.15)] == [25, 5]
+    assert [len(x) for x in split(examples, 0.15, min_holdout=8)] == [22, 8]
+    assert [len(x) for x in split(examples[:12], 0.15, min_holdout=8)] == [8, 4]  # two thirds still train
+    assert [len(x) for x in split(examples, 0.5, min_holdout=8)] == [15, 15]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from training.evaluate import bleu, cider_d, distinct_2, mean_length, rouge_l, score, tokenize
+from training.evaluate import bleu, cider_d, cider_d_each, distinct_2, mean_length, rouge_l, tokenize
 
 REFS = ["Lola napped on her blanket all day 🐶", "Rain again, I refuse to go outside", "Treats for breakfast, always!"]
 
@@ -62,8 +60,35 @@ def test_distinct_2_and_mean_length():
     assert distinct_2([]) == 0.0
 
 
-def test_score_has_every_metric():
-    metrics = score(REFS, REFS, [False, True, False])
-    assert metrics["rejected_share"] == pytest.approx(1 / 3)
-    assert set(metrics) >= {"cider", "bleu", "rouge_l", "distinct_2", "rejected_share", "mean_length"}
-    assert all(not math.isnan(v) for v in metrics.values())
+def test_per_post_cider_averages_to_the_corpus_score():
+    hyps = ["Lola napped on her blanket", "I refuse to go", "breakfast"]
+    each = cider_d_each(hyps, REFS)
+    assert len(each) == 3 and each[0] > each[2] >= 0
+    assert sum(each) / 3 == pytest.approx(cider_d(hyps, REFS))
+
+
+def test_paired_bootstrap_interval_covers_the_change_and_shrinks_with_agreement():
+    from training.evaluate import Judged, compare
+
+    refs = [f"Lola chased the {w} in the park" for w in ("ball", "cat", "duck", "kite", "stick", "leaf")]
+    same = [Judged("Lola slept", 3, 0) for _ in refs]
+    better = [Judged(r, 3, 0) for r in refs]
+    c = compare(same, better, refs, resamples=500)
+    bleu = c["bleu"]
+    assert bleu.old < bleu.new == pytest.approx(100.0)
+    assert 0 < bleu.low <= bleu.change <= bleu.high and bleu.p_not_better == 0.0
+    # Identical models: no change and an interval of exactly zero.
+    tie = compare(same, same, refs, resamples=200)["bleu"]
+    assert (tie.low, tie.high, tie.p_not_better) == (0.0, 0.0, 1.0)
+    # Refusals: a ratio over all candidates, lower is better.
+    worse = [Judged(r, 3, 2) for r in refs]
+    refused = compare(same, worse, refs, resamples=200)["refused_share"]
+    assert (refused.old, refused.new, refused.higher_is_better) == (0.0, pytest.approx(2 / 3), False)
+
+
+def test_bleu_from_sentence_statistics_equals_corpus_bleu():
+    from training.evaluate import bleu_from_stats, bleu_stats
+
+    hyps = ["Lola napped on the blanket", "Rain again", "Treats for breakfast always"]
+    assert bleu_from_stats(bleu_stats(hyps, REFS)) == pytest.approx(bleu(hyps, REFS))
+    assert bleu_from_stats(bleu_stats(hyps, REFS)[:2]) == pytest.approx(bleu(hyps[:2], REFS[:2]))

@@ -54,3 +54,36 @@ def test_lora_goes_on_the_language_model_only(vlm_models):
     targets = lora_targets(model)
     assert targets and all("vision" not in t and "connector" not in t for t in targets)
     assert any(t.endswith("q_proj") for t in targets) and any(t.endswith("down_proj") for t in targets)
+
+
+def test_training_prompts_never_show_another_pets_caption(make_home, writer_models):
+    from training import dataset
+    from training.retrain import Prompts
+
+    config, store = make_home(retrain_sections(writer_models, holdout_fraction=0.2))
+    posts = [("Lola", "Lola guards the sofa."), ("Pico", "Pico stole my sock."), ("Lola", "Lola hates rain."),
+             ("Pico", "Pico found a stick."), ("Lola", "Lola loves her blanket.")]
+    for i, (pet, text) in enumerate(posts):
+        add_posted(store, text, START + timedelta(days=i), pet)
+    data = dataset.build(store, config)
+    newest = data.holdout[-1]
+    shown = Prompts(store, config, data.examples, {}, style_examples=2)(newest).user
+    # Lola's photo: her own two most recent captions, never Pico's (a small model copies the name and story).
+    assert "Lola hates rain." in shown and "Lola guards the sofa." in shown and "Pico" not in shown
+    assert "Lola hates rain." not in Prompts(store, config, data.examples, {}, style_examples=0)(newest).user
+
+
+def test_a_time_budget_shortens_training_and_says_so(make_home, writer_models):
+    from bot.ml import Runtime
+    from training.finetune import Backend, Sample, train
+    from training.plan import plan
+
+    config, _ = make_home(retrain_sections(writer_models))
+    backend = Backend("writer", config.models.writer, Runtime("cpu", "float32"))
+    backend.load()
+    samples = [Sample(key=str(i), prompt="Caption:", target="Lola naps.") for i in range(16)]
+    budget = plan(16, config.retrain, budget_seconds=1e-6)
+    report = train(backend, samples, config, plan=budget)
+    # The first step always runs; then the budget is spent, so training stops there and says so.
+    assert report.budget_limited and report.budget_reached and report.steps == 1 < report.total_steps == budget.steps
+    backend.unload()

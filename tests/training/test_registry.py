@@ -1,4 +1,4 @@
-"""The model registry: versions, the promotion gate, the atomic `current` pointer and rollback."""
+"""The model registry: versions, the atomic `current` pointer, rollback, and what `models list` shows."""
 
 from __future__ import annotations
 
@@ -6,35 +6,26 @@ import json
 
 import pytest
 
-from bot.config import RetrainConfig
 from bot.errors import NotFound, PawpostError
 from tests.conftest import run_cli
-from training.registry import Decision, Registry, decide
+from training.registry import Decision, Registry, style_examples_for
 
-GOOD = {"cider": 1.2, "bleu": 20.0, "rouge_l": 0.4, "rejected_share": 0.1}
-BASE = {"cider": 0.5, "bleu": 10.0, "rouge_l": 0.3, "rejected_share": 0.2}
+GOOD = {"cider": 1.2, "bleu": 20.0, "rouge_l": 0.4, "refused_share": 0.1}
+BASE = {"cider": 0.5, "bleu": 10.0, "rouge_l": 0.3, "refused_share": 0.2}
+GATE = {"method": "paired bootstrap", "primary_metric": "bleu",
+        "metrics": {"bleu": {"old": 10.0, "new": 20.0, "change": 10.0, "low": 4.5, "high": 15.2},
+                    "refused_share": {"old": 0.2, "new": 0.1, "change": -0.1, "low": -0.2, "high": 0.0}},
+        "checks": [{"check": "held-out posts", "passed": True, "detail": "10"}]}
 
 
-def make_version(registry: Registry, promote: bool, reason: str = "test") -> str:
-    version = registry.create("writer", "base/model")
+def make_version(registry: Registry, promote: bool, reason: str = "test", style_examples: int | None = 0) -> str:
+    version = registry.create("writer", "base/model", settings={"style_examples": style_examples, "steps": 80})
     version.adapter_dir.mkdir()
     (version.adapter_dir / "adapter_config.json").write_text("{}")
-    done = registry.finish(version, metrics={"new": GOOD, "old": BASE}, counts={"train": 8, "holdout": 2},
-                           keys=["draft:1", "draft:2"], decision=Decision(promote, reason))
+    done = registry.finish(version, metrics={"new": GOOD, "old": BASE, "gate": GATE, "plan": {"done_steps": 80}},
+                           counts={"train": 8, "holdout": 2}, keys=["draft:1", "draft:2"],
+                           decision=Decision(promote, reason))
     return done.id
-
-
-def test_gate_needs_the_margin_on_the_primary_metric_and_no_more_rule_rejections():
-    retrain = RetrainConfig(primary_metric="cider", min_improvement=0.1)
-    assert decide(GOOD, BASE, retrain).promote
-    barely = {**BASE, "cider": BASE["cider"] + 0.05}
-    verdict = decide(barely, BASE, retrain)
-    assert not verdict.promote and "below the required improvement" in verdict.reason
-    sloppier = {**GOOD, "rejected_share": 0.3}
-    verdict = decide(sloppier, BASE, retrain)
-    assert not verdict.promote and "rules reject more" in verdict.reason
-    # The primary metric is configurable: BLEU here got worse, so no promotion even though CIDEr improved.
-    assert not decide({**GOOD, "bleu": 5.0}, BASE, RetrainConfig(primary_metric="bleu")).promote
 
 
 def test_versions_are_listed_only_when_finished(config):
@@ -94,6 +85,9 @@ def test_models_cli_list_and_rollback(home, config):
     data = json.loads(listed.stdout)
     assert [(v["id"], v["current"]) for v in data] == [("v001", False), ("v002", True)]
     assert data[0]["metrics"]["new"]["cider"] == 1.2
+    # The gate's evidence: per metric old, new and the interval of the change.
+    assert data[1]["metrics"]["gate"]["metrics"]["bleu"] == GATE["metrics"]["bleu"]
+    assert data[1]["settings"]["style_examples"] == 0
 
     back = run_cli("models", "rollback", config=home / "pawpost.toml")
     assert back.returncode == 0, back.stderr
@@ -101,6 +95,23 @@ def test_models_cli_list_and_rollback(home, config):
     assert Registry(config).current_id() == first
     table = run_cli("models", "list", config=home / "pawpost.toml")
     assert "v002" in table.stdout and "*" in table.stdout
+    assert all(part in table.stdout for part in ("10.0", "20.0", "+4.5", "+15.2", "20%", "10%"))
+
+
+def test_a_version_says_how_many_style_examples_its_prompts_show(config):
+    from bot.ml import Runtime
+    from bot.pipeline import make_captioner
+
+    registry = Registry(config)
+    none = registry.adapter_dir(make_version(registry, promote=True, style_examples=0))
+    assert style_examples_for(none) == 0
+    some = registry.adapter_dir(make_version(registry, promote=True, style_examples=2))
+    assert style_examples_for(some) == 2
+    # A version from before the count was recorded: the config's captions.style_examples applies.
+    assert style_examples_for(registry.adapter_dir(make_version(registry, promote=False, style_examples=None))) is None
+    config.models = config.models.model_copy(update={"writer": "base/model", "describer": "base/describer"})
+    captioner = make_captioner(config, Runtime("cpu", "float32"))
+    assert (captioner.adapter_dir, captioner.style_examples) == (some, 2)
 
 
 def test_status_shows_the_caption_model_version_in_use(store, config):
