@@ -5,7 +5,6 @@ budget, and gradient checkpointing only when the budget needs it."""
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any
 
