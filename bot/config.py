@@ -325,7 +325,6 @@ class RetrainConfig(Section):
     max_refusal_rise: Annotated[float, Field(ge=0, le=1)] = 0.0
     # Style examples in a retrained model's prompt (training and use alike); the voice lives in the adapter.
     style_examples: Annotated[int, Field(ge=0, le=10)] = 0
-    time_budget_minutes: Annotated[float, Field(gt=0)] = 360
     # "auto": chosen from the number of training posts (training/plan.py); a number forces it.
     steps: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
     learning_rate: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = "auto"
@@ -333,7 +332,7 @@ class RetrainConfig(Section):
     epochs: Annotated[int, Field(ge=1, le=100)] = 3
     lora_rank: Annotated[int, Field(ge=1, le=256)] = 8
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
-    # Training stops here (it evaluates and promotes only if better, as always): a CPU-only box finishes overnight.
+    # Training stops at 85 % of this, then evaluates and promotes only if better: a CPU-only box finishes overnight.
     time_budget_minutes: Annotated[float, Field(gt=0)] = 360
 
 
