@@ -200,3 +200,32 @@ def test_a_cut_off_candidate_keeps_its_finished_sentences_or_is_refused() -> Non
 def test_a_near_copy_of_a_style_example_is_refused() -> None:
     v = check_candidate("Lola says: blanket burrito mode ON. Do not disturb unless you bring cheese", FULL)
     assert not v.passed and "near-copy" in v.reason and "style example" in v.reason
+
+
+def test_rule_context_takes_mentions_absent_pets_species_and_examples_from_config_and_prompt(config) -> None:
+    from bot.captions.prompt import build_prompt
+    from bot.captions.rules import rule_context
+    from bot.config import Config
+
+    config = Config(**{**config.model_dump(exclude={"source"}),
+                       "captions": {**config.captions.model_dump(), "mentions": ["maria_walks"]}})
+    prompt = build_prompt(config, ["Lola"], scene="a small dog and a cat on a sofa; also a cat, not one of the "
+                                                  "account's pets", examples=["Sofa queen 👑 #sofa"])
+    ctx = rule_context(config, prompt, ["Old post #throwback"], [])
+    assert ctx.mentions == ["@maria_walks"]
+    assert ctx.other_names == ["Pico"] and ctx.other_hashtags == ["#picothechi"]
+    assert ctx.species == ["cat", "dog"] and ctx.examples == ["Sofa queen 👑"]
+    assert ctx.known_hashtags == ["#throwback"]
+    assert any("Mention Lola by name" in s for s in ctx.echo_sources)
+    assert check_candidate("Lola and @maria_walks share the sofa with a cat 🐱", ctx).passed
+    assert not check_candidate("Lola and @stranger share the sofa 🐱", ctx).passed
+
+
+def test_the_token_budget_follows_the_accounts_caption_lengths() -> None:
+    from bot.captions.context import PastCaption, token_budget
+
+    short = [PastCaption("x" * 60 + " #tag", None)] * 5
+    assert token_budget(short, 60) == 30  # 1.5 x 60 characters / 3 characters per token
+    assert token_budget([PastCaption("x" * 400, None)] * 5, 60) == 60  # never above captions.max_new_tokens
+    assert token_budget([PastCaption("hi", None)] * 5, 60) == 24  # never below 24
+    assert token_budget(short[:2], 60) == 60  # too few captions to tell
