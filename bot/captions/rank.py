@@ -1,7 +1,8 @@
-"""Ranking caption candidates: image–text match, novelty against past captions, and length fit.
+"""Ranking caption candidates: saying what the photo shows, the voice's first person, novelty against past
+captions and style examples, and length fit, less a penalty for phrases taken from the prompt.
 
-The match is the embedder's image–text similarity when it can read text (CLIP, SigLIP), otherwise how well
-the candidate agrees with what is known about the photo (its description, pets and hint).
+The match is the embedder's image–text similarity when it can read text (CLIP, SigLIP), otherwise how many of
+the scene's content words (description, what vision found, the owner's hint) the candidate picks up.
 """
 
 from __future__ import annotations
