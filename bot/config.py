@@ -120,14 +120,15 @@ class ThemesConfig(Section):
 class CaptionsConfig(Section):
     voice: str = "playful, first person as the pet, one or two emojis"
     hashtags: list[str] = []
+    mentions: list[str] = []  # @accounts a generated caption may mention; any other @mention is refused
     max_hashtags: Annotated[int, Field(ge=0, le=30)] = 5
     candidates: Annotated[int, Field(ge=1, le=16)] = 4
     max_new_tokens: Annotated[int, Field(ge=8, le=512)] = 60
-    temperature: Annotated[float, Field(gt=0, le=2)] = 0.9
-    top_p: Annotated[float, Field(gt=0, le=1)] = 0.92
+    temperature: Annotated[float, Field(gt=0, le=2)] = 0.7
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.9
     repetition_penalty: Annotated[float, Field(ge=1, le=2)] = 1.15
     no_repeat_ngram_size: Annotated[int, Field(ge=0, le=10)] = 3
-    style_examples: Annotated[int, Field(ge=0, le=10)] = 3
+    style_examples: Annotated[int, Field(ge=0, le=10)] = 2
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     seed: int | None = None
     themes: ThemesConfig = ThemesConfig()
@@ -136,6 +137,17 @@ class CaptionsConfig(Section):
     @classmethod
     def _hashtags(cls, tags: list[str]) -> list[str]:
         return [_hashtag(t) for t in tags]
+
+    @field_validator("mentions")
+    @classmethod
+    def _mentions(cls, names: list[str]) -> list[str]:
+        out = []
+        for name in names:
+            handle = "@" + name.strip().lstrip("@")
+            if not re.fullmatch(r"@[\w.]+", handle):
+                raise ValueError(f"{name!r} is not an Instagram username (letters, digits, _ and . only)")
+            out.append(handle)
+        return out
 
 
 class ModelsConfig(Section):

@@ -12,8 +12,9 @@ from typing import Any
 from PIL import Image
 
 from bot.captions import templates
-from bot.captions.generate import GenerationSettings, grouped, sample, to_device
+from bot.captions.generate import GenerationSettings, decode, grouped, sample, to_device
 from bot.captions.prompt import Prompt
+from bot.captions.rules import Generated
 from bot.ml import ManagedModel, Runtime
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def _pad_left(tokenizer: Any) -> None:
 
 
 def _continue(start: str, continuation: str) -> str:
-    return start + continuation if start else continuation
+    if not start:
+        return continuation
+    return Generated(start + continuation, cut_off=getattr(continuation, "cut_off", False))
 
 
 class CaptionModel(ManagedModel):
@@ -93,7 +96,7 @@ class ChatVLM(CaptionModel):
             inputs = to_device(inputs, self.runtime.device, self.model.dtype)
             new = sample(self.model, inputs, settings, seed, tokenizer=self.processor.tokenizer,
                          num_return_sequences=settings.candidates)
-            texts = self.processor.tokenizer.batch_decode(new, skip_special_tokens=True)
+            texts = decode(self.processor.tokenizer, new, settings)
         return [[_continue(p.start, t) for t in group] for p, group in zip(prompts, grouped(texts, settings.candidates),
                                                                           strict=True)]
 
@@ -166,7 +169,7 @@ class Writer(CaptionModel):
             inputs = to_device(inputs, self.runtime.device, self.model.dtype)
             new = sample(self.model, inputs, settings, seed, tokenizer=self.tokenizer,
                          num_return_sequences=settings.candidates)
-            texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            texts = decode(self.tokenizer, new, settings)
         return [[_continue(p.start, t) for t in group] for p, group in zip(prompts, grouped(texts, settings.candidates),
                                                                           strict=True)]
 

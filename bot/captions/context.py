@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def scene_from_analysis(analysis: dict[str, Any]) -> str | None:
     for label in strangers:
         counted[label] = counted.get(label, 0) + 1
     parts = [f"{n} {label}{'s' if n > 1 else ''}" if n > 1 else f"a {label}" for label, n in counted.items()]
-    return f"also {', '.join(parts)} that the account does not know (not one of its pets)"
+    return f"also {', '.join(parts)}, not one of the account's pets"
 
 
 def _json(text: str | None) -> dict[str, Any]:
@@ -146,6 +147,21 @@ def typical_length(past: list[PastCaption]) -> int:
     """The account's usual caption length (median characters of the words, hashtags left out)."""
     lengths = [len(body(p.text)) for p in past if body(p.text)]
     return int(statistics.median(lengths)) if len(lengths) >= 3 else DEFAULT_LENGTH
+
+
+CHARS_PER_TOKEN = 3.0  # captions are short words and emoji: fewer characters per token than prose
+MIN_NEW_TOKENS = 24
+
+
+def token_budget(past: list[PastCaption], cap: int) -> int:
+    """max_new_tokens for this account: half again the tokens of its long captions (the 90th percentile of
+    their words, hashtags left out, which the rules add), within [24, captions.max_new_tokens]. A writer
+    that rambles is stopped sooner; one that ends a sentence is trimmed there."""
+    lengths = sorted(len(body(p.text)) for p in past if body(p.text))
+    if len(lengths) < 3:
+        return cap
+    long = lengths[int(0.9 * (len(lengths) - 1))]
+    return max(MIN_NEW_TOKENS, min(cap, math.ceil(1.5 * long / CHARS_PER_TOKEN)))
 
 
 def style_examples(store: Store, sha256: str, count: int, past: list[PastCaption],

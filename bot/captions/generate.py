@@ -25,6 +25,9 @@ class GenerationSettings:
     no_repeat_ngram_size: int = 3
     # Only benchmarks set this (equal to max_new_tokens) so that compared runs generate the same token count.
     min_new_tokens: int | None = None
+    # A caption is one paragraph: generation ends at its first line break (small models start a second answer,
+    # a list or a signature there; the rules add the hashtags on their own line).
+    stop_strings: tuple[str, ...] = ("\n",)
 
     @classmethod
     def from_config(cls, captions: CaptionsConfig) -> GenerationSettings:
@@ -117,6 +120,9 @@ def sample(model: Any, inputs: dict[str, Any], settings: GenerationSettings, see
     }
     if settings.min_new_tokens:
         kwargs["min_new_tokens"] = settings.min_new_tokens
+    elif settings.stop_strings:
+        kwargs["stop_strings"] = list(settings.stop_strings)
+        kwargs["tokenizer"] = tokenizer
     if share_prefill is None:
         share_prefill = can_share_prefill(model) and num_return_sequences > 1
     with torch.inference_mode():
@@ -125,6 +131,25 @@ def sample(model: Any, inputs: dict[str, Any], settings: GenerationSettings, see
             kwargs["num_return_sequences"] = 1
         out = model.generate(**inputs, **kwargs)
     return out[:, prompt_length:]
+
+
+def decode(tokenizer: Any, new: Any, settings: GenerationSettings) -> list[Any]:
+    """The new tokens as text, each marked cut off when it ran to max_new_tokens without ending by itself
+    (an end token or a stop string): the rules then keep only its finished sentences."""
+    from bot.captions.rules import Generated
+
+    ends = set(eos_ids_of(tokenizer))
+    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+    out = []
+    for row, text in zip(new.tolist(), texts, strict=True):
+        ended = any(t in ends for t in row) or any(s in text for s in settings.stop_strings)
+        out.append(Generated(text, cut_off=len(row) >= settings.max_new_tokens and not ended))
+    return out
+
+
+def eos_ids_of(tokenizer: Any) -> list[int]:
+    ids = [tokenizer.eos_token_id, tokenizer.pad_token_id]
+    return [i for i in ids if i is not None]
 
 
 def prefill(model: Any, inputs: dict[str, Any], copies: int) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Prompt:
     user: str
     start: str = ""
     pets: list[PetInfo] = field(default_factory=list)
+    scene: str = ""  # what the photo shows, as the prompt says it
+    examples: list[str] = field(default_factory=list)  # the style examples shown
+    instructions: list[str] = field(default_factory=list)  # the prompt's own sentences, which a caption must not echo
 
     def messages(self, with_image: bool) -> list[dict[str, Any]]:
         """Chat messages; with an image, content is the list form image-text-to-text processors expect."""
@@ -57,6 +60,11 @@ class Prompt:
         """The prompt for a model without a chat template, ending where the caption begins."""
         text = templates.PLAIN.format(system=self.system, user=self.user)
         return f"{text} {self.start}" if self.start else text
+
+    def echo_sources(self) -> list[str]:
+        """What a caption must not parrot: the instructions, and the pets' descriptions and personalities."""
+        return [*self.instructions, *(p.description for p in self.pets if p.description),
+                *(p.personality for p in self.pets if p.personality)]
 
     def record(self) -> str:
         """The full prompt as stored with the draft, for debugging."""
@@ -99,40 +107,62 @@ def build_prompt(
     start: str | None = None,
     day: date | None = None,
 ) -> Prompt:
-    """The prompt for one photo.
+    """The prompt for one photo: the pets and what the photo shows as short sentences, examples of the
+    account's tone, then the instruction.
 
     `scene` is what the photo shows in words (the describer's description and/or what vision found);
-    `examples` are past captions to imitate; `hint` is the owner's note; `start` the caption's first words.
+    `examples` are past captions whose tone to follow; `hint` is the owner's note; `start` the caption's first words.
     """
+    from bot.captions.quality import hashtag_free, wants_first_person
+
     c = config.captions
     infos = pet_infos(config, pets)
-    system = templates.SYSTEM.format(voice=c.voice.strip().rstrip("."), max_hashtags=c.max_hashtags)
-    sections: list[str] = []
-    if infos:
-        lines = [templates.PET.format(
-            name=p.name,
-            species=p.species,
-            description=templates.PET_DESCRIPTION.format(description=p.description) if p.description else "",
-            personality=templates.PET_PERSONALITY.format(personality=p.personality) if p.personality else "",
-        ) for p in infos]
-        sections.append(templates.PETS_SECTION.format(pets="\n".join(lines)))
-    elif config.pets:
-        sections.append(templates.NO_PET_SECTION)
-    if scene and scene.strip():
-        sections.append(templates.SCENE_SECTION.format(scene=scene.strip()))
+    voice = " ".join(c.voice.split()).rstrip(".")
+    speaker = infos[0] if infos and wants_first_person(voice) else None
+    system = templates.SYSTEM
+    facts: list[str] = []
+    for p in infos:
+        # The pets' descriptions stay out: a small model repeats them instead of saying what the photo shows.
+        if p is speaker:
+            system = templates.SYSTEM_AS_PET.format(name=p.name, species=p.species) + (
+                templates.SPEAKER_PERSONALITY.format(personality=_sentence(p.personality)) if p.personality else "")
+            continue
+        facts.append(templates.PET.format(name=p.name, species=p.species)
+                     + (templates.PET_PERSONALITY.format(name=p.name, personality=_sentence(p.personality))
+                        if p.personality else ""))
+    if not infos and config.pets:
+        facts.append(templates.NO_PET)
+    scene = " ".join((scene or "").split()).rstrip(".")
+    if scene:
+        facts.append(templates.SCENE.format(scene=scene))
     theme = theme_for(c.themes, day) if day is not None else None
     if theme:
-        sections.append(templates.THEME_SECTION.format(theme=theme))
+        facts.append(templates.THEME.format(theme=theme))
     if hint and hint.strip():
-        sections.append(templates.HINT_SECTION.format(hint=" ".join(hint.split())))
-    shown = [" ".join(e.split()) for e in examples if e and e.strip()]
-    if shown:
-        sections.append(templates.EXAMPLES_SECTION.format(
-            examples="\n".join(templates.EXAMPLE.format(caption=e) for e in shown)))
+        facts.append(templates.HINT.format(hint=" ".join(hint.split()).rstrip(".")))
+    shown = [t for t in (hashtag_free(e) for e in examples if e and e.strip()) if t]
     names = _join_names([p.name for p in infos])
-    sections.append(templates.TASK_WITH_NAME.format(names=names) if names else templates.TASK)
-    user = templates.SECTION_SEPARATOR.join(sections)
-    return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos)
+    task = [templates.TASK_WITH_NAME.format(names=names, voice=voice) if names else
+            templates.TASK.format(voice=voice)]
+    if speaker is not None:
+        task.append(templates.FIRST_PERSON.format(name=speaker.name))
+    task.append(templates.NAME_THEM.format(names=names) if names else templates.NAME_NONE if config.pets else "")
+    task.append(templates.ONLY_CAPTION)
+    sections = [" ".join(facts)]
+    if shown:
+        sections.append(templates.EXAMPLES.format(
+            examples="\n".join(templates.EXAMPLE.format(caption=e) for e in shown)))
+    sections.append(" ".join(t for t in task if t))
+    user = templates.SECTION_SEPARATOR.join(s for s in sections if s)
+    # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).
+    instructions = [templates.SYSTEM, templates.SYSTEM_AS_PET.split(",")[-1], *(t for t in task if t),
+                    templates.NO_PET if not infos else "", templates.EXAMPLES.split("\n")[0]]
+    return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,
+                  scene=scene, examples=shown, instructions=[i for i in instructions if i])
+
+
+def _sentence(text: str) -> str:
+    return " ".join(text.split()).rstrip(".")
 
 
 def _join_names(names: list[str]) -> str:

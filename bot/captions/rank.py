@@ -1,36 +1,33 @@
-"""Ranking caption candidates: image–text match, novelty against past captions, and length fit.
+"""Ranking caption candidates: saying what the photo shows, the voice's first person, novelty against past
+captions and style examples, and length fit, less a penalty for phrases taken from the prompt.
 
-The match is the embedder's image–text similarity when it can read text (CLIP, SigLIP), otherwise how well
-the candidate agrees with what is known about the photo (its description, pets and hint).
+The match is the embedder's image–text similarity when it can read text (CLIP, SigLIP), otherwise how many of
+the scene's content words (description, what vision found, the owner's hint) the candidate picks up.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.captions.rules import body, similarity, words
+from bot.captions import quality
+from bot.captions.text import body, ngrams, similarity, words
 from bot.errors import PawpostError
 
 log = logging.getLogger(__name__)
 
-_STOPWORDS = (
-    "a an the and or but of to in on at for with by from is are was were be been am i me my we our you your it its "
-    "this that these those he she him her his they them their there here so very just not no yes do does did has have "
-    "had will would can could as if then than too up down out over into about what who how when where why all any "
-    "some more most one two"
-)
-STOPWORDS = frozenset(_STOPWORDS.split())
+STOPWORDS = quality.STOPWORDS
 
 
 @dataclass(frozen=True)
 class Weights:
-    match: float = 0.5
-    novelty: float = 0.3
-    length: float = 0.2
+    match: float = 0.4  # says something about the photo
+    voice: float = 0.25  # first person, when the voice asks for it
+    novelty: float = 0.2  # unlike past captions and the style examples
+    length: float = 0.15  # near the account's usual length
+    echo: float = 0.5  # penalty: share of its phrases taken from the instructions or pets' descriptions
 
 
 def length_fit(text: str, target: int) -> float:
@@ -48,21 +45,21 @@ def novelty(text: str, past: Sequence[str]) -> float:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 2}
+    return quality.content_words(text)
 
 
-def agreement(text: str, reference: str) -> float:
+def agreement(text: str, reference: str, names: Sequence[str] = ()) -> float:
     """Share of the reference's content words (what the photo shows) the candidate picks up, 0..1."""
-    ref = content_words(reference)
-    if not ref:
+    return quality.scene_overlap(text, reference, names)
+
+
+def echo_share(text: str, sources: Sequence[str], n: int = 3) -> float:
+    """Share of the candidate's 3-word phrases found in `sources` (instructions, pets' descriptions), 0..1."""
+    grams = ngrams(words(text), n)
+    if not grams or not sources:
         return 0.0
-    hits = len(content_words(text) & ref)
-    return min(1.0, hits / min(len(ref), 4))
-
-
-def _stem(word: str) -> str:
-    # Crude plural folding so "blankets" agrees with "blanket".
-    return re.sub(r"(?<=[a-z]{3})(es|s)$", "", word)
+    theirs = set().union(*(ngrams(words(s), n) for s in sources))
+    return len(grams & theirs) / len(grams)
 
 
 def image_match(vision: Any, image: Any, texts: Sequence[str]) -> list[float] | None:
@@ -88,15 +85,23 @@ def scores(
     target_length: int = 120,
     matches: Sequence[float] | None = None,
     weights: Weights = Weights(),
+    names: Sequence[str] = (),
+    first_person: bool = False,
+    echo_sources: Sequence[str] = (),
 ) -> list[float]:
-    """A score per candidate, higher is better. `matches` (image–text cosines) replace description agreement."""
+    """A score per candidate, higher is better. `reference` is what the photo shows (the pets' `names` aside);
+    `matches` (image–text cosines) replace agreement with it; `first_person` rewards "I/my" when the voice
+    asks for it; phrases from `echo_sources` are penalised; `past` includes the style examples shown."""
     if matches is not None:
         # Cosines of one photo's candidates differ by hundredths; spread them over 0..1 so they count.
         low, high = min(matches), max(matches)
         match = [(m - low) / (high - low) if high > low else 0.5 for m in matches]
     else:
-        match = [agreement(t, reference) for t in texts]
-    return [
-        round(weights.match * m + weights.novelty * novelty(t, past) + weights.length * length_fit(t, target_length), 4)
-        for t, m in zip(texts, match, strict=True)
-    ]
+        match = [agreement(t, reference, names) for t in texts]
+    out = []
+    for t, m in zip(texts, match, strict=True):
+        voice = 1.0 if not first_person or quality.first_person(t) else 0.0
+        value = (weights.match * m + weights.voice * voice + weights.novelty * novelty(t, past)
+                 + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources))
+        out.append(round(value, 4))
+    return out

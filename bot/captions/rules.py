@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
+
+from bot.captions import quality
+from bot.captions.text import (  # noqa: F401  (re-exported: training and drafts import them from here)
+    HASHTAG_RE,
+    MENTION_RE,
+    WORD_RE,
+    body,
+    complete_part,
+    hashtags,
+    mentions,
+    repeated_phrase,
+    similarity,
+    split_closing_hashtags,
+    words,
+)
 
 if TYPE_CHECKING:
     from bot.captions.prompt import Prompt
@@ -17,17 +31,6 @@ if TYPE_CHECKING:
 
 MAX_CAPTION_CHARS = 2200
 MAX_MENTIONS = 20
-
-HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
-MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
-
-
-def hashtags(text: str) -> list[str]:
-    return HASHTAG_RE.findall(text)
-
-
-def mentions(text: str) -> list[str]:
-    return MENTION_RE.findall(text)
 
 
 def instagram_limits(text: str, max_hashtags: int) -> str | None:
@@ -46,13 +49,9 @@ def instagram_limits(text: str, max_hashtags: int) -> str | None:
 
 # -- rules for generated candidates -----------------------------------------------------------
 
-LOOP_NGRAM = 3
-STUTTER = 4  # the same word this many times in a row is a loop ("ha ha ha" is not)
 NEAR_COPY_RATIO = 0.8  # word-sequence similarity from which a caption is a near-copy of a past one
 PAST_CAPTIONS_CHECKED = 100
 
-WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-SENTENCE_RE = re.compile(r"[.!?\n]+")
 # Chat and tokenizer markers a model may emit: <|im_end|>, <end_of_utterance>, </s>, [SEP], <image> ...
 SPECIAL_RE = re.compile(r"<\|[^|<>]{0,40}\|>|</?[A-Za-z_][\w\-]{0,40}>|\[(?:CLS|SEP|PAD|UNK|MASK|DEC)\]")
 # Control characters and the replacement character (from half-decoded bytes), but not line breaks.
@@ -72,6 +71,12 @@ class RuleContext:
     prompt_lines: list[str] = field(default_factory=list)  # lines of the prompt, to strip if echoed
     special_tokens: list[str] = field(default_factory=list)
     start: str = ""
+    mentions: list[str] = field(default_factory=list)  # @accounts a caption may mention (captions.mentions)
+    other_hashtags: list[str] = field(default_factory=list)  # hashtags of the configured pets NOT in the photo
+    known_hashtags: list[str] = field(default_factory=list)  # hashtags the account has used (allowed inside sentences)
+    echo_sources: list[str] = field(default_factory=list)  # instructions and pets' descriptions, not to parrot
+    species: list[str] = field(default_factory=list)  # animal kinds in the photo (pets' and the scene's)
+    examples: list[str] = field(default_factory=list)  # the style examples shown, not to copy
 
 
 def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens: list[str]) -> RuleContext:
@@ -79,16 +84,36 @@ def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens
     both check candidates against exactly this."""
     present = {p.name.lower() for p in prompt.pets}
     tags = [t for pet in prompt.pets for t in pet.hashtags]
+    others = [p for p in config.pets if p.name.lower() not in present]
+    own = {t.lower() for t in [*tags, *config.captions.hashtags]}
+    past = past[:PAST_CAPTIONS_CHECKED]
     return RuleContext(
         max_hashtags=config.captions.max_hashtags,
         pet_names=[p.name for p in prompt.pets],
-        other_names=[p.name for p in config.pets if p.name.lower() not in present],
+        other_names=[p.name for p in others],
         hashtags=list(dict.fromkeys([*tags, *config.captions.hashtags])),
-        past_captions=past[:PAST_CAPTIONS_CHECKED],
+        past_captions=past,
         prompt_lines=[*prompt.system.split("\n"), *prompt.user.split("\n")],
         special_tokens=special_tokens,
         start=prompt.start,
+        mentions=list(config.captions.mentions),
+        other_hashtags=[t for p in others for t in p.hashtags if t.lower() not in own],
+        known_hashtags=list(dict.fromkeys(t for caption in past for t in hashtags(caption))),
+        echo_sources=prompt.echo_sources(),
+        species=sorted({p.species for p in prompt.pets} | quality.scene_species(prompt.scene)),
+        examples=list(prompt.examples),
     )
+
+
+class Generated(str):
+    """A model's raw candidate, knowing whether generation stopped by itself or ran out of new tokens."""
+
+    cut_off: bool
+
+    def __new__(cls, text: str, cut_off: bool = False) -> Generated:
+        obj = super().__new__(cls, text)
+        obj.cut_off = cut_off
+        return obj
 
 
 @dataclass
@@ -100,12 +125,21 @@ class Verdict:
 
 def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
     """Clean one generated candidate and apply every rule; the first rule it breaks is the reason."""
-    text = clean(raw, ctx)
+    text = first_paragraph(clean(raw, ctx))
     if ctx.start and not text.startswith(ctx.start):
         return Verdict(text, False, f"does not begin with the requested start {ctx.start!r}")
-    text, problem = merge_hashtags(text, ctx.hashtags, ctx.max_hashtags)
+    main, trailing = split_closing_hashtags(text)
+    if getattr(raw, "cut_off", False) and trailing == []:
+        # Ran out of tokens: keep the finished sentences; a caption never ends in a half sentence.
+        main = complete_part(main)
+        if not body(main) or (ctx.start and not main.startswith(ctx.start)):
+            return Verdict(text, False, "it was cut off mid-sentence (captions.max_new_tokens) before its first "
+                                        "sentence ended")
+    text, problem = merge_hashtags(" ".join([main, *_kept(trailing, ctx)]), ctx.hashtags, ctx.max_hashtags)
     if problem is None:
         problem = instagram_limits(text, ctx.max_hashtags)
+    if problem is None:
+        problem = content_problem(main, trailing, ctx)
     if problem is None and not body(text):
         problem = "the caption has no words besides hashtags"
     if problem is None:
@@ -114,12 +148,55 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
         problem = wrong_names(text, ctx.pet_names, ctx.other_names)
     if problem is None:
         problem = near_copy(text, ctx.past_captions[:PAST_CAPTIONS_CHECKED])
+    if problem is None:
+        problem = near_copy(text, ctx.examples, "a style example")
     return Verdict(text, problem is None, problem)
+
+
+def content_problem(main: str, trailing: list[str], ctx: RuleContext) -> str | None:
+    """Why what the caption says is wrong for this photo: parroted prompt, a list, an invented @mention or
+    hashtag, an absent pet's hashtag, or a species that contradicts the photo."""
+    if quality.LIST_ITEM_RE.search(main):
+        return "it is a list, not a caption"
+    problem = quality.echo(main, ctx.echo_sources)
+    if problem:
+        return problem
+    invented = quality.invented_mentions(main + " " + " ".join(trailing), ctx.mentions)
+    if invented:
+        return f"it mentions {', '.join(invented)}, who is not in captions.mentions"
+    absent = {t.lower() for t in ctx.other_hashtags} & {t.lower() for t in hashtags(main)}
+    if absent:
+        return f"it has the hashtag {', '.join(sorted(absent))} of a pet who is not in this photo"
+    allowed = {t.lower() for t in [*ctx.hashtags, *ctx.known_hashtags]}
+    inline = [t for t in hashtags(main) if t.lower() not in allowed]
+    if inline:
+        return f"it has the hashtag {inline[0]} inside a sentence, which is not one of the account's"
+    wrong = quality.contradicting_species(main, ctx.species)
+    if wrong:
+        return f"it calls the animal \"{wrong[0]}\", which is not a {' or '.join(ctx.species)}"
+    return None
+
+
+def _kept(trailing: list[str], ctx: RuleContext) -> list[str]:
+    # The model's own closing hashtags follow the configured ones, but never an absent pet's.
+    absent = {t.lower() for t in ctx.other_hashtags}
+    return [t for t in trailing if t.lower() not in absent]
+
+
+def first_paragraph(text: str) -> str:
+    """The caption up to its first blank line (the writer stops there; anything after is a second answer)."""
+    return text.split("\n\n", 1)[0].strip() if not _only_hashtags_after(text) else text
+
+
+def _only_hashtags_after(text: str) -> bool:
+    # "Caption.\n\n#tag #tag" is one caption with its closing block, not two paragraphs.
+    parts = text.split("\n\n", 1)
+    return len(parts) == 2 and bool(parts[1].strip()) and not body(parts[1])
 
 
 def clean(raw: str, ctx: RuleContext) -> str:
     """Strip special tokens, prompt echo and stray quotes; normalise whitespace (keeping paragraph breaks)."""
-    text = raw
+    text = str(raw)
     for token in sorted(ctx.special_tokens, key=len, reverse=True):
         if token:
             text = text.replace(token, " ")
@@ -133,6 +210,8 @@ def clean(raw: str, ctx: RuleContext) -> str:
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
         text = text[1:-1].strip()
+    elif len(text) >= 2 and text[0] in "\"“" and text.count(text[0]) == 1 and text[0] != "'":
+        text = text[1:].strip()  # an opening quote the model never closed
     return text
 
 
@@ -147,35 +226,13 @@ def _strip_echo(text: str, prompt_lines: list[str]) -> str:
     return "\n".join(kept)
 
 
-def body(text: str) -> str:
-    """The caption without its hashtags and @mentions, for comparing wording."""
-    return " ".join(MENTION_RE.sub(" ", HASHTAG_RE.sub(" ", text)).split())
-
-
-def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in WORD_RE.findall(body(text))]
-
-
 def merge_hashtags(text: str, extra: list[str], max_hashtags: int) -> tuple[str, str | None]:
     """Merge the caption's closing hashtags with `extra` (the pets' then the account's), no duplicates.
 
     Hashtags inside sentences stay where they are and count; the closing block is rebuilt as the pets' and
     account's tags first, then the model's own, until `max_hashtags`. Returns (text, problem or None).
     """
-    lines = text.rstrip().split("\n")
-    trailing: list[str] = []
-    # The closing block: trailing tokens that are all hashtags (across the last lines).
-    while lines:
-        tokens = lines[-1].split()
-        cut = len(tokens)
-        while cut and HASHTAG_RE.fullmatch(tokens[cut - 1]):
-            cut -= 1
-        trailing = tokens[cut:] + trailing
-        if cut:
-            lines[-1] = " ".join(tokens[:cut])
-            break
-        lines.pop()
-    main = "\n".join(lines).rstrip()
+    main, trailing = split_closing_hashtags(text)
     inline = hashtags(main)
     if len(inline) > max_hashtags:
         return text, (f"the caption has {len(inline)} hashtags inside its sentences; at most {max_hashtags} are "
@@ -191,29 +248,8 @@ def merge_hashtags(text: str, extra: list[str], max_hashtags: int) -> tuple[str,
     return (f"{main}\n\n{' '.join(block)}" if main else " ".join(block)), None
 
 
-def repeated_phrase(text: str) -> str | None:
-    """Why `text` loops (the same 3 words twice, one word 4 times running, a sentence said twice), or None."""
-    w = words(text)
-    for i in range(len(w) - STUTTER + 1):
-        if len(set(w[i:i + STUTTER])) == 1:
-            return f"it repeats itself (\"{w[i]}\" {STUTTER} times in a row)"
-    seen: set[tuple[str, ...]] = set()
-    for i in range(len(w) - LOOP_NGRAM + 1):
-        gram = tuple(w[i:i + LOOP_NGRAM])
-        if gram in seen:
-            return f"it repeats itself (\"{' '.join(gram)}\" twice)"
-        seen.add(gram)
-    sentences: set[str] = set()
-    for sentence in SENTENCE_RE.split(body(text)):
-        key = " ".join(WORD_RE.findall(sentence.lower()))
-        if len(key.split()) >= 2 and key in sentences:
-            return f"it says the same sentence twice (\"{key}\")"
-        sentences.add(key)
-    return None
-
-
 def mentions_name(text: str, name: str) -> bool:
-    return re.search(rf"(?<![\w#@]){re.escape(name)}(?!\w)", body(text), re.IGNORECASE) is not None
+    return quality.names(text, name)
 
 
 def wrong_names(text: str, pet_names: list[str], other_names: list[str]) -> str | None:
@@ -227,19 +263,11 @@ def wrong_names(text: str, pet_names: list[str], other_names: list[str]) -> str 
     return None
 
 
-def similarity(a: str, b: str) -> float:
-    """How alike two captions' wording is, 0..1 (hashtags, mentions, case and punctuation ignored)."""
-    wa, wb = words(a), words(b)
-    if not wa or not wb:
-        return 0.0
-    return SequenceMatcher(None, wa, wb, autojunk=False).ratio()
-
-
-def near_copy(text: str, past: list[str]) -> str | None:
-    """Why `text` is a near-copy of a past caption, or None."""
+def near_copy(text: str, past: list[str], what: str = "a past caption") -> str | None:
+    """Why `text` is a near-copy of a past caption (or of a style example), or None."""
     for caption in past:
         ratio = similarity(text, caption)
         if ratio >= NEAR_COPY_RATIO:
             shown = " ".join(caption.split())
-            return f"it is a near-copy ({ratio:.0%} alike) of a past caption: \"{shown[:80]}\""
+            return f"it is a near-copy ({ratio:.0%} alike) of {what}: \"{shown[:80]}\""
     return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.captions import context, rank
 from bot.captions.backends import ChatVLM, Describer, Writer
 from bot.captions.generate import GenerationSettings, chunks, new_seed
 from bot.captions.prompt import Prompt, build_prompt
+from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
 from bot.drafts import DraftView, get_draft
@@ -118,6 +119,8 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     past = context.past_captions(store, context.SIMILAR_POOL)
     past_texts = [p.text for p in past]
     target = context.typical_length(past[:PAST_CAPTIONS_CHECKED])
+    settings = replace(settings, max_new_tokens=context.token_budget(past[:PAST_CAPTIONS_CHECKED],
+                                                                     settings.max_new_tokens))
     ids = context.embedder_ids(config, vision)
     images = [j.image for j in jobs]
     count = c.style_examples if captioner.style_examples is None else captioner.style_examples
@@ -161,13 +164,16 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     # Only candidates that passed every rule are ranked; the refused ones are kept, unscored, after them.
     passing = [[v for v in found if v.passed] for found in verdicts]
     matches_for = _image_matches(vision, jobs, passing)
+    first_person = wants_first_person(c.voice)
     for i, outcome in enumerate(outcomes):
-        job = outcome.job
-        reference = " ".join(filter(None, [job.description, job.scene, job.hint,
-                                           *(f"{p.species} {p.description}" for p in job.pets)]))
+        job, ctx = outcome.job, rule_contexts[i]
+        # What the photo shows (not the pets' descriptions: repeating those is echo, not content).
+        reference = " ".join(filter(None, [job.description, job.scene, job.hint]))
         texts = [v.text for v in passing[i]]
-        values = rank.scores(texts, past=past_texts[:PAST_CAPTIONS_CHECKED], reference=reference,
-                             target_length=target, matches=matches_for[i]) if texts else []
+        values = rank.scores(texts, past=[*ctx.past_captions, *ctx.examples], reference=reference,
+                             target_length=target, matches=matches_for[i], names=ctx.pet_names,
+                             first_person=first_person and bool(job.pets),
+                             echo_sources=ctx.echo_sources) if texts else []
         ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
                         key=lambda c: -(c.score or 0.0))
         outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]

@@ -1,37 +1,43 @@
 """The words of every caption prompt, in one place, so they can be tuned without touching any logic.
 
-Placeholders are `str.format` fields; `bot/captions/prompt.py` fills them and leaves out empty sections.
+Placeholders are `str.format` fields; `bot/captions/prompt.py` fills them and leaves out empty sentences. Small
+models continue what they see, so the prompt is plain sentences (no labelled lists), the style examples are
+marked as examples of tone, and the instruction comes last.
 """
 
 from __future__ import annotations
 
-# The system message (chat models) or the first paragraph (plain prompts).
-SYSTEM = (
-    "You write Instagram captions for a pet's account, in the account's own voice. "
-    "Voice: {voice}. "
-    "Write one caption only: no title, no quotes, no explanation, at most {max_hashtags} hashtags."
-)
+# The system message (chat models) or the first paragraph (plain prompts). When the voice is the first person
+# and a pet is in the photo, the model is that pet: a small model then writes "I" and "my" by itself.
+SYSTEM = "You write short Instagram captions for a pet's account."
+SYSTEM_AS_PET = "You are {name}, a {species}, and you write your own short Instagram captions."
+SPEAKER_PERSONALITY = " You are {personality}."
 
-# One line per pet present in the photo.
-PET = "- {name}, a {species}{description}{personality}"
-PET_DESCRIPTION = ": {description}"
-PET_PERSONALITY = ". Personality: {personality}"
+# One sentence (or two) per pet present in the photo.
+PET = "{name} is a {species}."
+PET_PERSONALITY = " {name} is {personality}."
 
-# Sections of the user message, in this order; a section whose value is empty is left out.
-PETS_SECTION = "In this photo:\n{pets}"
-NO_PET_SECTION = "No pet of the account was recognised in this photo; do not name one."
-SCENE_SECTION = "What the photo shows: {scene}"
-THEME_SECTION = "Theme of the day: {theme}"
-HINT_SECTION = "A note from the owner about this photo (the photo cannot show this): {hint}"
-EXAMPLES_SECTION = "Past captions of this account, to match their style (do not copy them):\n{examples}"
-EXAMPLE = "- {caption}"
-TASK_WITH_NAME = "Write a new caption for this photo about {names}, and mention {names} by name."
-TASK = "Write a new caption for this photo."
+# The facts about the photo, each a sentence; one that is empty is left out.
+NO_PET = "None of the account's pets is in this photo."
+SCENE = "The photo shows {scene}."
+THEME = "The theme of the day is {theme}."
+HINT = "The owner says about this photo: {hint}."
+# Past captions, without their hashtags: they teach the tone, the rules add the hashtags.
+EXAMPLES = "Earlier captions of the account, only as examples of its tone (do not copy them):\n{examples}"
+EXAMPLE = "\"{caption}\""
+
+# The instruction, last, plain.
+TASK_WITH_NAME = "Write one new, short caption for this photo of {names}, in this voice: {voice}."
+TASK = "Write one new, short caption for this photo, in this voice: {voice}."
+FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\"."
+NAME_THEM = "Mention {names} by name."
+NAME_NONE = "Do not name any pet."
+ONLY_CAPTION = "Answer with the caption only, in one line, without hashtags."
 
 # How the writer (a text-only model) is told about the photo when it has no chat template.
 PLAIN = "{system}\n\n{user}\n\nCaption:"
 
-# Joins sections of the user message.
+# Joins the facts, the examples and the instruction.
 SECTION_SEPARATOR = "\n\n"
 
 # The describer's text prefix (BLIP and GIT continue it; empty means an unconditional description).

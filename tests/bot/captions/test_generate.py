@@ -70,3 +70,37 @@ def test_special_tokens_are_never_generated(tiny_vlm):
 
 def test_grouped_keeps_each_prompts_candidates_together() -> None:
     assert grouped(["a1", "a2", "b1", "b2"], 2) == [["a1", "a2"], ["b1", "b2"]]
+
+
+def test_a_candidate_that_ran_out_of_tokens_is_marked_cut_off(tiny_writer):
+    from bot.captions.generate import decode
+
+    writer = Writer(str(tiny_writer), Runtime("cpu"))
+    writer.load()
+    tok = writer.tokenizer
+    settings = GenerationSettings(max_new_tokens=4)
+    words = tok("Lola naps on", add_special_tokens=False)["input_ids"][:3]
+    blank = tok("\n\n", add_special_tokens=False)["input_ids"]
+    rows = [[*words, words[0]],  # four tokens, no end: cut off
+            [*words, tok.eos_token_id],  # ended by the end token
+            (words[:1] + blank + words)[:4],  # ended at a blank line (the stop string)
+            words[:2] + [tok.pad_token_id] * 2]  # ended and padded
+    out = decode(tok, torch.tensor(rows), settings)
+    assert [t.cut_off for t in out] == [True, False, False, False]
+    assert out[0] == tok.decode(rows[0])
+
+
+def test_generation_stops_at_the_end_of_the_first_line(tmp_path):
+    from tests.tiny_captions import build_chat_lm, script_model
+
+    # A model that writes a caption, a blank line, then a second answer (a plain prompt: it ends in "Caption:",
+    # so the line breaks are only the caption's).
+    folder = script_model(build_chat_lm(tmp_path / "two-paragraphs", hidden=64, chat_template=False),
+                          ["Lola naps.\n\nPico says hi!"])
+    writer = Writer(str(folder), Runtime("cpu"))
+    stopped = GenerationSettings(candidates=2, max_new_tokens=30)
+    assert stopped.stop_strings == ("\n",)
+    for text in writer.write(PROMPTS[:1], stopped, seed=3)[0]:
+        assert text.startswith("Lola naps.") and "Pico" not in text and not text.cut_off
+    unstopped = GenerationSettings(candidates=2, max_new_tokens=30, stop_strings=())
+    assert all("Pico says hi!" in t for t in writer.write(PROMPTS[:1], unstopped, seed=3)[0])

@@ -11,31 +11,69 @@ from .conftest import add_posted
 
 
 def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
-    p = build_prompt(config, ["Lola"], scene="a dog on a red sofa", examples=["Sofa queen 👑", "Rainy day again"],
+    p = build_prompt(config, ["Lola"], scene="a dog on a red sofa",
+                     examples=["Sofa queen 👑 #chihuahua", "Rainy day again"],
                      hint="her first day home", start="Guess who", day=date(2026, 12, 25))
-    assert "playful, first person as the dog, one or two emojis" in p.system
-    assert "- Lola, a dog: a tiny fawn chihuahua, rescued in 2021. Personality: sassy, loves blankets" in p.user
-    assert "What the photo shows: a dog on a red sofa" in p.user
-    assert "her first day home" in p.user
-    assert "- Sofa queen 👑\n- Rainy day again" in p.user
+    # The voice is the first person: the model is the pet, in the system message.
+    assert p.system == ("You are Lola, a dog, and you write your own short Instagram captions. You are sassy, loves "
+                        "blankets, hates rain.")
+    # The photo as short sentences, no labelled lists for a small model to continue, no description to parrot.
+    assert p.user.startswith("The photo shows a dog on a red sofa.")
+    assert "fawn" not in p.system + p.user
+    assert "The owner says about this photo: her first day home." in p.user
+    assert "\n- " not in p.user and "Personality:" not in p.user
+    # Style examples without their hashtags, marked as examples of tone.
+    assert "examples of its tone (do not copy them):\n\"Sofa queen 👑\"\n\"Rainy day again\"" in p.user
+    assert p.examples == ["Sofa queen 👑", "Rainy day again"] and "#chihuahua" not in p.user
     # 2026-12-25 is a Friday in winter: the date's, the weekday's and the season's themes, in that order.
-    assert "Theme of the day: Christmas; it's almost the weekend; cold days, blankets and sweaters" in p.user
-    assert p.user.endswith("about Lola, and mention Lola by name.")
+    assert "The theme of the day is Christmas; it's almost the weekend; cold days, blankets and sweaters." in p.user
+    # The instruction comes last and carries the voice.
+    last = p.user.split("\n\n")[-1]
+    assert last.startswith("Write one new, short caption for this photo of Lola, in this voice: playful, first "
+                           "person as the dog, one or two emojis.")
+    assert "Speak as Lola, saying \"I\" and \"my\"." in last and "Mention Lola by name." in last
     assert p.start == "Guess who"
     record = p.record()
     assert p.system in record and p.user in record and "Guess who" in record
     assert p.plain().endswith("Caption: Guess who")
     assert p.messages(with_image=True)[1]["content"][0] == {"type": "image"}
     assert p.messages(with_image=False)[1] == {"role": "user", "content": p.user}
+    # What a caption must not parrot: the instructions and the description, not the scene or the hint.
+    sources = p.echo_sources()
+    assert "a tiny fawn chihuahua, rescued in 2021" in sources and last.split(". ")[0] in " ".join(sources)
+    assert not any("red sofa" in s or "first day home" in s for s in sources)
 
 
 def test_prompt_without_a_recognised_pet_names_none(config) -> None:
     p = build_prompt(config, [])
-    assert "No pet of the account was recognised" in p.user
+    assert "None of the account's pets is in this photo." in p.user and "Do not name any pet." in p.user
     assert "Lola" not in p.user and "Pico" not in p.user
+    assert "Speak as" not in p.user and p.system == "You write short Instagram captions for a pet's account."
     two = build_prompt(config, [PetInfo("Lola", "dog"), "Pico"])
-    assert "about Lola and Pico" in two.user
-    assert "curious, clumsy" in two.user  # Pico's personality, looked up by name
+    assert "photo of Lola and Pico" in two.user and "Mention Lola and Pico by name." in two.user
+    assert two.system.startswith("You are Lola, a dog")  # the first pet speaks
+    assert "Pico is a dog. Pico is curious, clumsy" in two.user  # Pico's personality, looked up by name
+    third = build_prompt(config.model_copy(update={"captions": config.captions.model_copy(
+        update={"voice": "warm, about the dogs"})}), ["Lola"])
+    assert third.user.startswith("Lola is a dog. Lola is sassy") and "Speak as" not in third.user
+
+
+def test_chat_templates_render_the_same_prompt_for_the_writer_and_the_vlm(config, tiny_writer, tiny_vlm) -> None:
+    from bot.captions.backends import ChatVLM, Writer
+    from bot.ml import Runtime
+
+    p = build_prompt(config, ["Lola"], scene="a dog on a red sofa", examples=["Sofa queen 👑"], start="Guess who")
+    writer, vlm = Writer(str(tiny_writer), Runtime("cpu")), ChatVLM(str(tiny_vlm), Runtime("cpu"))
+    writer.load()
+    vlm.load()
+    text, seen = writer.prompt_texts([p])[0], vlm.prompt_texts([p])[0]
+    # Both carry the same system and user words, the instruction last, and end with the owner's start.
+    for rendered in (text, seen):
+        assert p.system in rendered and p.user in rendered
+        assert rendered.index("Sofa queen") < rendered.index("Write one new, short caption")
+        assert rendered.endswith("Guess who")
+    assert text.endswith("<|im_start|>assistant\nGuess who")
+    assert seen.endswith("Assistant: Guess who") and "<image>" in seen
 
 
 def test_theme_by_date_weekday_and_season(config) -> None:

@@ -59,3 +59,21 @@ def test_image_text_match_with_the_vision_embedder(tmp_path) -> None:
     dino = Vision(Config(models={"embedder": str(build_dinov2(tmp_path / "dino")), "device": "cpu"}), Runtime("cpu"))
     assert image_match(dino, image, texts) is None  # cannot read text: ranking uses the description instead
     assert image_match(None, image, texts) is None
+
+
+def test_scores_penalise_echo_and_reward_the_first_person_voice() -> None:
+    from bot.captions.rank import echo_share
+
+    sources = ["a tiny fawn chihuahua, rescued in 2021", "sassy, loves blankets, hates rain"]
+    parrot = "Lola is a tiny fawn chihuahua, sassy, loves blankets, hates rain"
+    own = "Lola here: my blanket, my sofa, my rules 💅"
+    assert echo_share(parrot, sources) > 0.5 and echo_share(own, sources) == 0.0
+    s = scores([parrot, own], reference="a dog on a blanket on a sofa", names=["Lola"], first_person=True,
+               echo_sources=sources, target_length=45)
+    assert s[1] > s[0]
+    # Without the first-person voice the "I/my" reward goes to nobody.
+    third = "Lola rules the sofa and the blanket 💅"
+    first, other = scores([own, third], reference="a dog on a blanket on a sofa", names=["Lola"], target_length=40)
+    assert abs(first - other) < 0.2
+    assert scores([own, third], reference="x", names=["Lola"], first_person=True, target_length=40)[0] > \
+        scores([own, third], reference="x", names=["Lola"], first_person=True, target_length=40)[1]

@@ -125,3 +125,107 @@ def test_an_empty_or_hashtag_only_candidate_is_refused() -> None:
 def test_instagram_limits_still_check_owner_text() -> None:
     assert instagram_limits("hi", 5) is None
     assert "6 hashtags" in instagram_limits("hi #a #b #c #d #e #f", 5)
+
+
+# -- content rules (issue 13: what a real 135M writer gets wrong) ------------------------------------
+
+FULL = RuleContext(max_hashtags=5, pet_names=["Lola"], other_names=["Pico"],
+                   hashtags=["#lolathechihuahua", "#chihuahua"], other_hashtags=["#picothechi"],
+                   mentions=["@maria_walks"], known_hashtags=["#adoptdontshop"], species=["dog"],
+                   echo_sources=["Write one new, short caption for this photo of Lola.",
+                                 "a tiny fawn chihuahua, rescued in 2021", "sassy, loves blankets, hates rain"],
+                   examples=["Blanket burrito mode: ON. Do not disturb unless you bring cheese"])
+
+
+def test_an_unconfigured_mention_is_refused_and_a_configured_one_passes() -> None:
+    v = check_candidate("Lola and @bestfriend at the park 🐾", FULL)
+    assert not v.passed and v.reason == "it mentions @bestfriend, who is not in captions.mentions"
+    assert check_candidate("Lola walking with @maria_walks 🐾", FULL).passed
+
+
+def test_a_hashtag_inside_a_sentence_must_be_the_accounts() -> None:
+    v = check_candidate("Lola loves #blankets so much 😴", FULL)
+    assert not v.passed and "#blankets inside a sentence" in v.reason
+    assert check_candidate("Lola says #adoptdontshop today 😴", FULL).passed  # one the account has used
+    assert check_candidate("Lola loves her #chihuahua life 😴", FULL).passed  # configured
+
+
+def test_an_absent_pets_hashtag_is_refused_inside_and_dropped_at_the_end() -> None:
+    v = check_candidate("Lola and her #picothechi brother 😴", FULL)
+    assert not v.passed and "#picothechi" in v.reason and "not in this photo" in v.reason
+    v = check_candidate("Lola naps in the sun 😴 #picothechi #sunny", FULL)
+    assert v.passed, v.reason
+    assert "#picothechi" not in v.text and v.text.endswith("#lolathechihuahua #chihuahua #sunny")
+
+
+def test_a_species_that_contradicts_the_photo_is_refused() -> None:
+    v = check_candidate("Lola, a cat, naps on the sofa.", FULL)
+    assert not v.passed and "\"cat\"" in v.reason
+    assert check_candidate("Lola the chihuahua naps on the sofa.", FULL).passed
+    with_cat = RuleContext(pet_names=["Lola"], species=["dog", "cat"])
+    assert check_candidate("Lola and a cat share the sofa.", with_cat).passed
+
+
+def test_echo_of_the_instructions_or_a_description_is_refused() -> None:
+    v = check_candidate("Write one new, short caption for this photo of Lola.", FULL)
+    assert not v.passed and "repeats the prompt" in v.reason
+    v = check_candidate("Lola is a tiny fawn chihuahua, rescued in 2021.", FULL)
+    assert not v.passed and "tiny fawn chihuahua" in v.reason
+    v = check_candidate("Lola's personality: sassy 💅", FULL)
+    assert not v.passed and "talks about the task" in v.reason
+    assert check_candidate("Lola, tiny but mighty, owns this blanket 💅", FULL).passed
+
+
+def test_a_list_is_refused() -> None:
+    v = check_candidate("- Lola, on the sofa\n- Lola again", FULL)
+    assert not v.passed and v.reason == "it is a list, not a caption"
+
+
+def test_only_the_first_paragraph_is_kept() -> None:
+    v = check_candidate("Lola naps in the sun 😴\n\nHere is another caption for you.", FULL)
+    assert v.passed and v.text.split("\n\n")[0] == "Lola naps in the sun 😴"
+
+
+def test_a_cut_off_candidate_keeps_its_finished_sentences_or_is_refused() -> None:
+    from bot.captions.rules import Generated
+
+    v = check_candidate(Generated("Lola naps in the sun. She dreams of the big", cut_off=True), FULL)
+    assert v.passed and v.text.split("\n\n")[0] == "Lola naps in the sun."
+    v = check_candidate(Generated("Lola naps in the sun and dreams of the big", cut_off=True), FULL)
+    assert not v.passed and "cut off mid-sentence" in v.reason
+    # The same words that ended by themselves are a finished caption.
+    assert check_candidate(Generated("Lola naps in the sun and dreams of the big", cut_off=False), FULL).passed
+
+
+def test_a_near_copy_of_a_style_example_is_refused() -> None:
+    v = check_candidate("Lola says: blanket burrito mode ON. Do not disturb unless you bring cheese", FULL)
+    assert not v.passed and "near-copy" in v.reason and "style example" in v.reason
+
+
+def test_rule_context_takes_mentions_absent_pets_species_and_examples_from_config_and_prompt(config) -> None:
+    from bot.captions.prompt import build_prompt
+    from bot.captions.rules import rule_context
+    from bot.config import Config
+
+    config = Config(**{**config.model_dump(exclude={"source"}),
+                       "captions": {**config.captions.model_dump(), "mentions": ["maria_walks"]}})
+    prompt = build_prompt(config, ["Lola"], scene="a small dog and a cat on a sofa; also a cat, not one of the "
+                                                  "account's pets", examples=["Sofa queen 👑 #sofa"])
+    ctx = rule_context(config, prompt, ["Old post #throwback"], [])
+    assert ctx.mentions == ["@maria_walks"]
+    assert ctx.other_names == ["Pico"] and ctx.other_hashtags == ["#picothechi"]
+    assert ctx.species == ["cat", "dog"] and ctx.examples == ["Sofa queen 👑"]
+    assert ctx.known_hashtags == ["#throwback"]
+    assert any("Mention Lola by name" in s for s in ctx.echo_sources)
+    assert check_candidate("Lola and @maria_walks share the sofa with a cat 🐱", ctx).passed
+    assert not check_candidate("Lola and @stranger share the sofa 🐱", ctx).passed
+
+
+def test_the_token_budget_follows_the_accounts_caption_lengths() -> None:
+    from bot.captions.context import PastCaption, token_budget
+
+    short = [PastCaption("x" * 60 + " #tag", None)] * 5
+    assert token_budget(short, 60) == 30  # 1.5 x 60 characters / 3 characters per token
+    assert token_budget([PastCaption("x" * 400, None)] * 5, 60) == 60  # never above captions.max_new_tokens
+    assert token_budget([PastCaption("hi", None)] * 5, 60) == 24  # never below 24
+    assert token_budget(short[:2], 60) == 60  # too few captions to tell

@@ -64,10 +64,10 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
         _assert_recorded(store, config, draft, config.captions.max_attempts)
     lola = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (first,)))
     prompt = store.draft(lola.id)["prompt"]
-    assert "her first snow" in prompt and "- Lola, a dog" in prompt and lola.hint == "her first snow"
+    assert "her first snow" in prompt and "You are Lola, a dog" in prompt and lola.hint == "her first snow"
     assert lola.pets == ["Lola"] and lola.confidence == 0.95
     if backend != "vlm":
-        assert "What the photo shows:" in prompt  # the describer's words reach the writer
+        assert "The photo shows " in prompt  # the describer's words reach the writer
     # Nothing is left to do.
     assert draft_analyzed(store, config, captioner) == 0
 
@@ -218,5 +218,6 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     from bot.captions.context import open_image
 
     matches = rank.image_match(vision, open_image(image), [r["text"] for r in rows])
-    expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120)
+    # The voice asks for the first person: the same reward as the stage gives (none of these says "I").
+    expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120, first_person=True)
     assert [r["score"] for r in rows] == sorted(expected, reverse=True)
