@@ -168,6 +168,17 @@ def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
     return get_draft(store, draft_id)
 
 
+def set_alt_text(store: Store, draft_id: int, text: str) -> DraftView:
+    """The owner's alt text for a draft whose post is still to come (what every publisher sends as the photo's
+    accessibility text); the same check as `drafts approve --alt`."""
+    from bot.alttext import clean_alt_text
+
+    view = editable(store, draft_id)
+    if text.strip() != (view.alt_text or "").strip():
+        store.set_draft_status(draft_id, view.status, expect=view.status, alt_text=clean_alt_text(text))
+    return get_draft(store, draft_id)
+
+
 def owner_caption_problem(text: str, config: Config) -> str | None:
     """Why the owner's `text` cannot be a caption (Instagram's limits, control characters, max_hashtags), or None."""
     return limits.caption_problem(limits.normalise(text), config.captions.max_hashtags)

@@ -67,7 +67,11 @@ async def approve(request: Request, form: FormData) -> Response:
             if not _text(form, "at"):
                 raise PawpostError("pick a date and time, or choose 'next free slot'")
             at = parse_local_time(str(form["at"]), site.config)
-        choice = caption_choice(get_draft(store, draft_id), form)
+        view = get_draft(store, draft_id)
+        choice = caption_choice(view, form)
+        alt = _text(form, "alt_text")
+        if alt is not None and alt != (view.alt_text or "").strip():
+            choice["alt_text"] = alt
         # The page's caption field shows every hashtag, as the editor does: what the owner approves is posted as is.
         done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False, **choice)
         if at is None and done.scheduled_for:
@@ -86,17 +90,23 @@ async def caption(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts import edit, get_draft
+        from bot.drafts import edit, get_draft, set_alt_text
         from bot.review import choose
 
-        choice = caption_choice(get_draft(store, draft_id), form)
+        view = get_draft(store, draft_id)
+        choice = caption_choice(view, form)
+        alt = _text(form, "alt_text")
+        said = []
+        if alt is not None and alt != (view.alt_text or "").strip():
+            set_alt_text(store, draft_id, alt)
+            said.append("alt text saved")
         if "candidate" in choice:
             choose(store, site.config, draft_id, choice["candidate"])
-            return f"Draft {draft_id}: candidate {choice['candidate']} is the caption"
+            return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(f"; {x}" for x in said)
         if "caption" in choice:
             edit(store, site.config, draft_id, choice["caption"])
-            return f"Draft {draft_id}: caption saved"
-        return f"Draft {draft_id}: caption unchanged"
+            return f"Draft {draft_id}: caption saved" + "".join(f"; {x}" for x in said)
+        return f"Draft {draft_id}: " + ("; ".join(said) if said else "caption unchanged")
 
     return _back(request, form, await site.run(run))
 

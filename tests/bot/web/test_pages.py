@@ -109,6 +109,26 @@ def test_an_edited_caption_is_the_owners_and_is_kept_for_retraining(client, web_
     assert web_store.draft(draft_id)["generated_caption"] == CANDIDATES[0]
 
 
+def test_alt_text_is_shown_and_edited_on_the_page_and_the_cli_agrees(client, web_store, web_config):
+    draft_id = add_draft(web_store, CANDIDATES)
+    written = get_draft(web_store, draft_id).alt_text or ""
+    page = client.get(f"/drafts/{draft_id}").text
+    assert 'name="alt_text"' in page and (not written or written in page)
+
+    client.post(f"/drafts/{draft_id}/caption", data={"csrf": form_token(client), "caption": CANDIDATES[0],
+                                                    "alt_text": "Lola, a fawn chihuahua, asleep on a red blanket."})
+    assert get_draft(web_store, draft_id).alt_text == "Lola, a fawn chihuahua, asleep on a red blanket."
+    shown = run_cli("drafts", "show", str(draft_id), "--json", config=web_config.source)
+    assert json.loads(shown.stdout)["alt_text"] == "Lola, a fawn chihuahua, asleep on a red blanket."
+
+    too_long = " ".join(["word"] * 120)
+    response = client.post(f"/drafts/{draft_id}/approve", data={"csrf": form_token(client), "when": "next",
+                                                               "caption": CANDIDATES[0], "alt_text": too_long})
+    assert response.status_code == 409 and "100" in response.text
+    d = get_draft(web_store, draft_id)
+    assert d.status == "pending" and d.alt_text == "Lola, a fawn chihuahua, asleep on a red blanket."
+
+
 def test_approve_at_a_chosen_time_and_it_shows_on_the_schedule(client, web_store, web_config):
     draft_id = add_draft(web_store, CANDIDATES)
     when = (timeutil.now() + timedelta(days=1)).replace(hour=12, minute=15)
