@@ -156,8 +156,10 @@ def decide(compared: dict[str, Compared], retrain: RetrainConfig, holdout: int,
                   f"{retrain.min_holdout_posts}, retrain.min_holdout_posts); the next retrain has more history "
                   "(post more, or run 'pawpost history import')")
     elif not gain_ok:
-        reason = (f"{label} of the chosen captions {m.old:.3f} -> {m.new:.3f} ({m.change:+.3f}) is within the "
-                  f"noise ({interval}, needs to lie above {retrain.min_improvement:g})")
+        # The whole interval below zero is a worse model, not noise: say which it is.
+        verdict = "is worse" if m.high < 0 else "is within the noise"
+        reason = (f"{label} of the chosen captions {m.old:.3f} -> {m.new:.3f} ({m.change:+.3f}) {verdict} "
+                  f"({interval}, needs to lie above {retrain.min_improvement:g})")
     elif not refusal_ok:
         reason = f"the rules refuse more of its candidates ({r.old:.1%} -> {r.new:.1%})"
     else:

@@ -33,6 +33,15 @@ def test_a_gain_within_the_noise_is_not_promoted():
     assert "within the noise" in verdict.reason and "only 10 training step(s)" in verdict.reason
 
 
+def test_a_clearly_worse_model_is_called_worse_not_noise():
+    old = judged(list(REFS))
+    new = judged(["I like my blanket." for _ in REFS])
+    compared = compare(old, new, REFS)
+    assert compared["bleu"].high < 0
+    verdict = decide(compared, RetrainConfig(), len(REFS))
+    assert not verdict.promote and "is worse" in verdict.reason and "noise" not in verdict.reason.split("(")[0]
+
+
 def test_more_refusals_block_a_better_model():
     old = judged(["I like my blanket." for _ in REFS], refused=1)
     new = judged(list(REFS), refused=2)
