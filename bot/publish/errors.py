@@ -41,6 +41,9 @@ class PublishError(PawpostError):
 
 ADVICE_UNSETTLED = ("Instagram did not say whether the post was made; pawpost looks for it on the account and "
                     "never sends it again by itself")
+# A refusal that says the account's 24-hour publishing quota is spent (the official API's limit): the poster pauses
+# until the oldest post of the last 24 hours is a day old, when the rolling quota frees a place.
+QUOTA_ADVICE = "the account's 24-hour publishing limit is reached; posting resumes when it frees a place"
 ADVICE = {
     ErrorKind.TRANSIENT: "pawpost tries again later",
     ErrorKind.COOLDOWN: "Instagram asked to slow down; posting pauses and resumes by itself",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.publish import answers
+from bot.publish.errors import QUOTA_ADVICE
 from bot.publish.outcome import ErrorKind, Evidence, Refusal
 
 TOKEN_ADVICE = ("the Instagram access token expired or was revoked: make a new one in the Meta app dashboard and "
@@ -91,7 +92,9 @@ def refusal_kind(code: int | None, subcode: int | None) -> tuple[ErrorKind, str]
         return ErrorKind.FATAL, PERMISSION_ADVICE
     if subcode in _RESTRICTED_SUBCODES:
         return ErrorKind.FATAL, RESTRICTED_ADVICE
-    if code in _RATE or code == 9 or subcode in _QUOTA_SUBCODES:
+    if subcode in _QUOTA_SUBCODES or (code == 9 and subcode is None):
+        return ErrorKind.COOLDOWN, QUOTA_ADVICE
+    if code in _RATE or code == 9:
         return ErrorKind.COOLDOWN, ""
     if subcode in _FETCH_SUBCODES or (code == 9004 and subcode is None):
         return ErrorKind.TRANSIENT, FETCH_ADVICE

@@ -25,7 +25,15 @@ from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish import unsettled
 from bot.publish.base import Handover, PublishedMedia, Publisher, split_hashtags
-from bot.publish.errors import FATAL_ADVICE, BadContent, ErrorKind, PublishError, classify, step_error
+from bot.publish.errors import (
+    FATAL_ADVICE,
+    QUOTA_ADVICE,
+    BadContent,
+    ErrorKind,
+    PublishError,
+    classify,
+    step_error,
+)
 from bot.publish.outcome import Evidence, Move, Step
 from bot.publish.reconcile import Reconciling
 from bot.publish.slots import KV_LAST_FIRED, SlotBook
@@ -403,7 +411,8 @@ class Poster(Reconciling):
 
     def _side_effects(self, err: PublishError, now: datetime) -> None:
         if err.kind == ErrorKind.COOLDOWN:
-            until = now + timedelta(hours=self.config.instagram.cooldown_hours)
+            until = self._quota_frees_at(now) if err.advice == QUOTA_ADVICE else None
+            until = until or now + timedelta(hours=self.config.instagram.cooldown_hours)
             current = timeutil.parse(self.store.get(KV_COOLDOWN))
             if current is None or until > current:
                 self.store.put(KV_COOLDOWN, timeutil.iso(until))
@@ -414,6 +423,17 @@ class Poster(Reconciling):
             sentence = stop_sentence(advice, err.error_class)
             self.store.put(KV_STOPPED, sentence)
             self.store.event("post.stopped", f"posting stopped: {sentence} {err.message}", level="error")
+
+    def _quota_frees_at(self, now: datetime) -> datetime | None:
+        """When a rolling 24-hour publishing quota frees a place: a day after the oldest post (made or maybe made)
+        of the last 24 hours; None when none is known (another app posted: the fixed cooldown applies)."""
+        since = timeutil.iso(now - timedelta(hours=24))
+        oldest = self.store.value(
+            "SELECT min(t) FROM (SELECT posted_at AS t FROM drafts WHERE status = 'posted' AND posted_at >= ? "
+            "UNION ALL SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
+            "WHERE d.status = 'publishing' AND a.started_at >= ?)", (since, since))
+        at = timeutil.parse(oldest)
+        return at + timedelta(hours=24, minutes=1) if at is not None else None
 
     # -- one poster at a time, across processes ------------------------------------------------------
 

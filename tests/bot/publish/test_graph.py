@@ -220,6 +220,22 @@ def test_the_spent_publishing_quota_cools_down(g_config, g_store, gfake, gtoken)
     assert "maximum number of posts" in result.error
 
 
+def test_the_spent_quota_pauses_until_it_frees_a_place_not_a_fixed_time(g_config, g_store, gfake, gtoken):
+    # Posted yesterday evening at 19:00: the rolling 24-hour quota frees a place at 19:00 today, not 12 h after
+    # the refusal (cooldown_hours), which would lose the evening slot.
+    first = make_draft(g_store, "Yesterday #dog")
+    assert tick(poster(g_config, g_store), gfake, EVENING - timedelta(days=1)).status == "posted"
+    second = make_draft(g_store, "Today #dog")
+    gfake.fail_next("media_publish", QUOTA_SPENT)
+
+    result = tick(poster(g_config, g_store), gfake, SLOT)
+
+    assert result.kind == "cooldown" and row(g_store, second)["status"] == "approved"
+    posted_at = datetime.fromisoformat(row(g_store, first)["posted_at"])
+    assert g_store.get(KV_COOLDOWN) == _iso(posted_at + timedelta(hours=24, minutes=1))
+    assert tick(poster(g_config, g_store), gfake, EVENING + timedelta(minutes=30)).status == "posted"
+
+
 def test_media_not_ready_at_publish_is_retried_not_failed(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Not ready #dog")
     gfake.fail_next("media_publish", NOT_READY)
