@@ -349,6 +349,7 @@ def train(backend: Backend, samples: list[Sample], config: Config, *, progress: 
     cuda = device.startswith("cuda")
     encoded = [backend.encode(s) for s in samples]
     checkpointing = cuda and needs_checkpointing(backend, encoded, config)
+    torch.manual_seed(0)  # the adapter's initial weights: the same data and plan train the same model
     trainable = backend.add_lora(r.lora_rank, checkpointing=checkpointing)
     params = [p for p in backend.model.parameters() if p.requires_grad]
     # Fused: one kernel for every LoRA tensor's update instead of several per tensor.

@@ -84,7 +84,8 @@ def retrain_sections(models: dict[str, str], **retrain: Any) -> dict[str, dict[s
     """Config for a fast CPU retrain with a tiny model that learns in a few dozen steps."""
     return {
         "models": {"device": "cpu", "dtype": "float32", **models},
-        "captions": {"candidates": 2, "max_new_tokens": 24, "voice": "short and playful", "style_examples": 0},
+        "captions": {"candidates": 2, "max_new_tokens": 24, "voice": "short and playful", "style_examples": 0,
+                     "seed": 11},
         "retrain": {"min_new_posts": 10, "holdout_fraction": 0.15, "steps": 50, "learning_rate": 0.02,
                     "lora_rank": 8, "batch_size": 8, **retrain},
     }

@@ -126,7 +126,8 @@ def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
         assert draft.note.startswith(f"No caption passed the rules after {config.captions.max_attempts} round(s)")
         rows = _candidates(store, draft.id)
         assert len(rows) > config.captions.candidates  # more were generated before giving up
-        assert any("does not name Lola" in r["reason"] for r in rows)
+        # Each one was refused for a stated reason (which rule refuses random text first depends on the draw).
+        assert all(r["reason"] for r in rows)
     else:
         assert "Lola" in draft.caption and draft.status == "approved"
 
