@@ -242,6 +242,17 @@ class Store:
                     (key, json.dumps(value), timeutil.iso(timeutil.now())),
                 )
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file now: what was just committed then survives the loss of
+        the -wal file alone (a crash, then a careless clean-up). Used around posting, where losing a commit could
+        make a post postable again; a failure is logged, never raised (the commit itself stands)."""
+        if self.read_only:
+            return
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning("could not checkpoint %s: %s", self.path, exc)
+
     # -- common reads -------------------------------------------------------------------------
 
     def photo(self, photo_id: int) -> sqlite3.Row:

@@ -205,6 +205,7 @@ class Poster(Reconciling):
         def before_create() -> None:
             # Step 2, committed right before the post-making request: from here on the post may exist.
             unsettled.mark_sent(self.store, draft_id, nonce, now)
+            self.store.checkpoint()  # in the database file itself: a lost -wal must not forget the attempt
 
         try:
             try:
@@ -281,6 +282,7 @@ class Poster(Reconciling):
                                         media_code=media.code or None, media_url=media.url or None, error=None,
                                         retry_after=None)
             self.store.put(KV_LAST_ERROR, None)  # posting works again: an old error is no news
+        self.store.checkpoint()  # a posted draft must stay posted even if the -wal file alone is lost
         self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code or 'confirmed by you'}",
                          draft_id=draft_id)
         return PostResult(draft_id, DraftStatus.POSTED, media.code, media.url,

@@ -54,6 +54,24 @@ def test_dry_run_writes_the_photo_and_a_record_to_the_outbox(config, store, post
     assert [p.read_bytes() for p in (config.paths.data / "prepared" / "cache").glob("*.jpg")] == [jpg.read_bytes()]
 
 
+def test_a_post_survives_the_loss_of_the_write_ahead_log_alone(config, store, poster, tmp_path):
+    # A crash with the database open, then the -wal file lost (a careless clean-up): what is in the database file
+    # alone must still say the draft was posted, or it would be posted again.
+    import shutil
+    import sqlite3
+
+    draft_id = make_draft(store, "Posted once #chihuahua")
+    assert poster.tick(SLOT).status == "posted"
+    # The database file as it is on disk now, without its -wal (the store's connection is still open).
+    copy = tmp_path / "without-wal.db"
+    shutil.copyfile(store.path, copy)
+    db = sqlite3.connect(copy)
+    try:
+        assert db.execute("SELECT status FROM drafts WHERE id = ?", (draft_id,)).fetchone() == ("posted",)
+    finally:
+        db.close()
+
+
 def test_the_oldest_approved_draft_goes_first_and_one_per_slot(config, store, poster):
     newer = make_draft(store, "newer", approved_at=at("2026-11-19 12:00"))
     older = make_draft(store, "older", approved_at=at("2026-11-18 12:00"))
