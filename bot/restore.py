@@ -66,8 +66,23 @@ def restore(config: Config, *, fresh: bool = False, force: bool = False) -> Rest
     The files replaced are moved aside, never deleted. With `fresh`, the new database stays empty on purpose.
     Stop the daemon first: the database is swapped under it otherwise.
     """
+    from bot.runlock import AlreadyRunning, RunLock
+
     db_path = config.paths.database
     data = config.paths.data
+    # The daemon's lock: a restore never swaps the database under a running `pawpost run`.
+    lock = RunLock(data)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise PawpostError(f"{exc}; 'pawpost restore' needs it stopped") from None
+    try:
+        return _restore(config, db_path, data, fresh=fresh, force=force)
+    finally:
+        lock.release()
+
+
+def _restore(config: Config, db_path: Path, data: Path, *, fresh: bool, force: bool) -> RestoreReport:
     state = database_state(db_path)
     report = RestoreReport(database=str(db_path), state=state, fresh=fresh)
     if state == "ok" and not force:

@@ -59,3 +59,18 @@ def test_the_lock_is_per_data_folder_and_released(tmp_path: Path) -> None:
     finally:
         held.release()
     RunLock(tmp_path).acquire().release()
+
+
+def test_restore_is_refused_while_the_daemon_holds_the_data_folder(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "home", {"models": {"device": "cpu"}})
+    data = config.parent / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    held = RunLock(data).acquire()  # what a running `pawpost run` holds
+    try:
+        refused = run_cli("restore", "--force", config=config, timeout=60)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert "already running" in refused.stderr and "'pawpost restore' needs it stopped" in refused.stderr
+        assert not (data / "backups").exists() or not list((data / "backups").glob("replaced-*"))  # untouched
+    finally:
+        held.release()
+    assert run_cli("restore", "--force", config=config, timeout=60).returncode == 0
