@@ -47,7 +47,8 @@ def _prompt_words() -> list[str]:
     from bot.captions import templates
 
     example = (Path(__file__).resolve().parents[1] / "config.example.toml").read_text()
-    texts = [v for v in vars(templates).values() if isinstance(v, str)]
+    # Not the module's dunders: __file__ would make the vocabulary (and every tiny model) depend on the checkout path.
+    texts = [v for k, v in vars(templates).items() if isinstance(v, str) and not k.startswith("__")]
     return (texts + example.splitlines()) * 4
 
 
