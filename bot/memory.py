@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from bot import keys
+
 log = logging.getLogger(__name__)
 
 GIB = 1024.0  # MiB
@@ -27,7 +29,6 @@ CONTEXT_MIB = 500.0  # the CUDA context and kernels, outside torch's allocator
 # batch is measured on the owner's card, plans use the estimate times this factor.
 OBSERVED_PER_ITEM = 2.9
 LEARN_BATCHES = 3  # per-photo cost: the largest seen over the first batches, then kept
-STATE_KEY = "gpu_batches"
 _ESTIMATES: dict[str, StageCost] = {}  # per stage key (models and settings), for this process
 _WARNED: set[str] = set()  # stage keys already warned about not fitting, for this process
 
@@ -109,11 +110,11 @@ class BatchPlanner:
     # -- state in the database ------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
-        state = self.store.get(STATE_KEY) or {}
+        state = self.store.get(keys.GPU_BATCHES) or {}
         return {"caps": state.get("caps", {}), "costs": state.get("costs", {})}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.store.put(STATE_KEY, state)
+        self.store.put(keys.GPU_BATCHES, state)
 
     def key(self, stage: str) -> str:
         """What a stage's cost depends on: its models and the settings that size a photo's work."""

@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import timeutil
+from bot import keys, timeutil
 from bot.config import Config
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-KV_EVENT = "notify:last_event"
-KV_REVIEW_AT = "notify:review_sent_at"
-KV_REVIEW_DRAFT = "notify:review_last_draft"
-KV_RETRAIN = "notify:last_retrain"
 ROUND_SECONDS = 30.0
 
 
@@ -70,19 +66,19 @@ def collect(store: Store, config: Config, now: datetime | None = None) -> list[M
     """Everything to say now; the marks move on in the same call (a message is sent at most once)."""
     now = now or timeutil.now()
     out: list[Message] = []
-    last_event = store.get(KV_EVENT)
+    last_event = store.get(keys.NOTIFY_LAST_EVENT)
     newest = store.value("SELECT max(id) FROM events") or 0
     if last_event is None:
         # The first round: history is not news. Waiting drafts are, and are counted below.
-        store.put(KV_EVENT, newest)
-        store.put(KV_RETRAIN, _last_retrain_id(config) or "")
+        store.put(keys.NOTIFY_LAST_EVENT, newest)
+        store.put(keys.NOTIFY_LAST_RETRAIN, _last_retrain_id(config) or "")
     else:
         for row in store.all("SELECT id, kind, message, draft_id FROM events WHERE id > ? ORDER BY id",
                              (int(last_event),)):
             message = event_message(config, row["kind"], row["message"], row["draft_id"])
             if message is not None:
                 out.append(message)
-        store.put(KV_EVENT, newest)
+        store.put(keys.NOTIFY_LAST_EVENT, newest)
         retrain = _retrain_message(store, config)
         if retrain is not None:
             out.append(retrain)
@@ -94,16 +90,16 @@ def collect(store: Store, config: Config, now: datetime | None = None) -> list[M
 
 def _review_message(store: Store, config: Config, now: datetime) -> Message | None:
     """At most one 'drafts are waiting' per review_every_hours, and only when a new draft arrived since."""
-    seen = int(store.get(KV_REVIEW_DRAFT) or 0)
+    seen = int(store.get(keys.NOTIFY_REVIEW_LAST_DRAFT) or 0)
     newest = store.value("SELECT max(id) FROM drafts WHERE status = 'pending'") or 0
     if newest <= seen:
         return None
-    sent = timeutil.parse(store.get(KV_REVIEW_AT))
+    sent = timeutil.parse(store.get(keys.NOTIFY_REVIEW_SENT_AT))
     if sent is not None and now - sent < timedelta(hours=config.notify.review_every_hours):
         return None
     waiting = store.value("SELECT count(*) FROM drafts WHERE status = 'pending'") or 0
-    store.put(KV_REVIEW_AT, timeutil.iso(now))
-    store.put(KV_REVIEW_DRAFT, newest)
+    store.put(keys.NOTIFY_REVIEW_SENT_AT, timeutil.iso(now))
+    store.put(keys.NOTIFY_REVIEW_LAST_DRAFT, newest)
     noun = "draft is" if waiting == 1 else "drafts are"
     return Message("review", f"pawpost: {waiting} {noun} waiting for review",
                    f"Review them at {_site(config, '/')} (or 'pawpost drafts review').")
@@ -126,9 +122,9 @@ def _retrain_message(store: Store, config: Config) -> Message | None:
         run = Registry(config).last_run()
     except Exception:
         return None
-    if run is None or run.id == (store.get(KV_RETRAIN) or ""):
+    if run is None or run.id == (store.get(keys.NOTIFY_LAST_RETRAIN) or ""):
         return None
-    store.put(KV_RETRAIN, run.id)
+    store.put(keys.NOTIFY_LAST_RETRAIN, run.id)
     metric = str(run.metrics.get("primary_metric") or config.retrain.primary_metric)
     new, old = (run.metrics.get("new") or {}).get(metric), (run.metrics.get("old") or {}).get(metric)
     score = f" ({metric} {new:.3f}, was {old:.3f})" if isinstance(new, float | int) and isinstance(old, float | int) \

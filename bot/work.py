@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot import timeutil
 from bot.errors import ModelUnavailable
+from bot.keys import MODEL_ERROR
 from bot.states import PhotoStatus
 from bot.store import Store
 
@@ -45,13 +46,13 @@ def defer_photos(store: Store, photo_ids: list[int], reason: str) -> None:
 
 def model_failed(store: Store, exc: ModelUnavailable, photo_ids: list[int]) -> None:
     """A model could not load: remember why (status, doctor) and defer the photos that needed it."""
-    store.put(f"model_error:{exc.key}", exc.reason)
+    store.put(MODEL_ERROR.format(exc.key), exc.reason)
     defer_photos(store, photo_ids, str(exc))
 
 
 def model_ok(store: Store, key: str) -> None:
-    if store.get(f"model_error:{key}") is not None:
-        store.put(f"model_error:{key}", None)
+    if store.get(MODEL_ERROR.format(key)) is not None:
+        store.put(MODEL_ERROR.format(key), None)
 
 
 def clear_failure(store: Store, photo_id: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.doctor import Check
+from bot.keys import MODEL_ERROR
 
 # Model types whose processors need the `vlm` extra at run time (their video processors import torchvision).
 NEEDS_VLM_EXTRA = {"smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl"}
@@ -79,6 +80,6 @@ def _errors(config: Config, keys: tuple[str, ...]) -> dict[str, object]:
 
     try:
         with Store.for_config(config) as store:
-            return {key: store.get(f"model_error:{key}") for key in keys}
+            return {key: store.get(MODEL_ERROR.format(key)) for key in keys}
     except Exception:  # the database check reports that problem
         return {}

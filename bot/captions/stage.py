@@ -20,6 +20,7 @@ from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, 
 from bot.config import Config
 from bot.drafts import DraftView, get_draft
 from bot.errors import ModelUnavailable, PawpostError
+from bot.keys import MODEL_ERROR
 from bot.ml import ManagedModel, Runtime
 from bot.states import DraftStatus, PhotoStatus
 from bot.store import Store
@@ -300,7 +301,7 @@ def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int
     try:
         outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
     except ModelUnavailable as exc:
-        store.put(f"model_error:{exc.key}", exc.reason)
+        store.put(MODEL_ERROR.format(exc.key), exc.reason)
         raise
     for model in captioner.models:
         model_ok(store, model.key)

@@ -12,11 +12,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import timeutil
+from bot import keys, timeutil
 from bot.publish.base import RecentMedia, same_caption
 from bot.store import Store
 
-KV_UNSETTLED = "unsettled:{}"
 # When to look at the account's feed after the unknown outcome: quickly at first (most answers are just lost),
 # then further apart as a lagging feed catches up; from the last one on, every LOOK_EVERY, for as long as it takes.
 LOOKS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=30), timedelta(hours=1),
@@ -47,18 +46,18 @@ class Look:
 
 
 def record(store: Store, draft_id: int) -> dict[str, Any] | None:
-    value = store.get(KV_UNSETTLED.format(draft_id))
+    value = store.get(keys.UNSETTLED.format(draft_id))
     return value if isinstance(value, dict) else None
 
 
 def mark_started(store: Store, draft_id: int, nonce: str) -> None:
     """Committed with the attempt: a record without `sent_at` proves the post-making request was never sent."""
-    store.put(KV_UNSETTLED.format(draft_id), {"nonce": nonce})
+    store.put(keys.UNSETTLED.format(draft_id), {"nonce": nonce})
 
 
 def mark_sent(store: Store, draft_id: int, nonce: str, now: datetime) -> None:
     """Committed right before the post-making request: from here on the post may exist."""
-    store.put(KV_UNSETTLED.format(draft_id), {"nonce": nonce, "sent_at": timeutil.iso(now)})
+    store.put(keys.UNSETTLED.format(draft_id), {"nonce": nonce, "sent_at": timeutil.iso(now)})
 
 
 def mark_unknown(store: Store, draft_id: int, nonce: str, reason: str, error_class: str, at: datetime) -> dict:
@@ -66,7 +65,7 @@ def mark_unknown(store: Store, draft_id: int, nonce: str, reason: str, error_cla
     rec = record(store, draft_id) or {"nonce": nonce, "sent_at": timeutil.iso(at)}
     rec.update(nonce=nonce, reason=reason, error_class=error_class, unknown_at=timeutil.iso(at), looks=0,
                next_look=timeutil.iso(at + LOOKS[0]))
-    store.put(KV_UNSETTLED.format(draft_id), rec)
+    store.put(keys.UNSETTLED.format(draft_id), rec)
     return rec
 
 
@@ -74,12 +73,12 @@ def mark_with_owner(store: Store, draft_id: int, nonce: str, reason: str, at: da
     """Handed to the owner to post by hand (publisher = "notify"): unsettled until the owner says; never looked for."""
     rec = {"nonce": nonce, "sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner",
            "unknown_at": timeutil.iso(at), "looks": 0, "next_look": None, "with_owner": True}
-    store.put(KV_UNSETTLED.format(draft_id), rec)
+    store.put(keys.UNSETTLED.format(draft_id), rec)
     return rec
 
 
 def clear(store: Store, draft_id: int) -> None:
-    store.put(KV_UNSETTLED.format(draft_id), None)
+    store.put(keys.UNSETTLED.format(draft_id), None)
 
 
 def next_look_after(rec: dict[str, Any], now: datetime) -> datetime:
@@ -98,7 +97,7 @@ def looked(store: Store, draft_id: int, rec: dict[str, Any], now: datetime, rece
     rec["next_look"] = timeutil.iso(next_look_after(rec, now))
     rec["last_look"] = {"at": timeutil.iso(now), "items": None if recent is None else len(recent),
                         "reaches_back_to": reaches_back_to(recent), "error": error}
-    store.put(KV_UNSETTLED.format(draft_id), rec)
+    store.put(keys.UNSETTLED.format(draft_id), rec)
     return rec
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.doctor import Check
+from bot.keys import MODEL_ERROR
 
 
 def vision_checks(config: Config) -> Iterator[Check]:
@@ -17,7 +18,7 @@ def vision_checks(config: Config) -> Iterator[Check]:
 
     try:
         with Store.for_config(config) as store:
-            errors = {key: store.get(f"model_error:{key}") for key in ("detector", "embedder")}
+            errors = {key: store.get(MODEL_ERROR.format(key)) for key in ("detector", "embedder")}
     except Exception:  # the database check reports that problem
         errors = {}
     for key in ("detector", "embedder"):

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bot import timeutil
+from bot import keys, timeutil
 from bot.store import Store
 from bot.workspace import write_atomic
 
 SECRET_FILE = "web-secret"
 COOKIE = "pawpost_session"
 LOGIN_LINK_MINUTES = 15
-KV_LOGIN = "web_login:{}"
 
 # Failed logins: this many per client within the window, then every try is refused until the window passes.
 MAX_FAILED_LOGINS = 5
@@ -52,13 +51,13 @@ def new_login_token(store: Store, minutes: float = LOGIN_LINK_MINUTES) -> str:
     """A one-time login token; only its hash is stored, with its expiry."""
     token = secrets.token_urlsafe(24)
     expires = timeutil.now() + timedelta(minutes=minutes)
-    store.put(KV_LOGIN.format(_digest(token)), timeutil.iso(expires))
+    store.put(keys.WEB_LOGIN.format(_digest(token)), timeutil.iso(expires))
     return token
 
 
 def use_login_token(store: Store, token: str) -> str | None:
     """Spend a login token: None when it was good (it is gone now), else why not ('unknown' or 'expired')."""
-    key = KV_LOGIN.format(_digest(token))
+    key = keys.WEB_LOGIN.format(_digest(token))
     with store.tx():
         expires = store.get(key)
         if expires is None:
@@ -72,7 +71,7 @@ def use_login_token(store: Store, token: str) -> str | None:
 def purge_expired_tokens(store: Store) -> None:
     """Forget login links that can no longer be used (each `pawpost web --url` tidies up after earlier ones)."""
     now = timeutil.now()
-    for row in store.all("SELECT key FROM kv WHERE key LIKE 'web_login:%'"):
+    for row in store.all("SELECT key FROM kv WHERE key LIKE ?", (keys.WEB_LOGIN.format("%"),)):
         try:
             expired = timeutil.parse(store.get(row["key"])) <= now
         except (TypeError, ValueError):
