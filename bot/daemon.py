@@ -12,7 +12,6 @@ import threading
 import time
 from types import FrameType
 
-from bot import timeutil
 from bot.config import Config, load_config
 from bot.errors import PawpostError
 from bot.notify import Notifier
@@ -187,22 +186,13 @@ class Daemon:
                                                 row["message"])
 
     def _status_line(self, store: Store) -> str:
+        from bot.status import status, status_line
+
         self._last_status = time.monotonic()
         try:
-            counts = store.counts()
+            return status_line(status(store, self.config))
         except Exception as exc:  # the status line must never take the loop down
-            return f"running (counts unavailable: {exc})"
-        photos = ", ".join(f"{n} {s}" for s, n in counts["photos"].items() if n and s in ("new", "analyzed"))
-        drafts = ", ".join(f"{n} {s}" for s, n in counts["drafts"].items()
-                           if n and s in ("pending", "approved", "publishing"))
-        parts = [f"photos waiting: {photos or 'none'}", f"drafts: {drafts or 'none'}"]
-        stopped = store.get("posting_stopped")
-        if stopped:
-            parts.append("posting stopped")
-        cooldown = store.get("cooldown_until")
-        if cooldown and timeutil.parse(cooldown) > timeutil.now():
-            parts.append(f"cooldown until {cooldown}")
-        return "; ".join(parts)
+            return f"running (status unavailable: {exc})"
 
 
 def open_store(config: Config) -> Store:

@@ -294,11 +294,3 @@ class PostingScheduler:
         self._scheduler.add_job(self.run_once, DateTrigger(run_date=run_at), id="posting-slot",
                                 replace_existing=True)
 
-
-def __getattr__(name: str) -> Any:
-    # `from bot.schedule import Poster` works too: the poster lives in bot.publish.poster (which imports this module).
-    if name == "Poster":
-        from bot.publish.poster import Poster
-
-        return Poster
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -305,11 +305,9 @@ class Services:
 
     def _make_poster(self) -> WatchedPoster:
         """Called by the scheduler in its own thread, where the poster's Store must live."""
-        from bot.publish.base import make_publisher
-        from bot.publish.poster import Poster
+        from bot.publish.factory import make_poster
 
-        store = self.store
-        self.poster = WatchedPoster(Poster(store, self.config, make_publisher(self.config, store)))
+        self.poster = WatchedPoster(make_poster(self.store, self.config))
         return self.poster
 
 

@@ -1,7 +1,7 @@
 """The owner's one-look summary: queue counts, next slot, last post, cooldown, unsettled drafts, last error, models.
 
 `status --json` is a contract (../shared/ARCHITECTURE.md); add keys, never rename them. `posting_lines` is the
-posting part of the text form, with every time labelled with its zone.
+posting part of the text form, with every time labelled with its zone; `status_line` is the daemon's one line.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.keys import MODEL_ERROR
 from bot.store import Store
 from bot.workspace import setup_problems
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
-    from bot.publish.poster import KV_LAST_ERROR
+    from bot.publish.gate import cooldown_until, last_error, stopped
     from bot.publish.unsettled import unsettled_drafts
 
     counts = store.counts()
@@ -25,9 +26,6 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = 'posted' "
         "ORDER BY posted_at DESC LIMIT 1"
     )
-    cooldown = store.get("cooldown_until")
-    if cooldown and timeutil.parse(cooldown) <= now:
-        cooldown = None
     quarantined = store.all(
         "SELECT id, source_name, reason, updated_at FROM photos WHERE status = 'quarantined' ORDER BY id DESC LIMIT 10"
     )
@@ -41,12 +39,12 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "next_slot": next_slot(store, config, now),
         "timezone": config.schedule.timezone,
         "last_post": dict(last) if last else None,
-        "cooldown_until": cooldown,
-        "posting_stopped": store.get("posting_stopped"),
+        "cooldown_until": cooldown_until(store, now),
+        "posting_stopped": stopped(store),
         "instagram_session": _session_problem(config),
         "unsettled": unsettled_drafts(store),
         # The last publishing error with its class (kind, outcome, step); a successful post clears it.
-        "last_error": store.get(KV_LAST_ERROR),
+        "last_error": last_error(store),
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": [dict(r) for r in waiting],
@@ -73,6 +71,19 @@ def _session_problem(config: Config) -> str | None:
 
     ok, message = session_state(config)
     return None if ok else message
+
+
+def status_line(info: dict[str, Any]) -> str:
+    """The daemon's one line for systemd (`systemctl status`): what waits, and whether posting is held back."""
+    photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n and s in ("new", "analyzed"))
+    drafts = ", ".join(f"{n} {s}" for s, n in info["drafts"].items()
+                       if n and s in ("pending", "approved", "publishing"))
+    parts = [f"photos waiting: {photos or 'none'}", f"drafts: {drafts or 'none'}"]
+    if info["posting_stopped"]:
+        parts.append("posting stopped")
+    if info["cooldown_until"]:
+        parts.append(f"cooldown until {info['cooldown_until']}")
+    return "; ".join(parts)
 
 
 def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
@@ -127,7 +138,7 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
     m = config.models
     keys = ["detector", "embedder"] + (["describer", "writer"] if m.two_stage else ["captioner"])
     out = {
-        key: {"id": getattr(m, key), "error": store.get(f"model_error:{key}")}
+        key: {"id": getattr(m, key), "error": store.get(MODEL_ERROR.format(key))}
         for key in keys
     }
     # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.

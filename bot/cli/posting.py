@@ -11,9 +11,9 @@ from bot.cli import App, console, emit_json, fail, pass_app
 
 
 def _poster(app: App):
-    from bot.publish import Poster, make_publisher
+    from bot.publish.factory import make_poster
 
-    return Poster(app.store, app.config, make_publisher(app.config, app.store))
+    return make_poster(app.store, app.config)
 
 
 @click.command()

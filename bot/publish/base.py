@@ -4,12 +4,11 @@ Implementations: `dryrun.DryRunPublisher` (data/outbox/), `graph.GraphPublisher`
 `instagram.InstagramPublisher` (instagrapi) and `notify.NotifyPublisher` (the owner posts by hand). Each reports a
 failed request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its
 own `read_refusal` for its error bodies: answers.py, graph_answers.py; its own "never sent" test for its transport);
-the poster does the rest.
+the poster does the rest. `bot.publish.factory.make_publisher` picks the one the config names.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -92,33 +91,3 @@ def same_caption(a: str | None, b: str | None) -> bool:
 
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
-
-
-_TRAILING_TAGS = re.compile(r"(?:\s*(?<![\w#])#\w+)+\s*$")
-
-
-def split_hashtags(caption: str) -> tuple[str, str | None]:
-    """The caption without its trailing hashtag block, and that block (None when there is none to move)."""
-    match = _TRAILING_TAGS.search(caption)
-    if not match or not caption[: match.start()].strip():
-        return caption, None
-    return caption[: match.start()].rstrip(), " ".join(match.group(0).split())
-
-
-def make_publisher(config: Any, store: Any) -> Publisher:
-    """The publisher the config names: dry-run (the default, no account), notify, graph or instagrapi."""
-    if config.instagram.publisher == "notify":
-        from bot.publish.notify import NotifyPublisher
-
-        return NotifyPublisher(config)
-    if config.instagram.publisher == "graph":
-        from bot.publish.graph import GraphPublisher
-
-        return GraphPublisher(config, store)
-    if config.instagram.publisher == "instagrapi":
-        from bot.publish.instagram import InstagramPublisher
-
-        return InstagramPublisher(config, store)
-    from bot.publish.dryrun import DryRunPublisher
-
-    return DryRunPublisher(config.paths.outbox)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.publish import answers
+import bot.publish.answers as answers
 from bot.publish.errors import QUOTA_ADVICE
 from bot.publish.outcome import ErrorKind, Evidence, Refusal
 

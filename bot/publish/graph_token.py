@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import timeutil
+from bot import keys, timeutil
 from bot.errors import PawpostError
 from bot.logs import remember_secrets
 from bot.publish.errors import ErrorKind, PublishError
@@ -29,9 +29,6 @@ REFRESH_WHEN_LEFT = timedelta(days=50)
 RETRY_REFRESH_AFTER = timedelta(hours=1)
 WARN_WHEN_LEFT = timedelta(days=14)
 PROFESSIONAL = ("BUSINESS", "MEDIA_CREATOR")
-
-KV_TOKEN_ERROR = "graph_token_error"
-KV_TOKEN_TRIED = "graph_token_tried"
 
 
 @dataclass
@@ -160,10 +157,10 @@ def login(config: Any, store: Any, short_token: str, *, session: Any = None,
         raise PawpostError("Instagram did not say which account the token belongs to; make a new token")
     path = config.graph_token_file
     save_token(path, record)
-    from bot.publish.poster import KV_STOPPED
+    from bot.publish.gate import resume
 
-    store.put(KV_STOPPED, None)
-    store.put(KV_TOKEN_ERROR, None)
+    resume(store)
+    store.put(keys.GRAPH_TOKEN_ERROR, None)
     store.event("instagram.login", f"official API token saved for @{record.username}")
     return record, note
 
@@ -183,20 +180,20 @@ def keep_alive(config: Any, store: Any, now: datetime | None = None, session: An
     try:
         record = load_token(path)
     except PawpostError as exc:
-        store.put(KV_TOKEN_ERROR, str(exc))
+        store.put(keys.GRAPH_TOKEN_ERROR, str(exc))
         return None
     if record is None or not refresh_due(record, now):
         return None
-    tried = timeutil.parse(store.get(KV_TOKEN_TRIED))
+    tried = timeutil.parse(store.get(keys.GRAPH_TOKEN_TRIED))
     if tried is not None and timedelta(0) <= now - tried < RETRY_REFRESH_AFTER:
         return None
-    store.put(KV_TOKEN_TRIED, timeutil.iso(now))
+    store.put(keys.GRAPH_TOKEN_TRIED, timeutil.iso(now))
     try:
         renewed = refresh(config, record, now, session)
         save_token(path, renewed)
     except (PublishError, OSError) as exc:
         message = exc.label if isinstance(exc, PublishError) else f"cannot write {path}: {exc}"
-        store.put(KV_TOKEN_ERROR, message)
+        store.put(keys.GRAPH_TOKEN_ERROR, message)
         fatal = isinstance(exc, PublishError) and exc.kind == ErrorKind.FATAL
         store.event("graph.token", f"renewing the Instagram access token failed: {message}",
                     level="error" if fatal else "warning")
@@ -204,7 +201,7 @@ def keep_alive(config: Any, store: Any, now: datetime | None = None, session: An
     except Exception:  # a bug must not stop the poster's tick; it is in the log with its traceback
         log.exception("renewing the Instagram access token failed")
         return None
-    store.put(KV_TOKEN_ERROR, None)
+    store.put(keys.GRAPH_TOKEN_ERROR, None)
     store.event("graph.token", f"Instagram access token renewed; valid until {renewed.expires_at or 'unknown'}")
     return renewed
 
@@ -222,7 +219,7 @@ def token_notice(config: Any, store: Any, now: datetime | None = None) -> str | 
         return "no Instagram access token: run 'pawpost login' (README, 'Which publisher?')"
     expires = record.expires
     zone = config.schedule.zone
-    error = store.get(KV_TOKEN_ERROR) if store is not None else None
+    error = store.get(keys.GRAPH_TOKEN_ERROR) if store is not None else None
     if expires is not None and expires <= now:
         return (f"the Instagram access token expired on {timeutil.local(expires, zone)}: make a new one in the Meta "
                 "app dashboard and run 'pawpost login'")

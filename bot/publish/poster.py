@@ -2,9 +2,9 @@
 failed step is handled by the one table (bot.publish.outcome): an unknown outcome is never re-sent automatically.
 
 `Poster.tick(now)` posts for a due slot, `reconcile(now)` looks for unsettled drafts' posts, `post_now(id)` posts one
-approved draft at once, `resend(id)` is the owner's decision on an unsettled draft. Cooldowns (kv `cooldown_until`),
-fatal stops (kv `posting_stopped`) and the last error (kv `last_publish_error`) live in the database, so every
-process (daemon, `pawpost post`, `pawpost status`) sees them.
+approved draft at once, `resend(id)` is the owner's decision on an unsettled draft. Cooldowns, fatal stops and the
+last error live in the database (bot.publish.gate), so every process (daemon, `pawpost post`, `pawpost status`) sees
+them; the hashtag comment is bot.publish.comments'. Build one with `bot.publish.factory.make_poster`.
 """
 
 from __future__ import annotations
@@ -14,80 +14,34 @@ import os
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bot.publish.unsettled as unsettled
 from bot import timeutil
 from bot.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish import unsettled
-from bot.publish.base import Handover, PublishedMedia, Publisher, split_hashtags
-from bot.publish.errors import (
-    FATAL_ADVICE,
-    QUOTA_ADVICE,
-    BadContent,
-    ErrorKind,
-    PublishError,
-    classify,
-    step_error,
-)
+from bot.publish.base import Handover, PublishedMedia, Publisher
+from bot.publish.comments import FirstComments, first_comment
+from bot.publish.errors import BadContent, ErrorKind, PublishError, classify, step_error
+from bot.publish.gate import after_error, forget_error, lift_cooldown, posting_blocked, remember_error
 from bot.publish.outcome import Evidence, Move, Step
 from bot.publish.reconcile import Reconciling
-from bot.publish.slots import KV_LAST_FIRED, SlotBook
+from bot.publish.result import PostResult
+from bot.publish.slots import SlotBook
 from bot.schedule import Slot, Upcoming
 from bot.states import DraftStatus
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# Pacing of repeated questions to Instagram about one draft's comment.
-ASK_AGAIN_AFTER = timedelta(minutes=2)
 # Waits after transient failures (minutes), by attempt; the last one repeats. Transient never fails a draft.
 BACKOFF_MINUTES = (2, 5, 15, 30, 60)
 
-KV_COOLDOWN = "cooldown_until"
-KV_STOPPED = "posting_stopped"
-KV_LAST_ERROR = "last_publish_error"
 
-
-@dataclass
-class PostResult:
-    """What one publish (or reconcile) did to one draft."""
-
-    draft_id: int
-    status: str  # posted | publishing (unsettled) | approved | failed
-    media_code: str | None = None
-    media_url: str | None = None
-    error: str | None = None
-    kind: str | None = None
-    message: str = ""
-    outcome: str | None = None  # not_sent | refused | unknown, for a failed step
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def stop_sentence(advice: str, error_class: str) -> str:
-    """The kv `posting_stopped` text: what happened and what to do, one sentence (status prefixes 'posting stopped')."""
-    return f"{advice[:1].upper()}{advice[1:]} ({error_class})."
-
-
-def posting_blocked(store: Store, now: datetime | None = None) -> str | None:
-    """One sentence saying why nothing is posted right now (fatal stop or cooldown), or None."""
-    stopped = store.get(KV_STOPPED)
-    if stopped:
-        return f"Posting stopped: {stopped}"
-    until = timeutil.parse(store.get(KV_COOLDOWN))
-    if until and until > (now or timeutil.now()):
-        return (f"Instagram asked pawpost to slow down; posting pauses until {timeutil.iso(until)} and resumes by "
-                "itself (nothing to do)")
-    return None
-
-
-class Poster(Reconciling):
+class Poster(Reconciling, FirstComments):
     """Posts approved drafts for due slots, exactly once. One per thread (it holds a Store)."""
 
     def __init__(self, store: Store, config: Config, publisher: Publisher) -> None:
@@ -99,13 +53,6 @@ class Poster(Reconciling):
         # When Instagram was last asked about a draft's comment: a flaky network must not turn the daemon's frequent
         # ticks into a request storm. Pacing only, not correctness.
         self._asked: dict[tuple[str, int], datetime] = {}
-
-    @classmethod
-    def for_config(cls, config: Config) -> Poster:
-        from bot.publish.base import make_publisher
-
-        store = Store.for_config(config)
-        return cls(store, config, make_publisher(config, store))
 
     def close(self) -> None:
         self.publisher.close()
@@ -189,14 +136,12 @@ class Poster(Reconciling):
             draft = self.store.draft(draft_id)
             caption = draft["caption"] or ""
             alt_text = draft_alt_text(self.store, draft_id)
-            first_comment = None
-            if self.config.instagram.hashtags_in_first_comment and not getattr(self.publisher, "posts_by_hand", False):
-                caption, first_comment = split_hashtags(caption)
+            caption, comment = first_comment(self.config, self.publisher, caption)
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
-                                        attempts=draft["attempts"] + 1, first_comment=first_comment)
+                                        attempts=draft["attempts"] + 1, first_comment=comment)
             attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=nonce, started_at=timeutil.iso(now))
             unsettled.mark_started(self.store, draft_id, nonce)
-            last_fired = self.store.get(KV_LAST_FIRED)
+            last_fired = self.slots.last_fired()
             if slot is not None:
                 self.slots.fired(slot)
         staged = self.config.paths.data / "prepared" / f"{draft_id}-{nonce[:8]}.jpg"
@@ -234,14 +179,14 @@ class Poster(Reconciling):
             result = self._failed(draft_id, attempt_id, nonce, err, now, failed_at)
             if slot is not None and result.status != DraftStatus.PUBLISHING:
                 # Nothing went out: the slot is free again for the retry (or the next draft).
-                self.store.put(KV_LAST_FIRED, last_fired)
+                self.slots.restore_fired(last_fired)
             return result
         if isinstance(media, Handover):
             return self._with_owner(draft_id, attempt_id, nonce, media, now)
         # Step 3, the moment publish returns: the media id/code are stored with the `posted` status.
         result = self._mark_posted(draft_id, attempt_id, media, now, "posted")
-        if first_comment:
-            self._comment(draft_id, media.media_id, first_comment, now, recovering=False)
+        if comment:
+            self._comment(draft_id, media.media_id, comment, now, recovering=False)
         return result
 
     def _prepare(self, draft: Any, staged: Path) -> tuple[Path, list[str]]:
@@ -281,7 +226,7 @@ class Poster(Reconciling):
                                         posted_at=timeutil.iso(at), media_id=media.media_id or None,
                                         media_code=media.code or None, media_url=media.url or None, error=None,
                                         retry_after=None)
-            self.store.put(KV_LAST_ERROR, None)  # posting works again: an old error is no news
+            forget_error(self.store)
         self.store.checkpoint()  # a posted draft must stay posted even if the -wal file alone is lost
         self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code or 'confirmed by you'}",
                          draft_id=draft_id)
@@ -301,8 +246,8 @@ class Poster(Reconciling):
     def _failed(self, draft_id: int, attempt_id: int, nonce: str, err: PublishError, now: datetime,
                 failed_at: datetime | None = None) -> PostResult:
         finished = timeutil.iso(now)
-        self._side_effects(err, now)
-        self._remember_error(err, now, draft_id)
+        after_error(self.store, self.config, err, now)
+        remember_error(self.store, err, now, draft_id)
         outcome = str(err.outcome)
         if err.move == Move.UNSETTLED:
             # It may be on Instagram: it is never sent again by pawpost; looks for it start LOOKS[0] from now.
@@ -345,49 +290,6 @@ class Poster(Reconciling):
         return PostResult(draft_id, DraftStatus.APPROVED, error=err.label, kind=err.kind, outcome=outcome,
                           message=f"not posted: {err}")
 
-    def _remember_error(self, err: PublishError, now: datetime, draft_id: int | None) -> None:
-        """kv `last_publish_error`, `status`'s last_error: the error with its class; a successful post clears it."""
-        self.store.put(KV_LAST_ERROR, {
-            "at": timeutil.iso(now), "draft_id": draft_id, "kind": str(err.kind), "outcome": str(err.outcome),
-            "step": str(err.step) if err.step else None, "error_class": err.error_class, "message": err.message,
-            "advice": err.advice})
-
-    # -- first comments (hashtags) -------------------------------------------------------------------
-
-    def finish_comments(self, now: datetime | None = None) -> int:
-        """Add the hashtag comment to posted drafts that lack it (a crash between post and comment)."""
-        now = now or timeutil.now()
-        done = 0
-        rows = self.store.all("SELECT id, media_id, first_comment FROM drafts WHERE status = 'posted' "
-                              "AND first_comment IS NOT NULL AND comment_id IS NULL AND media_id IS NOT NULL")
-        for row in rows:
-            if not self._may_ask("comment", row[0], now):
-                continue
-            if self._blocked(now) or not self._comment(row[0], row[1], row[2], now, recovering=True):
-                break
-            done += 1
-        return done
-
-    def _comment(self, draft_id: int, media_id: str, text: str, now: datetime, *, recovering: bool) -> bool:
-        try:
-            # After a crash the comment may be there already: look before adding it.
-            comment_id = self.publisher.find_comment(media_id, text) if recovering else None
-            comment_id = comment_id or self.publisher.comment(media_id, text)
-        except Exception as exc:
-            err = classify(exc)
-            self._side_effects(err, now)
-            if err.kind == ErrorKind.BAD_CONTENT:
-                # '' marks "given up": Instagram refused this comment, asking again would not change that.
-                self.store.update("drafts", draft_id, comment_id="", error=f"hashtag comment refused: {err.label}")
-                self.store.event("post.comment_failed", f"draft {draft_id}: hashtag comment refused: {err.label}",
-                                 level="error", draft_id=draft_id)
-            else:  # not sent or unknown: looked for before it is added again (finish_comments)
-                log.warning("hashtag comment for draft %s not added yet: %s", draft_id, err.label)
-            self._remember_error(err, now, draft_id)
-            return False
-        self.store.update("drafts", draft_id, comment_id=comment_id)
-        return True
-
     # -- publisher upkeep (the official API's token) ------------------------------------------------------
 
     def _maintain(self, now: datetime) -> None:
@@ -395,47 +297,11 @@ class Poster(Reconciling):
         if maintain is not None:
             maintain(now)
 
-    # -- cooldown, fatal stop -------------------------------------------------------------------------
+    # -- the gate: cooldown, fatal stop ----------------------------------------------------------------
 
     def _blocked(self, now: datetime) -> str | None:
-        until = timeutil.parse(self.store.get(KV_COOLDOWN))
-        if until is not None and until <= now:
-            self.store.put(KV_COOLDOWN, None)
-            self.store.event("post.cooldown_over", "Instagram cooldown is over; posting resumes")
+        lift_cooldown(self.store, now)
         return posting_blocked(self.store, now)
-
-    def _may_ask(self, what: str, draft_id: int, now: datetime) -> bool:
-        last = self._asked.get((what, draft_id))
-        if last is not None and timedelta(0) <= now - last < ASK_AGAIN_AFTER:
-            return False
-        self._asked[(what, draft_id)] = now
-        return True
-
-    def _side_effects(self, err: PublishError, now: datetime) -> None:
-        if err.kind == ErrorKind.COOLDOWN:
-            until = self._quota_frees_at(now) if err.advice == QUOTA_ADVICE else None
-            until = until or now + timedelta(hours=self.config.instagram.cooldown_hours)
-            current = timeutil.parse(self.store.get(KV_COOLDOWN))
-            if current is None or until > current:
-                self.store.put(KV_COOLDOWN, timeutil.iso(until))
-            self.store.event("post.cooldown", f"Instagram asked to slow down ({err.label}); posting pauses until "
-                             f"{timeutil.local(until, self.config.schedule.zone)}", level="warning")
-        elif err.kind in (ErrorKind.FATAL, ErrorKind.REAUTH) and not self.store.get(KV_STOPPED):
-            advice = err.advice if err.kind == ErrorKind.FATAL else FATAL_ADVICE["logged_out"]
-            sentence = stop_sentence(advice, err.error_class)
-            self.store.put(KV_STOPPED, sentence)
-            self.store.event("post.stopped", f"posting stopped: {sentence} {err.message}", level="error")
-
-    def _quota_frees_at(self, now: datetime) -> datetime | None:
-        """When a rolling 24-hour publishing quota frees a place: a day after the oldest post (made or maybe made)
-        of the last 24 hours; None when none is known (another app posted: the fixed cooldown applies)."""
-        since = timeutil.iso(now - timedelta(hours=24))
-        oldest = self.store.value(
-            "SELECT min(t) FROM (SELECT posted_at AS t FROM drafts WHERE status = 'posted' AND posted_at >= ? "
-            "UNION ALL SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
-            "WHERE d.status = 'publishing' AND a.started_at >= ?)", (since, since))
-        at = timeutil.parse(oldest)
-        return at + timedelta(hours=24, minutes=1) if at is not None else None
 
     # -- one poster at a time, across processes ------------------------------------------------------
 

@@ -10,18 +10,20 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import bot.publish.unsettled as unsettled
 from bot import timeutil
 from bot.errors import PawpostError
-from bot.publish import unsettled
-from bot.publish.base import PublishedMedia, RecentMedia, split_hashtags
+from bot.publish.base import PublishedMedia, RecentMedia
+from bot.publish.comments import split_hashtags
 from bot.publish.errors import classify
+from bot.publish.gate import after_error, remember_error
+from bot.publish.result import PostResult
 from bot.publish.unsettled import Look
 from bot.states import DraftStatus
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.publish.base import Publisher
-    from bot.publish.poster import PostResult
     from bot.store import Store
 
 
@@ -34,8 +36,6 @@ class Reconciling:
     _posting_lock: Any
     _blocked: Any
     _mark_posted: Any
-    _side_effects: Any
-    _remember_error: Any
     finish_comments: Any
     post_now: Any
 
@@ -87,8 +87,6 @@ class Reconciling:
     def confirm_posted(self, draft_id: int, url: str | None = None, now: datetime | None = None) -> PostResult:
         """The owner's word that an unsettled draft is on the account (posted by hand with the notify publisher, or
         found by the owner): posted, with the media code from the post's link when given."""
-        from bot.publish.poster import PostResult
-
         now = now or timeutil.now()
         code = media_code_of(url) if url else ""
         with self._posting_lock(wait=True) as held:
@@ -225,8 +223,8 @@ class _Feed:
                 self.items = self.poster.publisher.recent_media(unsettled.RECENT_MEDIA)
             except Exception as exc:  # classified; a feed that cannot be read proves nothing either way
                 err = classify(exc)
-                self.poster._side_effects(err, self.now)
-                self.poster._remember_error(err, self.now, None)
+                after_error(self.poster.store, self.poster.config, err, self.now)
+                remember_error(self.poster.store, err, self.now, None)
                 self.error = err.label
         return self.items
 

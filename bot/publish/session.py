@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bot.publish.gate as gate
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.logs import redactor
@@ -193,14 +194,12 @@ def make_client(config: Config, store: Any, *, interactive: bool = False,
     Not interactive (daemon, history import): challenges raise, and nothing is tried while posting is stopped.
     `transport` (default: `current_transport()`) and `client_options` go to instagrapi's Client.
     """
-    from bot.publish.poster import KV_STOPPED
-
     ig = config.instagram
     if not ig.username:
         raise PawpostError("instagram.username is not set: pawpost reaches the account (posting, history import) "
                            "through instagrapi; set instagram.publisher = 'instagrapi' and instagram.username, "
                            "then run 'pawpost login'")
-    stopped = store.get(KV_STOPPED) if store is not None else None
+    stopped = gate.stopped(store) if store is not None else None
     if stopped and not interactive:
         raise PublishError(ErrorKind.FATAL, "posting is stopped", error_class="PostingStopped", advice=stopped)
     password = ig.secret_password()
@@ -243,19 +242,14 @@ def login_error(exc: BaseException, store: Any) -> PublishError:
     if err.kind == ErrorKind.REAUTH:
         err = PublishError(ErrorKind.FATAL, err.message, error_class=err.error_class,
                            advice=FATAL_ADVICE["logged_out"])
-    if err.kind == ErrorKind.FATAL and store is not None and not store.get("posting_stopped"):
-        from bot.publish.poster import KV_STOPPED, stop_sentence
-
-        store.put(KV_STOPPED, stop_sentence(err.advice, err.error_class))
-        store.event("post.stopped", f"Instagram login failed: {err.label}", level="error")
+    if err.kind == ErrorKind.FATAL and store is not None:
+        gate.stop(store, gate.stop_sentence(err.advice, err.error_class), f"Instagram login failed: {err.label}")
     return err
 
 
 def login_interactive(config: Config, store: Any, *, ask_password: Callable[[], str],
                       ask_code: Callable[[str], str], **client_options: Any) -> str:
     """`pawpost login`: log in (asking for what is not configured), save the session, clear a fatal stop."""
-    from bot.publish.poster import KV_STOPPED
-
     ig = config.instagram
     if not ig.username:
         raise PawpostError("set instagram.username in the config first")
@@ -282,7 +276,7 @@ def login_interactive(config: Config, store: Any, *, ask_password: Callable[[], 
         raise PawpostError(f"Instagram login failed ({err.label}); {err.advice}") from None
     save_session(client, config.session_file)
     if store is not None:
-        store.put(KV_STOPPED, None)
+        gate.resume(store)
         store.event("instagram.login", f"logged in to Instagram as @{ig.username}; session saved")
     return ig.username
 

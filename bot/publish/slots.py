@@ -8,13 +8,10 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
-from bot import schedule, timeutil
+from bot import keys, schedule, timeutil
 from bot.config import Config
 from bot.schedule import Decision, Slot, Upcoming
 from bot.store import Store
-
-KV_LAST_FIRED = "schedule_last_fired"
-KV_SALT = "schedule_salt"
 
 
 class SlotBook:
@@ -43,7 +40,7 @@ class SlotBook:
     def decide(self, now: datetime) -> Decision:
         """What to do at `now` (bot.schedule.decide over the last fired slot and the --at drafts)."""
         return schedule.decide(self.config.schedule, now,
-                               last_fired=timeutil.parse(self.store.get(KV_LAST_FIRED)), salt=self.salt(),
+                               last_fired=timeutil.parse(self.store.get(keys.SCHEDULE_LAST_FIRED)), salt=self.salt(),
                                at_drafts=self.at_drafts(now - timedelta(days=3)), posts_on_day=self.posts_on_day)
 
     def at_drafts(self, since: datetime) -> list[tuple[int, datetime]]:
@@ -76,19 +73,27 @@ class SlotBook:
         return sum(1 for m in moments if m and timeutil.parse(m).astimezone(zone).date() == day)
 
     def salt(self) -> str:
-        salt = self.store.get(KV_SALT)
+        salt = self.store.get(keys.SCHEDULE_SALT)
         if not salt:
             salt = secrets.token_hex(8)
             # A read-only database (a read-only mount, a full disk) still answers `status` and `schedule`: the salt
             # is kept by the first command that can write, and until then the jitter shown is only indicative.
             if not self.store.read_only:
-                self.store.put(KV_SALT, salt)
+                self.store.put(keys.SCHEDULE_SALT, salt)
         return salt
 
+    def last_fired(self) -> str | None:
+        """The latest slot fired (ISO), as stored: what `restore_fired` puts back."""
+        return self.store.get(keys.SCHEDULE_LAST_FIRED)
+
+    def restore_fired(self, last_fired: str | None) -> None:
+        """Nothing went out for a slot after all: it is free again (`last_fired` as it was before)."""
+        self.store.put(keys.SCHEDULE_LAST_FIRED, last_fired)
+
     def fired(self, slot: Slot) -> None:
-        last = timeutil.parse(self.store.get(KV_LAST_FIRED))
+        last = timeutil.parse(self.store.get(keys.SCHEDULE_LAST_FIRED))
         if last is None or slot.fire_at > last:
-            self.store.put(KV_LAST_FIRED, timeutil.iso(slot.fire_at))
+            self.store.put(keys.SCHEDULE_LAST_FIRED, timeutil.iso(slot.fire_at))
 
     def pass_over(self, slots: list[Slot], reason: str) -> None:
         zone = self.config.schedule.zone

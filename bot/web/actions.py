@@ -200,9 +200,9 @@ async def posted(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.publish import Poster, make_publisher
+        from bot.publish.factory import make_poster
 
-        poster = Poster(store, site.config, make_publisher(site.config, store))
+        poster = make_poster(store, site.config)
         try:
             result = poster.confirm_posted(draft_id, _text(form, "url"))
         finally:

@@ -37,7 +37,7 @@ async def queue(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
-        from bot.publish.poster import posting_blocked
+        from bot.publish.gate import posting_blocked
         from bot.review import cards
 
         items = cards(store, site.config, "pending", QUEUE_LIMIT)
@@ -90,7 +90,7 @@ async def schedule(request: Request) -> Response:
 
     def load(store: Store) -> dict[str, Any]:
         from bot.drafts import list_drafts
-        from bot.publish.poster import posting_blocked
+        from bot.publish.gate import cooldown_until, posting_blocked
         from bot.publish.slots import SlotBook
 
         now = timeutil.now()
@@ -98,7 +98,7 @@ async def schedule(request: Request) -> Response:
         approved = {d.id: d for d in list_drafts(store, "approved")}
         placed = {s.draft_id for s in slots if s.draft_id is not None}
         return {"slots": slots, "drafts": approved, "later": [d for i, d in approved.items() if i not in placed],
-                "blocked": posting_blocked(store, now), "cooldown": store.get("cooldown_until")}
+                "blocked": posting_blocked(store, now), "cooldown": cooldown_until(store, now)}
 
     return site.render(request, "schedule.html", **await site.run(load), config=site.config)
 
@@ -124,7 +124,7 @@ async def status(request: Request) -> Response:
 
     def load(store: Store) -> dict[str, Any]:
         from bot.drafts import list_drafts
-        from bot.publish.poster import posting_blocked
+        from bot.publish.gate import posting_blocked
         from bot.status import status as status_of
 
         facts = status_of(store, site.config)

@@ -19,8 +19,7 @@ def main(argv: list[str]) -> None:
     import responses
 
     from bot.config import load_config
-    from bot.publish.base import make_publisher
-    from bot.publish.poster import Poster
+    from bot.publish.factory import make_poster
     from bot.publish.session import Transport, use_transport
     from bot.store import Store
     from tests.bot.publish.fake_instagram import FakeInstagram, Hang, Kill
@@ -39,9 +38,9 @@ def main(argv: list[str]) -> None:
     store = Store.for_config(config)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, use_transport(Transport.requests()):
         fake.install(rsps)
-        # The same code path as the daemon's: make_publisher picks the instagrapi publisher from the config, and
+        # The same code path as the daemon's: make_poster picks the instagrapi publisher from the config, and
         # the transport seam (not a constructor patch) gives it the transport `responses` can answer.
-        poster = Poster(store, config, make_publisher(config, store))
+        poster = make_poster(store, config)
         result = poster.tick(when)
         poster.close()
     print(json.dumps(result.to_json() if result else None))

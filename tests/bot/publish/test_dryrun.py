@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bot.publish.base import make_publisher, same_caption
+from bot.publish.base import same_caption
 from bot.publish.dryrun import DryRunPublisher
+from bot.publish.factory import make_publisher
 from tests.bot.publish.conftest import jpeg
 
 

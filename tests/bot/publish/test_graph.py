@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.keys import COOLDOWN_UNTIL, POSTING_STOPPED
+from bot.publish.gate import posting_blocked
 from bot.publish.graph import GraphPublisher
 from bot.publish.graph_token import TokenRecord, save_token
-from bot.publish.poster import KV_COOLDOWN, KV_STOPPED, Poster, posting_blocked
+from bot.publish.poster import Poster
 from bot.publish.staging import MOUNT, resolve, staging_dir
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_graph import (
@@ -188,9 +190,9 @@ def test_an_expired_token_stops_posting_and_tells_the_owner(g_config, g_store, g
     result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "fatal"
-    assert "pawpost login" in g_store.get(KV_STOPPED)
+    assert "pawpost login" in g_store.get(POSTING_STOPPED)
     assert row(g_store, draft_id)["status"] == "approved"  # an account-level error never fails a draft
-    assert status(g_store, g_config)["posting_stopped"] == g_store.get(KV_STOPPED)
+    assert status(g_store, g_config)["posting_stopped"] == g_store.get(POSTING_STOPPED)
     assert tick(poster(g_config, g_store), gfake, EVENING) is None  # stopped until the owner acts
     assert gfake.count("create") == 1 and gfake.count("media_publish") == 0
 
@@ -204,7 +206,7 @@ def test_rate_limits_cool_down_and_post_nothing(g_config, g_store, gfake, gtoken
     result = tick(poster(g_config, g_store), gfake, SLOT)
 
     assert result.status == "approved" and result.kind == "cooldown"
-    assert g_store.get(KV_COOLDOWN) == _iso(SLOT + timedelta(hours=6))
+    assert g_store.get(COOLDOWN_UNTIL) == _iso(SLOT + timedelta(hours=6))
     assert row(g_store, draft_id)["status"] == "approved" and not gfake.media
     assert "slow down" in posting_blocked(g_store, SLOT + timedelta(hours=5))
     assert tick(poster(g_config, g_store), gfake, EVENING).status == "posted"  # the cooldown is over
@@ -216,7 +218,7 @@ def test_the_spent_publishing_quota_cools_down(g_config, g_store, gfake, gtoken)
 
     result = tick(poster(g_config, g_store), gfake, SLOT)
 
-    assert result.kind == "cooldown" and g_store.get(KV_COOLDOWN)
+    assert result.kind == "cooldown" and g_store.get(COOLDOWN_UNTIL)
     assert "maximum number of posts" in result.error
 
 
@@ -232,7 +234,7 @@ def test_the_spent_quota_pauses_until_it_frees_a_place_not_a_fixed_time(g_config
 
     assert result.kind == "cooldown" and row(g_store, second)["status"] == "approved"
     posted_at = datetime.fromisoformat(row(g_store, first)["posted_at"])
-    assert g_store.get(KV_COOLDOWN) == _iso(posted_at + timedelta(hours=24, minutes=1))
+    assert g_store.get(COOLDOWN_UNTIL) == _iso(posted_at + timedelta(hours=24, minutes=1))
     assert tick(poster(g_config, g_store), gfake, EVENING + timedelta(minutes=30)).status == "posted"
 
 
@@ -410,7 +412,7 @@ def test_draft_without_a_token_stops_with_the_login_command(g_config, g_store, g
 
     result = tick(poster(g_config, g_store), gfake, SLOT)
 
-    assert result.kind == "fatal" and "pawpost login" in g_store.get(KV_STOPPED)
+    assert result.kind == "fatal" and "pawpost login" in g_store.get(POSTING_STOPPED)
     assert gfake.count("create") == 0
 
 

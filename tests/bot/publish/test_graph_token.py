@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from bot import timeutil
 from bot.cli import cli
 from bot.errors import PawpostError
+from bot.keys import GRAPH_TOKEN_ERROR, POSTING_STOPPED
 from bot.publish.graph_token import (
-    KV_TOKEN_ERROR,
     TokenRecord,
     keep_alive,
     load_token,
@@ -22,7 +22,6 @@ from bot.publish.graph_token import (
     save_token,
     token_notice,
 )
-from bot.publish.poster import KV_STOPPED
 from tests.bot.publish.conftest import make_draft
 from tests.bot.publish.fake_graph import EXPIRED_TOKEN, FakeGraph, error
 from tests.bot.publish.test_graph import SLOT, _iso, poster, tick
@@ -36,7 +35,7 @@ def _with_secret(config, gfake: FakeGraph) -> None:
 
 def test_login_exchanges_the_short_token_learns_the_account_and_saves_0600(g_config, g_store, gfake):
     _with_secret(g_config, gfake)
-    g_store.put(KV_STOPPED, "Instagram no longer accepts the access token (GraphError190).")
+    g_store.put(POSTING_STOPPED, "Instagram no longer accepts the access token (GraphError190).")
 
     record, note = login(g_config, g_store, "  IGshort-token-abc\n", now=SLOT)
 
@@ -48,7 +47,7 @@ def test_login_exchanges_the_short_token_learns_the_account_and_saves_0600(g_con
     assert saved["expires_at"] == _iso(SLOT + timedelta(seconds=gfake.expires_in))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not list(path.parent.glob(f".{path.name}.*"))  # written atomically: no temp file left
-    assert g_store.get(KV_STOPPED) is None and record.user_id == gfake.user_id
+    assert g_store.get(POSTING_STOPPED) is None and record.user_id == gfake.user_id
     assert gfake.count("exchange") == 1 and gfake.count("me") == 1
 
 
@@ -118,7 +117,7 @@ def test_a_failed_renewal_is_retried_hourly_and_the_owner_warned_in_time(g_confi
     day = SLOT + timedelta(days=10)
     gfake.fail_next("refresh", error(500, 2, None, "Service temporarily unavailable", transient=True))
     assert keep_alive(g_config, g_store, day) is None
-    assert "Service temporarily unavailable" in g_store.get(KV_TOKEN_ERROR)
+    assert "Service temporarily unavailable" in g_store.get(GRAPH_TOKEN_ERROR)
     assert keep_alive(g_config, g_store, day + timedelta(minutes=30)) is None  # not yet again
     assert gfake.count("refresh") == 1
     assert token_notice(g_config, g_store, day) is None  # 49 days left: nothing for the owner to do
@@ -131,7 +130,7 @@ def test_a_failed_renewal_is_retried_hourly_and_the_owner_warned_in_time(g_confi
     notice = token_notice(g_config, g_store, late)
     assert "expires on" in notice and "renewing it fails" in notice and "pawpost login" in notice
     assert keep_alive(g_config, g_store, late) is not None  # Instagram answers again
-    assert token_notice(g_config, g_store, late) is None and g_store.get(KV_TOKEN_ERROR) is None
+    assert token_notice(g_config, g_store, late) is None and g_store.get(GRAPH_TOKEN_ERROR) is None
 
 
 def test_a_revoked_token_is_reported_for_the_owner(g_config, g_store, gfake, gtoken):

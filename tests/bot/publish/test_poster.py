@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import PawpostError
+from bot.publish.comments import split_hashtags
 from bot.publish.dryrun import DryRunPublisher
-from bot.publish.poster import Poster, posting_blocked, split_hashtags
+from bot.publish.gate import posting_blocked
+from bot.publish.poster import Poster
 from tests.bot.publish.conftest import at, make_draft
 
 SLOT = at("2026-11-20 09:30")
