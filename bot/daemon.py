@@ -1,4 +1,4 @@
-"""`pawpost run`: the composition root. It starts the working threads (`bot.services`) and supervises them.
+"""`pawpost run`: the composition root. It starts the working threads (`bot.daemon_threads`) and supervises them.
 
 The main thread handles signals, the systemd watchdog and status line, and the event log; the work runs in threads.
 """
@@ -13,10 +13,10 @@ import time
 from types import FrameType
 
 from bot.config import Config, load_config
+from bot.daemon_threads import DaemonThreads
 from bot.errors import PawpostError
 from bot.notify import Notifier
 from bot.runlock import RunLock
-from bot.services import Services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class Daemon:
     def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.services: Services | None = None
+        self.threads: DaemonThreads | None = None
         self.clean = True
         self._signalled = threading.Event()
         self._stop = False
@@ -71,7 +71,7 @@ class Daemon:
             log.info("pawpost starting: config %s, data %s, publisher %s", self.config.source,
                      self.config.paths.data, self.config.instagram.publisher)
             self._warn_setup(store)
-            self.services = Services(self.config).start()
+            self.threads = DaemonThreads(self.config).start()
             self.notifier.ready(self._status_line(store))
             rc = self._loop(store)
         finally:
@@ -106,13 +106,13 @@ class Daemon:
             if self._reload:
                 self._reload = False
                 store = self._reload_config(store)
-            assert self.services is not None
-            dead = self.services.dead()
+            assert self.threads is not None
+            dead = self.threads.dead()
             if dead:
                 log.critical("%s; exiting so that the service manager restarts pawpost", dead)
                 rc = 1
                 break
-            hung = self.services.hung()
+            hung = self.threads.hung()
             if hung:
                 # A hung thread cannot be interrupted from Python: no more pings, and systemd's watchdog restarts us.
                 if not self._stall_reported:
@@ -129,8 +129,8 @@ class Daemon:
                 log.exception("reading the events for the log failed")
         log.info("stopping")
         self.notifier.stopping("stopping")
-        assert self.services is not None
-        self.clean = self.services.shutdown()
+        assert self.threads is not None
+        self.clean = self.threads.shutdown()
         try:
             self._log_events(store)
         except Exception:
@@ -153,14 +153,14 @@ class Daemon:
             return store
         self.notifier.reloading()
         log.info("reloading the config from %s", source)
-        assert self.services is not None
-        self.clean = self.services.shutdown(unload=True) and self.clean
+        assert self.threads is not None
+        self.clean = self.threads.shutdown(unload=True) and self.clean
         protect_secrets(new)
         self.config = new
         store.close()
         self._retry_deferred(new_store)
         self._warn_setup(new_store)
-        self.services = Services(new).start()
+        self.threads = DaemonThreads(new).start()
         self.notifier.ready(self._status_line(new_store))
         log.info("config reloaded")
         return new_store

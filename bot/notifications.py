@@ -206,7 +206,7 @@ class Sender:
 
 
 class NotifyWorker:
-    """The daemon's notifier thread: one round every ROUND_SECONDS (see bot.services)."""
+    """The daemon's notifier thread: one round every ROUND_SECONDS (see bot.daemon_threads)."""
 
     def __init__(self, config: Config, store: Callable[[], Store]) -> None:
         self.config = config

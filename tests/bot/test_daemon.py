@@ -385,33 +385,6 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
     assert codes == dict(home.query("SELECT id, media_code FROM drafts"))
 
 
-def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
-                                                                pipeline_models: dict[str, str]) -> None:
-    """What the worker does on each wake: a new current version in the registry means a new Captioner."""
-    from bot.config import load_config
-    from bot.services import Services
-    from training.registry import Decision, Registry
-
-    config = load_config(make_home(tmp_path / "home", pipeline_models))
-    services = Services(config)  # not started: the worker's steps, called directly
-    first = services._captioner()
-    assert first.adapter_dir is None
-    services._check_model_version()
-    assert services._captioner() is first  # nothing changed: the loaded model is kept
-
-    registry = Registry(config)
-    version = registry.create("vlm", config.models.captioner)
-    version.adapter_dir.mkdir()
-    registry.finish(version, metrics={}, counts={}, keys=[], decision=Decision(True, "better"))
-    services._check_model_version()
-    second = services._captioner()
-    assert second is not first and second.adapter_dir == version.adapter_dir
-
-    registry.rollback()
-    services._check_model_version()
-    assert services._captioner().adapter_dir is None
-
-
 def test_run_with_a_broken_config_exits_1_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "pawpost.toml"
     config.write_text("[schedule]\nslots = ['25:00']\n")

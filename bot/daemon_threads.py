@@ -73,10 +73,10 @@ class Worker:
                     log.exception("%s: cleaning up failed", self.name)
 
 
-class Services:
+class DaemonThreads:
     """Everything built from one config: the runtime and models, the watcher, the worker and the poster.
 
-    A config reload (SIGHUP) stops one Services and starts a new one; the database carries all state across.
+    A config reload (SIGHUP) stops one DaemonThreads and starts a new one; the database carries all state across.
     """
 
     def __init__(self, config: Config) -> None:
@@ -98,7 +98,7 @@ class Services:
 
     # -- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> Services:
+    def start(self) -> DaemonThreads:
         from bot.schedule import PostingScheduler
 
         self.workers = [
@@ -107,7 +107,7 @@ class Services:
         ]
         for worker in self.workers:
             worker.start()
-        # The poster runs in the scheduler's single worker thread: woken at each slot and every POST_TICK_SECONDS;
+        # The poster runs in the posting scheduler's own thread: woken at each slot and every POST_TICK_SECONDS;
         # each tick first settles drafts a crash left in `publishing`, so recovery comes before any new post.
         self.scheduler = PostingScheduler(self.config, self._make_poster, interval=POST_TICK_SECONDS)
         self.scheduler.start()
@@ -128,7 +128,7 @@ class Services:
     def shutdown(self, grace: float = STOP_GRACE_SECONDS, *, unload: bool = False) -> bool:
         """Ask every thread to stop and wait up to `grace` seconds; True when all of them finished.
 
-        `unload` frees the models' memory (a reload: the next Services loads its own); at exit the OS does it.
+        `unload` frees the models' memory (a reload: the next DaemonThreads loads its own); at exit the OS does it.
         """
         self.stop.set()
         self.wake.set()
