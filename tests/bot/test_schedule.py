@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -267,3 +268,58 @@ def test_a_fresh_install_reports_no_missed_slots() -> None:
     # Within the catch-up window, the slot still counts on a fresh install.
     just_after = datetime(2026, 11, 22, 8, 40, tzinfo=UTC)  # 09:40 in Madrid
     assert decide(schedule, just_after, last_fired=None).slot is not None
+
+
+def test_a_failing_tick_never_ends_the_posting_thread_and_stop_closes_the_poster(caplog):
+    ticks: list[int] = []
+    closed = threading.Event()
+    again = threading.Event()
+
+    class Poster:
+        def tick(self, now):
+            ticks.append(len(ticks))
+            if len(ticks) == 1:
+                raise RuntimeError("a bug in one tick")
+            again.set()
+
+        def next_fire_time(self, now):
+            return None
+
+        def close(self):
+            closed.set()
+
+    scheduler = PostingScheduler(type("C", (), {"schedule": ScheduleConfig(timezone="UTC")})(), Poster,
+                                 interval=0.05)
+    scheduler.start()
+    try:
+        assert again.wait(10)  # the tick after the failing one ran, in the same thread
+    finally:
+        scheduler.stop()
+    assert closed.is_set() and "posting tick failed" in caplog.text
+    count = len(ticks)
+    time.sleep(0.2)
+    assert len(ticks) == count  # stopped: no tick after stop()
+
+
+def test_the_thread_sleeps_until_the_next_slot_when_it_comes_before_the_interval():
+    now = utc("2026-05-05 09:29")
+    woke = threading.Event()
+    starts: list[float] = []
+
+    class Poster:
+        def tick(self, _now):
+            starts.append(time.monotonic())
+            if len(starts) == 2:
+                woke.set()
+
+        def next_fire_time(self, _now):
+            return now + timedelta(seconds=0.3)  # the next slot, well before the hour-long interval
+
+    scheduler = PostingScheduler(type("C", (), {"schedule": ScheduleConfig(timezone="UTC")})(), Poster,
+                                 clock=lambda: now, interval=3600)
+    scheduler.start()
+    try:
+        assert woke.wait(10)
+    finally:
+        scheduler.stop()
+    assert starts[1] - starts[0] >= 0.3

@@ -48,3 +48,20 @@ def test_status_says_login_when_the_instagram_session_is_missing(tmp_path):
     assert "posting cannot start: no Instagram session" in shown.stdout and "pawpost login" in shown.stdout
     assert "Europe/Madrid" in shown.stdout.split("next slot:")[1].splitlines()[0]  # times carry their zone
     assert "pawpost login" in json.loads(doc.stdout)["instagram_session"]
+
+
+def test_the_daemons_status_line_is_made_from_status(config, store, monkeypatch):
+    from bot.keys import COOLDOWN_UNTIL, POSTING_STOPPED
+    from bot.status import status_line
+
+    monkeypatch.setenv("PAWPOST_FAKE_NOW", NOW.isoformat())
+    assert status_line(status(store, config)) == "photos waiting: none; drafts: none"
+
+    make_draft(store, "queued")
+    make_draft(store, "to review", status="pending")
+    store.put(POSTING_STOPPED, "Instagram asks to confirm it is you: open the app, then run 'pawpost login'.")
+    store.put(COOLDOWN_UNTIL, "2026-11-20T09:00:00+00:00")
+    assert status_line(status(store, config)) == ("photos waiting: none; drafts: 1 pending, 1 approved; posting "
+                                                  "stopped; cooldown until 2026-11-20T09:00:00+00:00")
+    monkeypatch.setenv("PAWPOST_FAKE_NOW", at("2026-11-20 09:00").isoformat())  # the cooldown is over
+    assert status_line(status(store, config)).endswith("; posting stopped")

@@ -160,3 +160,22 @@ def gtoken(g_config: Any, gfake: Any) -> Any:
                          timeutil.iso(issued + timedelta(days=60)))
     save_token(g_config.graph_token_file, record)
     return record
+
+
+@pytest.fixture
+def poster(config: Any, store: Any) -> Any:
+    """A Poster with the dry-run publisher on the example config: UTC slots 09:30 and 19:00, cap 2, catch-up 60
+    minutes; no jitter, for exact times."""
+    from bot.publish.dryrun import DryRunPublisher
+    from bot.publish.poster import Poster
+
+    config.schedule.jitter_minutes = 0
+    return Poster(store, config, DryRunPublisher(config.paths.outbox))
+
+
+def status_of(store: Any, draft_id: int) -> str | None:
+    return store.value("SELECT status FROM drafts WHERE id = ?", (draft_id,))
+
+
+def outbox_records(config: Any) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(config.paths.outbox.glob("*.json"))]

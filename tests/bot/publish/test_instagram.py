@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import stat
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,40 +62,6 @@ def test_clean_publish(ig_config, ig_store, fake, logged_in):
     make_draft(ig_store, "Second one")
     assert tick(p, fake, SLOT + timedelta(minutes=2)) is None
     assert fake.count("configure") == 1
-
-
-def test_no_automatic_resends_and_real_timeouts(ig_config, ig_store, fake, logged_in):
-    client = InstagramPublisher(ig_config, ig_store, **CLIENT).client()
-    adapters = set(client.private.adapters.values())
-
-    assert adapters and all(a.max_retries.total == 0 for a in adapters)
-    make_draft(ig_store)
-    fake.fail_next("configure", SERVER_ERROR)
-    result = tick(poster(ig_config, ig_store), fake, SLOT)
-
-    assert fake.count("configure") == 1  # a 500 on configure is not resent by the transport...
-    assert result.status == "publishing"  # ...and may have landed: it is reconciled, not retried
-    assert fake.timeouts and all(t == (10.0, 60.0) for t in fake.timeouts)
-
-
-def test_session_file_is_0600_and_keeps_the_device(ig_config, ig_store, fake, logged_in):
-    path = ig_config.session_file
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    saved = json.loads(path.read_text())
-    assert saved["authorization_data"]["sessionid"] == fake.sessionid
-    device = saved["uuids"]["uuid"]
-
-    # A new process loads the session (no login) and, after Instagram logs it out, logs in again as the same device.
-    make_draft(ig_store, "Zoomies #dog")
-    fake.expire_session()
-    result = tick(poster(ig_config, ig_store), fake, SLOT)
-
-    assert result.status == "posted"
-    assert fake.count("login") == 2
-    assert set(fake.device_ids) == {device}
-    again = json.loads(path.read_text())
-    assert again["uuids"]["uuid"] == device and again["authorization_data"]["sessionid"] == fake.sessionid
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_login_required_relogs_in_once_then_posts(ig_config, ig_store, fake, logged_in):
@@ -328,52 +293,6 @@ def test_secrets_never_reach_logs_or_output(ig_config, ig_store, fake, caplog, c
                    json.loads(saved)["authorization_data"]["sessionid"]):
         assert secret not in seen  # ...but never logged or printed
     assert "IGT:2:ey" not in seen
-
-
-def test_pawpost_login_asks_for_the_password_and_saves_a_private_session(tmp_path, fake, capsys, caplog):
-    from bot.config import load_config
-    from bot.errors import PawpostError
-    from bot.store import Store
-    from tests.conftest import write_config
-
-    caplog.set_level(logging.DEBUG)
-    config = load_config(write_config(tmp_path / "home", {
-        "instagram": {"publisher": "instagrapi", "username": fake.username}}))
-    store = Store.for_config(config)
-    try:
-        store.put("posting_stopped", "Instagram refused the password: fix it, then run 'pawpost login' (BadPassword).")
-        with pytest.raises(PawpostError, match="refused the password"):
-            login_interactive(config, store, ask_password=lambda: "wrong password", ask_code=lambda _p: "", **CLIENT)
-        assert not config.session_file.exists() and store.get("posting_stopped")
-
-        asked: list[str] = []
-        username = login_interactive(config, store, ask_password=lambda: asked.append("pw") or fake.password,
-                                     ask_code=lambda _p: "", **CLIENT)
-
-        assert username == fake.username and asked == ["pw"]
-        assert stat.S_IMODE(config.session_file.stat().st_mode) == 0o600
-        assert json.loads(config.session_file.read_text())["authorization_data"]["sessionid"] == fake.sessionid
-        assert store.get("posting_stopped") is None
-        seen = caplog.text + "".join(capsys.readouterr())
-        assert fake.password not in seen and fake.sessionid not in seen
-    finally:
-        store.close()
-
-
-def test_two_factor_codes_come_from_the_totp_seed(tmp_path):
-    import pyotp
-
-    from bot.config import load_config
-    from bot.publish.session import totp_code
-    from tests.conftest import write_config
-
-    seed = pyotp.random_base32()
-    config = load_config(write_config(tmp_path / "h", {
-        "instagram": {"publisher": "instagrapi", "username": "lola", "totp_seed": seed}}))
-
-    assert totp_code(config) == pyotp.TOTP(seed).now()
-    config.instagram.totp_seed = None
-    assert totp_code(config) == ""
 
 
 def test_when_the_feed_cannot_be_read_the_draft_waits_and_nothing_is_sent_again(ig_config, ig_store, fake,

@@ -319,3 +319,12 @@ def test_next_free_slot_on_a_draft_approved_for_a_time_puts_it_back_in_the_queue
 
     d = get_draft(web_store, draft_id)
     assert d.status == "approved" and d.scheduled_for is None
+
+
+def test_the_schedule_shows_a_cooldown_only_while_it_lasts(client, web_store):
+    # A cooldown that ended is not news: the page said "Cooling down until" a past time when no poster had run since.
+    now = timeutil.now()
+    web_store.put("cooldown_until", timeutil.iso(now - timedelta(minutes=5)))
+    assert "Cooling down until" not in client.get("/schedule").text
+    web_store.put("cooldown_until", timeutil.iso(now + timedelta(hours=2)))
+    assert "Cooling down until" in client.get("/schedule").text
