@@ -80,7 +80,7 @@ def after_error(store: Store, config: Any, err: PublishError, now: datetime) -> 
             store.put(keys.COOLDOWN_UNTIL, timeutil.iso(until))
         store.event("post.cooldown", f"Instagram asked to slow down ({err.label}); posting pauses until "
                     f"{timeutil.local(until, config.schedule.zone)}", level="warning")
-    elif err.kind in (ErrorKind.FATAL, ErrorKind.REAUTH) and not stopped(store):
+    elif err.kind in (ErrorKind.FATAL, ErrorKind.REAUTH):
         advice = err.advice if err.kind == ErrorKind.FATAL else FATAL_ADVICE["logged_out"]
         sentence = stop_sentence(advice, err.error_class)
         stop(store, sentence, f"posting stopped: {sentence} {err.message}")
