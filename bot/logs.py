@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 # Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG.
 QUIET = ("instagrapi", "pawpost.instagrapi", "public_request", "private_request", "urllib3", "requests", "httpx",
-         "httpcore", "watchdog", "PIL", "filelock", "asyncio", "huggingface_hub", "fsspec")
+         "httpcore", "watchdog", "PIL", "filelock", "asyncio", "apscheduler", "huggingface_hub", "fsspec")
 
 # Shapes that carry credentials, whatever library wrote them: the one list for logs and stored error messages.
 _KEYS = (r"(?:sessionid|csrftoken|ds_user_id|password|enc_password|authorization|totp_seed|rur|shbid|shbts|mid)")

@@ -1,7 +1,7 @@
 """Posting slots: when posts go out, in the configured IANA time zone, and the daemon's posting scheduler.
 
 Pure functions (`slot_times`, `plan`, `decide`, `upcoming`) answer "what is due now" from the database's facts
-and an injected time; `PostingScheduler` (one thread, no state of its own) only wakes the poster up to ask.
+and an injected time; `PostingScheduler` (APScheduler, in-memory jobs) only wakes the poster up to ask.
 """
 
 from __future__ import annotations
@@ -204,23 +204,11 @@ def upcoming(schedule: ScheduleConfig, now: datetime, count: int, *, salt: str =
 
 
 class PostingScheduler:
-    """Wakes the poster at each slot's fire time and every `interval` seconds (retries, looks for unsettled drafts,
-    the end of a cooldown, drafts approved by another process), in one thread of its own.
+    """Wakes the poster at each slot's fire time and every `interval` seconds (retries, reconcile, cooldown end).
 
-    `make_poster` is called in that thread (SQLite connections are per-thread); the poster needs `tick(now)` and
-    `next_fire_time(now)`. Nothing is kept here that the database does not already know, so a restart loses nothing.
-
-    A plain thread, not a scheduler library: the functions above already are the schedule, and all this thread does
-    is sleep until the next fire time or the next interval, whichever comes first. APScheduler did that job and was
-    removed because what it is good at either disagrees with the schedule's contract or repeats the database:
-    - its cron triggers fire a slot in the repeated hour twice on the fall-back day (2026-10-25 02:30 Europe/Madrid
-      at +02:00 and again at +01:00); `slot_times` gives each slot once a day;
-    - its jitter is drawn at random by each process whenever it plans the next run, so `pawpost schedule`, `status`
-      and the review site could not show when a post really goes out; `jitter` is fixed per slot and install (the
-      salt) and known in advance;
-    - its misfire grace and coalescing live in its job store: in memory they are lost at a restart, the one time
-      catch-up matters, and a persistent job store would be a second record of what fired next to
-      `schedule_last_fired`; `decide` already catches up one missed slot within catch_up_minutes and never bursts.
+    APScheduler with an in-memory job store: nothing is kept there that the database does not already know, so a
+    restart loses nothing. `make_poster` is called in the scheduler's own thread (SQLite connections are
+    per-thread); the poster needs `tick(now)` and `next_fire_time(now)`.
     """
 
     def __init__(self, config: Any, make_poster: Callable[[], Any], *, clock: Callable[[], datetime] = timeutil.now,
@@ -230,32 +218,37 @@ class PostingScheduler:
         self.clock = clock
         self.interval = interval
         self._poster: Any = None
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
+        self._scheduler: Any = None
         self._lock = threading.Lock()
         self._stopping = False
-        self._delay = 0.0
         self.last_result: Any = None
+        self.last_error: BaseException | None = None
 
     def start(self) -> None:
-        self._stopping = False
-        self._wake.clear()
-        self._thread = threading.Thread(target=self._run, name="pawpost-poster", daemon=True)
-        self._thread.start()
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
 
-    def _run(self) -> None:
-        while not self._stopping:
-            self.run_once()
-            self._wake.wait(self._delay)
+        self._stopping = False
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            # One worker thread: ticks never overlap, and the poster's SQLite connection stays in its thread.
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=self.config.schedule.zone,
+        )
+        self._scheduler.add_job(self.run_once, IntervalTrigger(seconds=self.interval), id="posting-tick",
+                                next_run_time=datetime.now(UTC))
+        self._scheduler.start()
 
     def stop(self, wait: bool = True) -> None:
         self._stopping = True
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join()
-        # The thread may be inside a publish: closing its HTTP sessions under it would break the request halfway.
-        # If its tick does not end within STOP_GRACE, the thread closes the poster when it does.
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=wait)
+            self._scheduler = None
+        # The worker thread may be inside a publish: closing its HTTP sessions under it would break the request
+        # halfway. If its tick does not end within STOP_GRACE, the worker closes the poster when it does.
         if self._lock.acquire(timeout=-1 if wait else STOP_GRACE):
             try:
                 self._close_poster()
@@ -268,31 +261,36 @@ class PostingScheduler:
         self._poster = None
 
     def run_once(self) -> Any:
-        """One tick now (what the thread runs); plans how long to sleep before the next one."""
+        """One tick now (what the jobs call); plans the next slot's wake-up."""
         with self._lock:
             if not self._stopping:
                 try:
                     if self._poster is None:
                         self._poster = self.make_poster()
                     self.last_result = self._poster.tick(self.clock())
-                except Exception:  # a bug must not end the posting thread: log it, try again next tick
+                    self.last_error = None
+                except Exception as exc:  # a bug must not kill the scheduler: log it, try again next tick
+                    self.last_error = exc
                     log.exception("posting tick failed")
                 try:
-                    self._delay = self._next_delay()
+                    self._plan_next()
                 except Exception:
-                    self._delay = self.interval
                     log.exception("planning the next posting slot failed")
             if self._stopping:
                 self._close_poster()  # stop() did not wait for this tick: the poster is closed after it
             return self.last_result
 
-    def _next_delay(self) -> float:
-        """Seconds until the next tick: the interval, or sooner when a slot fires before it."""
-        if self._poster is None:
-            return self.interval
+    def _plan_next(self) -> None:
+        if self._scheduler is None or self._poster is None:
+            return
+        from apscheduler.triggers.date import DateTrigger
+
         now = self.clock()
         when = self._poster.next_fire_time(now)
         if when is None:
-            return self.interval
+            return
         # The injected clock may differ from the wall clock (tests, PAWPOST_FAKE_NOW): wake after the same delay.
-        return min(self.interval, max(0.0, (when - now).total_seconds()))
+        run_at = datetime.now(UTC) + max(timedelta(0), when - now)
+        self._scheduler.add_job(self.run_once, DateTrigger(run_date=run_at), id="posting-slot",
+                                replace_existing=True)
+
