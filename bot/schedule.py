@@ -204,11 +204,24 @@ def upcoming(schedule: ScheduleConfig, now: datetime, count: int, *, salt: str =
 
 
 class PostingScheduler:
-    """Wakes the poster at each slot's fire time and every `interval` seconds (retries, reconcile, cooldown end).
+    """Wakes the poster at each slot's fire time and every `interval` seconds (retries, looks for unsettled drafts,
+    the end of a cooldown, drafts approved by another process).
 
-    APScheduler with an in-memory job store: nothing is kept there that the database does not already know, so a
-    restart loses nothing. `make_poster` is called in the scheduler's own thread (SQLite connections are
-    per-thread); the poster needs `tick(now)` and `next_fire_time(now)`.
+    APScheduler runs the timers: a date job at the next fire time, re-planned after every tick, and an interval job;
+    one worker thread (ticks never overlap, and the poster's SQLite connection stays in its thread), coalescing (a
+    backlog of missed wake-ups is one tick) and no misfire limit (a late wake-up still asks). Its job store is in
+    memory: nothing is kept there that the database does not already know, so a restart loses nothing. WHAT is due
+    is never APScheduler's call; the functions above decide from the database (`schedule_last_fired`), because
+    what it offers for that disagrees with the schedule's contract:
+    - its cron triggers fire a slot in the repeated hour twice on the fall-back day (2026-10-25 02:30 Europe/Madrid
+      at +02:00 and again at +01:00, APScheduler 3.11); `slot_times` gives each slot once a day;
+    - its jitter is drawn at random whenever it plans the next run, so `pawpost schedule`, `status` and the review
+      site could not show when a post really goes out; `jitter` is fixed per slot and install and known in advance;
+    - its misfire grace and coalescing per slot live in its job store, lost at a restart (the one time catch-up
+      matters) or, persisted, a second record of what fired; `decide` catches up one missed slot within
+      catch_up_minutes and never bursts.
+
+    `make_poster` is called in the worker thread; the poster needs `tick(now)` and `next_fire_time(now)`.
     """
 
     def __init__(self, config: Any, make_poster: Callable[[], Any], *, clock: Callable[[], datetime] = timeutil.now,
@@ -222,7 +235,6 @@ class PostingScheduler:
         self._lock = threading.Lock()
         self._stopping = False
         self.last_result: Any = None
-        self.last_error: BaseException | None = None
 
     def start(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -268,9 +280,7 @@ class PostingScheduler:
                     if self._poster is None:
                         self._poster = self.make_poster()
                     self.last_result = self._poster.tick(self.clock())
-                    self.last_error = None
-                except Exception as exc:  # a bug must not kill the scheduler: log it, try again next tick
-                    self.last_error = exc
+                except Exception:  # a bug must not kill the scheduler: log it, try again next tick
                     log.exception("posting tick failed")
                 try:
                     self._plan_next()
