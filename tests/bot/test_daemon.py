@@ -388,9 +388,9 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
 def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
                                                                 pipeline_models: dict[str, str]) -> None:
     """What the worker does on each wake: a new current version in the registry means a new Captioner."""
+    from bot.captions.registry import Decision, Registry
     from bot.config import load_config
     from bot.services import Services
-    from training.registry import Decision, Registry
 
     config = load_config(make_home(tmp_path / "home", pipeline_models))
     services = Services(config)  # not started: the worker's steps, called directly
