@@ -78,7 +78,7 @@ class Prompts:
 
 
 def sample_for(backend: Any, prompts: Prompts, example: ds.Example) -> Any:
-    from training.finetune import Sample
+    from training.backend import Sample
 
     prompt = prompts(example)
     return Sample(key=example.key, prompt=backend.render(prompt), target=example.caption, image=example.photo)

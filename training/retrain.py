@@ -105,7 +105,8 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
 def _run(store: Store, config: Config, registry: Registry, runtime: Runtime, data: ds.Dataset, new_posts: int,
          progress: ProgressFn | None, stop: threading.Event | None) -> RetrainResult:
     from training import gate
-    from training.finetune import Backend, train
+    from training.backend import Backend
+    from training.finetune import train
     from training.plan import plan as make_plan
     from training.prompts import Prompts, describe, sample_for
 

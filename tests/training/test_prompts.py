@@ -10,7 +10,7 @@ from tests.training.conftest import START, add_posted, retrain_sections
 def test_training_inputs_are_the_daemons_prompt_followed_by_the_caption(make_home, writer_models):
     from bot.ml import Runtime
     from training import dataset
-    from training.finetune import Backend
+    from training.backend import Backend
     from training.prompts import Prompts, sample_for
 
     config, store = make_home(retrain_sections(writer_models, holdout_fraction=0.2) |
