@@ -143,7 +143,7 @@ def samples(backend: Any, n: int, image: Path | None) -> list[Any]:
     """The daemon's prompts (pets, a description, 3 style examples) rendered by the model, with a caption each."""
     from bot.captions.prompt import build_prompt
     from bot.config import Config
-    from training.finetune import Sample
+    from training.backend import Sample
 
     config = Config(pets=PETS, captions={"voice": "playful, first person as the dog, one or two emojis"})
     pool = captions(EPOCH_CAPTIONS)
@@ -176,23 +176,23 @@ BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4
 @contextlib.contextmanager
 def levers(on: dict[str, bool], device: str) -> Iterator[None]:
     """Switch speed-path levers off for one run (by patching the trainer's helpers), then restore them."""
-    from training import finetune, speed
+    from training import backend, finetune, speed
 
-    saved = (speed.BUCKET_BATCHES, finetune.accepts, finetune.Backend.reuses_image_features,
+    saved = (speed.BUCKET_BATCHES, backend.accepts, backend.Backend.reuses_image_features,
              finetune.needs_checkpointing)
-    real_accepts = finetune.accepts
+    real_accepts = backend.accepts
     if not on["buckets"]:
         speed.BUCKET_BATCHES = 1  # sorted within a batch only: the random batches of before
     if not on["caption_logits"]:
-        finetune.accepts = lambda model, name: name != "logits_to_keep" and real_accepts(model, name)
+        backend.accepts = lambda model, name: name != "logits_to_keep" and real_accepts(model, name)
     if not on["features_once"]:
-        finetune.Backend.reuses_image_features = property(lambda self: False)
+        backend.Backend.reuses_image_features = property(lambda self: False)
     if not on["checkpoint_by_budget"] and device.startswith("cuda"):
         finetune.needs_checkpointing = lambda *args: True  # before: always on CUDA
     try:
         yield
     finally:
-        (speed.BUCKET_BATCHES, finetune.accepts, finetune.Backend.reuses_image_features,
+        (speed.BUCKET_BATCHES, backend.accepts, backend.Backend.reuses_image_features,
          finetune.needs_checkpointing) = saved
 
 
@@ -226,7 +226,8 @@ def measure(kind: str, folder: Path, n: int, device: str, image: Path | None, ba
 
     from bot.config import Config
     from bot.ml import Runtime
-    from training.finetune import Backend, train
+    from training.backend import Backend
+    from training.finetune import train
 
     runtime = Runtime(device, "auto")
     backend = Backend(kind, str(folder), runtime)

@@ -245,7 +245,7 @@ def copies(text: str | None, examples: list[str], training: list[str], other_pet
 
 
 def echoes(text: str | None, prompt: str) -> bool:
-    from bot.captions.rules import words
+    from bot.captions.text import words
 
     if not text:
         return False

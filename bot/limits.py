@@ -1,21 +1,46 @@
-"""Instagram's limits on a caption the owner writes, and the one hashtag rule every caption follows.
+"""Instagram's limits on a caption (length, hashtags, @mentions, and how they are counted), and the one hashtag
+rule every caption follows.
 
 The rule: `captions.max_hashtags` caps the hashtags of every caption, generated or the owner's (Instagram itself
 now allows 5); the pets' and `[captions] hashtags` are added to each caption that still has room for them.
+Low level on purpose: drafts, review, posting and the caption rules import it; it imports nothing of theirs.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.captions.rules import hashtags, mentions
-
 MAX_CAPTION_CHARS = 2200
 MAX_MENTIONS = 20
+
+HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
+MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
 
 # Control characters (C0 but the line break, DEL, C1) and the replacement character left by half-decoded bytes:
 # invisible in a review, and Instagram shows them as boxes or drops the caption.
 CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ufffd]")
+
+
+def hashtags(text: str) -> list[str]:
+    return HASHTAG_RE.findall(text)
+
+
+def mentions(text: str) -> list[str]:
+    return MENTION_RE.findall(text)
+
+
+def instagram_limits(text: str, max_hashtags: int) -> str | None:
+    """Why `text` breaks Instagram's limits, or None when it is within them."""
+    if not text.strip():
+        return "the caption is empty"
+    if len(text) > MAX_CAPTION_CHARS:
+        return f"the caption has {len(text)} characters; Instagram allows at most {MAX_CAPTION_CHARS}"
+    tags = hashtags(text)
+    if len(tags) > max_hashtags:
+        return f"the caption has {len(tags)} hashtags; at most {max_hashtags} are allowed (captions.max_hashtags)"
+    if len(mentions(text)) > MAX_MENTIONS:
+        return f"the caption has {len(mentions(text))} @mentions; Instagram allows at most {MAX_MENTIONS}"
+    return None
 
 
 def normalise(text: str) -> str:

@@ -56,6 +56,12 @@ def resolve_dtype(setting: str, device: str) -> Any:
     return torch.float32
 
 
+def prepare_cuda_allocator() -> None:
+    """Growing KV caches re-allocate every token; expandable segments let freed blocks be reused instead of
+    fragmenting the reserve. Only before CUDA starts, and never over the owner's own setting."""
+    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+
+
 class Runtime:
     """Device and dtype for this process, and the models it has loaded (so they can be unloaded when idle)."""
 
@@ -78,8 +84,6 @@ class Runtime:
     @property
     def device(self) -> str:
         if self._device is None:
-            from bot.memory import prepare_cuda_allocator
-
             prepare_cuda_allocator()  # before CUDA allocates anything
             self._device = resolve_device(self.device_setting)
         return self._device

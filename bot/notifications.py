@@ -107,7 +107,7 @@ def _review_message(store: Store, config: Config, now: datetime) -> Message | No
 
 def _last_retrain_id(config: Config) -> str | None:
     try:
-        from training.registry import Registry
+        from bot.captions.registry import Registry
 
         run = Registry(config).last_run()
     except Exception:  # an unreadable registry is 'pawpost models list''s to explain
@@ -116,7 +116,7 @@ def _last_retrain_id(config: Config) -> str | None:
 
 
 def _retrain_message(store: Store, config: Config) -> Message | None:
-    from training.registry import Registry
+    from bot.captions.registry import Registry
 
     try:
         run = Registry(config).last_run()

@@ -218,26 +218,23 @@ def adapter_style_examples(adapter: Any) -> int | None:
     """How many style examples the adapter was trained to be prompted with (None: captions.style_examples)."""
     if adapter is None:
         return None
-    from training.registry import style_examples_for
+    from bot.captions.registry import style_examples_for
 
     return style_examples_for(adapter)
 
 
 def current_adapter(config: Config) -> Any:
-    try:
-        from training.registry import Registry
-    except ImportError:  # retraining not installed: the base model
-        return None
-    base = config.models.writer if config.models.two_stage else config.models.captioner
-    return Registry(config).current_adapter(base)
+    """The adapter of the promoted version that writes captions (`Registry.in_use`); None: the base model."""
+    from bot.captions.registry import Registry
+
+    version = Registry(config).in_use()
+    return version.adapter_dir if version else None
 
 
 def current_model_version(config: Config) -> str | None:
     """The promoted caption model version (the daemon polls it to reload the Captioner); None: base model."""
-    try:
-        from training.registry import Registry
-    except ImportError:
-        return None
+    from bot.captions.registry import Registry
+
     return Registry(config).current_id()
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
-from bot.captions.rules import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
 from bot.config import Config
 from bot.drafts import DraftView, get_draft, list_drafts
 from bot.errors import PawpostError
+from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
 from bot.states import DraftStatus
 from bot.store import Store
 
@@ -67,7 +67,7 @@ class CaptionCounts:
 
 
 def caption_counts(text: str | None, config: Config) -> CaptionCounts:
-    """Counted as the CLI checks an owner's caption (bot.captions.rules.instagram_limits)."""
+    """Counted as the CLI checks an owner's caption (bot.limits.instagram_limits)."""
     text = (text or "").strip()
     return CaptionCounts(len(text), len(hashtags(text)), len(mentions(text)), MAX_CAPTION_CHARS,
                          config.captions.max_hashtags, MAX_MENTIONS,

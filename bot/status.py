@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import timeutil
+from bot.captions.registry import Registry
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.keys import MODEL_ERROR
@@ -142,17 +143,14 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
         for key in keys
     }
     # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.
-    out[keys[-1]]["version"] = _caption_model_version(config)
+    registry = Registry(config)
+    out[registry.caption_model.key]["version"] = _caption_model_version(registry)
     return out
 
 
-def _caption_model_version(config: Config) -> str | None:
-    from training.registry import Registry
-
-    registry = Registry(config)
-    base = config.models.writer if config.models.two_stage else config.models.captioner
+def _caption_model_version(registry: Registry) -> str | None:
     try:
-        version = registry.current_id()
-        return version if version and registry.current_adapter(base) is not None else None
+        version = registry.in_use()
     except PawpostError:  # an unreadable pointer: 'pawpost models list' says what is wrong
         return None
+    return version.id if version else None

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.captions.rules import HASHTAG_RE, MENTION_RE
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.limits import HASHTAG_RE, MENTION_RE
 from bot.store import Store
 
 LINK_RE = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
@@ -184,9 +184,11 @@ def split(examples: list[Example], holdout_fraction: float,
     return ordered[:-n_hold], ordered[-n_hold:]
 
 
-def build(store: Store, config: Config) -> Dataset:
+def build(store: Store, config: Config, *,
+          collected: tuple[list[Example], dict[str, int]] | None = None) -> Dataset:
     """The dataset, split for training and judging; both backends learn from the photo (the writer via its
-    description), so posts without their image are left out."""
-    examples, dropped = collect(store, need_photo=True)
+    description), so posts without their image are left out. `collected`: what `collect(store, need_photo=True)`
+    returned, when the caller has it already (a retrain counts the new posts before it splits)."""
+    examples, dropped = collected if collected is not None else collect(store, need_photo=True)
     train, holdout = split(examples, config.retrain.holdout_fraction, config.retrain.min_holdout_posts)
     return Dataset(train=train, holdout=holdout, dropped=dropped)

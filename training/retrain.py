@@ -9,10 +9,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from bot import timeutil
+from bot.captions.registry import META, Decision, Registry, Version, caption_model, style_examples_for
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.ml import GpuLock, Runtime
@@ -33,7 +32,7 @@ class RetrainResult:
     status: str  # "skipped" | "stopped" | "kept" | "promoted"
     message: str
     new_posts: int
-    version: Any = None  # training.registry.Version
+    version: Version | None = None
     old_label: str = "base model"
     old: dict[str, float] | None = None
     new: dict[str, float] | None = None
@@ -70,12 +69,6 @@ class RetrainResult:
         }
 
 
-def active_model(config: Config) -> tuple[str, str]:
-    """The backend kind and the model id a retrain tunes: the writer of a describer+writer pair, or the VLM."""
-    m = config.models
-    return ("writer", m.writer) if m.two_stage else ("vlm", m.captioner)
-
-
 def count_new(examples: list[ds.Example], seen: set[str]) -> int:
     return sum(e.key not in seen for e in examples)
 
@@ -84,24 +77,21 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
             stop: threading.Event | None = None, force: bool = False) -> RetrainResult:
     """The whole run. Fewer than `retrain.min_new_posts` new posts since the last run: skipped (unless forced).
     Too few posts for a held-out set the gate can decide on: skipped, whatever `force` says."""
-    from training.registry import Registry
-
     registry = Registry(config)
-    examples, dropped = ds.collect(store, need_photo=True)
+    collected = ds.collect(store, need_photo=True)
     last = registry.last_run()
-    new_posts = count_new(examples, set(registry.examples(last)) if last else set())
+    new_posts = count_new(collected[0], set(registry.examples(last)) if last else set())
     needed = config.retrain.min_new_posts
     if new_posts < needed and not force:
         since = f"since the last retrain ({last.id})" if last else "and no retrain yet"
         return RetrainResult("skipped", f"{new_posts} new post(s) {since}; at least {needed} are needed "
                                         "(retrain.min_new_posts), so there is nothing to do", new_posts)
     r = config.retrain
-    train_set, holdout = ds.split(examples, r.holdout_fraction, r.min_holdout_posts)
-    data = ds.Dataset(train=train_set, holdout=holdout, dropped=dropped)
-    if len(holdout) < r.min_holdout_posts:
+    data = ds.build(store, config, collected=collected)
+    if len(data.holdout) < r.min_holdout_posts:
         return RetrainResult(
-            "skipped", f"{len(examples)} usable post(s) leave {len(holdout)} to judge a new model on, too few to "
-                       f"tell a better model from luck (retrain.min_holdout_posts = {r.min_holdout_posts}); the "
+            "skipped", f"{len(data.examples)} usable post(s) leave {len(data.holdout)} to judge a new model on, too "
+                       f"few to tell a better model from luck (retrain.min_holdout_posts = {r.min_holdout_posts}); the "
                        f"model in use stays. About {3 * r.min_holdout_posts} posts are needed: post more, or run "
                        "'pawpost history import'", new_posts, counts=data.counts())
     runtime = runtime or Runtime.from_config(config)
@@ -112,15 +102,17 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
         raise PawpostError(f"{exc}; try again later") from None
 
 
-def _run(store: Store, config: Config, registry: Any, runtime: Runtime, data: ds.Dataset, new_posts: int,
+def _run(store: Store, config: Config, registry: Registry, runtime: Runtime, data: ds.Dataset, new_posts: int,
          progress: ProgressFn | None, stop: threading.Event | None) -> RetrainResult:
     from training import gate
-    from training.finetune import Backend, train
+    from training.backend import Backend
+    from training.finetune import train
     from training.plan import plan as make_plan
-    from training.registry import META, Decision, style_examples_for
+    from training.prompts import Prompts, describe, sample_for
 
     started = time.monotonic()
-    kind, model_id = active_model(config)
+    tuned = caption_model(config)
+    kind, model_id = tuned.backend, tuned.model_id
     descriptions = describe(config, runtime, data.examples, progress) if kind == "writer" else {}
     prompts = Prompts(store, config, data.examples, descriptions, config.retrain.style_examples)
     backend = Backend(kind, model_id, runtime)
@@ -141,9 +133,9 @@ def _run(store: Store, config: Config, registry: Any, runtime: Runtime, data: ds
                                             "was changed", new_posts, counts=counts, train=report)
         backend.save_adapter(version.adapter_dir)
         backend.unload()  # the gate loads each model the way the daemon does
-        current = registry.current()
-        old_adapter = registry.current_adapter(model_id)
-        old_label = current.id if old_adapter else "base model"
+        in_use = registry.in_use()
+        old_adapter = in_use.adapter_dir if in_use else None
+        old_label = in_use.id if in_use else "base model"
         too_little = plan.too_little(report.steps)
         judged = gate.judge(store, config, runtime, data.holdout, new_adapter=version.adapter_dir,
                             old_adapter=old_adapter,
@@ -196,72 +188,3 @@ def _settings(config: Config, plan: Any) -> dict[str, Any]:
     return {"steps": plan.steps, "learning_rate": plan.learning_rate, "lora_rank": r.lora_rank,
             "batch_size": plan.batch_size, "holdout_fraction": r.holdout_fraction,
             "style_examples": r.style_examples, "schedule": plan.schedule}
-
-
-def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
-             progress: ProgressFn | None = None) -> dict[str, str]:
-    """What each photo shows, by the daemon's describer (greedy, so the same photo reads the same way)."""
-    from bot.captions.backends import Describer
-    from bot.captions.context import open_image
-
-    describer = Describer(config.models.describer, runtime)
-    out: dict[str, str] = {}
-    size = config.models.batch_size
-    try:
-        for first in range(0, len(examples), size):
-            batch = examples[first:first + size]
-            images = [open_image(e.photo) for e in batch]
-            for e, text in zip(batch, describer.describe(images), strict=True):
-                out[e.key] = text
-            if progress:
-                progress("describe", len(out), len(examples), None)
-    finally:
-        describer.unload()
-    return out
-
-
-class Prompts:
-    """The daemon's prompt for each post's photo, built with the same builder, scene wording and style examples
-    (past captions of the most similar earlier photos), so a model is trained on what it will be asked."""
-
-    def __init__(self, store: Store, config: Config, examples: list[ds.Example], descriptions: dict[str, str],
-                 style_examples: int | None = None):
-        from bot.captions import context
-
-        self.store, self.config, self.descriptions = store, config, descriptions
-        # How many past captions each prompt shows: the count the trained model will be prompted with.
-        self.count = config.captions.style_examples if style_examples is None else style_examples
-        self._context = context
-        self._ids = context.embedder_ids(config)
-        ordered = sorted(examples, key=lambda e: (e.at, e.key))
-        self._before = {e.key: ordered[:i] for i, e in enumerate(ordered)}
-        self._cache: dict[str, Any] = {}
-
-    def past(self, example: ds.Example) -> list[str]:
-        """The captions posted before this one, newest first, as the daemon's rules would have seen them."""
-        return [e.raw for e in reversed(self._before.get(example.key, []))]
-
-    def __call__(self, example: ds.Example) -> Any:
-        if example.key in self._cache:
-            return self._cache[example.key]
-        from bot.captions.prompt import build_prompt
-
-        past = [self._context.PastCaption(e.raw, e.sha256) for e in reversed(self._before.get(example.key, []))]
-        present = {name.lower() for name in example.pets}
-        absent = [p.name for p in self.config.pets if p.name.lower() not in present]
-        shown = self._context.style_examples(self.store, example.sha256 or "", self.count, past, self._ids,
-                                             avoid=absent)
-        parts = [p for p in (self.descriptions.get(example.key), example.scene) if p]
-        moment = timeutil.parse(example.prompted_on or example.at)
-        day: date | None = moment.astimezone(self.config.schedule.zone).date() if moment else None
-        prompt = build_prompt(self.config, example.pets, scene="; ".join(parts) or None, examples=shown,
-                              hint=example.hint, day=day)
-        self._cache[example.key] = prompt
-        return prompt
-
-
-def sample_for(backend: Any, prompts: Prompts, example: ds.Example) -> Any:
-    from training.finetune import Sample
-
-    prompt = prompts(example)
-    return Sample(key=example.key, prompt=backend.render(prompt), target=example.caption, image=example.photo)

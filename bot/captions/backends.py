@@ -22,13 +22,6 @@ log = logging.getLogger(__name__)
 DESCRIPTION_TOKENS = 40
 
 
-def _quiet_transformers() -> None:
-    # Progress bars belong to interactive sessions, not to the daemon's log.
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
 def _with_start(prompt_text: str, start: str) -> str:
     """The templated prompt followed by the owner's first words, so the model continues them."""
     if not start:
@@ -75,7 +68,6 @@ class ChatVLM(CaptionModel):
     def _load(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        _quiet_transformers()
         processor = AutoProcessor.from_pretrained(self.model_id)
         _pad_left(processor.tokenizer)
         limit_image_size(processor, self.runtime.caption_image_px)
@@ -113,7 +105,6 @@ class Describer(CaptionModel):
     def _load(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        _quiet_transformers()
         self.processor = AutoProcessor.from_pretrained(self.model_id)
         model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.runtime.dtype)
         self.model = self._finish(model)
@@ -143,7 +134,6 @@ class Writer(CaptionModel):
     def _load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        _quiet_transformers()
         tokenizer = AutoTokenizer.from_pretrained(self.model_id)
         _pad_left(tokenizer)
         model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.runtime.dtype)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.captions.registry import caption_model
 from bot.config import Config
 from bot.doctor import Check
 from bot.keys import MODEL_ERROR
@@ -20,10 +21,11 @@ VLM_EXTRA = ("torchvision", "num2words")
 
 def caption_checks(config: Config) -> Iterator[Check]:
     m = config.models
-    keys = ("describer", "writer") if m.two_stage else ("captioner",)
+    writes = caption_model(config)
+    keys = ("describer", writes.key) if m.two_stage else (writes.key,)
     errors = _errors(config, keys)
-    if not m.two_stage:
-        yield _runtime_check(m.captioner)
+    if writes.backend == "vlm":
+        yield _runtime_check(writes.model_id)
     for key in keys:
         model_id = getattr(m, key)
         folder = Path(model_id)

@@ -1,7 +1,7 @@
 """Rules every caption must pass before it can be chosen or posted.
 
-`instagram_limits` holds Instagram's hard limits (the owner's own text is checked by it too);
-`check_candidate` cleans a generated candidate and applies every rule to it.
+`check_candidate` cleans a generated candidate and applies every rule to it, Instagram's hard limits
+(`bot.limits.instagram_limits`, which checks the owner's own text too) among them.
 """
 
 from __future__ import annotations
@@ -11,41 +11,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.captions import quality
-from bot.captions.text import (  # noqa: F401  (re-exported: training and drafts import them from here)
-    HASHTAG_RE,
-    MENTION_RE,
-    WORD_RE,
+from bot.captions.text import (
     body,
     complete_part,
     hashtags,
-    mentions,
     repeated_phrase,
     similarity,
     split_closing_hashtags,
-    words,
 )
+from bot.limits import instagram_limits
 
 if TYPE_CHECKING:
     from bot.captions.prompt import Prompt
     from bot.config import Config
-
-MAX_CAPTION_CHARS = 2200
-MAX_MENTIONS = 20
-
-
-def instagram_limits(text: str, max_hashtags: int) -> str | None:
-    """Why `text` breaks Instagram's limits, or None when it is within them."""
-    if not text.strip():
-        return "the caption is empty"
-    if len(text) > MAX_CAPTION_CHARS:
-        return f"the caption has {len(text)} characters; Instagram allows at most {MAX_CAPTION_CHARS}"
-    tags = hashtags(text)
-    if len(tags) > max_hashtags:
-        return f"the caption has {len(tags)} hashtags; at most {max_hashtags} are allowed (captions.max_hashtags)"
-    if len(mentions(text)) > MAX_MENTIONS:
-        return f"the caption has {len(mentions(text))} @mentions; Instagram allows at most {MAX_MENTIONS}"
-    return None
-
 
 # -- rules for generated candidates -----------------------------------------------------------
 

@@ -8,8 +8,8 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
-HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
-MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
+from bot.limits import HASHTAG_RE, MENTION_RE, hashtags, mentions  # noqa: F401  (Instagram's parsing, used here too)
+
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 SENTENCE_RE = re.compile(r"[.!?\n]+")
 # What may close a sentence: . ! ? … and closing quotes or brackets after them.
@@ -18,14 +18,6 @@ LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+", re.MULTILINE)
 
 LOOP_NGRAM = 3
 STUTTER = 4  # the same word this many times in a row is a loop ("ha ha ha" is not)
-
-
-def hashtags(text: str) -> list[str]:
-    return HASHTAG_RE.findall(text)
-
-
-def mentions(text: str) -> list[str]:
-    return MENTION_RE.findall(text)
 
 
 def body(text: str) -> str:

@@ -98,7 +98,7 @@ def models() -> None:
 @pass_app
 def list_cmd(app: App, as_json: bool) -> None:
     """Every version with its metrics; * marks the one in use."""
-    from training.registry import Registry
+    from bot.captions.registry import Registry
 
     versions = Registry(app.config).versions()
     if as_json:
@@ -133,7 +133,7 @@ def list_cmd(app: App, as_json: bool) -> None:
 @pass_app
 def rollback(app: App) -> None:
     """Go back to the version promoted before the current one (or to the base model)."""
-    from training.registry import Registry
+    from bot.captions.registry import Registry
 
     registry = Registry(app.config)
     previous = registry.current_id()

@@ -208,7 +208,7 @@ class Poster(Reconciling, FirstComments):
         return staged, pets
 
     def _check_caption(self, caption: str) -> None:
-        from bot.captions.rules import instagram_limits
+        from bot.limits import instagram_limits
 
         # Instagram's own limit (30), not captions.max_hashtags: an owner's approved caption is theirs.
         problem = instagram_limits(caption, 30)

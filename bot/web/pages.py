@@ -135,8 +135,8 @@ async def status(request: Request) -> Response:
 
 
 def _last_retrain(config: Any) -> Any:
+    from bot.captions.registry import Registry
     from bot.errors import PawpostError
-    from training.registry import Registry
 
     try:
         return Registry(config).last_run()

@@ -94,7 +94,7 @@ def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
     """What the worker does on each wake: a new current version in the registry means a new Captioner."""
     from bot.config import load_config
     from bot.daemon_threads import DaemonThreads
-    from training.registry import Decision, Registry
+    from bot.captions.registry import Decision, Registry
 
     config = load_config(make_home(tmp_path / "home", pipeline_models))
     threads = DaemonThreads(config)  # not started: the worker's steps, called directly

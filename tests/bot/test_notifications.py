@@ -123,7 +123,7 @@ def test_published_posts_can_be_left_unsaid(tmp_path):
 
 
 def test_a_retrain_promoted_or_not_is_said_once(tmp_path):
-    from training.registry import Decision, Registry
+    from bot.captions.registry import Decision, Registry
 
     config, store = home_with(tmp_path, [])
     collect(store, config)

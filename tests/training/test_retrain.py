@@ -6,9 +6,9 @@ import json
 import os
 import signal
 
+from bot.captions.registry import Registry
 from tests.conftest import run_cli
 from tests.training.conftest import add_posts, retrain_sections
-from training.registry import Registry
 from training.retrain import retrain
 
 

@@ -32,7 +32,7 @@ def backend_and_samples(kind: str, model: str, tmp_path: Path, n: int = 5) -> tu
     from bot.captions.prompt import build_prompt
     from bot.config import Config
     from bot.ml import Runtime
-    from training.finetune import Backend, Sample
+    from training.backend import Backend, Sample
 
     config = Config(pets=PETS)
     backend = Backend(kind, model, Runtime("cpu", "float32"))

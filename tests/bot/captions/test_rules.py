@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.captions.rules import RuleContext, check_candidate, instagram_limits, merge_hashtags
+from bot.captions.rules import RuleContext, check_candidate, merge_hashtags
 
 LOLA = RuleContext(max_hashtags=5, pet_names=["Lola"], other_names=["Pico"],
                    hashtags=["#lolathechihuahua", "#chihuahua", "#rescuedog"])
@@ -120,11 +120,6 @@ def test_the_owner_start_must_begin_the_caption() -> None:
 def test_an_empty_or_hashtag_only_candidate_is_refused() -> None:
     assert check_candidate("  <|im_end|> ", RuleContext()).reason == "the caption is empty"
     assert not check_candidate("#dog #cat", RuleContext()).passed
-
-
-def test_instagram_limits_still_check_owner_text() -> None:
-    assert instagram_limits("hi", 5) is None
-    assert "6 hashtags" in instagram_limits("hi #a #b #c #d #e #f", 5)
 
 
 # -- content rules (issue 13: what a real 135M writer gets wrong) ------------------------------------

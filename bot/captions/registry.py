@@ -1,7 +1,9 @@
-"""The caption model registry: one folder per retrain (`data/models/captioner/vNNN/`) and the `current` pointer.
+"""The caption model registry: one folder per retrain (`data/models/captioner/vNNN/`) and the `current` pointer,
+and which model writes the captions (`caption_model`, `Registry.in_use`).
 
 A version holds its LoRA adapter, metrics, data counts and base model id; promotion and rollback only ever
 switch `current.json`, written atomically, which is what the daemon polls (`current_id()`) to reload.
+`pawpost retrain` (training/) writes versions; the daemon, status and the review site only read them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,23 @@ META = "version.json"
 METRICS = "metrics.json"
 EXAMPLES = "examples.json"
 ADAPTER = "adapter"
+
+
+@dataclass(frozen=True)
+class CaptionModel:
+    """The configured model that writes the captions: the one a retrain tunes and a promoted adapter goes on."""
+
+    key: str  # its key under [models]: "captioner" (a chat VLM) or "writer" (after models.describer)
+    model_id: str
+    backend: str  # the registry's name for its kind (`Version.backend`): "vlm" or "writer"
+
+
+def caption_model(config: Config) -> CaptionModel:
+    """Which configured model writes captions: the writer of a describer+writer pair, otherwise the chat VLM."""
+    m = config.models
+    if m.two_stage:
+        return CaptionModel("writer", m.writer, "writer")
+    return CaptionModel("captioner", m.captioner, "vlm")
 
 
 @dataclass
@@ -68,6 +87,7 @@ class Registry:
 
     def __init__(self, config: Config) -> None:
         self.root = config.paths.models / "captioner"
+        self.caption_model = caption_model(config)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -102,9 +122,13 @@ class Registry:
     def current_adapter(self, base_model: str) -> Path | None:
         """The current adapter if it was trained on `base_model` (a changed model in the config makes it stale)."""
         version = self.current()
-        if version is None or version.base_model != base_model or not version.adapter_dir.is_dir():
-            return None
-        return version.adapter_dir
+        return version.adapter_dir if _runs_on(version, base_model) else None
+
+    def in_use(self) -> Version | None:
+        """The promoted version that writes captions now; None: the configured caption model alone (nothing
+        promoted, or the current version was trained on another base model than the configured one)."""
+        version = self.current()
+        return version if _runs_on(version, self.caption_model.model_id) else None
 
     def last_run(self) -> Version | None:
         """The newest finished version, promoted or not: 'new posts since the last run' counts from it."""
@@ -210,6 +234,10 @@ class Registry:
 
 
 _META_FIELDS = {"created_at", "backend", "base_model", "counts", "promoted", "promoted_at", "reason", "settings"}
+
+
+def _runs_on(version: Version | None, base_model: str) -> bool:
+    return version is not None and version.base_model == base_model and version.adapter_dir.is_dir()
 
 
 def _version_number(path: Path) -> int:

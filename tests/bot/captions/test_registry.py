@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from bot.captions.registry import CaptionModel, Decision, Registry, caption_model, style_examples_for
 from bot.errors import NotFound, PawpostError
 from tests.conftest import run_cli
-from training.registry import Decision, Registry, style_examples_for
 
 GOOD = {"cider": 1.2, "bleu": 20.0, "rouge_l": 0.4, "refused_share": 0.1}
 BASE = {"cider": 0.5, "bleu": 10.0, "rouge_l": 0.3, "refused_share": 0.2}
@@ -142,3 +143,17 @@ def test_models_list_and_a_skipped_retrain_do_not_import_torch(home):
                              timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "False False", args
+
+
+def test_one_answer_to_which_model_writes_captions(config):
+    assert caption_model(config) == CaptionModel("captioner", config.models.captioner, "vlm")
+    registry = Registry(config)
+    make_version(registry, promote=True)  # trained on "base/model", not the configured captioner
+    assert registry.in_use() is None
+    config.models = config.models.model_copy(update={"writer": "base/model", "describer": "base/describer"})
+    assert caption_model(config) == CaptionModel("writer", "base/model", "writer")
+    in_use = Registry(config).in_use()
+    assert in_use is not None and in_use.id == "v001"
+    # Its adapter gone (deleted by hand): the base model writes again.
+    shutil.rmtree(in_use.adapter_dir)
+    assert Registry(config).in_use() is None
