@@ -92,9 +92,9 @@ def test_the_poster_is_built_by_the_factory_and_a_hung_tick_is_reported(config) 
 def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
                                                                 pipeline_models: dict[str, str]) -> None:
     """What the worker does on each wake: a new current version in the registry means a new Captioner."""
+    from bot.captions.registry import Decision, Registry
     from bot.config import load_config
     from bot.daemon_threads import DaemonThreads
-    from bot.captions.registry import Decision, Registry
 
     config = load_config(make_home(tmp_path / "home", pipeline_models))
     threads = DaemonThreads(config)  # not started: the worker's steps, called directly
