@@ -216,9 +216,9 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     assert rows and rows[0]["text"] == get_draft(store, draft_id).caption
     # The stored scores are the image-text ones: recomputing them with the same embedder gives the same order.
     image = store.abspath(store.photo(photo)["path"])
-    from bot.captions.context import open_image
+    from bot.captions.context import caption_image
 
-    matches = rank.image_match(vision, open_image(image), [r["text"] for r in rows])
+    matches = rank.image_match(vision, caption_image(image), [r["text"] for r in rows])
     # The voice asks for the first person: the same reward as the stage gives (none of these says "I").
     expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120, first_person=True)
     assert [r["score"] for r in rows] == sorted(expected, reverse=True)
