@@ -34,6 +34,14 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """time.sleep returns at once: for code that pauses between requests (instagrapi, and its login flow)."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
