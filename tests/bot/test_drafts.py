@@ -19,15 +19,9 @@ ENV = {"PAWPOST_FAKE_NOW": NOW}
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "pawpost", {"schedule": SCHEDULE})
-
-
-@pytest.fixture
-def store(home: Path):
-    s = Store.for_config(load_config(home))
-    yield s
-    s.close()
+def home_sections() -> dict[str, dict[str, object]]:
+    """tests/conftest.py's `home`, `config` and `store`, with this schedule."""
+    return {"schedule": SCHEDULE}
 
 
 def add_draft(store: Store, status: str = "pending", *, caption: str | None = "Lola on the sofa",
@@ -44,7 +38,7 @@ def add_draft(store: Store, status: str = "pending", *, caption: str | None = "L
 
 
 def cli(home: Path, *args: str, **env: str):
-    return run_cli(*args, config=home, env={**ENV, **env})
+    return run_cli(*args, config=home / "pawpost.toml", env={**ENV, **env})
 
 
 # -- 9: drafts approved for the same time ------------------------------------------------------------
@@ -183,12 +177,12 @@ def test_one_hashtag_rule_for_the_owners_captions(home: Path, store: Store) -> N
 
 
 def test_a_higher_max_hashtags_lets_the_owner_use_more(tmp_path: Path) -> None:
-    home = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 8}})
-    with Store.for_config(load_config(home)) as store:
+    path = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 8}})
+    with Store.for_config(load_config(path)) as store:
         draft = add_draft(store, pets=())
     tags = " ".join(f"#t{i}" for i in range(7))
-    assert cli(home, "drafts", "approve", str(draft), "--caption", f"Lola {tags}").returncode == 0
-    with Store.for_config(load_config(home)) as store:
+    assert cli(path.parent, "drafts", "approve", str(draft), "--caption", f"Lola {tags}").returncode == 0
+    with Store.for_config(load_config(path)) as store:
         # Room for one more: the first of the account's hashtags.
         assert store.draft(draft)["caption"] == f"Lola {tags}\n\n#chihuahua"
 
