@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from bot.errors import PawpostError
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -216,9 +218,16 @@ def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = Non
     """Apply the migrations this database lacks, in order, each in its own transaction.
 
     `before` runs once before the first one, when the database already holds a schema (the pre-migration backup).
+    A database that a newer pawpost has migrated further is refused (PawpostError), untouched.
     """
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    newer = sorted(applied - {m.__name__ for m in MIGRATIONS})
+    if newer:
+        # A newer pawpost changed the schema in ways this one does not know: writing to it could lose data.
+        file = db.execute("PRAGMA database_list").fetchone()[2] or "in memory"
+        raise PawpostError(f"the database {file} was upgraded by a newer version of pawpost (it has migration "
+                           f"{', '.join(newer)}, unknown to this one); run that newer version")
     done = []
     for migration in MIGRATIONS:
         name = migration.__name__

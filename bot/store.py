@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,7 +48,6 @@ class Store:
         global _last_opened
         _last_opened = self.path
         self._depth = 0
-        self._owner = threading.get_ident()
         try:
             self.db = self._open()
         except sqlite3.Error as exc:

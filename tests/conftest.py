@@ -34,6 +34,14 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """time.sleep returns at once: for code that pauses between requests (instagrapi, and its login flow)."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -78,10 +86,17 @@ def write_config(directory: Path, sections: dict[str, dict[str, Any]] | None = N
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A pawpost home folder with the example config (paths inbox/ and data/, UTC schedule)."""
+def home_sections() -> dict[str, dict[str, Any]]:
+    """Config sections `home` writes over the example config's values: none here; a test module that needs others
+    overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def home(tmp_path: Path, home_sections: dict[str, dict[str, Any]]) -> Path:
+    """A pawpost home folder with the example config (paths inbox/ and data/, UTC schedule) and `home_sections`."""
     root = tmp_path / "pawpost"
-    write_config(root)
+    write_config(root, home_sections)
     return root
 
 

@@ -228,6 +228,16 @@ def script_model(folder: Path, captions: list[str] = SCRIPTED_CAPTIONS) -> Path:
     return folder
 
 
+def captioner_models(folder: Path) -> dict[str, str]:
+    """[models] keys for a one-stage home: the chat VLM in `folder` writes the captions."""
+    return {"captioner": str(folder)}
+
+
+def two_stage_models(describer: Path, writer: Path) -> dict[str, str]:
+    """[models] keys for a two-stage home: `describer` says what the photo shows, `writer` writes the caption."""
+    return {"describer": str(describer), "writer": str(writer)}
+
+
 @pytest.fixture(scope="session")
 def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_chat_vlm(tmp_path_factory.mktemp("tiny-vlm"))

@@ -162,3 +162,27 @@ def save_photo(image: Image.Image, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, quality=95)
     return path
+
+
+def pet_jpeg(look: str, variant: int) -> bytes:
+    """`pet_photo` as the JPEG file a phone would drop in the inbox."""
+    import io
+
+    buffer = io.BytesIO()
+    pet_photo(look, variant).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+# The two pets of the test homes: Lola has the "red" look, Pico the "blue" one.
+PET_LOOKS = {"Lola": "red", "Pico": "blue"}
+
+
+def reference_photos(root: Path, looks: dict[str, str] = PET_LOOKS, count: int = 3) -> list[dict[str, str]]:
+    """`count` reference photos of each pet in its look, in root/pets/<name>/; returns the pets' [[pets]] tables."""
+    pets = []
+    for name, look in looks.items():
+        folder = root / "pets" / name.lower()
+        for variant in range(count):
+            save_photo(pet_photo(look, variant), folder / f"{name.lower()}-{variant}.jpg")
+        pets.append({"name": name, "species": "dog", "photos": f"pets/{name.lower()}"})
+    return pets

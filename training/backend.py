@@ -77,9 +77,9 @@ class Backend:
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         """The model inputs for the prompt alone (batch of one), tokenised as the daemon tokenises it."""
         if self.kind == "vlm":
-            from bot.captions.context import open_image  # oriented and scaled as the daemon does
+            from bot.captions.context import caption_image  # oriented and scaled as the daemon does
 
-            image = open_image(sample.image)
+            image = caption_image(sample.image)
             return dict(self.caption_model.processor(text=[sample.prompt], images=[[image]], return_tensors="pt"))
         # A chat template writes its own BOS; a plain prompt gets the tokenizer's usual special tokens.
         return dict(self.tokenizer([sample.prompt], return_tensors="pt",
@@ -214,9 +214,9 @@ class Backend:
 
         def run(pairs: list[tuple[Sample, Prompt]]) -> list[list[str]]:
             if self.kind == "vlm":
-                from bot.captions.context import open_image
+                from bot.captions.context import caption_image
 
-                return self.caption_model.write([open_image(s.image) for s, _ in pairs], [p for _, p in pairs],
+                return self.caption_model.write([caption_image(s.image) for s, _ in pairs], [p for _, p in pairs],
                                                 settings, seed)
             return self.caption_model.write([p for _, p in pairs], settings, seed)
 

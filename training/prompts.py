@@ -19,7 +19,7 @@ def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
              progress: ProgressFn | None = None) -> dict[str, str]:
     """What each photo shows, by the daemon's describer (greedy, so the same photo reads the same way)."""
     from bot.captions.backends import Describer
-    from bot.captions.context import open_image
+    from bot.captions.context import caption_image
 
     describer = Describer(config.models.describer, runtime)
     out: dict[str, str] = {}
@@ -27,7 +27,7 @@ def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
     try:
         for first in range(0, len(examples), size):
             batch = examples[first:first + size]
-            images = [open_image(e.photo) for e in batch]
+            images = [caption_image(e.photo) for e in batch]
             for e, text in zip(batch, describer.describe(images), strict=True):
                 out[e.key] = text
             if progress:

@@ -13,24 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from bot.captions.prompt import PetInfo
 from bot.captions.rules import body, mentions_name
 from bot.config import Config
-from bot.errors import PawpostError
-from bot.imagecheck import register_heif
+from bot.imagecheck import DEFAULT_MAX_MEGAPIXELS
 from bot.store import Store
+from bot.vision.images import PhotoUnreadable, open_image
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1536  # photos are scaled down to this before captioning: processors resize further anyway
 SIMILAR_POOL = 500  # past captions considered when looking for the most similar photos
 DEFAULT_LENGTH = 120  # characters of a caption's words when the account has too few past captions to tell
-
-
-class PhotoUnreadable(PawpostError):
-    """The library file of an analyzed photo cannot be opened (moved, deleted, damaged)."""
 
 
 @dataclass
@@ -71,19 +67,13 @@ def load_job(store: Store, config: Config, photo_id: int, hint: str | None = Non
         raise PhotoUnreadable(f"photo {photo_id} has no library file")
     job = PhotoJob(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis),
                    hint if hint is not None else photo["hint"])
-    job.image = open_image(path)
+    job.image = caption_image(path, config.ingest.max_megapixels)
     return job
 
 
-def open_image(path: Path) -> Image.Image:
-    register_heif()  # the library keeps iPhone photos as HEIC
-    try:
-        with Image.open(path) as im:
-            image = ImageOps.exif_transpose(im).convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise PhotoUnreadable(f"cannot read {path}: {exc}") from None
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
-    return image
+def caption_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Image.Image:
+    """The photo as the caption models see it (training included): upright, RGB, at most MAX_SIDE pixels."""
+    return open_image(path, max_megapixels, max_side=MAX_SIDE)
 
 
 def scene_from_analysis(analysis: dict[str, Any]) -> str | None:

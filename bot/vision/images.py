@@ -16,25 +16,35 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".
 WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory
 
 
-def open_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Any:
-    """The photo as an RGB PIL image, EXIF-rotated upright; PawpostError when it cannot be read.
+class PhotoUnreadable(PawpostError):
+    """A photo file cannot be opened: missing, unreadable, not an image, or over the size policy."""
+
+
+def open_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, *, max_side: int | None = None) -> Any:
+    """The photo as an RGB PIL image, EXIF-rotated upright; PhotoUnreadable when it cannot be read.
 
     The size policy is ingest's (`ingest.max_megapixels`): a photo pawpost would not ingest is not decoded here either.
+    `max_side` scales the upright image down to fit (the captioner's copy); None keeps the original pixels, in which
+    vision reports its boxes.
     """
     from PIL import ImageOps, UnidentifiedImageError
 
-    register_heif()
+    register_heif()  # the library keeps iPhone photos as HEIC
     try:
         with open_within(path, max_megapixels=max_megapixels) as raw:
-            image = ImageOps.exif_transpose(raw)
-            return image.convert("RGB")
+            image = ImageOps.exif_transpose(raw).convert("RGB")
     except BadImage as exc:
-        raise PawpostError(f"{path}: {exc}") from None
+        raise PhotoUnreadable(f"{path}: {exc}") from None
     except MemoryError:
-        raise PawpostError(f"{path}: the image is too large to decode in memory") from None
+        raise PhotoUnreadable(f"{path}: the image is too large to decode in memory") from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise PhotoUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
     except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise PawpostError(f"{path} is not an image pawpost can read ({type(exc).__name__}); "
-                           "use a JPEG, PNG, WEBP or HEIC photo") from None
+        raise PhotoUnreadable(f"{path} is not an image pawpost can read ({type(exc).__name__}); "
+                              "use a JPEG, PNG, WEBP or HEIC photo") from None
+    if max_side is not None:
+        image.thumbnail((max_side, max_side))
+    return image
 
 
 def working_copy(image: Any) -> tuple[Any, float]:

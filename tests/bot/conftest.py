@@ -1,11 +1,24 @@
-"""Fixtures shared by the bot tests: tiny local models of the real architectures, built once per session."""
+"""Fixtures shared by the bot tests: tiny local models of the real architectures (built once per session), the
+homes the pipeline, ingest and watcher tests share, and a local receiver for notifications."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bot.config import Config
+from bot.store import Store
+from tests.bot.photofiles import make_config
+from tests.conftest import write_config
+from tests.tiny_vision import reference_photos
+
+FAST_CAPTIONS = {"seed": 7, "candidates": 2, "max_new_tokens": 8, "max_attempts": 1}
 
 
 def _built(factory: pytest.TempPathFactory, name: str, build: Any) -> Path:
@@ -25,3 +38,82 @@ def pipeline_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"detector": str(_built(tmp_path_factory, "owlv2", build_owlv2)),
             "embedder": str(_built(tmp_path_factory, "dinov2", build_dinov2)),
             "captioner": str(_built(tmp_path_factory, "chat-vlm", build_chat_vlm))}
+
+
+def pipeline_home(root: Path, models: dict[str, str], **sections: dict[str, Any]) -> Path:
+    """A pawpost home (its config file's path) with two pets, three reference photos each, whose models are the
+    given tiny ones (`pipeline_models`), on the CPU, writing short captions fast."""
+    merged: dict[str, dict[str, Any]] = {
+        "models": {"device": "cpu", "batch_size": 2, **models},
+        "captions": FAST_CAPTIONS,
+        "ingest": {"stable_seconds": 0.2},
+    }
+    for name, values in sections.items():
+        merged.setdefault(name, {}).update(values)
+    return write_config(root, merged, reference_photos(root))
+
+
+@pytest.fixture
+def ingest_settings() -> dict[str, float]:
+    """The [ingest] keys of `cfg`: files count as complete at once, 50 kB is the largest. A module overrides this
+    fixture for other values (the watcher tests wait for files to be stable)."""
+    return {"stable_seconds": 0.0, "max_file_mb": 0.05}
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, ingest_settings: dict[str, float]) -> Config:
+    """A pawpost home for the ingest and watcher tests, its data folder made."""
+    return make_config(tmp_path / "home", **ingest_settings)
+
+
+@pytest.fixture
+def db(cfg: Config) -> Iterator[Store]:
+    with Store.for_config(cfg) as store:
+        yield store
+
+
+class Receiver:
+    """An HTTP server on a free port: 'ok' records each JSON body, 'fail' answers 500, 'hang' never answers
+    until released."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.bodies: list[dict[str, Any]] = []
+        self.hits = 0
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.hits += 1
+                if outer.mode == "hang":
+                    outer.release.wait(30)
+                if outer.mode == "ok":
+                    outer.bodies.append(json.loads(body))
+                self.send_response(500 if outer.mode == "fail" else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    """A notification receiver, 'ok' unless the test parametrizes it indirectly with 'fail' or 'hang'."""
+    r = Receiver(getattr(request, "param", "ok"))
+    yield r
+    r.close()

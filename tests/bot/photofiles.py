@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,3 @@ def make_config(root: Path, **ingest: Any) -> Config:
     config = load_config(path)
     config.paths.data.mkdir(parents=True, exist_ok=True)
     return config
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)

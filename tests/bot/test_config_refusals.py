@@ -1,4 +1,4 @@
-"""bot/config.py: values that used to be taken silently are refused at load, in one line naming the key."""
+"""bot/config: values that used to be taken silently are refused at load, in one line naming the key."""
 
 from __future__ import annotations
 

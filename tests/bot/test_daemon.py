@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.bot.test_pipeline import make_home
+from tests.bot.conftest import pipeline_home
 from tests.conftest import REPO, run_cli
-from tests.tiny_vision import pet_photo
+from tests.tiny_vision import pet_jpeg
 
 DAY0 = datetime.fromisoformat("2026-06-01T12:01:00+00:00")  # the 12:00 slot fired a minute ago
 SCHEDULE = {"timezone": "UTC", "slots": ["12:00"], "jitter_minutes": 0, "max_posts_per_day": 1,
@@ -102,7 +102,7 @@ class Home:
         sections.setdefault("schedule", SCHEDULE)
         sections.setdefault("instagram", {"publisher": "dry-run"})
         self.root = root
-        self.config = make_home(root, models, **sections)
+        self.config = pipeline_home(root, models, **sections)
         self.inbox = root / "inbox"
         self.data = root / "data"
         self.log = root / "daemon.log"
@@ -191,16 +191,8 @@ def home(tmp_path: Path, pipeline_models: dict[str, str]) -> Iterator[Home]:
     h.cleanup()
 
 
-def good_photo(look: str, variant: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    pet_photo(look, variant).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
 def bad_files() -> dict[str, bytes]:
-    whole = good_photo("green", 99)
+    whole = pet_jpeg("green", 99)
     return {
         "notes.jpg": b"this is a text file with an image's name\n" * 20,
         "cut-off.jpg": whole[: len(whole) // 3],
@@ -217,8 +209,8 @@ def test_end_to_end_photos_to_posts_with_bad_files(home: Home, tmp_path: Path) -
         bot = home.start(0, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="3000000")
         wait_for("READY=1", lambda: notify.count("READY=1") == 1, bot)
 
-        home.drop("lola.jpg", good_photo("red", 11))
-        home.drop("pico.jpg", good_photo("blue", 12))
+        home.drop("lola.jpg", pet_jpeg("red", 11))
+        home.drop("pico.jpg", pet_jpeg("blue", 12))
         for name, data in bad_files().items():
             home.drop(name, data)
         # Every file is taken from the inbox (removed only after its row is committed).
@@ -268,7 +260,7 @@ def test_a_broken_model_then_a_config_reload(home: Home) -> None:
         next(line for line in good_config.splitlines() if line.startswith("captioner =")),
         f'captioner = "{home.root / "no-such-model"}"'))
     bot = home.start(0)
-    home.drop("lola.jpg", good_photo("red", 21))
+    home.drop("lola.jpg", pet_jpeg("red", 21))
     wait_for("the photo analyzed and waiting for the caption model",
              lambda: home.value("SELECT error FROM photos WHERE status = 'analyzed'") is not None, bot)
     assert "no such folder" in home.value("SELECT value FROM kv WHERE key = 'model_error:captioner'")
@@ -290,7 +282,7 @@ def test_sigterm_mid_batch_exits_cleanly_and_the_next_start_resumes(home: Home) 
     looks = ["red", "blue", "green"]
     n = 12  # enough batches (of 2) that the stop lands while some are still waiting
     for i in range(n):
-        home.drop(f"photo{i}.jpg", good_photo(looks[i % 3], 30 + i))
+        home.drop(f"photo{i}.jpg", pet_jpeg(looks[i % 3], 30 + i))
     bot = home.start(0)
 
     def mid_batch() -> bool:
@@ -318,7 +310,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
     dropped: list[str] = []
 
     def drop_good(name: str, variant: int) -> None:
-        home.drop(name, good_photo(looks[variant % 3], variant))
+        home.drop(name, pet_jpeg(looks[variant % 3], variant))
         dropped.append(name)
 
     # Warm-up, not killed: a few drafts exist and are approved, so the killed runs have posts to make.

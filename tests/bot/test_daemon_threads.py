@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PawpostError
-from tests.bot.test_pipeline import make_home
+from tests.bot.conftest import pipeline_home
 
 
 def test_a_worker_logs_an_owners_error_in_one_line_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -96,7 +96,7 @@ def test_a_promoted_caption_model_replaces_the_running_captioner(tmp_path: Path,
     from bot.config import load_config
     from bot.daemon_threads import DaemonThreads
 
-    config = load_config(make_home(tmp_path / "home", pipeline_models))
+    config = load_config(pipeline_home(tmp_path / "home", pipeline_models))
     threads = DaemonThreads(config)  # not started: the worker's steps, called directly
     first = threads._captioner()
     assert first.adapter_dir is None

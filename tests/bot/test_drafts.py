@@ -19,15 +19,9 @@ ENV = {"PAWPOST_FAKE_NOW": NOW}
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "pawpost", {"schedule": SCHEDULE})
-
-
-@pytest.fixture
-def store(home: Path):
-    s = Store.for_config(load_config(home))
-    yield s
-    s.close()
+def home_sections() -> dict[str, dict[str, object]]:
+    """tests/conftest.py's `home`, `config` and `store`, with this schedule."""
+    return {"schedule": SCHEDULE}
 
 
 def add_draft(store: Store, status: str = "pending", *, caption: str | None = "Lola on the sofa",
@@ -44,7 +38,7 @@ def add_draft(store: Store, status: str = "pending", *, caption: str | None = "L
 
 
 def cli(home: Path, *args: str, **env: str):
-    return run_cli(*args, config=home, env={**ENV, **env})
+    return run_cli(*args, config=home / "pawpost.toml", env={**ENV, **env})
 
 
 # -- 9: drafts approved for the same time ------------------------------------------------------------
@@ -183,11 +177,61 @@ def test_one_hashtag_rule_for_the_owners_captions(home: Path, store: Store) -> N
 
 
 def test_a_higher_max_hashtags_lets_the_owner_use_more(tmp_path: Path) -> None:
-    home = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 8}})
-    with Store.for_config(load_config(home)) as store:
+    path = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 8}})
+    with Store.for_config(load_config(path)) as store:
         draft = add_draft(store, pets=())
     tags = " ".join(f"#t{i}" for i in range(7))
-    assert cli(home, "drafts", "approve", str(draft), "--caption", f"Lola {tags}").returncode == 0
-    with Store.for_config(load_config(home)) as store:
+    assert cli(path.parent, "drafts", "approve", str(draft), "--caption", f"Lola {tags}").returncode == 0
+    with Store.for_config(load_config(path)) as store:
         # Room for one more: the first of the account's hashtags.
         assert store.draft(draft)["caption"] == f"Lola {tags}\n\n#chihuahua"
+
+
+# -- the JSON document SQLite builds is the DraftView --------------------------------------------------------
+
+
+def test_the_drafts_json_built_in_sql_has_exactly_the_keys_of_draftview(store: Store) -> None:
+    import dataclasses
+    import typing
+
+    from bot.drafts import DraftView, get_draft, list_drafts, list_json
+
+    fields = {f.name: f for f in dataclasses.fields(DraftView)}
+    hints = typing.get_type_hints(DraftView)
+    # Every column the document reads, set; and a draft with what may be NULL left NULL.
+    full = add_draft(store, "posted", scheduled_for=NOW, confidence=0.75, edited=1, note="n", hint="h",
+                     posted_at=NOW, media_code="C1", media_url="https://instagram.com/p/C1", error="e",
+                     reject_reason="r")
+    store.update("drafts", full, approved_at=NOW)
+    store.insert("candidates", draft_id=full, position=0, text="kept", passed=1)
+    store.insert("candidates", draft_id=full, position=1, text="refused", passed=0, reason="too long")
+    bare = add_draft(store, caption=None, pets=())
+    store.update("photos", store.draft(bare)["photo_id"], path=None)
+
+    documents = {item["id"]: item for item in json.loads(list_json(store))}
+    # alt_text alone is not SQL's: get_draft writes it from the photo (bot.alttext) when it is shown.
+    for document in documents.values():
+        assert set(document) == set(fields) - {"alt_text"}
+    for name, value in documents[full].items():
+        assert value is not None, name
+        assert _is_a(value, hints[name]), (name, value, hints[name])
+    assert documents[full]["edited"] is True and documents[bare]["edited"] is False
+    assert documents[full]["candidates"] == ["kept"]
+    assert documents[full]["rejected_candidates"] == [{"text": "refused", "reason": "too long"}]
+    assert documents[bare]["photo"] is None and documents[bare]["pets"] == [] and documents[bare]["candidates"] == []
+    assert [v.to_json() for v in list_drafts(store)] == [{**documents[i], "alt_text": None} for i in (bare, full)]
+    assert set(get_draft(store, full).to_json()) == set(fields)
+
+
+def _is_a(value: object, hint: object) -> bool:
+    """Whether a JSON value fits a DraftView annotation (int, float, str, bool, list[...] and their Optionals)."""
+    import types
+    import typing
+
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kinds = tuple(typing.get_origin(o) or o for o in options if o is not type(None))
+    if bool in kinds:
+        return isinstance(value, bool)
+    if float in kinds:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kinds) and not isinstance(value, bool)

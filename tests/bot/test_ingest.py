@@ -22,18 +22,6 @@ from tests.bot.photofiles import encode, exif_bytes, make_config, noise_png, pho
 from tests.conftest import run_cli
 
 
-@pytest.fixture
-def cfg(tmp_path: Path) -> Config:
-    return make_config(tmp_path / "home", stable_seconds=0.0, max_file_mb=0.05)
-
-
-@pytest.fixture
-def db(cfg: Config):
-    store = Store.for_config(cfg)
-    yield store
-    store.close()
-
-
 def drop(cfg: Config, name: str, data: bytes) -> Path:
     path = cfg.paths.inbox / name
     path.parent.mkdir(parents=True, exist_ok=True)

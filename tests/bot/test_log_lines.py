@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.test_pipeline import jpeg, make_home
+from tests.bot.conftest import pipeline_home
 from tests.conftest import REPO, run_cli
+from tests.tiny_vision import pet_jpeg
 
 
 def wait_for_text(log: Path, text: str, proc: subprocess.Popen, timeout: float = 180) -> None:
@@ -29,7 +30,7 @@ def wait_for_text(log: Path, text: str, proc: subprocess.Popen, timeout: float =
 
 
 def test_the_daemon_log_for_one_photo(tmp_path: Path, pipeline_models: dict[str, str]) -> None:
-    config = make_home(tmp_path / "home", pipeline_models)
+    config = pipeline_home(tmp_path / "home", pipeline_models)
     log = tmp_path / "daemon.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAWPOST_", "NOTIFY_SOCKET", "WATCHDOG_"))}
     env["PYTHONWARNINGS"] = "always"  # every warning a library raises reaches the log's filter, not just the first
@@ -38,7 +39,7 @@ def test_the_daemon_log_for_one_photo(tmp_path: Path, pipeline_models: dict[str,
                                 stderr=subprocess.STDOUT, env=env, cwd=REPO)
     try:
         wait_for_text(log, "watching", proc)
-        (config.parent / "inbox" / "lola-on-the-sofa.jpg").write_bytes(jpeg("red", 41))
+        (config.parent / "inbox" / "lola-on-the-sofa.jpg").write_bytes(pet_jpeg("red", 41))
         wait_for_text(log, "draft.", proc)  # the draft's event: the batch stages are done
     finally:
         proc.terminate()
@@ -122,16 +123,16 @@ def run_on_tty(*args: str, config: Path) -> tuple[int, str, str]:
 
 
 def test_pets_identify_and_eval_show_progress_on_a_terminal(tmp_path: Path, pipeline_models: dict[str, str]) -> None:
-    config = make_home(tmp_path / "home", pipeline_models)
+    config = pipeline_home(tmp_path / "home", pipeline_models)
     photo = tmp_path / "lola.jpg"
-    photo.write_bytes(jpeg("red", 3))
+    photo.write_bytes(pet_jpeg("red", 3))
     rc, out, tty = run_on_tty("pets", "identify", str(photo), config=config)
     assert rc == 0, tty
     assert "looking for your pets in lola.jpg" in tty
     labelled = tmp_path / "labelled" / "Lola"
     labelled.mkdir(parents=True)
     for i in range(3):
-        (labelled / f"{i}.jpg").write_bytes(jpeg("red", 10 + i))
+        (labelled / f"{i}.jpg").write_bytes(pet_jpeg("red", 10 + i))
     rc, out, tty = run_on_tty("pets", "eval", str(tmp_path / "labelled"), config=config)
     assert rc == 0, tty
     assert "identifying pets: " in tty and " of 3 photos" in tty and "top-1 accuracy" in out
@@ -143,8 +144,8 @@ def test_pets_identify_and_eval_show_progress_on_a_terminal(tmp_path: Path, pipe
 def test_regenerate_shows_progress_and_no_dead_end(tmp_path: Path, pipeline_models: dict[str, str]) -> None:
     import json
 
-    config = make_home(tmp_path / "home", pipeline_models)
-    (config.parent / "inbox" / "lola.jpg").write_bytes(jpeg("red", 5))
+    config = pipeline_home(tmp_path / "home", pipeline_models)
+    (config.parent / "inbox" / "lola.jpg").write_bytes(pet_jpeg("red", 5))
     ingest = run_cli("ingest", "--json", config=config, timeout=300)
     assert ingest.returncode == 0, ingest.stderr
     drafts = json.loads(run_cli("drafts", "list", "--json", config=config).stdout)

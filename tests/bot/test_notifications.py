@@ -3,11 +3,9 @@ messages, and a receiver that fails or hangs, which is logged and given up witho
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,52 +16,6 @@ from bot.notifications import ROUND_SECONDS, Message, NotifyWorker, Sender, coll
 from bot.store import Store
 from tests.bot.publish.conftest import make_draft
 from tests.conftest import write_config
-
-
-class Receiver:
-    """An HTTP server on a free port: 'ok' records each JSON body, 'fail' answers 500, 'hang' never answers
-    until released."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.bodies: list[dict[str, Any]] = []
-        self.hits = 0
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.hits += 1
-                if outer.mode == "hang":
-                    outer.release.wait(30)
-                if outer.mode == "ok":
-                    outer.bodies.append(json.loads(body))
-                self.send_response(500 if outer.mode == "fail" else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver(request: pytest.FixtureRequest) -> Any:
-    r = Receiver(getattr(request, "param", "ok"))
-    yield r
-    r.close()
 
 
 def home_with(tmp_path, urls: list[str], **notify: Any) -> tuple[Any, Store]:

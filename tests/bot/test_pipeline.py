@@ -11,37 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write_config
-from tests.tiny_vision import LOOKS, pet_photo
-
-PETS = [{"name": "Lola", "species": "dog", "photos": "pets/lola"},
-        {"name": "Pico", "species": "dog", "photos": "pets/pico"}]
-FAST_CAPTIONS = {"seed": 7, "candidates": 2, "max_new_tokens": 8, "max_attempts": 1}
-
-
-def make_home(root: Path, models: dict[str, str], **sections: dict[str, Any]) -> Path:
-    """A pawpost home with two pets (three reference photos each) whose models are the tiny ones."""
-    for pet, look in (("lola", "red"), ("pico", "blue")):
-        for i in range(3):
-            path = root / "pets" / pet / f"{i}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pet_photo(look, i).save(path, quality=90)
-    merged: dict[str, dict[str, Any]] = {
-        "models": {"device": "cpu", "batch_size": 2, **models},
-        "captions": FAST_CAPTIONS,
-        "ingest": {"stable_seconds": 0.2},
-    }
-    for name, values in sections.items():
-        merged.setdefault(name, {}).update(values)
-    return write_config(root, merged, PETS)
-
-
-def jpeg(look: str, variant: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    pet_photo(look, variant).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+from tests.bot.conftest import pipeline_home
+from tests.tiny_vision import LOOKS, pet_jpeg
 
 
 @pytest.fixture
@@ -50,7 +21,7 @@ def setup(tmp_path: Path, pipeline_models: dict[str, str]):
     from bot.ml import Runtime
     from bot.store import Store
 
-    config = load_config(make_home(tmp_path / "home", pipeline_models))
+    config = load_config(pipeline_home(tmp_path / "home", pipeline_models))
     store = Store.for_config(config)
     yield store, config, Runtime.from_config(config)
     store.close()
@@ -62,7 +33,7 @@ def add_photos(store: Any, config: Any, n: int, first: int = 0) -> list[int]:
     looks = list(LOOKS)
     ids = []
     for i in range(first, first + n):
-        result = add_to_library(store, config, jpeg(looks[i % len(looks)], 40 + i), f"p{i}.jpg")
+        result = add_to_library(store, config, pet_jpeg(looks[i % len(looks)], 40 + i), f"p{i}.jpg")
         assert result.status == "new", result
         ids.append(result.photo_id)
     return ids

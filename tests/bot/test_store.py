@@ -1,18 +1,15 @@
-"""The store: state machines, atomic transitions, concurrent writers, migrations on an old database."""
+"""The store: state machines, atomic transitions, concurrent writers (migrations: test_migrations.py)."""
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
-import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from bot import timeutil
 from bot.errors import IllegalTransition, NotFound, PawpostError
-from bot.migrations import MIGRATIONS, m001_initial
 from bot.states import DRAFT_TRANSITIONS, PHOTO_TRANSITIONS, DraftStatus, PhotoStatus
 from bot.store import Store
 
@@ -135,47 +132,6 @@ def test_concurrent_writers_lose_nothing(store: Store) -> None:
     assert total > 20 and reads > 0
     assert store.value("SELECT count(*) FROM photos WHERE status = 'analyzed'") == total
     assert store.value("SELECT count(*) FROM events WHERE kind = 'test'") == total
-
-
-def test_migrations_on_an_old_database(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    # A database as the first release left it: only the first migration applied, with data in it.
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    db.execute("BEGIN")
-    m001_initial(db)
-    db.execute("INSERT INTO schema_migrations VALUES ('m001_initial', ?)", (NOW,))
-    db.execute("INSERT INTO photos (sha256, status, source_name, created_at, updated_at) "
-               "VALUES ('abc', 'new', 'old.jpg', ?, ?)", (NOW, NOW))
-    db.execute("COMMIT")
-    db.close()
-
-    store = Store(path)
-    applied = [r[0] for r in store.all("SELECT name FROM schema_migrations ORDER BY name")]
-    assert applied == sorted(m.__name__ for m in MIGRATIONS)
-    assert store.value("SELECT source_name FROM photos") == "old.jpg"
-    indexes = {r[0] for r in store.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "drafts_status" in indexes
-    store.close()
-    # Opening again applies nothing twice.
-    again = Store(path)
-    assert again.value("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
-    again.close()
-
-
-def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import migrations
-
-    def m999_broken(db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE half_done (x)")
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, m999_broken])
-    with pytest.raises(RuntimeError):
-        Store(tmp_path / "x.db")
-    db = sqlite3.connect(tmp_path / "x.db")
-    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
-    assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_counts_have_every_state(store: Store) -> None:

@@ -38,15 +38,9 @@ class Ingesting:
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Config:
-    return make_config(tmp_path / "home", stable_seconds=0.3, max_file_mb=0.05)
-
-
-@pytest.fixture
-def db(cfg: Config) -> Iterator[Store]:
-    store = Store.for_config(cfg)
-    yield store
-    store.close()
+def ingest_settings() -> dict[str, float]:
+    """`cfg` (tests/bot/conftest.py) with files complete only once unchanged for 0.3 s: what the watcher waits for."""
+    return {"stable_seconds": 0.3, "max_file_mb": 0.05}
 
 
 @pytest.fixture

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import write_config
-from tests.tiny_captions import build_blip, build_chat_lm, build_chat_vlm
+from tests.rows import START, add_posted
+from tests.tiny_captions import build_blip, build_chat_lm, build_chat_vlm, captioner_models, two_stage_models
 
 PETS = [
     {"name": "Lola", "species": "dog", "description": "a tiny fawn chihuahua", "hashtags": ["#lolathechihuahua"]},
@@ -22,7 +22,6 @@ OPENERS = ["Good morning!", "Happy sunday!", "Hello friends!"]
 MIDDLES = ["loves blankets and hates rain.", "naps in the sun on the sofa.", "wants to play ball in the garden.",
            "is so sleepy today.", "is in the park, my favourite place.", "is curious and clumsy."]
 CLOSERS = ["", " Treats, please?", " 🐾", " Who wants to play?"]
-START = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 
 
 def synthetic_captions(count: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -35,42 +34,6 @@ def synthetic_captions(count: int, seed: int = 0) -> list[tuple[str, str]]:
         pet = PETS[i % 2]["name"]
         out.append((pet, f"{opener} {pet} {middle}{closer}"))
     return out
-
-
-def make_photo(store: Any, name: str, seed: int, *, origin: str = "inbox") -> int:
-    """A small JPEG in the library and its photo row (drafted: it was captioned and posted)."""
-    from PIL import Image
-
-    rng = random.Random(seed)
-    image = Image.new("RGB", (40, 32), tuple(rng.randrange(256) for _ in range(3)))
-    library = store.data_dir / "library"
-    library.mkdir(parents=True, exist_ok=True)
-    path = library / f"{name}.jpg"
-    image.save(path, "JPEG")
-    now = START.isoformat()
-    return store.insert("photos", sha256=hashlib.sha256(path.read_bytes()).hexdigest(), status="drafted",
-                        origin=origin, source_name=path.name, path=f"library/{path.name}", format="JPEG",
-                        width=40, height=32, created_at=now, updated_at=now)
-
-
-def tag_pet(store: Any, photo_id: int, pet: str) -> None:
-    pet_id = store.value("SELECT id FROM pets WHERE name = ?", (pet,))
-    if pet_id is None:
-        pet_id = store.insert("pets", name=pet, species="dog", created_at=START.isoformat())
-    store.insert("photo_pets", photo_id=photo_id, pet_id=pet_id, confidence=0.9, source="model")
-
-
-def add_posted(store: Any, caption: str, at: datetime, pet: str | None = "Lola", *, edited: bool = False,
-               generated: str | None = None) -> int:
-    """A posted draft: photo, recognised pet and the caption as posted."""
-    n = (store.value("SELECT count(*) FROM drafts") or 0) + 1
-    photo_id = make_photo(store, f"post-{n}", n)
-    if pet:
-        tag_pet(store, photo_id, pet)
-    iso = at.isoformat()
-    return store.insert("drafts", photo_id=photo_id, status="posted", caption=caption, edited=int(edited),
-                        generated_caption=generated, posted_at=iso, media_id=f"m{n}", media_code=f"C{n}",
-                        created_at=iso, updated_at=iso)
 
 
 def add_posts(store: Any, count: int, *, seed: int = 0, first: int = 0) -> None:
@@ -160,9 +123,9 @@ def seeded_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def writer_models(seeded_blip: Path, learnable_writer: Path) -> dict[str, str]:
-    return {"describer": str(seeded_blip), "writer": str(learnable_writer)}
+    return two_stage_models(seeded_blip, learnable_writer)
 
 
 @pytest.fixture
 def vlm_models(learnable_vlm: Path) -> dict[str, str]:
-    return {"captioner": str(learnable_vlm)}
+    return captioner_models(learnable_vlm)

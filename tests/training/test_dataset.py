@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import PawpostError
-from tests.training.conftest import START, add_posted, make_photo, tag_pet
+from tests.rows import START, add_posted, make_photo, tag_pet
 from training.dataset import Example, build, clean_caption, collect, split
 
 

@@ -92,3 +92,72 @@ def test_bleu_from_sentence_statistics_equals_corpus_bleu():
     hyps = ["Lola napped on the blanket", "Rain again", "Treats for breakfast always"]
     assert bleu_from_stats(bleu_stats(hyps, REFS)) == pytest.approx(bleu(hyps, REFS))
     assert bleu_from_stats(bleu_stats(hyps, REFS)[:2]) == pytest.approx(bleu(hyps[:2], REFS[:2]))
+
+
+# -- CIDEr-D against the COCO caption toolkit's own scorer ------------------------------------------------------
+
+# pycocoevalcap's `Cider` is CIDEr-D: clipped tf-idf n-grams (n = 1..4), a Gaussian length penalty with sigma = 6,
+# document frequencies from the references of the corpus being scored, times 10. It takes pre-tokenized text (its
+# PTB tokenizer is Java), so it is given exactly the tokens ours scores: lower-case words joined by single spaces.
+WORDS = ["lola", "naps", "on", "the", "sofa", "rain", "again", "treats", "for", "breakfast", "walk", "park", "ball",
+         "sun", "blanket", "pico", "sleepy", "today", "i", "refuse"]
+
+
+def toolkit_cider(hyps: list[str], refs: list[list[str]], sigma: float = 6.0) -> tuple[float, list[float]]:
+    from pycocoevalcap.cider.cider import Cider
+
+    score, scores = Cider(sigma=sigma).compute_score({i: r for i, r in enumerate(refs)},
+                                                     {i: [h] for i, h in enumerate(hyps)})
+    return float(score), [float(s) for s in scores]
+
+
+def corpus(seed: int, size: int) -> tuple[list[str], list[list[str]]]:
+    """Captions of 0..14 words from a small vocabulary (so n-grams recur across items), 1..5 references each;
+    hypotheses copy stretches of a reference, add words, repeat words (clipping) and vary in length (penalty)."""
+    import random
+
+    rng = random.Random(seed)
+
+    def sentence(low: int, high: int) -> list[str]:
+        return [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
+
+    hyps, refs = [], []
+    for _ in range(size):
+        rs = [sentence(1, 14) for _ in range(rng.randint(1, 5))]
+        src = rng.choice(rs)
+        start = rng.randrange(len(src))
+        hyp = src[start:start + rng.randint(1, len(src))] + sentence(0, 6)
+        if hyp and rng.random() < 0.3:
+            hyp += [rng.choice(hyp)] * rng.randint(2, 5)
+        if rng.random() < 0.2:
+            rng.shuffle(hyp)
+        if rng.random() < 0.1:
+            hyp = []  # an empty caption scores 0 in both
+        hyps.append(" ".join(hyp))
+        refs.append([" ".join(r) for r in rs])
+    return hyps, refs
+
+
+@pytest.mark.parametrize(("seed", "size"), [(1, 2), (2, 7), (3, 25), (4, 60)])
+def test_cider_d_equals_the_coco_toolkit_on_pre_tokenized_corpora(seed: int, size: int) -> None:
+    hyps, refs = corpus(seed, size)
+    for text in [*hyps, *(r for rs in refs for r in rs)]:
+        assert tokenize(text) == text.split()  # like with like: our tokenizer leaves these as they are
+    mean, each = toolkit_cider(hyps, refs)
+    assert cider_d_each(hyps, refs) == pytest.approx(each, rel=1e-9, abs=1e-12)
+    assert cider_d(hyps, refs) == pytest.approx(mean, rel=1e-9, abs=1e-12)
+    # The corpus exercises what could go wrong: scores spread between 0 and 10, and the length penalty matters.
+    assert len({round(s, 6) for s in each}) > min(size, 5) - 1 and max(each) > 0
+    assert size < 3 or toolkit_cider(hyps, refs, sigma=1.0)[1] != each
+
+
+def test_cider_d_equals_the_coco_toolkit_after_our_tokenizer_on_real_captions() -> None:
+    # Emojis and punctuation: whatever our tokenizer makes of a caption, the score is the toolkit's on those tokens.
+    hyps = ["Lola napped all day on her blanket 🐶", "Rain. I refuse!", "breakfast treats, always 🐾🐾🐾",
+            "Who wants to play ball in the park?"]
+    refs = [[REFS[0], "Lola on the blanket again 🐶"], [REFS[1]], [REFS[2], "Treats! 🐾"],
+            ["Ball in the park, my favourite place", "Play time 🐾"]]
+    mean, each = toolkit_cider([" ".join(tokenize(h)) for h in hyps],
+                               [[" ".join(tokenize(r)) for r in rs] for rs in refs])
+    assert cider_d_each(hyps, refs) == pytest.approx(each, rel=1e-9)
+    assert cider_d(hyps, refs) == pytest.approx(mean, rel=1e-9) and 0 < mean < 10

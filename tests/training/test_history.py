@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
@@ -13,24 +12,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.bot.publish.conftest import CLIENT, jpeg
 from tests.bot.publish.fake_instagram import LOGIN_REQUIRED, FakeInstagram
 from tests.conftest import write_config
 from training.dataset import collect
 from training.history import import_history
 
-CLIENT = {"private_transport": "requests", "request_timeout": 0}
 CDN = "https://scontent.cdninstagram.com"
 FEED = re.compile(r"https://i\.instagram\.com/api/v1/feed/user/\d+/.*")
 PAGE = 4  # the fake feed's page size, so a small account spans several pages
 T0 = 1_700_000_000  # 2023-11-14
-
-
-def jpeg(shade: int) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (48, 40), (shade, 255 - shade, (shade * 7) % 256)).save(buf, "JPEG")
-    return buf.getvalue()
 
 
 def post(i: int, caption: str | None, media_type: int = 1) -> dict[str, Any]:
@@ -56,7 +47,8 @@ class PagedInstagram(FakeInstagram):
     def __init__(self, items: list[dict[str, Any]]) -> None:
         super().__init__()
         self.items = sorted(items, key=lambda m: -m["taken_at"])  # the feed: newest first
-        self.images = {f"p{m['pk'] - 9000}.jpg": jpeg(n * 20) for n, m in enumerate(self.items)}
+        self.images = {f"p{m['pk'] - 9000}.jpg": jpeg((48, 40), (n * 20, 255 - n * 20, n * 140 % 256))
+                       for n, m in enumerate(self.items)}
         self.downloads: list[str] = []
         self.broken: set[str] = set()
         self.feed_errors: list[tuple[int, dict[str, Any]]] = []
@@ -96,11 +88,7 @@ ITEMS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    monkeypatch.setattr(time, "sleep", lambda _s: None)
+pytestmark = pytest.mark.usefixtures("no_sleep")  # instagrapi's pauses between requests
 
 
 @pytest.fixture
@@ -189,7 +177,7 @@ def test_import_resumes_after_an_interruption_and_retries_failed_images(ig, acco
 
 def test_pawposts_own_posts_are_not_imported_again(ig, account):
     config, store, _ = ig
-    from tests.training.conftest import START, add_posted
+    from tests.rows import START, add_posted
 
     draft = add_posted(store, "Posted by pawpost", START)
     store.update("drafts", draft, media_id="9005")  # the feed's OLD5 is this draft's post

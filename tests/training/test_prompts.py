@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.training.conftest import START, add_posted, retrain_sections
+from tests.rows import START, add_posted
+from tests.training.conftest import retrain_sections
 
 
 def test_training_inputs_are_the_daemons_prompt_followed_by_the_caption(make_home, writer_models):

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from tests.conftest import write_config
+from tests.rows import add_posted
 from tests.tiny_captions import (  # noqa: F401
+    captioner_models,
     scripted_vlm,
     scripted_writer,
     tiny_blip,
     tiny_plain_writer,
     tiny_vlm,
     tiny_writer,
+    two_stage_models,
 )
 
 FAST = {"seed": 7, "candidates": 3, "max_new_tokens": 16, "max_attempts": 2}
@@ -31,14 +35,6 @@ def caption_config(home: Path, models: dict[str, Any], captions: dict[str, Any] 
     if approval:
         sections["approval"] = approval
     return load_config(write_config(home, sections, pets))
-
-
-def vlm_models(folder: Path) -> dict[str, Any]:
-    return {"captioner": str(folder)}
-
-
-def two_stage_models(describer: Path, writer: Path) -> dict[str, Any]:
-    return {"describer": str(describer), "writer": str(writer)}
 
 
 def add_analyzed_photo(store, config, pets: dict[str, float] | None = None, *, hint: str | None = None,
@@ -70,15 +66,15 @@ def add_analyzed_photo(store, config, pets: dict[str, float] | None = None, *, h
     return photo_id
 
 
-def add_posted(store, config, caption: str, *, sha: str, vector: list[float] | None = None,
-               embedder: str | None = None, posted_at: str = "2026-01-01T10:00:00+00:00") -> int:
-    """A posted draft of the account (a past caption), with its photo's cached whole-image embedding."""
+def add_past_caption(store, config, caption: str, *, sha: str, vector: list[float] | None = None,
+                     embedder: str | None = None, posted_at: str = "2026-01-01T10:00:00+00:00") -> int:
+    """A posted draft of the account (a past caption) over an analyzed photo, with the photo's cached whole-image
+    embedding when `vector` is given."""
     import numpy as np
 
     photo_id = add_analyzed_photo(store, config, sha=sha)
     store.set_photo_status(photo_id, "drafted")
-    draft_id = store.insert("drafts", photo_id=photo_id, status="posted", caption=caption, posted_at=posted_at,
-                            created_at=posted_at, updated_at=posted_at)
+    draft_id = add_posted(store, caption, datetime.fromisoformat(posted_at), pet=None, photo_id=photo_id)
     if vector is not None:
         v = np.asarray(vector, dtype=np.float32)
         v = v / np.linalg.norm(v)

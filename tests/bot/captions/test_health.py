@@ -9,7 +9,7 @@ from bot.config import load_config
 from bot.store import Store
 from tests.conftest import write_config
 
-from .conftest import caption_config, two_stage_models, vlm_models
+from .conftest import caption_config, captioner_models, two_stage_models
 
 EXTRA_INSTALLED = all(importlib.util.find_spec(n) for n in ("torchvision", "num2words"))
 
@@ -31,7 +31,7 @@ def test_example_config_smolvlm_needs_the_extra_and_is_not_downloaded(tmp_path):
 
 
 def test_local_folders_are_found(tmp_path, tiny_vlm, tiny_blip, tiny_writer):
-    checks = _by_name(caption_config(tmp_path / "a", vlm_models(tiny_vlm)))
+    checks = _by_name(caption_config(tmp_path / "a", captioner_models(tiny_vlm)))
     assert checks["model captioner"].ok and not checks["model captioner"].warning
     # An Idefics3 captioner does not need the extra; it is only mentioned.
     assert checks["captioner runtime"].ok
@@ -43,9 +43,9 @@ def test_local_folders_are_found(tmp_path, tiny_vlm, tiny_blip, tiny_writer):
 def test_a_folder_without_a_model_and_a_load_error_fail(tmp_path, tiny_vlm):
     empty = tmp_path / "empty"
     empty.mkdir()
-    config = caption_config(tmp_path / "a", vlm_models(empty))
+    config = caption_config(tmp_path / "a", captioner_models(empty))
     assert not _by_name(config)["model captioner"].ok
-    config = caption_config(tmp_path / "b", vlm_models(tiny_vlm))
+    config = caption_config(tmp_path / "b", captioner_models(tiny_vlm))
     with Store.for_config(config) as store:
         store.put("model_error:captioner", "not enough GPU memory")
     check = _by_name(config)["model captioner"]

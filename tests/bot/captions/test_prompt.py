@@ -7,7 +7,7 @@ from datetime import date
 from bot.captions.context import embedder_ids, past_captions, style_examples
 from bot.captions.prompt import PetInfo, build_prompt, theme_for
 
-from .conftest import add_posted
+from .conftest import add_past_caption
 
 
 def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
@@ -86,10 +86,11 @@ def test_theme_by_date_weekday_and_season(config) -> None:
 
 
 def test_style_examples_are_the_captions_of_the_most_similar_photos(store, config) -> None:
-    add_posted(store, config, "Beach day!", sha="beach", vector=[1, 0, 0], posted_at="2026-01-01T10:00:00+00:00")
-    add_posted(store, config, "Blanket burrito", sha="blanket", vector=[0, 1, 0], posted_at="2026-01-02T10:00:00+00:00")
-    add_posted(store, config, "Snow zoomies", sha="snow", vector=[0, 0, 1], posted_at="2026-01-03T10:00:00+00:00")
-    add_posted(store, config, "Park again", sha="park", posted_at="2026-01-04T10:00:00+00:00")  # no embedding
+    add_past_caption(store, config, "Beach day!", sha="beach", vector=[1, 0, 0], posted_at="2026-01-01T10:00:00+00:00")
+    add_past_caption(store, config, "Blanket burrito", sha="blanket", vector=[0, 1, 0],
+                     posted_at="2026-01-02T10:00:00+00:00")
+    add_past_caption(store, config, "Snow zoomies", sha="snow", vector=[0, 0, 1], posted_at="2026-01-03T10:00:00+00:00")
+    add_past_caption(store, config, "Park again", sha="park", posted_at="2026-01-04T10:00:00+00:00")  # no embedding
     past = past_captions(store)
     assert [p.text for p in past] == ["Park again", "Snow zoomies", "Blanket burrito", "Beach day!"]
     import numpy as np

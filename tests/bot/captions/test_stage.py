@@ -11,7 +11,7 @@ from bot.ml import Runtime
 from bot.store import Store
 from tests.tiny_captions import SCRIPTED_CAPTIONS
 
-from .conftest import add_analyzed_photo, add_posted, caption_config, two_stage_models, vlm_models
+from .conftest import add_analyzed_photo, add_past_caption, caption_config, captioner_models, two_stage_models
 
 
 def _setup(tmp_path, models, **kw):
@@ -50,7 +50,7 @@ def _assert_recorded(store, config, draft, rounds_max):
 
 @pytest.mark.parametrize("backend", ["vlm", "two_stage", "plain_writer"])
 def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, tiny_writer, tiny_plain_writer):
-    models = {"vlm": vlm_models(tiny_vlm), "two_stage": two_stage_models(tiny_blip, tiny_writer),
+    models = {"vlm": captioner_models(tiny_vlm), "two_stage": two_stage_models(tiny_blip, tiny_writer),
               "plain_writer": two_stage_models(tiny_blip, tiny_plain_writer)}[backend]
     config, store, captioner = _setup(tmp_path, models)
     first = add_analyzed_photo(store, config, {"Lola": 0.95}, hint="her first snow")
@@ -74,9 +74,9 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
 
 @pytest.mark.parametrize("backend", ["vlm", "two_stage"])
 def test_a_passing_caption_is_ranked_and_chosen(tmp_path, backend, tiny_blip, scripted_writer, scripted_vlm):
-    models = vlm_models(scripted_vlm) if backend == "vlm" else two_stage_models(tiny_blip, scripted_writer)
+    models = captioner_models(scripted_vlm) if backend == "vlm" else two_stage_models(tiny_blip, scripted_writer)
     config, store, captioner = _setup(tmp_path, models, captions={"candidates": 4})
-    add_posted(store, config, "Lola loves treats!! #chihuahua", sha="past")
+    add_past_caption(store, config, "Lola loves treats!! #chihuahua", sha="past")
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     assert draft_analyzed(store, config, captioner) == 1
     draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
@@ -117,7 +117,7 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
 
 def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
     # Random weights cannot name Lola (except by accident): every round is refused.
-    config, store, captioner = _setup(tmp_path, vlm_models(tiny_vlm), approval={"mode": "auto"})
+    config, store, captioner = _setup(tmp_path, captioner_models(tiny_vlm), approval={"mode": "auto"})
     photo = add_analyzed_photo(store, config, {"Lola": 0.99})
     draft_analyzed(store, config, captioner)
     draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
@@ -133,7 +133,7 @@ def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
 
 
 def test_regenerate_with_hint_and_start(tmp_path, tiny_vlm):
-    config, store, captioner = _setup(tmp_path, vlm_models(tiny_vlm))
+    config, store, captioner = _setup(tmp_path, captioner_models(tiny_vlm))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     draft_analyzed(store, config, captioner)
     draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
@@ -206,7 +206,7 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     from tests.tiny_vision import build_clip
 
     clip = build_clip(tmp_path / "clip")
-    config, store, captioner = _setup(tmp_path, {**vlm_models(scripted_vlm), "embedder": str(clip)},
+    config, store, captioner = _setup(tmp_path, {**captioner_models(scripted_vlm), "embedder": str(clip)},
                                       captions={"candidates": 6})
     vision = Vision(config, Runtime("cpu"))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
@@ -216,9 +216,9 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     assert rows and rows[0]["text"] == get_draft(store, draft_id).caption
     # The stored scores are the image-text ones: recomputing them with the same embedder gives the same order.
     image = store.abspath(store.photo(photo)["path"])
-    from bot.captions.context import open_image
+    from bot.captions.context import caption_image
 
-    matches = rank.image_match(vision, open_image(image), [r["text"] for r in rows])
+    matches = rank.image_match(vision, caption_image(image), [r["text"] for r in rows])
     # The voice asks for the first person: the same reward as the stage gives (none of these says "I").
     expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120, first_person=True)
     assert [r["score"] for r in rows] == sorted(expected, reverse=True)

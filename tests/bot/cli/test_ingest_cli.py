@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.test_pipeline import jpeg, make_home
+from tests.bot.conftest import pipeline_home
 from tests.conftest import run_cli
+from tests.tiny_vision import pet_jpeg
 
 
 def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_configured(
     tmp_path: Path, pipeline_models: dict[str, str]
 ) -> None:
     home = tmp_path / "home"
-    config = make_home(home, {})  # the example config's hub models: unreachable here
-    (home / "inbox" / "IMG_0001.jpg").write_bytes(jpeg("red", 50))
+    config = pipeline_home(home, {})  # the example config's hub models: unreachable here
+    (home / "inbox" / "IMG_0001.jpg").write_bytes(pet_jpeg("red", 50))
 
     first = run_cli("ingest", config=config)
     assert first.returncode == 1  # for scripts: the photo was taken in, but it waits
@@ -28,7 +29,7 @@ def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_conf
     assert len(list((home / "data" / "library").rglob("*.jpg"))) == 1  # nothing lost
     assert not (home / "inbox" / "IMG_0001.jpg").exists()
 
-    config = make_home(home, pipeline_models)  # the owner points the config at local model folders
+    config = pipeline_home(home, pipeline_models)  # the owner points the config at local model folders
     second = run_cli("ingest", "--json", config=config)
     assert second.returncode == 0, second.stderr
     doc = json.loads(second.stdout)

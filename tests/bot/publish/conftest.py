@@ -53,11 +53,8 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """instagrapi sleeps between requests (and for seconds in its login flow): not in tests."""
-    import time
-
-    monkeypatch.setattr(time, "sleep", lambda _s: None)
+def _no_sleep(no_sleep: None) -> None:
+    """instagrapi sleeps between requests (and for seconds in its login flow): not in the publishing tests."""
 
 
 @pytest.fixture

@@ -17,21 +17,14 @@ from bot.publish import Poster, make_publisher
 from bot.publish.prepare import prepared_copy
 from bot.publish.unsettled import unsettled_drafts
 from bot.store import Store
+from tests.bot.conftest import Receiver
 from tests.bot.publish.conftest import at, make_draft
-from tests.bot.test_notifications import Receiver
 from tests.conftest import run_cli, write_config
 
 SLOT = at("2026-11-20 09:30")
 EVENING = at("2026-11-20 19:00")
 PUBLIC = "https://pets.example.org"
 LINK = "https://www.instagram.com/p/C9NZWmgo97h/"
-
-
-@pytest.fixture
-def receiver(request: pytest.FixtureRequest) -> Any:
-    r = Receiver(getattr(request, "param", "ok"))
-    yield r
-    r.close()
 
 
 def notify_home(tmp_path: Path, url: str, public_url: str = PUBLIC) -> Path:

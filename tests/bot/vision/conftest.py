@@ -13,7 +13,7 @@ import pytest
 from tests import tiny_vision
 from tests.conftest import write_config
 
-PETS = {"Lola": "red", "Pico": "blue"}
+PETS = tiny_vision.PET_LOOKS
 REFERENCES_PER_PET = 3
 
 
@@ -30,17 +30,12 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def make_home(tmp_path: Path, tiny_models: dict[str, Path]):
-    """make_home(**models_overrides) -> config path: two pets with reference folders, tiny models, CPU."""
+def vision_home(tmp_path: Path, tiny_models: dict[str, Path]):
+    """vision_home(**models_overrides) -> config path: two pets with reference folders, tiny models, CPU."""
 
     def make(references: int = REFERENCES_PER_PET, **models: Any) -> Path:
         root = tmp_path / "pawpost"
-        pets = []
-        for name, look in PETS.items():
-            folder = root / "pets" / name.lower()
-            for variant in range(references):
-                tiny_vision.save_photo(tiny_vision.pet_photo(look, variant), folder / f"{name.lower()}-{variant}.jpg")
-            pets.append({"name": name, "species": "dog", "photos": f"pets/{name.lower()}"})
+        pets = tiny_vision.reference_photos(root, PETS, references)
         settings = {"device": "cpu", "dtype": "auto", "detector": str(tiny_models["detr"]),
                     "embedder": str(tiny_models["dinov2"]), "detection_threshold": 1.0, "match_threshold": 0.5,
                     "batch_size": 4}
@@ -54,6 +49,16 @@ def load(path: Path):
     from bot.config import load_config
 
     return load_config(path)
+
+
+def open_home(config_path: Path):
+    """The home's config, an open store and a Vision on the CPU."""
+    from bot.ml import Runtime
+    from bot.store import Store
+    from bot.vision import Vision
+
+    config = load(config_path)
+    return config, Store.for_config(config), Vision(config, Runtime.from_config(config))
 
 
 def add_photo(store: Any, image: Any, name: str) -> int:

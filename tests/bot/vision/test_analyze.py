@@ -9,18 +9,11 @@ from bot import timeutil
 from bot.doctor import check_vision
 from bot.ml import Runtime
 from bot.status import status
-from bot.store import Store
 from bot.vision import Vision, analyze_new, set_photo_pets
 from bot.vision.images import open_image
 from bot.vision.pets import references
 from tests import tiny_vision
-from tests.bot.vision.conftest import add_photo, load
-
-
-def setup(config_path):
-    config = load(config_path)
-    store = Store.for_config(config)
-    return config, store, Vision(config, Runtime.from_config(config))
+from tests.bot.vision.conftest import add_photo, open_home
 
 
 def pets_of(store, photo_id):
@@ -39,8 +32,8 @@ def count_passes(model) -> list[int]:
     return calls
 
 
-def test_new_photos_are_analyzed_in_batches(make_home) -> None:
-    config, store, vision = setup(make_home(batch_size=4))
+def test_new_photos_are_analyzed_in_batches(vision_home) -> None:
+    config, store, vision = open_home(vision_home(batch_size=4))
     looks = ["red", "blue", "red", "green", "blue", "red"]
     ids = [add_photo(store, tiny_vision.pet_photo(look, 20 + i), f"p{i}.jpg") for i, look in enumerate(looks)]
     references(store, config, vision)  # enrol first, so only the stage's own passes are counted
@@ -69,9 +62,9 @@ def test_new_photos_are_analyzed_in_batches(make_home) -> None:
     assert analyze_new(store, config, vision) == 0  # nothing left
 
 
-def test_a_photo_with_no_detection_uses_the_whole_image(make_home) -> None:
+def test_a_photo_with_no_detection_uses_the_whole_image(vision_home) -> None:
     # One reference per pet and a strict threshold: only Lola's own reference photo is recognised.
-    config, store, vision = setup(make_home(references=1, match_threshold=0.99))
+    config, store, vision = open_home(vision_home(references=1, match_threshold=0.99))
     lola = add_photo(store, config.pet("Lola").photos / "lola-0.jpg", "lola.jpg")
     other = add_photo(store, tiny_vision.pet_photo("green", 1), "other.jpg")
     assert analyze_new(store, config, vision) == 2
@@ -84,9 +77,9 @@ def test_a_photo_with_no_detection_uses_the_whole_image(make_home) -> None:
     assert store.photo(other)["status"] == "analyzed"
 
 
-def test_two_animals_are_assigned_one_to_one(make_home, tiny_models) -> None:
+def test_two_animals_are_assigned_one_to_one(vision_home, tiny_models) -> None:
     # The grid detector reports each image cell as an animal; Lola's look fills the left half, Pico's the right.
-    config, store, vision = setup(make_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
+    config, store, vision = open_home(vision_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
                                             detection_threshold=0.0, match_threshold=0.9))
     photo = tiny_vision.two_pet_photo("red", "blue", variant=4)
     photo_id = add_photo(store, photo, "both.jpg")
@@ -113,8 +106,8 @@ def test_two_animals_are_assigned_one_to_one(make_home, tiny_models) -> None:
                        (store.photo(photo_id)["sha256"],)) == len(animals) + 1
 
 
-def test_a_correction_teaches_the_pet(make_home, tiny_models) -> None:
-    config, store, vision = setup(make_home(embedder=tiny_models["clip"]))
+def test_a_correction_teaches_the_pet(vision_home, tiny_models) -> None:
+    config, store, vision = open_home(vision_home(embedder=tiny_models["clip"]))
     green = tiny_vision.pet_photo("green", 2)  # Lola in a green jumper, say: looks more like Pico to the model
     photo_id = add_photo(store, green, "lola-jumper.jpg")
     analyze_new(store, config, vision)
@@ -138,8 +131,8 @@ def test_a_correction_teaches_the_pet(make_home, tiny_models) -> None:
     assert store.value("SELECT count(*) FROM pet_references WHERE origin = 'correction'") == 0
 
 
-def test_a_correction_of_two_animals_gives_each_pet_its_own(make_home, tiny_models) -> None:
-    config, store, vision = setup(make_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
+def test_a_correction_of_two_animals_gives_each_pet_its_own(vision_home, tiny_models) -> None:
+    config, store, vision = open_home(vision_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
                                             detection_threshold=0.0, match_threshold=0.99))
     photo = tiny_vision.two_pet_photo("red", "blue", variant=6)
     photo_id = add_photo(store, photo, "both.jpg")
@@ -151,9 +144,9 @@ def test_a_correction_of_two_animals_gives_each_pet_its_own(make_home, tiny_mode
     assert sorted(pets_of(store, photo_id)) == [("Lola", "owner"), ("Pico", "owner")]
 
 
-def test_a_model_that_cannot_load_leaves_the_photo_waiting(make_home, tmp_path, monkeypatch) -> None:
+def test_a_model_that_cannot_load_leaves_the_photo_waiting(vision_home, tmp_path, monkeypatch) -> None:
     missing = tmp_path / "no-such-detector"
-    config, store, vision = setup(make_home(detector=missing))
+    config, store, vision = open_home(vision_home(detector=missing))
     photo_id = add_photo(store, tiny_vision.pet_photo("red", 3), "lola.jpg")
     assert analyze_new(store, config, vision) == 0
     photo = store.photo(photo_id)
@@ -183,8 +176,8 @@ def test_a_model_that_cannot_load_leaves_the_photo_waiting(make_home, tmp_path, 
     assert all(c.ok for c in check_vision(config))
 
 
-def test_an_unreadable_library_file_waits_without_blocking_the_others(make_home) -> None:
-    config, store, vision = setup(make_home())
+def test_an_unreadable_library_file_waits_without_blocking_the_others(vision_home) -> None:
+    config, store, vision = open_home(vision_home())
     good = add_photo(store, tiny_vision.pet_photo("blue", 4), "good.jpg")
     bad = add_photo(store, tiny_vision.pet_photo("red", 4), "bad.jpg")
     (config.paths.data / "library" / "bad.jpg").write_bytes(b"not an image")
@@ -193,8 +186,8 @@ def test_an_unreadable_library_file_waits_without_blocking_the_others(make_home)
     assert store.photo(bad)["status"] == "new" and "not an image" in store.photo(bad)["error"]
 
 
-def test_limit_takes_the_oldest_first(make_home) -> None:
-    config, store, vision = setup(make_home())
+def test_limit_takes_the_oldest_first(vision_home) -> None:
+    config, store, vision = open_home(vision_home())
     ids = [add_photo(store, tiny_vision.pet_photo("red", 30 + i), f"{i}.jpg") for i in range(3)]
     assert analyze_new(store, config, vision, limit=1) == 1
     assert store.photo(ids[0])["status"] == "analyzed"

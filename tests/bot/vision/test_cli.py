@@ -24,8 +24,8 @@ def invoke(config_path: Path, *args: str):
     return result.stdout
 
 
-def test_pets_list_needs_no_models(make_home) -> None:
-    path = make_home()
+def test_pets_list_needs_no_models(vision_home) -> None:
+    path = vision_home()
     code = ("import sys, json; from bot.cli import cli; "
             f"cli.main(args=['--config', {str(path)!r}, 'pets', 'list', '--json'], standalone_mode=False); "
             "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules}))")
@@ -38,8 +38,8 @@ def test_pets_list_needs_no_models(make_home) -> None:
         ("Lola", 3, 0, 3), ("Pico", 3, 0, 3)]
 
 
-def test_add_then_identify(make_home, tmp_path: Path) -> None:
-    path = make_home()
+def test_add_then_identify(vision_home, tmp_path: Path) -> None:
+    path = vision_home()
     photo = tiny_vision.save_photo(tiny_vision.pet_photo("blue", 14), tmp_path / "pico-sofa.jpg")
     out = invoke(path, "pets", "add", "Pico", str(photo))
     assert "1 reference photo(s) added to Pico" in out
@@ -57,8 +57,8 @@ def test_add_then_identify(make_home, tmp_path: Path) -> None:
     assert text.startswith("Pico: confidence")
 
 
-def test_eval_reports_accuracy_unknown_rate_and_confusion(make_home, tmp_path: Path) -> None:
-    path = make_home(match_threshold=0.95)
+def test_eval_reports_accuracy_unknown_rate_and_confusion(vision_home, tmp_path: Path) -> None:
+    path = vision_home(match_threshold=0.95)
     labelled = tmp_path / "labelled"
     for folder, look, variants in (("lola", "red", [40, 41]), ("Pico", "blue", [40, 41]), ("none", "green", [40])):
         for v in variants:
@@ -85,8 +85,8 @@ def test_eval_reports_accuracy_unknown_rate_and_confusion(make_home, tmp_path: P
     assert bad.exit_code != 0 and "no pet named 'rex'" in str(bad.exception)
 
 
-def test_drafts_pets_corrects_a_draft(make_home) -> None:
-    path = make_home()
+def test_drafts_pets_corrects_a_draft(vision_home) -> None:
+    path = vision_home()
     config = load(path)
     with Store.for_config(config) as store:
         photo_id = add_photo(store, tiny_vision.pet_photo("red", 44), "lola.jpg")
@@ -101,8 +101,8 @@ def test_drafts_pets_corrects_a_draft(make_home) -> None:
     assert bad.exit_code != 0 and "no pet named 'Rex'" in str(bad.exception)
 
 
-def test_drafts_pets_is_saved_even_when_the_embedder_cannot_load(make_home, tmp_path) -> None:
-    path = make_home(embedder=str(tmp_path / "no-such-embedder"))
+def test_drafts_pets_is_saved_even_when_the_embedder_cannot_load(vision_home, tmp_path) -> None:
+    path = vision_home(embedder=str(tmp_path / "no-such-embedder"))
     config = load(path)
     with Store.for_config(config) as store:
         photo_id = add_photo(store, tiny_vision.pet_photo("red", 45), "lola.jpg")

@@ -9,22 +9,15 @@ import pytest
 
 from bot.errors import NotFound
 from bot.ml import Runtime
-from bot.store import Store
 from bot.vision import Vision
 from bot.vision.images import open_image
 from bot.vision.pets import add_references, load_references, pet_summaries, references, sync_references
 from tests import tiny_vision
-from tests.bot.vision.conftest import REFERENCES_PER_PET, load
+from tests.bot.vision.conftest import REFERENCES_PER_PET, open_home
 
 
-def setup(config_path: Path):
-    config = load(config_path)
-    store = Store.for_config(config)
-    return config, store, Vision(config, Runtime.from_config(config))
-
-
-def test_enrolment_embeds_each_reference_once(make_home) -> None:
-    config, store, vision = setup(make_home())
+def test_enrolment_embeds_each_reference_once(vision_home) -> None:
+    config, store, vision = open_home(vision_home())
     first = sync_references(store, config, vision)
     assert (first.added, first.removed, first.embedded, first.cached) == (6, 0, 6, 0)
     assert first.references == 6
@@ -42,9 +35,9 @@ def test_enrolment_embeds_each_reference_once(make_home) -> None:
     assert summary["Lola"]["references"] == 3 and summary["Lola"]["not_enrolled"] == 0
 
 
-def test_a_reference_photo_identifies_as_its_own_pet(make_home, tiny_models) -> None:
+def test_a_reference_photo_identifies_as_its_own_pet(vision_home, tiny_models) -> None:
     for embedder in ("dinov2", "clip"):
-        config, store, vision = setup(make_home(embedder=tiny_models[embedder]))
+        config, store, vision = open_home(vision_home(embedder=tiny_models[embedder]))
         refs = references(store, config, vision)
         for pet in config.pets:
             photos = [open_image(p) for p in sorted(pet.photos.iterdir())]
@@ -57,9 +50,9 @@ def test_a_reference_photo_identifies_as_its_own_pet(make_home, tiny_models) -> 
         store.close()
 
 
-def test_the_threshold_decides_unknown(make_home) -> None:
+def test_the_threshold_decides_unknown(vision_home) -> None:
     # One reference per pet: a reference photo scores exactly 1, any other photo less.
-    config, store, vision = setup(make_home(references=1))
+    config, store, vision = open_home(vision_home(references=1))
     refs = references(store, config, vision)
     stranger = tiny_vision.pet_photo("green", 0)
     own = open_image(next(config.pet("Lola").photos.iterdir()))
@@ -74,9 +67,9 @@ def test_the_threshold_decides_unknown(make_home) -> None:
     assert lenient.pets[0].similarity == pytest.approx(float(best), abs=1e-4)
 
 
-def test_animals_under_the_threshold_are_counted_unknown(make_home, tiny_models) -> None:
+def test_animals_under_the_threshold_are_counted_unknown(vision_home, tiny_models) -> None:
     # The grid detector finds several "animals" in a green photo; none is like Lola (red) or Pico (blue).
-    config, store, vision = setup(make_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
+    config, store, vision = open_home(vision_home(detector=tiny_models["owlv2_grid"], embedder=tiny_models["clip"],
                                             detection_threshold=0.0, match_threshold=0.9))
     result = vision.analyze([tiny_vision.pet_photo("green", 3)], references(store, config, vision))[0]
     assert not result.whole_image and not result.no_animal
@@ -85,9 +78,9 @@ def test_animals_under_the_threshold_are_counted_unknown(make_home, tiny_models)
     assert result.to_json()["unknown"] == len(result.animals)
 
 
-def test_cache_is_reused_and_invalidated_when_the_embedder_or_a_photo_changes(make_home, tiny_models) -> None:
-    path = make_home()
-    config, store, vision = setup(path)
+def test_cache_is_reused_and_invalidated_when_the_embedder_or_a_photo_changes(vision_home, tiny_models) -> None:
+    path = vision_home()
+    config, store, vision = open_home(path)
     assert sync_references(store, config, vision).embedded == 6
     dinov2 = vision.embedder_id
 
@@ -118,10 +111,10 @@ def test_cache_is_reused_and_invalidated_when_the_embedder_or_a_photo_changes(ma
     assert load_references(store, config, dinov2).vectors[0].shape[0] == 2
 
 
-def test_a_replaced_local_model_is_a_new_embedder(make_home, tmp_path: Path) -> None:
+def test_a_replaced_local_model_is_a_new_embedder(vision_home, tmp_path: Path) -> None:
     # The same folder path with other weights must not reuse the old folder's vectors.
     folder = tiny_vision.build_dinov2(tmp_path / "embedder", seed=1)
-    config, store, vision = setup(make_home(embedder=folder))
+    config, store, vision = open_home(vision_home(embedder=folder))
     assert sync_references(store, config, vision).embedded == 6
     shutil.rmtree(folder)
     tiny_vision.build_dinov2(folder, seed=2)
@@ -130,8 +123,8 @@ def test_a_replaced_local_model_is_a_new_embedder(make_home, tmp_path: Path) -> 
     assert sync_references(store, config, replaced).embedded == 6
 
 
-def test_pets_add_copies_the_photo_and_recognises_it(make_home, tmp_path: Path) -> None:
-    config, store, vision = setup(make_home())
+def test_pets_add_copies_the_photo_and_recognises_it(vision_home, tmp_path: Path) -> None:
+    config, store, vision = open_home(vision_home())
     extra = tiny_vision.save_photo(tiny_vision.pet_photo("blue", 11), tmp_path / "outside" / "new pico.jpg")
     added = add_references(store, config, vision, "pico", [extra])
     assert len(added) == 1 and added[0].new and added[0].box is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ def set_pet(store: Any, draft_id: int, name: str, confidence: float) -> None:
     pet_id = store.value("SELECT id FROM pets WHERE name = ?", (name,))
     store.db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, box, source) VALUES (?, ?, ?, '', 'model')",
                      (photo_id, pet_id, confidence))
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for a site the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def csrf_of(html: str) -> str:

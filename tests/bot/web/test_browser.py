@@ -12,14 +12,13 @@ import io
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.bot.web.conftest import PETS, add_draft, set_pet
+from tests.bot.web.conftest import PETS, add_draft, free_port, set_pet
 from tests.conftest import REPO, run_cli, write_config
 
 CHROMIUM = os.environ.get("PAWPOST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,12 +35,6 @@ def _browser_or_skip() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _photo() -> bytes:
@@ -68,7 +61,7 @@ def live_site(tmp_path: Path) -> Any:
     from bot.web.server import WebThread
     from tests.bot.publish.conftest import make_draft
 
-    port = _free_port()
+    port = free_port()
     config_path = write_config(tmp_path / "site", {
         "web": {"listen": f"127.0.0.1:{port}", "require_login": True},
         "schedule": {"timezone": "UTC", "slots": ["09:30", "19:00"], "jitter_minutes": 0, "max_posts_per_day": 2},

@@ -4,23 +4,17 @@ and the daemon still stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from pathlib import Path
 
 from bot import timeutil
+from tests.bot.conftest import Receiver
 from tests.bot.publish.conftest import make_draft
 from tests.bot.test_daemon import Bot, wait_for
-from tests.bot.test_notifications import Receiver
+from tests.bot.web.conftest import free_port
 from tests.conftest import write_config
 
 NOW = "2026-06-01T12:01:00+00:00"  # the 12:00 slot fired a minute ago: a post is due at start
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_daemon_serves_the_page_and_posts_while_a_notifier_hangs(tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def test_the_daemon_serves_the_page_and_posts_while_a_notifier_hangs(tmp_path: P
     from bot.store import Store
 
     hanging = Receiver("hang")
-    port = _free_port()
+    port = free_port()
     config_path = write_config(tmp_path / "home", {
         "schedule": {"timezone": "UTC", "slots": ["12:00"], "jitter_minutes": 0, "max_posts_per_day": 1,
                      "catch_up_minutes": 60},

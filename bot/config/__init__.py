@@ -1,0 +1,55 @@
+"""Typed configuration: the TOML file, `PAWPOST_<SECTION>__<KEY>` overrides, and their validation.
+
+Everything else reads settings from a `Config` built here; a bad value stops start-up with one line.
+`sections` holds each section's keys, `settings` the whole `Config`, `loading` how the file is found and
+read, `refusals` the one-line messages for what is wrong.
+"""
+
+from __future__ import annotations
+
+from bot.config.loading import CONFIG_ENV, find_config_path, load_config, starter_text, user_config_path
+from bot.config.refusals import describe_validation_error
+from bot.config.sections import (
+    PROXY_SCHEMES,
+    ApprovalConfig,
+    CaptionsConfig,
+    GraphConfig,
+    IngestConfig,
+    InstagramConfig,
+    ModelsConfig,
+    NotifyConfig,
+    PathsConfig,
+    PetConfig,
+    RetrainConfig,
+    ScheduleConfig,
+    Section,
+    ThemesConfig,
+    WebConfig,
+)
+from bot.config.settings import ENV_PREFIX, Config
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "PROXY_SCHEMES",
+    "ApprovalConfig",
+    "CaptionsConfig",
+    "Config",
+    "GraphConfig",
+    "IngestConfig",
+    "InstagramConfig",
+    "ModelsConfig",
+    "NotifyConfig",
+    "PathsConfig",
+    "PetConfig",
+    "RetrainConfig",
+    "ScheduleConfig",
+    "Section",
+    "ThemesConfig",
+    "WebConfig",
+    "describe_validation_error",
+    "find_config_path",
+    "load_config",
+    "starter_text",
+    "user_config_path",
+]

@@ -1,0 +1,110 @@
+"""The refusals of a wrong configuration, each one line: which key (or variable) is wrong, and why.
+
+Also the checks no single section can make: a variable for a section that does not exist, an inbox that
+holds pawpost's own files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from bot.config.settings import ENV_PREFIX, Config
+from bot.errors import ConfigError
+
+
+def check_env_sections() -> None:
+    """A PAWPOST_<SECTION>__<KEY> variable for a section that does not exist is a typo: say so."""
+    sections = set(Config.model_fields) - {"source"}
+    for name in os.environ:
+        if name.upper().startswith(ENV_PREFIX) and "__" in name:
+            section = name[len(ENV_PREFIX):].split("__", 1)[0].lower()
+            if section not in sections:
+                raise ConfigError(f"${name}: there is no config section {section!r} "
+                                  f"(sections: {', '.join(sorted(sections))})")
+
+
+def check_publisher(config: Config, file: Path) -> None:
+    """What the chosen publisher needs beyond its own section's keys."""
+    if config.instagram.publisher == "graph" and not config.graph.public_base_url:
+        raise ConfigError(f"{file}: graph.public_base_url is required when instagram.publisher = 'graph' (the https "
+                          "URL where Instagram fetches each photo; see the README, 'Which publisher?')")
+    if config.instagram.publisher == "notify" and not config.notify.urls:
+        raise ConfigError(f"{file}: notify.urls is required when instagram.publisher = 'notify' (the Apprise URL of "
+                          "your phone, where each post is sent for you to post by hand)")
+
+
+def describe_env_error(exc: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(exc))
+    section = match[1] if match else ""
+    names = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
+    names = [k for k in names if not _is_json(os.environ[k])] or names  # the one that could not be decoded
+    cause = exc.__cause__.__cause__ or exc.__cause__ if exc.__cause__ else None
+    what = f"${names[0]}" if names else f"a ${ENV_PREFIX}{section.upper()}__... variable"
+    return (f"{what}: cannot be read ({cause or exc}); write a list as JSON (e.g. '[\"09:30\", \"19:00\"]') or "
+            "comma-separated (09:30,19:00), and a table as JSON")
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def source_of(exc: ValidationError, file: Path) -> str:
+    """Where the wrong value came from: the environment variable that overrides the key, else the file."""
+    loc = [str(p) for p in exc.errors()[0]["loc"]]
+    for depth in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(loc[:depth]).upper()
+        if any(key.upper() == name for key in os.environ):
+            return f"${name}"
+    return str(file)
+
+
+def check_inbox(config: Config, file: Path) -> None:
+    """Refuse an inbox that holds pawpost's own files or lies inside the data folder: ingest would take them away."""
+    inbox = config.paths.inbox.resolve()
+    where = f"${ENV_PREFIX}PATHS__INBOX" if any(k.upper() == f"{ENV_PREFIX}PATHS__INBOX" for k in os.environ) \
+        else str(file)
+    advice = "give the inbox a folder of its own, such as photos/inbox beside the config"
+    data = config.paths.data.resolve()
+    if inbox != data and inbox.is_relative_to(data):
+        raise ConfigError(f"{where}: paths.inbox {inbox} lies inside the data folder {data}, whose files pawpost "
+                          f"owns; {advice}")
+    # The config's folder holds the config and, by default, the data folder and the pets' photos.
+    for what, path in [("the config file's folder", file.parent), *config.owned_paths()]:
+        path = path.resolve()
+        if path == inbox or path.is_relative_to(inbox):
+            holds = f"is also {what}" if path == inbox else f"holds {what} ({path})"
+            raise ConfigError(f"{where}: paths.inbox {inbox} {holds}, and ingest takes every file in the inbox "
+                              f"away; {advice}")
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the first wrong key and what is expected."""
+    err = exc.errors()[0]
+    loc = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", ".".join(str(p) for p in err["loc"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (check the spelling; see config.example.toml for every key)"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    given = err.get("input")
+    if given is not None and not isinstance(given, dict | list) and not _is_secret(loc):
+        return f"{loc}: {msg} (got {given!r})"
+    return f"{loc}: {msg}"
+
+
+def _is_secret(loc: str) -> bool:
+    """Whether the value at `loc` is a secret, which no message may echo."""
+    return any(word in loc.lower() for word in ("password", "secret", "totp", "seed", "proxy", "token", "notify.urls"))
