@@ -11,6 +11,8 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.model_errors import model_errors
+from bot.photo_queue import waiting_with_error
 from bot.store import Store
 from bot.workspace import setup_problems
 
@@ -31,10 +33,6 @@ def status(store: Store, config: Config) -> dict[str, Any]:
     quarantined = store.all(
         "SELECT id, source_name, reason, updated_at FROM photos WHERE status = 'quarantined' ORDER BY id DESC LIMIT 10"
     )
-    waiting = store.all(
-        "SELECT id, source_name, status, error, attempts, retry_after FROM photos "
-        "WHERE error IS NOT NULL AND status IN ('new', 'analyzed') ORDER BY id LIMIT 10"
-    )
     return {
         "photos": counts["photos"],
         "drafts": counts["drafts"],
@@ -49,7 +47,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "last_error": store.get(KV_LAST_ERROR),
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
-        "waiting": [dict(r) for r in waiting],
+        "waiting": waiting_with_error(store, limit=10),
         "token_notice": _token_notice(store, config, now),
         "setup_problems": setup_problems(config, store),
     }
@@ -126,10 +124,8 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
     """The configured models and, per model, the last load error (cleared when it loads)."""
     m = config.models
     keys = ["detector", "embedder"] + (["describer", "writer"] if m.two_stage else ["captioner"])
-    out = {
-        key: {"id": getattr(m, key), "error": store.get(f"model_error:{key}")}
-        for key in keys
-    }
+    errors = model_errors(store, keys)
+    out = {key: {"id": getattr(m, key), "error": errors[key]} for key in keys}
     # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.
     out[keys[-1]]["version"] = _caption_model_version(config)
     return out

@@ -9,8 +9,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.check import Check
 from bot.config import Config
-from bot.doctor import Check
+from bot.model_errors import model_errors_for
 
 # Model types whose processors need the `vlm` extra at run time (their video processors import torchvision).
 NEEDS_VLM_EXTRA = {"smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl"}
@@ -20,7 +21,7 @@ VLM_EXTRA = ("torchvision", "num2words")
 def caption_checks(config: Config) -> Iterator[Check]:
     m = config.models
     keys = ("describer", "writer") if m.two_stage else ("captioner",)
-    errors = _errors(config, keys)
+    errors = model_errors_for(config, keys)
     if not m.two_stage:
         yield _runtime_check(m.captioner)
     for key in keys:
@@ -72,13 +73,3 @@ def _cached_file(model_id: str, filename: str) -> str | None:
     except Exception:  # not a valid repo id, or no hub library: not cached
         return None
     return found if isinstance(found, str) else None
-
-
-def _errors(config: Config, keys: tuple[str, ...]) -> dict[str, object]:
-    from bot.store import Store
-
-    try:
-        with Store.for_config(config) as store:
-            return {key: store.get(f"model_error:{key}") for key in keys}
-    except Exception:  # the database check reports that problem
-        return {}
