@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot.photo_pets import pets_in
+
 MAX_WORDS = 100
 
 _URL = re.compile(r"https?://\S+")
@@ -73,7 +75,5 @@ def draft_alt_text(store: Any, draft_id: int) -> str:
         return ""
     if row["alt_text"] and row["alt_text"].strip():
         return row["alt_text"].strip()
-    pets = store.all(
-        "SELECT pets.name, pets.species FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id "
-        "WHERE pp.photo_id = ? ORDER BY pp.confidence DESC, pets.name", (row["photo_id"],))
-    return write_alt_text([(name, species) for name, species in pets], row["description"])
+    pets = pets_in(store, row["photo_id"])
+    return write_alt_text([(p.name, p.species) for p in pets], row["description"])

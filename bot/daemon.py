@@ -166,7 +166,7 @@ class Daemon:
         return new_store
 
     def _retry_deferred(self, store: Store) -> None:
-        from bot.pipeline import retry_deferred_now
+        from bot.photo_queue import retry_deferred_now
 
         n = retry_deferred_now(store)
         if n:

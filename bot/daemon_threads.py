@@ -80,10 +80,11 @@ class DaemonThreads:
     """
 
     def __init__(self, config: Config) -> None:
-        from bot.ml import Runtime
+        from bot.model_services import ModelServices
 
         self.config = config
-        self.runtime = Runtime.from_config(config)
+        self.models = ModelServices(config)
+        self.runtime = self.models.runtime
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.workers: list[Worker] = []
@@ -92,9 +93,6 @@ class DaemonThreads:
         self.poster: WatchedPoster | None = None
         self.web: Any = None
         self._local = threading.local()
-        self._vision_obj: Any = None
-        self._captioner_obj: Any = None
-        self._version_seen: str | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -231,7 +229,7 @@ class DaemonThreads:
             self.wake.set()
             return  # its event (photo.new, photo.duplicate, photo.quarantined) is the log line
         what = {"new": "new photo", "duplicate": f"duplicate of photo {result.duplicate_of}",
-                "quarantined": f"quarantined: {result.reason}", "hint": "note for a photo",
+                "quarantined": f"quarantined: {result.reason}", "hint": "hint for a photo",
                 "skipped": f"left in the inbox: {result.reason}"}.get(result.status, result.status)
         ids = f" [photo={result.photo_id}]" if result.photo_id is not None else ""
         log.log(logging.WARNING if result.status == "quarantined" else logging.INFO, "inbox %s%s: %s",
@@ -242,7 +240,8 @@ class DaemonThreads:
 
     def _process(self, stop: threading.Event) -> float:
         from bot.ml import GpuLock
-        from bot.pipeline import next_retry, process_pending
+        from bot.photo_queue import next_retry
+        from bot.pipeline import process_pending
 
         config, store = self.config, self.store
         self.wake.clear()
@@ -250,7 +249,7 @@ class DaemonThreads:
         if GpuLock(config.paths.gpu_lock).is_held():
             # A retrain (or `pawpost ingest`) has the GPU: give it our memory; models reload on next use.
             self.runtime.unload_all()
-        result = process_pending(store, config, self.runtime, self._vision(), self._captioner(), stop=stop)
+        result = process_pending(store, config, self.runtime, self.models.vision(), self._captioner(), stop=stop)
         if result["analyzed"] or result["drafted"] or result["deferred"]:
             log.info("processed: %d analyzed, %d drafted, %d deferred; waiting: %d new, %d analyzed",
                      result["analyzed"], result["drafted"], result["deferred"], result["waiting"]["new"],
@@ -267,39 +266,20 @@ class DaemonThreads:
         self.wake.wait(wait)
         return 0.0
 
-    def _vision(self) -> Any:
-        if self._vision_obj is None:
-            from bot.vision import Vision
-
-            self._vision_obj = Vision(self.config, self.runtime)
-        return self._vision_obj
-
     def _captioner(self) -> Any:
-        if self._captioner_obj is None:
-            from bot.pipeline import current_model_version, make_captioner
-
-            self._version_seen = current_model_version(self.config)
-            self._captioner_obj = make_captioner(self.config, self.runtime)
-        return self._captioner_obj
+        return self.models.captioner()
 
     def _check_model_version(self) -> None:
         """Reload the Captioner when the retraining job promoted (or rolled back) a caption model version."""
-        if self._captioner_obj is None:
-            return
-        from bot.pipeline import current_model_version
-
         try:
-            version = current_model_version(self.config)
+            changed = self.models.caption_version_changed()
         except PawpostError as exc:
             log.error("cannot read the caption model registry: %s", exc)
             return
-        if version == self._version_seen:
-            return
-        log.info("caption model version changed (%s -> %s); reloading the captioner", self._version_seen or "base",
-                 version or "base")
-        self._captioner_obj.unload()
-        self._captioner_obj = None
-        self._captioner()
+        if changed is not None:
+            old, new = changed
+            log.info("caption model version changed (%s -> %s); reloading the captioner", old or "base",
+                     new or "base")
 
     # -- posting ------------------------------------------------------------------------------------
 

@@ -8,22 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    message: str
-    warning: bool = False  # not fatal: shown, but doctor still exits 0
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def check_config(config: Config) -> Iterator[Check]:

@@ -1,6 +1,6 @@
-"""The owner's notes: `IMG_0412.txt` beside `IMG_0412.HEIC` is stored with that photo and leaves the inbox with it.
+"""The owner's hints: `IMG_0412.txt` beside `IMG_0412.HEIC` is stored with that photo and leaves the inbox with it.
 
-A note that arrives a little after its photo still joins it, as long as the photo has not been drafted yet.
+A hint that arrives a little after its photo still joins it, as long as the photo has not been drafted yet.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ NOT_YET_DRAFTED = (PhotoStatus.NEW.value, PhotoStatus.ANALYZED.value)
 
 
 def is_hint(path: str | os.PathLike[str]) -> bool:
-    """An owner's note: a `.txt` file whose stem names a photo beside it."""
+    """An owner's hint: a `.txt` file whose stem names a photo beside it."""
     return Path(path).suffix.lower() == HINT_SUFFIX
 
 
 def hint_for(photo: Path) -> Path | None:
-    """The owner's note beside a photo (`IMG_0412.txt` for `IMG_0412.HEIC`), if there is one."""
+    """The owner's hint beside a photo (`IMG_0412.txt` for `IMG_0412.HEIC`), if there is one."""
     if is_hint(photo):
         return None
     for suffix in (".txt", ".TXT", ".Txt"):
@@ -35,7 +35,7 @@ def hint_for(photo: Path) -> Path | None:
 
 
 def photos_beside(hint: Path) -> list[Path]:
-    """The photos still in the inbox that a note is about (same folder, same stem)."""
+    """The photos still in the inbox that a hint is about (same folder, same stem)."""
     try:
         entries = list(os.scandir(hint.parent))
     except FileNotFoundError:
@@ -48,19 +48,19 @@ def photos_beside(hint: Path) -> list[Path]:
 
 
 def read_hint(path: Path) -> str:
-    """The note's text (UTF-8, BOM and surrounding blanks removed; undecodable bytes replaced)."""
+    """The hint's text (UTF-8, BOM and surrounding blanks removed; undecodable bytes replaced)."""
     with open(path, "rb") as fh:
         raw = fh.read(HINT_MAX_BYTES)
     return raw.decode("utf-8-sig", errors="replace").strip()
 
 
 def attach_late_hint(store: Store, path: Path, name: str) -> tuple[int | None, str | None]:
-    """A note that settled on its own: give it to the latest photo of that name and remove it from the inbox.
+    """A hint that settled on its own: give it to the latest photo of that name and remove it from the inbox.
 
     Returns (photo id, None) when it joined its photo, or (photo id or None, why it stays in the inbox).
     """
     if photos_beside(path):
-        return None, "a note waiting for its photo beside it"  # it leaves with the photo
+        return None, "a hint waiting for its photo beside it"  # it leaves with the photo
     sig = signature(path)
     if sig is None:
         return None, GONE
@@ -74,7 +74,7 @@ def attach_late_hint(store: Store, path: Path, name: str) -> tuple[int | None, s
     match = next((r for r in rows if PurePosixPath(r["source_name"]).with_suffix("") == stem), None)
     if match is None:
         return None, f"no photo named {stem.name} has arrived yet"
-    # A duplicate is never drafted itself: the note is about the photo it repeats.
+    # A duplicate is never drafted itself: the hint is about the photo it repeats.
     target = match["duplicate_of"] if match["status"] == PhotoStatus.DUPLICATE else match["id"]
     with store.tx():
         taken = _set_hint(store, target, text, only_if_empty=False)
@@ -84,13 +84,13 @@ def attach_late_hint(store: Store, path: Path, name: str) -> tuple[int | None, s
         status = store.value("SELECT status FROM photos WHERE id = ?", (target,))
         if status in (PhotoStatus.QUARANTINED, PhotoStatus.DUPLICATE):
             return target, f"photo {target} is {status}"
-        return target, f"photo {target} is already drafted; give the note with 'pawpost drafts regenerate ID --hint'"
+        return target, f"photo {target} is already drafted; give the hint with 'pawpost drafts regenerate ID --hint'"
     unlink_if_same(path, sig)
     return target, None
 
 
 def share_hint(store: Store, photo_id: int | None, text: str) -> None:
-    """A note dropped with a duplicate is about the photo it repeats: give it to that one if it has none yet."""
+    """A hint dropped with a duplicate is about the photo it repeats: give it to that one if it has none yet."""
     if photo_id is not None:
         _set_hint(store, photo_id, text, only_if_empty=True)
 

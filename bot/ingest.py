@@ -115,7 +115,7 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
         raise PawpostError(f"the inbox folder {inbox} does not exist; create it, or fix paths.inbox in the config")
     ready, waiting = settled(candidates(inbox), config.ingest.stable_seconds)
     summary = IngestSummary(waiting=sorted(source_name(p, inbox) for p in waiting))
-    # Photos before notes, so a note finds its photo and leaves with it.
+    # Photos before hints, so a hint finds its photo and leaves with it.
     for path in sorted(ready, key=lambda p: (is_hint(p), str(p))):
         try:
             result = ingest_file(store, config, path)
@@ -127,7 +127,7 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
             log.exception("could not ingest %s", source_name(path, inbox))
             summary.errors.append(f"{source_name(path, inbox)}: {type(exc).__name__}: {exc}")
             continue
-        if result.reason != GONE:  # e.g. a note that left with its photo a moment ago
+        if result.reason != GONE:  # e.g. a hint that left with its photo a moment ago
             summary.results.append(result)
     return summary
 
@@ -135,7 +135,7 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
 def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
     """One settled inbox file -> a photo that is new, duplicate or quarantined; removed from the inbox after the commit.
 
-    A `.txt` beside a photo is the owner's note and joins that photo. Raises PawpostError only for trouble that is not
+    A `.txt` beside a photo is the owner's hint and joins that photo. Raises PawpostError only for trouble that is not
     the file's fault (the library cannot be written); the file then stays in the inbox for the next pass.
     """
     path = Path(path)
@@ -170,7 +170,7 @@ def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
                     keep_quarantined_bytes=False)
     _clear_from_inbox(config, path, src.sig, result)
     if hint_path is not None and hint_sig is not None:
-        # The note leaves the inbox with its photo once it is stored (an empty note has nothing to store).
+        # The hint leaves the inbox with its photo once it is stored (an empty hint has nothing to store).
         stored = hint if result.recorded else stored_hint(store, result.photo_id)
         if not hint or stored == hint:
             unlink_if_same(hint_path, hint_sig)

@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.drafts import DraftView, get_draft, list_drafts
 from bot.errors import PawpostError
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
+from bot.photo_pets import pets_in_photos
 from bot.states import DraftStatus
 from bot.store import Store
 
@@ -81,11 +82,9 @@ def photo_facts(store: Store, photo_ids: list[int]) -> dict[int, PhotoFacts]:
     marks = ",".join("?" for _ in photo_ids)
     out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"]) for r in store.all(
         f"SELECT id, source_name, taken_at FROM photos WHERE id IN ({marks})", photo_ids)}
-    for r in store.all(f"SELECT pp.photo_id, pets.name, pp.confidence, pp.source FROM photo_pets pp "
-                       f"JOIN pets ON pets.id = pp.pet_id WHERE pp.photo_id IN ({marks}) "
-                       "ORDER BY pp.confidence DESC, pets.name", photo_ids):
-        if r["photo_id"] in out:
-            out[r["photo_id"]].pets.append(PetGuess(r["name"], float(r["confidence"]), r["source"] == "owner"))
+    for photo_id, pets in pets_in_photos(store, photo_ids).items():
+        if photo_id in out:
+            out[photo_id].pets = [PetGuess(p.name, p.confidence, p.by_owner) for p in pets]
     return out
 
 

@@ -12,7 +12,8 @@ from bot import timeutil
 from bot.captions.registry import Registry
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.keys import MODEL_ERROR
+from bot.model_errors import model_errors
+from bot.photo_queue import waiting_with_error
 from bot.store import Store
 from bot.workspace import setup_problems
 
@@ -30,10 +31,6 @@ def status(store: Store, config: Config) -> dict[str, Any]:
     quarantined = store.all(
         "SELECT id, source_name, reason, updated_at FROM photos WHERE status = 'quarantined' ORDER BY id DESC LIMIT 10"
     )
-    waiting = store.all(
-        "SELECT id, source_name, status, error, attempts, retry_after FROM photos "
-        "WHERE error IS NOT NULL AND status IN ('new', 'analyzed') ORDER BY id LIMIT 10"
-    )
     return {
         "photos": counts["photos"],
         "drafts": counts["drafts"],
@@ -48,7 +45,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "last_error": last_error(store),
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
-        "waiting": [dict(r) for r in waiting],
+        "waiting": waiting_with_error(store, limit=10),
         "token_notice": _token_notice(store, config, now),
         "setup_problems": setup_problems(config, store),
     }
@@ -138,10 +135,8 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
     """The configured models and, per model, the last load error (cleared when it loads)."""
     m = config.models
     keys = ["detector", "embedder"] + (["describer", "writer"] if m.two_stage else ["captioner"])
-    out = {
-        key: {"id": getattr(m, key), "error": store.get(MODEL_ERROR.format(key))}
-        for key in keys
-    }
+    errors = model_errors(store, keys)
+    out = {key: {"id": getattr(m, key), "error": errors[key]} for key in keys}
     # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.
     registry = Registry(config)
     out[registry.caption_model.key]["version"] = _caption_model_version(registry)

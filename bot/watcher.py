@@ -233,7 +233,7 @@ class InboxWatcher:
                     self._touch(path, only_new=True)
 
     def _due(self) -> list[Path]:
-        """Take the files that have settled out of the waiting set, photos before notes."""
+        """Take the files that have settled out of the waiting set, photos before hints."""
         now = self._clock()
         ready = []
         with self._lock:

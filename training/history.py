@@ -175,15 +175,15 @@ def _download(url: str, config: Config) -> bytes:
 def _recognize(store: Store, config: Config, vision: Any, summary: ImportSummary) -> None:
     """Pet recognition on the new photos now, so their posts carry pet names (the daemon would do it too)."""
     try:
-        from bot.vision import Vision, analyze_new
+        from bot.vision import analyze_new
     except ImportError as exc:
         summary.recognize_error = f"vision is not available: {exc}"
         return
     try:
         if vision is None:
-            from bot.ml import Runtime
+            from bot.model_services import ModelServices
 
-            vision = Vision(config, Runtime.from_config(config))
+            vision = ModelServices(config).vision()
         summary.recognized = analyze_new(store, config, vision)
     except ModelUnavailable as exc:
         summary.recognize_error = str(exc)

@@ -19,6 +19,7 @@ from bot.captions.prompt import PetInfo
 from bot.captions.rules import body, mentions_name
 from bot.config import Config
 from bot.imagecheck import DEFAULT_MAX_MEGAPIXELS
+from bot.photo_pets import pets_in
 from bot.store import Store
 from bot.vision.images import PhotoUnreadable, open_image
 
@@ -53,14 +54,11 @@ class PhotoJob:
 def load_job(store: Store, config: Config, photo_id: int, hint: str | None = None) -> PhotoJob:
     """The photo's row, pets (most confident first) and analysis, with its image opened."""
     photo = store.photo(photo_id)
-    rows = store.all(
-        "SELECT pets.name, pets.species, pp.confidence FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id "
-        "WHERE pp.photo_id = ? ORDER BY pp.confidence DESC, pets.name", (photo_id,))
     pets = []
-    for name, species, confidence in rows:
-        configured = config.pet(name)
-        pets.append(PetInfo.from_config(configured, confidence) if configured else
-                    PetInfo(name, species, confidence=confidence))
+    for pet in pets_in(store, photo_id):
+        configured = config.pet(pet.name)
+        pets.append(PetInfo.from_config(configured, pet.confidence) if configured else
+                    PetInfo(pet.name, pet.species, confidence=pet.confidence))
     analysis = _json(photo["analysis"])
     path = store.abspath(photo["path"])
     if path is None:

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.captions.registry import caption_model
+from bot.check import Check
 from bot.config import Config
-from bot.doctor import Check
-from bot.keys import MODEL_ERROR
+from bot.model_errors import model_errors_for
 
 # Model types whose processors need the `vlm` extra at run time (their video processors import torchvision).
 NEEDS_VLM_EXTRA = {"smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl"}
@@ -23,7 +23,7 @@ def caption_checks(config: Config) -> Iterator[Check]:
     m = config.models
     writes = caption_model(config)
     keys = ("describer", writes.key) if m.two_stage else (writes.key,)
-    errors = _errors(config, keys)
+    errors = model_errors_for(config, keys)
     if writes.backend == "vlm":
         yield _runtime_check(writes.model_id)
     for key in keys:
@@ -75,13 +75,3 @@ def _cached_file(model_id: str, filename: str) -> str | None:
     except Exception:  # not a valid repo id, or no hub library: not cached
         return None
     return found if isinstance(found, str) else None
-
-
-def _errors(config: Config, keys: tuple[str, ...]) -> dict[str, object]:
-    from bot.store import Store
-
-    try:
-        with Store.for_config(config) as store:
-            return {key: store.get(MODEL_ERROR.format(key)) for key in keys}
-    except Exception:  # the database check reports that problem
-        return {}

@@ -20,11 +20,11 @@ from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, 
 from bot.config import Config
 from bot.drafts import DraftView, get_draft
 from bot.errors import ModelUnavailable, PawpostError
-from bot.keys import MODEL_ERROR
 from bot.ml import ManagedModel, Runtime
+from bot.model_errors import clear_model_error, record_model_error
+from bot.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.states import DraftStatus, PhotoStatus
 from bot.store import Store
-from bot.work import clear_failure, defer_photos, due_photos, model_failed, model_ok
 
 log = logging.getLogger(__name__)
 
@@ -195,16 +195,24 @@ def _image_matches(vision: Any, jobs: list[context.PhotoJob], verdicts: list[lis
 
 def draft_analyzed(store: Store, config: Config, captioner: Captioner, vision: Any = None,
                    limit: int | None = None) -> int:
-    """Caption due `analyzed` photos in batches and create one draft each; returns how many were drafted.
+    """Caption due `analyzed` photos in batches and create one draft each; returns how many were drafted."""
+    return draft_photos(store, config, captioner, due_photos(store, PhotoStatus.ANALYZED, limit), vision=vision)
+
+
+def draft_photos(store: Store, config: Config, captioner: Captioner, ids: list[int], vision: Any = None) -> int:
+    """Caption the `analyzed` photos `ids` (the pipeline's batch), in batches of models.batch_size, and create
+    one draft each; returns how many were drafted. A photo no longer `analyzed` (drafted by another process
+    meanwhile) gets none.
 
     A caption model that cannot load leaves the photos `analyzed`, with the reason, to be retried later.
     """
-    ids = due_photos(store, PhotoStatus.ANALYZED, limit)
     done = 0
     batches = list(chunks(ids, config.models.batch_size))
     for n, batch in enumerate(batches):
         jobs = []
         for photo_id in batch:
+            if store.photo(photo_id)["status"] != PhotoStatus.ANALYZED:
+                continue  # drafted by another process meanwhile: nothing to write
             try:
                 jobs.append(context.load_job(store, config, photo_id))
             except context.PhotoUnreadable as exc:
@@ -218,7 +226,7 @@ def draft_analyzed(store: Store, config: Config, captioner: Captioner, vision: A
             model_failed(store, exc, [j.photo_id for j in jobs] + [i for b in batches[n + 1:] for i in b])
             return done
         for model in captioner.models:
-            model_ok(store, model.key)
+            clear_model_error(store, model.key)
         for outcome in outcomes:
             if _create_draft(store, config, captioner, outcome):
                 done += 1
@@ -286,7 +294,7 @@ def _reason_kind(reason: str) -> str:
 
 def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int, hint: str | None = None,
                start: str | None = None, vision: Any = None) -> DraftView:
-    """Fresh candidates for a pending draft, with a new seed; `hint` is kept as the photo's note for the
+    """Fresh candidates for a pending draft, with a new seed; `hint` is kept as the photo's hint for the
     writer, `start` makes every candidate begin with the owner's words. The best one becomes the caption."""
     row = store.draft(draft_id)
     if row["status"] != DraftStatus.PENDING:
@@ -301,10 +309,10 @@ def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int
     try:
         outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
     except ModelUnavailable as exc:
-        store.put(MODEL_ERROR.format(exc.key), exc.reason)
+        record_model_error(store, exc.key, exc.reason)
         raise
     for model in captioner.models:
-        model_ok(store, model.key)
+        clear_model_error(store, model.key)
     best = outcome.best
     fields: dict[str, Any] = {
         "prompt": outcome.prompt.record(), "seed": outcome.seed, "model_version": captioner.version, "hint": hint,

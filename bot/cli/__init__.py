@@ -21,19 +21,18 @@ from bot.errors import PawpostError
 COMMAND_MODULES = [
     "bot.cli.setup",
     "bot.cli.drafts",
-    "bot.cli.captions",
     "bot.cli.pets",
     "bot.cli.run",
     "bot.cli.ingest",
     "bot.cli.posting",
     "bot.cli.models",
     "bot.cli.web",
-    "bot.cli.review",
 ]
 
 
 class App:
-    """What a command needs, built on first use: config found by the contract's order, then the store."""
+    """What a command needs, built on first use: config found by the contract's order, then the store, then the
+    model-using services (bot.model_services)."""
 
     def __init__(self, config_path: str | None, verbose: int) -> None:
         self.config_path = config_path
@@ -50,6 +49,12 @@ class App:
         from bot.store import Store
 
         return Store.for_config(self.config)
+
+    @cached_property
+    def models(self) -> Any:
+        from bot.model_services import ModelServices
+
+        return ModelServices(self.config)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -1,4 +1,5 @@
-"""`pawpost drafts ...`: list, show, approve, edit and reject drafts."""
+"""`pawpost drafts ...`: every command on drafts. list, show, review; approve, edit, reject; regenerate (new
+caption candidates) and pets (which pets are in the photo); resend and posted (the owner's word on a post)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import App, console, emit_json, pass_app
+from bot.cli import App, console, emit_json, fail, pass_app
 from bot.errors import PawpostError
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.drafts import Planned
+    from bot.drafts import DraftView, Planned
 
 STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
 
 
 @click.group()
 def drafts() -> None:
-    """Review the drafts pawpost wrote: approve, edit, reject."""
+    """Review the drafts pawpost wrote: approve, edit, reject, regenerate, correct the pets."""
 
 
 @drafts.command("list")
@@ -228,14 +229,135 @@ def reject(app: App, draft_id: int, reason: str | None) -> None:
     click.echo(f"draft {draft_id} rejected")
 
 
+@drafts.command()
+@click.option("--no-preview", is_flag=True, help="Do not draw the photos.")
+@pass_app
+def review(app: App, no_preview: bool) -> None:
+    """Review pending drafts one by one: the photo as it will be posted, then approve, pick, edit, reject or skip."""
+    from bot.cli.review import review_pending
+
+    review_pending(app, preview=not no_preview)
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@click.option("--hint", help="A hint about the photo the model cannot see (kept with the draft, like the .txt "
+              "beside a photo).")
+@click.option("--start", help="The first words every new candidate must begin with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the draft as one JSON document.")
+@pass_app
+def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_json: bool) -> None:
+    """Write new caption candidates for a pending draft, with a new seed."""
+    from bot.captions.stage import regenerate as regenerate_draft
+    from bot.cli.progress import progress
+
+    app.store.draft(draft_id)  # a wrong id is reported before any model loads
+    with progress(f"draft {draft_id}: loading the caption model and writing {app.config.captions.candidates} "
+                  "new candidates..."):
+        # Vision ranks the candidates by image-text similarity when its embedder reads text.
+        d = regenerate_draft(app.store, app.config, app.models.captioner(), draft_id, hint=hint, start=start,
+                             vision=app.models.vision())
+    if as_json:
+        emit_json(d.to_json())
+        return
+    from rich.markup import escape
+
+    out = console()
+    if d.note:
+        out.print(f"[yellow]note:[/] {escape(d.note)}")
+    out.print(f"[bold]draft {d.id}[/] caption:\n{escape(d.caption or '-')}\n")
+    for i, text in enumerate(d.candidates, 1):
+        mark = "*" if text == d.caption else " "
+        out.print(f"{mark}[{i}] {escape(text)}")
+    out.print(f"\n{next_step(d)}")
+
+
+def next_step(d: DraftView) -> str:
+    """What the owner can do now: approve only when there is a caption to approve."""
+    if d.candidates:
+        return f"approve with 'pawpost drafts approve {d.id}' (or --candidate N)"
+    if d.caption:
+        return (f"no new candidate passed the rules; approve the previous caption with 'pawpost drafts approve "
+                f"{d.id}', or write your own with --caption TEXT")
+    return (f"nothing to approve yet: write the caption with 'pawpost drafts approve {d.id} --caption TEXT', or try "
+            f"again with 'pawpost drafts regenerate {d.id} --hint TEXT'")
+
+
+@drafts.command("pets")
+@click.argument("draft_id", type=int)
+@click.argument("names", nargs=-1, required=True)
+@pass_app
+def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
+    """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
+    from bot.vision import set_draft_pets
+
+    result = set_draft_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
+    shown = ", ".join(p["name"] for p in result.pets) or "no pet"
+    click.echo(f"draft {draft_id}: pets set to {shown}"
+               + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
+    if result.not_learned:
+        click.echo(f"saved, but nothing was learned from it: {result.not_learned}", err=True)
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@click.option("--now", "send_now", is_flag=True, help="Send it at once instead of at the next free slot.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
+    """Your decision on an unsettled draft, after checking the account: it was not posted, send it again."""
+    from bot.cli.posting import handed_to_you, poster_for
+
+    poster = poster_for(app)
+    try:
+        look, result = poster.resend(draft_id, send_now=send_now)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json({"look": look, "post": result})
+    elif look.decision == "posted":
+        click.echo(f"draft {draft_id} is on the account after all ({look.media_url or look.media_code}): posted, "
+                   "nothing was sent again")
+    else:
+        click.echo(f"draft {draft_id}: {look.message}")
+        if result is None:
+            click.echo(f"draft {draft_id} goes out at the next free slot (see 'pawpost schedule')")
+        elif result.status == "posted":
+            click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
+        elif handed_to_you(result):
+            click.echo(f"draft {draft_id} {result.message}")
+    if result is not None and result.status != "posted" and not handed_to_you(result):
+        fail(f"draft {draft_id} {result.message}")
+
+
+@drafts.command()
+@click.argument("draft_id", type=int)
+@click.option("--url", metavar="URL", help="The post's link (https://www.instagram.com/p/CODE/).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
+    """Your confirmation that a draft is on Instagram (you posted it by hand with the notify publisher)."""
+    from bot.cli.posting import poster_for
+
+    poster = poster_for(app)
+    try:
+        result = poster.confirm_posted(draft_id, url)
+    finally:
+        poster.close()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"draft {draft_id} {result.message}")
+
+
 def _posted_copy(app: App, photo_id: int, make: bool) -> tuple[Path | None, str | None]:
     """The cached posted copy (made now if missing and `make`), or None and why there is none."""
     from bot.publish.errors import BadContent, PublishError
-    from bot.publish.prepare import prepared_copy, prepared_key
+    from bot.publish.prepare import cached_copy, prepared_copy
 
     if not make:
-        cached = app.store.data_dir / "prepared" / "cache" / f"{photo_id}-{prepared_key(app.store, photo_id)[0]}.jpg"
-        return (cached, None) if cached.is_file() else (None, "not made yet ('drafts show ID --preview' makes it)")
+        cached = cached_copy(app.store, photo_id)
+        return (cached, None) if cached else (None, "not made yet ('drafts show ID --preview' makes it)")
     try:
         return prepared_copy(app.store, photo_id), None
     except (BadContent, PublishError) as exc:
@@ -256,8 +378,4 @@ def _open(app: App, path: Path | None, draft_id: int) -> None:
 
 
 def register(cli: click.Group) -> None:
-    from bot.cli.posting import posted, resend
-
-    drafts.add_command(resend)
-    drafts.add_command(posted)
     cli.add_command(drafts)

@@ -20,6 +20,7 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
     """Process the photos in the inbox now (through to drafts), then exit."""
     from bot.errors import PawpostError
     from bot.ingest import ingest_inbox
+    from bot.photo_queue import waiting_with_error
 
     summary = ingest_inbox(app.store, app.config)
     processed = None if no_process else _process(app, quiet=as_json)
@@ -30,8 +31,7 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
         if processed is not None:
             _print_processed(app, processed)
     if processed is not None:
-        waiting = app.store.all("SELECT error FROM photos WHERE error IS NOT NULL AND status IN ('new', 'analyzed') "
-                                "ORDER BY id")
+        waiting = waiting_with_error(app.store)
         if waiting:
             raise PawpostError(f"{len(waiting)} photo(s) wait: {waiting[0]['error']}; they are kept and tried again "
                                "by the daemon or the next 'pawpost ingest'")
@@ -45,14 +45,14 @@ def _print(summary: IngestSummary) -> None:
 
     out = console()
     out.print(f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
-              f"quarantined {summary.quarantined}" + (f", notes {summary.hints}" if summary.hints else ""))
+              f"quarantined {summary.quarantined}" + (f", hints {summary.hints}" if summary.hints else ""))
     for r in summary.of("duplicate"):
         kind = "looks like" if r.near else "is the same file as"
         out.print(f"  duplicate: {escape(r.source_name)} {kind} photo {r.duplicate_of}")
     for r in summary.of("quarantined"):
         out.print(f"  [yellow]quarantined:[/] {escape(r.source_name)}: {escape(r.reason or '')} (kept in {r.path})")
     for r in summary.of("hint"):
-        out.print(f"  note: {escape(r.source_name)} joined photo {r.photo_id}")
+        out.print(f"  hint: {escape(r.source_name)} joined photo {r.photo_id}")
     for r in summary.of("skipped"):
         out.print(f"  [dim]left in the inbox: {escape(r.source_name)}: {escape(r.reason or '')}[/]")
     for name in summary.waiting:
@@ -63,19 +63,12 @@ def _print(summary: IngestSummary) -> None:
 
 def _process(app: App, quiet: bool) -> dict:
     """Carry the new photos through recognition and captions: the daemon's pipeline, run once."""
-    from bot.ml import Runtime
-    from bot.pipeline import process_pending, retry_deferred_now
+    from bot.pipeline import process_now
 
-    # Run by hand, usually after fixing what held photos back (a model folder, say): try them again now.
-    retry_deferred_now(app.store)
-    runtime = Runtime.from_config(app.config)
-    try:
-        if quiet:
-            return process_pending(app.store, app.config, runtime)
-        with console().status("recognising pets and writing captions (the first run loads the models)..."):
-            return process_pending(app.store, app.config, runtime)
-    finally:
-        runtime.unload_all()
+    if quiet:
+        return process_now(app.store, app.config)
+    with console().status("recognising pets and writing captions (the first run loads the models)..."):
+        return process_now(app.store, app.config)
 
 
 def _print_processed(app: App, result: dict) -> None:
@@ -86,8 +79,9 @@ def _print_processed(app: App, result: dict) -> None:
               + (f", deferred {result['deferred']}" if result["deferred"] else ""))
     if result.get("gpu_busy"):
         out.print("[yellow]the GPU is busy with a retrain; the photos wait and the daemon picks them up later[/]")
-    for row in app.store.all("SELECT id, source_name, error FROM photos WHERE error IS NOT NULL "
-                             "AND status IN ('new', 'analyzed') ORDER BY id LIMIT 10"):
+    from bot.photo_queue import waiting_with_error
+
+    for row in waiting_with_error(app.store, limit=10):
         out.print(f"  [yellow]waiting:[/] photo {row['id']} ({escape(row['source_name'])}): {escape(row['error'])}")
     if result["drafted"]:
         out.print("review them with 'pawpost drafts list'")

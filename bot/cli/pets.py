@@ -1,20 +1,12 @@
-"""`pawpost pets ...` (add, list, identify, eval) and `pawpost drafts pets ID NAME...` (correct a photo's pets)."""
+"""`pawpost pets ...`: add, list, identify, eval (`pawpost drafts pets ID NAME...` is in bot.cli.drafts)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bot.cli import App, console, emit_json, pass_app
-
-
-def _vision(app: App) -> Any:
-    from bot.ml import Runtime
-    from bot.vision import Vision
-
-    return Vision(app.config, Runtime.from_config(app.config))
 
 
 @click.group()
@@ -30,7 +22,7 @@ def add(app: App, name: str, photos: tuple[Path, ...]) -> None:
     """Add reference photos of pet NAME (copied into the data folder)."""
     from bot.vision.pets import add_references
 
-    added = add_references(app.store, app.config, _vision(app), name, list(photos))
+    added = add_references(app.store, app.config, app.models.vision(), name, list(photos))
     for ref in added:
         where = "whole photo (no animal detected)" if ref.box is None else f"animal at {_box(ref.box)}"
         state = "added" if ref.new else "already a reference"
@@ -75,7 +67,7 @@ def identify(app: App, photo: Path, as_json: bool) -> None:
     from bot.vision.pets import references
 
     image = open_image(photo, app.config.ingest.max_megapixels)
-    vision = _vision(app)
+    vision = app.models.vision()
     with progress(f"loading the models and looking for your pets in {photo.name}..."):
         result = vision.analyze([image], references(app.store, app.config, vision))[0]
     if as_json:
@@ -106,7 +98,7 @@ def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
     from bot.vision.evaluate import evaluate
 
     with progress("loading the models and your pets' reference photos...") as show:
-        result = evaluate(app.store, app.config, _vision(app), folder,
+        result = evaluate(app.store, app.config, app.models.vision(), folder,
                           progress=lambda done, total: show(f"identifying pets: {done} of {total} photos..."))
     if as_json:
         emit_json(result.to_json())
@@ -134,27 +126,9 @@ def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
         out.print(f"[yellow]skipped:[/] {reason}")
 
 
-@click.command("pets")
-@click.argument("draft_id", type=int)
-@click.argument("names", nargs=-1, required=True)
-@pass_app
-def draft_pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
-    """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
-    from bot.vision import set_photo_pets
-
-    photo_id = app.store.draft(draft_id)["photo_id"]
-    result = set_photo_pets(app.store, app.config, _vision(app), photo_id, list(names))
-    shown = ", ".join(p["name"] for p in result.pets) or "no pet"
-    click.echo(f"draft {draft_id}: pets set to {shown}"
-               + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
-    if result.not_learned:
-        click.echo(f"saved, but nothing was learned from it: {result.not_learned}", err=True)
-
-
 def _box(box: list[float]) -> str:
     return "[" + ", ".join(f"{v:.0f}" for v in box) + "]"
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(pets)
-    cli.commands["drafts"].add_command(draft_pets)

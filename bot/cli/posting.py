@@ -1,5 +1,5 @@
-"""`pawpost schedule`, `post ID`, `reconcile [ID]`, `drafts resend ID`, `drafts posted ID`, `login`: the posting
-side of the CLI."""
+"""`pawpost schedule`, `post ID`, `reconcile [ID]`, `login`: the posting side of the CLI (`drafts resend ID` and
+`drafts posted ID` are in bot.cli.drafts, with the other drafts commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from bot.cli import App, console, emit_json, fail, pass_app
 
 
-def _poster(app: App):
+def poster_for(app: App):
     from bot.publish.factory import make_poster
 
     return make_poster(app.store, app.config)
@@ -27,7 +27,7 @@ def schedule(app: App, count: int, as_json: bool) -> None:
     from bot.publish import posting_blocked
 
     now = timeutil.now()
-    poster = _poster(app)
+    poster = poster_for(app)
     slots = poster.upcoming(now, count)
     blocked = posting_blocked(app.store, now)
     captions = {s.draft_id: get_draft(app.store, s.draft_id).caption for s in slots if s.draft_id is not None}
@@ -66,14 +66,14 @@ def schedule(app: App, count: int, as_json: bool) -> None:
 @pass_app
 def post(app: App, draft_id: int, as_json: bool) -> None:
     """Publish one approved draft now (never a draft that is not approved, or already posted)."""
-    poster = _poster(app)
+    poster = poster_for(app)
     try:
         result = poster.post_now(draft_id)
     finally:
         poster.close()
     if as_json:
         emit_json(result)
-    if _with_you(result):
+    if handed_to_you(result):
         if not as_json:
             click.echo(f"draft {draft_id} {result.message}")
         return
@@ -89,7 +89,7 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
 @pass_app
 def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
     """Settle unsettled drafts now: look for their posts on the account (never sends anything)."""
-    poster = _poster(app)
+    poster = poster_for(app)
     try:
         looks = poster.reconcile(None, draft_id, force=True)
     finally:
@@ -103,56 +103,9 @@ def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
         click.echo(f"draft {look.draft_id}: {look.decision}: {look.message}")
 
 
-@click.command("resend")
-@click.argument("draft_id", type=int)
-@click.option("--now", "send_now", is_flag=True, help="Send it at once instead of at the next free slot.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@pass_app
-def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
-    """Your decision on an unsettled draft, after checking the account: it was not posted, send it again."""
-    poster = _poster(app)
-    try:
-        look, result = poster.resend(draft_id, send_now=send_now)
-    finally:
-        poster.close()
-    if as_json:
-        emit_json({"look": look, "post": result})
-    elif look.decision == "posted":
-        click.echo(f"draft {draft_id} is on the account after all ({look.media_url or look.media_code}): posted, "
-                   "nothing was sent again")
-    else:
-        click.echo(f"draft {draft_id}: {look.message}")
-        if result is None:
-            click.echo(f"draft {draft_id} goes out at the next free slot (see 'pawpost schedule')")
-        elif result.status == "posted":
-            click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
-        elif _with_you(result):
-            click.echo(f"draft {draft_id} {result.message}")
-    if result is not None and result.status != "posted" and not _with_you(result):
-        fail(f"draft {draft_id} {result.message}")
-
-
-def _with_you(result: Any) -> bool:
+def handed_to_you(result: Any) -> bool:
     """Handed to you to post by hand (publisher = "notify"): done, as far as pawpost goes."""
     return result.status == "publishing" and result.error is None
-
-
-@click.command("posted")
-@click.argument("draft_id", type=int)
-@click.option("--url", metavar="URL", help="The post's link (https://www.instagram.com/p/CODE/).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@pass_app
-def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
-    """Your confirmation that a draft is on Instagram (you posted it by hand with the notify publisher)."""
-    poster = _poster(app)
-    try:
-        result = poster.confirm_posted(draft_id, url)
-    finally:
-        poster.close()
-    if as_json:
-        emit_json(result)
-    else:
-        click.echo(f"draft {draft_id} {result.message}")
 
 
 @click.command()

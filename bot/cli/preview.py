@@ -67,7 +67,7 @@ def editor_text(card: Any, max_hashtags: int) -> str:
         f"{card.counts.max_mentions} @mentions.",
     ]
     if d.hint:
-        lines.append(f"# Your note: {d.hint}")
+        lines.append(f"# Your hint: {d.hint}")
     if d.candidates:
         lines.append("# Candidates (copy one up, or approve one with 'pawpost drafts approve ID --candidate N'):")
         lines += [f"#  [{i}] " + text.replace("\n", "\n#      ") for i, text in enumerate(d.candidates, 1)]

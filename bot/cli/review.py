@@ -1,20 +1,17 @@
-"""`pawpost drafts review`: walk the pending drafts one by one, see each photo as it will be posted, then pick,
-approve, edit, reject or skip (a command of the drafts group, over the same services as the single commands)."""
+"""The loop behind `pawpost drafts review`: walk the pending drafts one by one, see each photo as it will be posted,
+then pick, approve, edit, reject or skip, over the same services as the single drafts commands."""
 
 from __future__ import annotations
 
 import click
 
-from bot.cli import App, console, pass_app
+from bot.cli import App, console
 
 PROMPT = "[a]pprove, 1-{n} pick and approve, [e]dit, [r]eject, [s]kip, [q]uit"
 
 
-@click.command("review")
-@click.option("--no-preview", is_flag=True, help="Do not draw the photos.")
-@pass_app
-def review(app: App, no_preview: bool) -> None:
-    """Review pending drafts one by one: the photo as it will be posted, then approve, pick, edit, reject or skip."""
+def review_pending(app: App, *, preview: bool) -> None:
+    """Each pending draft, oldest first, until the owner has decided on every one or quits; then the tally."""
     from bot.review import cards
 
     items = cards(app.store, app.config, "pending")
@@ -23,7 +20,7 @@ def review(app: App, no_preview: bool) -> None:
         return
     done = {"approved": 0, "rejected": 0, "skipped": 0}
     for n, item in enumerate(items, 1):
-        outcome = _one(app, item.id, f"{n}/{len(items)}", preview=not no_preview)
+        outcome = _one(app, item.id, f"{n}/{len(items)}", preview=preview)
         if outcome == "quit":
             done["skipped"] += len(items) - n + 1
             break
@@ -102,7 +99,3 @@ def _show(app: App, c: object, position: str, preview: bool) -> None:
     out.print(f"[bold]caption{' (edited)' if d.edited else ''}:[/] {escape(d.caption or '-')}")
     for i, text in enumerate(d.candidates, 1):
         out.print(f"{'*' if text == d.caption else ' '}[{i}] {escape(text)}")
-
-
-def register(cli: click.Group) -> None:
-    cli.commands["drafts"].add_command(review)

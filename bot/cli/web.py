@@ -17,12 +17,9 @@ def web(app: App, url_only: bool) -> None:
     config = app.config
     base = site_url(config)
     if url_only:
-        from bot.web.auth import LOGIN_LINK_MINUTES, load_secret, new_login_token, purge_expired_tokens
+        from bot.web.auth import LOGIN_LINK_MINUTES, login_link
 
-        load_secret(config.paths.data)  # made now, so the server and this link agree from the start
-        purge_expired_tokens(app.store)
-        token = new_login_token(app.store)
-        click.echo(f"{base}/login?token={token}")
+        click.echo(login_link(config, app.store))
         click.echo(f"open it within {LOGIN_LINK_MINUTES} minutes; it works once", err=True)
         return
     from bot.web.server import serve

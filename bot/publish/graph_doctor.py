@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import timeutil
-from bot.doctor import Check
+from bot.check import Check
 from bot.errors import PawpostError
 from bot.publish.errors import ErrorKind, PublishError
 from bot.publish.graph_api import GraphClient, Request

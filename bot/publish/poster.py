@@ -190,6 +190,7 @@ class Poster(Reconciling, FirstComments):
         return result
 
     def _prepare(self, draft: Any, staged: Path) -> tuple[Path, list[str]]:
+        from bot.photo_pets import pets_in
         from bot.publish.prepare import prepared_copy
 
         photo = self.store.photo(draft["photo_id"])
@@ -202,9 +203,7 @@ class Poster(Reconciling, FirstComments):
             os.link(cached, staged)
         except OSError:  # a file system without hard links
             shutil.copyfile(cached, staged)
-        pets = [r[0] for r in self.store.all(
-            "SELECT pets.name FROM photo_pets JOIN pets ON pets.id = photo_pets.pet_id WHERE photo_pets.photo_id = ? "
-            "ORDER BY photo_pets.confidence DESC, pets.name", (photo["id"],))]
+        pets = [p.name for p in pets_in(self.store, photo["id"])]
         return staged, pets
 
     def _check_caption(self, caption: str) -> None:

@@ -248,15 +248,24 @@ def prepared_copy(store: Any, photo_id: int) -> Path:
     if source is None or not source.is_file():
         raise BadContent(f"the photo file {photo['path']} is missing from the library")
     key, boxes = prepared_key(store, photo_id)
-    folder = store.data_dir / "prepared" / "cache"
-    dest = folder / f"{photo_id}-{key}.jpg"
+    dest = _cache_path(store, photo_id, key)
     if dest.is_file():
         return dest
     prepare_photo(source, dest, boxes)
-    for old in folder.glob(f"{photo_id}-*.jpg"):
+    for old in dest.parent.glob(f"{photo_id}-*.jpg"):
         if old != dest:
             old.unlink(missing_ok=True)
     return dest
+
+
+def cached_copy(store: Any, photo_id: int) -> Path | None:
+    """The posted copy of a photo if it is made already and still current (None: `prepared_copy` makes it)."""
+    path = _cache_path(store, photo_id, prepared_key(store, photo_id)[0])
+    return path if path.is_file() else None
+
+
+def _cache_path(store: Any, photo_id: int, key: str) -> Path:
+    return store.data_dir / "prepared" / "cache" / f"{photo_id}-{key}.jpg"
 
 
 def prepare_waiting(store: Any, limit: int = 50) -> int:
@@ -270,8 +279,7 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
     rows = store.all("SELECT d.id, d.photo_id FROM drafts d WHERE d.status IN ('pending', 'approved') "
                      "ORDER BY d.id DESC LIMIT ?", (limit,))
     for draft_id, photo_id in rows:
-        key, _ = prepared_key(store, photo_id)
-        if (store.data_dir / "prepared" / "cache" / f"{photo_id}-{key}.jpg").is_file():
+        if cached_copy(store, photo_id) is not None:
             continue
         try:
             prepared_copy(store, photo_id)

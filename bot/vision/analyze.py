@@ -1,7 +1,7 @@
 """The `new` -> `analyzed` stage: which pets are in each waiting photo, in batches, one model pass per batch.
 
 Writes `photo_pets` (source 'model'), `photos.analysis` and the embedding cache; a model that cannot load
-leaves the photos `new` with the reason (bot.work.model_failed), to be retried later.
+leaves the photos `new` with the reason (bot.photo_queue.model_failed), to be retried later.
 """
 
 from __future__ import annotations
@@ -10,22 +10,30 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import bot.vision.cache as cache
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
+from bot.model_errors import clear_model_error
+from bot.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.states import PhotoStatus
 from bot.store import Store
-from bot.vision import cache
 from bot.vision.identify import PhotoAnalysis, Vision
 from bot.vision.images import open_image
 from bot.vision.pets import references
-from bot.work import clear_failure, defer_photos, due_photos, model_failed, model_ok
 
 log = logging.getLogger(__name__)
 
 
 def analyze_new(store: Store, config: Config, vision: Vision, limit: int | None = None) -> int:
     """Analyze due `new` photos (at most `limit`); returns how many became `analyzed`."""
-    ids = due_photos(store, PhotoStatus.NEW, limit)
+    return analyze_photos(store, config, vision, due_photos(store, PhotoStatus.NEW, limit))
+
+
+def analyze_photos(store: Store, config: Config, vision: Vision, ids: list[int]) -> int:
+    """Analyze the `new` photos `ids` (the pipeline's batch); returns how many became `analyzed`.
+
+    A photo that is no longer `new` (another process took it meanwhile) is left alone.
+    """
     if not ids:
         return 0
     try:
@@ -39,6 +47,8 @@ def analyze_new(store: Store, config: Config, vision: Vision, limit: int | None 
         batch: list[tuple[Any, Any]] = []
         for photo_id in ids[start:start + size]:
             row = store.photo(photo_id)
+            if row["status"] != PhotoStatus.NEW:
+                continue
             try:
                 batch.append((row, open_image(_library_path(store, row))))
             except PawpostError as exc:
@@ -51,8 +61,8 @@ def analyze_new(store: Store, config: Config, vision: Vision, limit: int | None 
             # Every photo still waiting needs the same model: all of them wait, none is lost.
             model_failed(store, exc, [row["id"] for row, _ in batch] + ids[start + size:])
             return done
-        model_ok(store, "detector")
-        model_ok(store, "embedder")
+        clear_model_error(store, "detector")
+        clear_model_error(store, "embedder")
         for (row, _), result in zip(batch, results, strict=True):
             record(store, vision, row, result)
             done += 1

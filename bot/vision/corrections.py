@@ -1,4 +1,4 @@
-"""The owner's corrections: which pets are really in a photo (`pawpost drafts pets ID NAME...`).
+"""The owner's corrections: which pets are really in a photo (`pawpost drafts pets ID NAME...`, the review page).
 
 The corrected photo's animals join those pets' references (origin 'correction'), so the mistake is less likely
 to happen again.
@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+import bot.vision.cache as cache
 from bot import timeutil
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
 from bot.store import Store
-from bot.vision import cache
 from bot.vision.images import open_image
 from bot.vision.matching import FORBIDDEN, References, assign, scores
 from bot.vision.pets import configured_pet, ensure_pets, references
@@ -33,6 +33,11 @@ class Correction:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def set_draft_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> Correction:
+    """`set_photo_pets` on the photo of a draft (`pawpost drafts pets ID NAME...`, the review page's pet boxes)."""
+    return set_photo_pets(store, config, vision, store.draft(draft_id)["photo_id"], names)
 
 
 def set_photo_pets(store: Store, config: Config, vision: Any, photo_id: int, names: list[str]) -> Correction:

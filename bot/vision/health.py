@@ -8,19 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.check import Check
 from bot.config import Config
-from bot.doctor import Check
-from bot.keys import MODEL_ERROR
 
 
 def vision_checks(config: Config) -> Iterator[Check]:
-    from bot.store import Store
+    from bot.model_errors import model_errors_for
 
-    try:
-        with Store.for_config(config) as store:
-            errors = {key: store.get(MODEL_ERROR.format(key)) for key in ("detector", "embedder")}
-    except Exception:  # the database check reports that problem
-        errors = {}
+    errors = model_errors_for(config, ("detector", "embedder"))
     for key in ("detector", "embedder"):
         model_id = getattr(config.models, key)
         if errors.get(key):

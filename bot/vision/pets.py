@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bot.vision.cache as cache
 from bot import timeutil
 from bot.config import Config, PetConfig
 from bot.errors import NotFound, PawpostError
 from bot.store import Store
-from bot.vision import cache
 from bot.vision.images import file_sha256, image_files, open_image
 from bot.vision.matching import References
 from bot.workspace import write_atomic

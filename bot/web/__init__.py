@@ -8,6 +8,6 @@ from typing import Any
 
 
 def create_app(config: Any, *, login: bool | None = None) -> Any:
-    from bot.web.app import create_app as make
+    from bot.web.routes import create_app as make
 
     return make(config, login=login)

@@ -134,12 +134,8 @@ async def regenerate(request: Request, form: FormData) -> Response:
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.models_lock:
             try:
-                vision = site.vision()
-            except ImportError:
-                vision = None
-            try:
                 d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
-                                     start=_text(form, "start"), vision=vision)
+                                     start=_text(form, "start"), vision=site.vision())
             finally:
                 site.models_used()
         return f"Draft {draft_id}: {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
@@ -153,12 +149,12 @@ async def pets(request: Request, form: FormData) -> Response:
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
     def run(store: Store) -> str:
-        from bot.vision import set_photo_pets
+        from bot.vision import set_draft_pets
 
-        photo_id = store.draft(draft_id)["photo_id"]
+        store.draft(draft_id)  # a wrong id is said before any model loads
         with site.models_lock:
             try:
-                result = set_photo_pets(store, site.config, site.vision(), photo_id, names)
+                result = set_draft_pets(store, site.config, site.vision(), draft_id, names)
             finally:
                 site.models_used()
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"

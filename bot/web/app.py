@@ -1,6 +1,7 @@
-"""The review site as a Starlette app: the locks every request passes, error pages, and the route table.
+"""The review site's Starlette plumbing: what every request shares (`Site`), the locks it passes, error pages.
 
-Pages are in bot.web.pages, actions (every POST) in bot.web.actions; both call the same services as the CLI.
+Pages are in bot.web.pages, actions (every POST) in bot.web.actions, the route table in bot.web.routes; pages and
+actions call the same services as the CLI.
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot import timeutil
 from bot.config import Config
 from bot.errors import NotFound, PawpostError
+from bot.model_services import ModelServices
 from bot.review import is_loopback, login_required
 from bot.store import Store
 from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret
@@ -51,9 +49,7 @@ class Site:
         self.templates.env.filters["local"] = lambda moment: timeutil.local(moment, config.schedule.zone)
         self.templates.env.globals["timezone"] = config.schedule.timezone
         self.models_lock = threading.Lock()  # one model job (regenerate, a pet correction) at a time
-        self._runtime: Any = None
-        self._vision: Any = None
-        self._captioner: Any = None
+        self.models = ModelServices(config)  # Vision and the Captioner, built (and loaded) on first use
         self._unload_timer: threading.Timer | None = None
 
     # -- the database, per call: sqlite3 connections stay in the thread that opened them ---------------------
@@ -70,39 +66,24 @@ class Site:
 
     # -- models, loaded only when an action needs them ------------------------------------------------------
 
-    def runtime(self) -> Any:
-        if self._runtime is None:
-            from bot.ml import Runtime
-
-            self._runtime = Runtime.from_config(self.config)
-        return self._runtime
-
     def vision(self) -> Any:
-        if self._vision is None:
-            from bot.vision import Vision
-
-            self._vision = Vision(self.config, self.runtime())
-        return self._vision
+        return self.models.vision()
 
     def captioner(self) -> Any:
-        if self._captioner is None:
-            from bot.pipeline import make_captioner
-
-            self._captioner = make_captioner(self.config, self.runtime())
-        return self._captioner
+        return self.models.captioner()
 
     def models_used(self) -> None:
         """After a model action: unload what stays idle for idle_unload_minutes, as the daemon's worker does."""
         if self._unload_timer is not None:
             self._unload_timer.cancel()
-        timer = threading.Timer(self.runtime().idle_seconds + 1, self._unload_idle)
+        timer = threading.Timer(self.models.runtime.idle_seconds + 1, self._unload_idle)
         timer.daemon = True
         timer.start()
         self._unload_timer = timer
 
     def _unload_idle(self) -> None:
         with self.models_lock:
-            for key in self.runtime().unload_idle():
+            for key in self.models.runtime.unload_idle():
                 log.info("web: models.%s unloaded after %g idle minutes", key, self.config.models.idle_unload_minutes)
 
     # -- responses ---------------------------------------------------------------------------------------------
@@ -260,34 +241,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def create_app(config: Config, *, login: bool | None = None) -> Starlette:
-    """The review site for `config`. `login` overrides whether a login is required (default: by the address)."""
-    from bot.publish.staging import MOUNT
-    from bot.web import actions, pages, staged
-
-    routes = [
-        Route("/", page(pages.queue)),
-        Route("/drafts/{draft_id:int}", page(pages.draft)),
-        Route("/drafts/{draft_id:int}/image", page(pages.image)),
-        Route("/schedule", page(pages.schedule)),
-        Route("/posted", page(pages.posted)),
-        Route("/status", page(pages.status)),
-        Route("/login", pages.login_form),
-        Route("/login", actions.login, methods=["POST"]),
-        Route("/logout", action(actions.logout), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/approve", action(actions.approve), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/caption", action(actions.caption), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/reject", action(actions.reject), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/regenerate", action(actions.regenerate), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/pets", action(actions.pets), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/schedule", action(actions.schedule), methods=["POST"]),
-        Route("/drafts/{draft_id:int}/posted", action(actions.posted), methods=["POST"]),
-        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-        Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
-    ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error},
-                    middleware=[Middleware(SecurityHeaders)])
-    app.state.site = Site(config, login=login)
-    return app

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot import keys, timeutil
 from bot.store import Store
@@ -78,6 +79,15 @@ def purge_expired_tokens(store: Store) -> None:
             expired = True
         if expired:
             store.put(row["key"], None)
+
+
+def login_link(config: Any, store: Store) -> str:
+    """A one-time login link to the review site (`pawpost web --url`): valid LOGIN_LINK_MINUTES, works once."""
+    from bot.review import site_url
+
+    load_secret(config.paths.data)  # made now, so the server and this link agree from the start
+    purge_expired_tokens(store)
+    return f"{site_url(config)}/login?token={new_login_token(store)}"
 
 
 @dataclass(frozen=True)

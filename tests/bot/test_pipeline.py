@@ -58,6 +58,22 @@ def test_new_photos_become_drafts_one_each(setup: Any) -> None:
     assert (again["analyzed"], again["drafted"]) == (0, 0)
 
 
+def test_the_caption_stage_drafts_exactly_the_batch_it_is_given(setup: Any) -> None:
+    """The pipeline picks each batch and hands its ids to the stage, which does not look for more."""
+    from bot.captions import draft_photos
+    from bot.model_services import ModelServices
+    from bot.vision import analyze_new
+
+    store, config, runtime = setup
+    ids = add_photos(store, config, 3)
+    models = ModelServices(config, runtime)
+    assert analyze_new(store, config, models.vision()) == 3
+    assert draft_photos(store, config, models.captioner(), ids[:2], vision=models.vision()) == 2
+    assert [states(store)[i] for i in ids] == ["drafted", "drafted", "analyzed"]
+    assert draft_photos(store, config, models.captioner(), ids[:2]) == 0  # drafted already: no second draft
+    assert store.value("SELECT count(*) FROM drafts") == 2
+
+
 def test_a_retrain_holding_the_gpu_lock_makes_photos_wait(setup: Any) -> None:
     from bot.pipeline import process_pending
 
@@ -117,7 +133,7 @@ def test_a_corrupt_row_that_breaks_a_whole_batch_is_isolated(setup: Any) -> None
     assert set(states(store).values()) == {"analyzed"}
     assert store.get("model_error:captioner")
     store.update("photos", ids[1], analysis=json.dumps({"animals": [1]}))
-    from bot.pipeline import retry_deferred_now
+    from bot.photo_queue import retry_deferred_now
 
     assert retry_deferred_now(store) == 4
     result = process_pending(store, config, runtime)
@@ -137,7 +153,8 @@ def _missing_captioner(config: Any, runtime: Any) -> Any:
 
 
 def test_a_missing_caption_model_leaves_photos_analyzed_and_returns(setup: Any) -> None:
-    from bot.pipeline import next_retry, pending_counts, process_pending
+    from bot.photo_queue import next_retry, pending_counts
+    from bot.pipeline import process_pending
 
     store, config, runtime = setup
     add_photos(store, config, 3)
@@ -149,7 +166,7 @@ def test_a_missing_caption_model_leaves_photos_analyzed_and_returns(setup: Any) 
 
 
 def test_without_a_promoted_version_the_base_caption_model_is_used(setup: Any) -> None:
-    from bot.pipeline import current_adapter, current_model_version, make_captioner
+    from bot.model_services import current_adapter, current_model_version, make_captioner
 
     _, config, runtime = setup
     assert current_model_version(config) is None

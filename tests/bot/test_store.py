@@ -148,16 +148,3 @@ def test_times_are_iso_with_offset() -> None:
     with pytest.raises(ValueError):
         from datetime import datetime
         timeutil.iso(datetime(2026, 1, 1))
-
-
-def test_imported_photos_are_analyzed_but_never_drafted(store: Store) -> None:
-    from bot.work import due_photos
-
-    inbox = add_photo(store, "analyzed")
-    imported = store.insert("photos", sha256="imp", status="analyzed", origin="imported", source_name="old.jpg",
-                            created_at=NOW, updated_at=NOW)
-    fresh_import = store.insert("photos", sha256="imp2", status="new", origin="imported", source_name="o.jpg",
-                                created_at=NOW, updated_at=NOW)
-    assert due_photos(store, PhotoStatus.ANALYZED) == [inbox]
-    assert imported not in due_photos(store, PhotoStatus.ANALYZED)
-    assert due_photos(store, PhotoStatus.NEW) == [fresh_import]

@@ -44,7 +44,7 @@ def test_too_few_new_posts_is_a_clean_skip(make_home, writer_models, tmp_path):
 
 def test_writer_retrain_promotes_a_better_model_and_keeps_a_worse_one(make_home, writer_models):
     from bot.ml import Runtime
-    from bot.pipeline import current_model_version, make_captioner
+    from bot.model_services import current_model_version, make_captioner
 
     config, store = make_home(retrain_sections(writer_models))
     add_posts(store, 40)
@@ -103,7 +103,7 @@ def test_writer_retrain_promotes_a_better_model_and_keeps_a_worse_one(make_home,
 
 def test_vlm_retrain_trains_judges_and_records_a_version(make_home, vlm_models):
     from bot.ml import Runtime
-    from bot.pipeline import make_captioner
+    from bot.model_services import make_captioner
 
     config, store = make_home(retrain_sections(vlm_models, steps=9, min_holdout_posts=3, learning_rate=1e-4))
     add_posts(store, 20)

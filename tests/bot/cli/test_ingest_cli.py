@@ -38,3 +38,16 @@ def test_unavailable_models_leave_the_photo_waiting_until_local_folders_are_conf
     assert len(drafts) == 1 and drafts[0]["status"] == "pending"
     status = json.loads(run_cli("status", "--json", config=config).stdout)
     assert status["models"]["detector"]["error"] is None and status["waiting"] == []
+
+
+def test_the_owners_txt_beside_a_photo_is_called_a_hint(tmp_path: Path) -> None:
+    """The owner's `.txt` is a hint (`--hint` says the same); a note is what a draft tells the owner."""
+    home = tmp_path / "home"
+    config = pipeline_home(home, {})
+    (home / "inbox" / "IMG_0002.jpg").write_bytes(pet_jpeg("blue", 51))
+    assert run_cli("ingest", "--no-process", config=config).returncode == 0
+    (home / "inbox" / "IMG_0002.txt").write_text("her first snow\n")  # a moment after its photo
+    done = run_cli("ingest", "--no-process", config=config)
+    assert done.returncode == 0, done.stderr
+    assert "hints 1" in done.stdout and "note" not in done.stdout
+    assert "hint: IMG_0002.txt joined photo 1" in done.stdout

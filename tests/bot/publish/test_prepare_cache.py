@@ -89,3 +89,18 @@ def test_publishing_posts_the_cached_copy_the_owner_reviewed(config, store):
     assert (config.paths.outbox / record["image"]).read_bytes() == reviewed
     assert cached.read_bytes() == reviewed  # the cache is left as it was
     assert not list((store.data_dir / "prepared").glob("*.jpg"))  # the attempt's own name is removed
+
+
+def test_the_cached_copy_is_found_only_while_it_is_current(store):
+    """What `drafts show` shows without --preview: the copy if made and still current, never a stale one."""
+    from bot.publish.prepare import cached_copy
+
+    draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
+    photo_id = store.draft(draft_id)["photo_id"]
+    assert cached_copy(store, photo_id) is None  # looking never makes it
+    made = prepared_copy(store, photo_id)
+    assert cached_copy(store, photo_id) == made
+    pet = store.insert("pets", name="Pico", species="dog", created_at="2026-11-20T00:00:00+00:00")
+    store.db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, box, source) VALUES (?, ?, 1, ?, 'owner')",
+                     (photo_id, pet, "[0, 0, 200, 200]"))
+    assert cached_copy(store, photo_id) is None  # the boxes changed: the old copy is not what would be posted

@@ -192,3 +192,17 @@ def test_limit_takes_the_oldest_first(vision_home) -> None:
     assert analyze_new(store, config, vision, limit=1) == 1
     assert store.photo(ids[0])["status"] == "analyzed"
     assert store.counts()["photos"]["new"] == 2
+
+
+def test_the_stage_analyzes_exactly_the_batch_it_is_given(vision_home) -> None:
+    """The pipeline picks the batch; the stage neither adds other due photos nor touches a photo taken meanwhile."""
+    from bot.states import PhotoStatus
+    from bot.vision import analyze_photos
+
+    config, store, vision = open_home(vision_home())
+    first, second, third = (add_photo(store, tiny_vision.pet_photo("red", 50 + i), f"b{i}.jpg") for i in range(3))
+    store.set_photo_status(second, PhotoStatus.ANALYZED)  # another process analyzed it meanwhile
+    assert analyze_photos(store, config, vision, [first, second]) == 1
+    assert [store.photo(i)["status"] for i in (first, second, third)] == ["analyzed", "analyzed", "new"]
+    assert store.photo(second)["error"] is None and pets_of(store, second) == []
+    assert analyze_photos(store, config, vision, []) == 0
