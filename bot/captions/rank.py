@@ -28,6 +28,8 @@ class Weights:
     novelty: float = 0.2  # unlike past captions and the style examples
     length: float = 0.15  # near the account's usual length
     echo: float = 0.5  # penalty: share of its phrases taken from the instructions or pets' descriptions
+    intro: float = 0.3  # penalty: the speaking pet introduces itself ("I'm Lola the dog") instead of the photo
+    unfinished: float = 0.3  # penalty: the words stop without ending a sentence ("My love for Christmas")
 
 
 def length_fit(text: str, target: int) -> float:
@@ -88,10 +90,12 @@ def scores(
     names: Sequence[str] = (),
     first_person: bool = False,
     echo_sources: Sequence[str] = (),
+    speaker: str = "",
 ) -> list[float]:
     """A score per candidate, higher is better. `reference` is what the photo shows (the pets' `names` aside);
     `matches` (image–text cosines) replace agreement with it; `first_person` rewards "I/my" when the voice
-    asks for it; phrases from `echo_sources` are penalised; `past` includes the style examples shown."""
+    asks for it; phrases from `echo_sources`, the `speaker`'s introducing itself and an unfinished last sentence
+    are penalised; `past` includes the style examples shown."""
     if matches is not None:
         # Cosines of one photo's candidates differ by hundredths; spread them over 0..1 so they count.
         low, high = min(matches), max(matches)
@@ -102,6 +106,7 @@ def scores(
     for t, m in zip(texts, match, strict=True):
         voice = 1.0 if not first_person or quality.first_person(t) else 0.0
         value = (weights.match * m + weights.voice * voice + weights.novelty * novelty(t, past)
-                 + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources))
+                 + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources)
+                 - weights.intro * quality.introduces(t, speaker) - weights.unfinished * quality.truncated(t))
         out.append(round(value, 4))
     return out
