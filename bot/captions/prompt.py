@@ -176,7 +176,7 @@ def build_prompt(
     # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).
     instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail),
                     templates.NO_PET if not infos else "", templates.EXAMPLES.split("\n")[0],
-                    templates.SCENE_DETAIL.split(":")[0]]
+                    templates.SCENE_DETAIL.split(":")[0], templates.NO_ANIMAL_SEEN, templates.STRANGERS.split(", ")[-1]]
     return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,
                   scene=scene, examples=shown, instructions=[i for i in instructions if i],
                   speaker=speaker.name if speaker is not None else "", lead=lead)

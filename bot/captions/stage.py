@@ -171,10 +171,10 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         # What the photo shows (not the pets' descriptions: repeating those is echo, not content).
         reference = " ".join(filter(None, [job.description, job.scene, job.hint]))
         texts = [v.text for v in passing[i]]
-        values = rank.scores(texts, past=[*chosen, *ctx.past_captions, *ctx.examples], reference=reference,
+        values = rank.scores(texts, past=[*ctx.past_captions, *ctx.examples], reference=reference,
                              target_length=target, matches=matches_for[i], names=ctx.pet_names,
                              first_person=first_person and bool(job.pets),
-                             echo_sources=ctx.echo_sources, speaker=ctx.speaker) if texts else []
+                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen) if texts else []
         ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
                         key=lambda c: -(c.score or 0.0))
         outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]

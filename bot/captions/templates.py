@@ -21,6 +21,9 @@ PET_PERSONALITY = " {name} is {personality}."
 NO_PET = "None of the account's pets is in this photo."
 THEME = "The theme of the day is {theme}."
 HINT = "The owner says about this photo: {hint}."
+# What vision found besides the pets (bot.captions.context.scene_from_analysis); the caption must not parrot them.
+NO_ANIMAL_SEEN = "no animal could be seen clearly"
+STRANGERS = "also {animals}, not one of the account's pets"
 # Past captions, without their hashtags: they teach the tone, the rules add the hashtags.
 EXAMPLES = "Earlier captions of the account, only as examples of its tone (do not copy them):\n{examples}"
 EXAMPLE = "\"{caption}\""

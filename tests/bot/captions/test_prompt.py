@@ -47,6 +47,8 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     sources = p.echo_sources()
     assert "a tiny fawn chihuahua, rescued in 2021" in sources and last.split(". ")[0] in " ".join(sources)
     assert not any("red sofa" in s or "first day home" in s for s in sources)
+    # Vision's own wording of what it found is the prompt's, not the photo's: "no animal could be seen clearly".
+    assert "no animal could be seen clearly" in sources
 
 
 def test_prompt_without_a_recognised_pet_names_none(config) -> None:

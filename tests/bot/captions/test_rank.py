@@ -89,3 +89,15 @@ def test_scores_rank_a_pet_introducing_itself_or_an_unfinished_sentence_below_on
     # Without a speaker nobody introduces itself: the same text is not penalised for it.
     alone = scores([intro], target_length=35, first_person=True)[0]
     assert alone > scores([intro], target_length=35, first_person=True, speaker="Lola")[0]
+
+
+def test_scores_prefer_words_the_batchs_other_captions_have_not_used() -> None:
+    from bot.captions.rank import reused_share
+
+    recent = ["I love my little blanket 😴"]
+    assert reused_share("I love my little sofa", recent) == 0.75
+    assert reused_share("Snow zoomies all day", recent) == 0.0 and reused_share("anything", []) == 0.0
+    texts = ["I love my little sofa", "Zoomies on the sofa today"]
+    before = scores(texts, target_length=22)
+    after = scores(texts, target_length=22, recent=recent)
+    assert after[1] == before[1] and after[0] < before[0]

@@ -103,7 +103,8 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
     models = two_stage_models(tiny_blip, scripted_writer)
     results = {}
     for mode in ("manual", "auto", "confident"):
-        config, store, captioner = _setup(tmp_path / mode, models, approval={"mode": mode, "min_confidence": 0.8})
+        config, store, captioner = _setup(tmp_path / mode, models, captions=ABOUT_THE_PET,
+                                          approval={"mode": mode, "min_confidence": 0.8})
         sure = add_analyzed_photo(store, config, {"Lola": 0.93})
         unsure = add_analyzed_photo(store, config, {"Lola": 0.55}, color=(10, 200, 10))
         nobody = add_analyzed_photo(store, config, {}, color=(200, 10, 10))
@@ -123,8 +124,9 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
 
 
 def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
-    # Random weights cannot name Lola (except by accident): every round is refused.
-    config, store, captioner = _setup(tmp_path, vlm_models(tiny_vlm), approval={"mode": "auto"})
+    # Random weights cannot name Lola (except by accident): every round is refused. (In the first person the
+    # primed "I" would name her.)
+    config, store, captioner = _setup(tmp_path, vlm_models(tiny_vlm), captions=ABOUT_THE_PET, approval={"mode": "auto"})
     photo = add_analyzed_photo(store, config, {"Lola": 0.99})
     draft_analyzed(store, config, captioner)
     draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
