@@ -47,7 +47,7 @@ class Prompt:
     examples: list[str] = field(default_factory=list)  # the style examples shown
     instructions: list[str] = field(default_factory=list)  # the prompt's own sentences, which a caption must not echo
     speaker: str = ""  # the pet who speaks, when the voice is the first person
-    lead: str = ""  # the caption's first words when the owner gave none (templates.LEAD_AS_PET)
+    lead: str = ""  # the caption's first words when the owner gave none (templates.LEADS_AS_PET)
 
     @property
     def opening(self) -> str:
@@ -166,9 +166,10 @@ def build_prompt(
     if shown:
         sections.append(templates.EXAMPLES.format(
             examples="\n".join(templates.EXAMPLE.format(caption=e) for e in shown)))
-    # What the photo shows, right before the instruction: the part of the prompt the caption is about.
+    # The instruction, last, with what the photo shows inside it: the part of the prompt the caption is about.
     sections.append(" ".join(t for t in task if t))
     user = templates.SECTION_SEPARATOR.join(s for s in sections if s)
+    # The pet's first words prime its answer: told only to say "I", a small model still writes "Lola, the dog ...".
     lead = ""
     if speaker is not None and not (start and start.strip()):
         leads = [t.format(others=others) for t in templates.LEADS_AS_PET_WITH] if others else templates.LEADS_AS_PET
