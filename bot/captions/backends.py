@@ -76,7 +76,7 @@ class ChatVLM(CaptionModel):
 
     def prompt_texts(self, prompts: list[Prompt]) -> list[str]:
         return [_with_start(self.processor.apply_chat_template(p.messages(with_image=True),
-                                                               add_generation_prompt=True), p.start)
+                                                               add_generation_prompt=True), p.opening)
                 for p in prompts]
 
     def write(self, images: list[Image.Image], prompts: list[Prompt], settings: GenerationSettings,
@@ -89,8 +89,8 @@ class ChatVLM(CaptionModel):
             new = sample(self.model, inputs, settings, seed, tokenizer=self.processor.tokenizer,
                          num_return_sequences=settings.candidates)
             texts = decode(self.processor.tokenizer, new, settings)
-        return [[_continue(p.start, t) for t in group] for p, group in zip(prompts, grouped(texts, settings.candidates),
-                                                                          strict=True)]
+        groups = grouped(texts, settings.candidates)
+        return [[_continue(p.opening, t) for t in group] for p, group in zip(prompts, groups, strict=True)]
 
     def special_tokens(self) -> list[str]:
         return list(self.processor.tokenizer.all_special_tokens) if self.loaded else []
@@ -147,7 +147,7 @@ class Writer(CaptionModel):
         if not self.chat:
             return [p.plain() for p in prompts]
         return [_with_start(self.tokenizer.apply_chat_template(p.messages(with_image=False), tokenize=False,
-                                                               add_generation_prompt=True), p.start)
+                                                               add_generation_prompt=True), p.opening)
                 for p in prompts]
 
     def write(self, prompts: list[Prompt], settings: GenerationSettings, seed: int) -> list[list[str]]:
@@ -160,8 +160,8 @@ class Writer(CaptionModel):
             new = sample(self.model, inputs, settings, seed, tokenizer=self.tokenizer,
                          num_return_sequences=settings.candidates)
             texts = decode(self.tokenizer, new, settings)
-        return [[_continue(p.start, t) for t in group] for p, group in zip(prompts, grouped(texts, settings.candidates),
-                                                                          strict=True)]
+        groups = grouped(texts, settings.candidates)
+        return [[_continue(p.opening, t) for t in group] for p, group in zip(prompts, groups, strict=True)]
 
     def special_tokens(self) -> list[str]:
         return list(self.tokenizer.all_special_tokens) if self.loaded else []

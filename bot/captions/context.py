@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from bot.captions import templates
 from bot.captions.prompt import PetInfo
 from bot.captions.rules import body, mentions_name
 from bot.config import Config
@@ -77,7 +78,7 @@ def caption_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) ->
 def scene_from_analysis(analysis: dict[str, Any]) -> str | None:
     """What vision found that the pet list does not already say: animals that are not the account's pets."""
     if analysis.get("no_animal"):
-        return "no animal could be seen clearly"
+        return templates.NO_ANIMAL_SEEN
     strangers = [a.get("label") or "animal" for a in analysis.get("animals", []) if not a.get("pet")]
     if not strangers:
         return None
@@ -85,7 +86,7 @@ def scene_from_analysis(analysis: dict[str, Any]) -> str | None:
     for label in strangers:
         counted[label] = counted.get(label, 0) + 1
     parts = [f"{n} {label}{'s' if n > 1 else ''}" if n > 1 else f"a {label}" for label, n in counted.items()]
-    return f"also {', '.join(parts)}, not one of the account's pets"
+    return templates.STRANGERS.format(animals=", ".join(parts))
 
 
 def _json(text: str | None) -> dict[str, Any]:

@@ -46,6 +46,13 @@ class Prompt:
     scene: str = ""  # what the photo shows, as the prompt says it
     examples: list[str] = field(default_factory=list)  # the style examples shown
     instructions: list[str] = field(default_factory=list)  # the prompt's own sentences, which a caption must not echo
+    speaker: str = ""  # the pet who speaks, when the voice is the first person
+    lead: str = ""  # the caption's first words when the owner gave none (templates.LEADS_AS_PET)
+
+    @property
+    def opening(self) -> str:
+        """The words every candidate begins with: the owner's start, else the lead."""
+        return self.start or self.lead
 
     def messages(self, with_image: bool) -> list[dict[str, Any]]:
         """Chat messages; with an image, content is the list form image-text-to-text processors expect."""
@@ -59,7 +66,7 @@ class Prompt:
     def plain(self) -> str:
         """The prompt for a model without a chat template, ending where the caption begins."""
         text = templates.PLAIN.format(system=self.system, user=self.user)
-        return f"{text} {self.start}" if self.start else text
+        return f"{text} {self.opening}" if self.opening else text
 
     def echo_sources(self) -> list[str]:
         """What a caption must not parrot: the instructions, and the pets' descriptions and personalities."""
@@ -69,7 +76,7 @@ class Prompt:
     def record(self) -> str:
         """The full prompt as stored with the draft, for debugging."""
         text = f"[system]\n{self.system}\n\n[user]\n{self.user}"
-        return f"{text}\n\n[caption starts with]\n{self.start}" if self.start else text
+        return f"{text}\n\n[caption starts with]\n{self.opening}" if self.opening else text
 
 
 def theme_for(themes: ThemesConfig, day: date) -> str | None:
@@ -106,12 +113,14 @@ def build_prompt(
     hint: str | None = None,
     start: str | None = None,
     day: date | None = None,
+    variant: int = 0,
 ) -> Prompt:
     """The prompt for one photo: the pets and what the photo shows as short sentences, examples of the
     account's tone, then the instruction.
 
     `scene` is what the photo shows in words (the describer's description and/or what vision found);
-    `examples` are past captions whose tone to follow; `hint` is the owner's note; `start` the caption's first words.
+    `examples` are past captions whose tone to follow; `hint` is the owner's note; `start` the caption's first words;
+    `variant` (e.g. the photo's id) picks the pet's first words when the owner gave none.
     """
     from bot.captions.quality import hashtag_free, wants_first_person
 
@@ -133,8 +142,6 @@ def build_prompt(
     if not infos and config.pets:
         facts.append(templates.NO_PET)
     scene = " ".join((scene or "").split()).rstrip(".")
-    if scene:
-        facts.append(templates.SCENE.format(scene=scene))
     theme = theme_for(c.themes, day) if day is not None else None
     if theme:
         facts.append(templates.THEME.format(theme=theme))
@@ -142,23 +149,38 @@ def build_prompt(
         facts.append(templates.HINT.format(hint=" ".join(hint.split()).rstrip(".")))
     shown = [t for t in (hashtag_free(e) for e in examples if e and e.strip()) if t]
     names = _join_names([p.name for p in infos])
-    task = [templates.TASK_WITH_NAME.format(names=names, voice=voice) if names else
-            templates.TASK.format(voice=voice)]
+    others = _join_names([p.name for p in infos if p is not speaker])
     if speaker is not None:
-        task.append(templates.FIRST_PERSON.format(name=speaker.name))
-    task.append(templates.NAME_THEM.format(names=names) if names else templates.NAME_NONE if config.pets else "")
+        task = [templates.TASK_AS_PET_WITH.format(names=others, voice=voice) if others else
+                templates.TASK_AS_PET.format(voice=voice), templates.FIRST_PERSON.format(name=speaker.name)]
+    else:
+        task = [templates.TASK_WITH_NAME.format(names=names, voice=voice) if names else
+                templates.TASK.format(voice=voice)]
+    detail = templates.SCENE_DETAIL.format(scene=scene) if scene else ""
+    task.append(detail)
+    # The speaker is named by its "I" (rules.wrong_names); the others by name.
+    task.append(templates.NAME_THEM.format(names=others) if others else
+                templates.NAME_NONE if config.pets and not infos else "")
     task.append(templates.ONLY_CAPTION)
     sections = [" ".join(facts)]
     if shown:
         sections.append(templates.EXAMPLES.format(
             examples="\n".join(templates.EXAMPLE.format(caption=e) for e in shown)))
+    # The instruction, last, with what the photo shows inside it: the part of the prompt the caption is about.
     sections.append(" ".join(t for t in task if t))
     user = templates.SECTION_SEPARATOR.join(s for s in sections if s)
+    # The pet's first words prime its answer: told only to say "I", a small model still writes "Lola, the dog ...".
+    lead = ""
+    if speaker is not None and not (start and start.strip()):
+        leads = [t.format(others=others) for t in templates.LEADS_AS_PET_WITH] if others else templates.LEADS_AS_PET
+        lead = leads[variant % len(leads)]
     # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).
-    instructions = [templates.SYSTEM, templates.SYSTEM_AS_PET.split(",")[-1], *(t for t in task if t),
-                    templates.NO_PET if not infos else "", templates.EXAMPLES.split("\n")[0]]
+    instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail),
+                    templates.NO_PET if not infos else "", templates.EXAMPLES.split("\n")[0],
+                    templates.SCENE_DETAIL.split(":")[0], templates.NO_ANIMAL_SEEN, templates.STRANGERS.split(", ")[-1]]
     return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,
-                  scene=scene, examples=shown, instructions=[i for i in instructions if i])
+                  scene=scene, examples=shown, instructions=[i for i in instructions if i],
+                  speaker=speaker.name if speaker is not None else "", lead=lead)
 
 
 def _sentence(text: str) -> str:

@@ -37,6 +37,7 @@ def _wordset(text: str) -> frozenset[str]:
 
 
 FIRST_PERSON = _wordset("i i'm im i've i'll i'd me my mine myself we we're we've us our ours")
+FIRST_PERSON_PLURAL = _wordset("we we're we've we'll us our ours ourselves")
 FIRST_PERSON_VOICE_RE = re.compile(r"\bfirst[- ]person\b", re.IGNORECASE)
 
 # Words that name an animal kind, by species; breed names count for their species.
@@ -182,6 +183,16 @@ def scene_overlap(text: str, scene: str, exclude: Iterable[str] = ()) -> float:
     if not ref:
         return 0.0
     return min(1.0, len(content_words(text, exclude) & ref) / min(len(ref), 3))
+
+
+def introduces(text: str, name: str) -> bool:
+    """Whether the speaking pet introduces itself ("I'm Lola", "My name is Lola", "Lola the dog") instead of
+    saying something: what a small model told "You are Lola the dog" writes most often."""
+    if not name:
+        return False
+    n = re.escape(name.lower())
+    said = " ".join(words(text))
+    return re.search(rf"\b(?:i'm|im|i am|my name is|name's|this is|it's) {n}\b|\b{n} the \w+", said) is not None
 
 
 def multiline(text: str) -> bool:

@@ -28,6 +28,9 @@ class Weights:
     novelty: float = 0.2  # unlike past captions and the style examples
     length: float = 0.15  # near the account's usual length
     echo: float = 0.5  # penalty: share of its phrases taken from the instructions or pets' descriptions
+    intro: float = 0.3  # penalty: the speaking pet introduces itself ("I'm Lola the dog") instead of the photo
+    unfinished: float = 0.3  # penalty: the words stop without ending a sentence ("My love for Christmas")
+    reuse: float = 0.3  # penalty: share of its word pairs already used by the captions just chosen for other photos
 
 
 def length_fit(text: str, target: int) -> float:
@@ -62,6 +65,16 @@ def echo_share(text: str, sources: Sequence[str], n: int = 3) -> float:
     return len(grams & theirs) / len(grams)
 
 
+def reused_share(text: str, recent: Sequence[str]) -> float:
+    """Share of the candidate's word pairs that `recent` captions already use, 0..1 (an account whose captions
+    all say "I love my little ..." reads as a template)."""
+    grams = ngrams(words(text), 2)
+    if not grams or not recent:
+        return 0.0
+    used = set().union(*(ngrams(words(r), 2) for r in recent))
+    return len(grams & used) / len(grams)
+
+
 def image_match(vision: Any, image: Any, texts: Sequence[str]) -> list[float] | None:
     """Cosine similarity of each text to the image in the embedder's space, or None when it cannot read text."""
     if vision is None or image is None or not texts:
@@ -88,10 +101,14 @@ def scores(
     names: Sequence[str] = (),
     first_person: bool = False,
     echo_sources: Sequence[str] = (),
+    speaker: str = "",
+    recent: Sequence[str] = (),
 ) -> list[float]:
     """A score per candidate, higher is better. `reference` is what the photo shows (the pets' `names` aside);
     `matches` (image–text cosines) replace agreement with it; `first_person` rewards "I/my" when the voice
-    asks for it; phrases from `echo_sources` are penalised; `past` includes the style examples shown."""
+    asks for it; phrases from `echo_sources`, the `speaker`'s introducing itself and an unfinished last sentence
+    are penalised, and so are word pairs the `recent` captions (this batch's others) already use; `past`
+    includes the style examples shown."""
     if matches is not None:
         # Cosines of one photo's candidates differ by hundredths; spread them over 0..1 so they count.
         low, high = min(matches), max(matches)
@@ -102,6 +119,8 @@ def scores(
     for t, m in zip(texts, match, strict=True):
         voice = 1.0 if not first_person or quality.first_person(t) else 0.0
         value = (weights.match * m + weights.voice * voice + weights.novelty * novelty(t, past)
-                 + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources))
+                 + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources)
+                 - weights.intro * quality.introduces(t, speaker) - weights.unfinished * quality.truncated(t)
+                 - weights.reuse * reused_share(t, recent))
         out.append(round(value, 4))
     return out

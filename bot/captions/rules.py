@@ -18,6 +18,7 @@ from bot.captions.text import (
     repeated_phrase,
     similarity,
     split_closing_hashtags,
+    words,
 )
 from bot.limits import instagram_limits
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 NEAR_COPY_RATIO = 0.8  # word-sequence similarity from which a caption is a near-copy of a past one
 PAST_CAPTIONS_CHECKED = 100
+DANGLING = (",", ";", ":", "-", "–", "—", "(")  # a caption that stops after one of these stopped mid-sentence
 
 # Chat and tokenizer markers a model may emit: <|im_end|>, <end_of_utterance>, </s>, [SEP], <image> ...
 SPECIAL_RE = re.compile(r"<\|[^|<>]{0,40}\|>|</?[A-Za-z_][\w\-]{0,40}>|\[(?:CLS|SEP|PAD|UNK|MASK|DEC)\]")
@@ -55,6 +57,7 @@ class RuleContext:
     echo_sources: list[str] = field(default_factory=list)  # instructions and pets' descriptions, not to parrot
     species: list[str] = field(default_factory=list)  # animal kinds in the photo (pets' and the scene's)
     examples: list[str] = field(default_factory=list)  # the style examples shown, not to copy
+    speaker: str = ""  # the pet who speaks when the voice is the first person ("I" names it)
 
 
 def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens: list[str]) -> RuleContext:
@@ -80,6 +83,7 @@ def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens
         echo_sources=prompt.echo_sources(),
         species=sorted({p.species for p in prompt.pets} | quality.scene_species(prompt.scene)),
         examples=list(prompt.examples),
+        speaker=prompt.speaker,
     )
 
 
@@ -107,12 +111,14 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
     if ctx.start and not text.startswith(ctx.start):
         return Verdict(text, False, f"does not begin with the requested start {ctx.start!r}")
     main, trailing = split_closing_hashtags(text)
-    if getattr(raw, "cut_off", False) and trailing == []:
-        # Ran out of tokens: keep the finished sentences; a caption never ends in a half sentence.
+    cut_off = getattr(raw, "cut_off", False)
+    if (cut_off or main.rstrip().endswith(DANGLING)) and trailing == []:
+        # Ran out of tokens, or stopped after a comma: keep the finished sentences; a caption never ends in a
+        # half sentence.
         main = complete_part(main)
         if not body(main) or (ctx.start and not main.startswith(ctx.start)):
             return Verdict(text, False, "it was cut off mid-sentence (captions.max_new_tokens) before its first "
-                                        "sentence ended")
+                                        "sentence ended" if cut_off else "its only sentence is unfinished")
     text, problem = merge_hashtags(" ".join([main, *_kept(trailing, ctx)]), ctx.hashtags, ctx.max_hashtags)
     if problem is None:
         problem = instagram_limits(text, ctx.max_hashtags)
@@ -123,7 +129,7 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
     if problem is None:
         problem = repeated_phrase(text)
     if problem is None:
-        problem = wrong_names(text, ctx.pet_names, ctx.other_names)
+        problem = wrong_names(text, ctx.pet_names, ctx.other_names, ctx.speaker)
     if problem is None:
         problem = near_copy(text, ctx.past_captions[:PAST_CAPTIONS_CHECKED])
     if problem is None:
@@ -230,15 +236,28 @@ def mentions_name(text: str, name: str) -> bool:
     return quality.names(text, name)
 
 
-def wrong_names(text: str, pet_names: list[str], other_names: list[str]) -> str | None:
-    """Why the names in `text` are wrong: a recognised pet not named, or a pet named who is not there."""
-    missing = [n for n in pet_names if not mentions_name(text, n)]
+def wrong_names(text: str, pet_names: list[str], other_names: list[str], speaker: str = "") -> str | None:
+    """Why the names in `text` are wrong: a recognised pet not named, or a pet named who is not there.
+
+    A pet speaking in the first person is named by its "I" and "my", as on a real pet's account (its hashtag
+    tags it anyway); with "we", "us" or "our" it speaks for every pet in the photo, so none must be named.
+    """
+    missing = [n for n in pet_names if not mentions_name(text, n) and not _implied(text, n, speaker)]
     if missing:
         return f"it does not name {', '.join(missing)}, who is in the photo"
     intruders = [n for n in other_names if mentions_name(text, n)]
     if intruders:
         return f"it names {', '.join(intruders)}, who is not in this photo"
     return None
+
+
+def _implied(text: str, name: str, speaker: str) -> bool:
+    if not speaker:
+        return False
+    said = set(words(text))
+    if name.lower() == speaker.lower() and said & quality.FIRST_PERSON:
+        return True
+    return bool(said & quality.FIRST_PERSON_PLURAL)
 
 
 def near_copy(text: str, past: list[str], what: str = "a past caption") -> str | None:

@@ -131,7 +131,7 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         job.examples = context.style_examples(store, job.sha256, count, past, ids, avoid=absent)
     day = timeutil.now().astimezone(config.schedule.zone).date()
     prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
-                            start=start, day=day) for job in jobs]
+                            start=start, day=day, variant=job.photo_id) for job in jobs]
     specials = captioner.special_tokens()
     outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]
     verdicts: list[list[Verdict]] = [[] for _ in jobs]
@@ -166,6 +166,7 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     passing = [[v for v in found if v.passed] for found in verdicts]
     matches_for = _image_matches(vision, jobs, passing)
     first_person = wants_first_person(c.voice)
+    chosen: list[str] = []  # this batch's captions so far: the next photo's should not say the same again
     for i, outcome in enumerate(outcomes):
         job, ctx = outcome.job, rule_contexts[i]
         # What the photo shows (not the pets' descriptions: repeating those is echo, not content).
@@ -174,10 +175,11 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         values = rank.scores(texts, past=[*ctx.past_captions, *ctx.examples], reference=reference,
                              target_length=target, matches=matches_for[i], names=ctx.pet_names,
                              first_person=first_person and bool(job.pets),
-                             echo_sources=ctx.echo_sources) if texts else []
+                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen) if texts else []
         ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
                         key=lambda c: -(c.score or 0.0))
         outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]
+        chosen.extend(c.text for c in ranked[:1])
     return outcomes
 
 

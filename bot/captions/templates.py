@@ -10,7 +10,7 @@ from __future__ import annotations
 # The system message (chat models) or the first paragraph (plain prompts). When the voice is the first person
 # and a pet is in the photo, the model is that pet: a small model then writes "I" and "my" by itself.
 SYSTEM = "You write short Instagram captions for a pet's account."
-SYSTEM_AS_PET = "You are {name}, a {species}, and you write your own short Instagram captions."
+SYSTEM_AS_PET = "You are {name} the {species}. You write your own short Instagram captions."
 SPEAKER_PERSONALITY = " You are {personality}."
 
 # One sentence (or two) per pet present in the photo.
@@ -19,9 +19,11 @@ PET_PERSONALITY = " {name} is {personality}."
 
 # The facts about the photo, each a sentence; one that is empty is left out.
 NO_PET = "None of the account's pets is in this photo."
-SCENE = "The photo shows {scene}."
 THEME = "The theme of the day is {theme}."
 HINT = "The owner says about this photo: {hint}."
+# What vision found besides the pets (bot.captions.context.scene_from_analysis); the caption must not parrot them.
+NO_ANIMAL_SEEN = "no animal could be seen clearly"
+STRANGERS = "also {animals}, not one of the account's pets"
 # Past captions, without their hashtags: they teach the tone, the rules add the hashtags.
 EXAMPLES = "Earlier captions of the account, only as examples of its tone (do not copy them):\n{examples}"
 EXAMPLE = "\"{caption}\""
@@ -29,10 +31,21 @@ EXAMPLE = "\"{caption}\""
 # The instruction, last, plain.
 TASK_WITH_NAME = "Write one new, short caption for this photo of {names}, in this voice: {voice}."
 TASK = "Write one new, short caption for this photo, in this voice: {voice}."
+TASK_AS_PET = "Write one new, short caption for this photo of you, in this voice: {voice}."
+TASK_AS_PET_WITH = "Write one new, short caption for this photo of you and {names}, in this voice: {voice}."
 FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\"."
+# What the photo shows, inside the instruction, asking for one detail of it: a small model then picks it up.
+SCENE_DETAIL = "Say one thing about what the photo shows: {scene}."
 NAME_THEM = "Mention {names} by name."
 NAME_NONE = "Do not name any pet."
 ONLY_CAPTION = "Answer with the caption only, in one line, without hashtags."
+
+# The caption's first words when the pet speaks and the owner gave none: the assistant's answer is primed with
+# them (a small model told to say "I" still writes "Lola, the dog ..." in the third person). {others}: the other
+# pets in the photo, by name.
+# One is chosen per photo, so that an account's captions do not all begin alike.
+LEADS_AS_PET = ("I", "My")
+LEADS_AS_PET_WITH = ("{others} and I", "Me and {others}")
 
 # How the writer (a text-only model) is told about the photo when it has no chat template.
 PLAIN = "{system}\n\n{user}\n\nCaption:"

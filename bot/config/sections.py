@@ -101,7 +101,7 @@ class CaptionsConfig(Section):
     hashtags: list[str] = []
     mentions: list[str] = []  # @accounts a generated caption may mention; any other @mention is refused
     max_hashtags: Annotated[int, Field(ge=0, le=30)] = 5
-    candidates: Annotated[int, Field(ge=1, le=16)] = 4
+    candidates: Annotated[int, Field(ge=1, le=16)] = 8
     max_new_tokens: Annotated[int, Field(ge=8, le=512)] = 60
     temperature: Annotated[float, Field(gt=0, le=2)] = 0.7
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.9

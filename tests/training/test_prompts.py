@@ -30,7 +30,7 @@ def test_training_inputs_are_the_daemons_prompt_followed_by_the_caption(make_hom
     assert "Good morning from Lola" not in prompt.user
     assert prompt.user.index("Treats, please?") < prompt.user.index("Lola naps on the sofa.")
     assert "Walk time" not in prompt.user
-    assert "The photo shows a dog on a sofa" in prompt.user and "Lola" in prompt.user
+    assert "what the photo shows: a dog on a sofa" in prompt.user and "Lola" in prompt.user
 
     sample = sample_for(backend, prompts, newest)
     encoded = backend.encode(sample)

@@ -23,6 +23,9 @@ from tests.tiny_captions import (  # noqa: F401
 )
 
 FAST = {"seed": 7, "candidates": 3, "max_new_tokens": 16, "max_attempts": 2}
+# The scripted models write about Lola in the third person ("Lola naps ..."): with the example config's first-person
+# voice the writer's answer is primed with the pet's "I", which they cannot continue.
+ABOUT_THE_PET = {"voice": "playful, about the dog, one or two emojis"}
 
 
 def caption_config(home: Path, models: dict[str, Any], captions: dict[str, Any] | None = None,

