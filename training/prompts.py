@@ -71,8 +71,10 @@ class Prompts:
         parts = [p for p in (self.descriptions.get(example.key), example.scene) if p]
         moment = timeutil.parse(example.prompted_on or example.at)
         day: date | None = moment.astimezone(self.config.schedule.zone).date() if moment else None
+        # No primed first words: the model learns the owner's whole caption, opening included, and is prompted
+        # the same way once promoted (bot.captions.stage: lead only for the base model).
         prompt = build_prompt(self.config, example.pets, scene="; ".join(parts) or None, examples=shown,
-                              hint=example.hint, day=day)
+                              hint=example.hint, day=day, prime=False)
         self._cache[example.key] = prompt
         return prompt
 

@@ -114,13 +114,16 @@ def build_prompt(
     start: str | None = None,
     day: date | None = None,
     variant: int = 0,
+    prime: bool = True,
 ) -> Prompt:
     """The prompt for one photo: the pets and what the photo shows as short sentences, examples of the
     account's tone, then the instruction.
 
     `scene` is what the photo shows in words (the describer's description and/or what vision found);
-    `examples` are past captions whose tone to follow; `hint` is the owner's note; `start` the caption's first words;
-    `variant` (e.g. the photo's id) picks the pet's first words when the owner gave none.
+    `examples` are past captions whose tone to follow; `hint` is the owner's hint; `start` the caption's first words;
+    `variant` (e.g. the photo's id) picks the pet's first words when the owner gave none. `prime=False` leaves those
+    first words out: a model retrained on the account's captions was trained without them (training/prompts.py)
+    and writes its own opening, so it is prompted exactly as it was trained.
     """
     from bot.captions.quality import hashtag_free, wants_first_person
 
@@ -171,7 +174,7 @@ def build_prompt(
     user = templates.SECTION_SEPARATOR.join(s for s in sections if s)
     # The pet's first words prime its answer: told only to say "I", a small model still writes "Lola, the dog ...".
     lead = ""
-    if speaker is not None and not (start and start.strip()):
+    if prime and speaker is not None and not (start and start.strip()):
         leads = [t.format(others=others) for t in templates.LEADS_AS_PET_WITH] if others else templates.LEADS_AS_PET
         lead = leads[variant % len(leads)]
     # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).

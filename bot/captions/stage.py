@@ -130,8 +130,10 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         absent = [p.name for p in config.pets if p.name.lower() not in {q.name.lower() for q in job.pets}]
         job.examples = context.style_examples(store, job.sha256, count, past, ids, avoid=absent)
     day = timeutil.now().astimezone(config.schedule.zone).date()
+    # A retrained model writes its own opening (it was trained without the primed first words).
     prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
-                            start=start, day=day, variant=job.photo_id) for job in jobs]
+                            start=start, day=day, variant=job.photo_id, prime=captioner.adapter_dir is None)
+               for job in jobs]
     specials = captioner.special_tokens()
     outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]
     verdicts: list[list[Verdict]] = [[] for _ in jobs]

@@ -61,3 +61,29 @@ def test_training_prompts_never_show_another_pets_caption(make_home, writer_mode
     # Lola's photo: her own two most recent captions, never Pico's (a small model copies the name and story).
     assert "Lola hates rain." in shown and "Lola guards the sofa." in shown and "Pico" not in shown
     assert "Lola hates rain." not in Prompts(store, config, data.examples, {}, style_examples=0)(newest).user
+
+
+def test_a_first_person_caption_is_learned_whole_without_the_primed_first_words(make_home, writer_models):
+    """The base model's answer is primed with the pet's first words ("I", "My"); training prompts are not, so the
+    model learns the owner's caption from its first word and, once promoted, is prompted the same way."""
+    from bot.captions.prompt import build_prompt
+    from bot.ml import Runtime
+    from training import dataset
+    from training.backend import Backend
+    from training.prompts import Prompts, sample_for
+
+    config, store = make_home(retrain_sections(writer_models, holdout_fraction=0.2) |
+                              {"captions": {"voice": "playful, first person as the dog"}})
+    for i, text in enumerate(["Blanket burrito mode: ON.", "Rain? No thank you.", "Sunday walk, 3 whole km!"]):
+        add_posted(store, text, START + timedelta(days=i), "Lola")
+    data = dataset.build(store, config)
+    assert build_prompt(config, ["Lola"], scene="a dog").opening  # the base model's prompt is primed
+    newest = data.holdout[-1]
+    prompt = Prompts(store, config, data.examples, {})(newest)
+    assert prompt.opening == "" and prompt.speaker == "Lola"
+
+    backend = Backend("writer", config.models.writer, Runtime("cpu", "float32"))
+    backend.load()
+    encoded = backend.encode(sample_for(backend, Prompts(store, config, data.examples, {}), newest))
+    labels = [t for t in encoded["labels"][0].tolist() if t != -100]
+    assert backend.tokenizer.decode(labels[:-1]) == newest.caption
