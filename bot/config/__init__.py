@@ -10,6 +10,8 @@ from __future__ import annotations
 from bot.config.loading import CONFIG_ENV, find_config_path, load_config, starter_text, user_config_path
 from bot.config.refusals import describe_validation_error
 from bot.config.sections import (
+    CANDIDATES_CHAT_VLM,
+    CANDIDATES_SMALL_WRITER,
     PROXY_SCHEMES,
     ApprovalConfig,
     CaptionsConfig,
@@ -29,6 +31,8 @@ from bot.config.sections import (
 from bot.config.settings import ENV_PREFIX, Config
 
 __all__ = [
+    "CANDIDATES_CHAT_VLM",
+    "CANDIDATES_SMALL_WRITER",
     "CONFIG_ENV",
     "ENV_PREFIX",
     "PROXY_SCHEMES",

@@ -96,12 +96,23 @@ class ThemesConfig(Section):
         return {k.lower(): v for k, v in value.items()}
 
 
+# The default number of caption candidates, per caption model (issue 13's sweep, benchmarks/RESULTS.md): a small
+# text writer (the describer + writer pair, SmolLM2-135M/360M) needs 8 for the ranking to find one that says what
+# the photo shows (4: 0.56 of scenes, 8: 0.74 with the real 135M writer), and 8 cost it 1.5 s more a photo on a CPU;
+# a chat VLM (SmolVLM2-2.2B) keeps 4: each candidate holds its own KV cache on the GPU (8 would halve its caption
+# batch; see README "GPU memory"), and its quality could not be measured here (no real VLM weights offline).
+CANDIDATES_SMALL_WRITER = 8
+CANDIDATES_CHAT_VLM = 4
+
+
 class CaptionsConfig(Section):
     voice: str = "playful, first person as the pet, one or two emojis"
     hashtags: list[str] = []
     mentions: list[str] = []  # @accounts a generated caption may mention; any other @mention is refused
     max_hashtags: Annotated[int, Field(ge=0, le=30)] = 5
-    candidates: Annotated[int, Field(ge=1, le=16)] = 8
+    # Candidates per photo, written in one batched call. Unset: by the caption model's size (Config resolves it to
+    # CANDIDATES_SMALL_WRITER or CANDIDATES_CHAT_VLM), so code always reads an int.
+    candidates: Annotated[int, Field(ge=1, le=16)] | None = None
     max_new_tokens: Annotated[int, Field(ge=8, le=512)] = 60
     temperature: Annotated[float, Field(gt=0, le=2)] = 0.7
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.9

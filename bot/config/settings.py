@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, get_origin
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config.sections import (
+    CANDIDATES_CHAT_VLM,
+    CANDIDATES_SMALL_WRITER,
     ApprovalConfig,
     CaptionsConfig,
     GraphConfig,
@@ -67,6 +69,14 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init kwargs; the environment overrides them.
         return (_EnvSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _candidates_by_model(self) -> Config:
+        """captions.candidates left unset: the default for the caption model in use (sections.CANDIDATES_*)."""
+        if self.captions.candidates is None:
+            n = CANDIDATES_SMALL_WRITER if self.models.two_stage else CANDIDATES_CHAT_VLM
+            self.captions = self.captions.model_copy(update={"candidates": n})
+        return self
 
     @field_validator("pets")
     @classmethod

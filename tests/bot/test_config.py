@@ -152,3 +152,15 @@ def test_env_errors_name_the_variable_and_unknown_sections_are_refused(
     monkeypatch.setenv("PAWPOST_SCHEDUEL__SLOTS", '["08:00"]')
     with pytest.raises(ConfigError, match=r"PAWPOST_SCHEDUEL__SLOTS: there is no config section 'scheduel'"):
         load_config(home / "pawpost.toml")
+
+
+def test_caption_candidates_default_by_the_caption_model(tmp_path) -> None:
+    """Unset, captions.candidates follows the caption model (issue 13's sweep: a small writer needs 8, the chat VLM
+    keeps 4 for GPU memory); a configured value always wins."""
+    from bot.config import CANDIDATES_CHAT_VLM, CANDIDATES_SMALL_WRITER, Config
+
+    assert Config().captions.candidates == CANDIDATES_CHAT_VLM == 4
+    two_stage = {"describer": "blip", "writer": "smollm"}
+    assert Config(models=two_stage).captions.candidates == CANDIDATES_SMALL_WRITER == 8
+    assert Config(models=two_stage, captions={"candidates": 3}).captions.candidates == 3
+    assert Config(captions={"candidates": 6}).captions.candidates == 6
