@@ -132,12 +132,9 @@ async def regenerate(request: Request, form: FormData) -> Response:
         from bot.captions.stage import regenerate as regenerate_draft
 
         store.draft(draft_id)  # a wrong id is said before any model loads
-        with site.models_lock:
-            try:
-                d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
-                                     start=_text(form, "start"), vision=site.vision())
-            finally:
-                site.models_used()
+        with site.using_models():
+            d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
+                                 start=_text(form, "start"), vision=site.vision())
         return f"Draft {draft_id}: {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
 
     return _back(request, form, await site.run(run))
@@ -152,11 +149,8 @@ async def pets(request: Request, form: FormData) -> Response:
         from bot.vision import set_draft_pets
 
         store.draft(draft_id)  # a wrong id is said before any model loads
-        with site.models_lock:
-            try:
-                result = set_draft_pets(store, site.config, site.vision(), draft_id, names)
-            finally:
-                site.models_used()
+        with site.using_models():
+            result = set_draft_pets(store, site.config, site.vision(), draft_id, names)
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"
         line = f"Draft {draft_id}: pets set to {shown}"
         if result.references_added:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -71,6 +72,15 @@ class Site:
 
     def captioner(self) -> Any:
         return self.models.captioner()
+
+    @contextmanager
+    def using_models(self) -> Iterator[None]:
+        """One model job at a time; afterwards what stays idle is unloaded (`models_used`)."""
+        with self.models_lock:
+            try:
+                yield
+            finally:
+                self.models_used()
 
     def models_used(self) -> None:
         """After a model action: unload what stays idle for idle_unload_minutes, as the daemon's worker does."""
