@@ -205,8 +205,8 @@ def run_product(config: Any, scenes: Sequence[Scene]) -> tuple[list[Result], flo
     from bot.captions import context, stage
     from bot.captions.prompt import PetInfo
     from bot.captions.rules import check_candidate, rule_context
-    from bot.ml import Runtime
-    from bot.store import Store
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
 
     store = Store.for_config(config)
     for i, text in enumerate(PAST_POSTS):  # newest first

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.captions.backends import ChatVLM, Describer, Writer
     from bot.captions.generate import GenerationSettings, to_device
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
 
     hf_logging.disable_progress_bar()
     device = "cuda" if torch.cuda.is_available() else "cpu"

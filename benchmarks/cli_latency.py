@@ -16,7 +16,7 @@ NOW = "2026-11-22T10:00:00+00:00"
 
 
 def build(home: Path, n: int) -> Path:
-    from bot.store import Store
+    from bot.store.database import Store
 
     (home / "inbox").mkdir(parents=True)
     config = home / "pawpost.toml"

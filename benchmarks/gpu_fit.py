@@ -1,10 +1,10 @@
 """What fits which GPU: per card size (8, 12, 16, 24, 48, 80 GB), the batch the memory budget allows, the peak
 GPU memory, photos per minute through the pipeline and retrain minutes per 3,000 captions.
 
-Without CUDA every figure is the ESTIMATOR's (bot.footprint + bot.memory.plan_batches, the planner the daemon
-uses), on the default models' real configs (OWLv2-base-patch16 at 960 px, DINOv2-small, SmolVLM2-2.2B as Idefics3:
-SigLIP-so400m + SmolLM2-1.7B), and it says so. Speeds are derived from the one GPU measurement this project has
-(issue 15: one H200, bf16, random weights, measured by an earlier session):
+Without CUDA every figure is the ESTIMATOR's (bot.runtime.footprint + bot.runtime.budget.plan_batches, the planner
+the daemon uses), on the default models' real configs (OWLv2-base-patch16 at 960 px, DINOv2-small,
+SmolVLM2-2.2B as Idefics3: SigLIP-so400m + SmolLM2-1.7B), and it says so. Speeds are derived from the one GPU
+measurement this project has (one H200, bf16, random weights, measured by an earlier session):
 
   pawpost ingest, 1536 px captions: batch 8 -> 2.5 s/photo, 38.4 GB peak; batch 1 -> 5.1 s/photo, 6.7 GB peak
   retrain per epoch of 3,000 captions: writer (SmolLM2-360M) 3.9 min; VLM (SmolVLM2-2.2B) 34 min, 6.1 GB peak
@@ -71,7 +71,7 @@ def app_config(folders: dict[str, Path], **models: Any) -> Any:
 
 def stage_costs(config: Any) -> list[Any]:
     """The planner's inputs before anything is measured: the estimate x OBSERVED_PER_ITEM, as BatchPlanner does."""
-    from bot.memory import OBSERVED_PER_ITEM, StageCost, estimate_stage
+    from bot.runtime.budget import OBSERVED_PER_ITEM, StageCost, estimate_stage
 
     out = []
     for stage in ("vision", "captions"):
@@ -90,7 +90,7 @@ def photos_per_minute(batch: int) -> float:
 
 def calibration(folders: dict[str, Path]) -> list[str]:
     """The estimator on the configuration the H200 measured (1536 px), against what it measured."""
-    from bot.memory import CONTEXT_MIB
+    from bot.runtime.budget import CONTEXT_MIB
 
     old = app_config(folders, caption_image_px=1536)
     costs = stage_costs(old)
@@ -132,8 +132,8 @@ def retrain_minutes(kind: str, checkpointing: bool) -> tuple[float, str]:
 def training_needs_checkpointing(folders: dict[str, Path], kind: str, budget_mib: float) -> bool:
     from transformers import AutoConfig
 
-    from bot import footprint
-    from bot.memory import _params
+    from bot.runtime import footprint
+    from bot.runtime.budget import _params
 
     config = AutoConfig.from_pretrained(folders["captioner" if kind == "vlm" else "writer"])
     text = getattr(config, "text_config", config)
@@ -144,7 +144,7 @@ def training_needs_checkpointing(folders: dict[str, Path], kind: str, budget_mib
 
 
 def estimate_table(folders: dict[str, Path]) -> list[str]:
-    from bot.memory import budget_mib, plan_batches
+    from bot.runtime.budget import budget_mib, plan_batches
 
     config = app_config(folders)
     costs = stage_costs(config)
@@ -172,8 +172,8 @@ def estimate_table(folders: dict[str, Path]) -> list[str]:
 
 def resolution_table(folders: dict[str, Path]) -> list[str]:
     """Per caption resolution: image tokens, per-photo memory, the batch an 11 GB card allows."""
-    from bot import footprint
-    from bot.memory import OBSERVED_PER_ITEM, budget_mib, plan_batches
+    from bot.runtime import footprint
+    from bot.runtime.budget import OBSERVED_PER_ITEM, budget_mib, plan_batches
 
     lines = ["| caption_image_px | tiles | image tokens per photo | per photo (estimate, observed scale) | prefill "
              "tokens x 4 candidates, shared | batch on an 11 GB card |", "| --- | --- | --- | --- | --- | --- |"]
@@ -226,10 +226,10 @@ def run_pipeline(home: Path, folders: dict[str, Path], photos: int, batch: int, 
     from PIL import Image
 
     from bot.config import load_config
-    from bot.ingest import add_to_library
-    from bot.ml import Runtime
+    from bot.ingest.intake import add_to_library
     from bot.pipeline import process_pending
-    from bot.store import Store
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
     from tests.conftest import write_config
 
     pets = home / "pets" / "lola"
@@ -257,7 +257,7 @@ def run_pipeline(home: Path, folders: dict[str, Path], photos: int, batch: int, 
     result = process_pending(store, config, runtime)
     seconds = time.perf_counter() - started
     assert result["drafted"] == photos, result
-    from bot.memory import BatchPlanner
+    from bot.runtime.budget import BatchPlanner
 
     used = str(BatchPlanner(store, config, runtime).size("captions")) if batch > 1 else "1"
     peak = torch.cuda.max_memory_reserved() / 2**20 + 500 if cuda else None
@@ -282,8 +282,9 @@ def main() -> None:
         root = Path(tmp)
         folders = default_configs(root / "configs")
         lines = [
-            "**Estimates, not measurements** (no GPU was lent to this run): bot.footprint's per-photo memory x "
-            "bot.memory.OBSERVED_PER_ITEM, planned by bot.memory.plan_batches exactly as the daemon plans before its "
+            "**Estimates, not measurements** (no GPU was lent to this run): bot.runtime.footprint's per-photo memory x "
+            "bot.runtime.budget.OBSERVED_PER_ITEM, planned by bot.runtime.budget.plan_batches exactly as the daemon "
+            "plans before its "
             "first batch is measured. Default models, `gpu_memory_gb = \"auto\"` on an idle card with "
             f"{DESKTOP_GIB} GiB taken by a desktop, `batch_size = 8` at most, `caption_image_px = 768`. Photos/min: "
             "the H200 measurement's a + c/batch fit (a = per-photo work, c = per-batch work), at 1536 px figures, "

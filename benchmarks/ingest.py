@@ -76,8 +76,8 @@ def decode(path: Path) -> float:
 def measure(paths: list[Path], workdir: Path) -> tuple[float, float]:
     """Seconds to decode, and to ingest, every photo; interleaved photo by photo so a busy machine hurts both alike."""
     from bot.config import load_config
-    from bot.ingest import ingest_file
-    from bot.store import Store
+    from bot.ingest.intake import ingest_file
+    from bot.store.database import Store
 
     home = Path(tempfile.mkdtemp(prefix="ingest-", dir=workdir))
     inbox = home / "inbox"

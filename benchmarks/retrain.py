@@ -225,7 +225,7 @@ def measure(kind: str, folder: Path, n: int, device: str, image: Path | None, ba
     import torch
 
     from bot.config import Config
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training.backend import Backend
     from training.finetune import train
 

@@ -155,7 +155,7 @@ def build_home(folder: Path, model_dir: Path, retrain: dict[str, Any]) -> tuple[
     from PIL import Image
 
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
     from tests.conftest import write_config
 
     sections = {
@@ -293,7 +293,7 @@ def run(name: str, model_dir: Path, out: Path, threads: int = 2) -> dict[str, An
 
     import torch
 
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training import dataset as ds
     from training.retrain import retrain
 
@@ -332,8 +332,8 @@ def prompted_with(name: str, source: str, count: int, model_dir: Path, out: Path
     import torch
 
     from bot.config import load_config
-    from bot.ml import Runtime
-    from bot.store import Store
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
     from training import dataset as ds
     from training.evaluate import bleu
     from training.gate import past_before, write_holdout

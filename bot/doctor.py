@@ -50,7 +50,7 @@ def check_folders(config: Config) -> Iterator[Check]:
 
 
 def check_database(config: Config) -> Iterator[Check]:
-    from bot.store import Store
+    from bot.store.database import Store
 
     try:
         with Store.for_config(config) as store:
@@ -63,7 +63,7 @@ def check_database(config: Config) -> Iterator[Check]:
 
 
 def check_gpu(config: Config) -> Iterator[Check]:
-    from bot.ml import gpu_memory, resolve_device
+    from bot.runtime.ml import gpu_memory, resolve_device
 
     try:
         device = resolve_device(config.models.device)
@@ -191,7 +191,8 @@ def _read_only_mount(path: Path) -> bool:
 
 def check_backups(config: Config) -> Iterator[Check]:
     """The newest database backup (daily and before each migration, in data/backups/)."""
-    from bot import backup, timeutil
+    from bot import timeutil
+    from bot.store import backup
 
     found = backup.backups(config.paths.data)
     if not found:
@@ -251,7 +252,7 @@ def check_instagram(config: Config) -> Iterator[Check]:
 def check_inbox(config: Config) -> Iterator[Check]:
     """iPhone (HEIC) photos can be read, and how many files ingest has set aside in quarantine."""
     try:
-        from bot.imagecheck import register_heif
+        from bot.ingest.filecheck import register_heif
 
         register_heif()
         yield Check("heic", True, "HEIC/HEIF photos can be read")

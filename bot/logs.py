@@ -52,7 +52,7 @@ def under_journald(stream: TextIO | None = None) -> bool:
 
 
 class LineFormatter(logging.Formatter):
-    """`2026-11-22T19:04:00Z INFO bot.daemon: photo 12: analyzed` — or `<6>bot.daemon: ...` for journald."""
+    """`2026-11-22T19:04:00Z INFO bot.pipeline: photo 12: analyzed` — or `<6>bot.pipeline: ...` for journald."""
 
     def __init__(self, journald: bool) -> None:
         super().__init__()

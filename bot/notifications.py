@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import keys, timeutil
+from bot import timeutil
 from bot.config import Config
-from bot.store import Store
+from bot.store import keys
+from bot.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Message:
 
 
 def _site(config: Config, path: str = "/") -> str:
-    from bot.review import site_url
+    from bot.drafts.review import site_url
 
     return site_url(config) + path
 
@@ -206,7 +207,7 @@ class Sender:
 
 
 class NotifyWorker:
-    """The daemon's notifier thread: one round every ROUND_SECONDS (see bot.daemon_threads)."""
+    """The daemon's notifier thread: one round every ROUND_SECONDS (see bot.daemon.threads)."""
 
     def __init__(self, config: Config, store: Callable[[], Store]) -> None:
         self.config = config

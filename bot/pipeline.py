@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import photo_queue
 from bot.config import Config
 from bot.errors import ModelUnavailable
-from bot.memory import BatchPlanner, is_out_of_memory
-from bot.ml import GpuLock, Runtime, free_memory
-from bot.model_services import ModelServices
-from bot.states import PhotoStatus
-from bot.store import Store
+from bot.ingest import photo_queue
+from bot.runtime.budget import BatchPlanner, is_out_of_memory
+from bot.runtime.ml import GpuLock, Runtime, free_memory
+from bot.runtime.services import ModelServices
+from bot.store.database import Store
+from bot.store.states import PhotoStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from bot import timeutil
 from bot.captions.registry import Registry
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.model_errors import model_errors
-from bot.photo_queue import waiting_with_error
-from bot.store import Store
-from bot.workspace import setup_problems
+from bot.home import setup_problems
+from bot.ingest.photo_queue import waiting_with_error
+from bot.runtime.model_errors import model_errors
+from bot.store.database import Store
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:

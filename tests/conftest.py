@@ -109,7 +109,7 @@ def config(home: Path):
 
 @pytest.fixture
 def store(config):
-    from bot.store import Store
+    from bot.store.database import Store
 
     s = Store.for_config(config)
     yield s

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.captions.prompt import Prompt
 from bot.config import Config
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from training.speed import FEATURE_REUSE_TYPES, accepts
 
 # Attention and MLP projections of LLaMA/Mistral/Qwen/SmolLM-style language models: the usual LoRA targets.
@@ -207,7 +207,7 @@ class Backend:
         """Raw candidates per prompt through the daemon's own `write` (same batching, sampling and settings); on a
         GPU in batches the card holds (halved on out-of-memory), as the daemon's memory budget would."""
         from bot.captions.generate import GenerationSettings
-        from bot.memory import in_batches
+        from bot.runtime.budget import in_batches
 
         settings = GenerationSettings.from_config(config.captions)
         self.model.eval()

@@ -15,7 +15,7 @@ from typing import Any
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.limits import HASHTAG_RE, MENTION_RE
-from bot.store import Store
+from bot.store.database import Store
 
 LINK_RE = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 # A line of nothing but punctuation: the "." spacer lines people put above a hashtag block.

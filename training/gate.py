@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, RetrainConfig
-from bot.ml import Runtime
-from bot.store import Store
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from training.dataset import Example, clean_caption
 from training.evaluate import BOOTSTRAP_RESAMPLES, Compared, Judged, compare
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
-from bot.store import Store
+from bot.store.database import Store
 from training.finetune import ProgressFn
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def image_url(media: Any) -> str | None:
 
 
 def _import_one(store: Store, config: Config, media: Any, summary: ImportSummary) -> None:
-    from bot.ingest import add_to_library
+    from bot.ingest.intake import add_to_library
 
     photo_id = None
     url = image_url(media)
@@ -181,7 +181,7 @@ def _recognize(store: Store, config: Config, vision: Any, summary: ImportSummary
         return
     try:
         if vision is None:
-            from bot.model_services import ModelServices
+            from bot.runtime.services import ModelServices
 
             vision = ModelServices(config).vision()
         summary.recognized = analyze_new(store, config, vision)

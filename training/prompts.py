@@ -9,8 +9,8 @@ from typing import Any
 
 from bot import timeutil
 from bot.config import Config
-from bot.ml import Runtime
-from bot.store import Store
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from training import dataset as ds
 from training.finetune import ProgressFn
 

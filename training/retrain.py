@@ -14,8 +14,8 @@ from typing import Any
 from bot.captions.registry import META, Decision, Registry, Version, caption_model, style_examples_for
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.ml import GpuLock, Runtime
-from bot.store import Store
+from bot.runtime.ml import GpuLock, Runtime
+from bot.store.database import Store
 from training import dataset as ds
 from training.finetune import ProgressFn, TrainReport
 

@@ -72,11 +72,11 @@ class FeatureCache:
 
 def needs_checkpointing(backend: Any, encoded: list[dict[str, Any]], config: Any) -> bool:
     """Whether a batch of the longest examples would exceed the GPU memory budget without recomputing activations
-    (bot.footprint's training estimate over the weights already on the card)."""
+    (bot.runtime.footprint's training estimate over the weights already on the card)."""
     import torch
 
-    from bot import footprint
-    from bot.memory import budget_mib
+    from bot.runtime import footprint
+    from bot.runtime.budget import budget_mib
 
     device = backend.runtime.device
     free, total = torch.cuda.mem_get_info(device)

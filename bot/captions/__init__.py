@@ -1,7 +1,7 @@
 """Captions in the account's own voice: prompts, generation backends, rules and ranking.
 
 `Captioner`, `draft_analyzed`, `draft_photos` and `regenerate` live in `stage`; they are loaded on first use, so
-importing the rules (as `bot.drafts` does) never pulls in the stage or the models.
+importing the rules (as `bot.drafts.actions` does) never pulls in the stage or the models.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from bot.captions import templates
 from bot.captions.generate import GenerationSettings, decode, grouped, sample, to_device
 from bot.captions.prompt import Prompt
 from bot.captions.rules import Generated
-from bot.ml import ManagedModel, Runtime
+from bot.runtime.ml import ManagedModel, Runtime
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from bot.captions import templates
 from bot.captions.prompt import PetInfo
 from bot.captions.rules import body, mentions_name
 from bot.config import Config
-from bot.imagecheck import DEFAULT_MAX_MEGAPIXELS
-from bot.photo_pets import pets_in
-from bot.store import Store
+from bot.ingest.filecheck import DEFAULT_MAX_MEGAPIXELS
+from bot.store.database import Store
 from bot.vision.images import PhotoUnreadable, open_image
+from bot.vision.photo_pets import pets_in
 
 log = logging.getLogger(__name__)
 

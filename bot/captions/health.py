@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.captions.registry import caption_model
 from bot.check import Check
 from bot.config import Config
-from bot.model_errors import model_errors_for
+from bot.runtime.model_errors import model_errors_for
 
 # Model types whose processors need the `vlm` extra at run time (their video processors import torchvision).
 NEEDS_VLM_EXTRA = {"smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl"}

@@ -20,7 +20,7 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.errors import NotFound, PawpostError
-from bot.workspace import write_atomic
+from bot.files import write_atomic
 
 VERSION_RE = re.compile(r"v(\d{3,})")
 POINTER = "current.json"

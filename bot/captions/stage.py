@@ -18,13 +18,13 @@ from bot.captions.prompt import Prompt, build_prompt
 from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
-from bot.drafts import DraftView, get_draft
+from bot.drafts.actions import DraftView, get_draft
 from bot.errors import ModelUnavailable, PawpostError
-from bot.ml import ManagedModel, Runtime
-from bot.model_errors import clear_model_error, record_model_error
-from bot.photo_queue import clear_failure, defer_photos, due_photos, model_failed
-from bot.states import DraftStatus, PhotoStatus
-from bot.store import Store
+from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
+from bot.runtime.ml import ManagedModel, Runtime
+from bot.runtime.model_errors import clear_model_error, record_model_error
+from bot.store.database import Store
+from bot.store.states import DraftStatus, PhotoStatus
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: O
             chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
             model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
             confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
-            description=job.description or None,  # for the alt text (bot.alttext)
+            description=job.description or None,  # for the alt text (bot.captions.alttext)
             created_at=now, updated_at=now,
         )
         _insert_candidates(store, draft_id, outcome.candidates, generation=0)

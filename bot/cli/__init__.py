@@ -32,7 +32,7 @@ COMMAND_MODULES = [
 
 class App:
     """What a command needs, built on first use: config found by the contract's order, then the store, then the
-    model-using services (bot.model_services)."""
+    model-using services (bot.runtime.services)."""
 
     def __init__(self, config_path: str | None, verbose: int) -> None:
         self.config_path = config_path
@@ -46,13 +46,13 @@ class App:
 
     @cached_property
     def store(self) -> Any:
-        from bot.store import Store
+        from bot.store.database import Store
 
         return Store.for_config(self.config)
 
     @cached_property
     def models(self) -> Any:
-        from bot.model_services import ModelServices
+        from bot.runtime.services import ModelServices
 
         return ModelServices(self.config)
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{exc.strerror or exc}{where}", 1, args)
     except sqlite3.Error as exc:
         # A damaged database, a read-only mount, a full disk met in the middle of a command.
-        from bot.store import describe_error
+        from bot.store.database import describe_error
 
         _fail(describe_error(exc), 1, args)
     except click.exceptions.Abort:

@@ -15,7 +15,7 @@ from bot.errors import PawpostError
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.drafts import DraftView, Planned
+    from bot.drafts.actions import DraftView, Planned
 
 STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
 
@@ -32,7 +32,7 @@ def drafts() -> None:
 @pass_app
 def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> None:
     """Drafts, newest first."""
-    from bot.drafts import list_drafts, list_json
+    from bot.drafts.actions import list_drafts, list_json
 
     if as_json:
         click.echo(list_json(app.store, status, limit))
@@ -41,7 +41,7 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     if not items:
         click.echo("no drafts" + (f" that are {status}" if status else ""))
         return
-    from bot.review import draft_line, photo_facts
+    from bot.drafts.review import draft_line, photo_facts
 
     facts = photo_facts(app.store, [d.photo_id for d in items])
     rows = [draft_line(d, facts.get(d.photo_id), app.config.schedule.zone) for d in items]
@@ -103,8 +103,8 @@ def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
 @pass_app
 def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
-    from bot.drafts import get_draft, planned
-    from bot.review import photo_facts
+    from bot.drafts.actions import get_draft, planned
+    from bot.drafts.review import photo_facts
 
     d = get_draft(app.store, draft_id)
     facts = photo_facts(app.store, [d.photo_id]).get(d.photo_id)
@@ -171,8 +171,8 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
 def approve(app: App, draft_id: int, candidate: int | None, caption: str | None, at: str | None,
             alt_text: str | None) -> None:
     """Approve a draft for posting."""
-    from bot.drafts import approve as approve_draft
-    from bot.drafts import parse_at, planned
+    from bot.drafts.actions import approve as approve_draft
+    from bot.drafts.actions import parse_at, planned
     from bot.limits import normalise
 
     if candidate is not None and caption is not None:
@@ -188,7 +188,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
 
 def _when(plan: Planned, config: Config) -> str:
     """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
-    from bot.drafts import PLAN_SLOTS
+    from bot.drafts.actions import PLAN_SLOTS
     from bot.timeutil import local
 
     zone = config.schedule.zone
@@ -209,7 +209,7 @@ def edit(app: App, draft_id: int) -> None:
     """Edit the caption in $EDITOR (or editor, nano, vi), with the candidates, pets and rules shown as comments;
     the edit is kept for retraining."""
     from bot.cli.preview import edit_caption
-    from bot.drafts import editable
+    from bot.drafts.actions import editable
 
     editable(app.store, draft_id)  # refuse before opening an editor, not after
     if not sys.stdin.isatty() and not os.environ.get("EDITOR") and not os.environ.get("VISUAL"):
@@ -223,7 +223,7 @@ def edit(app: App, draft_id: int) -> None:
 @pass_app
 def reject(app: App, draft_id: int, reason: str | None) -> None:
     """Reject a draft; it will never be posted."""
-    from bot.drafts import reject as reject_draft
+    from bot.drafts.actions import reject as reject_draft
 
     reject_draft(app.store, draft_id, reason)
     click.echo(f"draft {draft_id} rejected")
@@ -366,7 +366,7 @@ def _posted_copy(app: App, photo_id: int, make: bool) -> tuple[Path | None, str 
 
 def _open(app: App, path: Path | None, draft_id: int) -> None:
     """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
-    from bot.review import has_display, site_url
+    from bot.drafts.review import has_display, site_url
 
     if path is not None and has_display():
         click.launch(str(path))

@@ -9,7 +9,7 @@ import click
 from bot.cli import App, console, emit_json, pass_app
 
 if TYPE_CHECKING:
-    from bot.ingest import IngestSummary
+    from bot.ingest.intake import IngestSummary
 
 
 @click.command()
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def ingest(app: App, no_process: bool, as_json: bool) -> None:
     """Process the photos in the inbox now (through to drafts), then exit."""
     from bot.errors import PawpostError
-    from bot.ingest import ingest_inbox
-    from bot.photo_queue import waiting_with_error
+    from bot.ingest.intake import ingest_inbox
+    from bot.ingest.photo_queue import waiting_with_error
 
     summary = ingest_inbox(app.store, app.config)
     processed = None if no_process else _process(app, quiet=as_json)
@@ -79,7 +79,7 @@ def _print_processed(app: App, result: dict) -> None:
               + (f", deferred {result['deferred']}" if result["deferred"] else ""))
     if result.get("gpu_busy"):
         out.print("[yellow]the GPU is busy with a retrain; the photos wait and the daemon picks them up later[/]")
-    from bot.photo_queue import waiting_with_error
+    from bot.ingest.photo_queue import waiting_with_error
 
     for row in waiting_with_error(app.store, limit=10):
         out.print(f"  [yellow]waiting:[/] photo {row['id']} ({escape(row['source_name'])}): {escape(row['error'])}")

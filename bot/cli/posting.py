@@ -23,7 +23,7 @@ def poster_for(app: App):
 def schedule(app: App, count: int, as_json: bool) -> None:
     """The next posting slots and the drafts that will fill them."""
     from bot import timeutil
-    from bot.drafts import get_draft
+    from bot.drafts.actions import get_draft
     from bot.publish import posting_blocked
 
     now = timeutil.now()

@@ -95,8 +95,8 @@ def edit_caption(app: Any, draft_id: int) -> str:
     away; saved unchanged or closed without saving, the refusal stands and nothing is changed."""
     import click
 
-    from bot.drafts import edit, owner_caption_problem
-    from bot.review import card
+    from bot.drafts.actions import edit, owner_caption_problem
+    from bot.drafts.review import card
 
     c = card(app.store, app.config, draft_id)
     editor = pick_editor()

@@ -12,7 +12,7 @@ PROMPT = "[a]pprove, 1-{n} pick and approve, [e]dit, [r]eject, [s]kip, [q]uit"
 
 def review_pending(app: App, *, preview: bool) -> None:
     """Each pending draft, oldest first, until the owner has decided on every one or quits; then the tally."""
-    from bot.review import cards
+    from bot.drafts.review import cards
 
     items = cards(app.store, app.config, "pending")
     if not items:
@@ -30,9 +30,9 @@ def review_pending(app: App, *, preview: bool) -> None:
 
 def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
     """One draft until the owner decides: returns approved, rejected, skipped or quit."""
-    from bot.drafts import approve, reject
+    from bot.drafts.actions import approve, reject
+    from bot.drafts.review import card
     from bot.errors import PawpostError
-    from bot.review import card
 
     show = True
     while True:

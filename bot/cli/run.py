@@ -15,7 +15,7 @@ from bot.cli import App, pass_app
 @pass_app
 def run(app: App) -> None:
     """Run the bot: watch the inbox, recognise pets, write drafts, post at the slots. Ctrl-C stops it."""
-    from bot.daemon import Daemon
+    from bot.daemon.supervisor import Daemon
     from bot.logs import setup
 
     setup(app.verbose)

@@ -14,7 +14,7 @@ from bot.cli import App, console, emit_json, pass_app
 @click.option("--force", is_flag=True, help="Replace an existing pawpost.toml.")
 def init(directory: Path, force: bool) -> None:
     """Write a starter config (DIR/pawpost.toml) and create its folders."""
-    from bot.workspace import init as init_workspace
+    from bot.home import init as init_workspace
 
     done = init_workspace(directory, force=force)
     config_file = done.config_file
@@ -102,7 +102,7 @@ def restore(app: App, fresh: bool, force: bool, as_json: bool) -> None:
     daemon first)."""
     from rich.markup import escape
 
-    from bot.restore import restore as restore_database
+    from bot.store.restore import restore as restore_database
 
     report = restore_database(app.config, fresh=fresh, force=force)
     if as_json:

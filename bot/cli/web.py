@@ -12,7 +12,7 @@ from bot.cli import App, pass_app
 @pass_app
 def web(app: App, url_only: bool) -> None:
     """The review site: see each draft as it will be posted, correct, approve, reschedule (default 127.0.0.1:8686)."""
-    from bot.review import login_required, site_url
+    from bot.drafts.review import login_required, site_url
 
     config = app.config
     base = site_url(config)

@@ -17,6 +17,40 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class PreparedMedium:
+    """One medium of a post, already made to Instagram's rules (bot.publish.prepare), in its place in the post."""
+
+    path: Path  # the staged file to upload: a JPEG for a photo (an MP4 for a video)
+    kind: str = "photo"  # photo | video
+    alt_text: str = ""  # the accessibility description of this medium
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    """What a publisher posts: 1-10 prepared media in order, one caption, and the pets it shows.
+
+    A post of one photo is a single-photo post; more media make a carousel. The publisher never reads the database:
+    everything it needs to post is here.
+    """
+
+    draft_id: int
+    media: tuple[PreparedMedium, ...]
+    caption: str
+    nonce: str
+    pets: tuple[str, ...] = ()
+
+    @property
+    def first(self) -> PreparedMedium:
+        return self.media[0]
+
+    @property
+    def is_carousel(self) -> bool:
+        return len(self.media) > 1
+
+
+@dataclass(frozen=True)
 class PublishedMedia:
     """What Instagram (or the outbox) answered for one post."""
 

@@ -19,7 +19,7 @@ from bot.publish.gate import after_error, remember_error
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.publish.base import Publisher
-    from bot.store import Store
+    from bot.store.database import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
+from bot.files import write_atomic
 from bot.publish.base import PublishedMedia, RecentMedia, same_caption
-from bot.workspace import write_atomic
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 

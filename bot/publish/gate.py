@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import keys, timeutil
+from bot import timeutil
 from bot.publish.errors import FATAL_ADVICE, QUOTA_ADVICE, ErrorKind, PublishError
-from bot.store import Store
+from bot.store import keys
+from bot.store.database import Store
 
 
 def stop_sentence(advice: str, error_class: str) -> str:

@@ -21,7 +21,7 @@ from bot.publish.staging import CONTENT_TYPE, FOLDER, MOUNT, stage, staging_dir,
 
 
 def graph_checks(config: Any, *, session: Any = None, sleep: Callable[[float], None] = time.sleep) -> Iterator[Check]:
-    from bot.store import Store
+    from bot.store.database import Store
 
     try:
         store = Store.for_config(config)

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import keys, timeutil
+from bot import timeutil
 from bot.errors import PawpostError
+from bot.files import write_atomic
 from bot.logs import remember_secrets
 from bot.publish.errors import ErrorKind, PublishError
 from bot.publish.graph_api import GraphClient, Request
-from bot.workspace import write_atomic
+from bot.store import keys
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import bot.publish.unsettled as unsettled
 from bot import timeutil
-from bot.alttext import draft_alt_text
+from bot.captions.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish.base import Handover, PublishedMedia, Publisher
@@ -30,10 +30,10 @@ from bot.publish.gate import after_error, forget_error, lift_cooldown, posting_b
 from bot.publish.outcome import Evidence, Move, Step
 from bot.publish.reconcile import Reconciling
 from bot.publish.result import PostResult
+from bot.publish.schedule import Slot, Upcoming
 from bot.publish.slots import SlotBook
-from bot.schedule import Slot, Upcoming
-from bot.states import DraftStatus
-from bot.store import Store
+from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +190,8 @@ class Poster(Reconciling, FirstComments):
         return result
 
     def _prepare(self, draft: Any, staged: Path) -> tuple[Path, list[str]]:
-        from bot.photo_pets import pets_in
         from bot.publish.prepare import prepared_copy
+        from bot.vision.photo_pets import pets_in
 
         photo = self.store.photo(draft["photo_id"])
         # The cached copy the owner reviewed (made again only if the file or the pets' boxes changed since), linked

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.imagecheck import register_heif
+from bot.files import write_atomic
+from bot.ingest.filecheck import register_heif
 from bot.publish.errors import BadContent, ErrorKind, PublishError
-from bot.workspace import write_atomic
 
 MIN_RATIO = 4 / 5
 MAX_RATIO = 1.91

@@ -19,12 +19,12 @@ from bot.publish.errors import classify
 from bot.publish.gate import after_error, remember_error
 from bot.publish.result import PostResult
 from bot.publish.unsettled import Look
-from bot.states import DraftStatus
+from bot.store.states import DraftStatus
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.publish.base import Publisher
-    from bot.store import Store
+    from bot.store.database import Store
 
 
 class Reconciling:

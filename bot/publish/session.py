@@ -22,10 +22,10 @@ from typing import Any
 import bot.publish.gate as gate
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.files import write_atomic
 from bot.logs import redactor
 from bot.logs import remember_secrets as _remember_secrets
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify
-from bot.workspace import write_atomic
 
 log = logging.getLogger(__name__)
 

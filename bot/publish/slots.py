@@ -1,6 +1,7 @@
 """The schedule's facts in the database: the last slot fired, posts per local day, which draft fills a slot.
 
-`SlotBook` feeds bot.schedule's pure functions from SQLite; the poster asks it what is due and records what fired.
+`SlotBook` feeds bot.publish.schedule's pure functions from SQLite; the poster asks it what is due and records
+what fired.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
-from bot import keys, schedule, timeutil
+from bot import timeutil
 from bot.config import Config
-from bot.schedule import Decision, Slot, Upcoming
-from bot.store import Store
+from bot.publish import schedule
+from bot.publish.schedule import Decision, Slot, Upcoming
+from bot.store import keys
+from bot.store.database import Store
 
 
 class SlotBook:
@@ -38,7 +41,7 @@ class SlotBook:
     """
 
     def decide(self, now: datetime) -> Decision:
-        """What to do at `now` (bot.schedule.decide over the last fired slot and the --at drafts)."""
+        """What to do at `now` (bot.publish.schedule.decide over the last fired slot and the --at drafts)."""
         return schedule.decide(self.config.schedule, now,
                                last_fired=timeutil.parse(self.store.get(keys.SCHEDULE_LAST_FIRED)), salt=self.salt(),
                                at_drafts=self.at_drafts(now - timedelta(days=3)), posts_on_day=self.posts_on_day)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.workspace import write_atomic
+from bot.files import write_atomic
 
 FOLDER = "staged"
 # Where pawpost's own web server serves the folder: public_base_url is then https://<host>/staged.

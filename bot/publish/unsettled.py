@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import keys, timeutil
+from bot import timeutil
 from bot.publish.base import RecentMedia, same_caption
-from bot.store import Store
+from bot.store import keys
+from bot.store.database import Store
 
 # When to look at the account's feed after the unknown outcome: quickly at first (most answers are just lost),
 # then further apart as a lagging feed catches up; from the last one on, every LOOK_EVERY, for as long as it takes.

@@ -1,7 +1,7 @@
 """The `new` -> `analyzed` stage: which pets are in each waiting photo, in batches, one model pass per batch.
 
 Writes `photo_pets` (source 'model'), `photos.analysis` and the embedding cache; a model that cannot load
-leaves the photos `new` with the reason (bot.photo_queue.model_failed), to be retried later.
+leaves the photos `new` with the reason (bot.ingest.photo_queue.model_failed), to be retried later.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import bot.vision.cache as cache
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
-from bot.model_errors import clear_model_error
-from bot.photo_queue import clear_failure, defer_photos, due_photos, model_failed
-from bot.states import PhotoStatus
-from bot.store import Store
+from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
+from bot.runtime.model_errors import clear_model_error
+from bot.store.database import Store
+from bot.store.states import PhotoStatus
 from bot.vision.identify import PhotoAnalysis, Vision
 from bot.vision.images import open_image
 from bot.vision.pets import references

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from bot import timeutil
-from bot.store import Store
+from bot.store.database import Store
 
 Key = tuple[str, str]  # (sha256, box key)
 

@@ -16,7 +16,7 @@ import bot.vision.cache as cache
 from bot import timeutil
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
-from bot.store import Store
+from bot.store.database import Store
 from bot.vision.images import open_image
 from bot.vision.matching import FORBIDDEN, References, assign, scores
 from bot.vision.pets import configured_pet, ensure_pets, references

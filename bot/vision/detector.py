@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ModelUnavailable
-from bot.ml import ManagedModel, Runtime
+from bot.runtime.ml import ManagedModel, Runtime
 
 QUERY = "a photo of a {species}"
 MAX_ANIMALS = 10  # per photo; more boxes than this are almost always duplicates or noise

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.ml import ManagedModel, Runtime
+from bot.runtime.ml import ManagedModel, Runtime
 
 CROP_PAD = 0.1  # share of the box's size added on each side: a little context helps recognition
 CHUNK = 64  # crops per forward pass, to bound memory when a batch holds many animals

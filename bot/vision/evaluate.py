@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.store import Store
+from bot.store.database import Store
 from bot.vision.identify import PhotoAnalysis, Vision
 from bot.vision.images import image_files, open_image
 from bot.vision.matching import References, match

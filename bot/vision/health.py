@@ -13,7 +13,7 @@ from bot.config import Config
 
 
 def vision_checks(config: Config) -> Iterator[Check]:
-    from bot.model_errors import model_errors_for
+    from bot.runtime.model_errors import model_errors_for
 
     errors = model_errors_for(config, ("detector", "embedder"))
     for key in ("detector", "embedder"):

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bot.config import Config
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from bot.vision.cache import box_key
 from bot.vision.detector import Detector
 from bot.vision.embedder import Embedder, padded_crop
@@ -95,7 +95,7 @@ class Vision:
     def detect(self, images: list[Any]) -> list[list[tuple[list[float], float, str]]]:
         """Per image, its animals as (box in original pixels, score, species), best first; one model pass per
         `models.batch_size` images (a pet's reference photos can be many), halved if the GPU runs out of memory."""
-        from bot.memory import in_batches
+        from bot.runtime.budget import in_batches
 
         work = [working_copy(im) for im in images]
         found = in_batches([w for w, _ in work], self.config.models.batch_size,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import PawpostError
-from bot.imagecheck import DEFAULT_MAX_MEGAPIXELS, BadImage, open_within, register_heif
+from bot.ingest.filecheck import DEFAULT_MAX_MEGAPIXELS, BadImage, open_within, register_heif
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".gif", ".tif", ".tiff"}
 WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory

@@ -14,10 +14,10 @@ import bot.vision.cache as cache
 from bot import timeutil
 from bot.config import Config, PetConfig
 from bot.errors import NotFound, PawpostError
-from bot.store import Store
+from bot.files import write_atomic
+from bot.store.database import Store
 from bot.vision.images import file_sha256, image_files, open_image
 from bot.vision.matching import References
-from bot.workspace import write_atomic
 
 
 @dataclass

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.errors import PawpostError
-from bot.store import Store
+from bot.store.database import Store
 from bot.web.app import site_of
 from bot.web.auth import COOKIE, use_login_token
 from bot.web.pages import client_address, too_many
@@ -58,9 +58,9 @@ async def approve(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts import approve as approve_draft
-        from bot.drafts import get_draft
-        from bot.review import parse_local_time, reschedule
+        from bot.drafts.actions import approve as approve_draft
+        from bot.drafts.actions import get_draft
+        from bot.drafts.review import parse_local_time, reschedule
 
         at = None
         if form.get("when") == "at":
@@ -90,8 +90,8 @@ async def caption(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts import edit, get_draft, set_alt_text
-        from bot.review import choose
+        from bot.drafts.actions import edit, get_draft, set_alt_text
+        from bot.drafts.review import choose
 
         view = get_draft(store, draft_id)
         choice = caption_choice(view, form)
@@ -116,7 +116,7 @@ async def reject(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts import reject as reject_draft
+        from bot.drafts.actions import reject as reject_draft
 
         reject_draft(store, draft_id, _text(form, "reason"))
         return f"Draft {draft_id} rejected"
@@ -168,7 +168,7 @@ async def schedule(request: Request, form: FormData) -> Response:
 
     def run(store: Store) -> str:
         from bot import timeutil
-        from bot.review import parse_local_time, reschedule
+        from bot.drafts.review import parse_local_time, reschedule
 
         at = None
         if form.get("when") != "queue":

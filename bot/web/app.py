@@ -23,10 +23,10 @@ from starlette.templating import Jinja2Templates
 
 from bot import timeutil
 from bot.config import Config
+from bot.drafts.review import is_loopback, login_required
 from bot.errors import NotFound, PawpostError
-from bot.model_services import ModelServices
-from bot.review import is_loopback, login_required
-from bot.store import Store
+from bot.runtime.services import ModelServices
+from bot.store.database import Store
 from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import keys, timeutil
-from bot.store import Store
-from bot.workspace import write_atomic
+from bot import timeutil
+from bot.files import write_atomic
+from bot.store import keys
+from bot.store.database import Store
 
 SECRET_FILE = "web-secret"
 COOKIE = "pawpost_session"
@@ -83,7 +84,7 @@ def purge_expired_tokens(store: Store) -> None:
 
 def login_link(config: Any, store: Store) -> str:
     """A one-time login link to the review site (`pawpost web --url`): valid LOGIN_LINK_MINUTES, works once."""
-    from bot.review import site_url
+    from bot.drafts.review import site_url
 
     load_secret(config.paths.data)  # made now, so the server and this link agree from the start
     purge_expired_tokens(store)

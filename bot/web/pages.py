@@ -1,6 +1,6 @@
 """The review site's pages (GET): review queue, one draft, its image, schedule, posted history, status, login.
 
-Each reads through the services the CLI uses (bot.drafts, bot.review, bot.status, the slot book).
+Each reads through the services the CLI uses (bot.drafts.actions, bot.drafts.review, bot.status, the slot book).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from bot import timeutil
-from bot.store import Store
+from bot.store.database import Store
 from bot.web.app import site_of
 
 QUEUE_LIMIT = 50
@@ -37,8 +37,8 @@ async def queue(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
+        from bot.drafts.review import cards
         from bot.publish.gate import posting_blocked
-        from bot.review import cards
 
         items = cards(store, site.config, "pending", QUEUE_LIMIT)
         return {"cards": items, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, items),
@@ -52,8 +52,8 @@ async def draft(request: Request) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def load(store: Store) -> dict[str, Any]:
+        from bot.drafts.review import card
         from bot.publish.unsettled import record
-        from bot.review import card
 
         item = card(store, site.config, draft_id)
         # An unsettled draft the owner can confirm: handed over to post by hand (notify), or sent with no answer.
@@ -89,7 +89,7 @@ async def schedule(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
-        from bot.drafts import list_drafts
+        from bot.drafts.actions import list_drafts
         from bot.publish.gate import cooldown_until, posting_blocked
         from bot.publish.slots import SlotBook
 
@@ -107,8 +107,8 @@ async def posted(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
-        from bot.drafts import list_drafts
-        from bot.review import outbox_image, photo_facts
+        from bot.drafts.actions import list_drafts
+        from bot.drafts.review import outbox_image, photo_facts
 
         items = [d for d in list_drafts(store, None, None) if d.status in ("posted", "publishing", "failed")]
         items = items[:POSTED_LIMIT]
@@ -123,7 +123,7 @@ async def status(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
-        from bot.drafts import list_drafts
+        from bot.drafts.actions import list_drafts
         from bot.publish.gate import posting_blocked
         from bot.status import status as status_of
 

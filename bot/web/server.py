@@ -10,8 +10,8 @@ import threading
 from typing import Any
 
 from bot.config import Config
+from bot.drafts.review import split_listen
 from bot.errors import PawpostError
-from bot.review import split_listen
 
 log = logging.getLogger(__name__)
 

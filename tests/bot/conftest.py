@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.store import Store
+from bot.store.database import Store
 from tests.bot.photofiles import make_config
 from tests.conftest import write_config
 from tests.tiny_vision import reference_photos

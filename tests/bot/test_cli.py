@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.store.database import Store
 from tests.conftest import run_cli
 
 NOW = "2026-11-22T10:00:00+00:00"
@@ -194,7 +194,7 @@ def test_json_keeps_rank_order_and_the_latest_generation(home: Path, store: Stor
     for name, confidence in (("Pico", 0.4), ("Lola", 0.9), ("Bimba", 0.4)):
         pet = store.insert("pets", name=name, species="dog", created_at=NOW)
         store.insert("photo_pets", photo_id=photo, pet_id=pet, confidence=confidence, source="model")
-    from bot.drafts import get_draft, list_drafts
+    from bot.drafts.actions import get_draft, list_drafts
 
     for view in (get_draft(store, draft), list_drafts(store)[0]):
         assert view.candidates == ["a", "b", "c"]
@@ -223,7 +223,7 @@ def test_secret_values_are_never_echoed_in_config_errors(tmp_path: Path) -> None
 
 def test_at_a_time_skipped_by_daylight_saving_is_refused(tmp_path: Path) -> None:
     from bot.config import load_config
-    from bot.drafts import parse_at
+    from bot.drafts.actions import parse_at
     from bot.errors import PawpostError
     from tests.conftest import write_config
 

@@ -45,7 +45,7 @@ def test_the_daemon_log_for_one_photo(tmp_path: Path, pipeline_models: dict[str,
         proc.terminate()
         proc.wait(60)
     lines = log.read_text().splitlines()
-    # Each ingest event once (it was also logged by bot.daemon_threads).
+    # Each ingest event once (it was also logged by bot.daemon.threads).
     assert len([ln for ln in lines if "lola-on-the-sofa.jpg" in ln]) == 1, lines
     # A line when each batch stage starts, before the one that says it is done.
     start = next(i for i, ln in enumerate(lines) if "analyzing 1 photo(s)" in ln)

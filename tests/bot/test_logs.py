@@ -35,10 +35,10 @@ def written(stream: Any, path: Path) -> list[str]:
 def test_plain_lines_carry_a_utc_timestamp_and_the_level(logfile: Any) -> None:
     stream, path = logfile
     setup(0, stream)
-    logging.getLogger("bot.daemon").info("photo %d: analyzed", 12)
-    logging.getLogger("bot.daemon").debug("not shown at the default level")
+    logging.getLogger("bot.daemon.supervisor").info("photo %d: analyzed", 12)
+    logging.getLogger("bot.daemon.supervisor").debug("not shown at the default level")
     (line,) = written(stream, path)
-    assert line.endswith(" INFO bot.daemon: photo 12: analyzed")
+    assert line.endswith(" INFO bot.daemon.supervisor: photo 12: analyzed")
     assert line[:20].endswith("Z") and line[10] == "T"
 
 

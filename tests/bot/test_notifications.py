@@ -13,7 +13,7 @@ import pytest
 from bot import timeutil
 from bot.config import load_config
 from bot.notifications import ROUND_SECONDS, Message, NotifyWorker, Sender, collect
-from bot.store import Store
+from bot.store.database import Store
 from tests.bot.publish.conftest import make_draft
 from tests.conftest import write_config
 

@@ -18,8 +18,8 @@ from tests.tiny_vision import LOOKS, pet_jpeg
 @pytest.fixture
 def setup(tmp_path: Path, pipeline_models: dict[str, str]):
     from bot.config import load_config
-    from bot.ml import Runtime
-    from bot.store import Store
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
 
     config = load_config(pipeline_home(tmp_path / "home", pipeline_models))
     store = Store.for_config(config)
@@ -28,7 +28,7 @@ def setup(tmp_path: Path, pipeline_models: dict[str, str]):
 
 
 def add_photos(store: Any, config: Any, n: int, first: int = 0) -> list[int]:
-    from bot.ingest import add_to_library
+    from bot.ingest.intake import add_to_library
 
     looks = list(LOOKS)
     ids = []
@@ -61,7 +61,7 @@ def test_new_photos_become_drafts_one_each(setup: Any) -> None:
 def test_the_caption_stage_drafts_exactly_the_batch_it_is_given(setup: Any) -> None:
     """The pipeline picks each batch and hands its ids to the stage, which does not look for more."""
     from bot.captions import draft_photos
-    from bot.model_services import ModelServices
+    from bot.runtime.services import ModelServices
     from bot.vision import analyze_new
 
     store, config, runtime = setup
@@ -133,7 +133,7 @@ def test_a_corrupt_row_that_breaks_a_whole_batch_is_isolated(setup: Any) -> None
     assert set(states(store).values()) == {"analyzed"}
     assert store.get("model_error:captioner")
     store.update("photos", ids[1], analysis=json.dumps({"animals": [1]}))
-    from bot.photo_queue import retry_deferred_now
+    from bot.ingest.photo_queue import retry_deferred_now
 
     assert retry_deferred_now(store) == 4
     result = process_pending(store, config, runtime)
@@ -153,7 +153,7 @@ def _missing_captioner(config: Any, runtime: Any) -> Any:
 
 
 def test_a_missing_caption_model_leaves_photos_analyzed_and_returns(setup: Any) -> None:
-    from bot.photo_queue import next_retry, pending_counts
+    from bot.ingest.photo_queue import next_retry, pending_counts
     from bot.pipeline import process_pending
 
     store, config, runtime = setup
@@ -166,7 +166,7 @@ def test_a_missing_caption_model_leaves_photos_analyzed_and_returns(setup: Any) 
 
 
 def test_without_a_promoted_version_the_base_caption_model_is_used(setup: Any) -> None:
-    from bot.model_services import current_adapter, current_model_version, make_captioner
+    from bot.runtime.services import current_adapter, current_model_version, make_captioner
 
     _, config, runtime = setup
     assert current_model_version(config) is None
@@ -199,8 +199,8 @@ def test_out_of_memory_halves_the_batch_retries_the_same_photos_and_remembers(
         setup: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stage: str) -> None:
     from transformers import Idefics3ForConditionalGeneration, Owlv2ForObjectDetection
 
-    from bot.memory import BatchPlanner
     from bot.pipeline import process_pending
+    from bot.runtime.budget import BatchPlanner
 
     store, config, runtime = setup
     if stage == "vision":  # the pets' reference photos are detected once, beforehand, as in a running bot

@@ -51,8 +51,8 @@ def test_status_says_login_when_the_instagram_session_is_missing(tmp_path):
 
 
 def test_the_daemons_status_line_is_made_from_status(config, store, monkeypatch):
-    from bot.keys import COOLDOWN_UNTIL, POSTING_STOPPED
     from bot.status import status_line
+    from bot.store.keys import COOLDOWN_UNTIL, POSTING_STOPPED
 
     monkeypatch.setenv("PAWPOST_FAKE_NOW", NOW.isoformat())
     assert status_line(status(store, config)) == "photos waiting: none; drafts: none"

@@ -58,7 +58,7 @@ def retrain_sections(models: dict[str, str], **retrain: Any) -> dict[str, dict[s
 def make_home(tmp_path: Path):
     """Build a pawpost home with given config sections; returns (config, store)."""
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     stores: list[Any] = []
 

@@ -6,7 +6,7 @@ from tests.training.conftest import retrain_sections
 
 
 def test_a_time_budget_shortens_training_and_says_so(make_home, writer_models):
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training.backend import Backend, Sample
     from training.finetune import train
     from training.plan import plan

@@ -86,7 +86,7 @@ def test_the_gate_sees_the_past_as_it_was_before_the_held_out_posts(make_home, w
 
 
 def test_each_model_is_prompted_with_its_own_number_of_style_examples(make_home, writer_models):
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from tests.training.conftest import add_posts, retrain_sections
     from training import dataset as ds
     from training.gate import past_before, write_holdout

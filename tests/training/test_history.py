@@ -105,7 +105,7 @@ def account() -> Iterator[PagedInstagram]:
 @pytest.fixture
 def ig(tmp_path: Path, account: PagedInstagram):
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     path = write_config(tmp_path / "ig", {"instagram": {"publisher": "instagrapi", "username": account.username,
                                                         "password": account.password}})

@@ -9,7 +9,7 @@ from tests.training.conftest import retrain_sections
 
 
 def test_training_inputs_are_the_daemons_prompt_followed_by_the_caption(make_home, writer_models):
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training import dataset
     from training.backend import Backend
     from training.prompts import Prompts, sample_for
@@ -67,7 +67,7 @@ def test_a_first_person_caption_is_learned_whole_without_the_primed_first_words(
     """The base model's answer is primed with the pet's first words ("I", "My"); training prompts are not, so the
     model learns the owner's caption from its first word and, once promoted, is prompted the same way."""
     from bot.captions.prompt import build_prompt
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training import dataset
     from training.backend import Backend
     from training.prompts import Prompts, sample_for

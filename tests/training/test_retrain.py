@@ -43,8 +43,8 @@ def test_too_few_new_posts_is_a_clean_skip(make_home, writer_models, tmp_path):
 
 
 def test_writer_retrain_promotes_a_better_model_and_keeps_a_worse_one(make_home, writer_models):
-    from bot.ml import Runtime
-    from bot.model_services import current_model_version, make_captioner
+    from bot.runtime.ml import Runtime
+    from bot.runtime.services import current_model_version, make_captioner
 
     config, store = make_home(retrain_sections(writer_models))
     add_posts(store, 40)
@@ -102,8 +102,8 @@ def test_writer_retrain_promotes_a_better_model_and_keeps_a_worse_one(make_home,
 
 
 def test_vlm_retrain_trains_judges_and_records_a_version(make_home, vlm_models):
-    from bot.ml import Runtime
-    from bot.model_services import make_captioner
+    from bot.runtime.ml import Runtime
+    from bot.runtime.services import make_captioner
 
     config, store = make_home(retrain_sections(vlm_models, steps=9, min_holdout_posts=3, learning_rate=1e-4))
     add_posts(store, 20)
@@ -148,6 +148,6 @@ def test_sigterm_stops_training_cleanly(make_home, writer_models):
 
 
 def _lock_held(config) -> bool:
-    from bot.ml import GpuLock
+    from bot.runtime.ml import GpuLock
 
     return GpuLock(config.paths.gpu_lock).is_held()

@@ -31,7 +31,7 @@ def backend_and_samples(kind: str, model: str, tmp_path: Path, n: int = 5) -> tu
     """A loaded Backend and n samples whose prompts differ in length (0-2 style examples) and photos in size."""
     from bot.captions.prompt import build_prompt
     from bot.config import Config
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training.backend import Backend, Sample
 
     config = Config(pets=PETS)
@@ -157,7 +157,7 @@ def test_the_schedule_is_re_aimed_where_the_budget_ends() -> None:
 
 def test_a_cpu_retrain_under_its_time_budget_still_evaluates_and_decides(make_home: Any, writer_models: Any,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from training import finetune
     from training.retrain import retrain
 

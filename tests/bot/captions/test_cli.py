@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.captions import Captioner, draft_analyzed
-from bot.ml import Runtime
-from bot.store import Store
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from tests.conftest import run_cli
 
 from .conftest import add_analyzed_photo, caption_config, two_stage_models

@@ -8,7 +8,7 @@ from PIL import Image
 from bot.captions.backends import ChatVLM, Writer
 from bot.captions.generate import GenerationSettings, grouped, sample, suppressed_ids, to_device
 from bot.captions.prompt import Prompt
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 
 # Near-greedy: tiny float differences between two equivalent computations cannot change the pick.
 SHARP = GenerationSettings(candidates=3, max_new_tokens=8, temperature=0.01, top_p=1.0, repetition_penalty=1.2,

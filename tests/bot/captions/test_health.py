@@ -6,7 +6,7 @@ import importlib.util
 
 from bot.captions.health import caption_checks
 from bot.config import load_config
-from bot.store import Store
+from bot.store.database import Store
 from tests.conftest import write_config
 
 from .conftest import caption_config, captioner_models, two_stage_models

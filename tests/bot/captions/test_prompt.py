@@ -70,7 +70,7 @@ def test_prompt_without_a_recognised_pet_names_none(config) -> None:
 
 def test_chat_templates_render_the_same_prompt_for_the_writer_and_the_vlm(config, tiny_writer, tiny_vlm) -> None:
     from bot.captions.backends import ChatVLM, Writer
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
 
     p = build_prompt(config, ["Lola"], scene="a dog on a red sofa", examples=["Sofa queen 👑"], start="Guess who")
     writer, vlm = Writer(str(tiny_writer), Runtime("cpu")), ChatVLM(str(tiny_vlm), Runtime("cpu"))

@@ -46,7 +46,7 @@ def test_image_text_match_with_the_vision_embedder(tmp_path) -> None:
 
     from bot.captions.rank import image_match
     from bot.config import Config
-    from bot.ml import Runtime
+    from bot.runtime.ml import Runtime
     from bot.vision import Vision
     from tests.tiny_vision import build_clip, build_dinov2
 

@@ -100,8 +100,8 @@ def test_models_cli_list_and_rollback(home, config):
 
 
 def test_a_version_says_how_many_style_examples_its_prompts_show(config):
-    from bot.ml import Runtime
-    from bot.model_services import make_captioner
+    from bot.runtime.ml import Runtime
+    from bot.runtime.services import make_captioner
 
     registry = Registry(config)
     none = registry.adapter_dir(make_version(registry, promote=True, style_examples=0))

@@ -6,9 +6,9 @@ import pytest
 
 from bot.captions import Captioner, draft_analyzed, regenerate
 from bot.captions.rules import RuleContext, check_candidate
-from bot.drafts import edit, get_draft
-from bot.ml import Runtime
-from bot.store import Store
+from bot.drafts.actions import edit, get_draft
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from tests.tiny_captions import SCRIPTED_CAPTIONS
 
 from .conftest import (

@@ -7,8 +7,8 @@ from datetime import timedelta
 from bot import timeutil
 from bot.captions import Captioner, draft_analyzed
 from bot.config import load_config
-from bot.ml import Runtime
-from bot.store import Store
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from tests.conftest import write_config
 
 from .conftest import ABOUT_THE_PET, add_analyzed_photo, caption_config, captioner_models

@@ -128,7 +128,7 @@ def _posted_workspace(root: Path) -> tuple[Path, dict[str, bytes]]:
     """Three photos ingested through the CLI, two posted with `pawpost post` (dry-run outbox), one approved."""
     from bot import timeutil
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     cfg = _home(root)
     # Ingested in name order: beach and rain (a tall photo: its posted copy is cut to 4:5) are posted.

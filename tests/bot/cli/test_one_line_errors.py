@@ -149,7 +149,7 @@ def _in_own_mounts(tmp_path: Path, setup: str, commands: list[tuple[str, ...]],
 
 def _workspace_with_drafts(home: Path) -> Path:
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
     from tests.bot.publish.conftest import make_draft
 
     with Store.for_config(load_config(home / "pawpost.toml")) as store:

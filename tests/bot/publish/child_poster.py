@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
     from bot.config import load_config
     from bot.publish.factory import make_poster
     from bot.publish.session import Transport, use_transport
-    from bot.store import Store
+    from bot.store.database import Store
     from tests.bot.publish.fake_instagram import FakeInstagram, Hang, Kill
 
     config_path, state, when_text = argv[:3]

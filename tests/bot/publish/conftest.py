@@ -96,7 +96,7 @@ def ig_config(ig_home: Path) -> Any:
 
 @pytest.fixture
 def ig_store(ig_config: Any) -> Iterator[Any]:
-    from bot.store import Store
+    from bot.store.database import Store
 
     store = Store.for_config(ig_config)
     yield store
@@ -124,7 +124,7 @@ def g_config(tmp_path: Path) -> Any:
 
 @pytest.fixture
 def g_store(g_config: Any) -> Iterator[Any]:
-    from bot.store import Store
+    from bot.store.database import Store
 
     store = Store.for_config(g_config)
     yield store

@@ -17,7 +17,7 @@ PROXY = "http://lola:pr0xy-Pa55word@proxy.example:3128"
 
 def test_an_error_that_echoes_secrets_is_stored_and_shown_without_them(ig_home, fake, caplog):
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     caplog.set_level(logging.DEBUG)
     write_config(ig_home, {

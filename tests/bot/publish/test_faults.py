@@ -145,7 +145,7 @@ def test_configure(ig_config, ig_store, fake, logged_in, name, answers, outcome,
 @pytest.mark.parametrize(("name", "answers", "outcome", "kind"), ROWS, ids=IDS)
 def test_first_comment(comment_config, fake, name, answers, outcome, kind):
     from bot.publish.session import make_client
-    from bot.store import Store
+    from bot.store.database import Store
 
     store = Store.for_config(comment_config)
     try:
@@ -188,7 +188,7 @@ def _check_refusal_effects(store: Any, kind: str | None, cooldown_over: bool = F
 
 
 def test_a_failed_draft_can_be_fixed_and_approved_again(ig_config, ig_store, fake, logged_in):
-    from bot.drafts import approve
+    from bot.drafts.actions import approve
 
     draft_id = make_draft(ig_store, "Refused picture #dog")
     fake.fail_next("configure", BAD_IMAGE)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import keys
 from bot.publish import gate
 from bot.publish.errors import FATAL_ADVICE, QUOTA_ADVICE, ErrorKind, PublishError
 from bot.publish.outcome import Step
+from bot.store import keys
 from tests.bot.publish.conftest import at, make_draft
 
 SLOT = at("2026-11-20 09:30")

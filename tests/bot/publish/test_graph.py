@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.keys import COOLDOWN_UNTIL, POSTING_STOPPED
 from bot.publish.gate import posting_blocked
 from bot.publish.graph import GraphPublisher
 from bot.publish.graph_token import TokenRecord, save_token
 from bot.publish.poster import Poster
 from bot.publish.staging import MOUNT, resolve, staging_dir
+from bot.store.keys import COOLDOWN_UNTIL, POSTING_STOPPED
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_graph import (
     BAD_RATIO,
@@ -109,7 +109,7 @@ def test_the_user_id_is_learned_from_the_token(g_config, g_store, gfake):
 
 def test_hashtags_go_in_the_first_comment(tmp_path, gfake, gtoken):
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     config = load_config(graph_home(tmp_path, hashtags_in_first_comment=True) / "pawpost.toml")
     save_token(config.graph_token_file, gtoken)

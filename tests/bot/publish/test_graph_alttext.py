@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.alttext import MAX_WORDS, clean_alt_text, draft_alt_text, write_alt_text
+from bot.captions.alttext import MAX_WORDS, clean_alt_text, draft_alt_text, write_alt_text
 from bot.cli import cli
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import make_draft

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from bot import timeutil
 from bot.cli import cli
 from bot.errors import PawpostError
-from bot.keys import GRAPH_TOKEN_ERROR, POSTING_STOPPED
 from bot.publish.graph_token import (
     TokenRecord,
     keep_alive,
@@ -22,6 +21,7 @@ from bot.publish.graph_token import (
     save_token,
     token_notice,
 )
+from bot.store.keys import GRAPH_TOKEN_ERROR, POSTING_STOPPED
 from tests.bot.publish.conftest import make_draft
 from tests.bot.publish.fake_graph import EXPIRED_TOKEN, FakeGraph, error
 from tests.bot.publish.test_graph import SLOT, _iso, poster, tick

@@ -243,7 +243,7 @@ def test_a_challenge_stops_posting_and_status_says_why(ig_config, ig_store, fake
 
 def test_hashtags_go_in_the_first_comment_and_a_crash_between_adds_only_the_comment(ig_home, fake):
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
     from tests.conftest import write_config
 
     write_config(ig_home, {

@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 from bot.publish import Poster, make_publisher
 from bot.publish.prepare import prepared_copy
 from bot.publish.unsettled import unsettled_drafts
-from bot.store import Store
+from bot.store.database import Store
 from tests.bot.conftest import Receiver
 from tests.bot.publish.conftest import at, make_draft
 from tests.conftest import run_cli, write_config

@@ -104,8 +104,8 @@ def test_a_post_of_another_draft_with_the_same_caption_is_not_taken_for_this_one
 
 def test_an_edit_during_the_publish_never_splits_what_was_sent_from_what_is_recorded(ig_config, ig_store, fake,
                                                                                       logged_in):
-    from bot.drafts import edit
-    from bot.store import Store
+    from bot.drafts.actions import edit
+    from bot.store.database import Store
 
     draft_id = make_draft(ig_store, "Caption A #dog")
     p = poster(ig_config, ig_store)

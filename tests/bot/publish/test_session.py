@@ -59,7 +59,7 @@ def test_session_file_is_0600_and_keeps_the_device(ig_config, ig_store, fake, lo
 def test_pawpost_login_asks_for_the_password_and_saves_a_private_session(tmp_path, fake, capsys, caplog):
     from bot.config import load_config
     from bot.errors import PawpostError
-    from bot.store import Store
+    from bot.store.database import Store
     from tests.conftest import write_config
 
     caplog.set_level(logging.DEBUG)

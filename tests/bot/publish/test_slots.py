@@ -1,14 +1,14 @@
 """The schedule's facts in the database (bot/publish/slots.py): which slot is due, which draft fills it, what fired,
-posts per local day, the install's jitter salt. The pure slot functions: tests/bot/test_schedule.py.
+posts per local day, the install's jitter salt. The pure slot functions: tests/bot/publish/test_schedule.py.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import keys
+from bot.publish.schedule import Slot
 from bot.publish.slots import SlotBook
-from bot.schedule import Slot
+from bot.store import keys
 from tests.bot.publish.conftest import at, make_draft, outbox_records, status_of
 
 SLOT = at("2026-11-20 09:30")

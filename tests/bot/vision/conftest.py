@@ -53,8 +53,8 @@ def load(path: Path):
 
 def open_home(config_path: Path):
     """The home's config, an open store and a Vision on the CPU."""
-    from bot.ml import Runtime
-    from bot.store import Store
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
     from bot.vision import Vision
 
     config = load(config_path)

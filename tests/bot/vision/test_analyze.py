@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import timeutil
 from bot.doctor import check_vision
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from bot.status import status
 from bot.vision import Vision, analyze_new, set_photo_pets
 from bot.vision.images import open_image
@@ -196,7 +196,7 @@ def test_limit_takes_the_oldest_first(vision_home) -> None:
 
 def test_the_stage_analyzes_exactly_the_batch_it_is_given(vision_home) -> None:
     """The pipeline picks the batch; the stage neither adds other due photos nor touches a photo taken meanwhile."""
-    from bot.states import PhotoStatus
+    from bot.store.states import PhotoStatus
     from bot.vision import analyze_photos
 
     config, store, vision = open_home(vision_home())

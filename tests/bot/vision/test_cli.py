@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bot import timeutil
 from bot.cli import cli
-from bot.store import Store
+from bot.store.database import Store
 from tests import tiny_vision
 from tests.bot.vision.conftest import add_photo, load
 from tests.conftest import REPO

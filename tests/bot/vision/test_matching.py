@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from bot.vision.embedder import Embedder
 from bot.vision.matching import References, assign, confidences, match, scores
 from tests import tiny_vision

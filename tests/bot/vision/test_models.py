@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot.errors import ModelUnavailable
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from bot.vision.detector import Detector
 from bot.vision.embedder import Embedder, padded_crop
 from tests import tiny_vision

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import NotFound
-from bot.ml import Runtime
+from bot.runtime.ml import Runtime
 from bot.vision import Vision
 from bot.vision.images import open_image
 from bot.vision.pets import add_references, load_references, pet_summaries, references, sync_references

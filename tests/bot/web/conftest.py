@@ -67,7 +67,7 @@ def web_config(web_home: Path) -> Any:
 
 @pytest.fixture
 def web_store(web_config: Any) -> Any:
-    from bot.store import Store
+    from bot.store.database import Store
     from bot.vision.pets import ensure_pets
 
     store = Store.for_config(web_config)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bot.drafts import get_draft
+from bot.drafts.actions import get_draft
 from bot.web.auth import COOKIE, SECRET_FILE, Sessions, load_secret, new_login_token
 from tests.bot.web.conftest import add_draft, csrf_of, form_token
 from tests.conftest import run_cli, write_config
@@ -136,7 +136,7 @@ def test_without_login_only_a_loopback_host_name_is_served(client, web_store):
 
 def test_listening_beyond_loopback_requires_login(tmp_path):
     from bot.config import load_config
-    from bot.review import login_required
+    from bot.drafts.review import login_required
 
     lan = load_config(write_config(tmp_path / "a", {"web": {"listen": "0.0.0.0:8686"}}))
     local = load_config(write_config(tmp_path / "b", {"web": {"listen": "127.0.0.1:8686"}}))
@@ -149,7 +149,7 @@ def test_the_cookie_is_secure_behind_https(tmp_path):
     from starlette.testclient import TestClient
 
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
     from bot.web import create_app
 
     config = load_config(write_config(tmp_path / "h", {"web": {"listen": "0.0.0.0:8686",

@@ -56,7 +56,7 @@ def _photo() -> bytes:
 def live_site(tmp_path: Path) -> Any:
     """The real server (uvicorn on a thread, login required) with one pending draft; yields (url, config, id)."""
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
     from bot.vision.pets import ensure_pets
     from bot.web.server import WebThread
     from tests.bot.publish.conftest import make_draft

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot import timeutil
 from tests.bot.conftest import Receiver
+from tests.bot.daemon.test_supervisor import Bot, wait_for
 from tests.bot.publish.conftest import make_draft
-from tests.bot.test_daemon import Bot, wait_for
 from tests.bot.web.conftest import free_port
 from tests.conftest import write_config
 
@@ -19,7 +19,7 @@ NOW = "2026-06-01T12:01:00+00:00"  # the 12:00 slot fired a minute ago: a post i
 
 def test_the_daemon_serves_the_page_and_posts_while_a_notifier_hangs(tmp_path: Path) -> None:
     from bot.config import load_config
-    from bot.store import Store
+    from bot.store.database import Store
 
     hanging = Receiver("hang")
     port = free_port()

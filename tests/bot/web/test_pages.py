@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 
 from bot import timeutil
-from bot.drafts import get_draft
+from bot.drafts.actions import get_draft
 from tests.bot.web.conftest import add_draft, csrf_of, form_token, set_pet
 from tests.conftest import run_cli
 
@@ -309,7 +309,7 @@ def test_picking_a_slot_puts_the_draft_there_ahead_of_the_queue(client, web_stor
 
 
 def test_next_free_slot_on_a_draft_approved_for_a_time_puts_it_back_in_the_queue(client, web_store, web_config):
-    from bot.drafts import approve
+    from bot.drafts.actions import approve
 
     draft_id = add_draft(web_store, CANDIDATES)
     approve(web_store, web_config, draft_id, at=timeutil.now() + timedelta(days=3))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from bot.captions import Captioner, draft_analyzed
-from bot.ml import Runtime
-from bot.store import Store
+from bot.runtime.ml import Runtime
+from bot.store.database import Store
 from bot.web import create_app
 from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
 from tests.bot.web.conftest import LOCAL, form_token

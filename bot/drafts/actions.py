@@ -1,0 +1,300 @@
+"""Drafts as the owner sees them: listing, showing, approving, editing and rejecting.
+
+Services only: they return records and raise typed errors; bot/cli/ formats them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import limits, timeutil
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.store.database import Store
+from bot.store.states import DraftStatus
+
+
+@dataclass
+class DraftView:
+    """A draft with what the owner needs to judge it; `to_json` is the CLI's JSON contract."""
+
+    id: int
+    status: str
+    photo: str | None
+    photo_id: int
+    pets: list[str]
+    caption: str | None
+    candidates: list[str]
+    created_at: str
+    scheduled_for: str | None
+    posted_at: str | None
+    media_code: str | None
+    error: str | None
+    confidence: float | None = None
+    edited: bool = False
+    note: str | None = None
+    hint: str | None = None
+    approved_at: str | None = None
+    media_url: str | None = None
+    reject_reason: str | None = None
+    rejected_candidates: list[dict[str, Any]] = field(default_factory=list)
+    alt_text: str | None = None  # filled by get_draft (bot.captions.alttext): the owner's, or written from the photo
+
+    def to_json(self) -> dict[str, Any]:
+        # Shallow: asdict() deep-copies every list and is the slowest part of listing 10,000 drafts.
+        return dict(self.__dict__)
+
+
+# A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
+# importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
+# most confident first), which the unique (draft_id, generation, position) index serves without sorting.
+_LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
+_DRAFT_JSON_SQL = f"""
+SELECT json_object(
+    'id', d.id, 'status', d.status,
+    'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
+    'photo_id', d.photo_id,
+    'pets', (SELECT json_group_array(name) FROM (
+        SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
+        WHERE pp.photo_id = d.photo_id ORDER BY pp.confidence DESC, pets.name)),
+    'caption', d.caption,
+    'candidates', (SELECT json_group_array(text) FROM (
+        SELECT c.text FROM candidates c WHERE {_LATEST} AND c.passed ORDER BY c.position)),
+    'created_at', d.created_at, 'scheduled_for', d.scheduled_for, 'posted_at', d.posted_at,
+    'media_code', d.media_code, 'error', d.error,
+    'confidence', d.confidence, 'edited', json(CASE WHEN d.edited THEN 'true' ELSE 'false' END),
+    'note', d.note, 'hint', d.hint, 'approved_at', d.approved_at, 'media_url', d.media_url,
+    'reject_reason', d.reject_reason,
+    'rejected_candidates', (SELECT json_group_array(json_object('text', text, 'reason', reason)) FROM (
+        SELECT c.text, c.reason FROM candidates c WHERE {_LATEST} AND NOT c.passed ORDER BY c.position))
+)
+FROM drafts d JOIN photos p ON p.id = d.photo_id
+"""
+
+
+def list_json(store: Store, status: str | None = None, limit: int | None = None) -> str:
+    """Drafts, newest first, as one JSON array (text): the fast path behind `drafts list --json`."""
+    if status is not None and status not in DraftStatus.__members__.values():
+        states = ", ".join(s.value for s in DraftStatus)
+        raise PawpostError(f"unknown draft status {status!r}; use one of: {states}")
+    sql = _DRAFT_JSON_SQL + (" WHERE d.status = :status" if status else "") + " ORDER BY d.id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = store.db.execute(sql, {"data_dir": str(store.data_dir), "status": status})
+    return "[" + ",".join(row[0] for row in rows) + "]"
+
+
+def list_drafts(store: Store, status: str | None = None, limit: int | None = None) -> list[DraftView]:
+    """Drafts, newest first, optionally only those in `status`."""
+    return [DraftView(**item) for item in json.loads(list_json(store, status, limit))]
+
+
+def get_draft(store: Store, draft_id: int) -> DraftView:
+    store.draft(draft_id)  # NotFound with a helpful message
+    row = store.one(_DRAFT_JSON_SQL + " WHERE d.id = :id", {"data_dir": str(store.data_dir), "id": draft_id})
+    from bot.captions.alttext import draft_alt_text
+
+    return DraftView(**json.loads(row[0]), alt_text=draft_alt_text(store, draft_id) or None)
+
+
+def approve(
+    store: Store,
+    config: Config,
+    draft_id: int,
+    *,
+    candidate: int | None = None,
+    caption: str | None = None,
+    at: datetime | None = None,
+    alt_text: str | None = None,
+    add_hashtags: bool = True,
+) -> DraftView:
+    """Approve a pending draft (or change an approved one): pick candidate N (1-based) or the owner's text;
+    `alt_text` replaces the written alt text. `add_hashtags=False` posts the owner's text exactly as written (the
+    review page's caption field shows the hashtags already there, as the editor does)."""
+    if candidate is not None and caption is not None:
+        raise PawpostError("give either --candidate or --caption, not both")
+    view = get_draft(store, draft_id)
+    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.FAILED):
+        raise PawpostError(f"draft {draft_id} is {view.status}; only pending, approved or failed drafts can be "
+                           "approved")
+    fields: dict[str, Any] = {}
+    if candidate is not None:
+        n = len(view.candidates)
+        if n == 0:
+            raise PawpostError(f"draft {draft_id} has no candidates: pass --caption TEXT, or run "
+                               f"'pawpost drafts regenerate {draft_id}'")
+        if not 1 <= candidate <= n:
+            raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
+        fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
+    elif caption is not None:
+        fields.update(_owner_caption(view, config, caption, add_hashtags=add_hashtags))
+    elif not view.caption:
+        raise PawpostError(
+            f"draft {draft_id} has no caption yet: pass --caption TEXT, or run 'pawpost drafts regenerate {draft_id}'"
+        )
+    if at is not None:
+        if at <= timeutil.now():
+            raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
+        _check_time_free(store, config, draft_id, at)
+        fields["scheduled_for"] = timeutil.iso(at)
+    if alt_text is not None:
+        from bot.captions.alttext import clean_alt_text
+
+        fields["alt_text"] = clean_alt_text(alt_text)
+    fields["approved_at"] = timeutil.iso(timeutil.now())
+    if view.status == DraftStatus.FAILED:
+        fields.update(error=None, retry_after=None)  # the refusal was of the draft as it was; an event records it
+    store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=view.status, **fields)
+    return get_draft(store, draft_id)
+
+
+def editable(store: Store, draft_id: int) -> DraftView:
+    """The draft, if its caption may still change (pending or approved); else a clear error."""
+    view = get_draft(store, draft_id)
+    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED):
+        raise PawpostError(f"draft {draft_id} is {view.status}; only pending or approved drafts can be edited")
+    return view
+
+
+def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
+    """Replace the caption with the owner's text and record that it was edited (retraining learns from it)."""
+    view = editable(store, draft_id)
+    if text.strip() == (view.caption or "").strip():
+        return view
+    store.set_draft_status(draft_id, view.status, expect=view.status, **_owner_caption(view, config, text))
+    return get_draft(store, draft_id)
+
+
+def set_alt_text(store: Store, draft_id: int, text: str) -> DraftView:
+    """The owner's alt text for a draft whose post is still to come (what every publisher sends as the photo's
+    accessibility text); the same check as `drafts approve --alt`."""
+    from bot.captions.alttext import clean_alt_text
+
+    view = editable(store, draft_id)
+    if text.strip() != (view.alt_text or "").strip():
+        store.set_draft_status(draft_id, view.status, expect=view.status, alt_text=clean_alt_text(text))
+    return get_draft(store, draft_id)
+
+
+def owner_caption_problem(text: str, config: Config) -> str | None:
+    """Why the owner's `text` cannot be a caption (Instagram's limits, control characters, max_hashtags), or None."""
+    return limits.caption_problem(limits.normalise(text), config.captions.max_hashtags)
+
+
+def _owner_caption(view: DraftView, config: Config, text: str, *, add_hashtags: bool = False) -> dict[str, Any]:
+    """The fields for a caption the owner wrote. The hashtag rule (README, "Hashtags"): captions.max_hashtags caps
+    every caption, the owner's too; a caption given with --caption also gets the photo's pets' and the account's
+    hashtags it lacks while it has room for them. An edit in the editor is posted exactly as saved (the owner saw
+    the hashtags there)."""
+    text = limits.normalise(text)
+    problem = limits.caption_problem(text, config.captions.max_hashtags)
+    if problem:
+        raise PawpostError(f"{problem}; nothing was changed")
+    if add_hashtags:
+        text = limits.add_hashtags(text, configured_hashtags(config, view.pets), config.captions.max_hashtags)
+    # The owner's own words settle the draft: a "no caption passed the rules" note no longer applies.
+    fields: dict[str, Any] = {"caption": text, "edited": 1, "chosen": None, "note": None}
+    # Keep what the model wrote, once, so retraining can learn from the difference.
+    if not view.edited and view.caption:
+        fields["generated_caption"] = view.caption
+    return fields
+
+
+def configured_hashtags(config: Config, pet_names: list[str]) -> list[str]:
+    """The hashtags every caption should carry: the photo's pets' first, then the account's, each once."""
+    tags = [t for name in pet_names if (pet := config.pet(name)) is not None for t in pet.hashtags]
+    seen: dict[str, str] = {}
+    for tag in [*tags, *config.captions.hashtags]:
+        seen.setdefault(tag.lower(), tag)
+    return list(seen.values())
+
+
+# -- when an approved draft goes out -----------------------------------------------------------------
+
+# How many upcoming slots are looked at to find when an approved draft goes out.
+PLAN_SLOTS = 50
+
+
+@dataclass
+class Planned:
+    """When the schedule will post a draft: `at` (None: not within the next PLAN_SLOTS slots) and, for a draft
+    approved --at a time it will not get, `moved` says why."""
+
+    at: datetime | None
+    asked: datetime | None = None
+    moved: str = ""
+
+
+def planned(store: Store, config: Config, draft_id: int, now: datetime | None = None) -> Planned | None:
+    """When the approved draft `draft_id` is expected to go out, as `pawpost schedule` plans it (jitter, --at
+    times, the daily cap and the drafts ahead of it included); None when the draft is not approved."""
+    row = store.draft(draft_id)
+    if row["status"] != DraftStatus.APPROVED:
+        return None
+    from bot.publish.slots import SlotBook
+
+    now = now or timeutil.now()
+    asked = timeutil.parse(row["scheduled_for"])
+    if asked is not None and asked <= now:
+        asked = None  # its time has passed: it waits in the queue like any other
+    found = next((u for u in SlotBook(store, config).upcoming(now, PLAN_SLOTS) if u.draft_id == draft_id), None)
+    at = found.slot.fire_at if found else None
+    moved = ""
+    if asked is not None and at != asked:
+        zone = config.schedule.zone
+        # Not another draft's time, nor a day full already: the posts planned before it fill the day.
+        moved = time_conflict(store, config, draft_id, asked) or (
+            f"{asked.astimezone(zone).date().isoformat()} reaches schedule.max_posts_per_day "
+            f"({config.schedule.max_posts_per_day}) with the posts planned before {asked.astimezone(zone):%H:%M}")
+    return Planned(at, asked, moved)
+
+
+def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> str | None:
+    """Why draft `draft_id` cannot go out at `at` as asked (another draft has that time, or the day is already
+    at the daily cap), or None."""
+    zone = config.schedule.zone
+    shown = f"{timeutil.local(at, zone)} ({config.schedule.timezone})"
+    other = store.value("SELECT id FROM drafts WHERE id != ? AND status IN ('approved', 'publishing') "
+                        "AND scheduled_for = ? ORDER BY id LIMIT 1", (draft_id, timeutil.iso(at)))
+    if other is not None:
+        return f"draft {other} is already approved for {shown}, and one time posts one draft"
+    from bot.publish.slots import SlotBook
+
+    cap = config.schedule.max_posts_per_day
+    day = at.astimezone(zone).date()
+    if SlotBook(store, config).posts_on_day(day) >= cap:
+        return f"{day.isoformat()} already has {cap} post(s) (schedule.max_posts_per_day), so {shown} is skipped"
+    return None
+
+
+def _check_time_free(store: Store, config: Config, draft_id: int, at: datetime) -> None:
+    # Refused rather than accepted: the draft would silently go out at some later slot instead.
+    conflict = time_conflict(store, config, draft_id, at)
+    if conflict:
+        raise PawpostError(f"{conflict}; pick another --at time, or leave --at out for the next free slot")
+
+
+def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
+    view = get_draft(store, draft_id)
+    if view.status != DraftStatus.PENDING:
+        raise PawpostError(f"draft {draft_id} is {view.status}; only pending drafts can be rejected")
+    store.set_draft_status(draft_id, DraftStatus.REJECTED, expect=DraftStatus.PENDING, reject_reason=reason)
+    return get_draft(store, draft_id)
+
+
+def parse_at(text: str, config: Config) -> datetime:
+    """'YYYY-MM-DD HH:MM' in the schedule's time zone, as an aware datetime."""
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise PawpostError(f"--at {text!r} must look like '2026-12-24 19:00'") from None
+    zone = config.schedule.zone
+    moment = naive.replace(tzinfo=zone)
+    # A wall time skipped by a daylight-saving change does not survive the round trip through UTC.
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise PawpostError(f"--at {text!r} does not exist in {config.schedule.timezone}: the clocks change that "
+                           "night; pick another time")
+    return moment

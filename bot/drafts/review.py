@@ -1,0 +1,211 @@
+"""What the review surfaces (the web page, `drafts list/show/edit/review`) need beyond bot.drafts.actions: the photo's
+original name and capture time, pets with confidence, caption counts, rescheduling and the review site's URL.
+
+Services only, like bot.drafts.actions: they return values and raise PawpostError; the page and the CLI format them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config
+from bot.drafts.actions import DraftView, get_draft, list_drafts
+from bot.errors import PawpostError
+from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
+from bot.store.database import Store
+from bot.store.states import DraftStatus
+from bot.vision.photo_pets import pets_in_photos
+
+
+@dataclass
+class PetGuess:
+    name: str
+    confidence: float
+    by_owner: bool
+
+
+@dataclass
+class PhotoFacts:
+    """The photo behind a draft as the owner knows it: the file name it arrived with, when it was taken."""
+
+    source_name: str
+    taken_at: str | None
+    pets: list[PetGuess] = field(default_factory=list)
+
+
+@dataclass
+class Card:
+    """One draft with everything a reviewer needs to judge it."""
+
+    draft: DraftView
+    photo: PhotoFacts
+    counts: CaptionCounts
+
+    @property
+    def id(self) -> int:
+        return self.draft.id
+
+
+@dataclass
+class CaptionCounts:
+    """The numbers the caption rules look at, and the first rule it breaks (None: it may be posted)."""
+
+    chars: int
+    hashtags: int
+    mentions: int
+    max_chars: int
+    max_hashtags: int
+    max_mentions: int
+    problem: str | None
+
+
+def caption_counts(text: str | None, config: Config) -> CaptionCounts:
+    """Counted as the CLI checks an owner's caption (bot.limits.instagram_limits)."""
+    text = (text or "").strip()
+    return CaptionCounts(len(text), len(hashtags(text)), len(mentions(text)), MAX_CAPTION_CHARS,
+                         config.captions.max_hashtags, MAX_MENTIONS,
+                         instagram_limits(text, config.captions.max_hashtags))
+
+
+def photo_facts(store: Store, photo_ids: list[int]) -> dict[int, PhotoFacts]:
+    """Facts for each photo id, in one query per kind (a queue of many drafts stays one page load)."""
+    if not photo_ids:
+        return {}
+    marks = ",".join("?" for _ in photo_ids)
+    out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"]) for r in store.all(
+        f"SELECT id, source_name, taken_at FROM photos WHERE id IN ({marks})", photo_ids)}
+    for photo_id, pets in pets_in_photos(store, photo_ids).items():
+        if photo_id in out:
+            out[photo_id].pets = [PetGuess(p.name, p.confidence, p.by_owner) for p in pets]
+    return out
+
+
+def cards(store: Store, config: Config, status: str | None = DraftStatus.PENDING, limit: int | None = None,
+          *, oldest_first: bool = True) -> list[Card]:
+    """Drafts in `status` as review cards, oldest first (the order they arrived in)."""
+    views = list_drafts(store, status, limit)
+    if oldest_first:
+        views.reverse()
+    facts = photo_facts(store, [v.photo_id for v in views])
+    return [Card(v, facts.get(v.photo_id) or PhotoFacts("?", None), caption_counts(v.caption, config))
+            for v in views]
+
+
+def card(store: Store, config: Config, draft_id: int) -> Card:
+    view = get_draft(store, draft_id)
+    facts = photo_facts(store, [view.photo_id]).get(view.photo_id) or PhotoFacts("?", None)
+    return Card(view, facts, caption_counts(view.caption, config))
+
+
+def reschedule(store: Store, config: Config, draft_id: int, at: datetime | None) -> DraftView:
+    """Move an approved draft to its own time `at`, or (None) back to the queue for the next free slot."""
+    view = get_draft(store, draft_id)
+    if view.status != DraftStatus.APPROVED:
+        raise PawpostError(f"draft {draft_id} is {view.status}; only approved drafts can be rescheduled "
+                           "(approve it first)")
+    if at is not None and at <= timeutil.now():
+        raise PawpostError(f"{timeutil.local(at, config.schedule.zone)} is in the past; pick a later time")
+    with store.tx():
+        store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.APPROVED,
+                               scheduled_for=timeutil.iso(at))
+        where = timeutil.local(at, config.schedule.zone) if at else "the next free slot"
+        store.event("draft.rescheduled", f"draft {draft_id} rescheduled for {where}", draft_id=draft_id)
+    return get_draft(store, draft_id)
+
+
+def outbox_image(config: Config, draft_id: int) -> Path | None:
+    """The dry-run publisher's image for a posted draft (data/outbox/<time>-<draft id>.jpg), if there is one."""
+    outbox = config.paths.outbox
+    if not outbox.is_dir():
+        return None
+    found = sorted(outbox.glob(f"*-{int(draft_id)}.jpg"))
+    return found[-1] if found else None
+
+
+# -- where the review site is ----------------------------------------------------------------------------------
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def login_required(config: Config) -> bool:
+    """Binding anywhere but loopback always requires the login link; loopback only when the owner asks."""
+    return config.web.require_login or not is_loopback(split_listen(config.web.listen)[0])
+
+
+def site_url(config: Config) -> str:
+    """The review site's address for links: [web] public_url, else the listen address (this machine's name when
+    it listens on every interface)."""
+    if config.web.public_url:
+        return config.web.public_url
+    host, port = split_listen(config.web.listen)
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def has_display() -> bool:
+    """Whether a local viewer can open a window (a headless server has none)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def draft_line(d: DraftView, facts: PhotoFacts | None, zone: Any) -> dict[str, str]:
+    """The columns of one draft in `drafts list` (and the review loop's header)."""
+    when = d.posted_at or d.scheduled_for
+    return {
+        "id": str(d.id),
+        "status": d.status,
+        "file": facts.source_name if facts else "?",
+        "pets": ", ".join(d.pets) or "-",
+        "caption": (d.caption or "").replace("\n", " ") or f"(no caption: see 'pawpost drafts show {d.id}')",
+        "when": timeutil.local(when, zone) if when else "",
+        "created": timeutil.local(d.created_at, zone),
+    }
+
+
+def choose(store: Store, config: Config, draft_id: int, candidate: int) -> DraftView:
+    """Make candidate N (1-based) the caption without approving: the page's 'pick', the review loop's number."""
+    from bot.drafts.actions import editable
+
+    view = editable(store, draft_id)
+    n = len(view.candidates)
+    if not 1 <= candidate <= n:
+        raise PawpostError(f"draft {draft_id} has {n} candidate(s); pick 1 to {n}" if n else
+                           f"draft {draft_id} has no candidates; write a caption or regenerate")
+    store.set_draft_status(draft_id, view.status, expect=view.status, caption=view.candidates[candidate - 1],
+                           chosen=candidate - 1)
+    return get_draft(store, draft_id)
+
+
+def parse_local_time(text: str, config: Config) -> datetime:
+    """A browser's datetime-local value ('2026-12-24T19:00') in the schedule's time zone."""
+    from bot.drafts.actions import parse_at
+
+    cleaned = text.strip().replace("T", " ")[:16]
+    try:
+        datetime.strptime(cleaned, "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise PawpostError(f"{text!r} is not a date and time like 2026-12-24 19:00") from None
+    return parse_at(cleaned, config)

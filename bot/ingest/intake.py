@@ -1,0 +1,397 @@
+"""Ingest: an inbox file, or downloaded bytes, becomes one recorded photo - new, duplicate or quarantined.
+
+The order makes it crash-safe: library copy written atomically, then the row committed, then the inbox file removed.
+A restart that finds a file whose content and name are already recorded only finishes removing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config
+from bot.errors import PawpostError
+from bot.files import write_atomic
+from bot.ingest.filecheck import BadImage, ImageFacts, hash_distance, inspect
+from bot.ingest.hints import attach_late_hint, hint_for, is_hint, read_hint, share_hint, stored_hint
+from bot.ingest.inbox import (
+    GONE,
+    InboxFile,
+    NotAFile,
+    Signature,
+    candidates,
+    is_ignored,
+    move_if_same,
+    read_file,
+    settled,
+    signature,
+    source_name,
+    unlink_if_same,
+)
+from bot.store.database import Store
+from bot.store.states import PhotoStatus
+
+log = logging.getLogger(__name__)
+
+ORIGINS = ("inbox", "imported")
+# Keeps `<sha16>-<name>` in quarantine/ under the usual 255-byte file name limit.
+QUARANTINE_NAME_BYTES = 180
+# Every reason naming a configurable limit contains this; such content is judged again when it comes back.
+LIMIT_KEY = "ingest.max_"
+ACCEPTED = (PhotoStatus.NEW.value, PhotoStatus.ANALYZED.value, PhotoStatus.DRAFTED.value)
+
+
+@dataclass
+class IngestResult:
+    """What became of one file."""
+
+    source_name: str
+    status: str                      # new | duplicate | quarantined | hint | skipped
+    photo_id: int | None = None
+    path: str | None = None          # relative to the data folder: library/... or quarantine/...
+    reason: str | None = None        # quarantined: why; skipped: why the file was left where it is
+    duplicate_of: int | None = None
+    near: bool = False               # a near-duplicate (same picture to the eye), not the same bytes
+    recorded: bool = True            # False: an earlier run had recorded this file already (after a crash)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IngestSummary:
+    """Everything one pass over the inbox did."""
+
+    results: list[IngestResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)   # still being written; taken on the next pass
+    errors: list[str] = field(default_factory=list)    # could not be processed now (disk full, ...); left in place
+
+    def of(self, status: str) -> list[IngestResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def accepted(self) -> int:
+        return len(self.of("new"))
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.of("duplicate"))
+
+    @property
+    def quarantined(self) -> int:
+        return len(self.of("quarantined"))
+
+    @property
+    def hints(self) -> int:
+        return len(self.of("hint"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "hints": self.hints,
+            "skipped": len(self.of("skipped")),
+            "waiting": self.waiting,
+            "errors": self.errors,
+            "files": [r.to_json() for r in self.results],
+        }
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+
+def ingest_inbox(store: Store, config: Config) -> IngestSummary:
+    """Ingest every settled file in the inbox now (`pawpost ingest`, daemon start-up); one bad file never stops it."""
+    inbox = config.paths.inbox
+    if not inbox.is_dir():
+        raise PawpostError(f"the inbox folder {inbox} does not exist; create it, or fix paths.inbox in the config")
+    ready, waiting = settled(candidates(inbox), config.ingest.stable_seconds)
+    summary = IngestSummary(waiting=sorted(source_name(p, inbox) for p in waiting))
+    # Photos before hints, so a hint finds its photo and leaves with it.
+    for path in sorted(ready, key=lambda p: (is_hint(p), str(p))):
+        try:
+            result = ingest_file(store, config, path)
+        except (PawpostError, OSError, sqlite3.Error) as exc:
+            log.warning("could not ingest %s: %s", source_name(path, inbox), exc)
+            summary.errors.append(f"{source_name(path, inbox)}: {exc}")
+            continue
+        except Exception as exc:  # a bug met by one file must not keep every other file out, run after run
+            log.exception("could not ingest %s", source_name(path, inbox))
+            summary.errors.append(f"{source_name(path, inbox)}: {type(exc).__name__}: {exc}")
+            continue
+        if result.reason != GONE:  # e.g. a hint that left with its photo a moment ago
+            summary.results.append(result)
+    return summary
+
+
+def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
+    """One settled inbox file -> a photo that is new, duplicate or quarantined; removed from the inbox after the commit.
+
+    A `.txt` beside a photo is the owner's hint and joins that photo. Raises PawpostError only for trouble that is not
+    the file's fault (the library cannot be written); the file then stays in the inbox for the next pass.
+    """
+    path = Path(path)
+    if not _in_inbox(path, config.paths.inbox):
+        raise ValueError(f"{path} is not in the inbox {config.paths.inbox}")  # it would be removed after ingest
+    name = source_name(path, config.paths.inbox)
+    if is_ignored(name):
+        return IngestResult(name, "skipped", reason="a hidden, temporary or system file")
+    owner = config.owns(path)
+    if owner is not None:  # the config refuses such an inbox; this guards a file linked or moved in anyway
+        return IngestResult(name, "skipped", reason=f"it is pawpost's own ({owner}); it is never ingested")
+    if is_hint(path) and not path.is_symlink():
+        photo_id, why = attach_late_hint(store, path, name)
+        if why is None:
+            return IngestResult(name, "hint", photo_id=photo_id)
+        return IngestResult(name, "skipped", photo_id=photo_id, reason=why)
+    try:
+        src = read_file(path, config.paths.inbox, _limit_bytes(config))
+    except (FileNotFoundError, NotADirectoryError):
+        return IngestResult(name, "skipped", reason=GONE)
+    except NotAFile:
+        return IngestResult(name, "skipped", reason="not a regular file (a device, pipe or socket)")
+
+    hint_path = None if src.link_target is not None else hint_for(path)
+    hint = hint_sig = None
+    if hint_path is not None and _settled_for(hint_path, config.ingest.stable_seconds):
+        hint_sig = signature(hint_path)
+        hint = read_hint(hint_path)
+
+    result = _admit(store, config, sha=src.sha256, name=name, origin="inbox", data=src.data,
+                    problem=_problem(src, config), hint=hint, taken_at=None, fallback_time=src.mtime,
+                    keep_quarantined_bytes=False)
+    _clear_from_inbox(config, path, src.sig, result)
+    if hint_path is not None and hint_sig is not None:
+        # The hint leaves the inbox with its photo once it is stored (an empty hint has nothing to store).
+        stored = hint if result.recorded else stored_hint(store, result.photo_id)
+        if not hint or stored == hint:
+            unlink_if_same(hint_path, hint_sig)
+    return result
+
+
+# -- bytes from elsewhere -----------------------------------------------------------------------
+
+
+def add_to_library(
+    store: Store,
+    config: Config,
+    data: bytes,
+    source_name: str,
+    *,
+    origin: str = "inbox",
+    taken_at: datetime | str | None = None,
+    hint: str | None = None,
+) -> IngestResult:
+    """Judge and record image bytes that are not an inbox file (history import: origin "imported").
+
+    Same rules as the inbox: exact and near duplicates recorded as such, bad bytes kept in quarantine with a reason.
+    Calling it again with the same bytes and source name returns the first result (recorded=False).
+    """
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
+    when = timeutil.parse(taken_at) if isinstance(taken_at, str) else taken_at
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    problem = None
+    limit = _limit_bytes(config)
+    if len(data) > limit:
+        problem = _too_large(len(data), config)
+    return _admit(store, config, sha=hashlib.sha256(data).hexdigest(), name=source_name, origin=origin, data=data,
+                  problem=problem, hint=hint, taken_at=when, fallback_time=timeutil.now(),
+                  keep_quarantined_bytes=True)
+
+
+# -- the decision ---------------------------------------------------------------------------------
+
+
+def _admit(
+    store: Store, config: Config, *, sha: str, name: str, origin: str, data: bytes | None, problem: str | None,
+    hint: str | None, taken_at: datetime | None, fallback_time: datetime, keep_quarantined_bytes: bool,
+) -> IngestResult:
+    """Record one content under one name, exactly once; `problem` is a reason known before decoding."""
+    prior = _prior(store, sha, name, origin)
+    if prior is not None and _stands(prior):
+        return _result(store, prior, name, recorded=False)
+    known = _known_content(store, sha)
+    facts: ImageFacts | None = None
+    if problem is None and known is None:
+        assert data is not None
+        try:
+            facts = inspect(data, max_megapixels=config.ingest.max_megapixels, zone=config.schedule.zone)
+        except BadImage as exc:
+            problem = str(exc)
+    if prior is not None and problem is not None:
+        return _result(store, prior, name, recorded=False)  # still over a limit: the earlier record stands
+
+    data_dir = config.paths.data
+    library_rel = None
+    if facts is not None and data is not None:
+        when = taken_at or facts.taken_at or fallback_time
+        library_rel = f"library/{when:%Y}/{when:%m}/{sha}.{facts.ext}"
+        # Written before the row, so a committed row always has its file; content-addressed, so a rerun rewrites
+        # the same name with the same bytes.
+        _write(data_dir / library_rel, data)
+    quarantine_rel = _quarantine_rel(sha, name)
+    if keep_quarantined_bytes and data is not None and (problem or (known and known["status"] == "quarantined")):
+        _write(data_dir / quarantine_rel, data)
+
+    now = timeutil.iso(timeutil.now())
+    row: dict[str, Any] = {"sha256": sha, "origin": origin, "source_name": name, "hint": hint or None,
+                           "created_at": now, "updated_at": now}
+    near = False
+    with store.tx():
+        # Another process (the daemon and `pawpost ingest`) may have recorded this very file meanwhile.
+        prior = _prior(store, sha, name, origin)
+        if prior is not None and (_stands(prior) or problem is not None):
+            return _result(store, prior, name, recorded=False)
+        known = _known_content(store, sha)
+        if known is not None and known["status"] == PhotoStatus.QUARANTINED:
+            # The same bad bytes again: set aside for the same reason, not decoded and judged again.
+            row.update(status="quarantined", path=quarantine_rel, reason=known["reason"],
+                       size_bytes=known["size_bytes"])
+        elif known is not None:
+            root = known["duplicate_of"] or known["id"]
+            row.update(status="duplicate", duplicate_of=root, path=known["path"],
+                       **{k: known[k] for k in ("format", "width", "height", "size_bytes", "taken_at", "phash",
+                                                "has_gps")})
+        elif problem is not None or facts is None:
+            row.update(status="quarantined", path=quarantine_rel, reason=problem or "it could not be read",
+                       size_bytes=len(data) if data is not None else None)
+        else:
+            twin = _nearest(store, facts.phash, config.ingest.near_duplicate_distance)
+            near = twin is not None
+            row.update(status="duplicate" if near else "new", duplicate_of=twin, path=library_rel,
+                       format=facts.format, width=facts.width, height=facts.height, size_bytes=len(data or b""),
+                       taken_at=timeutil.iso(taken_at or facts.taken_at), phash=facts.phash, has_gps=facts.has_gps)
+        photo_id = store.insert("photos", **row)
+        if row["status"] == "duplicate" and hint:
+            share_hint(store, row["duplicate_of"], hint)
+        _log_event(store, photo_id, row)
+    return IngestResult(name, row["status"], photo_id=photo_id, path=row["path"], reason=row.get("reason"),
+                        duplicate_of=row.get("duplicate_of"), near=near)
+
+
+def _prior(store: Store, sha: str, name: str, origin: str) -> sqlite3.Row | None:
+    """The latest record of this content under this name: an earlier run (perhaps killed) got this far."""
+    return store.one("SELECT * FROM photos WHERE sha256 = ? AND source_name = ? AND origin = ? ORDER BY id DESC "
+                     "LIMIT 1", (sha, name, origin))
+
+
+def _stands(row: sqlite3.Row) -> bool:
+    """Whether a record settles its content for good: all do but a quarantine for a limit the owner may have raised."""
+    return not (row["status"] == PhotoStatus.QUARANTINED and LIMIT_KEY in (row["reason"] or ""))
+
+
+def _known_content(store: Store, sha: str) -> sqlite3.Row | None:
+    """The first photo with these exact bytes, preferring one that was accepted over one set aside."""
+    rows = [r for r in store.all("SELECT * FROM photos WHERE sha256 = ? ORDER BY id", (sha,)) if _stands(r)]
+    return next((r for r in rows if r["status"] != PhotoStatus.QUARANTINED), rows[0] if rows else None)
+
+
+def _nearest(store: Store, phash: str, max_distance: int) -> int | None:
+    """The accepted, original photo whose perceptual hash is closest to `phash`, if within `max_distance`."""
+    best: tuple[int, int] | None = None
+    marks = ", ".join("?" for _ in ACCEPTED)
+    for photo_id, other in store.db.execute(
+        f"SELECT id, phash FROM photos WHERE phash IS NOT NULL AND duplicate_of IS NULL AND status IN ({marks})",
+        ACCEPTED,
+    ):
+        distance = hash_distance(phash, other)
+        if distance <= max_distance and (best is None or distance < best[0]):
+            best = (distance, photo_id)
+    return best[1] if best else None
+
+
+def _result(store: Store, row: sqlite3.Row, name: str, *, recorded: bool) -> IngestResult:
+    near = False
+    if row["duplicate_of"] is not None:
+        # A near-duplicate has other bytes than the photo it repeats; an exact one the same.
+        near = store.value("SELECT sha256 FROM photos WHERE id = ?", (row["duplicate_of"],)) != row["sha256"]
+    return IngestResult(name, row["status"] if row["status"] in ("quarantined", "duplicate") else "new",
+                        photo_id=row["id"], path=row["path"], reason=row["reason"], duplicate_of=row["duplicate_of"],
+                        near=near, recorded=recorded)
+
+
+def _log_event(store: Store, photo_id: int, row: dict[str, Any]) -> None:
+    status, name = row["status"], row["source_name"]
+    if status == "quarantined":
+        store.event("photo.quarantined", f"{name} set aside in {row['path']}: {row['reason']}",
+                    level="warning", photo_id=photo_id)
+    elif status == "duplicate":
+        store.event("photo.duplicate", f"{name} repeats photo {row['duplicate_of']}", photo_id=photo_id)
+    else:
+        store.event("photo.new", f"{name} added to the library as photo {photo_id}", photo_id=photo_id)
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+def _in_inbox(path: Path, inbox: Path) -> bool:
+    return path.absolute().parent.resolve().is_relative_to(inbox.resolve())
+
+
+def _problem(src: InboxFile, config: Config) -> str | None:
+    """Why an inbox file cannot be a photo, when that is known before decoding it."""
+    if src.link_target is not None:
+        where = "a file inside the inbox" if src.link_inside else f"{src.link_target}, outside the inbox"
+        return f"it is a symbolic link to {where}; pawpost never follows links (copy the photo itself into the inbox)"
+    if src.unreadable is not None:
+        return f"the file cannot be read ({src.unreadable})"
+    if src.oversize is not None:
+        return _too_large(src.oversize, config)
+    return None
+
+
+def _limit_bytes(config: Config) -> int:
+    return int(config.ingest.max_file_mb * 1024 * 1024)
+
+
+def _too_large(size: int, config: Config) -> str:
+    return (f"the file is {size / 1024 / 1024:.1f} MB, over ingest.max_file_mb = {config.ingest.max_file_mb:g} "
+            "(raise the limit in the config if this really is a photo)")
+
+
+def _settled_for(path: Path, seconds: float) -> bool:
+    sig = signature(path)
+    # The wall clock, not timeutil.now(): file times are real even when a test pins pawpost's clock.
+    return sig is not None and time.time() - sig[1] / 1e9 >= seconds
+
+
+def _quarantine_rel(sha: str, name: str) -> str:
+    base = PurePosixPath(name).name or "file"
+    encoded = base.encode("utf-8", errors="surrogateescape")
+    if len(encoded) > QUARANTINE_NAME_BYTES:
+        suffix = PurePosixPath(base).suffix.encode("utf-8", errors="surrogateescape")[:16]
+        stem = encoded[: QUARANTINE_NAME_BYTES - len(suffix)].decode("utf-8", errors="ignore")
+        base = stem + suffix.decode("utf-8", errors="ignore")
+    return f"quarantine/{sha[:16]}-{base}"
+
+
+def _write(target: Path, data: bytes) -> None:
+    if target.is_file() and target.stat().st_size == len(data):
+        return  # written atomically by an earlier run: complete, and named by its content
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        raise PawpostError(f"cannot write {target}: {exc.strerror or exc}; check the free space and permissions "
+                           "of the data folder (the photo stays in the inbox)") from None
+
+
+def _clear_from_inbox(config: Config, path: Path, sig: Signature, result: IngestResult) -> None:
+    """After the commit: a quarantined file moves to quarantine/, any other is removed. Failure leaves it there."""
+    try:
+        if result.status == "quarantined" and result.path:
+            move_if_same(path, config.paths.data / result.path, sig)
+        else:
+            unlink_if_same(path, sig)
+    except OSError as exc:
+        # The record is safe; a rerun finds it by content and name and tries the removal again.
+        log.error("%s is recorded but could not be taken out of the inbox: %s", path, exc)

@@ -1,0 +1,2 @@
+"""The model runtime: device, dtype, lazy load, idle unload, the GPU lock, the memory budget and the services.
+"""

@@ -1,0 +1,103 @@
+"""The model-using services for one config, handed out on first use over one Runtime (device, dtype, idle
+unload): Vision (which pets are in a photo) and the Captioner (with the promoted caption model version).
+
+The pipeline, the daemon's worker, the CLI and the review site get them here; building one loads nothing,
+the models load when a batch first needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.config import Config
+from bot.runtime.ml import Runtime
+
+
+class ModelServices:
+    """Vision and the Captioner for `config`, each built once, on first use, over one Runtime.
+
+    `vision` and `captioner` may be given (a caller that keeps its own loaded between calls, a test's own).
+    """
+
+    def __init__(self, config: Config, runtime: Runtime | None = None, *, vision: Any = None,
+                 captioner: Any = None) -> None:
+        self.config = config
+        self._runtime = runtime
+        self._vision = vision
+        self._captioner = captioner
+        self._caption_version: str | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.from_config(self.config)
+        return self._runtime
+
+    def vision(self) -> Any:
+        """The detector + embedder + reference matching (bot.vision.Vision)."""
+        if self._vision is None:
+            from bot.vision import Vision
+
+            self._vision = Vision(self.config, self.runtime)
+        return self._vision
+
+    def captioner(self) -> Any:
+        """The caption models, with the promoted LoRA adapter when there is one for the configured base model."""
+        if self._captioner is None:
+            self._caption_version = current_model_version(self.config)
+            self._captioner = make_captioner(self.config, self.runtime)
+        return self._captioner
+
+    def caption_version_changed(self) -> tuple[str | None, str | None] | None:
+        """When the retraining job promoted (or rolled back) a caption model version since the Captioner was
+        built: (old, new) version ids (None: the base model), and the next `captioner()` is the new one.
+
+        None when nothing changed or no Captioner was built yet. Raises PawpostError for an unreadable registry.
+        """
+        if self._captioner is None:
+            return None
+        version = current_model_version(self.config)
+        if version == self._caption_version:
+            return None
+        old = self._caption_version
+        self._captioner.unload()
+        self._captioner = None
+        self.captioner()
+        return old, version
+
+    def unload_all(self) -> None:
+        """Free every model this runtime loaded (they load again on next use)."""
+        if self._runtime is not None:
+            self._runtime.unload_all()
+
+
+def make_captioner(config: Config, runtime: Runtime) -> Any:
+    """The Captioner for the config, with the promoted LoRA adapter when one was trained on this base model."""
+    from bot.captions import Captioner
+
+    adapter = current_adapter(config)
+    return Captioner(config, runtime, adapter_dir=adapter, style_examples=adapter_style_examples(adapter))
+
+
+def adapter_style_examples(adapter: Any) -> int | None:
+    """How many style examples the adapter was trained to be prompted with (None: captions.style_examples)."""
+    if adapter is None:
+        return None
+    from bot.captions.registry import style_examples_for
+
+    return style_examples_for(adapter)
+
+
+def current_adapter(config: Config) -> Any:
+    """The adapter of the promoted version that writes captions (`Registry.in_use`); None: the base model."""
+    from bot.captions.registry import Registry
+
+    version = Registry(config).in_use()
+    return version.adapter_dir if version else None
+
+
+def current_model_version(config: Config) -> str | None:
+    """The promoted caption model version (the daemon polls it to reload the Captioner); None: base model."""
+    from bot.captions.registry import Registry
+
+    return Registry(config).current_id()

@@ -1,0 +1,159 @@
+"""bot/store/migrations.py: a fresh schema, each upgrade step once and recorded, a newer pawpost's database refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.errors import PawpostError
+from bot.store import migrations
+from bot.store.database import Store
+from bot.store.migrations import MIGRATIONS, m001_initial, migrate
+
+NOW = "2026-11-22T10:00:00+00:00"
+NAMES = [m.__name__ for m in MIGRATIONS]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)  # as the store does: migrations issue BEGIN themselves
+
+
+def schema(db: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """Every table's columns (name, type, not null, default, primary key) and every index's columns."""
+    out: dict[str, list[tuple]] = {}
+    for kind, name in db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"):
+        pragma = "table_info" if kind == "table" else "index_info"
+        out[f"{kind} {name}"] = [tuple(r) for r in db.execute(f"PRAGMA {pragma}({name})")]
+    return out
+
+
+def migrated_up_to(path: Path, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database as the release that shipped the first `count` migrations left it."""
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:count])
+        db = connect(path)
+        assert migrate(db) == NAMES[:count]
+        db.close()
+
+
+def test_a_fresh_database_gets_every_migration_in_order_without_a_backup(tmp_path: Path) -> None:
+    db = connect(tmp_path / "new.db")
+    backups = []
+    assert migrate(db, before=lambda: backups.append(1)) == NAMES
+    assert backups == []  # nothing to back up yet
+    recorded = db.execute("SELECT name, applied_at FROM schema_migrations ORDER BY name").fetchall()
+    assert [name for name, _ in recorded] == NAMES
+    assert all(at.endswith("+00:00") and at[:2] == "20" for _, at in recorded)
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"photos", "pets", "pet_references", "embeddings", "photo_pets", "drafts", "candidates", "attempts",
+            "events", "kv", "imported_posts", "schema_migrations"} <= tables
+    columns = {r[1] for r in db.execute("PRAGMA table_info(drafts)")}
+    assert {"alt_text", "description"} <= columns  # m003
+    assert "container_id" in {r[1] for r in db.execute("PRAGMA table_info(attempts)")}
+    indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"photos_status", "drafts_status", "events_at", "attempts_draft"} <= indexes  # m002
+
+
+def test_opening_again_applies_nothing(tmp_path: Path) -> None:
+    db = connect(tmp_path / "x.db")
+    migrate(db)
+    backups = []
+    assert migrate(db, before=lambda: backups.append(1)) == []
+    assert backups == [] and db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+@pytest.mark.parametrize("shipped", range(1, len(MIGRATIONS)))
+def test_each_upgrade_step_reaches_the_fresh_schema_after_one_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     shipped: int) -> None:
+    fresh = connect(tmp_path / "fresh.db")
+    migrate(fresh)
+    path = tmp_path / "old.db"
+    migrated_up_to(path, shipped, monkeypatch)
+    db = connect(path)
+    db.execute("INSERT INTO photos (sha256, status, source_name, created_at, updated_at) "
+               "VALUES ('abc', 'new', 'old.jpg', ?, ?)", (NOW, NOW))
+    backups = []
+    assert migrate(db, before=lambda: backups.append(schema(db))) == NAMES[shipped:]
+    assert len(backups) == 1 and backups[0] != schema(db)  # once, and before anything changed
+    assert schema(db) == schema(fresh)
+    assert db.execute("SELECT source_name FROM photos").fetchall() == [("old.jpg",)]
+
+
+def test_migrations_on_an_old_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # A database as the first release left it: only the first migration applied, with data in it.
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    db.execute("BEGIN")
+    m001_initial(db)
+    db.execute("INSERT INTO schema_migrations VALUES ('m001_initial', ?)", (NOW,))
+    db.execute("INSERT INTO photos (sha256, status, source_name, created_at, updated_at) "
+               "VALUES ('abc', 'new', 'old.jpg', ?, ?)", (NOW, NOW))
+    db.execute("COMMIT")
+    db.close()
+
+    store = Store(path)
+    applied = [r[0] for r in store.all("SELECT name FROM schema_migrations ORDER BY name")]
+    assert applied == sorted(m.__name__ for m in MIGRATIONS)
+    assert store.value("SELECT source_name FROM photos") == "old.jpg"
+    indexes = {r[0] for r in store.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "drafts_status" in indexes
+    store.close()
+    # Opening again applies nothing twice.
+    again = Store(path)
+    assert again.value("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+    again.close()
+
+
+def test_a_step_another_process_applied_meanwhile_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "race.db"
+    migrated_up_to(path, 1, monkeypatch)
+    db = connect(path)
+
+    def other_process_migrates_first() -> None:
+        # Runs after this process read what is applied and before it takes the write lock.
+        with monkeypatch.context() as patch:
+            patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:2])
+            other = connect(path)
+            assert migrate(other) == NAMES[1:2]
+            other.close()
+
+    assert migrate(db, before=other_process_migrates_first) == NAMES[2:]
+    assert [r[0] for r in db.execute("SELECT name FROM schema_migrations ORDER BY name")] == NAMES
+
+
+def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def m999_broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, m999_broken])
+    with pytest.raises(RuntimeError):
+        Store(tmp_path / "x.db")
+    db = sqlite3.connect(tmp_path / "x.db")
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_database_from_a_newer_pawpost_is_refused_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "data" / "pawpost.db"
+    path.parent.mkdir()
+
+    def m999_future(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE stories (id INTEGER PRIMARY KEY)")
+
+    with monkeypatch.context() as patch:  # the newer release
+        patch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, m999_future])
+        Store(path).close()
+    before = path.read_bytes()
+    backups = []
+    db = connect(path)
+    with pytest.raises(PawpostError, match=rf"^the database {path} was upgraded by a newer version of pawpost "
+                                           r"\(it has migration m999_future, unknown to this one\); run that newer"):
+        migrate(db, before=lambda: backups.append(1))
+    db.close()
+    assert backups == [] and path.read_bytes() == before
+    with pytest.raises(PawpostError, match="newer version of pawpost"):
+        Store(path)
