@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
-from bot.errors import NotFound, PawpostError
+from bot.errors import IllegalTransition, NotFound, PawpostError
 from bot.store import backup
 from bot.store.migrations import MIGRATIONS, migrate
-from bot.store.states import DraftStatus, PhotoStatus, check_draft, check_photo
+from bot.store.states import DraftStatus, PhotoStatus, PublishState, check_draft, check_photo
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,24 @@ class Store:
     def set_draft_status(
         self, draft_id: int, status: DraftStatus | str, *, expect: DraftStatus | str | None = None, **fields: Any
     ) -> None:
-        """Move a draft to `status` (refusing illegal moves) and set `fields`, atomically."""
+        """Move a draft to `status` (refusing illegal moves) and set `fields`, atomically. A draft moving to
+        `publishing` starts at PublishState.STARTED; leaving it clears its publish_state."""
+        if str(status) == DraftStatus.PUBLISHING:
+            fields = {"publish_state": PublishState.STARTED, **fields}
+        elif fields.get("publish_state") is not None:
+            raise IllegalTransition(f"a draft that is {status} has no publishing state")
+        else:
+            fields = {**fields, "publish_state": None}
         self._transition("drafts", draft_id, str(status), expect, check_draft, fields, "draft_id")
+
+    def set_publish_state(self, draft_id: int, state: PublishState) -> None:
+        """Where a `publishing` draft stands now; refused for a draft in any other state."""
+        with self.tx() as db:
+            cur = db.execute("UPDATE drafts SET publish_state = ?, updated_at = ? WHERE id = ? AND status = ?",
+                             (str(state), timeutil.iso(timeutil.now()), draft_id, str(DraftStatus.PUBLISHING)))
+            if cur.rowcount == 0:
+                self.draft(draft_id)  # NotFound for a draft that does not exist
+                raise IllegalTransition(f"draft {draft_id} is not publishing, so it has no publishing state")
 
     def _transition(
         self, table: str, row_id: int, target: str, expect: str | None, check: Any, fields: dict[str, Any], key: str

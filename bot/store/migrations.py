@@ -5,6 +5,7 @@ Add a change as a new function at the end of MIGRATIONS; never edit one that has
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -199,6 +200,38 @@ def m003_alt_text_and_containers(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_publishing_state(db: sqlite3.Connection) -> None:
+    # Where a `publishing` draft stands (bot.store.states.PublishState) becomes a column, NULL in every other state.
+    # It was read back from the keys of the draft's kv record (`unsettled:<id>`): a flag for a post handed to the
+    # owner, `next_look` once the outcome was unknown, `sent_at` once the post-making request left. The record keeps
+    # the facts that have no column (why, the looks); a draft left publishing with no record at all was sent by a
+    # pawpost from before these records, so whether it was posted is unknown.
+    db.execute("ALTER TABLE drafts ADD COLUMN publish_state TEXT "
+               "CHECK (publish_state IN ('started', 'sent', 'unknown', 'with_owner'))")
+    records = {}
+    for key, value in db.execute("SELECT key, value FROM kv WHERE key LIKE 'unsettled:%'").fetchall():
+        suffix = key.partition(":")[2]
+        record = json.loads(value)
+        if suffix.isdigit() and isinstance(record, dict):
+            records[int(suffix)] = (key, record)
+    for (draft_id,) in db.execute("SELECT id FROM drafts WHERE status = 'publishing'").fetchall():
+        key, record = records.get(draft_id, (None, None))
+        if record is None:
+            state = "unknown"
+        elif record.get("with_owner"):
+            state = "with_owner"
+        elif record.get("next_look") or record.get("unknown_at"):
+            state = "unknown"
+        elif record.get("sent_at"):
+            state = "sent"
+        else:
+            state = "started"
+        db.execute("UPDATE drafts SET publish_state = ? WHERE id = ?", (state, draft_id))
+        if record is not None and "with_owner" in record:
+            record = {k: v for k, v in record.items() if k != "with_owner"}
+            db.execute("UPDATE kv SET value = ? WHERE key = ?", (json.dumps(record), key))
+
+
 def _script(db: sqlite3.Connection, sql: str) -> None:
     # Not executescript(): it commits first, and a migration must stay inside its own transaction.
     statement = ""
@@ -211,7 +244,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers]
+MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers, m005_publishing_state]
 
 
 def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = None) -> list[str]:

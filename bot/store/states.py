@@ -1,6 +1,7 @@
-"""The photo and draft state machines (binding: ../shared/ARCHITECTURE.md).
+"""The photo and draft state machines, the publishing sub-states and the attempts' outcomes, as named constants.
 
-Every state change in the store goes through `check_photo` / `check_draft`, so an illegal move is refused.
+Every state change in the store goes through `check_photo` / `check_draft`, so an illegal move is refused; what the
+owner may do to a draft in each state is bot.drafts.lifecycle's, built on this table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,26 @@ class DraftStatus(StrEnum):
     FAILED = "failed"
 
 
+class PublishState(StrEnum):
+    """Where a `publishing` draft stands (`drafts.publish_state`; NULL in every other state)."""
+
+    STARTED = "started"  # the attempt is recorded; the post-making request was not sent (yet)
+    SENT = "sent"  # the post-making request left: from here on the post may exist
+    UNKNOWN = "unknown"  # no answer to it: unsettled, looked for on the account until found or resent
+    WITH_OWNER = "with_owner"  # handed to the owner to post by hand: unsettled until the owner says
+
+
+class AttemptOutcome(StrEnum):
+    """How one publish attempt (`attempts.outcome`) ended."""
+
+    PENDING = "pending"  # running, or unsettled
+    POSTED = "posted"
+    RECONCILED = "reconciled"  # found on the account after an unknown outcome
+    FAILED = "failed"  # Instagram refused the content
+    RETRY = "retry"  # not sent, or refused for now: the draft is approved again
+    NOT_FOUND = "not_found"  # the owner decided it was not posted
+
+
 PHOTO_TRANSITIONS: dict[PhotoStatus, frozenset[PhotoStatus]] = {
     # analyzed -> analyzed: re-analysis after an owner's correction.
     PhotoStatus.NEW: frozenset({PhotoStatus.ANALYZED}),
@@ -39,11 +60,13 @@ PHOTO_TRANSITIONS: dict[PhotoStatus, frozenset[PhotoStatus]] = {
 DRAFT_TRANSITIONS: dict[DraftStatus, frozenset[DraftStatus]] = {
     # pending -> pending and approved -> approved: new candidates, an edit, or a new time.
     DraftStatus.PENDING: frozenset({DraftStatus.APPROVED, DraftStatus.REJECTED, DraftStatus.PENDING}),
-    DraftStatus.APPROVED: frozenset({DraftStatus.PUBLISHING, DraftStatus.APPROVED}),
+    # approved -> pending: the owner's undo of an approval.
+    DraftStatus.APPROVED: frozenset({DraftStatus.PUBLISHING, DraftStatus.APPROVED, DraftStatus.PENDING}),
     # publishing -> approved only after a reconcile found nothing was published.
     DraftStatus.PUBLISHING: frozenset({DraftStatus.POSTED, DraftStatus.FAILED, DraftStatus.APPROVED}),
     DraftStatus.POSTED: frozenset(),
-    DraftStatus.REJECTED: frozenset(),
+    # rejected -> pending: the owner's undo of a rejection.
+    DraftStatus.REJECTED: frozenset({DraftStatus.PENDING}),
     # failed -> approved: the owner fixed what Instagram refused and approves it again.
     DraftStatus.FAILED: frozenset({DraftStatus.APPROVED}),
 }

@@ -62,7 +62,7 @@ def test_contract_transitions_are_exactly_the_architecture() -> None:
     legal = {(a.value, b.value) for a, targets in DRAFT_TRANSITIONS.items() for b in targets if a != b}
     assert legal == {("pending", "approved"), ("approved", "publishing"), ("publishing", "posted"),
                      ("pending", "rejected"), ("publishing", "failed"), ("publishing", "approved"),
-                     ("failed", "approved")}
+                     ("failed", "approved"), ("approved", "pending"), ("rejected", "pending")}
     legal = {(a.value, b.value) for a, targets in PHOTO_TRANSITIONS.items() for b in targets if a != b}
     assert legal == {("new", "analyzed"), ("analyzed", "drafted")}
 
@@ -148,3 +148,21 @@ def test_times_are_iso_with_offset() -> None:
     with pytest.raises(ValueError):
         from datetime import datetime
         timeutil.iso(datetime(2026, 1, 1))
+
+
+def test_only_a_publishing_draft_has_a_publish_state(store: Store) -> None:
+    from bot.store.states import PublishState
+
+    draft = add_draft(store, "approved")
+    with pytest.raises(IllegalTransition):
+        store.set_publish_state(draft, PublishState.SENT)
+    store.set_draft_status(draft, DraftStatus.PUBLISHING)
+    assert store.draft(draft)["publish_state"] == PublishState.STARTED
+    store.set_publish_state(draft, PublishState.UNKNOWN)
+    assert store.draft(draft)["publish_state"] == PublishState.UNKNOWN
+    store.set_draft_status(draft, DraftStatus.APPROVED)  # the owner resent it: nothing is publishing any more
+    assert store.draft(draft)["publish_state"] is None
+    with pytest.raises(IllegalTransition):
+        store.set_draft_status(draft, DraftStatus.APPROVED, publish_state=PublishState.SENT)
+    with pytest.raises(NotFound):
+        store.set_publish_state(9999, PublishState.SENT)

@@ -157,3 +157,43 @@ def test_a_database_from_a_newer_pawpost_is_refused_untouched(tmp_path: Path, mo
     assert backups == [] and path.read_bytes() == before
     with pytest.raises(PawpostError, match="newer version of pawpost"):
         Store(path)
+
+
+def test_publishing_sub_states_move_from_the_kv_records_to_a_column(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    path = tmp_path / "old.db"
+    shipped = NAMES.index("m005_publishing_state")
+    migrated_up_to(path, shipped, monkeypatch)
+    db = connect(path)
+    # The records as the poster wrote them before the column: started, sent, unknown, with the owner, none.
+    records = {
+        1: {"nonce": "n1"},
+        2: {"nonce": "n2", "sent_at": NOW},
+        3: {"nonce": "n3", "sent_at": NOW, "reason": "ReadTimeout", "error_class": "ReadTimeout", "unknown_at": NOW,
+            "looks": 2, "next_look": NOW, "last_look": {"at": NOW, "items": 5}},
+        4: {"nonce": "n4", "sent_at": NOW, "reason": "sent to you to post by hand", "error_class": "WithOwner",
+            "unknown_at": NOW, "looks": 0, "next_look": None, "with_owner": True},
+        5: None,  # left publishing by a pawpost from before the records
+        6: {"nonce": "n6", "sent_at": NOW},  # a stale record of a draft that is posted since
+    }
+    for draft_id, record in records.items():
+        db.execute("INSERT INTO photos (sha256, status, source_name, created_at, updated_at) "
+                   "VALUES (?, 'drafted', 'a.jpg', ?, ?)", (f"sha{draft_id}", NOW, NOW))
+        db.execute("INSERT INTO drafts (id, photo_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                   (draft_id, draft_id, "posted" if draft_id == 6 else "publishing", NOW, NOW))
+        if record is not None:
+            db.execute("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+                       (f"unsettled:{draft_id}", json.dumps(record), NOW))
+
+    assert migrate(db) == NAMES[shipped:]
+
+    states = dict(db.execute("SELECT id, publish_state FROM drafts"))
+    assert states == {1: "started", 2: "sent", 3: "unknown", 4: "with_owner", 5: "unknown", 6: None}
+    kept = {int(k.partition(":")[2]): json.loads(v) for k, v in db.execute("SELECT key, value FROM kv")}
+    # The facts with no column stay (why, the looks); the flag the column replaced goes.
+    assert kept[3] == records[3] and kept[6] == records[6]
+    assert kept[4] == {k: v for k, v in records[4].items() if k != "with_owner"}
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE drafts SET publish_state = 'lost' WHERE id = 1")
