@@ -123,7 +123,7 @@ def check_service(config: Config, root: Path | None = None) -> Iterator[Check]:
         return
     if active == "no-systemd":
         yield Check("service", True, f"{unit} is installed ({enabled}); systemd is not running here", warning=True)
-    elif active == "failed":
+    elif active == "failed":  # systemctl is-active; not a draft state
         yield Check("service", False, f"{unit} has failed; see 'journalctl -u {unit} -e', then "
                     f"'systemctl restart {unit}'")
     elif active in ("active", "reloading", "activating"):

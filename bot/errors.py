@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class PawpostError(Exception):
     """An error the owner can act on; its message is one clear sentence saying what to do."""
@@ -28,3 +30,62 @@ class ModelUnavailable(PawpostError):
     def __init__(self, key: str, model_id: str, reason: str) -> None:
         self.key, self.model_id, self.reason = key, model_id, reason
         super().__init__(f"models.{key} = {model_id!r} cannot be loaded: {reason}")
+
+
+class NotAllowed(IllegalTransition):
+    """What was asked cannot be done to a draft in its state (approve a posted draft, resend a pending one): the
+    refusal of bot.drafts.lifecycle, with the draft, its state and the action asked for."""
+
+    def __init__(self, draft_id: int, status: str, action: str, message: str) -> None:
+        self.draft_id, self.status, self.action = draft_id, status, action
+        super().__init__(message)
+
+
+class TimeHasPassed(PawpostError):
+    """A time asked for a post is not in the future; `shown` is it in the schedule's zone."""
+
+    def __init__(self, at: datetime, shown: str) -> None:
+        self.at, self.shown = at, shown
+        super().__init__(f"{shown} is in the past; pick a later time")
+
+
+class TimeTaken(PawpostError):
+    """A time asked for a post cannot be had: another draft has it, or its day is at the daily cap (`reason`)."""
+
+    def __init__(self, draft_id: int, at: datetime, reason: str) -> None:
+        self.draft_id, self.at, self.reason = draft_id, at, reason
+        super().__init__(f"{reason}; pick another time, or the next free slot")
+
+
+class BadTime(PawpostError):
+    """A time the owner typed that is not one: not like 2026-12-24 19:00 (`zone` None), or a wall time that the
+    clocks skip in `zone` (a daylight-saving change)."""
+
+    def __init__(self, text: str, zone: str | None = None) -> None:
+        self.text, self.zone = text, zone
+        super().__init__(f"{text!r} does not exist in {zone}: the clocks change that night; pick another time" if zone
+                         else f"{text!r} is not a date and time like 2026-12-24 19:00")
+
+
+class NoCaption(PawpostError):
+    """A draft cannot be approved as it is: it has no caption yet."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"draft {draft_id} has no caption yet: write one, or regenerate it")
+
+
+class NoSuchCandidate(PawpostError):
+    """Candidate `asked` (1-based) of a draft that has `count` of them."""
+
+    def __init__(self, draft_id: int, count: int, asked: int) -> None:
+        self.draft_id, self.count, self.asked = draft_id, count, asked
+        super().__init__(f"draft {draft_id} has {count} candidate(s); pick 1 to {count}" if count else
+                         f"draft {draft_id} has no candidates; write a caption or regenerate")
+
+
+class EmptyStart(PawpostError):
+    """The first words asked for every new candidate are blank."""
+
+    def __init__(self) -> None:
+        super().__init__("the first words to begin with are empty; give the words the caption should begin with")

@@ -21,6 +21,7 @@ from bot import timeutil
 from bot.config import Config
 from bot.store import keys
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def event_message(config: Config, kind: str, text: str, draft_id: int | None) ->
     if kind == "post.posted":
         if not config.notify.posts:
             return None
-        return Message("posted", "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
+        return Message(DraftStatus.POSTED, "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
     if kind == "post.stopped":
         return Message("stopped", "pawpost: posting stopped", f"{text}\nNothing is posted until you act; "
                        f"'pawpost status' (or {_site(config, '/status')}) says what to run.")
@@ -58,7 +59,7 @@ def event_message(config: Config, kind: str, text: str, draft_id: int | None) ->
                        f"'pawpost drafts resend {draft_id}', if you posted it yourself, 'pawpost drafts posted "
                        f"{draft_id}'.")
     if kind == "post.failed":
-        return Message("failed", "pawpost: a post was refused",
+        return Message(DraftStatus.FAILED, "pawpost: a post was refused",
                        f"{text}\nFix the caption or photo and approve it again: {_site(config, f'/drafts/{draft_id}')}")
     return None
 
@@ -92,13 +93,13 @@ def collect(store: Store, config: Config, now: datetime | None = None) -> list[M
 def _review_message(store: Store, config: Config, now: datetime) -> Message | None:
     """At most one 'drafts are waiting' per review_every_hours, and only when a new draft arrived since."""
     seen = int(store.get(keys.NOTIFY_REVIEW_LAST_DRAFT) or 0)
-    newest = store.value("SELECT max(id) FROM drafts WHERE status = 'pending'") or 0
+    newest = store.value("SELECT max(id) FROM drafts WHERE status = ?", (DraftStatus.PENDING,)) or 0
     if newest <= seen:
         return None
     sent = timeutil.parse(store.get(keys.NOTIFY_REVIEW_SENT_AT))
     if sent is not None and now - sent < timedelta(hours=config.notify.review_every_hours):
         return None
-    waiting = store.value("SELECT count(*) FROM drafts WHERE status = 'pending'") or 0
+    waiting = store.value("SELECT count(*) FROM drafts WHERE status = ?", (DraftStatus.PENDING,)) or 0
     store.put(keys.NOTIFY_REVIEW_SENT_AT, timeutil.iso(now))
     store.put(keys.NOTIFY_REVIEW_LAST_DRAFT, newest)
     noun = "draft is" if waiting == 1 else "drafts are"

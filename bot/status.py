@@ -16,6 +16,7 @@ from bot.home import setup_problems
 from bot.ingest.photo_queue import waiting_with_error
 from bot.runtime.model_errors import model_errors
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
@@ -25,8 +26,8 @@ def status(store: Store, config: Config) -> dict[str, Any]:
     counts = store.counts()
     now = timeutil.now()
     last = store.one(
-        "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = 'posted' "
-        "ORDER BY posted_at DESC LIMIT 1"
+        "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = ? ORDER BY posted_at DESC LIMIT 1",
+        (DraftStatus.POSTED,),
     )
     quarantined = store.all(
         "SELECT id, source_name, reason, updated_at FROM photos WHERE status = 'quarantined' ORDER BY id DESC LIMIT 10"
@@ -75,7 +76,7 @@ def status_line(info: dict[str, Any]) -> str:
     """The daemon's one line for systemd (`systemctl status`): what waits, and whether posting is held back."""
     photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n and s in ("new", "analyzed"))
     drafts = ", ".join(f"{n} {s}" for s, n in info["drafts"].items()
-                       if n and s in ("pending", "approved", "publishing"))
+                       if n and s in (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.PUBLISHING))
     parts = [f"photos waiting: {photos or 'none'}", f"drafts: {drafts or 'none'}"]
     if info["posting_stopped"]:
         parts.append("posting stopped")

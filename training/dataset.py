@@ -16,6 +16,9 @@ from bot.config import Config
 from bot.errors import PawpostError
 from bot.limits import HASHTAG_RE, MENTION_RE
 from bot.store.database import Store
+from bot.store.states import DraftStatus
+
+POSTED = DraftStatus.POSTED
 
 LINK_RE = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 # A line of nothing but punctuation: the "." spacer lines people put above a hashtag block.
@@ -58,7 +61,7 @@ class Example:
     """One post the model should learn to write: its photo, pets and the caption as posted (cleaned)."""
 
     key: str  # "draft:<id>" or "imported:<media id>": stable across runs, so new posts can be counted
-    source: str  # "posted" | "imported"
+    source: str  # POSTED (a post pawpost made) | "imported"
     at: str  # when it was posted (UTC ISO); the split is by this
     caption: str
     photo: Path | None
@@ -94,7 +97,7 @@ class Dataset:
         return {
             "train": len(self.train),
             "holdout": len(self.holdout),
-            "posted": sum(e.source == "posted" for e in every),
+            POSTED: sum(e.source == POSTED for e in every),
             "imported": sum(e.source == "imported" for e in every),
             "edited": sum(e.edited for e in every),
             **{f"dropped_{k}": v for k, v in self.dropped.items()},
@@ -115,9 +118,9 @@ def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], d
     for r in store.all(
         f"""SELECT d.id, d.caption, d.edited, coalesce(d.hint, p.hint) AS hint, d.posted_at, d.created_at,
                    d.media_id, d.photo_id, p.path, p.sha256, p.analysis, {_PETS_SQL.format(photo="d.photo_id")} AS pets
-            FROM drafts d JOIN photos p ON p.id = d.photo_id WHERE d.status = 'posted'"""
+            FROM drafts d JOIN photos p ON p.id = d.photo_id WHERE d.status = ?""", (POSTED,)
     ):
-        rows.append({"key": f"draft:{r['id']}", "source": "posted", "at": r["posted_at"] or "", "raw": r["caption"],
+        rows.append({"key": f"draft:{r['id']}", "source": POSTED, "at": r["posted_at"] or "", "raw": r["caption"],
                      "edited": bool(r["edited"]), "hint": r["hint"], "photo_id": r["photo_id"], "path": r["path"],
                      "pets": r["pets"], "media_id": r["media_id"], "sha256": r["sha256"], "analysis": r["analysis"],
                      "prompted_on": r["created_at"]})

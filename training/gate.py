@@ -17,6 +17,7 @@ from typing import Any
 from bot.config import Config, RetrainConfig
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 from training.dataset import Example, clean_caption
 from training.evaluate import BOOTSTRAP_RESAMPLES, Compared, Judged, compare
 
@@ -55,8 +56,8 @@ def past_before(store: Store, holdout: list[Example]) -> Iterator[Store]:
             store.db.backup(target)
         target.execute("PRAGMA foreign_keys = OFF")
         with target:
-            target.execute("UPDATE drafts SET status = 'rejected' WHERE status = 'posted' AND posted_at >= ?",
-                           (cutoff,))
+            target.execute("UPDATE drafts SET status = ? WHERE status = ? AND posted_at >= ?",
+                           (DraftStatus.REJECTED, DraftStatus.POSTED, cutoff))
             target.execute("DELETE FROM imported_posts WHERE taken_at >= ?", (cutoff,))
         target.close()
         snapshot = Store(path, data_dir=store.data_dir)  # library paths resolve to the real photos

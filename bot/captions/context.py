@@ -21,6 +21,7 @@ from bot.captions.rules import body, mentions_name
 from bot.config import Config
 from bot.ingest.filecheck import DEFAULT_MAX_MEGAPIXELS
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 from bot.vision.images import PhotoUnreadable, open_image
 from bot.vision.photo_pets import pets_in
 
@@ -105,7 +106,7 @@ _PAST_SQL = """
     SELECT caption, at, sha256 FROM (
         SELECT d.caption AS caption, d.posted_at AS at, p.sha256 AS sha256
         FROM drafts d JOIN photos p ON p.id = d.photo_id
-        WHERE d.status = 'posted' AND d.caption IS NOT NULL AND trim(d.caption) != ''
+        WHERE d.status = ? AND d.caption IS NOT NULL AND trim(d.caption) != ''
         UNION ALL
         SELECT i.caption, i.taken_at, p.sha256
         FROM imported_posts i LEFT JOIN photos p ON p.id = i.photo_id
@@ -124,7 +125,7 @@ def past_captions(store: Store, limit: int = 100) -> list[PastCaption]:
     """The account's posted captions (pawpost's and imported ones), newest first, without repeats."""
     seen: set[str] = set()
     out = []
-    for caption, _at, sha in store.all(_PAST_SQL, (limit * 2,)):
+    for caption, _at, sha in store.all(_PAST_SQL, (DraftStatus.POSTED, limit * 2)):
         key = " ".join(caption.split())
         if key not in seen:
             seen.add(key)

@@ -1,5 +1,6 @@
-"""The caption stage: due `analyzed` photos become drafts (pending, or approved per approval mode), and
-`regenerate` writes fresh candidates for a pending draft. Prompt, seed and every candidate are recorded.
+"""The caption stage: due `analyzed` photos become drafts (pending, or approved per approval mode); a draft's
+fresh candidates (bot.drafts.regenerate) are written by the same `caption_photos`. Prompt, seed and every candidate
+are recorded.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from bot.captions.prompt import Prompt, build_prompt
 from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
-from bot.drafts.actions import DraftView, get_draft
-from bot.errors import ModelUnavailable, PawpostError
+from bot.errors import ModelUnavailable
 from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.runtime.ml import ManagedModel, Runtime
-from bot.runtime.model_errors import clear_model_error, record_model_error
+from bot.runtime.model_errors import clear_model_error
 from bot.store.database import Store
 from bot.store.states import DraftStatus, PhotoStatus
 
@@ -252,9 +252,9 @@ def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: O
             description=job.description or None,  # for the alt text (bot.captions.alttext)
             created_at=now, updated_at=now,
         )
-        _insert_candidates(store, draft_id, outcome.candidates, generation=0)
+        insert_candidates(store, draft_id, outcome.candidates, generation=0)
         if best is None:
-            store.update("drafts", draft_id, note=_no_caption_note(config, outcome, draft_id))
+            store.update("drafts", draft_id, note=no_caption_note(config, outcome, draft_id))
         store.set_photo_status(job.photo_id, PhotoStatus.DRAFTED, expect=PhotoStatus.ANALYZED)
         clear_failure(store, job.photo_id)
         store.event(f"draft.{status}", f"draft {draft_id} for photo {job.photo_id}: {why}",
@@ -277,13 +277,13 @@ def _approval(config: Config, outcome: Outcome) -> tuple[DraftStatus, str]:
     return DraftStatus.PENDING, "pending (approval.mode = manual)"
 
 
-def _insert_candidates(store: Store, draft_id: int, candidates: list[Scored], generation: int) -> None:
+def insert_candidates(store: Store, draft_id: int, candidates: list[Scored], generation: int) -> None:
     for position, c in enumerate(candidates):
         store.insert("candidates", draft_id=draft_id, position=position, text=c.text, score=c.score,
                      passed=int(c.passed), reason=c.reason, generation=generation)
 
 
-def _no_caption_note(config: Config, outcome: Outcome, draft_id: int) -> str:
+def no_caption_note(config: Config, outcome: Outcome, draft_id: int) -> str:
     reasons = Counter(_reason_kind(c.reason) for c in outcome.candidates if c.reason)
     common = reasons.most_common(1)[0][0] if reasons else "no candidate was written"
     return (f"No caption passed the rules after {outcome.rounds} round(s) of {config.captions.candidates} "
@@ -294,44 +294,3 @@ def _no_caption_note(config: Config, outcome: Outcome, draft_id: int) -> str:
 def _reason_kind(reason: str) -> str:
     # "it does not name Lola, who is in the photo" -> the same kind for every candidate, without quotes.
     return reason.split(' ("')[0].split(': "')[0]
-
-
-def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int, hint: str | None = None,
-               start: str | None = None, vision: Any = None) -> DraftView:
-    """Fresh candidates for a pending draft, with a new seed; `hint` is kept as the photo's hint for the
-    writer, `start` makes every candidate begin with the owner's words. The best one becomes the caption."""
-    row = store.draft(draft_id)
-    if row["status"] != DraftStatus.PENDING:
-        raise PawpostError(f"draft {draft_id} is {row['status']}; only pending drafts can be regenerated")
-    if start is not None and not start.strip():
-        raise PawpostError("--start is empty; give the first words the caption should begin with")
-    hint = hint.strip() if hint is not None and hint.strip() else row["hint"]
-    generation = (store.value("SELECT max(generation) FROM candidates WHERE draft_id = ?", (draft_id,)) or 0) + 1
-    # A fixed captions.seed still gives each regeneration its own (reproducible) seed.
-    seed = config.captions.seed + 1009 * generation if config.captions.seed is not None else new_seed()
-    job = context.load_job(store, config, row["photo_id"], hint=hint)
-    try:
-        outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
-    except ModelUnavailable as exc:
-        record_model_error(store, exc.key, exc.reason)
-        raise
-    for model in captioner.models:
-        clear_model_error(store, model.key)
-    best = outcome.best
-    fields: dict[str, Any] = {
-        "prompt": outcome.prompt.record(), "seed": outcome.seed, "model_version": captioner.version, "hint": hint,
-        "start_text": outcome.prompt.start or None, "confidence": job.confidence, "note": None,
-    }
-    if best is not None:
-        # The owner asked for new words: the new best replaces the caption, an earlier edit included.
-        fields.update(caption=best.text, chosen=0, edited=0, generated_caption=None)
-    with store.tx():
-        _insert_candidates(store, draft_id, outcome.candidates, generation=generation)
-        if best is None:
-            fields["note"] = _no_caption_note(config, outcome, draft_id) + (
-                " The previous caption is kept." if row["caption"] else "")
-        store.set_draft_status(draft_id, DraftStatus.PENDING, expect=DraftStatus.PENDING, **fields)
-        store.event("draft.regenerated", f"draft {draft_id}: {len(outcome.candidates)} new candidate(s), seed "
-                    f"{outcome.seed}" + ("" if best else ", none passed the rules"), draft_id=draft_id,
-                    level="info" if best else "warning")
-    return get_draft(store, draft_id)

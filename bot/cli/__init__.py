@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = cli.main(args=args, prog_name="pawpost", standalone_mode=False)
     except PawpostError as exc:
-        _fail(str(exc), 1, args)
+        from bot.cli.wording import said
+
+        _fail(said(exc), 1, args)
     except BrokenPipeError:  # `pawpost drafts list | head`
         sys.exit(0)
     except OSError as exc:

@@ -12,12 +12,21 @@ import click
 
 from bot.cli import App, console, emit_json, fail, pass_app
 from bot.errors import PawpostError
+from bot.store.states import DraftStatus, PublishState
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.drafts.actions import DraftView, Planned
+    from bot.drafts.actions import DraftView
+    from bot.publish.slots import Planned
 
-STATES = ["pending", "approved", "publishing", "posted", "rejected", "failed"]
+STATES = [str(s) for s in DraftStatus]
+# Where a publishing draft stands, for `drafts show`.
+PUBLISH_STATES = {
+    PublishState.STARTED: "started; the post was not sent yet",
+    PublishState.SENT: "sent; waiting for Instagram's answer",
+    PublishState.UNKNOWN: "unsettled: Instagram did not say whether it was posted (see 'pawpost status')",
+    PublishState.WITH_OWNER: "with you to post by hand ('pawpost drafts posted ID --url LINK' once it is up)",
+}
 
 
 @click.group()
@@ -103,8 +112,9 @@ def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
 @pass_app
 def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
-    from bot.drafts.actions import get_draft, planned
+    from bot.drafts.actions import get_draft
     from bot.drafts.review import photo_facts
+    from bot.publish.slots import planned
 
     d = get_draft(app.store, draft_id)
     facts = photo_facts(app.store, [d.photo_id]).get(d.photo_id)
@@ -127,6 +137,8 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     zone = app.config.schedule.zone
     out = console()
     out.print(f"[bold]draft {d.id}[/] - {d.status}")
+    if d.publish_state:
+        out.print(f"publishing: {PUBLISH_STATES.get(d.publish_state, d.publish_state)}")
     if facts:
         taken = f" (taken {local(facts.taken_at, zone)})" if facts.taken_at else ""
         out.print(f"file:    {escape(facts.source_name)}{taken}")
@@ -172,8 +184,9 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
             alt_text: str | None) -> None:
     """Approve a draft for posting."""
     from bot.drafts.actions import approve as approve_draft
-    from bot.drafts.actions import parse_at, planned
+    from bot.drafts.actions import parse_at
     from bot.limits import normalise
+    from bot.publish.slots import planned
 
     if candidate is not None and caption is not None:
         raise click.UsageError("give either --candidate or --caption, not both")
@@ -188,7 +201,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
 
 def _when(plan: Planned, config: Config) -> str:
     """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
-    from bot.drafts.actions import PLAN_SLOTS
+    from bot.publish.slots import PLAN_SLOTS
     from bot.timeutil import local
 
     zone = config.schedule.zone
@@ -248,8 +261,8 @@ def review(app: App, no_preview: bool) -> None:
 @pass_app
 def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_json: bool) -> None:
     """Write new caption candidates for a pending draft, with a new seed."""
-    from bot.captions.stage import regenerate as regenerate_draft
     from bot.cli.progress import progress
+    from bot.drafts.regenerate import regenerate as regenerate_draft
 
     app.store.draft(draft_id)  # a wrong id is reported before any model loads
     with progress(f"draft {draft_id}: loading the caption model and writing {app.config.captions.candidates} "
@@ -289,9 +302,9 @@ def next_step(d: DraftView) -> str:
 @pass_app
 def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
     """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
-    from bot.vision import set_draft_pets
+    from bot.drafts.actions import correct_pets
 
-    result = set_draft_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
+    result = correct_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
     shown = ", ".join(p["name"] for p in result.pets) or "no pet"
     click.echo(f"draft {draft_id}: pets set to {shown}"
                + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
@@ -315,18 +328,18 @@ def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
         poster.close()
     if as_json:
         emit_json({"look": look, "post": result})
-    elif look.decision == "posted":
+    elif look.decision == DraftStatus.POSTED:
         click.echo(f"draft {draft_id} is on the account after all ({look.media_url or look.media_code}): posted, "
                    "nothing was sent again")
     else:
         click.echo(f"draft {draft_id}: {look.message}")
         if result is None:
             click.echo(f"draft {draft_id} goes out at the next free slot (see 'pawpost schedule')")
-        elif result.status == "posted":
+        elif result.status == DraftStatus.POSTED:
             click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
         elif handed_to_you(result):
             click.echo(f"draft {draft_id} {result.message}")
-    if result is not None and result.status != "posted" and not handed_to_you(result):
+    if result is not None and result.status != DraftStatus.POSTED and not handed_to_you(result):
         fail(f"draft {draft_id} {result.message}")
 
 

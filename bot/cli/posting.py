@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from bot.cli import App, console, emit_json, fail, pass_app
+from bot.store.states import DraftStatus, PublishState
 
 
 def poster_for(app: App):
@@ -77,7 +78,7 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
         if not as_json:
             click.echo(f"draft {draft_id} {result.message}")
         return
-    if result.status != "posted":
+    if result.status != DraftStatus.POSTED:
         fail(f"draft {draft_id} {result.message}")  # the message says what happened: "not posted: ..."
     if not as_json:
         click.echo(f"draft {draft_id} posted: {result.media_url or result.media_code}")
@@ -105,7 +106,7 @@ def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
 
 def handed_to_you(result: Any) -> bool:
     """Handed to you to post by hand (publisher = "notify"): done, as far as pawpost goes."""
-    return result.status == "publishing" and result.error is None
+    return result.publish_state == PublishState.WITH_OWNER
 
 
 @click.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from bot.cli import App, console
+from bot.store.states import DraftStatus
 
 PROMPT = "[a]pprove, 1-{n} pick and approve, [e]dit, [r]eject, [s]kip, [q]uit"
 
@@ -14,11 +15,11 @@ def review_pending(app: App, *, preview: bool) -> None:
     """Each pending draft, oldest first, until the owner has decided on every one or quits; then the tally."""
     from bot.drafts.review import cards
 
-    items = cards(app.store, app.config, "pending")
+    items = cards(app.store, app.config, DraftStatus.PENDING)
     if not items:
         click.echo("nothing to review: no pending drafts")
         return
-    done = {"approved": 0, "rejected": 0, "skipped": 0}
+    done = {DraftStatus.APPROVED: 0, DraftStatus.REJECTED: 0, "skipped": 0}
     for n, item in enumerate(items, 1):
         outcome = _one(app, item.id, f"{n}/{len(items)}", preview=preview)
         if outcome == "quit":
@@ -37,7 +38,7 @@ def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
     show = True
     while True:
         c = card(app.store, app.config, draft_id)
-        if c.draft.status != "pending":  # changed meanwhile (the page, another terminal)
+        if c.draft.status != DraftStatus.PENDING:  # changed meanwhile (the page, another terminal)
             click.echo(f"draft {draft_id} is {c.draft.status} now; next")
             return "skipped"
         if show:
@@ -50,11 +51,11 @@ def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
             if answer in ("a", "approve"):
                 approve(app.store, app.config, draft_id)
                 click.echo(f"draft {draft_id} approved; it goes out at the next free slot")
-                return "approved"
+                return DraftStatus.APPROVED
             if answer.isdigit():
                 approve(app.store, app.config, draft_id, candidate=int(answer))
                 click.echo(f"draft {draft_id} approved with candidate {answer}")
-                return "approved"
+                return DraftStatus.APPROVED
             if answer in ("e", "edit"):
                 from bot.cli.preview import edit_caption
 
@@ -65,14 +66,16 @@ def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
                 reason = click.prompt("why (optional)", default="", show_default=False).strip() or None
                 reject(app.store, draft_id, reason)
                 click.echo(f"draft {draft_id} rejected")
-                return "rejected"
+                return DraftStatus.REJECTED
             if answer in ("s", "skip", ""):
                 return "skipped"
             if answer in ("q", "quit"):
                 return "quit"
             click.echo(f"'{answer}'? " + PROMPT.format(n=n))
         except PawpostError as exc:
-            click.echo(f"pawpost: {exc}", err=True)
+            from bot.cli.wording import said
+
+            click.echo(f"pawpost: {said(exc)}", err=True)
 
 
 def _show(app: App, c: object, position: str, preview: bool) -> None:

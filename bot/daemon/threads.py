@@ -16,6 +16,7 @@ from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,8 @@ class WatchedPoster:
         finally:
             self.busy_since = None
         if result is not None:
-            level = logging.INFO if result.status in ("posted", "approved") and not result.error else logging.WARNING
+            fine = result.status in (DraftStatus.POSTED, DraftStatus.APPROVED) and not result.error
+            level = logging.INFO if fine else logging.WARNING
             log.log(level, "post [draft=%s]: %s", result.draft_id, result.message or result.status)
         return result
 

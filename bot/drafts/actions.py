@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot import limits, timeutil
 from bot.config import Config
-from bot.errors import PawpostError
+from bot.drafts.lifecycle import Action, require
+from bot.drafts.timing import check_time, parse_at
+from bot.errors import NoCaption, NoSuchCandidate, PawpostError
 from bot.store.database import Store
 from bot.store.states import DraftStatus
+
+__all__ = ["DraftView", "approve", "choose", "configured_hashtags", "correct_pets", "edit", "editable", "get_draft",
+           "list_drafts", "list_json", "owner_caption_problem", "parse_at", "reject", "set_alt_text"]
 
 
 @dataclass
@@ -41,6 +46,7 @@ class DraftView:
     media_url: str | None = None
     reject_reason: str | None = None
     rejected_candidates: list[dict[str, Any]] = field(default_factory=list)
+    publish_state: str | None = None  # where a publishing draft stands: started | sent | unknown | with_owner
     alt_text: str | None = None  # filled by get_draft (bot.captions.alttext): the owner's, or written from the photo
 
     def to_json(self) -> dict[str, Any]:
@@ -67,7 +73,7 @@ SELECT json_object(
     'media_code', d.media_code, 'error', d.error,
     'confidence', d.confidence, 'edited', json(CASE WHEN d.edited THEN 'true' ELSE 'false' END),
     'note', d.note, 'hint', d.hint, 'approved_at', d.approved_at, 'media_url', d.media_url,
-    'reject_reason', d.reject_reason,
+    'reject_reason', d.reject_reason, 'publish_state', d.publish_state,
     'rejected_candidates', (SELECT json_group_array(json_object('text', text, 'reason', reason)) FROM (
         SELECT c.text, c.reason FROM candidates c WHERE {_LATEST} AND NOT c.passed ORDER BY c.position))
 )
@@ -115,30 +121,18 @@ def approve(
     `alt_text` replaces the written alt text. `add_hashtags=False` posts the owner's text exactly as written (the
     review page's caption field shows the hashtags already there, as the editor does)."""
     if candidate is not None and caption is not None:
-        raise PawpostError("give either --candidate or --caption, not both")
+        raise PawpostError("give either a candidate or a caption, not both")
     view = get_draft(store, draft_id)
-    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.FAILED):
-        raise PawpostError(f"draft {draft_id} is {view.status}; only pending, approved or failed drafts can be "
-                           "approved")
+    require(Action.APPROVE, view)
     fields: dict[str, Any] = {}
     if candidate is not None:
-        n = len(view.candidates)
-        if n == 0:
-            raise PawpostError(f"draft {draft_id} has no candidates: pass --caption TEXT, or run "
-                               f"'pawpost drafts regenerate {draft_id}'")
-        if not 1 <= candidate <= n:
-            raise PawpostError(f"draft {draft_id} has {n} candidates; --candidate must be 1 to {n}")
-        fields.update(caption=view.candidates[candidate - 1], chosen=candidate - 1)
+        fields.update(_candidate(view, candidate))
     elif caption is not None:
         fields.update(_owner_caption(view, config, caption, add_hashtags=add_hashtags))
     elif not view.caption:
-        raise PawpostError(
-            f"draft {draft_id} has no caption yet: pass --caption TEXT, or run 'pawpost drafts regenerate {draft_id}'"
-        )
+        raise NoCaption(draft_id)
     if at is not None:
-        if at <= timeutil.now():
-            raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
-        _check_time_free(store, config, draft_id, at)
+        check_time(store, config, draft_id, at)
         fields["scheduled_for"] = timeutil.iso(at)
     if alt_text is not None:
         from bot.captions.alttext import clean_alt_text
@@ -152,11 +146,23 @@ def approve(
 
 
 def editable(store: Store, draft_id: int) -> DraftView:
-    """The draft, if its caption may still change (pending or approved); else a clear error."""
+    """The draft, if its caption may still change; else NotAllowed."""
     view = get_draft(store, draft_id)
-    if view.status not in (DraftStatus.PENDING, DraftStatus.APPROVED):
-        raise PawpostError(f"draft {draft_id} is {view.status}; only pending or approved drafts can be edited")
+    require(Action.EDIT, view)
     return view
+
+
+def choose(store: Store, draft_id: int, candidate: int) -> DraftView:
+    """Make candidate N (1-based) the caption without approving: the page's 'pick'."""
+    view = editable(store, draft_id)
+    store.set_draft_status(draft_id, view.status, expect=view.status, **_candidate(view, candidate))
+    return get_draft(store, draft_id)
+
+
+def _candidate(view: DraftView, candidate: int) -> dict[str, Any]:
+    if not 1 <= candidate <= len(view.candidates):
+        raise NoSuchCandidate(view.id, len(view.candidates), candidate)
+    return {"caption": view.candidates[candidate - 1], "chosen": candidate - 1}
 
 
 def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
@@ -212,89 +218,17 @@ def configured_hashtags(config: Config, pet_names: list[str]) -> list[str]:
     return list(seen.values())
 
 
-# -- when an approved draft goes out -----------------------------------------------------------------
-
-# How many upcoming slots are looked at to find when an approved draft goes out.
-PLAN_SLOTS = 50
-
-
-@dataclass
-class Planned:
-    """When the schedule will post a draft: `at` (None: not within the next PLAN_SLOTS slots) and, for a draft
-    approved --at a time it will not get, `moved` says why."""
-
-    at: datetime | None
-    asked: datetime | None = None
-    moved: str = ""
-
-
-def planned(store: Store, config: Config, draft_id: int, now: datetime | None = None) -> Planned | None:
-    """When the approved draft `draft_id` is expected to go out, as `pawpost schedule` plans it (jitter, --at
-    times, the daily cap and the drafts ahead of it included); None when the draft is not approved."""
-    row = store.draft(draft_id)
-    if row["status"] != DraftStatus.APPROVED:
-        return None
-    from bot.publish.slots import SlotBook
-
-    now = now or timeutil.now()
-    asked = timeutil.parse(row["scheduled_for"])
-    if asked is not None and asked <= now:
-        asked = None  # its time has passed: it waits in the queue like any other
-    found = next((u for u in SlotBook(store, config).upcoming(now, PLAN_SLOTS) if u.draft_id == draft_id), None)
-    at = found.slot.fire_at if found else None
-    moved = ""
-    if asked is not None and at != asked:
-        zone = config.schedule.zone
-        # Not another draft's time, nor a day full already: the posts planned before it fill the day.
-        moved = time_conflict(store, config, draft_id, asked) or (
-            f"{asked.astimezone(zone).date().isoformat()} reaches schedule.max_posts_per_day "
-            f"({config.schedule.max_posts_per_day}) with the posts planned before {asked.astimezone(zone):%H:%M}")
-    return Planned(at, asked, moved)
-
-
-def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> str | None:
-    """Why draft `draft_id` cannot go out at `at` as asked (another draft has that time, or the day is already
-    at the daily cap), or None."""
-    zone = config.schedule.zone
-    shown = f"{timeutil.local(at, zone)} ({config.schedule.timezone})"
-    other = store.value("SELECT id FROM drafts WHERE id != ? AND status IN ('approved', 'publishing') "
-                        "AND scheduled_for = ? ORDER BY id LIMIT 1", (draft_id, timeutil.iso(at)))
-    if other is not None:
-        return f"draft {other} is already approved for {shown}, and one time posts one draft"
-    from bot.publish.slots import SlotBook
-
-    cap = config.schedule.max_posts_per_day
-    day = at.astimezone(zone).date()
-    if SlotBook(store, config).posts_on_day(day) >= cap:
-        return f"{day.isoformat()} already has {cap} post(s) (schedule.max_posts_per_day), so {shown} is skipped"
-    return None
-
-
-def _check_time_free(store: Store, config: Config, draft_id: int, at: datetime) -> None:
-    # Refused rather than accepted: the draft would silently go out at some later slot instead.
-    conflict = time_conflict(store, config, draft_id, at)
-    if conflict:
-        raise PawpostError(f"{conflict}; pick another --at time, or leave --at out for the next free slot")
-
-
 def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
     view = get_draft(store, draft_id)
-    if view.status != DraftStatus.PENDING:
-        raise PawpostError(f"draft {draft_id} is {view.status}; only pending drafts can be rejected")
+    require(Action.REJECT, view)
     store.set_draft_status(draft_id, DraftStatus.REJECTED, expect=DraftStatus.PENDING, reject_reason=reason)
     return get_draft(store, draft_id)
 
 
-def parse_at(text: str, config: Config) -> datetime:
-    """'YYYY-MM-DD HH:MM' in the schedule's time zone, as an aware datetime."""
-    try:
-        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise PawpostError(f"--at {text!r} must look like '2026-12-24 19:00'") from None
-    zone = config.schedule.zone
-    moment = naive.replace(tzinfo=zone)
-    # A wall time skipped by a daylight-saving change does not survive the round trip through UTC.
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        raise PawpostError(f"--at {text!r} does not exist in {config.schedule.timezone}: the clocks change that "
-                           "night; pick another time")
-    return moment
+def correct_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> Any:
+    """The owner's word on which pets are in the draft's photo (NAME... or 'none'); pawpost learns from it.
+    Returns bot.vision's Correction."""
+    from bot.vision import set_draft_pets
+
+    require(Action.CORRECT_PETS, store.draft(draft_id))
+    return set_draft_pets(store, config, vision, draft_id, names)

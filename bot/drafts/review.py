@@ -18,7 +18,9 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.drafts.actions import DraftView, get_draft, list_drafts
-from bot.errors import PawpostError
+from bot.drafts.lifecycle import Action, require
+from bot.drafts.timing import check_time, parse_at
+from bot.errors import BadTime
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
 from bot.store.database import Store
 from bot.store.states import DraftStatus
@@ -108,11 +110,9 @@ def card(store: Store, config: Config, draft_id: int) -> Card:
 def reschedule(store: Store, config: Config, draft_id: int, at: datetime | None) -> DraftView:
     """Move an approved draft to its own time `at`, or (None) back to the queue for the next free slot."""
     view = get_draft(store, draft_id)
-    if view.status != DraftStatus.APPROVED:
-        raise PawpostError(f"draft {draft_id} is {view.status}; only approved drafts can be rescheduled "
-                           "(approve it first)")
-    if at is not None and at <= timeutil.now():
-        raise PawpostError(f"{timeutil.local(at, config.schedule.zone)} is in the past; pick a later time")
+    require(Action.RESCHEDULE, view)
+    if at is not None:
+        check_time(store, config, draft_id, at, free=False)
     with store.tx():
         store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.APPROVED,
                                scheduled_for=timeutil.iso(at))
@@ -185,27 +185,11 @@ def draft_line(d: DraftView, facts: PhotoFacts | None, zone: Any) -> dict[str, s
     }
 
 
-def choose(store: Store, config: Config, draft_id: int, candidate: int) -> DraftView:
-    """Make candidate N (1-based) the caption without approving: the page's 'pick', the review loop's number."""
-    from bot.drafts.actions import editable
-
-    view = editable(store, draft_id)
-    n = len(view.candidates)
-    if not 1 <= candidate <= n:
-        raise PawpostError(f"draft {draft_id} has {n} candidate(s); pick 1 to {n}" if n else
-                           f"draft {draft_id} has no candidates; write a caption or regenerate")
-    store.set_draft_status(draft_id, view.status, expect=view.status, caption=view.candidates[candidate - 1],
-                           chosen=candidate - 1)
-    return get_draft(store, draft_id)
-
-
 def parse_local_time(text: str, config: Config) -> datetime:
     """A browser's datetime-local value ('2026-12-24T19:00') in the schedule's time zone."""
-    from bot.drafts.actions import parse_at
-
     cleaned = text.strip().replace("T", " ")[:16]
     try:
         datetime.strptime(cleaned, "%Y-%m-%d %H:%M")
     except ValueError:
-        raise PawpostError(f"{text!r} is not a date and time like 2026-12-24 19:00") from None
+        raise BadTime(text) from None
     return parse_at(cleaned, config)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot import timeutil
 from bot.publish.errors import ErrorKind, classify
 from bot.publish.gate import after_error, remember_error
+from bot.store.states import DraftStatus
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -58,8 +59,9 @@ class FirstComments:
         """Add the hashtag comment to posted drafts that lack it (a crash between post and comment)."""
         now = now or timeutil.now()
         done = 0
-        rows = self.store.all("SELECT id, media_id, first_comment FROM drafts WHERE status = 'posted' "
-                              "AND first_comment IS NOT NULL AND comment_id IS NULL AND media_id IS NOT NULL")
+        rows = self.store.all("SELECT id, media_id, first_comment FROM drafts WHERE status = ? "
+                              "AND first_comment IS NOT NULL AND comment_id IS NULL AND media_id IS NOT NULL",
+                              (DraftStatus.POSTED,))
         for row in rows:
             if not self._may_ask("comment", row[0], now):
                 continue

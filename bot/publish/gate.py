@@ -15,6 +15,7 @@ from bot import timeutil
 from bot.publish.errors import FATAL_ADVICE, QUOTA_ADVICE, ErrorKind, PublishError
 from bot.store import keys
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 
 def stop_sentence(advice: str, error_class: str) -> str:
@@ -92,9 +93,9 @@ def quota_frees_at(store: Store, now: datetime) -> datetime | None:
     of the last 24 hours; None when none is known (another app posted: the fixed cooldown applies)."""
     since = timeutil.iso(now - timedelta(hours=24))
     oldest = store.value(
-        "SELECT min(t) FROM (SELECT posted_at AS t FROM drafts WHERE status = 'posted' AND posted_at >= ? "
+        "SELECT min(t) FROM (SELECT posted_at AS t FROM drafts WHERE status = ? AND posted_at >= ? "
         "UNION ALL SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
-        "WHERE d.status = 'publishing' AND a.started_at >= ?)", (since, since))
+        "WHERE d.status = ? AND a.started_at >= ?)", (DraftStatus.POSTED, since, DraftStatus.PUBLISHING, since))
     at = timeutil.parse(oldest)
     return at + timedelta(hours=24, minutes=1) if at is not None else None
 

@@ -22,6 +22,7 @@ import bot.publish.unsettled as unsettled
 from bot import timeutil
 from bot.captions.alttext import draft_alt_text
 from bot.config import Config
+from bot.drafts.lifecycle import Action, require
 from bot.errors import PawpostError
 from bot.publish.base import Handover, PublishedMedia, Publisher
 from bot.publish.comments import FirstComments, first_comment
@@ -33,7 +34,7 @@ from bot.publish.result import PostResult
 from bot.publish.schedule import Slot, Upcoming
 from bot.publish.slots import SlotBook
 from bot.store.database import Store
-from bot.store.states import DraftStatus
+from bot.store.states import AttemptOutcome, DraftStatus, PublishState
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Poster(Reconciling, FirstComments):
             if self._blocked(now):
                 return None
             looks = self.reconcile(now)
-            settled = [lk for lk in looks if lk.decision in ("posted", "approved")]
+            settled = [lk for lk in looks if lk.decision in (DraftStatus.POSTED, DraftStatus.APPROVED)]
             last = PostResult(settled[-1].draft_id, settled[-1].decision, settled[-1].media_code,
                               settled[-1].media_url, message=settled[-1].message) if settled else None
             if self._blocked(now):
@@ -94,18 +95,7 @@ class Poster(Reconciling, FirstComments):
     def post_now(self, draft_id: int, now: datetime | None = None) -> PostResult:
         """Publish one approved draft now, outside the schedule (it still counts toward the daily cap)."""
         now = now or timeutil.now()
-        draft = self.store.draft(draft_id)
-        status = draft["status"]
-        if status == DraftStatus.POSTED:
-            raise PawpostError(f"draft {draft_id} is already posted ({draft['media_url'] or draft['media_code']}); "
-                               "a draft is posted at most once")
-        if status == DraftStatus.PUBLISHING:
-            raise PawpostError(f"draft {draft_id} is unsettled: Instagram did not say whether it was posted, and it "
-                               f"is never sent twice by pawpost; run 'pawpost reconcile {draft_id}' to look now, or "
-                               f"'pawpost drafts resend {draft_id}' once you checked it is not on the account")
-        if status != DraftStatus.APPROVED:
-            raise PawpostError(f"draft {draft_id} is {status}; only approved drafts can be posted "
-                               f"(approve it first: 'pawpost drafts approve {draft_id}')")
+        require(Action.POST, self.store.draft(draft_id))
         with self._posting_lock(wait=True) as held:
             if not held:
                 raise PawpostError("another pawpost process is posting right now; try again in a minute")
@@ -140,7 +130,7 @@ class Poster(Reconciling, FirstComments):
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=comment)
             attempt_id = self.store.insert("attempts", draft_id=draft_id, nonce=nonce, started_at=timeutil.iso(now))
-            unsettled.mark_started(self.store, draft_id, nonce)
+            unsettled.clear(self.store, draft_id)  # the draft is PublishState.STARTED: nothing was sent yet
             last_fired = self.slots.last_fired()
             if slot is not None:
                 self.slots.fired(slot)
@@ -149,7 +139,7 @@ class Poster(Reconciling, FirstComments):
 
         def before_create() -> None:
             # Step 2, committed right before the post-making request: from here on the post may exist.
-            unsettled.mark_sent(self.store, draft_id, nonce, now)
+            unsettled.mark_sent(self.store, draft_id, now)
             self.store.checkpoint()  # in the database file itself: a lost -wal must not forget the attempt
 
         try:
@@ -169,22 +159,22 @@ class Poster(Reconciling, FirstComments):
                     err = exc
                 except Exception as exc:  # not classified by the publisher (a bug): the post may exist if sent
                     log.exception("publishing draft %s failed", draft_id)
-                    sent = unsettled.record(self.store, draft_id) is not None
+                    sent = unsettled.state(self.store, draft_id) != PublishState.STARTED
                     err = step_error(Step.CREATE if sent else Step.UPLOAD, Evidence(sent=True), exc)
         finally:
             staged.unlink(missing_ok=True)
         if err is not None:
             # When the error came, not when the tick began: a slow upload must not shorten the wait to look.
             failed_at = now + timedelta(seconds=time.monotonic() - began)
-            result = self._failed(draft_id, attempt_id, nonce, err, now, failed_at)
+            result = self._failed(draft_id, attempt_id, err, now, failed_at)
             if slot is not None and result.status != DraftStatus.PUBLISHING:
                 # Nothing went out: the slot is free again for the retry (or the next draft).
                 self.slots.restore_fired(last_fired)
             return result
         if isinstance(media, Handover):
-            return self._with_owner(draft_id, attempt_id, nonce, media, now)
+            return self._with_owner(draft_id, attempt_id, media, now)
         # Step 3, the moment publish returns: the media id/code are stored with the `posted` status.
-        result = self._mark_posted(draft_id, attempt_id, media, now, "posted")
+        result = self._mark_posted(draft_id, attempt_id, media, now, AttemptOutcome.POSTED)
         if comment:
             self._comment(draft_id, media.media_id, comment, now, recovering=False)
         return result
@@ -230,19 +220,20 @@ class Poster(Reconciling, FirstComments):
         self.store.event("post.posted", f"draft {draft_id} posted: {media.url or media.code or 'confirmed by you'}",
                          draft_id=draft_id)
         return PostResult(draft_id, DraftStatus.POSTED, media.code, media.url,
-                          message=f"posted ({media.url or media.code})" if outcome == "posted"
+                          message=f"posted ({media.url or media.code})" if outcome == AttemptOutcome.POSTED
                           else f"found on the account after an unconfirmed attempt: {media.url or media.code}")
 
-    def _with_owner(self, draft_id: int, attempt_id: int, nonce: str, handover: Handover, now: datetime) -> PostResult:
+    def _with_owner(self, draft_id: int, attempt_id: int, handover: Handover, now: datetime) -> PostResult:
         """Handed to the owner (notify): unsettled, waiting for 'pawpost drafts posted'; never sent again by itself."""
         with self.store.tx():
-            unsettled.mark_with_owner(self.store, draft_id, nonce, handover.reason, now)
+            unsettled.mark_with_owner(self.store, draft_id, handover.reason, now)
             self.store.update("attempts", attempt_id, finished_at=timeutil.iso(now))
             self.store.update("drafts", draft_id, error=None, retry_after=None)
         self.store.event("post.with_owner", f"draft {draft_id} {handover.reason}", draft_id=draft_id)
-        return PostResult(draft_id, DraftStatus.PUBLISHING, message=handover.reason)
+        return PostResult(draft_id, DraftStatus.PUBLISHING, message=handover.reason,
+                          publish_state=PublishState.WITH_OWNER)
 
-    def _failed(self, draft_id: int, attempt_id: int, nonce: str, err: PublishError, now: datetime,
+    def _failed(self, draft_id: int, attempt_id: int, err: PublishError, now: datetime,
                 failed_at: datetime | None = None) -> PostResult:
         finished = timeutil.iso(now)
         after_error(self.store, self.config, err, now)
@@ -253,17 +244,17 @@ class Poster(Reconciling, FirstComments):
             at = failed_at or now
             self.store.update("attempts", attempt_id, finished_at=timeutil.iso(at), error_class=err.error_class,
                               error=err.message)
-            unsettled.mark_unknown(self.store, draft_id, nonce, err.label, err.error_class, at)
+            unsettled.mark_unknown(self.store, draft_id, err.label, err.error_class, at)
             note = (f"{err.label} (Instagram did not say whether it was posted; pawpost looks for it on the account "
                     f"and never sends it again by itself: 'pawpost drafts resend {draft_id}' once you checked)")
             self.store.update("drafts", draft_id, error=note)
             self.store.event("post.unsettled", f"draft {draft_id}: {note}", level="warning", draft_id=draft_id)
             return PostResult(draft_id, DraftStatus.PUBLISHING, error=err.label, kind=err.kind, message=note,
-                              outcome=outcome)
+                              outcome=outcome, publish_state=PublishState.UNKNOWN)
         if err.kind == ErrorKind.BAD_CONTENT:
             with self.store.tx():
                 unsettled.clear(self.store, draft_id)
-                self.store.update("attempts", attempt_id, outcome="failed", finished_at=finished,
+                self.store.update("attempts", attempt_id, outcome=AttemptOutcome.FAILED, finished_at=finished,
                                   error_class=err.error_class, error=err.message)
                 self.store.set_draft_status(draft_id, DraftStatus.FAILED, expect=DraftStatus.PUBLISHING,
                                             error=err.label, retry_after=None)
@@ -278,7 +269,7 @@ class Poster(Reconciling, FirstComments):
             retry_after = timeutil.iso(now + timedelta(minutes=wait))
         with self.store.tx():
             unsettled.clear(self.store, draft_id)
-            self.store.update("attempts", attempt_id, outcome="retry", finished_at=finished,
+            self.store.update("attempts", attempt_id, outcome=AttemptOutcome.RETRY, finished_at=finished,
                               error_class=err.error_class, error=err.message)
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
                                         error=err.label, retry_after=retry_after)

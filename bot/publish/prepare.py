@@ -17,6 +17,7 @@ from typing import Any
 from bot.files import write_atomic
 from bot.ingest.filecheck import register_heif
 from bot.publish.errors import BadContent, ErrorKind, PublishError
+from bot.store.states import DraftStatus
 
 MIN_RATIO = 4 / 5
 MAX_RATIO = 1.91
@@ -276,8 +277,8 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
     import logging
 
     made = 0
-    rows = store.all("SELECT d.id, d.photo_id FROM drafts d WHERE d.status IN ('pending', 'approved') "
-                     "ORDER BY d.id DESC LIMIT ?", (limit,))
+    rows = store.all("SELECT d.id, d.photo_id FROM drafts d WHERE d.status IN (?, ?) ORDER BY d.id DESC LIMIT ?",
+                     (DraftStatus.PENDING, DraftStatus.APPROVED, limit))
     for draft_id, photo_id in rows:
         if cached_copy(store, photo_id) is not None:
             continue

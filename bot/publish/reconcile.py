@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import bot.publish.unsettled as unsettled
 from bot import timeutil
+from bot.drafts.lifecycle import Action, require
 from bot.errors import PawpostError
 from bot.publish.base import PublishedMedia, RecentMedia
 from bot.publish.comments import split_hashtags
@@ -19,7 +20,7 @@ from bot.publish.errors import classify
 from bot.publish.gate import after_error, remember_error
 from bot.publish.result import PostResult
 from bot.publish.unsettled import Look
-from bot.store.states import DraftStatus
+from bot.store.states import AttemptOutcome, DraftStatus, PublishState
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -50,17 +51,16 @@ class Reconciling:
                 if force:
                     raise PawpostError("another pawpost process is posting right now; try again in a minute")
                 return looks
-            sql = "SELECT * FROM drafts WHERE status = 'publishing'" + (" AND id = ?" if draft_id else "")
-            rows = self.store.all(sql + " ORDER BY id", (draft_id,) if draft_id else ())
+            sql = "SELECT * FROM drafts WHERE status = ?" + (" AND id = ?" if draft_id else "")
+            rows = self.store.all(sql + " ORDER BY id", (DraftStatus.PUBLISHING, *((draft_id,) if draft_id else ())))
             if draft_id is not None and not rows:
-                status = self.store.draft(draft_id)["status"]
-                raise PawpostError(f"draft {draft_id} is {status}, not unsettled; nothing to reconcile")
+                require(Action.RECONCILE, self.store.draft(draft_id))
             feed = _Feed(self, now)
             for draft in rows:
                 look = self._look(draft, now, force, feed)
                 if look is not None:
                     looks.append(look)
-            if any(lk.decision == "posted" for lk in looks):
+            if any(lk.decision == DraftStatus.POSTED for lk in looks):
                 self.finish_comments(now)
         return looks
 
@@ -69,18 +69,15 @@ class Reconciling:
         """The owner's decision on an unsettled draft: one last look; if the post is not there, back to approved
         (and published at once with `send_now`). Returns the look, and the publish's result with `send_now`."""
         now = now or timeutil.now()
-        draft = self.store.draft(draft_id)
-        if draft["status"] != DraftStatus.PUBLISHING:
-            raise PawpostError(f"draft {draft_id} is {draft['status']}; only an unsettled draft (publishing) can be "
-                               "resent")
+        require(Action.RESEND, self.store.draft(draft_id))
         with self._posting_lock(wait=True) as held:
             if not held:
                 raise PawpostError("another pawpost process is posting right now; try again in a minute")
             [look] = self.reconcile(now, draft_id, force=True)
             if look.decision == "unsettled" or look.decision == "error":
                 self._owner_resend(draft_id, look, now)
-                look.decision = "approved"
-            if not send_now or look.decision != "approved":
+                look.decision = DraftStatus.APPROVED
+            if not send_now or look.decision != DraftStatus.APPROVED:
                 return look, None
             return look, self.post_now(draft_id, now)
 
@@ -92,13 +89,7 @@ class Reconciling:
         with self._posting_lock(wait=True) as held:
             if not held:
                 raise PawpostError("another pawpost process is posting right now; try again in a minute")
-            draft = self.store.draft(draft_id)
-            if draft["status"] != DraftStatus.PUBLISHING:
-                raise PawpostError(f"draft {draft_id} is {draft['status']}; only a draft waiting for you (publishing) "
-                                   "can be confirmed as posted")
-            rec = unsettled.record(self.store, draft_id)
-            if rec is not None and not rec.get("sent_at"):
-                raise PawpostError(f"draft {draft_id} was never sent; it goes back to approved by itself")
+            require(Action.CONFIRM_POSTED, self.store.draft(draft_id))
             if code:
                 owner = self.store.value("SELECT id FROM drafts WHERE media_code = ? AND id != ?", (code, draft_id))
                 if owner:
@@ -107,7 +98,7 @@ class Reconciling:
                                      (draft_id,))
             attempt_id = attempt["id"] if attempt else self.store.insert(
                 "attempts", draft_id=draft_id, nonce=secrets.token_hex(16), started_at=timeutil.iso(now))
-            self._mark_posted(draft_id, attempt_id, PublishedMedia("", code, url or ""), now, "posted")
+            self._mark_posted(draft_id, attempt_id, PublishedMedia("", code, url or ""), now, AttemptOutcome.POSTED)
         return PostResult(draft_id, DraftStatus.POSTED, code or None, url or None,
                           message="posted (on your word" + (f": {url})" if url else ")"))
 
@@ -125,26 +116,27 @@ class Reconciling:
             # The answer was stored: the post exists; only the status change was lost.
             media = PublishedMedia(attempt["media_id"], attempt["media_code"] or "", draft["media_url"] or "")
             result = self._mark_posted(draft_id, attempt["id"], media,
-                                       timeutil.parse(attempt["finished_at"]) or now, "reconciled")
-            return Look(draft_id, "posted", result.message, media_code=media.code, media_url=media.url)
+                                       timeutil.parse(attempt["finished_at"]) or now, AttemptOutcome.RECONCILED)
+            return Look(draft_id, DraftStatus.POSTED, result.message, media_code=media.code, media_url=media.url)
         rec = unsettled.record(self.store, draft_id)
-        nonce = attempt["nonce"]
-        if rec is not None and rec.get("nonce") == nonce and not rec.get("sent_at"):
+        state = PublishState(draft["publish_state"]) if draft["publish_state"] else None
+        if state == PublishState.STARTED:
             return self._never_sent(draft_id, attempt, now)
-        if rec is not None and rec.get("nonce") == nonce and rec.get("with_owner"):
+        if state == PublishState.WITH_OWNER:
             # Handed to the owner (notify): only the owner can say; there is no feed to look at.
             if not force:
                 return None
-            return Look(draft_id, "unsettled", f"{rec.get('reason')}; waiting for you", looked_at=timeutil.iso(now))
-        if rec is None or rec.get("nonce") != nonce:
+            reason = (rec or {}).get("reason")
+            return Look(draft_id, "unsettled", f"{reason}; waiting for you", looked_at=timeutil.iso(now))
+        if rec is None:
             # Left `publishing` by a pawpost from before these records: whether it was sent is not known.
             since = timeutil.parse(attempt["finished_at"] or attempt["started_at"])
-            rec = unsettled.mark_unknown(self.store, draft_id, nonce, "left publishing by an earlier pawpost "
-                                         "version; whether it was sent is not known", "Unknown", since or now)
-        elif not rec.get("next_look"):
+            rec = unsettled.mark_unknown(self.store, draft_id, "left publishing by an earlier pawpost version; "
+                                         "whether it was sent is not known", "Unknown", since or now)
+        elif state in (PublishState.SENT, None):
             # Killed between the post-making request and its answer: unknown from the moment it was sent.
-            sent_at = timeutil.parse(rec["sent_at"]) or now
-            rec = unsettled.mark_unknown(self.store, draft_id, nonce, "pawpost stopped (a crash or a kill) while "
+            sent_at = timeutil.parse(rec.get("sent_at")) or now
+            rec = unsettled.mark_unknown(self.store, draft_id, "pawpost stopped (a crash or a kill) while "
                                          "waiting for Instagram's answer", "Interrupted", sent_at)
             self.store.update("drafts", draft_id, error=f"Interrupted: {rec['reason']} (pawpost looks for it on the "
                               f"account; 'pawpost drafts resend {draft_id}' once you checked it is not there)")
@@ -162,8 +154,9 @@ class Reconciling:
         back = unsettled.reaches_back_to(recent)
         if match is not None:
             media = PublishedMedia(match.media_id, match.code, match.url)
-            result = self._mark_posted(draft_id, attempt["id"], media, match.taken_at or now, "reconciled")
-            return Look(draft_id, "posted", result.message, looked_at=timeutil.iso(now), items=len(recent),
+            result = self._mark_posted(draft_id, attempt["id"], media, match.taken_at or now,
+                                       AttemptOutcome.RECONCILED)
+            return Look(draft_id, DraftStatus.POSTED, result.message, looked_at=timeutil.iso(now), items=len(recent),
                         reaches_back_to=back, media_code=match.code, media_url=match.url)
         rec = unsettled.looked(self.store, draft_id, rec, now, recent)
         zone = self.config.schedule.zone
@@ -180,14 +173,15 @@ class Reconciling:
         with self.store.tx():
             unsettled.clear(self.store, draft_id)
             if attempt is not None:
-                self.store.update("attempts", attempt["id"], outcome="retry", finished_at=timeutil.iso(now),
-                                  error_class="Interrupted", error="stopped before the post was sent")
+                self.store.update("attempts", attempt["id"], outcome=AttemptOutcome.RETRY,
+                                  finished_at=timeutil.iso(now), error_class="Interrupted",
+                                  error="stopped before the post was sent")
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
                                         error="Interrupted: pawpost stopped before the post was sent; it goes out "
                                               "at a later slot", retry_after=None)
         self.store.event("post.interrupted", f"draft {draft_id}: pawpost stopped before the post was sent; approved "
                          "again", level="warning", draft_id=draft_id)
-        return Look(draft_id, "approved", "pawpost stopped before the post was sent: approved again",
+        return Look(draft_id, DraftStatus.APPROVED, "pawpost stopped before the post was sent: approved again",
                     looked_at=timeutil.iso(now))
 
     def _owner_resend(self, draft_id: int, look: Look, now: datetime) -> None:
@@ -199,7 +193,8 @@ class Reconciling:
         with self.store.tx():
             unsettled.clear(self.store, draft_id)
             if attempt is not None:
-                self.store.update("attempts", attempt["id"], outcome="not_found", finished_at=timeutil.iso(now))
+                self.store.update("attempts", attempt["id"], outcome=AttemptOutcome.NOT_FOUND,
+                                  finished_at=timeutil.iso(now))
             self.store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=DraftStatus.PUBLISHING,
                                         error=None, retry_after=None)
         self.store.event("post.resend", f"draft {draft_id}: the owner decided it was not posted (pawpost checked "

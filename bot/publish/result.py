@@ -20,6 +20,7 @@ class PostResult:
     kind: str | None = None
     message: str = ""
     outcome: str | None = None  # not_sent | refused | unknown, for a failed step
+    publish_state: str | None = None  # where a `publishing` draft stands (bot.store.states.PublishState)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

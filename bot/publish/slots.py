@@ -1,20 +1,23 @@
 """The schedule's facts in the database: the last slot fired, posts per local day, which draft fills a slot.
 
 `SlotBook` feeds bot.publish.schedule's pure functions from SQLite; the poster asks it what is due and records
-what fired.
+what fired; `planned` says when one approved draft goes out.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from bot import timeutil
 from bot.config import Config
+from bot.drafts import timing
 from bot.publish import schedule
 from bot.publish.schedule import Decision, Slot, Upcoming
 from bot.store import keys
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 
 
 class SlotBook:
@@ -30,12 +33,13 @@ class SlotBook:
 
     def upcoming(self, now: datetime, count: int = 5) -> list[Upcoming]:
         """The next slots and the drafts that will fill them (for `pawpost schedule`)."""
-        queue = [r[0] for r in self.store.all(self._QUEUE_SQL, {"now": timeutil.iso(now)})]
+        queue = [r[0] for r in self.store.all(self._QUEUE_SQL, {"now": timeutil.iso(now),
+                                                                 "state": DraftStatus.APPROVED})]
         return schedule.upcoming(self.config.schedule, now, count, salt=self.salt(),
                                  at_drafts=self.at_drafts(now), queue=queue, posts_on_day=self.posts_on_day)
 
     _QUEUE_SQL = """
-        SELECT id FROM drafts WHERE status = 'approved'
+        SELECT id FROM drafts WHERE status = :state
           AND (scheduled_for IS NULL OR scheduled_for <= :now)
         ORDER BY scheduled_for IS NULL, scheduled_for, approved_at, id
     """
@@ -47,33 +51,27 @@ class SlotBook:
                                at_drafts=self.at_drafts(now - timedelta(days=3)), posts_on_day=self.posts_on_day)
 
     def at_drafts(self, since: datetime) -> list[tuple[int, datetime]]:
-        rows = self.store.all("SELECT id, scheduled_for FROM drafts WHERE status = 'approved' "
-                              "AND scheduled_for IS NOT NULL AND scheduled_for > ?", (timeutil.iso(since),))
+        rows = self.store.all("SELECT id, scheduled_for FROM drafts WHERE status = ? "
+                              "AND scheduled_for IS NOT NULL AND scheduled_for > ?",
+                              (DraftStatus.APPROVED, timeutil.iso(since)))
         return [(r[0], timeutil.parse(r[1])) for r in rows]
 
     def pick(self, slot: Slot, now: datetime) -> int | None:
-        params = {"now": timeutil.iso(now)}
+        params = {"now": timeutil.iso(now), "state": DraftStatus.APPROVED}
         if slot.draft_id is not None:
-            row = self.store.one("SELECT id FROM drafts WHERE id = :id AND status = 'approved' "
+            row = self.store.one("SELECT id FROM drafts WHERE id = :id AND status = :state "
                                  "AND (retry_after IS NULL OR retry_after <= :now)", {**params, "id": slot.draft_id})
             if row:
                 return row[0]
         row = self.store.one(
-            "SELECT id FROM drafts WHERE status = 'approved' AND (scheduled_for IS NULL OR scheduled_for <= :now) "
+            "SELECT id FROM drafts WHERE status = :state AND (scheduled_for IS NULL OR scheduled_for <= :now) "
             "AND (retry_after IS NULL OR retry_after <= :now) "
             "ORDER BY scheduled_for IS NULL, scheduled_for, approved_at, id LIMIT 1", params)
         return row[0] if row else None
 
     def posts_on_day(self, day: date) -> int:
         """Posts (and posts in flight) on a local day of the schedule's zone."""
-        zone = self.config.schedule.zone
-        since = timeutil.iso(datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
-        moments = [r[0] for r in self.store.all(
-            "SELECT posted_at FROM drafts WHERE status = 'posted' AND posted_at >= ?", (since,))]
-        moments += [r[0] for r in self.store.all(
-            "SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
-            "WHERE d.status = 'publishing' AND a.outcome = 'pending'")]
-        return sum(1 for m in moments if m and timeutil.parse(m).astimezone(zone).date() == day)
+        return timing.posts_on_day(self.store, self.config.schedule.zone, day)
 
     def salt(self) -> str:
         salt = self.store.get(keys.SCHEDULE_SALT)
@@ -105,3 +103,39 @@ class SlotBook:
             self.store.event("schedule.skipped", f"{what} {timeutil.local(slot.at, zone)} skipped: {reason}",
                              level="warning" if "missed" in reason else "info", draft_id=slot.draft_id)
         self.fired(slots[-1])
+
+
+# How many upcoming slots are looked at to find when an approved draft goes out.
+PLAN_SLOTS = 50
+
+
+@dataclass
+class Planned:
+    """When the schedule will post a draft: `at` (None: not within the next PLAN_SLOTS slots) and, for a draft
+    approved for a time it will not get, `moved` says why."""
+
+    at: datetime | None
+    asked: datetime | None = None
+    moved: str = ""
+
+
+def planned(store: Store, config: Config, draft_id: int, now: datetime | None = None) -> Planned | None:
+    """When the approved draft `draft_id` is expected to go out, as `pawpost schedule` plans it (jitter, asked
+    times, the daily cap and the drafts ahead of it included); None when the draft is not approved."""
+    row = store.draft(draft_id)
+    if row["status"] != DraftStatus.APPROVED:
+        return None
+    now = now or timeutil.now()
+    asked = timeutil.parse(row["scheduled_for"])
+    if asked is not None and asked <= now:
+        asked = None  # its time has passed: it waits in the queue like any other
+    found = next((u for u in SlotBook(store, config).upcoming(now, PLAN_SLOTS) if u.draft_id == draft_id), None)
+    at = found.slot.fire_at if found else None
+    moved = ""
+    if asked is not None and at != asked:
+        zone = config.schedule.zone
+        # Not another draft's time, nor a day full already: the posts planned before it fill the day.
+        moved = timing.time_conflict(store, config, draft_id, asked) or (
+            f"{asked.astimezone(zone).date().isoformat()} reaches schedule.max_posts_per_day "
+            f"({config.schedule.max_posts_per_day}) with the posts planned before {asked.astimezone(zone):%H:%M}")
+    return Planned(at, asked, moved)

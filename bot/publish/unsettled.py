@@ -1,8 +1,8 @@
 """Unsettled drafts: a post-making request whose outcome is unknown. What is known about each, when to look again.
 
-A draft is unsettled while it is `publishing` and its attempt is not running: the record (kv `unsettled:<id>`,
-written with the attempt) says whether the post-making request was sent, why the outcome is unknown, and the looks
-so far. Only finding the post
+A draft is unsettled while it is `publishing` and its attempt is not running. Where it stands is the draft's
+`publish_state` (started, sent, unknown, with_owner); the record (kv `unsettled:<id>`) keeps the facts that go with
+it: when the post-making request was sent, why the outcome is unknown, the looks so far. Only finding the post
 (`posted`) or the owner's `pawpost drafts resend` settles it; looks continue with backoff, for good.
 """
 
@@ -16,6 +16,7 @@ from bot import timeutil
 from bot.publish.base import RecentMedia, same_caption
 from bot.store import keys
 from bot.store.database import Store
+from bot.store.states import DraftStatus, PublishState
 
 # When to look at the account's feed after the unknown outcome: quickly at first (most answers are just lost),
 # then further apart as a lagging feed catches up; from the last one on, every LOOK_EVERY, for as long as it takes.
@@ -46,39 +47,57 @@ class Look:
         return asdict(self)
 
 
+def state(store: Store, draft_id: int) -> PublishState | None:
+    """Where the draft stands while publishing (None: it is not publishing)."""
+    value = store.value("SELECT publish_state FROM drafts WHERE id = ?", (draft_id,))
+    return PublishState(value) if value else None
+
+
 def record(store: Store, draft_id: int) -> dict[str, Any] | None:
+    """The facts kept with an unsettled draft (sent_at, reason, error_class, unknown_at, looks, next_look)."""
     value = store.get(keys.UNSETTLED.format(draft_id))
     return value if isinstance(value, dict) else None
 
 
-def mark_started(store: Store, draft_id: int, nonce: str) -> None:
-    """Committed with the attempt: a record without `sent_at` proves the post-making request was never sent."""
-    store.put(keys.UNSETTLED.format(draft_id), {"nonce": nonce})
+def waiting(store: Store, draft_id: int) -> dict[str, Any] | None:
+    """An unsettled draft the owner can confirm as posted: handed over to post by hand, or sent with no answer
+    (`with_owner`, `reason`); None for any other draft."""
+    at = state(store, draft_id)
+    if at is None or at == PublishState.STARTED:
+        return None
+    return {"with_owner": at == PublishState.WITH_OWNER, "reason": (record(store, draft_id) or {}).get("reason")}
 
 
-def mark_sent(store: Store, draft_id: int, nonce: str, now: datetime) -> None:
+def mark_sent(store: Store, draft_id: int, now: datetime) -> None:
     """Committed right before the post-making request: from here on the post may exist."""
-    store.put(keys.UNSETTLED.format(draft_id), {"nonce": nonce, "sent_at": timeutil.iso(now)})
+    with store.tx():
+        store.set_publish_state(draft_id, PublishState.SENT)
+        store.put(keys.UNSETTLED.format(draft_id), {"sent_at": timeutil.iso(now)})
 
 
-def mark_unknown(store: Store, draft_id: int, nonce: str, reason: str, error_class: str, at: datetime) -> dict:
+def mark_unknown(store: Store, draft_id: int, reason: str, error_class: str, at: datetime) -> dict:
     """The post-making request's outcome is unknown: the draft is unsettled from `at`; the first look is planned."""
-    rec = record(store, draft_id) or {"nonce": nonce, "sent_at": timeutil.iso(at)}
-    rec.update(nonce=nonce, reason=reason, error_class=error_class, unknown_at=timeutil.iso(at), looks=0,
+    rec = record(store, draft_id) or {"sent_at": timeutil.iso(at)}
+    rec.update(reason=reason, error_class=error_class, unknown_at=timeutil.iso(at), looks=0,
                next_look=timeutil.iso(at + LOOKS[0]))
-    store.put(keys.UNSETTLED.format(draft_id), rec)
+    with store.tx():
+        store.set_publish_state(draft_id, PublishState.UNKNOWN)
+        store.put(keys.UNSETTLED.format(draft_id), rec)
     return rec
 
 
-def mark_with_owner(store: Store, draft_id: int, nonce: str, reason: str, at: datetime) -> dict:
+def mark_with_owner(store: Store, draft_id: int, reason: str, at: datetime) -> dict:
     """Handed to the owner to post by hand (publisher = "notify"): unsettled until the owner says; never looked for."""
-    rec = {"nonce": nonce, "sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner",
-           "unknown_at": timeutil.iso(at), "looks": 0, "next_look": None, "with_owner": True}
-    store.put(keys.UNSETTLED.format(draft_id), rec)
+    rec = {"sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner", "unknown_at": timeutil.iso(at),
+           "looks": 0, "next_look": None}
+    with store.tx():
+        store.set_publish_state(draft_id, PublishState.WITH_OWNER)
+        store.put(keys.UNSETTLED.format(draft_id), rec)
     return rec
 
 
 def clear(store: Store, draft_id: int) -> None:
+    """Forget the record (the draft's publish_state goes with its status: the store clears it on leaving)."""
     store.put(keys.UNSETTLED.format(draft_id), None)
 
 
@@ -125,14 +144,13 @@ def find_post(store: Store, draft_id: int, sent_caption: str, started: datetime,
 def unsettled_drafts(store: Store) -> list[dict[str, Any]]:
     """Every unsettled draft for `status`: why, when it was tried, the next automatic look, the owner's command."""
     out = []
-    for row in store.all("SELECT d.id, d.error, a.started_at FROM drafts d LEFT JOIN attempts a ON a.id = "
-                         "(SELECT max(id) FROM attempts WHERE draft_id = d.id) WHERE d.status = 'publishing' "
-                         "ORDER BY d.id"):
-        rec = record(store, row["id"])
-        # No record at all: left `publishing` by a pawpost from before these records, so it may have been sent.
-        sent = rec is None or bool(rec.get("sent_at"))
-        rec = rec or {}
-        if rec.get("with_owner"):
+    for row in store.all("SELECT d.id, d.error, d.publish_state, a.started_at FROM drafts d LEFT JOIN attempts a "
+                         "ON a.id = (SELECT max(id) FROM attempts WHERE draft_id = d.id) WHERE d.status = ? "
+                         "ORDER BY d.id", (DraftStatus.PUBLISHING,)):
+        at = PublishState(row["publish_state"]) if row["publish_state"] else PublishState.UNKNOWN
+        sent = at != PublishState.STARTED
+        rec = record(store, row["id"]) or {}
+        if at == PublishState.WITH_OWNER:
             out.append({"draft_id": row["id"], "reason": rec.get("reason") or "sent to you to post by hand",
                         "attempted_at": row["started_at"], "looks": 0, "last_look": None, "next_look": None,
                         "command": f"pawpost drafts posted {row['id']} --url LINK",

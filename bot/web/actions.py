@@ -90,8 +90,7 @@ async def caption(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts.actions import edit, get_draft, set_alt_text
-        from bot.drafts.review import choose
+        from bot.drafts.actions import choose, edit, get_draft, set_alt_text
 
         view = get_draft(store, draft_id)
         choice = caption_choice(view, form)
@@ -101,7 +100,7 @@ async def caption(request: Request, form: FormData) -> Response:
             set_alt_text(store, draft_id, alt)
             said.append("alt text saved")
         if "candidate" in choice:
-            choose(store, site.config, draft_id, choice["candidate"])
+            choose(store, draft_id, choice["candidate"])
             return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(f"; {x}" for x in said)
         if "caption" in choice:
             edit(store, site.config, draft_id, choice["caption"])
@@ -129,7 +128,7 @@ async def regenerate(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.captions.stage import regenerate as regenerate_draft
+        from bot.drafts.regenerate import regenerate as regenerate_draft
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():
@@ -146,11 +145,11 @@ async def pets(request: Request, form: FormData) -> Response:
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
     def run(store: Store) -> str:
-        from bot.vision import set_draft_pets
+        from bot.drafts.actions import correct_pets
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():
-            result = set_draft_pets(store, site.config, site.vision(), draft_id, names)
+            result = correct_pets(store, site.config, site.vision(), draft_id, names)
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"
         line = f"Draft {draft_id}: pets set to {shown}"
         if result.references_added:

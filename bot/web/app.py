@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from bot import timeutil
 from bot.config import Config
+from bot.drafts.lifecycle import DraftStatus, can
 from bot.drafts.review import is_loopback, login_required
 from bot.errors import NotFound, PawpostError
 from bot.runtime.services import ModelServices
@@ -49,6 +50,9 @@ class Site:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["local"] = lambda moment: timeutil.local(moment, config.schedule.zone)
         self.templates.env.globals["timezone"] = config.schedule.timezone
+        # What a draft's card offers is what bot.drafts.lifecycle allows in its state.
+        self.templates.env.globals["can"] = can
+        self.templates.env.globals["states"] = DraftStatus
         self.models_lock = threading.Lock()  # one model job (regenerate, a pet correction) at a time
         self.models = ModelServices(config)  # Vision and the Captioner, built (and loaded) on first use
         self._unload_timer: threading.Timer | None = None

@@ -12,10 +12,13 @@ from starlette.responses import FileResponse, Response
 
 from bot import timeutil
 from bot.store.database import Store
+from bot.store.states import DraftStatus
 from bot.web.app import site_of
 
 QUEUE_LIMIT = 50
 POSTED_LIMIT = 100
+# The posted page: drafts that went out, may have, or were refused.
+SENT_STATES = (DraftStatus.POSTED, DraftStatus.PUBLISHING, DraftStatus.FAILED)
 
 
 def _pet_names(store: Store, config: Any) -> list[str]:
@@ -40,9 +43,9 @@ async def queue(request: Request) -> Response:
         from bot.drafts.review import cards
         from bot.publish.gate import posting_blocked
 
-        items = cards(store, site.config, "pending", QUEUE_LIMIT)
+        items = cards(store, site.config, DraftStatus.PENDING, QUEUE_LIMIT)
         return {"cards": items, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, items),
-                "pending": store.counts()["drafts"]["pending"], "blocked": posting_blocked(store)}
+                "waiting": store.counts()["drafts"][DraftStatus.PENDING], "blocked": posting_blocked(store)}
 
     return site.render(request, "queue.html", **await site.run(load), config=site.config)
 
@@ -53,13 +56,12 @@ async def draft(request: Request) -> Response:
 
     def load(store: Store) -> dict[str, Any]:
         from bot.drafts.review import card
-        from bot.publish.unsettled import record
+        from bot.publish.unsettled import waiting
 
         item = card(store, site.config, draft_id)
         # An unsettled draft the owner can confirm: handed over to post by hand (notify), or sent with no answer.
-        waiting = record(store, draft_id) if item.draft.status == "publishing" else None
         return {"card": item, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, [item]),
-                "waiting": waiting if waiting and waiting.get("sent_at") else None}
+                "waiting": waiting(store, draft_id)}
 
     return site.render(request, "draft.html", **await site.run(load), config=site.config)
 
@@ -95,7 +97,7 @@ async def schedule(request: Request) -> Response:
 
         now = timeutil.now()
         slots = SlotBook(store, site.config).upcoming(now, 14)
-        approved = {d.id: d for d in list_drafts(store, "approved")}
+        approved = {d.id: d for d in list_drafts(store, DraftStatus.APPROVED)}
         placed = {s.draft_id for s in slots if s.draft_id is not None}
         return {"slots": slots, "drafts": approved, "later": [d for i, d in approved.items() if i not in placed],
                 "blocked": posting_blocked(store, now), "cooldown": cooldown_until(store, now)}
@@ -110,7 +112,7 @@ async def posted(request: Request) -> Response:
         from bot.drafts.actions import list_drafts
         from bot.drafts.review import outbox_image, photo_facts
 
-        items = [d for d in list_drafts(store, None, None) if d.status in ("posted", "publishing", "failed")]
+        items = [d for d in list_drafts(store, None, None) if d.status in SENT_STATES]
         items = items[:POSTED_LIMIT]
         items.sort(key=lambda d: d.posted_at or d.created_at, reverse=True)
         outbox = {d.id: outbox_image(site.config, d.id) for d in items if not d.media_url}
@@ -128,8 +130,8 @@ async def status(request: Request) -> Response:
         from bot.status import status as status_of
 
         facts = status_of(store, site.config)
-        return {"facts": facts, "unsettled": list_drafts(store, "publishing"), "blocked": posting_blocked(store),
-                "retrain": _last_retrain(site.config)}
+        return {"facts": facts, "unsettled": list_drafts(store, DraftStatus.PUBLISHING),
+                "blocked": posting_blocked(store), "retrain": _last_retrain(site.config)}
 
     return site.render(request, "status.html", **await site.run(load), config=site.config)
 

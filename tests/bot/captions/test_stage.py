@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.captions import Captioner, draft_analyzed, regenerate
+from bot.captions import Captioner, draft_analyzed
 from bot.captions.rules import RuleContext, check_candidate
 from bot.drafts.actions import edit, get_draft
+from bot.drafts.regenerate import regenerate
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from tests.tiny_captions import SCRIPTED_CAPTIONS

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from bot import timeutil
-from bot.publish.unsettled import record
+from bot.publish.unsettled import record, state
+from bot.store.states import PublishState
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_instagram import FakeInstagram, Timeout
 from tests.bot.publish.test_instagram import SLOT, draft_row, poster, tick
@@ -110,7 +111,8 @@ def test_sigkill_between_the_configure_and_its_answer_then_a_restart(ig_home, ig
     _reload(fake)
     assert fake.count("configure") == 1 and fake.posts_with(caption) == (1 if lands else 0)
     assert draft_row(ig_store, draft_id)["status"] == "publishing"
-    assert record(ig_store, draft_id)["sent_at"]  # committed before the configure left
+    assert state(ig_store, draft_id) == PublishState.SENT  # committed before the configure left
+    assert record(ig_store, draft_id)["sent_at"]
 
     restarted = poster(ig_config, ig_store)  # the restart: same database, same account
     for minutes in (1, 3, 8, 20, 45, 120):
@@ -135,7 +137,7 @@ def test_sigkill_during_the_upload_is_approved_again_without_a_look(ig_home, ig_
 
     assert child.returncode == -signal.SIGKILL
     assert draft_row(ig_store, draft_id)["status"] == "publishing"
-    assert "sent_at" not in record(ig_store, draft_id)  # the attempt's record: the configure was never sent
+    assert state(ig_store, draft_id) == PublishState.STARTED  # the configure was never sent
     restarted = poster(ig_config, ig_store)
     settled = tick(restarted, _reload(fake), SLOT + timedelta(minutes=2))
     assert settled.status == "approved" and fake.count("feed") == 0  # no need to look: nothing can be there

@@ -152,6 +152,21 @@ def test_a_time_in_the_past_is_a_409_page_and_nothing_changes(client, web_store)
     assert get_draft(web_store, draft_id).status == "pending"
 
 
+@pytest.mark.parametrize("at", ["2020-01-01T10:00", "yesterday"])
+def test_the_page_words_a_bad_time_without_the_clis_flags(client, web_store, at):
+    draft_id = add_draft(web_store, CANDIDATES)
+
+    response = client.post(f"/drafts/{draft_id}/approve", data={"csrf": form_token(client), "when": "at", "at": at})
+
+    assert response.status_code == 409
+    assert "--at" not in response.text and ("in the past" in response.text or "is not a date and time" in response.text)
+    client.post(f"/drafts/{draft_id}/approve", data={"csrf": form_token(client), "pick": "1", "when": "queue"})
+    assert get_draft(web_store, draft_id).status == "approved"
+    moved = client.post(f"/drafts/{draft_id}/schedule", data={"csrf": form_token(client), "when": "at", "at": at})
+    assert moved.status_code == 409 and "--at" not in moved.text
+    assert "in the past" in moved.text or "is not a date and time" in moved.text
+
+
 def test_a_caption_over_the_rules_is_refused_with_the_clis_reason(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES)
     spam = "Too many " + " ".join(f"#tag{i}" for i in range(9))

@@ -1,0 +1,65 @@
+"""When a draft may go out at a time the owner asks for: the time read from text, in the future, free of another
+draft and within the day's cap. The slot book (bot.publish.slots) plans the rest of the schedule on these facts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bot import timeutil
+from bot.config import Config
+from bot.errors import BadTime, TimeHasPassed, TimeTaken
+from bot.store.database import Store
+from bot.store.states import DraftStatus
+
+
+def parse_at(text: str, config: Config) -> datetime:
+    """'YYYY-MM-DD HH:MM' in the schedule's time zone, as an aware datetime."""
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise BadTime(text) from None
+    zone = config.schedule.zone
+    moment = naive.replace(tzinfo=zone)
+    # A wall time skipped by a daylight-saving change does not survive the round trip through UTC.
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise BadTime(text, config.schedule.timezone)
+    return moment
+
+
+def posts_on_day(store: Store, zone: Any, day: date) -> int:
+    """Posts (and posts in flight) on a local day of `zone`."""
+    since = timeutil.iso(datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+    moments = [r[0] for r in store.all("SELECT posted_at FROM drafts WHERE status = ? AND posted_at >= ?",
+                                       (DraftStatus.POSTED, since))]
+    moments += [r[0] for r in store.all(
+        "SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
+        "WHERE d.status = 'publishing' AND a.outcome = 'pending'")]
+    return sum(1 for m in moments if m and timeutil.parse(m).astimezone(zone).date() == day)
+
+
+def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> str | None:
+    """Why draft `draft_id` cannot go out at `at` as asked (another draft has that time, or the day is already
+    at the daily cap), or None."""
+    zone = config.schedule.zone
+    shown = f"{timeutil.local(at, zone)} ({config.schedule.timezone})"
+    other = store.value("SELECT id FROM drafts WHERE id != ? AND status IN ('approved', 'publishing') "
+                        "AND scheduled_for = ? ORDER BY id LIMIT 1", (draft_id, timeutil.iso(at)))
+    if other is not None:
+        return f"draft {other} is already approved for {shown}, and one time posts one draft"
+    cap = config.schedule.max_posts_per_day
+    day = at.astimezone(zone).date()
+    if posts_on_day(store, zone, day) >= cap:
+        return f"{day.isoformat()} already has {cap} post(s) (schedule.max_posts_per_day), so {shown} is skipped"
+    return None
+
+
+def check_time(store: Store, config: Config, draft_id: int, at: datetime, *, free: bool = True) -> None:
+    """TimeHasPassed unless `at` is still to come; with `free`, TimeTaken when another draft or the daily cap
+    has it (refused rather than accepted: the draft would silently go out at some later slot instead)."""
+    if at <= timeutil.now():
+        raise TimeHasPassed(at, timeutil.local(at, config.schedule.zone))
+    conflict = time_conflict(store, config, draft_id, at) if free else None
+    if conflict:
+        raise TimeTaken(draft_id, at, conflict)
