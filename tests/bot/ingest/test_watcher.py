@@ -67,6 +67,16 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT)
         time.sleep(0.05)
 
 
+def settled(cfg: Config, store: Store, seed: int = 999) -> None:
+    """A positive control: a photo dropped now is taken within the wait, so whatever an earlier event would still
+    have handed on has been handed on by the time this returns (the watcher hands files on one at a time, in the
+    order they settle)."""
+    before = count(store)
+    (cfg.paths.inbox / "control.jpg").write_bytes(photo(seed, size=(32, 24)))
+    wait_for(lambda: count(store) == before + 1 and not (cfg.paths.inbox / "control.jpg").exists(),
+             "the control photo")
+
+
 def photos(store: Store) -> dict[str, dict]:
     return {r["source_name"]: dict(r) for r in store.all("SELECT * FROM photos ORDER BY id")}
 
@@ -91,8 +101,9 @@ def test_a_file_written_slowly_in_chunks_is_ingested_once_complete(cfg: Config, 
             # Pauses longer than stable_seconds too: the writer still holds the file open, so it is not taken.
             time.sleep(1.0 if i == len(pieces) // 2 else 0.2)
     wait_for(lambda: count(db) == 1 and not path.exists(), "the slow file to be ingested")
-    time.sleep(0.5)
-    (row,) = photos(db).values()
+    settled(cfg, db)
+    row = photos(db)["slow.jpg"]
+    assert count(db) == 2  # the slow file once, and the control photo
     assert row["status"] == "new" and row["sha256"] == hashlib.sha256(data).hexdigest()
     assert (cfg.paths.data / row["path"]).read_bytes() == data
 
@@ -103,13 +114,14 @@ def test_a_burst_of_300_files_loses_and_doubles_nothing(cfg: Config, db: Store, 
     for name, data in files.items():
         (cfg.paths.inbox / name).write_bytes(data)
     wait_for(lambda: count(db) >= 300 and not inbox_files(cfg), "300 photos", timeout=240)
-    time.sleep(0.5)
+    settled(cfg, db)
     rows = photos(db)
+    assert rows.pop("control.jpg")["status"] == "new"
     assert len(rows) == 300 and {r["status"] for r in rows.values()} == {"new"}
     assert {name: r["sha256"] for name, r in rows.items()} == {
         name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     library = [p for p in (cfg.paths.data / "library").rglob("*") if p.is_file()]
-    assert len(library) == 300
+    assert len(library) == 301
     assert watcher.pending == 0
 
 
@@ -241,8 +253,8 @@ def test_junk_is_never_handed_on(cfg: Config, db: Store, watching) -> None:
     time.sleep(0.5)
     (cfg.paths.inbox / "real.jpg").write_bytes(photo(41))
     wait_for(lambda: count(db) == 1, "the real photo")
-    time.sleep(0.5)
-    assert [p.name for p in on_ready.calls] == ["real.jpg"]
+    settled(cfg, db)
+    assert [p.name for p in on_ready.calls] == ["real.jpg", "control.jpg"]
     assert all((cfg.paths.inbox / name).exists() for name in junk)
 
 
@@ -276,5 +288,12 @@ def test_stop_stops_watching(cfg: Config, db: Store, tmp_path: Path) -> None:
     assert ready.wait(TIMEOUT)
     watcher.stop()
     (cfg.paths.inbox / "b.jpg").write_bytes(photo(71))
-    time.sleep(1.0)
+    # The control: a watcher started after the file arrived takes it within the wait; the stopped one never does.
+    taken = threading.Event()
+    control = InboxWatcher(cfg, lambda p: taken.set())
+    control.start()
+    try:
+        assert taken.wait(TIMEOUT)
+    finally:
+        control.stop()
     assert [p.name for p in calls] == ["a.jpg"]
