@@ -228,7 +228,7 @@ def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
 def correct_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> Any:
     """The owner's word on which pets are in the draft's photo (NAME... or 'none'); pawpost learns from it.
     Returns bot.vision's Correction."""
-    from bot.vision import set_draft_pets
+    from bot.vision.corrections import set_draft_pets
 
     require(Action.CORRECT_PETS, store.draft(draft_id))
     return set_draft_pets(store, config, vision, draft_id, names)
