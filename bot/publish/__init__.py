@@ -1,8 +1,8 @@
-"""Publishing: the publisher seam (dry-run outbox, notify, the official API or instagrapi), photo preparation, the
-posting gate, and exactly-once posting.
+"""Publishing: the publisher seam (`base`; the publishers themselves are in `publishers/`, behind its registry),
+photo preparation, the posting gate, and exactly-once posting.
 
-Import what you need from here; instagrapi is only imported when the instagrapi publisher is used. Modules inside
-this package import each other by their full names (`bot.publish.x`), never through this file.
+Import what you need from here; a publisher's module (and its libraries) is imported only when it is used.
+Modules inside this package import each other by their full names (`bot.publish.x`), never through this file.
 """
 
 from __future__ import annotations

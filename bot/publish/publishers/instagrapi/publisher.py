@@ -1,22 +1,22 @@
 """The instagrapi publisher: one upload and one configure per publish, never resent; an expired session gets one
-re-login with the saved device. Each step's failure is read by bot.publish.answers and decided by the one table.
+re-login with the saved device. Each step's failure is read by `answers` beside it and decided by the one table.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.answers import evidence
-from bot.publish.base import PublishedMedia, RecentMedia, same_caption
+from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, step_error
 from bot.publish.outcome import Evidence, Outcome, Step
-from bot.publish.session import (
+from bot.publish.publishers.instagrapi.answers import evidence
+from bot.publish.publishers.instagrapi.session import (
     Transport,
     login_error,
     login_interactive,
@@ -35,6 +35,7 @@ class InstagramPublisher:
     """Publishes through instagrapi, one step at a time; every failed step is decided by bot.publish.outcome."""
 
     name = "instagrapi"
+    posts_by_hand = False
 
     def __init__(self, config: Config, store: Any, *, transport: Transport | None = None,
                  **client_options: Any) -> None:
@@ -54,19 +55,19 @@ class InstagramPublisher:
                 raise classify(exc) from None
         return self._client
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
+        photo = single_photo(post)
         client = self.client()
-        log.info("publishing draft %s (attempt %s)", draft_id, nonce[:8])
+        log.info("publishing draft %s (attempt %s)", post.draft_id, post.nonce[:8])
         try:
-            return self._publish_once(client, photo, caption, alt_text, before_create)
+            return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
         # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo, caption, alt_text, before_create)
+        return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
 
     def _publish_once(self, client: Any, photo: Path, caption: str, alt_text: str,
                       before_create: Callable[[], None] | None) -> PublishedMedia:
@@ -141,6 +142,9 @@ class InstagramPublisher:
             return None
 
         return self._call(find)
+
+    def maintain(self, now: datetime) -> None:
+        return None
 
     def close(self) -> None:
         if self._client is not None:
