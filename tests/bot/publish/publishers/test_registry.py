@@ -16,7 +16,7 @@ from bot.publish.publishers import registry
 from bot.status import status
 from tests.bot.publish.conftest import make_draft, outbox_records
 from tests.bot.publish.publishers import pigeon
-from tests.conftest import write_config
+from tests.conftest import run_cli, write_config
 
 
 def test_make_publisher_follows_the_config(config, store):
@@ -88,3 +88,11 @@ def test_a_new_publisher_is_one_module_and_one_registry_line(config, store, monk
     assert status(store, config)["token_notice"] == "the pigeon needs seeds"
     assert registry.kind_for(config).login(config, store, lambda prompt, secret=False: "roof") == \
         "pigeon trained for roof"
+
+
+def test_the_cli_refuses_an_unknown_publisher_before_the_command_runs(tmp_path):
+    path = write_config(tmp_path / "h", {"instagram": {"publisher": "carrier-pigeon"}})
+    r = run_cli("status", config=path, env={})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "'carrier-pigeon' is not a publisher" in r.stderr
+    r = run_cli("status", config=write_config(tmp_path / "e"), env={"PAWPOST_INSTAGRAM__PUBLISHER": "telegram"})
+    assert r.returncode == 1 and r.stderr.startswith("$PAWPOST_INSTAGRAM__PUBLISHER: instagram.publisher: 'telegram'")
