@@ -1,8 +1,8 @@
 """The publishers by the name `[instagram] publisher` gives them, and what each one is (`PublisherKind`).
 
-A publisher is one module (or package) in this folder exporting `PUBLISHER`, plus one line in `MODULES`; nothing
-else in pawpost names a publisher. Its module is imported only when it is used, so instagrapi, requests and apprise
-load only for the publisher in use.
+A publisher is one module in this folder (in a package of its own when it has helper modules) exporting
+`PUBLISHER`, plus one line in `MODULES`; nothing else in pawpost names a publisher. Its module is imported only
+when it is used, so instagrapi, requests and apprise load only for the publisher in use.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from bot.publish.base import Publisher
 MODULES = {
     "dry-run": "bot.publish.publishers.dryrun",
     "notify": "bot.publish.publishers.by_hand",
-    "graph": "bot.publish.publishers.graph",
-    "instagrapi": "bot.publish.publishers.instagrapi",
+    "graph": "bot.publish.publishers.graph.publisher",
+    "instagrapi": "bot.publish.publishers.instagrapi.publisher",
 }
 
 

@@ -1,4 +1,5 @@
-"""The official-API publisher: Instagram Platform content publishing with Instagram Login.
+"""The official-API publisher (the config calls it graph): Instagram Platform content publishing with Instagram
+Login. `PUBLISHER` (at the end) is what the registry knows of it; `GraphPublisher` posts.
 
 One publish: stage the photo at a one-time public URL, create a media container (image_url, caption, alt_text),
 hand its id to the poster (`on_container`, recorded in the attempt), wait for status_code FINISHED, then
@@ -23,7 +24,18 @@ from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Refusal, Step
 from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal
 from bot.publish.publishers.graph.api import GraphClient, Request
-from bot.publish.publishers.graph.token import TokenRecord, client_for, keep_alive, load_token, save_token, whoami
+from bot.publish.publishers.graph.doctor import graph_checks
+from bot.publish.publishers.graph.token import (
+    TokenRecord,
+    client_for,
+    keep_alive,
+    load_token,
+    save_token,
+    token_notice,
+    whoami,
+)
+from bot.publish.publishers.graph.token import login as token_login
+from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 from bot.publish.staging import stage, unstage
 
 log = logging.getLogger(__name__)
@@ -223,3 +235,34 @@ def _time(item: dict[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else None
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    """A token from the Meta app dashboard, exchanged for a long-lived one and saved."""
+    token = ask("Instagram user access token (from the Meta app dashboard)", secret=True)
+    record, note = token_login(config, store, token)
+    until = f", valid until {record.expires_at}" if record.expires_at else ""
+    saved = (f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
+             f"{record.user_id}) to {config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
+    return "\n".join([*([note] if note else []), saved])
+
+
+def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
+    return StatusNotice(act_soon=token_notice(config, store, now))
+
+
+def _config_problems(config: Config) -> list[str]:
+    if not config.graph.public_base_url:
+        return ["graph.public_base_url is required when instagram.publisher = 'graph' (the https URL where Instagram "
+                "fetches each photo; see the README, 'Which publisher?')"]
+    return []
+
+
+PUBLISHER = PublisherKind(
+    name="graph",
+    build=GraphPublisher,
+    doctor_checks=graph_checks,
+    login=_login,
+    status_notice=_status_notice,
+    config_problems=_config_problems,
+)

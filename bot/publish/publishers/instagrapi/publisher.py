@@ -1,15 +1,17 @@
 """The instagrapi publisher: one upload and one configure per publish, never resent; an expired session gets one
 re-login with the saved device. Each step's failure is read by `answers` beside it and decided by the one table.
+`PUBLISHER` (at the end) is what the registry knows of it; `InstagramPublisher` posts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
@@ -25,8 +27,9 @@ from bot.publish.publishers.instagrapi.session import (
     session_state,
     totp_code,
 )
+from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 
-__all__ = ["InstagramPublisher", "Transport", "login_interactive", "make_client", "session_state"]
+__all__ = ["PUBLISHER", "InstagramPublisher", "Transport", "login_interactive", "make_client", "session_state"]
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +191,39 @@ def _recent(item: dict[str, Any]) -> RecentMedia:
         caption=((item.get("caption") or {}).get("text") or "") if isinstance(item.get("caption"), dict) else "",
         taken_at=datetime.fromtimestamp(int(taken), UTC) if isinstance(taken, int | float) else None,
     )
+
+
+def _doctor_checks(config: Config) -> Iterator[Check]:
+    """The saved session (present, mode 0600, logged in); no network call."""
+    ok, message = session_state(config)
+    yield Check("instagram", ok, message)
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    """Log in (asking for the password if not configured, and a two-factor code) and save the session."""
+    username = login_interactive(
+        config, store, ask_password=lambda: ask(f"Instagram password for @{config.instagram.username}", secret=True),
+        ask_code=lambda prompt: ask(prompt))
+    return f"logged in as @{username}; session saved to {config.session_file} (mode 600); posting is on"
+
+
+def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
+    ok, message = session_state(config)
+    return StatusNotice(cannot_post=None if ok else message)
+
+
+def _config_problems(config: Config) -> list[str]:
+    if not config.instagram.username:
+        return ["instagram: username is required when publisher = 'instagrapi'"]
+    return []
+
+
+PUBLISHER = PublisherKind(
+    name="instagrapi",
+    build=lambda config, store: InstagramPublisher(config, store),
+    doctor_checks=_doctor_checks,
+    login=_login,
+    status_notice=_status_notice,
+    config_problems=_config_problems,
+    history_client=lambda config, store: make_client(config, store),
+)
