@@ -87,7 +87,7 @@ def mark_unknown(store: Store, draft_id: int, reason: str, error_class: str, at:
 
 
 def mark_with_owner(store: Store, draft_id: int, reason: str, at: datetime) -> dict:
-    """Handed to the owner to post by hand (publisher = "notify"): unsettled until the owner says; never looked for."""
+    """Handed to the owner to post by hand (the by-hand publisher): unsettled until the owner says; never looked for."""
     rec = {"sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner", "unknown_at": timeutil.iso(at),
            "looks": 0, "next_look": None}
     with store.tx():
