@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def make_server(config: Config, *, login: bool | None = None) -> Any:
     import uvicorn
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     host, port = split_listen(config.web.listen)
     # proxy_headers: behind a reverse proxy on this machine, https (X-Forwarded-Proto) makes the cookie Secure.

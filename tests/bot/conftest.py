@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config
-from bot.store.database import Store
-from tests.bot.photofiles import make_config
 from tests.conftest import write_config
 from tests.tiny_vision import reference_photos
 
@@ -51,25 +48,6 @@ def pipeline_home(root: Path, models: dict[str, str], **sections: dict[str, Any]
     for name, values in sections.items():
         merged.setdefault(name, {}).update(values)
     return write_config(root, merged, reference_photos(root))
-
-
-@pytest.fixture
-def ingest_settings() -> dict[str, float]:
-    """The [ingest] keys of `cfg`: files count as complete at once, 50 kB is the largest. A module overrides this
-    fixture for other values (the watcher tests wait for files to be stable)."""
-    return {"stable_seconds": 0.0, "max_file_mb": 0.05}
-
-
-@pytest.fixture
-def cfg(tmp_path: Path, ingest_settings: dict[str, float]) -> Config:
-    """A pawpost home for the ingest and watcher tests, its data folder made."""
-    return make_config(tmp_path / "home", **ingest_settings)
-
-
-@pytest.fixture
-def db(cfg: Config) -> Iterator[Store]:
-    with Store.for_config(cfg) as store:
-        yield store
 
 
 class Receiver:
