@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.drafts.media import MAX_MEDIA, media_of
+from bot.drafts.media import MAX_MEDIA, media_of, media_of_drafts
 from bot.files import write_atomic
 from bot.ingest.filecheck import register_heif
 from bot.publish.base import PreparedMedium, PreparedPost
@@ -276,8 +276,6 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
     A photo that cannot be prepared is left alone here: publishing reports it on the draft, where it belongs.
     """
     import logging
-
-    from bot.drafts.media import media_of_drafts
 
     made = 0
     ids = [r[0] for r in store.all("SELECT d.id FROM drafts d WHERE d.status IN ('pending', 'approved') "
