@@ -150,6 +150,10 @@ class Poster(Reconciling, FirstComments):
             unsettled.mark_sent(self.store, draft_id, nonce, now)
             self.store.checkpoint()  # in the database file itself: a lost -wal must not forget the attempt
 
+        def on_container(container_id: str) -> None:
+            # Committed before the post-making request, so the attempt names the container whatever happens next.
+            self.store.update("attempts", attempt_id, container_id=container_id)
+
         try:
             try:
                 post = self._prepare(draft_id, caption, nonce, alt_texts, staging)
@@ -160,9 +164,7 @@ class Poster(Reconciling, FirstComments):
                 err = classify(exc)
             else:
                 try:
-                    media = self.publisher.publish(post.first.path, post.caption, post.nonce,
-                                                   draft_id=post.draft_id, pets=list(post.pets),
-                                                   alt_text=post.first.alt_text, before_create=before_create)
+                    media = self.publisher.publish(post, before_create=before_create, on_container=on_container)
                     err = None
                 except PublishError as exc:
                     err = exc
@@ -281,12 +283,10 @@ class Poster(Reconciling, FirstComments):
         return PostResult(draft_id, DraftStatus.APPROVED, error=err.label, kind=err.kind, outcome=outcome,
                           message=f"not posted: {err}")
 
-    # -- publisher upkeep (the official API's token) ------------------------------------------------------
+    # -- publisher upkeep (renewing a token) ---------------------------------------------------------------
 
     def _maintain(self, now: datetime) -> None:
-        maintain = getattr(self.publisher, "maintain", None)
-        if maintain is not None:
-            maintain(now)
+        self.publisher.maintain(now)
 
     # -- the gate: cooldown, fatal stop ----------------------------------------------------------------
 

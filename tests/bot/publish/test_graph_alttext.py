@@ -14,7 +14,7 @@ from bot.cli import cli
 from bot.drafts.media import first_photo, update_medium
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import make_draft
-from tests.bot.publish.test_instagram import SLOT, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, poster, tick
 
 
 def test_alt_text_is_plain_and_factual():
@@ -72,8 +72,8 @@ def test_instagrapi_posts_the_alt_text_as_the_custom_accessibility_caption(ig_co
 
 
 def test_the_dry_run_record_keeps_the_alt_text(config, store):
-    from bot.publish.dryrun import DryRunPublisher
     from bot.publish.poster import Poster
+    from bot.publish.publishers.dryrun import DryRunPublisher
 
     draft_id = make_draft(store, "Dry #dog")
     update_medium(store, draft_id, description="a dog in the snow")
