@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_app(config: Any, *, login: bool | None = None) -> Any:
+def create_app(config: Any, *, login: bool | None = None, models: Any = None) -> Any:
     from bot.web.routes import create_app as make
 
-    return make(config, login=login)
+    return make(config, login=login, models=models)
