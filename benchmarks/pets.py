@@ -75,7 +75,7 @@ def photos(n: int) -> list[Any]:
 def measure(owl: Path, dino: Path, device: str, dtype: str, single: int, batch: int) -> dict[str, Any]:
     from bot.config import Config, ModelsConfig, PetConfig
     from bot.runtime.ml import Runtime, gpu_memory
-    from bot.vision import Vision
+    from bot.vision.identify import Vision
     from bot.vision.matching import References
 
     models = ModelsConfig(device=device, dtype=dtype, detector=str(owl), embedder=str(dino), batch_size=batch)

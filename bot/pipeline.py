@@ -59,12 +59,12 @@ def process_pending(
     planner = BatchPlanner(store, config, runtime)
 
     def analyze(ids: list[int]) -> int:
-        from bot.vision import analyze_photos
+        from bot.vision.analyze import analyze_photos
 
         return analyze_photos(store, config, models.vision(), ids)
 
     def draft(ids: list[int]) -> int:
-        from bot.captions import draft_photos
+        from bot.captions.stage import draft_photos
 
         done = draft_photos(store, config, models.captioner(), ids, vision=models.vision())
         if done:

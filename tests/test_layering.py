@@ -1,4 +1,5 @@
-"""The packages' layering: `training` builds on `bot`, and nothing in `bot/` but the CLI imports `training`."""
+"""The packages' layering: no import circle (package `__init__`s counted), layers that only look down, and the
+training job and the CLI on top of the daemon's services."""
 
 from __future__ import annotations
 
@@ -27,17 +28,26 @@ def test_only_the_cli_imports_training() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def _modules() -> dict[str, object]:
-    """Every module of bot/ and training/ by dotted name (a package by its own name)."""
+def _modules(root=REPO, packages: tuple[str, ...] = ("bot", "training")) -> dict[str, object]:
+    """Every module of the packages under `root` by dotted name (a package by its own name)."""
     out = {}
-    for path in [*(REPO / "bot").rglob("*.py"), *(REPO / "training").rglob("*.py")]:
-        parts = path.relative_to(REPO).with_suffix("").parts
+    for path in [p for package in packages for p in (root / package).rglob("*.py")]:
+        parts = path.relative_to(root).with_suffix("").parts
         out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return out
 
 
+def _ancestors(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def _edges(modules: dict[str, object]) -> dict[str, set[str]]:
-    """Who imports whom, at any depth of the code (an import inside a function counts), resolved to modules."""
+    """Who imports whom, at any depth of the code (an import inside a function counts), resolved to modules.
+
+    Importing `a.b.c` first runs `a/__init__.py` and `a/b/__init__.py`: each package on the way counts as imported
+    too, except the importer's own packages (they are loaded before the importer runs).
+    """
     def resolve(name: str) -> str | None:
         while name and name not in modules:
             name = name.rpartition(".")[0]
@@ -46,6 +56,7 @@ def _edges(modules: dict[str, object]) -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        own = {*_ancestors(name), name}
         for node in ast.walk(ast.parse(path.read_text())):
             targets: list[str] = []
             if isinstance(node, ast.Import):
@@ -59,8 +70,11 @@ def _edges(modules: dict[str, object]) -> dict[str, set[str]]:
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
             for target in targets:
                 found = resolve(target)
-                if found and found != name:
-                    edges[name].add(found)
+                if not found:
+                    continue
+                for module in [*_ancestors(found), found]:
+                    if module in modules and module not in own:
+                        edges[name].add(module)
     return edges
 
 
@@ -106,6 +120,59 @@ def test_the_circle_finder_finds_circles_and_only_them() -> None:
 
 def test_no_import_circles_in_bot_and_training() -> None:
     assert _circles(_edges(_modules())) == []
+
+
+def test_a_loop_through_a_package_init_is_found(tmp_path) -> None:
+    # pkg/__init__ re-exports pkg.a; pkg.a uses other.b; other.b imports pkg.c, which first runs pkg/__init__.
+    files = {"pkg/__init__.py": "from pkg.a import x\n", "pkg/a.py": "from other.b import y\nx = 1\n",
+             "pkg/c.py": "", "other/__init__.py": "", "other/b.py": "import pkg.c\ny = 2\n"}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    edges = _edges(_modules(tmp_path, ("pkg", "other")))
+    assert _circles(edges) == [["other.b", "pkg", "pkg.a"]]
+    # Counted module to module only (the package's __init__ left out), the same tree shows no circle.
+    assert _circles({name: {t for t in targets if t != "pkg"} for name, targets in edges.items()}) == []
+
+
+# The layers from the bottom up, in data-flow order: a module may import its own layer and those below, never one
+# above. A name stands for a module or a package (the longest name that covers a module decides its layer).
+LAYERS: list[tuple[str, ...]] = [
+    ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check"),
+    ("bot.config",),
+    ("bot.store",),
+    ("bot.runtime",),
+    ("bot.ingest",),
+    ("bot.vision",),
+    ("bot.captions",),
+    ("bot.drafts",),
+    ("bot.captions.stage",),  # the stage that writes a draft's captions sits on the drafts it writes
+    ("bot.runtime.services",),  # hands out Vision and the Captioner
+    ("bot.notifications",),
+    ("bot.publish",),
+    ("bot.pipeline", "bot.status", "bot.home"),
+    ("bot.web",),
+    ("bot.daemon",),
+    ("bot.store.restore", "bot.doctor"),  # restore refuses while a daemon runs; doctor checks everything
+    ("training",),
+    ("bot.cli", "bot.__main__"),
+]
+
+
+def _layer(module: str) -> int:
+    covering = [(len(name), i) for i, names in enumerate(LAYERS) for name in names
+                if module == name or module.startswith(name + ".")]
+    assert covering, f"{module} is in no layer: add it to LAYERS"
+    return max(covering)[1]
+
+
+def _upward(edges: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} -> {t}" for m, targets in edges.items() for t in targets if _layer(t) > _layer(m))
+
+
+def test_the_upward_import_finder_finds_them() -> None:
+    assert _upward({"bot.store.database": {"bot.config", "bot.vision.images"}}) == [
+        "bot.store.database -> bot.vision.images"]
 
 
 def test_the_cli_holds_no_sql() -> None:

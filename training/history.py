@@ -175,7 +175,7 @@ def _download(url: str, config: Config) -> bytes:
 def _recognize(store: Store, config: Config, vision: Any, summary: ImportSummary) -> None:
     """Pet recognition on the new photos now, so their posts carry pet names (the daemon would do it too)."""
     try:
-        from bot.vision import analyze_new
+        from bot.vision.analyze import analyze_new
     except ImportError as exc:
         summary.recognize_error = f"vision is not available: {exc}"
         return

@@ -1,19 +1,5 @@
 """Captions in the account's own voice: prompts, generation backends, rules and ranking.
 
-`Captioner`, `draft_analyzed`, `draft_photos` and `regenerate` live in `stage`; they are loaded on first use, so
-importing the rules (as `bot.drafts.actions` does) never pulls in the stage or the models.
+The caption stage (`Captioner`, `draft_photos`, `regenerate`) lives in `bot.captions.stage`; this file imports
+nothing, so importing the rules never pulls in the stage or the models.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["Captioner", "draft_analyzed", "draft_photos", "regenerate"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from bot.captions import stage
-
-        return getattr(stage, name)
-    raise AttributeError(f"module 'bot.captions' has no attribute {name!r}")

@@ -289,7 +289,7 @@ def next_step(d: DraftView) -> str:
 @pass_app
 def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
     """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
-    from bot.vision import set_draft_pets
+    from bot.vision.corrections import set_draft_pets
 
     result = set_draft_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
     shown = ", ".join(p["name"] for p in result.pets) or "no pet"

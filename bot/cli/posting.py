@@ -24,7 +24,7 @@ def schedule(app: App, count: int, as_json: bool) -> None:
     """The next posting slots and the drafts that will fill them."""
     from bot import timeutil
     from bot.drafts.actions import get_draft
-    from bot.publish import posting_blocked
+    from bot.publish.gate import posting_blocked
 
     now = timeutil.now()
     poster = poster_for(app)

@@ -88,7 +88,7 @@ class ModelServices:
     def vision(self) -> Any:
         """The detector + embedder + reference matching (bot.vision.Vision)."""
         if self._vision is None:
-            from bot.vision import Vision
+            from bot.vision.identify import Vision
 
             self._vision = Vision(self.config, self.runtime)
         return self._vision
@@ -126,7 +126,7 @@ class ModelServices:
 
 def make_captioner(config: Config, runtime: Runtime) -> Any:
     """The Captioner for the config, with the promoted LoRA adapter when one was trained on this base model."""
-    from bot.captions import Captioner
+    from bot.captions.stage import Captioner
 
     adapter = current_adapter(config)
     return Captioner(config, runtime, adapter_dir=adapter, style_examples=adapter_style_examples(adapter))

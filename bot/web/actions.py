@@ -146,7 +146,7 @@ async def pets(request: Request, form: FormData) -> Response:
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
     def run(store: Store) -> str:
-        from bot.vision import set_draft_pets
+        from bot.vision.corrections import set_draft_pets
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():

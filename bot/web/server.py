@@ -19,12 +19,13 @@ log = logging.getLogger(__name__)
 def make_server(config: Config, *, login: bool | None = None, models: Any = None) -> Any:
     import uvicorn
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     host, port = split_listen(config.web.listen)
     # proxy_headers: behind a reverse proxy on this machine, https (X-Forwarded-Proto) makes the cookie Secure.
-    settings = uvicorn.Config(create_app(config, login=login, models=models), host=host, port=port, log_level="warning",
-                              access_log=False, proxy_headers=True, server_header=False)
+    app = create_app(config, login=login, models=models)
+    settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
+                              server_header=False)
     return uvicorn.Server(settings)
 
 

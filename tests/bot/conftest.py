@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config
-from bot.store.database import Store
-from tests.bot.photofiles import make_config
 from tests.conftest import write_config
 from tests.tiny_vision import reference_photos
 
@@ -51,25 +48,6 @@ def pipeline_home(root: Path, models: dict[str, str], **sections: dict[str, Any]
     for name, values in sections.items():
         merged.setdefault(name, {}).update(values)
     return write_config(root, merged, reference_photos(root))
-
-
-@pytest.fixture
-def ingest_settings() -> dict[str, float]:
-    """The [ingest] keys of `cfg`: files count as complete at once, 50 kB is the largest. A module overrides this
-    fixture for other values (the watcher tests wait for files to be stable)."""
-    return {"stable_seconds": 0.0, "max_file_mb": 0.05}
-
-
-@pytest.fixture
-def cfg(tmp_path: Path, ingest_settings: dict[str, float]) -> Config:
-    """A pawpost home for the ingest and watcher tests, its data folder made."""
-    return make_config(tmp_path / "home", **ingest_settings)
-
-
-@pytest.fixture
-def db(cfg: Config) -> Iterator[Store]:
-    with Store.for_config(cfg) as store:
-        yield store
 
 
 class Receiver:
@@ -117,3 +95,28 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
     r = Receiver(getattr(request, "param", "ok"))
     yield r
     r.close()
+
+
+class OtherProcessHoldsGpuLock:
+    """Another process (as a retrain or a daemon's batch would be) holding the GPU lock `path` until `release()`."""
+
+    def __init__(self, path: Path) -> None:
+        import subprocess
+        import sys
+
+        from tests.conftest import REPO
+
+        code = ("import sys; from bot.runtime.ml import GpuLock\n"
+                f"with GpuLock({str(path)!r}).hold():\n    print('held', flush=True); sys.stdin.read()")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=REPO)
+        assert self.proc.stdout.readline().strip() == "held"
+
+    def release(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()

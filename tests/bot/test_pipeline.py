@@ -60,9 +60,9 @@ def test_new_photos_become_drafts_one_each(setup: Any) -> None:
 
 def test_the_caption_stage_drafts_exactly_the_batch_it_is_given(setup: Any) -> None:
     """The pipeline picks each batch and hands its ids to the stage, which does not look for more."""
-    from bot.captions import draft_photos
+    from bot.captions.stage import draft_photos
     from bot.runtime.services import ModelServices
-    from bot.vision import analyze_new
+    from bot.vision.analyze import analyze_new
 
     store, config, runtime = setup
     ids = add_photos(store, config, 3)
@@ -145,7 +145,7 @@ def test_a_corrupt_row_that_breaks_a_whole_batch_is_isolated(setup: Any) -> None
 
 
 def _missing_captioner(config: Any, runtime: Any) -> Any:
-    from bot.captions import Captioner
+    from bot.captions.stage import Captioner
 
     broken = config.model_copy(deep=True)
     broken.models.captioner = str(config.paths.data / "no-such-model")
@@ -204,7 +204,7 @@ def test_out_of_memory_halves_the_batch_retries_the_same_photos_and_remembers(
 
     store, config, runtime = setup
     if stage == "vision":  # the pets' reference photos are detected once, beforehand, as in a running bot
-        from bot.vision import Vision
+        from bot.vision.identify import Vision
         from bot.vision.pets import references
 
         references(store, config, Vision(config, runtime))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.captions import Captioner, draft_analyzed
+from bot.captions.stage import Captioner, draft_analyzed
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from tests.conftest import run_cli

@@ -47,7 +47,7 @@ def test_image_text_match_with_the_vision_embedder(tmp_path) -> None:
     from bot.captions.rank import image_match
     from bot.config import Config
     from bot.runtime.ml import Runtime
-    from bot.vision import Vision
+    from bot.vision.identify import Vision
     from tests.tiny_vision import build_clip, build_dinov2
 
     image = Image.new("RGB", (64, 48), (200, 120, 40))

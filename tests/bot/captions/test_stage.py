@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.captions import Captioner, draft_analyzed, regenerate
 from bot.captions.rules import RuleContext, check_candidate
+from bot.captions.stage import Captioner, draft_analyzed, regenerate
 from bot.drafts.actions import edit, get_draft
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
@@ -212,7 +212,7 @@ def test_a_lora_adapter_is_applied_at_load(tmp_path, tiny_blip, tiny_writer):
 
 def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_vlm):
     from bot.captions import rank
-    from bot.vision import Vision
+    from bot.vision.identify import Vision
     from tests.tiny_vision import build_clip
 
     clip = build_clip(tmp_path / "clip")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import timeutil
-from bot.captions import Captioner, draft_analyzed
+from bot.captions.stage import Captioner, draft_analyzed
 from bot.config import load_config
 from bot.runtime.ml import Runtime
 from bot.store.database import Store

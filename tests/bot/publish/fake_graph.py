@@ -293,7 +293,7 @@ def serve_staged(config: Any) -> Callable[[str], bytes | None]:
     from starlette.testclient import TestClient
 
     from bot.publish.staging import MOUNT
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     site = TestClient(create_app(config, login=True), base_url=PUBLIC.removesuffix(MOUNT))
 

@@ -13,7 +13,8 @@ import pytest
 
 from bot.config import load_config
 from bot.errors import ConfigError
-from bot.publish import Poster, make_publisher
+from bot.publish.factory import make_publisher
+from bot.publish.poster import Poster
 from bot.publish.prepare import prepared_copy
 from bot.publish.unsettled import unsettled_drafts
 from bot.store.database import Store
@@ -103,7 +104,7 @@ def test_a_failed_notification_is_not_sent_and_tried_again(setup, receiver):
 def test_the_page_button_confirms_with_the_same_service(setup, receiver):
     from starlette.testclient import TestClient
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
     from tests.bot.web.conftest import csrf_of
 
     _, config, store = setup

@@ -196,7 +196,7 @@ def test_estimate_stage_reads_the_configured_models(tmp_path: Any, config: Any) 
 
 def test_the_caption_model_sees_the_photo_at_caption_image_px(config: Any, pipeline_models: dict[str, str]) -> None:
     """Fewer tiles, fewer image tokens: the tiny VLM's tile is 32 px and its processor's default 64 px (2x2 + 1)."""
-    from bot.captions import Captioner
+    from bot.captions.stage import Captioner
     from bot.runtime.ml import Runtime
     from tests.tiny_vision import pet_photo
 
@@ -247,7 +247,7 @@ def test_reference_photos_are_detected_in_batches_not_all_at_once(config: Any, p
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Many reference photos at once (a new pet with a full folder) stay within models.batch_size per pass."""
     from bot.runtime.ml import Runtime
-    from bot.vision import Vision
+    from bot.vision.identify import Vision
     from tests.tiny_vision import pet_photo
 
     config.models.detector, config.models.embedder = pipeline_models["detector"], pipeline_models["embedder"]

@@ -64,14 +64,12 @@ class _Model:
 
 
 def test_one_model_job_at_a_time_in_the_process_and_across_processes(config: Any) -> None:
-    import subprocess
-    import sys
     import threading
 
     import pytest
 
     from bot.errors import GpuBusy
-    from tests.conftest import REPO
+    from tests.bot.conftest import OtherProcessHoldsGpuLock
 
     models = ModelServices(config, Runtime("cpu"))
     entered = threading.Event()
@@ -91,17 +89,12 @@ def test_one_model_job_at_a_time_in_the_process_and_across_processes(config: Any
     with models.using(timeout=1):  # released: the same wait now succeeds (the positive control)
         entered.set()
     # Another process holding the GPU lock: a job here waits for it, and the loaded models make room.
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bot.runtime.ml import GpuLock\n"
-         f"with GpuLock({str(config.paths.gpu_lock)!r}).hold():\n    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    holder = OtherProcessHoldsGpuLock(config.paths.gpu_lock)
     try:
-        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(GpuBusy, match="held by another process"), models.using(timeout=0.2):
             pass
         assert models.make_room_for_another_process() is True and not model.loaded
     finally:
-        holder.stdin.close()
-        holder.wait(10)
+        holder.release()
     with models.using(timeout=5):
         pass

@@ -55,7 +55,7 @@ def open_home(config_path: Path):
     """The home's config, an open store and a Vision on the CPU."""
     from bot.runtime.ml import Runtime
     from bot.store.database import Store
-    from bot.vision import Vision
+    from bot.vision.identify import Vision
 
     config = load(config_path)
     return config, Store.for_config(config), Vision(config, Runtime.from_config(config))

@@ -9,7 +9,9 @@ from bot import timeutil
 from bot.doctor import check_vision
 from bot.runtime.ml import Runtime
 from bot.status import status
-from bot.vision import Vision, analyze_new, set_photo_pets
+from bot.vision.analyze import analyze_new
+from bot.vision.corrections import set_photo_pets
+from bot.vision.identify import Vision
 from bot.vision.images import open_image
 from bot.vision.pets import references
 from tests import tiny_vision
@@ -197,7 +199,7 @@ def test_limit_takes_the_oldest_first(vision_home) -> None:
 def test_the_stage_analyzes_exactly_the_batch_it_is_given(vision_home) -> None:
     """The pipeline picks the batch; the stage neither adds other due photos nor touches a photo taken meanwhile."""
     from bot.store.states import PhotoStatus
-    from bot.vision import analyze_photos
+    from bot.vision.analyze import analyze_photos
 
     config, store, vision = open_home(vision_home())
     first, second, third = (add_photo(store, tiny_vision.pet_photo("red", 50 + i), f"b{i}.jpg") for i in range(3))

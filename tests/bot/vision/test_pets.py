@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import NotFound
 from bot.runtime.ml import Runtime
-from bot.vision import Vision
+from bot.vision.identify import Vision
 from bot.vision.images import open_image
 from bot.vision.pets import add_references, load_references, pet_summaries, references, sync_references
 from tests import tiny_vision

@@ -81,7 +81,7 @@ def client(web_config: Any, web_store: Any) -> Any:
     """The site as it runs on loopback (no login), through Starlette's test client."""
     from starlette.testclient import TestClient
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     with TestClient(create_app(web_config), base_url=LOCAL) as c:
         yield c
@@ -92,7 +92,7 @@ def login_client(web_config: Any, web_store: Any) -> Any:
     """The site as it runs on the LAN: every page needs the login link's session."""
     from starlette.testclient import TestClient
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     with TestClient(create_app(web_config, login=True), base_url="http://192.168.1.20:8686") as c:
         yield c

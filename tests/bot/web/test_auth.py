@@ -150,7 +150,7 @@ def test_the_cookie_is_secure_behind_https(tmp_path):
 
     from bot.config import load_config
     from bot.store.database import Store
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     config = load_config(write_config(tmp_path / "h", {"web": {"listen": "0.0.0.0:8686",
                                                                "public_url": "https://pets.example.org"}}))
@@ -173,7 +173,7 @@ def test_pawpost_web_url_prints_a_link_that_logs_in(tmp_path):
     from starlette.testclient import TestClient
 
     from bot.config import load_config
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     config_path = write_config(tmp_path / "u", {"web": {"listen": "0.0.0.0:8686",
                                                         "public_url": "https://pets.example.org/"}})

@@ -4,8 +4,6 @@ process (a retrain, a daemon), holds it. Real tiny caption models throughout."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,15 +12,15 @@ import httpx
 from starlette.testclient import TestClient
 
 import bot.web.app as web_app
-from bot.captions import Captioner, draft_analyzed
+from bot.captions.stage import Captioner, draft_analyzed
 from bot.runtime.ml import ManagedModel, Runtime
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
-from bot.web import create_app
+from bot.web.routes import create_app
 from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
+from tests.bot.conftest import OtherProcessHoldsGpuLock
 from tests.bot.daemon.test_supervisor import wait_for
 from tests.bot.web.conftest import LOCAL, csrf_of, form_token, free_port
-from tests.conftest import REPO
 from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401
 
 
@@ -95,7 +93,7 @@ def test_run_with_the_web_page_loads_one_captioner(tmp_path: Path, tiny_blip, sc
 
 def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Path, tiny_blip,  # noqa: F811
                                                                     scripted_writer, monkeypatch) -> None:  # noqa: F811
-    import bot.captions
+    import bot.captions.stage
     from bot.pipeline import process_pending
 
     config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
@@ -104,14 +102,14 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
         add_analyzed_photo(store, config, {"Lola": 0.9}, color=(20, 90, 200))  # waiting for the pipeline
     models = ModelServices(config)  # the daemon's, shared with its site
     in_batch, finish_batch = threading.Event(), threading.Event()
-    real_draft = bot.captions.draft_photos
+    real_draft = bot.captions.stage.draft_photos
 
     def slow_batch(*args: Any, **kwargs: Any) -> int:
         in_batch.set()
         finish_batch.wait(60)
         return real_draft(*args, **kwargs)
 
-    monkeypatch.setattr(bot.captions, "draft_photos", slow_batch)
+    monkeypatch.setattr(bot.captions.stage, "draft_photos", slow_batch)
 
     def pipeline() -> None:
         with Store.for_config(config) as store:
@@ -139,13 +137,8 @@ def test_a_standalone_site_waits_for_the_gpu_lock_of_another_process(tmp_path: P
                                                                      scripted_writer, monkeypatch) -> None:  # noqa: F811
     config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
     draft_id = a_draft_to_regenerate(config)
-    # Another process (a retrain, or a running daemon's batch) holds the GPU lock until its stdin closes.
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bot.runtime.ml import GpuLock\n"
-         f"with GpuLock({str(config.paths.gpu_lock)!r}).hold():\n    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    holder = OtherProcessHoldsGpuLock(config.paths.gpu_lock)  # a retrain, or a running daemon's batch
     try:
-        assert holder.stdout.readline().strip() == "held"
         with TestClient(create_app(config), base_url=LOCAL) as client:
             monkeypatch.setattr(web_app, "MODELS_WAIT_SECONDS", 0.3)
             busy = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
@@ -155,11 +148,9 @@ def test_a_standalone_site_waits_for_the_gpu_lock_of_another_process(tmp_path: P
             request.start()
             request.join(1.5)
             assert request.is_alive(), "the regenerate ran while another process held the GPU lock"
-            holder.stdin.close()  # the other process finishes and releases it: the request goes through
+            holder.release()  # the other process finishes: the same request now goes through
             request.join(60)
             assert not request.is_alive()
         assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
     finally:
-        if holder.poll() is None:
-            holder.kill()
-        holder.wait(10)
+        holder.release()

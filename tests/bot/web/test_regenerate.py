@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from bot.captions import Captioner, draft_analyzed
+from bot.captions.stage import Captioner, draft_analyzed
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
-from bot.web import create_app
+from bot.web.routes import create_app
 from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
 from tests.bot.web.conftest import LOCAL, form_token
 from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401

@@ -20,7 +20,7 @@ def public_client(web_config: Any) -> Any:
     """The site as Instagram reaches it: through the owner's proxy, by a public name, with a login required."""
     from starlette.testclient import TestClient
 
-    from bot.web import create_app
+    from bot.web.routes import create_app
 
     with TestClient(create_app(web_config, login=True), base_url=PUBLIC_HOST) as c:
         yield c
