@@ -86,6 +86,7 @@ def process_pending(
             if stop is not None and stop.is_set():
                 result["stopped"] = True
                 return _finish(store, result)
+            models.make_way()  # a regenerate on the review site goes between two batches
             size = planner.size(how.name)  # the memory budget's choice, at most models.batch_size
             batch = photo_queue.due_photos(store, status, size)
             if not batch:

@@ -36,6 +36,8 @@ class ModelServices:
         # another process's job (a retrain, `pawpost ingest`, a standalone `pawpost web`) wait too.
         self.lock = threading.RLock()
         self._jobs = 0  # jobs inside `using()` now (a job may hold it again, re-entrantly)
+        self._waiting = 0  # jobs of other threads waiting for `lock`
+        self._count = threading.Lock()
         self._gpu_lock: GpuLock | None = None
 
     @property
@@ -49,7 +51,14 @@ class ModelServices:
         """Hold the models for one job: this process's other jobs wait, and so does any other process that takes
         the GPU lock. Raises GpuBusy after waiting `timeout` seconds for either."""
         deadline = time.monotonic() + timeout
-        if not self.lock.acquire(timeout=max(timeout, 0.0)):
+        with self._count:
+            self._waiting += 1
+        try:
+            acquired = self.lock.acquire(timeout=max(timeout, 0.0))
+        finally:
+            with self._count:
+                self._waiting -= 1
+        if not acquired:
             raise GpuBusy("the models are busy with another job in this process; try again in a minute")
         try:
             with ExitStack() as held:
@@ -65,6 +74,13 @@ class ModelServices:
                     self._jobs -= 1
         finally:
             self.lock.release()
+
+    def make_way(self, longest: float = 2.0) -> None:
+        """Between two jobs of a long run (the pipeline's batches): let a job that waits for the models (a
+        regenerate on the review site) take them first, rather than the run taking them straight back."""
+        deadline = time.monotonic() + longest
+        while self._waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def make_room_for_another_process(self) -> bool:
         """When another process holds the GPU lock (a retrain), unload every model so it has the memory; the models

@@ -97,17 +97,21 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
     from bot.pipeline import process_pending
 
     config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    config.models.batch_size = 1
     draft_id = a_draft_to_regenerate(config)
-    with Store.for_config(config) as store:
-        add_analyzed_photo(store, config, {"Lola": 0.9}, color=(20, 90, 200))  # waiting for the pipeline
+    with Store.for_config(config) as store:  # two photos waiting for the pipeline: two batches
+        add_analyzed_photo(store, config, {"Lola": 0.9}, color=(20, 90, 200))
+        add_analyzed_photo(store, config, {"Lola": 0.9}, color=(200, 90, 20))
     models = ModelServices(config)  # the daemon's, shared with its site
     in_batch, finish_batch = threading.Event(), threading.Event()
+    regenerated_before: list[int] = []  # at the start of each batch: how many regenerates were done
     real_draft = bot.captions.stage.draft_photos
 
-    def slow_batch(*args: Any, **kwargs: Any) -> int:
+    def slow_batch(store: Any, *args: Any, **kwargs: Any) -> int:
+        regenerated_before.append(store.value("SELECT count(*) FROM events WHERE kind = 'draft.regenerated'"))
         in_batch.set()
         finish_batch.wait(60)
-        return real_draft(*args, **kwargs)
+        return real_draft(store, *args, **kwargs)
 
     monkeypatch.setattr(bot.captions.stage, "draft_photos", slow_batch)
 
@@ -128,6 +132,9 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
             request.join(60)
             assert not request.is_alive()
         assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
+        worker.join(60)
+        # It went between the two batches: the pipeline did not take the models straight back.
+        assert regenerated_before == [0, 1]
     finally:
         finish_batch.set()
         worker.join(60)
