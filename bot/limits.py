@@ -17,8 +17,8 @@ GRAPH_MEDIA = ("Instagram Platform reference, IG User Media "
 CONTENT_PUBLISHING = ("Instagram Platform, Content Publishing "
                       "(https://developers.facebook.com/docs/instagram-platform/content-publishing/)")
 HASHTAG_ANNOUNCEMENT = ("Instagram Help Centre, \"Use hashtags on Instagram\" (help.instagram.com), and Instagram's "
-                        "announcement to creators of December 2025: \"Instagram will gradually update the number of "
-                        "hashtags that you can include in a caption for a reel or post to 5\" (reported e.g. at "
+                        "announcement to creators: \"Instagram will gradually update the number of hashtags that you "
+                        "can include in a caption for a reel or post to 5\" (reported e.g. at "
                         "https://routenote.com/blog/Instagram-hashtags)")
 
 # A caption: characters and @mentions as the IG User Media reference states them (2,200 characters, 20 @ tags).
