@@ -1,7 +1,7 @@
 """One line of `pawpost doctor`: a check's name, whether it passed, and what it found or what to fix.
 
 The checks live with what they check (bot.doctor, bot.vision.health, bot.captions.health,
-bot.publish.graph_doctor); `bot.doctor` runs them all.
+each publisher in bot.publish.publishers); `bot.doctor` runs them all.
 """
 
 from __future__ import annotations

@@ -216,8 +216,10 @@ def _holds_secret(path: Path) -> bool:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    ig = data.get("instagram", {})
-    return any(ig.get(k) for k in ("password", "totp_seed", "proxy")) or bool(data.get("graph", {}).get("app_secret"))
+    # The secrets a config file may hold: instagram.password, .totp_seed, .proxy (may carry a password), and the
+    # official API's app_secret.
+    keys = ("password", "totp_seed", "proxy", "app_secret")
+    return any(isinstance(section, dict) and any(section.get(k) for k in keys) for section in data.values())
 
 
 def _user() -> str:
@@ -230,23 +232,10 @@ def _user() -> str:
 
 
 def check_instagram(config: Config) -> Iterator[Check]:
-    """The saved Instagram session (present, mode 0600, logged in); no network call."""
-    if config.instagram.publisher == "graph":
-        from bot.publish.graph_doctor import graph_checks
+    """The publisher's own checks: its login (session or token) and what else it needs to post."""
+    from bot.publish.publishers.registry import kind_for
 
-        yield from graph_checks(config)
-        return
-    if config.instagram.publisher == "notify":
-        yield Check("instagram", True, f"notify publisher: no login; each post is sent to you through "
-                    f"{len(config.notify.urls)} notify URL(s) to post by hand")
-        return
-    if config.instagram.publisher != "instagrapi":
-        yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
-        return
-    from bot.publish.session import session_state
-
-    ok, message = session_state(config)
-    yield Check("instagram", ok, message)
+    yield from kind_for(config).doctor_checks(config)
 
 
 def check_inbox(config: Config) -> Iterator[Check]:

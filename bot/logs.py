@@ -14,9 +14,11 @@ import warnings
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-# Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG.
-QUIET = ("instagrapi", "pawpost.instagrapi", "public_request", "private_request", "urllib3", "requests", "httpx",
-         "httpcore", "watchdog", "PIL", "filelock", "asyncio", "apscheduler", "huggingface_hub", "fsspec")
+# Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG. A module that
+# brings in another such library adds its loggers with `quiet` when it is imported.
+QUIET = ["urllib3", "requests", "httpx", "httpcore", "watchdog", "PIL", "filelock", "asyncio", "apscheduler",
+         "huggingface_hub", "fsspec"]
+_quiet_level: int | None = None  # set by `setup`; until then the loggers keep their own level
 
 # Shapes that carry credentials, whatever library wrote them: the one list for logs and stored error messages.
 _KEYS = (r"(?:sessionid|csrftoken|ds_user_id|password|enc_password|authorization|totp_seed|rur|shbid|shbts|mid)")
@@ -136,6 +138,15 @@ def known_secrets() -> list[str]:
     return list(_redactor.secrets)
 
 
+def quiet(*names: str) -> None:
+    """Log these loggers at WARNING and above only (everything at -vvv), as `setup` does for QUIET's."""
+    for name in names:
+        if name not in QUIET:
+            QUIET.append(name)
+        if _quiet_level is not None:
+            logging.getLogger(name).setLevel(_quiet_level)
+
+
 def remember_secrets(*values: str | None) -> None:
     _redactor.remember(values)
 
@@ -153,8 +164,10 @@ def setup(verbose: int = 0, stream: TextIO | None = None) -> logging.Handler:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    global _quiet_level
+    _quiet_level = logging.DEBUG if verbose >= 3 else logging.WARNING
     for name in QUIET:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+        logging.getLogger(name).setLevel(_quiet_level)
     # Library warnings become log records too (one line, with a priority), not raw text on stderr.
     capture_warnings()
     return handler

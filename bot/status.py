@@ -20,10 +20,12 @@ from bot.store.database import Store
 
 def status(store: Store, config: Config) -> dict[str, Any]:
     from bot.publish.gate import cooldown_until, last_error, stopped
+    from bot.publish.publishers.registry import kind_for
     from bot.publish.unsettled import unsettled_drafts
 
     counts = store.counts()
     now = timeutil.now()
+    notice = kind_for(config).status_notice(config, store, now)  # the publisher's access: no network call
     last = store.one(
         "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = 'posted' "
         "ORDER BY posted_at DESC LIMIT 1"
@@ -39,14 +41,14 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "last_post": dict(last) if last else None,
         "cooldown_until": cooldown_until(store, now),
         "posting_stopped": stopped(store),
-        "instagram_session": _session_problem(config),
+        "instagram_session": notice.cannot_post,
         "unsettled": unsettled_drafts(store),
         # The last publishing error with its class (kind, outcome, step); a successful post clears it.
         "last_error": last_error(store),
         "models": models_status(store, config),
         "quarantined": [dict(r) for r in quarantined],
         "waiting": waiting_with_error(store, limit=10),
-        "token_notice": _token_notice(store, config, now),
+        "token_notice": notice.act_soon,
         "setup_problems": setup_problems(config, store),
     }
 
@@ -59,16 +61,6 @@ def next_slot(store: Store, config: Config, now: Any) -> str | None:
         if not item.note.startswith("skipped"):
             return timeutil.iso(item.slot.fire_at)
     return None
-
-
-def _session_problem(config: Config) -> str | None:
-    """One sentence when the instagrapi publisher has no usable session (no network call), else None."""
-    if config.instagram.publisher != "instagrapi":
-        return None
-    from bot.publish.session import session_state
-
-    ok, message = session_state(config)
-    return None if ok else message
 
 
 def status_line(info: dict[str, Any]) -> str:
@@ -120,15 +112,6 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
         lines.append(f"last error: {when(err['at'])}{draft} ({err['kind']}, {err['outcome']}) "
                      f"{escape(err['error_class'])}: {escape(err['message'])}")
     return lines
-
-
-def _token_notice(store: Store, config: Config, now: Any) -> str | None:
-    """When the official API's access token needs the owner (publisher = "graph" only)."""
-    if config.instagram.publisher != "graph":
-        return None
-    from bot.publish.graph_token import token_notice
-
-    return token_notice(config, store, now)
 
 
 def models_status(store: Store, config: Config) -> dict[str, Any]:

@@ -59,12 +59,13 @@ def import_history(store: Store, config: Config, *, client: Any = None, progress
                    vision: Any = None) -> ImportSummary:
     """Import every post of the configured account not imported yet; safe to interrupt and run again.
 
-    `client`: a logged-in instagrapi Client (default: the publisher's, with the saved session).
+    `client`: a logged-in instagrapi Client (default: the one the publishers' registry gives for reading the
+    account's past posts, with the saved session).
     """
     if client is None:
-        from bot.publish.instagram import make_client
+        from bot.publish.publishers.registry import history_client
 
-        client = make_client(config, store)
+        client = history_client(config, store)
     summary = ImportSummary()
     medias = list_medias(client, config, limit=limit, progress=progress)
     summary.found = len(medias)

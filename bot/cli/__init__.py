@@ -40,9 +40,9 @@ class App:
 
     @cached_property
     def config(self) -> Any:
-        from bot.config import load_config
+        from bot.publish.publishers.registry import load_checked_config
 
-        return load_config(self.config_path)
+        return load_checked_config(self.config_path)
 
     @cached_property
     def store(self) -> Any:

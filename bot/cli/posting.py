@@ -104,51 +104,20 @@ def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
 
 
 def handed_to_you(result: Any) -> bool:
-    """Handed to you to post by hand (publisher = "notify"): done, as far as pawpost goes."""
+    """Handed to you to post by hand: done, as far as pawpost goes."""
     return result.status == "publishing" and result.error is None
 
 
 @click.command()
 @pass_app
 def login(app: App) -> None:
-    """Log in to Instagram (asks for the password if not configured, and a two-factor code), save the session."""
-    config = app.config
-    if config.instagram.publisher == "graph":
-        _graph_login(app)
-        return
-    if config.instagram.publisher == "notify":
-        click.echo("the notify publisher never logs in to Instagram: each post is sent to you (notify.urls) to post "
-                   "by hand, and you confirm it with 'pawpost drafts posted ID'")
-        return
-    if config.instagram.publisher != "instagrapi":
-        click.echo("the dry-run publisher needs no login (posts go to data/outbox/); to post to Instagram set "
-                   "instagram.publisher = \"instagrapi\" and instagram.username, then run 'pawpost login'")
-        return
-    from bot.publish.instagram import login_interactive
+    """Log in to Instagram as the publisher needs (password and two-factor code, or a token), save it."""
+    from bot.publish.publishers.registry import kind_for
 
-    def ask_password() -> str:
-        return click.prompt(f"Instagram password for @{config.instagram.username}", hide_input=True,
-                            default="", show_default=False)
+    def ask(prompt: str, *, secret: bool = False) -> str:
+        return click.prompt(prompt.rstrip(": "), hide_input=secret, default="", show_default=False)
 
-    def ask_code(prompt: str) -> str:
-        return click.prompt(prompt.rstrip(": "), default="", show_default=False)
-
-    username = login_interactive(config, app.store, ask_password=ask_password, ask_code=ask_code)
-    click.echo(f"logged in as @{username}; session saved to {config.session_file} (mode 600); posting is on")
-
-
-def _graph_login(app: App) -> None:
-    """The official API: a token from the Meta app dashboard, exchanged for a long-lived one and saved."""
-    from bot.publish.graph_token import login as graph_login
-
-    token = click.prompt("Instagram user access token (from the Meta app dashboard)", hide_input=True,
-                         default="", show_default=False)
-    record, note = graph_login(app.config, app.store, token)
-    if note:
-        click.echo(note)
-    until = f", valid until {record.expires_at}" if record.expires_at else ""
-    click.echo(f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
-               f"{record.user_id}) to {app.config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
+    click.echo(kind_for(app.config).login(app.config, app.store, ask))
 
 
 def register(cli: click.Group) -> None:

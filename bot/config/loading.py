@@ -15,7 +15,6 @@ from pydantic_settings import SettingsError
 from bot.config.refusals import (
     check_env_sections,
     check_inbox,
-    check_publisher,
     describe_env_error,
     describe_validation_error,
     source_of,
@@ -80,7 +79,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{source_of(exc, file)}: {describe_validation_error(exc)}") from None
     except SettingsError as exc:  # an environment value that is not JSON where a table or list is expected
         raise ConfigError(describe_env_error(exc)) from None
-    check_publisher(config, file)
     config = _resolve_paths(config, file)
     check_inbox(config, file)
     return config

@@ -28,16 +28,6 @@ def check_env_sections() -> None:
                                   f"(sections: {', '.join(sorted(sections))})")
 
 
-def check_publisher(config: Config, file: Path) -> None:
-    """What the chosen publisher needs beyond its own section's keys."""
-    if config.instagram.publisher == "graph" and not config.graph.public_base_url:
-        raise ConfigError(f"{file}: graph.public_base_url is required when instagram.publisher = 'graph' (the https "
-                          "URL where Instagram fetches each photo; see the README, 'Which publisher?')")
-    if config.instagram.publisher == "notify" and not config.notify.urls:
-        raise ConfigError(f"{file}: notify.urls is required when instagram.publisher = 'notify' (the Apprise URL of "
-                          "your phone, where each post is sent for you to post by hand)")
-
-
 def describe_env_error(exc: SettingsError) -> str:
     match = re.search(r'field "(\w+)"', str(exc))
     section = match[1] if match else ""

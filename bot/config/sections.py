@@ -234,7 +234,9 @@ PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
 
 class InstagramConfig(Section):
-    publisher: Literal["dry-run", "notify", "graph", "instagrapi"] = "dry-run"
+    # Which publisher posts, by its name in bot.publish.publishers.registry, which also refuses an unknown name
+    # and what the chosen one lacks (the config cannot know the publishers: it is the layer below them).
+    publisher: str = "dry-run"
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
@@ -264,12 +266,6 @@ class InstagramConfig(Section):
                                  f"{', '.join(s + '://' for s in PROXY_SCHEMES)}host:port")
         return value
 
-    @model_validator(mode="after")
-    def _account(self) -> InstagramConfig:
-        if self.publisher == "instagrapi" and not self.username:
-            raise ValueError("username is required when publisher = 'instagrapi'")
-        return self
-
     def secret_password(self) -> str | None:
         return _secret(self.password, self.password_file, "instagram.password_file")
 
@@ -278,7 +274,7 @@ class InstagramConfig(Section):
 
 
 class GraphConfig(Section):
-    """The official Instagram API (publisher = "graph"): token, app secret, and where Instagram fetches photos."""
+    """The official Instagram API's publisher: token, app secret, and where Instagram fetches photos."""
 
     access_token_file: Path | None = None  # default data/graph-token.json, mode 0600
     app_secret: SecretStr | None = None

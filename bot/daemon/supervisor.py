@@ -12,11 +12,12 @@ import threading
 import time
 from types import FrameType
 
-from bot.config import Config, load_config
+from bot.config import Config
 from bot.daemon.readiness import Notifier
 from bot.daemon.runlock import RunLock
 from bot.daemon.threads import DaemonThreads
 from bot.errors import PawpostError
+from bot.publish.publishers.registry import load_checked_config
 from bot.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Daemon:
 
         source = self.config.source
         try:
-            new = load_config(source)
+            new = load_checked_config(source)
             new_store = open_store(new)  # a data folder that cannot be opened is a bad config too
         except PawpostError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)

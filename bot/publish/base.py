@@ -1,19 +1,19 @@
-"""The publisher seam: publish one prepared photo with its caption, list recent media, add a comment.
+"""The publisher seam: publish one prepared post (`PreparedPost`), list recent media, add a comment, keep up.
 
-Implementations: `dryrun.DryRunPublisher` (data/outbox/), `graph.GraphPublisher` (the official API),
-`instagram.InstagramPublisher` (instagrapi) and `notify.NotifyPublisher` (the owner posts by hand). Each reports a
-failed request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its
-own `read_refusal` for its error bodies: answers.py, graph_answers.py; its own "never sent" test for its transport);
-the poster does the rest. `bot.publish.factory.make_publisher` picks the one the config names.
+The implementations live in bot.publish.publishers, one module each behind its registry. Each reports a failed
+request as `errors.step_error(step, evidence, exc)`, with `outcome.Evidence` built from its own answers (its own
+reading of its error bodies; bot.publish.transport's "never sent" rule for HTTP); the poster does the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from bot.publish.errors import BadContent
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,13 @@ class PreparedPost:
         return len(self.media) > 1
 
 
+def single_photo(post: PreparedPost) -> PreparedMedium:
+    """The one photo of a single-photo post; a refusal before anything is sent for what is not one yet."""
+    if post.is_carousel or post.first.kind != "photo":
+        raise BadContent("only single photos can be posted yet, not a carousel or a video")
+    return post.first
+
+
 @dataclass(frozen=True)
 class PublishedMedia:
     """What Instagram (or the outbox) answered for one post."""
@@ -64,7 +71,7 @@ class PublishedMedia:
 
 @dataclass(frozen=True)
 class Handover:
-    """The publisher did not post: it handed the post to the owner (publisher = "notify"), who posts it by hand and
+    """The publisher did not post: it handed the post to the owner (the by-hand publisher), who posts it by hand and
     confirms with `pawpost drafts posted`. The draft stays `publishing`, unsettled and waiting for the owner."""
 
     reason: str
@@ -94,12 +101,13 @@ class Publisher(Protocol):
     """
 
     name: str
+    posts_by_hand: bool  # the owner posts it (the caption is handed over whole: no hashtag comment)
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia | Handover:
-        """Post `photo` (already prepared) with `caption` and `alt_text` (the accessibility description), or hand it
-        to the owner (`Handover`); raise `PublishError` (decided per step) on failure."""
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> PublishedMedia | Handover:
+        """Post `post` (its media already prepared) or hand it to the owner (`Handover`); raise `PublishError`
+        (decided per step) on failure. A publisher that makes a container before the post calls
+        `on_container(id)` the moment Instagram names it: the poster records it in the attempt."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
@@ -112,6 +120,10 @@ class Publisher(Protocol):
 
     def find_comment(self, media_id: str, text: str) -> str | None:
         """The id of the account's own comment with `text` on the post, if it is there already."""
+        ...
+
+    def maintain(self, now: datetime) -> None:
+        """Periodic upkeep at every poster tick (renewing a token); never raises."""
         ...
 
     def close(self) -> None:

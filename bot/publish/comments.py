@@ -39,8 +39,8 @@ def split_hashtags(caption: str) -> tuple[str, str | None]:
 
 def first_comment(config: Config, publisher: Publisher, caption: str) -> tuple[str, str | None]:
     """What is posted as the caption and what as the first comment (None: no comment). The owner who posts by hand
-    (notify) gets the whole caption."""
-    if config.instagram.hashtags_in_first_comment and not getattr(publisher, "posts_by_hand", False):
+    gets the whole caption."""
+    if config.instagram.hashtags_in_first_comment and not publisher.posts_by_hand:
         return split_hashtags(caption)
     return caption, None
 

@@ -1,7 +1,5 @@
-"""Building the posting side from the config: the publisher it names (`make_publisher`) and the one way to get a
-`Poster` (`make_poster`), for the daemon, the CLI and the review site alike.
-
-The publishers are imported only when chosen: instagrapi, requests and apprise load only for the one in use.
+"""Building the posting side from the config: the one way to get a `Poster` (`make_poster`), with the publisher the
+config names (`make_publisher`, from bot.publish.publishers.registry), for the daemon, the CLI and the site alike.
 """
 
 from __future__ import annotations
@@ -13,22 +11,11 @@ from bot.publish.poster import Poster
 
 
 def make_publisher(config: Any, store: Any) -> Publisher:
-    """The publisher the config names: dry-run (the default, no account), notify, graph or instagrapi."""
-    if config.instagram.publisher == "notify":
-        from bot.publish.notify import NotifyPublisher
+    """The publisher the config names; its module is imported only now (instagrapi, requests, apprise load only for
+    the one in use)."""
+    from bot.publish.publishers.registry import make_publisher as build
 
-        return NotifyPublisher(config)
-    if config.instagram.publisher == "graph":
-        from bot.publish.graph import GraphPublisher
-
-        return GraphPublisher(config, store)
-    if config.instagram.publisher == "instagrapi":
-        from bot.publish.instagram import InstagramPublisher
-
-        return InstagramPublisher(config, store)
-    from bot.publish.dryrun import DryRunPublisher
-
-    return DryRunPublisher(config.paths.outbox)
+    return build(config, store)
 
 
 def make_poster(store: Any, config: Any) -> Poster:

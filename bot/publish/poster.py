@@ -23,7 +23,7 @@ from bot import timeutil
 from bot.captions.alttext import draft_alt_text
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import Handover, PublishedMedia, Publisher
+from bot.publish.base import Handover, PreparedMedium, PreparedPost, PublishedMedia, Publisher
 from bot.publish.comments import FirstComments, first_comment
 from bot.publish.errors import BadContent, ErrorKind, PublishError, classify, step_error
 from bot.publish.gate import after_error, forget_error, lift_cooldown, posting_blocked, remember_error
@@ -152,18 +152,23 @@ class Poster(Reconciling, FirstComments):
             unsettled.mark_sent(self.store, draft_id, nonce, now)
             self.store.checkpoint()  # in the database file itself: a lost -wal must not forget the attempt
 
+        def on_container(container_id: str) -> None:
+            # Committed before the post-making request, so the attempt names the container whatever happens next.
+            self.store.update("attempts", attempt_id, container_id=container_id)
+
         try:
             try:
                 photo, pets = self._prepare(draft, staged)
                 self._check_caption(caption)
+                post = PreparedPost(draft_id=draft_id, media=(PreparedMedium(photo, alt_text=alt_text),),
+                                    caption=caption, nonce=nonce, pets=tuple(pets))
             except Exception as exc:  # nothing was sent: our own refusal (BadContent) or a retry
                 if not isinstance(exc, PawpostError):
                     log.exception("preparing draft %s failed", draft_id)
                 err = classify(exc)
             else:
                 try:
-                    media = self.publisher.publish(photo, caption, nonce, draft_id=draft_id, pets=pets,
-                                                   alt_text=alt_text, before_create=before_create)
+                    media = self.publisher.publish(post, before_create=before_create, on_container=on_container)
                     err = None
                 except PublishError as exc:
                     err = exc
@@ -289,12 +294,10 @@ class Poster(Reconciling, FirstComments):
         return PostResult(draft_id, DraftStatus.APPROVED, error=err.label, kind=err.kind, outcome=outcome,
                           message=f"not posted: {err}")
 
-    # -- publisher upkeep (the official API's token) ------------------------------------------------------
+    # -- publisher upkeep (renewing a token) ---------------------------------------------------------------
 
     def _maintain(self, now: datetime) -> None:
-        maintain = getattr(self.publisher, "maintain", None)
-        if maintain is not None:
-            maintain(now)
+        self.publisher.maintain(now)
 
     # -- the gate: cooldown, fatal stop ----------------------------------------------------------------
 

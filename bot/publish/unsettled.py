@@ -71,7 +71,7 @@ def mark_unknown(store: Store, draft_id: int, nonce: str, reason: str, error_cla
 
 
 def mark_with_owner(store: Store, draft_id: int, nonce: str, reason: str, at: datetime) -> dict:
-    """Handed to the owner to post by hand (publisher = "notify"): unsettled until the owner says; never looked for."""
+    """Handed to the owner to post by hand (the by-hand publisher): unsettled until the owner says; never looked for."""
     rec = {"nonce": nonce, "sent_at": timeutil.iso(at), "reason": reason, "error_class": "WithOwner",
            "unknown_at": timeutil.iso(at), "looks": 0, "next_look": None, "with_owner": True}
     store.put(keys.UNSETTLED.format(draft_id), rec)

@@ -16,7 +16,7 @@ UNSETTLED = "unsettled:{}"  # per draft id: the attempt that may have posted and
 SCHEDULE_LAST_FIRED = "schedule_last_fired"  # ISO time of the latest slot that fired (or was passed over)
 SCHEDULE_SALT = "schedule_salt"  # this install's jitter salt
 
-# -- the official API's token (bot.publish.graph_token) -----------------------------------------------
+# -- the official API's token (the graph publisher) -------------------------------------------------
 GRAPH_TOKEN_ERROR = "graph_token_error"  # why the last renewal failed
 GRAPH_TOKEN_TRIED = "graph_token_tried"  # ISO time of the last renewal attempt
 

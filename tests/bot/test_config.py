@@ -78,13 +78,17 @@ def test_secret_from_env_or_file_and_never_in_repr(home: Path, monkeypatch: pyte
         ({"models": {"device": "gpu"}}, "models.device: must be auto, cpu, cuda, cuda:N or mps"),
         ({"models": {"describer": "x"}}, "describer and writer must be set together"),
         ({"instagram": {"publisher": "instagrapi"}}, "username is required"),
+        ({"instagram": {"publisher": "telegram"}}, "instagram.publisher: 'telegram' is not a publisher pawpost "
+         "knows (one of: dry-run, notify, graph, instagrapi)"),
         ({"typo_section": {"a": 1}}, "typo_section: unknown key"),
     ],
 )
 def test_each_kind_of_error_names_the_key(tmp_path: Path, sections: dict, expected: str) -> None:
+    from bot.publish.publishers.registry import load_checked_config  # the config as the CLI and the daemon load it
+
     path = write_config(tmp_path / "home", sections)
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        load_checked_config(path)
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
 

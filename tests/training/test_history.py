@@ -116,7 +116,7 @@ def ig(tmp_path: Path, account: PagedInstagram):
 
 
 def client(config: Any, store: Any) -> Any:
-    from bot.publish.instagram import make_client
+    from bot.publish.publishers.instagrapi.publisher import make_client
 
     return make_client(config, store, **CLIENT)
 

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
 
     from bot.config import load_config
     from bot.publish.factory import make_poster
-    from bot.publish.session import Transport, use_transport
+    from bot.publish.publishers.instagrapi.session import Transport, use_transport
     from bot.store.database import Store
     from tests.bot.publish.fake_instagram import FakeInstagram, Hang, Kill
 

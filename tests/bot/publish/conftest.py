@@ -106,7 +106,7 @@ def ig_store(ig_config: Any) -> Iterator[Any]:
 @pytest.fixture
 def logged_in(ig_config: Any, ig_store: Any, fake: FakeInstagram) -> None:
     """A saved session, as `pawpost login` leaves it."""
-    from bot.publish.session import make_client
+    from bot.publish.publishers.instagrapi.session import make_client
 
     make_client(ig_config, ig_store, **CLIENT)
     assert fake.count("login") == 1
@@ -150,7 +150,7 @@ def gtoken(g_config: Any, gfake: Any) -> Any:
     """A long-lived token as `pawpost login` leaves it: issued two hours before 2026-11-20 09:30, 60 days."""
     from datetime import timedelta
 
-    from bot.publish.graph_token import TokenRecord, save_token
+    from bot.publish.publishers.graph.token import TokenRecord, save_token
 
     issued = at("2026-11-20 07:30")
     record = TokenRecord("IGlong-token-000", gfake.user_id, gfake.username, "BUSINESS", timeutil.iso(issued),
@@ -163,8 +163,8 @@ def gtoken(g_config: Any, gfake: Any) -> Any:
 def poster(config: Any, store: Any) -> Any:
     """A Poster with the dry-run publisher on the example config: UTC slots 09:30 and 19:00, cap 2, catch-up 60
     minutes; no jitter, for exact times."""
-    from bot.publish.dryrun import DryRunPublisher
     from bot.publish.poster import Poster
+    from bot.publish.publishers.dryrun import DryRunPublisher
 
     config.schedule.jitter_minutes = 0
     return Poster(store, config, DryRunPublisher(config.paths.outbox))

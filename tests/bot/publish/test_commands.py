@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.publish.session import Transport, use_transport
+from bot.publish.publishers.instagrapi.session import Transport, use_transport
 from tests.bot.publish.conftest import make_draft
 from tests.bot.publish.fake_instagram import Answer, Timeout
-from tests.bot.publish.test_instagram import SLOT, draft_row, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, poster, tick
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ def test_hashtags_split_from_the_caption():
 
 def test_the_hashtags_move_only_when_asked_and_never_for_a_hand_post(config):
     caption = "Cosy day 🐶\n\n#chihuahua #rescuedog"
-    by_api = SimpleNamespace(name="graph")
-    by_hand = SimpleNamespace(name="notify", posts_by_hand=True)
+    by_api = SimpleNamespace(posts_by_hand=False)
+    by_hand = SimpleNamespace(posts_by_hand=True)
 
     assert first_comment(config, by_api, caption) == (caption, None)  # hashtags_in_first_comment is off
     config.instagram.hashtags_in_first_comment = True

@@ -6,10 +6,10 @@ import json
 import logging
 from typing import Any
 
-from bot.publish.instagram import InstagramPublisher, make_client
 from bot.publish.poster import Poster
+from bot.publish.publishers.instagrapi.publisher import InstagramPublisher, make_client
 from tests.bot.publish.conftest import CLIENT, make_draft
-from tests.bot.publish.test_instagram import SLOT, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, tick
 from tests.conftest import run_cli, write_config
 
 PROXY = "http://lola:pr0xy-Pa55word@proxy.example:3128"

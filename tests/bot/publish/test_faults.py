@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.publish.instagram import InstagramPublisher
 from bot.publish.poster import Poster
+from bot.publish.publishers.instagrapi.publisher import InstagramPublisher
 from tests.bot.publish.conftest import CLIENT, at, make_draft
 from tests.bot.publish.fake_instagram import (
     CHALLENGE,
@@ -26,7 +26,7 @@ from tests.bot.publish.fake_instagram import (
     NotSent,
     Unreadable,
 )
-from tests.bot.publish.test_instagram import SLOT, draft_row, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, tick
 from tests.conftest import write_config
 
 CHECKPOINT = (400, {"message": "checkpoint_required", "checkpoint_url": "https://i.instagram.com/challenge/1/x/",
@@ -144,7 +144,7 @@ def test_configure(ig_config, ig_store, fake, logged_in, name, answers, outcome,
 
 @pytest.mark.parametrize(("name", "answers", "outcome", "kind"), ROWS, ids=IDS)
 def test_first_comment(comment_config, fake, name, answers, outcome, kind):
-    from bot.publish.session import make_client
+    from bot.publish.publishers.instagrapi.session import make_client
     from bot.store.database import Store
 
     store = Store.for_config(comment_config)

@@ -13,7 +13,7 @@ from bot.captions.alttext import MAX_WORDS, clean_alt_text, draft_alt_text, writ
 from bot.cli import cli
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import make_draft
-from tests.bot.publish.test_instagram import SLOT, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, poster, tick
 
 
 def test_alt_text_is_plain_and_factual():
@@ -71,8 +71,8 @@ def test_instagrapi_posts_the_alt_text_as_the_custom_accessibility_caption(ig_co
 
 
 def test_the_dry_run_record_keeps_the_alt_text(config, store):
-    from bot.publish.dryrun import DryRunPublisher
     from bot.publish.poster import Poster
+    from bot.publish.publishers.dryrun import DryRunPublisher
 
     draft_id = make_draft(store, "Dry #dog")
     store.update("drafts", draft_id, description="a dog in the snow")

@@ -26,7 +26,7 @@ from bot import timeutil
 from bot.publish.unsettled import record
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_instagram import FakeInstagram, Timeout
-from tests.bot.publish.test_instagram import SLOT, draft_row, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, poster, tick
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,4 +1,5 @@
-"""The one table (bot.publish.outcome), row by row, and how Instagram's answers are read into it (bot.publish.answers).
+"""The one table (bot.publish.outcome), row by row, and how Instagram's answers are read into it (instagrapi's
+answers.py, bot.publish.transport).
 
 These are the pure parts; tests/bot/publish/test_faults.py drives every row through the real client over HTTP.
 """
@@ -7,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.publish.answers import never_sent, read_refusal
 from bot.publish.outcome import ErrorKind, Evidence, Move, Outcome, Refusal, Step, decide
+from bot.publish.publishers.instagrapi.answers import read_refusal
+from bot.publish.transport import never_sent
 from tests.bot.publish.fake_instagram import (
     CHALLENGE,
     FEEDBACK_REQUIRED,

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import PawpostError
-from bot.publish.dryrun import DryRunPublisher
 from bot.publish.poster import Poster
+from bot.publish.publishers.dryrun import DryRunPublisher
 from tests.bot.publish.conftest import at, make_draft, outbox_records, status_of
 
 SLOT = at("2026-11-20 09:30")

@@ -72,8 +72,8 @@ def test_publishing_posts_the_cached_copy_the_owner_reviewed(config, store):
     """The bytes posted are the cached file's, not a copy made again at the slot."""
     import json
 
-    from bot.publish.dryrun import DryRunPublisher
     from bot.publish.poster import Poster
+    from bot.publish.publishers.dryrun import DryRunPublisher
     from tests.bot.publish.conftest import jpeg
 
     draft_id = make_draft(store, "Reviewed #dog", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])

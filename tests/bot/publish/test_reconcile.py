@@ -14,7 +14,7 @@ import pytest
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_instagram import Timeout, Unreadable
-from tests.bot.publish.test_instagram import SLOT, draft_row, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, poster, tick
 
 EVENING = at("2026-11-20 19:00")
 

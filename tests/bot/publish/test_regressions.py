@@ -15,7 +15,7 @@ from bot.errors import PawpostError
 from bot.status import status
 from tests.bot.publish.conftest import at, make_draft
 from tests.bot.publish.fake_instagram import CHALLENGE, FEEDBACK_REQUIRED, Answer, Timeout
-from tests.bot.publish.test_instagram import SLOT, draft_row, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, poster, tick
 
 EVENING = at("2026-11-20 19:00")
 

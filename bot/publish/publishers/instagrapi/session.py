@@ -23,7 +23,7 @@ import bot.publish.gate as gate
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.files import write_atomic
-from bot.logs import redactor
+from bot.logs import quiet, redactor
 from bot.logs import remember_secrets as _remember_secrets
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify
 
@@ -36,9 +36,11 @@ _LIBRARY_LOGGERS = ("pawpost.instagrapi", "instagrapi", "private_request", "publ
 
 # -- logging without secrets -------------------------------------------------------------------------
 
-# The same filter as the daemon's log handler, on instagrapi's loggers themselves, so every handler gets clean lines.
+# The same filter as the daemon's log handler, on instagrapi's loggers themselves, so every handler gets clean lines;
+# they are chatty at INFO, so they log warnings only (unless -vvv).
 for _name in _LIBRARY_LOGGERS:
     logging.getLogger(_name).addFilter(redactor())
+quiet(*_LIBRARY_LOGGERS)
 
 
 # -- the HTTP transport: a seam in code, not a config key ----------------------------------------------

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.publish.gate import posting_blocked
-from bot.publish.graph import GraphPublisher
-from bot.publish.graph_token import TokenRecord, save_token
 from bot.publish.poster import Poster
+from bot.publish.publishers.graph.publisher import GraphPublisher
+from bot.publish.publishers.graph.token import TokenRecord, save_token
 from bot.publish.staging import MOUNT, resolve, staging_dir
 from bot.store.keys import COOLDOWN_UNTIL, POSTING_STOPPED
 from tests.bot.publish.conftest import at, make_draft
@@ -418,9 +418,9 @@ def test_draft_without_a_token_stops_with_the_login_command(g_config, g_store, g
 
 def test_refusal_codes_are_classified_by_code_and_subcode():
     from bot.publish.errors import ErrorKind
-    from bot.publish.graph_answers import GraphError, refusal_kind
-    from bot.publish.graph_api import Request
     from bot.publish.outcome import Move, Outcome, decide
+    from bot.publish.publishers.graph.answers import GraphError, refusal_kind
+    from bot.publish.publishers.graph.api import Request
 
     assert refusal_kind(190, 463)[0] == ErrorKind.FATAL
     assert refusal_kind(10, None)[0] == ErrorKind.FATAL
@@ -434,7 +434,7 @@ def test_refusal_codes_are_classified_by_code_and_subcode():
     assert refusal_kind(9004, 2207052)[0] == ErrorKind.TRANSIENT
 
     def move(err: GraphError, request: Request) -> tuple[Outcome, Move]:
-        from bot.publish.graph_answers import evidence
+        from bot.publish.publishers.graph.answers import evidence
 
         decision = decide(request.step, evidence(err=err))
         return decision.outcome, decision.move
@@ -451,17 +451,17 @@ def test_refusal_codes_are_classified_by_code_and_subcode():
 
 
 def test_the_config_needs_an_https_public_url_for_graph(tmp_path):
-    from bot.config import load_config
     from bot.errors import ConfigError
+    from bot.publish.publishers.registry import load_checked_config
     from tests.conftest import write_config
 
     root = write_config(tmp_path / "a", {"instagram": {"publisher": "graph"}})
     with pytest.raises(ConfigError, match=r"graph\.public_base_url is required when instagram\.publisher = 'graph'"):
-        load_config(root)
+        load_checked_config(root)
     root = write_config(tmp_path / "b", {"instagram": {"publisher": "graph"},
                                          "graph": {"public_base_url": "http://pets.example.com/staged"}})
     with pytest.raises(ConfigError, match=r"graph\.public_base_url: must be an https:// URL"):
-        load_config(root)
+        load_checked_config(root)
     root = write_config(tmp_path / "c", {"instagram": {"publisher": "graph"},
                                          "graph": {"public_base_url": "https://pets.example.com/staged/"}})
-    assert load_config(root).graph.public_base_url == "https://pets.example.com/staged"
+    assert load_checked_config(root).graph.public_base_url == "https://pets.example.com/staged"

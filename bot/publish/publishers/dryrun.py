@@ -8,46 +8,51 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot import timeutil
+from bot.check import Check
+from bot.config import Config
 from bot.files import write_atomic
-from bot.publish.base import PublishedMedia, RecentMedia, same_caption
+from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
+from bot.publish.publishers.registry import Ask, PublisherKind
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
 class DryRunPublisher:
     name = "dry-run"
+    posts_by_hand = False
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = Path(outbox)
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
+        photo = single_photo(post)
         now = timeutil.now()
-        stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{draft_id if draft_id is not None else 'post'}"
+        stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{post.draft_id}"
         if (self.outbox / f"{stem}.json").exists():
-            stem += f"-{nonce[:8]}"
+            stem += f"-{post.nonce[:8]}"
         code = "".join(secrets.choice(_ALPHABET) for _ in range(11))
         media_id = f"dry{secrets.randbelow(10**18):018d}"
         image = self.outbox / f"{stem}.jpg"
         self.outbox.mkdir(parents=True, exist_ok=True)
         # The image first, the record last: the record is what makes the post exist (recent_media reads it).
-        write_atomic(image, Path(photo).read_bytes())
+        write_atomic(image, photo.path.read_bytes())
         if before_create is not None:
             before_create()
         record = {
-            "draft_id": draft_id,
-            "caption": caption,
-            "pets": list(pets),
-            "alt_text": alt_text,
+            "draft_id": post.draft_id,
+            "caption": post.caption,
+            "pets": list(post.pets),
+            "alt_text": photo.alt_text,
             "media_id": media_id,
             "media_code": code,
-            "nonce": nonce,
+            "nonce": post.nonce,
             "posted_at": timeutil.iso(now),
             "image": image.name,
             "comments": [],
@@ -75,8 +80,11 @@ class DryRunPublisher:
         _, record = self._find(media_id)
         return next((c["id"] for c in record.get("comments", []) if same_caption(c["text"], text)), None)
 
+    def maintain(self, now: datetime) -> None:
+        return None
+
     def close(self) -> None:
-        pass
+        return None
 
     def _records(self) -> list[tuple[Path, dict[str, Any]]]:
         out = []
@@ -100,3 +108,20 @@ class DryRunPublisher:
     @staticmethod
     def _write(path: Path, record: dict[str, Any]) -> None:
         write_atomic(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+
+
+def _doctor_checks(config: Config) -> Iterator[Check]:
+    yield Check("instagram", True, "dry-run publisher: no account needed (posts go to data/outbox/)")
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    return ("the dry-run publisher needs no login (posts go to data/outbox/); to post to Instagram set "
+            "instagram.publisher = \"instagrapi\" and instagram.username, then run 'pawpost login'")
+
+
+PUBLISHER = PublisherKind(
+    name="dry-run",
+    build=lambda config, store: DryRunPublisher(config.paths.outbox),
+    doctor_checks=_doctor_checks,
+    login=_login,
+)

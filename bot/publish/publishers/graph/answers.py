@@ -1,4 +1,4 @@
-"""The official API's answers read as `Evidence` for the table in bot.publish.outcome (as answers.py for instagrapi).
+"""The official API's answers read as `Evidence` for the table in bot.publish.outcome.
 
 `read_refusal` knows the Graph error bodies that state an action was not done, by code and subcode; `never_sent`
 knows the transport errors that happen before a request leaves this machine. Anything else is an unknown outcome.
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import bot.publish.answers as answers
+import bot.publish.transport as transport
 from bot.publish.errors import QUOTA_ADVICE
 from bot.publish.outcome import ErrorKind, Evidence, Refusal
 
@@ -134,7 +134,7 @@ def never_sent(exc: BaseException) -> bool:
 
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return True
-    return answers.never_sent(exc)
+    return transport.never_sent(exc)
 
 
 def evidence(exc: BaseException | None = None, err: GraphError | None = None) -> Evidence:

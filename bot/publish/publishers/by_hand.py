@@ -1,4 +1,4 @@
-"""The notify publisher (publisher = "notify", safe mode for any account): pawpost never logs in to Instagram.
+"""The by-hand publisher (the config calls it notify; safe mode for any account): pawpost never logs in to Instagram.
 
 At the slot it sends the prepared photo and the caption to the owner through [notify] urls (Apprise); the owner posts
 it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the draft page's button. Until then the draft
@@ -7,14 +7,18 @@ is unsettled, waiting for the owner. A notification that cannot be sent is "not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from bot.check import Check
 from bot.config import Config
 from bot.notifications import Message, Sender
-from bot.publish.base import Handover, RecentMedia
+from bot.publish.base import Handover, PreparedPost, RecentMedia, single_photo
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Step
+from bot.publish.publishers.registry import Ask, PublisherKind
 
 CANNOT_READ = ("the notify publisher does not log in to Instagram, so it cannot read the account; confirm a post "
                "with 'pawpost drafts posted ID --url LINK'")
@@ -38,7 +42,7 @@ def handover_message(config: Config, draft_id: int | None, caption: str, alt_tex
     return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines), attach=(str(photo),))
 
 
-class NotifyPublisher:
+class ByHandPublisher:
     """Hands each post to the owner through Apprise; reads nothing from Instagram."""
 
     name = "notify"
@@ -49,12 +53,13 @@ class NotifyPublisher:
         self.sender = sender or Sender([u.get_secret_value() for u in config.notify.urls],
                                        config.notify.timeout_seconds)
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> Handover:
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> Handover:
         # No before_create: nothing is posted by this request. A notification lost to a crash is sent again, which
         # only costs the owner a second message.
-        if not self.sender.send(handover_message(self.config, draft_id, caption, alt_text, photo)):
+        photo = single_photo(post)
+        draft_id = post.draft_id
+        if not self.sender.send(handover_message(self.config, draft_id, post.caption, photo.alt_text, photo.path)):
             raise step_error(Step.CREATE, Evidence(sent=False), None, error_class="NotificationFailed",
                              message="the photo could not be sent to you through notify.urls (see the log)")
         return Handover(f"sent to you to post by hand; {confirm_hint(self.config, draft_id)}")
@@ -68,5 +73,34 @@ class NotifyPublisher:
     def find_comment(self, media_id: str, text: str) -> str | None:
         return None
 
+    def maintain(self, now: datetime) -> None:
+        return None
+
     def close(self) -> None:
         return None
+
+
+def _doctor_checks(config: Config) -> Iterator[Check]:
+    yield Check("instagram", True, f"notify publisher: no login; each post is sent to you through "
+                f"{len(config.notify.urls)} notify URL(s) to post by hand")
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    return ("the notify publisher never logs in to Instagram: each post is sent to you (notify.urls) to post by hand, "
+            "and you confirm it with 'pawpost drafts posted ID'")
+
+
+def _config_problems(config: Config) -> list[str]:
+    if not config.notify.urls:
+        return ["notify.urls is required when instagram.publisher = 'notify' (the Apprise URL of your phone, where "
+                "each post is sent for you to post by hand)"]
+    return []
+
+
+PUBLISHER = PublisherKind(
+    name="notify",
+    build=lambda config, store: ByHandPublisher(config),
+    doctor_checks=_doctor_checks,
+    login=_login,
+    config_problems=_config_problems,
+)

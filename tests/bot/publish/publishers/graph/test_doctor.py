@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bot.publish.graph_doctor import graph_checks
-from bot.publish.graph_token import TokenRecord, save_token
+from bot.publish.publishers.graph.doctor import graph_checks
+from bot.publish.publishers.graph.token import TokenRecord, save_token
 from bot.publish.staging import MOUNT, STAGE_MINUTES, resolve, stage, staging_dir, sweep, unstage
 from tests.bot.publish.fake_graph import PUBLIC, error
 

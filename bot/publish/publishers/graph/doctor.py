@@ -15,8 +15,8 @@ from bot import timeutil
 from bot.check import Check
 from bot.errors import PawpostError
 from bot.publish.errors import ErrorKind, PublishError
-from bot.publish.graph_api import GraphClient, Request
-from bot.publish.graph_token import PROFESSIONAL, TOKEN_MODE, client_for, load_token, token_notice
+from bot.publish.publishers.graph.api import GraphClient, Request
+from bot.publish.publishers.graph.token import PROFESSIONAL, TOKEN_MODE, client_for, load_token, token_notice
 from bot.publish.staging import CONTENT_TYPE, FOLDER, MOUNT, stage, staging_dir, unstage
 
 

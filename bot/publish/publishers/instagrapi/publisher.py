@@ -1,22 +1,24 @@
 """The instagrapi publisher: one upload and one configure per publish, never resent; an expired session gets one
-re-login with the saved device. Each step's failure is read by bot.publish.answers and decided by the one table.
+re-login with the saved device. Each step's failure is read by `answers` beside it and decided by the one table.
+`PUBLISHER` (at the end) is what the registry knows of it; `InstagramPublisher` posts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.answers import evidence
-from bot.publish.base import PublishedMedia, RecentMedia, same_caption
+from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, step_error
 from bot.publish.outcome import Evidence, Outcome, Step
-from bot.publish.session import (
+from bot.publish.publishers.instagrapi.answers import evidence
+from bot.publish.publishers.instagrapi.session import (
     Transport,
     login_error,
     login_interactive,
@@ -25,8 +27,9 @@ from bot.publish.session import (
     session_state,
     totp_code,
 )
+from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 
-__all__ = ["InstagramPublisher", "Transport", "login_interactive", "make_client", "session_state"]
+__all__ = ["PUBLISHER", "InstagramPublisher", "Transport", "login_interactive", "make_client", "session_state"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class InstagramPublisher:
     """Publishes through instagrapi, one step at a time; every failed step is decided by bot.publish.outcome."""
 
     name = "instagrapi"
+    posts_by_hand = False
 
     def __init__(self, config: Config, store: Any, *, transport: Transport | None = None,
                  **client_options: Any) -> None:
@@ -54,19 +58,19 @@ class InstagramPublisher:
                 raise classify(exc) from None
         return self._client
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
+        photo = single_photo(post)
         client = self.client()
-        log.info("publishing draft %s (attempt %s)", draft_id, nonce[:8])
+        log.info("publishing draft %s (attempt %s)", post.draft_id, post.nonce[:8])
         try:
-            return self._publish_once(client, photo, caption, alt_text, before_create)
+            return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
         # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo, caption, alt_text, before_create)
+        return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
 
     def _publish_once(self, client: Any, photo: Path, caption: str, alt_text: str,
                       before_create: Callable[[], None] | None) -> PublishedMedia:
@@ -142,6 +146,9 @@ class InstagramPublisher:
 
         return self._call(find)
 
+    def maintain(self, now: datetime) -> None:
+        return None
+
     def close(self) -> None:
         if self._client is not None:
             for name in ("private", "public", "graphql"):
@@ -184,3 +191,39 @@ def _recent(item: dict[str, Any]) -> RecentMedia:
         caption=((item.get("caption") or {}).get("text") or "") if isinstance(item.get("caption"), dict) else "",
         taken_at=datetime.fromtimestamp(int(taken), UTC) if isinstance(taken, int | float) else None,
     )
+
+
+def _doctor_checks(config: Config) -> Iterator[Check]:
+    """The saved session (present, mode 0600, logged in); no network call."""
+    ok, message = session_state(config)
+    yield Check("instagram", ok, message)
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    """Log in (asking for the password if not configured, and a two-factor code) and save the session."""
+    username = login_interactive(
+        config, store, ask_password=lambda: ask(f"Instagram password for @{config.instagram.username}", secret=True),
+        ask_code=lambda prompt: ask(prompt))
+    return f"logged in as @{username}; session saved to {config.session_file} (mode 600); posting is on"
+
+
+def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
+    ok, message = session_state(config)
+    return StatusNotice(cannot_post=None if ok else message)
+
+
+def _config_problems(config: Config) -> list[str]:
+    if not config.instagram.username:
+        return ["instagram: username is required when publisher = 'instagrapi'"]
+    return []
+
+
+PUBLISHER = PublisherKind(
+    name="instagrapi",
+    build=lambda config, store: InstagramPublisher(config, store),
+    doctor_checks=_doctor_checks,
+    login=_login,
+    status_notice=_status_notice,
+    config_problems=_config_problems,
+    history_client=lambda config, store: make_client(config, store),
+)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
-from bot.publish.base import same_caption
-from bot.publish.dryrun import DryRunPublisher
+from bot.publish.base import PreparedMedium, PreparedPost, same_caption
+from bot.publish.publishers.dryrun import DryRunPublisher
 from tests.bot.publish.conftest import jpeg
+
+
+def post_of(photo, caption, nonce, draft_id, pets=()):
+    return PreparedPost(draft_id=draft_id, media=(PreparedMedium(photo),), caption=caption, nonce=nonce,
+                        pets=tuple(pets))
 
 
 def test_outbox_posts_read_back_as_recent_media(tmp_path):
@@ -14,8 +19,8 @@ def test_outbox_posts_read_back_as_recent_media(tmp_path):
     photo.write_bytes(jpeg())
     pub = DryRunPublisher(tmp_path / "outbox")
 
-    first = pub.publish(photo, "first", "n1", draft_id=1, pets=["Lola"])
-    second = pub.publish(photo, "second", "n2", draft_id=2)
+    first = pub.publish(post_of(photo, "first", "n1", 1, ["Lola"]))
+    second = pub.publish(post_of(photo, "second", "n2", 2))
 
     recent = pub.recent_media(10)
     assert [m.caption for m in recent] == ["second", "first"] or [m.caption for m in recent] == ["first", "second"]
@@ -30,7 +35,7 @@ def test_comments_are_kept_with_the_post(tmp_path):
     photo = tmp_path / "p.jpg"
     photo.write_bytes(jpeg())
     pub = DryRunPublisher(tmp_path / "outbox")
-    media = pub.publish(photo, "caption", "n1", draft_id=7)
+    media = pub.publish(post_of(photo, "caption", "n1", 7))
 
     assert pub.find_comment(media.media_id, "#dog #cat") is None
     comment_id = pub.comment(media.media_id, "#dog #cat")

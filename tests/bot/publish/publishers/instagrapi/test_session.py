@@ -15,11 +15,11 @@ import pytest
 from bot.errors import PawpostError
 from bot.publish import gate
 from bot.publish.errors import ErrorKind, PublishError
-from bot.publish.instagram import InstagramPublisher, login_interactive
-from bot.publish.session import load_session, make_client, session_state, totp_code
+from bot.publish.publishers.instagrapi.publisher import InstagramPublisher, login_interactive
+from bot.publish.publishers.instagrapi.session import load_session, make_client, session_state, totp_code
 from tests.bot.publish.conftest import CLIENT, make_draft
 from tests.bot.publish.fake_instagram import SERVER_ERROR
-from tests.bot.publish.test_instagram import SLOT, poster, tick
+from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, poster, tick
 
 
 def test_no_automatic_resends_and_real_timeouts(ig_config, ig_store, fake, logged_in):

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import inspect
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 
-from bot.publish.answers import evidence, never_sent
-from bot.publish.session import _client_class
+from bot.publish.publishers.instagrapi.answers import evidence
+from bot.publish.publishers.instagrapi.session import _client_class
+from bot.publish.transport import never_sent
 from tests.bot.publish.conftest import CLIENT, jpeg
 from tests.bot.publish.fake_instagram import CHALLENGE, Answer, Lost, NotSent
+from tests.conftest import REPO
 
 PINNED = "3.2.2"
 # One test shows instagrapi's own resend making a second post (why pawpost overrides it).
@@ -23,7 +24,7 @@ DOUBLE_POSTS_EXPECTED = True
 
 def test_the_installed_instagrapi_is_the_pinned_one():
     assert version("instagrapi") == PINNED
-    pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
     assert f'"instagrapi=={PINNED}"' in pyproject
 
 
@@ -44,7 +45,7 @@ def test_the_private_methods_pawpost_overrides_still_exist_with_their_signatures
 
 
 def _clients(config, store):
-    from bot.publish.session import make_client
+    from bot.publish.publishers.instagrapi.session import make_client
 
     ours = make_client(config, store, **CLIENT)
     from instagrapi import Client

@@ -16,6 +16,7 @@ from bot.errors import ConfigError
 from bot.publish.factory import make_publisher
 from bot.publish.poster import Poster
 from bot.publish.prepare import prepared_copy
+from bot.publish.publishers.registry import load_checked_config
 from bot.publish.unsettled import unsettled_drafts
 from bot.store.database import Store
 from tests.bot.conftest import Receiver
@@ -147,17 +148,20 @@ def test_pawpost_post_hands_it_over_and_resend_sends_it_again(setup, receiver):
 
 def test_notify_needs_a_notification_url(tmp_path):
     with pytest.raises(ConfigError, match=r"notify\.urls is required"):
-        load_config(write_config(tmp_path / "x", {"instagram": {"publisher": "notify"}}))
+        load_checked_config(write_config(tmp_path / "x", {"instagram": {"publisher": "notify"}}))
 
 
 def test_the_notify_publisher_takes_alt_text_like_the_others(tmp_path, receiver):
-    from bot.publish.notify import NotifyPublisher
+    from bot.publish.base import PreparedMedium, PreparedPost
+    from bot.publish.publishers.by_hand import ByHandPublisher
 
     config = load_config(notify_home(tmp_path, receiver.url, public_url=""))
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"\xff\xd8jpeg")
 
-    handed = NotifyPublisher(config).publish(photo, "Hi #dog", "n" * 32, draft_id=7, alt_text="A dog on a sofa.")
+    post = PreparedPost(draft_id=7, media=(PreparedMedium(photo, alt_text="A dog on a sofa."),), caption="Hi #dog",
+                        nonce="n" * 32)
+    handed = ByHandPublisher(config).publish(post)
 
     (sent,) = receiver.bodies
     assert "A dog on a sofa." in sent["message"] and "pawpost drafts posted 7 --url LINK" in sent["message"]

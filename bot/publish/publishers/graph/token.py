@@ -17,7 +17,7 @@ from bot.errors import PawpostError
 from bot.files import write_atomic
 from bot.logs import remember_secrets
 from bot.publish.errors import ErrorKind, PublishError
-from bot.publish.graph_api import GraphClient, Request
+from bot.publish.publishers.graph.api import GraphClient, Request
 from bot.store import keys
 
 log = logging.getLogger(__name__)
@@ -209,8 +209,6 @@ def keep_alive(config: Any, store: Any, now: datetime | None = None, session: An
 
 def token_notice(config: Any, store: Any, now: datetime | None = None) -> str | None:
     """One sentence for `status` when the owner must act on the token, else None."""
-    if config.instagram.publisher != "graph":
-        return None
     now = now or timeutil.now()
     try:
         record = load_token(config.graph_token_file)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from bot import timeutil
 from bot.cli import cli
 from bot.errors import PawpostError
-from bot.publish.graph_token import (
+from bot.publish.publishers.graph.token import (
     TokenRecord,
     keep_alive,
     load_token,
@@ -24,7 +24,7 @@ from bot.publish.graph_token import (
 from bot.store.keys import GRAPH_TOKEN_ERROR, POSTING_STOPPED
 from tests.bot.publish.conftest import make_draft
 from tests.bot.publish.fake_graph import EXPIRED_TOKEN, FakeGraph, error
-from tests.bot.publish.test_graph import SLOT, _iso, poster, tick
+from tests.bot.publish.publishers.graph.test_publisher import SLOT, _iso, poster, tick
 
 
 def _with_secret(config, gfake: FakeGraph) -> None:

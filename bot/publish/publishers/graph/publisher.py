@@ -1,9 +1,11 @@
-"""The official-API publisher (publisher = "graph"): Instagram Platform content publishing with Instagram Login.
+"""The official-API publisher (the config calls it graph): Instagram Platform content publishing with Instagram
+Login. `PUBLISHER` (at the end) is what the registry knows of it; `GraphPublisher` posts.
 
 One publish: stage the photo at a one-time public URL, create a media container (image_url, caption, alt_text),
-record its id in the attempt, wait for status_code FINISHED, then `before_create()` and one media_publish — never
-resent. Every failure is decided by the one table (bot.publish.outcome) from graph_answers' reading of the answer;
-the exactly-once bookkeeping (attempts, unsettled drafts, reconcile) is the poster's.
+hand its id to the poster (`on_container`, recorded in the attempt), wait for status_code FINISHED, then
+`before_create()` and one media_publish — never resent. Every failure is decided by the one table
+(bot.publish.outcome) from `answers`' reading of the answer; the exactly-once bookkeeping (attempts, unsettled
+drafts, reconcile) is the poster's.
 """
 
 from __future__ import annotations
@@ -11,19 +13,29 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import PublishedMedia, RecentMedia, same_caption
+from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
 from bot.publish.errors import ErrorKind, PublishError, step_error
-from bot.publish.graph_answers import TOKEN_ADVICE, container_refusal
-from bot.publish.graph_api import GraphClient, Request
-from bot.publish.graph_token import TokenRecord, client_for, keep_alive, load_token, save_token, whoami
 from bot.publish.outcome import Evidence, Refusal, Step
+from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal
+from bot.publish.publishers.graph.api import GraphClient, Request
+from bot.publish.publishers.graph.doctor import graph_checks
+from bot.publish.publishers.graph.token import (
+    TokenRecord,
+    client_for,
+    keep_alive,
+    load_token,
+    save_token,
+    token_notice,
+    whoami,
+)
+from bot.publish.publishers.graph.token import login as token_login
+from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 from bot.publish.staging import stage, unstage
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,7 @@ def poll_delays(wait_seconds: float) -> list[float]:
 
 class GraphPublisher:
     name = "graph"
+    posts_by_hand = False
 
     def __init__(self, config: Config, store: Any, *, session: Any = None,
                  sleep: Callable[[float], None] | None = None) -> None:
@@ -82,23 +95,24 @@ class GraphPublisher:
         self._record = record
         return self._client, record
 
-    def maintain(self, now: datetime | None = None) -> None:
+    def maintain(self, now: datetime) -> None:
         """Called at every poster tick: renew the token when it is due (never raises)."""
         keep_alive(self.config, self.store, now, self.session)
 
     # -- publishing ----------------------------------------------------------------------------------
 
-    def publish(self, photo: Path, caption: str, nonce: str, *, draft_id: int | None = None,
-                pets: Sequence[str] = (), alt_text: str = "",
-                before_create: Callable[[], None] | None = None) -> PublishedMedia:
+    def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
+                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
+        photo = single_photo(post)
         client, record = self.account()
-        log.info("publishing draft %s through the official API (attempt %s)", draft_id, nonce[:8])
-        staged = stage(self.config, photo)
+        log.info("publishing draft %s through the official API (attempt %s)", post.draft_id, post.nonce[:8])
+        staged = stage(self.config, photo.path)
         try:
             if self.config.graph.stage_delay_seconds:
                 self.sleep(self.config.graph.stage_delay_seconds)  # the owner's sync to a static host
-            container = self._create(client, record, staged.url, caption, alt_text)
-            self._record_container(nonce, container)
+            container = self._create(client, record, staged.url, post.caption, photo.alt_text)
+            if on_container is not None:
+                on_container(container)  # recorded before media_publish: the attempt names it whatever happens
             self._wait(client, container, before_create)
             if before_create is not None:
                 before_create()  # from the next request on, the post may exist even if we never hear back
@@ -121,11 +135,6 @@ class GraphPublisher:
             raise step_error(Step.UPLOAD, Evidence(sent=True), None, error_class="NoContainerInAnswer",
                              message="creating the media container answered without an id")
         return str(container)
-
-    def _record_container(self, nonce: str, container: str) -> None:
-        # Committed before media_publish, so the attempt names the container whatever happens next.
-        with self.store.tx() as db:
-            db.execute("UPDATE attempts SET container_id = ? WHERE nonce = ?", (container, nonce))
 
     def _wait(self, client: GraphClient, container: str, before_create: Callable[[], None] | None) -> None:
         delays = poll_delays(self.config.graph.container_wait_seconds)
@@ -226,3 +235,34 @@ def _time(item: dict[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else None
+
+
+def _login(config: Config, store: Any, ask: Ask) -> str:
+    """A token from the Meta app dashboard, exchanged for a long-lived one and saved."""
+    token = ask("Instagram user access token (from the Meta app dashboard)", secret=True)
+    record, note = token_login(config, store, token)
+    until = f", valid until {record.expires_at}" if record.expires_at else ""
+    saved = (f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
+             f"{record.user_id}) to {config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
+    return "\n".join([*([note] if note else []), saved])
+
+
+def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
+    return StatusNotice(act_soon=token_notice(config, store, now))
+
+
+def _config_problems(config: Config) -> list[str]:
+    if not config.graph.public_base_url:
+        return ["graph.public_base_url is required when instagram.publisher = 'graph' (the https URL where Instagram "
+                "fetches each photo; see the README, 'Which publisher?')"]
+    return []
+
+
+PUBLISHER = PublisherKind(
+    name="graph",
+    build=GraphPublisher,
+    doctor_checks=graph_checks,
+    login=_login,
+    status_notice=_status_notice,
+    config_problems=_config_problems,
+)

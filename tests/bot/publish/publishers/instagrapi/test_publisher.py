@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.publish.instagram import InstagramPublisher, login_interactive
 from bot.publish.poster import Poster
+from bot.publish.publishers.instagrapi.publisher import InstagramPublisher, login_interactive
 from tests.bot.publish.conftest import CLIENT, at, make_draft
 from tests.bot.publish.fake_instagram import (
     CHALLENGE,

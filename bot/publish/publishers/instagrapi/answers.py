@@ -1,7 +1,7 @@
 """Instagram's private API answers read as `Evidence` for the table in bot.publish.outcome.
 
-`read_refusal` knows the bodies that state an action was not done; `never_sent` knows the transport errors that
-happen before a request leaves this machine. Anything neither recognises is an unknown outcome.
+`read_refusal` knows the bodies that state an action was not done; bot.publish.transport knows the transport errors
+that happen before a request leaves this machine. Anything neither recognises is an unknown outcome.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.publish.errors import FATAL_ADVICE
 from bot.publish.outcome import ErrorKind, Evidence, Refusal
+from bot.publish.transport import chain, never_sent
 
 # Account-level refusals, by `message` or `error_type` (lower case): they stop or pause posting, never fail a draft.
 _ACCOUNT: dict[str, tuple[ErrorKind, str]] = {
@@ -91,45 +92,9 @@ def _feedback(body: dict[str, Any]) -> str:
     return str(body.get("feedback_message") or "").strip()
 
 
-def never_sent(exc: BaseException | None) -> bool:
-    """True when the error happened before the request left: no connection, no name, no TLS, connect timeout.
-
-    Looks through the whole chain (instagrapi re-raises transport errors as its own), and through the requests
-    transport (urllib3 reasons) and the curl transport (curl error codes) alike. Everything else may have been sent.
-    """
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
-    from urllib3.exceptions import SSLError as Urllib3SSLError
-
-    before_send = (ConnectTimeoutError, NewConnectionError, NameResolutionError, Urllib3SSLError,
-                   requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)
-    for err in _chain(exc):
-        if isinstance(err, before_send):
-            return True
-        if isinstance(err, MaxRetryError) and isinstance(err.reason, before_send):
-            return True
-        # curl_cffi: couldn't resolve proxy / host, couldn't connect, TLS connect error.
-        if type(err).__module__.startswith("curl_cffi") and getattr(err, "code", None) in (5, 6, 7, 35):
-            return True
-    return False
-
-
-def _chain(exc: BaseException | None) -> list[BaseException]:
-    seen: list[BaseException] = []
-    todo = [exc] if exc is not None else []
-    while todo:
-        err = todo.pop()
-        if err is None or any(err is s for s in seen) or len(seen) > 20:
-            continue
-        seen.append(err)
-        todo += [err.__cause__, err.__context__, getattr(err, "reason", None)]
-        todo += [a for a in getattr(err, "args", ()) if isinstance(a, BaseException)]
-    return seen
-
-
 def response_of(exc: BaseException | None, client: Any) -> Any:
     """The HTTP answer behind an error: the exception's own, else the client's last (reset before each step)."""
-    for err in _chain(exc):
+    for err in chain(exc):
         response = getattr(err, "response", None)
         if response is not None and hasattr(response, "status_code"):
             return response

@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.logs import remember_secrets
 from bot.publish.errors import PublishError, step_error
-from bot.publish.graph_answers import GraphError, evidence
 from bot.publish.outcome import Evidence, Step
+from bot.publish.publishers.graph.answers import GraphError, evidence
 
 __all__ = ["HOST", "GraphClient", "Request"]
 
