@@ -164,7 +164,7 @@ def build_prompt(
     task.append(detail)
     # The speaker is named by its "I" (rules.wrong_names); the others by name.
     task.append(templates.NAME_THEM.format(names=others) if others else
-                templates.NAME_NONE if config.pets and not infos else templates.NAME_NO_OTHERS)
+                templates.NAME_NONE if config.pets and not infos else "")
     task.append(templates.ONLY_CAPTION)
     sections = [" ".join(facts)]
     if shown:

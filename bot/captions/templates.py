@@ -34,13 +34,14 @@ TASK_WITH_NAME = "Write one new, short caption for this photo of {names}, in thi
 TASK = "Write one new, short caption for this photo, in this voice: {voice}."
 TASK_AS_PET = "Write one new, short caption for this photo of you, in this voice: {voice}."
 TASK_AS_PET_WITH = "Write one new, short caption for this photo of you and {names}, in this voice: {voice}."
-FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\", and do not say your name or what animal you are."
+# Not "do not say your name": told that, a small model opens every candidate with "My name is Lola".
+FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\"."
 # What the photo shows, inside the instruction, asking for one detail of it: a small model then picks it up.
 SCENE_DETAIL = "Say one thing about what the photo shows: {scene}."
-NAME_THEM = "Mention {names} by name, and give no other names."
+# Nothing about other names: a small model told not to give names writes "My name is ..." (the rules refuse
+# invented names instead).
+NAME_THEM = "Mention {names} by name."
 NAME_NONE = "Do not name any pet."
-# A small model names the other animals and people it is told about ("my friend Luna"): only pets have names.
-NAME_NO_OTHERS = "Give no names to other animals or people."
 ONLY_CAPTION = "Answer with the caption only, in one line, without hashtags."
 
 # The caption's first words when the pet speaks and the owner gave none: the assistant's answer is primed with

