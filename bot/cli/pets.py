@@ -82,9 +82,11 @@ def identify(app: App, photo: Path, as_json: bool) -> None:
         click.echo(f"{a.pet}: confidence {a.confidence:.2f} (similarity {a.similarity:.2f}) at {_box(a.box)}")
     if result.unknown:
         click.echo(f"{result.unknown} other animal(s), none of your pets")
-    if result.no_animal:
+    if result.no_animal and vision.detector.disabled:
+        click.echo('the photo does not look like any of your pets (detector = "none": the whole photo is compared)')
+    elif result.no_animal:
         click.echo("no animal found, and the photo does not look like any of your pets")
-    elif result.whole_image:
+    elif result.whole_image and not vision.detector.disabled:
         click.echo("(no animal was detected; the whole photo was compared with your pets)")
 
 
@@ -93,7 +95,7 @@ def identify(app: App, photo: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
-    """Recognition accuracy on FOLDER/<pet name>/*.jpg and FOLDER/none/*.jpg, to tune models.match_threshold."""
+    """Recognition accuracy on FOLDER/<pet name>/*.jpg and FOLDER/none/*.jpg, and the match threshold in use."""
     from bot.cli.progress import progress
     from bot.vision.evaluate import evaluate
 
@@ -106,7 +108,7 @@ def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"{result.photos} photos, models.match_threshold = {result.threshold}")
+    out.print(f"{result.photos} photos, match threshold {result.threshold:.3f}: {result.threshold_how}")
     out.print(f"top-1 accuracy: {result.accuracy:.1%}   unknown rate (a pet seen as no pet): "
               f"{result.unknown_rate:.1%}")
     table = Table(title="true (rows) / predicted (columns)", box=None, pad_edge=False)

@@ -150,7 +150,10 @@ class ModelsConfig(Section):
     describer: str | None = None
     writer: str | None = None
     detection_threshold: Annotated[float, Field(ge=0, le=1)] = 0.2
-    match_threshold: Annotated[float, Field(ge=-1, le=1)] = 0.6
+    # "auto": calibrated from the owner's reference photos (bot.vision.threshold); a number overrides it.
+    match_threshold: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"
+    # Photos of animals (or toys) that are none of the owner's pets: they sharpen the calibrated threshold.
+    strangers: Path | None = None
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8  # at most; on a GPU the memory budget may choose fewer
     # GPU memory the models may use, in GB: "auto" is what is free on the card at start-up minus a safety margin.
     gpu_memory_gb: float | Literal["auto"] = "auto"

@@ -1,7 +1,8 @@
 """The animal detector: finds the configured species in a batch of photos, one model pass per batch.
 
 Zero-shot detectors (OWLv2, OWL-ViT, Grounding DINO) are asked for "a photo of a {species}"; closed-set ones
-(DETR, RT-DETR) keep the labels named like a species. Which kind a model is comes from its config.
+(DETR, RT-DETR) keep the labels named like a species. Which kind a model is comes from its config. With
+`detector = "none"` nothing is loaded and nothing is found: each whole photo is taken as one animal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ QUERY = "a photo of a {species}"
 MAX_ANIMALS = 10  # per photo; more boxes than this are almost always duplicates or noise
 NMS_IOU = 0.5
 MIN_SIDE = 4  # pixels; smaller boxes cannot be told apart anyway
+NO_DETECTOR = "none"  # models.detector value: no detector, the whole photo is one animal
 
 
 @dataclass
@@ -38,6 +40,14 @@ class Detector(ManagedModel):
         super().__init__(model_id, runtime)
         self.kind: str | None = None  # "zero-shot" or "closed-set", known once loaded
         self.model_type: str | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.model_id.strip().lower() == NO_DETECTOR
+
+    def load(self) -> None:
+        if not self.disabled:  # "none" has nothing to load
+            super().load()
 
     def _load(self) -> None:
         from transformers import (
@@ -66,8 +76,8 @@ class Detector(ManagedModel):
 
     def detect(self, images: list[Any], species: list[str], threshold: float) -> list[list[Detection]]:
         """The animals of `species` in each image, best first, at most MAX_ANIMALS each; one model pass."""
-        if not images:
-            return []
+        if not images or self.disabled:
+            return [[] for _ in images]
         import torch
 
         species = sorted({s.lower() for s in species}) or ["dog", "cat"]

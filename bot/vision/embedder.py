@@ -1,6 +1,7 @@
 """The image embedder: one L2-normalised vector per image or animal crop, and per text where the model can.
 
-DINOv2-style models (AutoModel, pooled output) and CLIP/SigLIP-style ones (image features) both work.
+Any image backbone AutoModel loads works: DINOv2-style and convolutional models (pooled output, timm-wrapped
+ones included) and CLIP/SigLIP-style ones (image features).
 """
 
 from __future__ import annotations
@@ -59,10 +60,8 @@ class Embedder(ManagedModel):
                 if hasattr(self.model, "get_image_features"):
                     features = _pooled(self.model.get_image_features(pixel_values=pixels))
                 else:
-                    out = self.model(pixel_values=pixels)
-                    features = out.pooler_output if getattr(out, "pooler_output", None) is not None \
-                        else out.last_hidden_state[:, 0]
-                parts.append(features.float().cpu().numpy())
+                    features = _image_feature(self.model(pixel_values=pixels))
+                parts.append(features.float().reshape(len(features), -1).cpu().numpy())
         return normalise(np.concatenate(parts))
 
     def embed_texts(self, texts: list[str]) -> np.ndarray | None:
@@ -80,6 +79,17 @@ class Embedder(ManagedModel):
             tokens = {k: v.to(self.model.device) for k, v in tokens.items()}
             features = _pooled(self.model.get_text_features(**tokens))
             return normalise(features.float().cpu().numpy())
+
+
+def _image_feature(out: Any) -> Any:
+    """One vector per image from a backbone's output: its pooled output where it has one (DINOv2, timm-wrapped
+    and convolutional models such as EfficientNet or ResNet), else the class token of a vision transformer, or the
+    spatial mean of a feature map."""
+    pooled = getattr(out, "pooler_output", None)
+    if pooled is not None:
+        return pooled
+    hidden = out.last_hidden_state
+    return hidden.mean(dim=(2, 3)) if hidden.dim() == 4 else hidden[:, 0]
 
 
 def _pooled(out: Any) -> Any:

@@ -1,4 +1,4 @@
-"""`pawpost pets eval DIR`: recognition measured on the owner's own labelled photos, to tune the threshold.
+"""`pawpost pets eval DIR`: recognition measured on the owner's own labelled photos, at the threshold in use.
 
 DIR/<pet name>/*.jpg are photos of that pet, DIR/none/*.jpg photos of none of them; nothing is written to the
 library (the pets' references are enrolled as usual).
@@ -20,14 +20,17 @@ from bot.vision.identify import PhotoAnalysis, Vision
 from bot.vision.images import image_files, open_image
 from bot.vision.matching import References, match
 from bot.vision.pets import references
+from bot.vision.threshold import threshold_for
 
 NONE = "none"
-SWEEP = [-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2]  # offsets from models.match_threshold
+SWEEP = [-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2]  # offsets from the threshold in use
 
 
 @dataclass
 class EvalResult:
     threshold: float
+    threshold_source: str  # "calibrated" from the references, "configured", or "uncalibrated"
+    threshold_how: str  # how it was found, in one sentence
     photos: int
     accuracy: float  # top-1: the most confident recognised pet (or none) is the folder's label
     unknown_rate: float  # photos of a pet recognised as no pet
@@ -65,7 +68,8 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path,
             paths.append(path)
         if progress is not None:
             progress(min(start + size, len(samples)), len(samples))
-    threshold = config.models.match_threshold
+    threshold = vision.threshold(refs)
+    calibration = refs.calibration or threshold_for(config.models.match_threshold, refs)
     labels = [p.name for p in config.pets] + [NONE]
     predicted = [_top1(a, refs, threshold) for a in analyses]
     confusion = {t: dict.fromkeys(labels, 0) for t in labels}
@@ -80,7 +84,8 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path,
                     "pets": [{"name": a.pet, "confidence": round(a.confidence, 4), "similarity": round(a.similarity, 4)}
                              for a in analysis.pets]}
                    for path, t, p, analysis in zip(paths, truths, predicted, analyses, strict=True)]
-    return EvalResult(threshold, len(truths), **_measures(truths, predicted), labels=labels, confusion=confusion,
+    return EvalResult(round(threshold, 4), calibration.source, calibration.how, len(truths),
+                      **_measures(truths, predicted), labels=labels, confusion=confusion,
                       sweep=sweep, predictions=predictions, skipped=skipped)
 
 

@@ -1,6 +1,5 @@
-"""`pawpost doctor` lines for the vision models: last load error, and whether each model is at hand offline.
-
-No model is loaded and torch is not imported; the hub cache is only looked at, never contacted.
+"""`pawpost doctor` lines for the vision models: last load error, whether each model is at hand offline, and the
+match threshold in use. No model is loaded and torch is not imported; the hub cache is only looked at.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ from pathlib import Path
 
 from bot.check import Check
 from bot.config import Config
+from bot.errors import PawpostError
+from bot.vision.detector import NO_DETECTOR
 
 
 def vision_checks(config: Config) -> Iterator[Check]:
@@ -18,7 +19,10 @@ def vision_checks(config: Config) -> Iterator[Check]:
     errors = model_errors_for(config, ("detector", "embedder"))
     for key in ("detector", "embedder"):
         model_id = getattr(config.models, key)
-        if errors.get(key):
+        if key == "detector" and model_id.strip().lower() == NO_DETECTOR:
+            yield Check("model detector", True, 'none: each whole photo is taken as one animal (no boxes; two pets '
+                        "in one photo are seen as one)")
+        elif errors.get(key):
             yield Check(f"model {key}", False, f"{model_id} could not be loaded: {errors[key]}; photos wait as "
                         f"'new' until it loads (fix models.{key}, or the network)")
         elif Path(model_id).is_dir():
@@ -28,6 +32,23 @@ def vision_checks(config: Config) -> Iterator[Check]:
         else:
             yield Check(f"model {key}", True, f"{model_id} is not downloaded yet; it is fetched from the Hugging Face "
                         "hub on first use, so the first photos need network", warning=True)
+    yield from threshold_check(config)
+
+
+def threshold_check(config: Config) -> Iterator[Check]:
+    """The match threshold and how it was found, from the references' cached embeddings (no model runs)."""
+    from bot.store.database import Store
+    from bot.vision.embedder import embedder_identity
+    from bot.vision.pets import load_references
+
+    try:
+        with Store.for_config(config) as store:
+            refs = load_references(store, config, embedder_identity(config.models.embedder))
+    except (PawpostError, OSError) as exc:  # the database line says what is wrong with it
+        yield Check("match threshold", True, f"not known: the database cannot be read ({exc})", warning=True)
+        return
+    c = refs.calibration
+    yield Check("match threshold", True, f"{c.threshold:.3f}, {c.how}", warning=c.source == "uncalibrated")
 
 
 def _cached(model_id: str) -> bool:

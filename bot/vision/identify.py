@@ -17,6 +17,7 @@ from bot.vision.detector import Detector
 from bot.vision.embedder import Embedder, padded_crop
 from bot.vision.images import working_copy
 from bot.vision.matching import References, match
+from bot.vision.threshold import threshold_for
 
 
 @dataclass
@@ -113,11 +114,18 @@ class Vision:
             crops.append(padded_crop(work, [v / scale for v in box] if box else None))
         return self.embedder.embed(crops)
 
+    def threshold(self, references: References) -> float:
+        """The match threshold: the references' calibration, else the configured number."""
+        if references.calibration is not None:
+            return references.calibration.threshold
+        return threshold_for(self.config.models.match_threshold, references).threshold
+
     def analyze(self, images: list[Any], references: References, threshold: float | None = None) -> list[PhotoAnalysis]:
-        """Detect, embed and match a batch of photos: one detector pass and one embedder pass."""
+        """Detect, embed and match a batch of photos: one detector pass and one embedder pass (none with
+        `detector = "none"`: each whole photo is one animal)."""
         if not images:
             return []
-        threshold = self.config.models.match_threshold if threshold is None else threshold
+        threshold = self.threshold(references) if threshold is None else threshold
         work = [working_copy(im) for im in images]
         found = self.detector.detect([w for w, _ in work], self.species, self.config.models.detection_threshold)
         crops, spans = [], []

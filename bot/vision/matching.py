@@ -15,11 +15,21 @@ FORBIDDEN = -1e6
 
 
 @dataclass
+class Calibration:
+    """The match threshold in use and how it was found (shown by `pets eval` and `doctor`)."""
+
+    threshold: float
+    source: str  # "calibrated" (from the references), "configured" (models.match_threshold) or "uncalibrated"
+    how: str  # one sentence for the owner: the similarities it was found from, and the rule
+
+
+@dataclass
 class References:
-    """Each pet's reference embeddings (rows L2-normalised), in a fixed pet order."""
+    """Each pet's reference embeddings (rows L2-normalised), in a fixed pet order, and the threshold they set."""
 
     names: list[str]
     vectors: list[np.ndarray] = field(default_factory=list)  # one (n_refs, dim) array per pet
+    calibration: Calibration | None = None
 
     @property
     def empty(self) -> bool:

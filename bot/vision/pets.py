@@ -18,6 +18,7 @@ from bot.files import write_atomic
 from bot.store.database import Store
 from bot.vision.images import file_sha256, image_files, open_image
 from bot.vision.matching import References
+from bot.vision.threshold import threshold_for
 
 
 @dataclass
@@ -108,7 +109,7 @@ def sync_references(store: Store, config: Config, vision: Any) -> SyncResult:
                            "VALUES (?, ?, ?, 'config', ?, ?)", (pet_id, sha, str(path), box, now))
                 added += 1
     embedded, cached, unreadable = embed_references(store, vision)
-    skipped += unreadable
+    skipped += unreadable + enrol_strangers(store, config, vision)
     total = store.value("SELECT count(*) FROM pet_references WHERE pet_id IN "
                         f"({','.join('?' * len(ids))})", list(ids.values())) if ids else 0
     return SyncResult(total, added, removed, embedded, cached, skipped)
@@ -135,8 +136,43 @@ def embed_references(store: Store, vision: Any) -> tuple[int, int, list[str]]:
     return len(todo), len(have), unreadable
 
 
+def enrol_strangers(store: Store, config: Config, vision: Any) -> list[str]:
+    """Embed the photos of `models.strangers` the cache lacks (their best-detected animal, or the whole photo);
+    returns the files that could not be read. They are never anyone's reference, only the threshold's evidence."""
+    files = {file_sha256(p): p for p in image_files(config.models.strangers)}
+    have = {sha for sha, _ in stranger_vectors(store, vision.embedder_id, list(files))}
+    todo, skipped = [], []
+    for sha, path in files.items():
+        if sha not in have:
+            try:
+                todo.append((sha, open_image(path, config.ingest.max_megapixels)))
+            except PawpostError as exc:
+                skipped.append(str(exc))
+    if todo:
+        found = vision.detect([image for _, image in todo])
+        boxes = [animals[0][0] if animals else None for animals in found]
+        vectors = vision.embed_regions([image for _, image in todo], boxes)
+        cache.save(store, vision.embedder_id, {(sha, cache.box_key(box)): v
+                                               for (sha, _), box, v in zip(todo, boxes, vectors, strict=True)})
+    return skipped
+
+
+def stranger_vectors(store: Store, embedder_id: str, shas: list[str]) -> list[tuple[str, Any]]:
+    """(sha256, vector) of every cached embedding of these files for this embedder."""
+    import numpy as np
+
+    out = []
+    for start in range(0, len(shas), 500):  # SQLite's variable limit
+        part = shas[start:start + 500]
+        rows = store.all(f"SELECT sha256, vector FROM embeddings WHERE embedder = ? AND sha256 IN "
+                         f"({','.join('?' * len(part))}) ORDER BY id", [embedder_id, *part])
+        out += [(r["sha256"], np.frombuffer(r["vector"], dtype=np.float32)) for r in rows]
+    return out
+
+
 def load_references(store: Store, config: Config, embedder_id: str) -> References:
-    """Every configured pet's cached reference vectors for this embedder, in config order."""
+    """Every configured pet's cached reference vectors for this embedder, in config order, with the threshold
+    they calibrate (or the configured one). Needs no model: `doctor` uses it too."""
     names = [p.name for p in config.pets]
     rows = store.all(
         "SELECT pets.name, e.vector FROM pet_references r JOIN pets ON pets.id = r.pet_id "
@@ -148,8 +184,13 @@ def load_references(store: Store, config: Config, embedder_id: str) -> Reference
     for row in rows:
         if row["name"].lower() in by_pet:
             by_pet[row["name"].lower()].append(np.frombuffer(row["vector"], dtype=np.float32))
-    return References(names, [np.array(by_pet[n.lower()], dtype=np.float32) if by_pet[n.lower()]
+    refs = References(names, [np.array(by_pet[n.lower()], dtype=np.float32) if by_pet[n.lower()]
                               else np.zeros((0, 0), dtype=np.float32) for n in names])
+    strangers = [v for _, v in stranger_vectors(store, embedder_id,
+                                                [file_sha256(p) for p in image_files(config.models.strangers)])]
+    refs.calibration = threshold_for(config.models.match_threshold, refs,
+                                     np.array(strangers, dtype=np.float32) if strangers else None)
+    return refs
 
 
 def references(store: Store, config: Config, vision: Any) -> References:

