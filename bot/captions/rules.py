@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.captions import quality
+from bot.captions import identity, quality
 from bot.captions.text import (
     body,
     complete_part,
@@ -58,6 +58,7 @@ class RuleContext:
     species: list[str] = field(default_factory=list)  # animal kinds in the photo (pets' and the scene's)
     examples: list[str] = field(default_factory=list)  # the style examples shown, not to copy
     speaker: str = ""  # the pet who speaks when the voice is the first person ("I" names it)
+    speaker_species: str = ""  # the speaking pet's species, which it must not deny
 
 
 def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens: list[str]) -> RuleContext:
@@ -84,6 +85,7 @@ def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens
         species=sorted({p.species for p in prompt.pets} | quality.scene_species(prompt.scene)),
         examples=list(prompt.examples),
         speaker=prompt.speaker,
+        speaker_species=next((p.species for p in prompt.pets if p.name == prompt.speaker), ""),
     )
 
 
@@ -129,6 +131,8 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
     if problem is None:
         problem = repeated_phrase(text)
     if problem is None:
+        problem = identity_problem(main, ctx)
+    if problem is None:
         problem = wrong_names(text, ctx.pet_names, ctx.other_names, ctx.speaker)
     if problem is None:
         problem = near_copy(text, ctx.past_captions[:PAST_CAPTIONS_CHECKED])
@@ -159,6 +163,33 @@ def content_problem(main: str, trailing: list[str], ctx: RuleContext) -> str | N
     if wrong:
         return f"it calls the animal \"{wrong[0]}\", which is not a {' or '.join(ctx.species)}"
     return None
+
+
+def identity_problem(main: str, ctx: RuleContext) -> str | None:
+    """Why the caption gets wrong who is speaking or who is there: the pet introduces itself, calls itself by
+    another pet's name or contradicts itself, or an animal or person gets a name nobody configured."""
+    speaker = ctx.speaker
+    intro = identity.self_introduction(main, speaker, ctx.speaker_species)
+    if intro:
+        return f"it has {speaker} introduce itself (\"{intro}\") instead of saying something about the photo"
+    swap = identity.identity_swap(main, speaker, [*ctx.pet_names, *ctx.other_names])
+    if swap:
+        return f"it has {speaker} call itself by another pet's name (\"{swap}\")"
+    contradiction = identity.self_contradiction(main, speaker, ctx.speaker_species, ctx.pet_names)
+    if contradiction:
+        return f"it has {speaker} contradict who it is or who is with it (\"{contradiction}\")"
+    invented = identity.invented_names(main, known_words(ctx))
+    if invented:
+        return (f"it names {', '.join(invented)}, who is neither one of the account's pets nor in "
+                "captions.mentions")
+    return None
+
+
+def known_words(ctx: RuleContext) -> list[str]:
+    """Everything a caption may take a name from: the pets, the mentions, the prompt (scene, hint, theme, style
+    examples) and the account's past captions."""
+    return [*ctx.pet_names, *ctx.other_names, *ctx.mentions, ctx.start, *ctx.prompt_lines, *ctx.echo_sources,
+            *ctx.examples, *ctx.past_captions]
 
 
 def _kept(trailing: list[str], ctx: RuleContext) -> list[str]:

@@ -178,7 +178,8 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         values = rank.scores(texts, past=[*ctx.past_captions, *ctx.examples], reference=reference,
                              target_length=target, matches=matches_for[i], names=ctx.pet_names,
                              first_person=first_person and bool(job.pets),
-                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen) if texts else []
+                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen,
+                             species=ctx.speaker_species, alone=len(job.pets) == 1 and not job.scene) if texts else []
         ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
                         key=lambda c: -(c.score or 0.0))
         outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]

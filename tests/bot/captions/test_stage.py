@@ -72,7 +72,7 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
         _assert_recorded(store, config, draft, config.captions.max_attempts)
     lola = get_draft(store, draft_of_photo(store, first))
     prompt = store.draft(lola.id)["prompt"]
-    assert "her first snow" in prompt and "You are Lola the dog." in prompt and lola.hint == "her first snow"
+    assert "her first snow" in prompt and "captions for Lola, a dog," in prompt and lola.hint == "her first snow"
     assert lola.pets == ["Lola"] and lola.confidence == 0.95
     if backend != "vlm":
         assert "what the photo shows: " in prompt  # the describer's words reach the writer
