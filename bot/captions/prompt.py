@@ -136,8 +136,9 @@ def build_prompt(
     for p in infos:
         # The pets' descriptions stay out: a small model repeats them instead of saying what the photo shows.
         if p is speaker:
+            personality = _sentence(p.personality)
             system = templates.SYSTEM_AS_PET.format(name=p.name, species=p.species) + (
-                templates.SPEAKER_PERSONALITY.format(personality=_sentence(p.personality)) if p.personality else "")
+                templates.SPEAKER_PERSONALITY.format(name=p.name, personality=personality) if personality else "")
             continue
         facts.append(templates.PET.format(name=p.name, species=p.species)
                      + (templates.PET_PERSONALITY.format(name=p.name, personality=_sentence(p.personality))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.captions import quality
+from bot.captions import identity, quality
 from bot.captions.text import body, ngrams, similarity, words
 from bot.errors import PawpostError
 
@@ -31,6 +31,7 @@ class Weights:
     intro: float = 0.3  # penalty: the speaking pet introduces itself ("I'm Lola the dog") instead of the photo
     unfinished: float = 0.3  # penalty: the words stop without ending a sentence ("My love for Christmas")
     reuse: float = 0.3  # penalty: share of its word pairs already used by the captions just chosen for other photos
+    owner: float = 0.3  # penalty: the pet speaks of "my little dog" as its owner would, alone in the photo
 
 
 def length_fit(text: str, target: int) -> float:
@@ -103,12 +104,15 @@ def scores(
     echo_sources: Sequence[str] = (),
     speaker: str = "",
     recent: Sequence[str] = (),
+    species: str = "",
+    alone: bool = False,
 ) -> list[float]:
     """A score per candidate, higher is better. `reference` is what the photo shows (the pets' `names` aside);
     `matches` (image–text cosines) replace agreement with it; `first_person` rewards "I/my" when the voice
     asks for it; phrases from `echo_sources`, the `speaker`'s introducing itself and an unfinished last sentence
-    are penalised, and so are word pairs the `recent` captions (this batch's others) already use; `past`
-    includes the style examples shown."""
+    are penalised, and so are word pairs the `recent` captions (this batch's others) already use, and, when the
+    speaker is `alone` in the photo, calling an animal of its own `species` "my dog"; `past` includes the style
+    examples shown."""
     if matches is not None:
         # Cosines of one photo's candidates differ by hundredths; spread them over 0..1 so they count.
         low, high = min(matches), max(matches)
@@ -121,6 +125,7 @@ def scores(
         value = (weights.match * m + weights.voice * voice + weights.novelty * novelty(t, past)
                  + weights.length * length_fit(t, target_length) - weights.echo * echo_share(t, echo_sources)
                  - weights.intro * quality.introduces(t, speaker) - weights.unfinished * quality.truncated(t)
-                 - weights.reuse * reused_share(t, recent))
+                 - weights.reuse * reused_share(t, recent)
+                 - weights.owner * bool(alone and identity.speaks_as_owner(t, species)))
         out.append(round(value, 4))
     return out

@@ -1,7 +1,7 @@
 """Rules every caption must pass before it can be chosen or posted.
 
 `check_candidate` cleans a generated candidate and applies every rule to it, Instagram's hard limits
-(`bot.limits.instagram_limits`, which checks the owner's own text too) among them.
+(`bot.limits.caption_problem`, which checks the owner's own text too) among them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.captions import quality
+from bot.captions import identity, quality
 from bot.captions.text import (
     body,
     complete_part,
@@ -20,7 +20,7 @@ from bot.captions.text import (
     split_closing_hashtags,
     words,
 )
-from bot.limits import instagram_limits
+from bot.limits import MAX_HASHTAGS, caption_problem
 
 if TYPE_CHECKING:
     from bot.captions.prompt import Prompt
@@ -43,7 +43,7 @@ ROLE_PREFIX_RE = re.compile(r"^\s*(?:(?:assistant|caption|answer|user|system)\s*
 class RuleContext:
     """What the rules need to know about one photo."""
 
-    max_hashtags: int = 5
+    max_hashtags: int = MAX_HASHTAGS
     pet_names: list[str] = field(default_factory=list)  # pets identified in the photo
     other_names: list[str] = field(default_factory=list)  # configured pets NOT in the photo
     hashtags: list[str] = field(default_factory=list)  # the pets' then the account's, in priority order
@@ -58,6 +58,7 @@ class RuleContext:
     species: list[str] = field(default_factory=list)  # animal kinds in the photo (pets' and the scene's)
     examples: list[str] = field(default_factory=list)  # the style examples shown, not to copy
     speaker: str = ""  # the pet who speaks when the voice is the first person ("I" names it)
+    speaker_species: str = ""  # the speaking pet's species, which it must not deny
 
 
 def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens: list[str]) -> RuleContext:
@@ -84,6 +85,7 @@ def rule_context(config: Config, prompt: Prompt, past: list[str], special_tokens
         species=sorted({p.species for p in prompt.pets} | quality.scene_species(prompt.scene)),
         examples=list(prompt.examples),
         speaker=prompt.speaker,
+        speaker_species=next((p.species for p in prompt.pets if p.name == prompt.speaker), ""),
     )
 
 
@@ -121,13 +123,15 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
                                         "sentence ended" if cut_off else "its only sentence is unfinished")
     text, problem = merge_hashtags(" ".join([main, *_kept(trailing, ctx)]), ctx.hashtags, ctx.max_hashtags)
     if problem is None:
-        problem = instagram_limits(text, ctx.max_hashtags)
+        problem = caption_problem(text, ctx.max_hashtags)
     if problem is None:
         problem = content_problem(main, trailing, ctx)
     if problem is None and not body(text):
         problem = "the caption has no words besides hashtags"
     if problem is None:
         problem = repeated_phrase(text)
+    if problem is None:
+        problem = identity_problem(main, ctx)
     if problem is None:
         problem = wrong_names(text, ctx.pet_names, ctx.other_names, ctx.speaker)
     if problem is None:
@@ -159,6 +163,33 @@ def content_problem(main: str, trailing: list[str], ctx: RuleContext) -> str | N
     if wrong:
         return f"it calls the animal \"{wrong[0]}\", which is not a {' or '.join(ctx.species)}"
     return None
+
+
+def identity_problem(main: str, ctx: RuleContext) -> str | None:
+    """Why the caption gets wrong who is speaking or who is there: the pet introduces itself, calls itself by
+    another pet's name or contradicts itself, or an animal or person gets a name nobody configured."""
+    speaker = ctx.speaker
+    intro = identity.self_introduction(main, speaker, ctx.speaker_species)
+    if intro:
+        return f"it has {speaker} introduce itself (\"{intro}\") instead of saying something about the photo"
+    swap = identity.identity_swap(main, speaker, [*ctx.pet_names, *ctx.other_names])
+    if swap:
+        return f"it has {speaker} call itself by another pet's name (\"{swap}\")"
+    contradiction = identity.self_contradiction(main, speaker, ctx.speaker_species, ctx.pet_names)
+    if contradiction:
+        return f"it has {speaker} contradict who it is or who is with it (\"{contradiction}\")"
+    invented = identity.invented_names(main, known_words(ctx))
+    if invented:
+        return (f"it names {', '.join(invented)}, who is neither one of the account's pets nor in "
+                "captions.mentions")
+    return None
+
+
+def known_words(ctx: RuleContext) -> list[str]:
+    """Everything a caption may take a name from: the pets, the mentions, the prompt (scene, hint, theme, style
+    examples) and the account's past captions."""
+    return [*ctx.pet_names, *ctx.other_names, *ctx.mentions, ctx.start, *ctx.prompt_lines, *ctx.echo_sources,
+            *ctx.examples, *ctx.past_captions]
 
 
 def _kept(trailing: list[str], ctx: RuleContext) -> list[str]:

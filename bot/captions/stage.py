@@ -19,6 +19,7 @@ from bot.captions.prompt import Prompt, build_prompt
 from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
+from bot.drafts.media import add_draft
 from bot.errors import ModelUnavailable
 from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.runtime.ml import ManagedModel, Runtime
@@ -177,7 +178,8 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
         values = rank.scores(texts, past=[*ctx.past_captions, *ctx.examples], reference=reference,
                              target_length=target, matches=matches_for[i], names=ctx.pet_names,
                              first_person=first_person and bool(job.pets),
-                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen) if texts else []
+                             echo_sources=ctx.echo_sources, speaker=ctx.speaker, recent=chosen,
+                             species=ctx.speaker_species, alone=len(job.pets) == 1 and not job.scene) if texts else []
         ranked = sorted((Scored(v.text, True, None, s) for v, s in zip(passing[i], values, strict=True)),
                         key=lambda c: -(c.score or 0.0))
         outcome.candidates = ranked + [Scored(v.text, False, v.reason) for v in verdicts[i] if not v.passed]
@@ -244,12 +246,13 @@ def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: O
     with store.tx():
         if store.value("SELECT status FROM photos WHERE id = ?", (job.photo_id,)) != PhotoStatus.ANALYZED:
             return False  # changed meanwhile (another process drafted it, or the owner corrected it)
-        draft_id = store.insert(
-            "drafts", photo_id=job.photo_id, status=status, caption=best.text if best else None,
+        # A post of one photo; its description is the medium's, for the alt text (bot.captions.alttext).
+        draft_id = add_draft(
+            store, [job.photo_id], status=status, caption=best.text if best else None,
             chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
             model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
             confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
-            description=job.description or None,  # for the alt text (bot.captions.alttext)
+            description=job.description or None,
             created_at=now, updated_at=now,
         )
         insert_candidates(store, draft_id, outcome.candidates, generation=0)

@@ -8,10 +8,11 @@ marked as examples of tone, and the instruction comes last.
 from __future__ import annotations
 
 # The system message (chat models) or the first paragraph (plain prompts). When the voice is the first person
-# and a pet is in the photo, the model is that pet: a small model then writes "I" and "my" by itself.
+# and a pet is in the photo, the model writes as that pet. Not "You are Lola the dog": a small model answers
+# that with "I am Lola the dog" instead of saying what the photo shows.
 SYSTEM = "You write short Instagram captions for a pet's account."
-SYSTEM_AS_PET = "You are {name} the {species}. You write your own short Instagram captions."
-SPEAKER_PERSONALITY = " You are {personality}."
+SYSTEM_AS_PET = "You write short Instagram captions for {name}, a {species}, as if {name} wrote them."
+SPEAKER_PERSONALITY = " {name} is {personality}."
 
 # One sentence (or two) per pet present in the photo.
 PET = "{name} is a {species}."
@@ -33,9 +34,12 @@ TASK_WITH_NAME = "Write one new, short caption for this photo of {names}, in thi
 TASK = "Write one new, short caption for this photo, in this voice: {voice}."
 TASK_AS_PET = "Write one new, short caption for this photo of you, in this voice: {voice}."
 TASK_AS_PET_WITH = "Write one new, short caption for this photo of you and {names}, in this voice: {voice}."
+# Not "do not say your name": told that, a small model opens every candidate with "My name is Lola".
 FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\"."
 # What the photo shows, inside the instruction, asking for one detail of it: a small model then picks it up.
 SCENE_DETAIL = "Say one thing about what the photo shows: {scene}."
+# Nothing about other names: a small model told not to give names writes "My name is ..." (the rules refuse
+# invented names instead).
 NAME_THEM = "Mention {names} by name."
 NAME_NONE = "Do not name any pet."
 ONLY_CAPTION = "Answer with the caption only, in one line, without hashtags."

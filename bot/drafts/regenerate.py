@@ -12,6 +12,7 @@ from bot.captions.stage import Captioner, caption_photos, insert_candidates, no_
 from bot.config import Config
 from bot.drafts.actions import DraftView, get_draft
 from bot.drafts.lifecycle import Action, require
+from bot.drafts.media import first_photo
 from bot.errors import EmptyStart, ModelUnavailable
 from bot.runtime.model_errors import clear_model_error, record_model_error
 from bot.store.database import Store
@@ -30,7 +31,7 @@ def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int
     generation = (store.value("SELECT max(generation) FROM candidates WHERE draft_id = ?", (draft_id,)) or 0) + 1
     # A fixed captions.seed still gives each regeneration its own (reproducible) seed.
     seed = config.captions.seed + 1009 * generation if config.captions.seed is not None else new_seed()
-    job = context.load_job(store, config, row["photo_id"], hint=hint)
+    job = context.load_job(store, config, first_photo(store, draft_id), hint=hint)
     try:
         outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
     except ModelUnavailable as exc:

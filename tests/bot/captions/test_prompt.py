@@ -14,9 +14,11 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     p = build_prompt(config, ["Lola"], scene="a dog on a red sofa",
                      examples=["Sofa queen 👑 #chihuahua", "Rainy day again"],
                      hint="her first day home", start="Guess who", day=date(2026, 12, 25))
-    # The voice is the first person: the model is the pet, in the system message.
-    assert p.system == ("You are Lola the dog. You write your own short Instagram captions. You are sassy, loves "
-                        "blankets, hates rain.")
+    # The voice is the first person: the model writes as the pet, in the system message, which never says "You
+    # are Lola the dog" (a small model answers "I am Lola the dog").
+    assert p.system == ("You write short Instagram captions for Lola, a dog, as if Lola wrote them. Lola is sassy, "
+                        "loves blankets, hates rain.")
+    assert "You are" not in p.system
     # The photo as short sentences, no labelled lists for a small model to continue, no description to parrot.
     assert "Say one thing about what the photo shows: a dog on a red sofa." in p.user
     assert "fawn" not in p.system + p.user
@@ -32,6 +34,8 @@ def test_prompt_has_pets_scene_voice_hint_examples_and_start(config) -> None:
     assert last.startswith("Write one new, short caption for this photo of you, in this voice: playful, first "
                            "person as the dog, one or two emojis.")
     assert "Speak as Lola, saying \"I\" and \"my\"." in last and "photo shows: a dog on a red sofa." in last
+    # Nothing asks it not to say names: a small model then opens with "My name is Lola".
+    assert "name" not in last.replace("Mention", "")
     # The speaker is named by its "I": asking for its name makes a small model write about it in the third person.
     assert "Mention Lola" not in p.user and p.speaker == "Lola"
     # The owner's start is the caption's opening; without it the pet's answer is primed with "I".
@@ -59,7 +63,7 @@ def test_prompt_without_a_recognised_pet_names_none(config) -> None:
     assert p.opening == ""  # no pet to speak: no primed opening
     two = build_prompt(config, [PetInfo("Lola", "dog"), "Pico"])
     assert "photo of you and Pico" in two.user and "Mention Pico by name." in two.user
-    assert two.system.startswith("You are Lola the dog.")  # the first pet speaks
+    assert two.system.startswith("You write short Instagram captions for Lola, a dog,")  # the first pet speaks
     assert two.opening == "Pico and I" and two.plain().endswith("Caption: Pico and I")
     assert "Pico is a dog. Pico is curious, clumsy" in two.user  # Pico's personality, looked up by name
     third = build_prompt(config.model_copy(update={"captions": config.captions.model_copy(

@@ -101,3 +101,12 @@ def test_scores_prefer_words_the_batchs_other_captions_have_not_used() -> None:
     before = scores(texts, target_length=22)
     after = scores(texts, target_length=22, recent=recent)
     assert after[1] == before[1] and after[0] < before[0]
+
+
+def test_a_pet_alone_in_the_photo_speaking_of_my_dog_like_its_owner_ranks_lower() -> None:
+    texts = ["My little dog naps on the blanket 😴", "I nap on the blanket 😴"]
+    alone = scores(texts, reference="a dog on a blanket", target_length=30, species="dog", alone=True)
+    assert alone[1] > alone[0]
+    # With another dog in the photo, "my little dog" may be that one: no penalty.
+    together = scores(texts, reference="a dog on a blanket", target_length=30, species="dog", alone=False)
+    assert together[0] > alone[0]

