@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 CLASSES_GB = (8, 11, 12, 16, 24, 48, 80)  # 11: the RTX 2080 Ti the seed projects used
 DESKTOP_GIB = 0.5  # what a desktop session already holds on the card when pawpost starts
-# The H200 measurement (issue 15), 1536 px captions, 4 candidates, up to 3 caption rounds (random weights).
+# The H200 measurement (benchmarks/RESULTS.md), 1536 px captions, 4 candidates, up to 3 caption rounds (random weights).
 H200_S_PER_PHOTO = {1: 5.1, 8: 2.5}
 H200_PEAK_GB = {1: 6.7, 8: 38.4}
 H200_RETRAIN_MIN = {"writer": 3.9, "vlm": 34.0}

@@ -361,7 +361,7 @@ def main() -> None:
     if not cuda:
         lines.append("GPU (bf16) for the writer and the default VLM, their MFU and peak GPU memory: not measured, no "
                      "GPU was lent to this run; `python -m benchmarks.retrain` measures them where CUDA is present. "
-                     "The GPU baseline is the H200 measurement in issue 15 (writer 3.9 min, VLM 34 min per epoch); "
+                     "The GPU baseline is the recorded H200 measurement (writer 3.9 min, VLM 34 min per epoch); "
                      "benchmarks/gpu_fit.py estimates the new path's GPU minutes from it.")
     cpu = results[-1] if results[-1]["kind"] == "writer" else [r for r in results if r["kind"] == "writer"][-1]
     from bot.config import RetrainConfig
@@ -386,7 +386,7 @@ def main() -> None:
     for line in lines:
         print(line)
     if not args.no_record and not args.smoke:
-        record("Retraining speed path and MFU (benchmarks/retrain.py, issue 15)", lines)
+        record("Retraining speed path and MFU (benchmarks/retrain.py)", lines)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ photos' fixed scene texts (the test photos are plain colours; a describer would 
 Runs (each on a fresh copy of the account, so "old" is the base model every time):
   default      the product's defaults ([retrain] steps/learning_rate "auto", style_examples 0)
   10-steps     the same with `[retrain] steps = 10` forced (the automatic learning rate, 2e-3)
-  few-steps    issue 18's failing run: one pass (13 steps) at the old fixed rate 2e-4: too little training
+  few-steps    the recorded failing run: one pass (13 steps) at the old fixed rate 2e-4: too little training
   examples-3   trained and prompted with 3 style examples (how the product worked before), for the decision
   default@1-example, default@3-examples
                evaluation only: the default run's adapter prompted with 1 or 3 style examples

@@ -1,6 +1,6 @@
 """The owner's one-look summary: queue counts, next slot, last post, cooldown, unsettled drafts, last error, models.
 
-`status --json` is a contract (../shared/ARCHITECTURE.md); add keys, never rename them. `posting_lines` is the
+`status --json` is a contract (README, "Command line"); add keys, never rename them. `posting_lines` is the
 posting part of the text form, with every time labelled with its zone; `status_line` is the daemon's one line.
 """
 

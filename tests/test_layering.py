@@ -141,12 +141,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check"),
     ("bot.config",),
     ("bot.store",),
+    ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it
     ("bot.runtime",),
     ("bot.ingest",),
     ("bot.vision",),
     ("bot.captions",),
     ("bot.drafts",),
     ("bot.captions.stage",),  # the stage that writes a draft's captions sits on the drafts it writes
+    ("bot.drafts.regenerate",),  # new captions for a draft: the owner's action over the caption stage
     ("bot.runtime.services",),  # hands out Vision and the Captioner
     ("bot.notifications",),
     ("bot.publish",),
@@ -166,13 +168,26 @@ def _layer(module: str) -> int:
     return max(covering)[1]
 
 
-def _upward(edges: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{m} -> {t}" for m, targets in edges.items() for t in targets if _layer(t) > _layer(m))
+def _upward(edges: dict[str, set[str]], empty: frozenset[str] = frozenset()) -> list[str]:
+    """The imports that run up a layer; a package whose `__init__` imports nothing (`empty`) pulls nothing up."""
+    return sorted(f"{m} -> {t}" for m, targets in edges.items() for t in targets
+                  if t not in empty and _layer(t) > _layer(m))
+
+
+def _empty_packages(modules: dict[str, object], edges: dict[str, set[str]]) -> frozenset[str]:
+    return frozenset(name for name, path in modules.items() if path.name == "__init__.py" and not edges[name])
 
 
 def test_the_upward_import_finder_finds_them() -> None:
     assert _upward({"bot.store.database": {"bot.config", "bot.vision.images"}}) == [
         "bot.store.database -> bot.vision.images"]
+    assert _upward({"bot.store.database": {"bot.vision"}}, empty=frozenset({"bot.vision"})) == []
+
+
+def test_no_import_runs_back_up() -> None:
+    modules = _modules()
+    edges = _edges(modules)
+    assert _upward(edges, _empty_packages(modules, edges)) == []
 
 
 def test_the_cli_holds_no_sql() -> None:

@@ -20,9 +20,9 @@ PEAK_LR = 2e-3
 REFERENCE_STEPS = 50
 MIN_LR = 2e-4
 WARMUP_SHARE = 0.05
-# How far training moved the adapter: the sum of the learning rate over the steps done. Issue 18's runs at
-# 2e-4: 13 steps (sum 0.0013) changed nothing the owner sees, 39 steps (0.0039) did; retrain_quality's
-# 10 steps at 2e-3 (0.011) taught the voice. Below this sum no change is to be expected.
+# How far training moved the adapter: the sum of the learning rate over the steps done. The recorded runs
+# (benchmarks/RESULTS.md) at 2e-4: 13 steps (sum 0.0013) changed nothing the owner sees, 39 steps (0.0039) did;
+# retrain_quality's 10 steps at 2e-3 (0.011) taught the voice. Below this sum no change is to be expected.
 ENOUGH_LR_SUM = 0.0025
 
 

@@ -97,7 +97,7 @@ class ThemesConfig(Section):
         return {k.lower(): v for k, v in value.items()}
 
 
-# The default number of caption candidates, per caption model (issue 13's sweep, benchmarks/RESULTS.md): a small
+# The default number of caption candidates, per caption model (the sampling sweep in benchmarks/RESULTS.md): a small
 # text writer (the describer + writer pair, SmolLM2-135M/360M) needs 8 for the ranking to find one that says what
 # the photo shows (4: 0.56 of scenes, 8: 0.74 with the real 135M writer), and 8 cost it 1.5 s more a photo on a CPU;
 # a chat VLM (SmolVLM2-2.2B) keeps 4: each candidate holds its own KV cache on the GPU (8 would halve its caption

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import NotFound, PawpostError
+from bot.limits import MAX_CAROUSEL_ITEMS
 from bot.store.database import Store
 
-MAX_MEDIA = 10  # Instagram's carousel limit; the schema's position check says the same
+# Instagram's carousel limit (bot.limits); the schema's position check (0-9) says the same.
+MAX_MEDIA = MAX_CAROUSEL_ITEMS
 
 # The fields a medium carries besides its place: what each may be set to through `update_medium`.
 MEDIUM_FIELDS = ("crop", "alt_text", "description")

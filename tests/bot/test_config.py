@@ -160,7 +160,7 @@ def test_env_errors_name_the_variable_and_unknown_sections_are_refused(
 
 
 def test_caption_candidates_default_by_the_caption_model(tmp_path) -> None:
-    """Unset, captions.candidates follows the caption model (issue 13's sweep: a small writer needs 8, the chat VLM
+    """Unset, captions.candidates follows the caption model (the sampling sweep: a small writer needs 8, the chat VLM
     keeps 4 for GPU memory); a configured value always wins."""
     from bot.config import CANDIDATES_CHAT_VLM, CANDIDATES_SMALL_WRITER, Config
 

@@ -30,7 +30,7 @@ def test_too_little_training_is_named_from_the_learning_rate_summed_over_the_ste
     auto = plan(62, RetrainConfig())
     assert auto.too_little(auto.steps) is None
     assert auto.too_little(10) is None  # 10 steps at the automatic rate taught the voice (RESULTS.md)
-    # Issue 18's run: one pass of 13 steps at 2e-4 changed nothing the owner sees.
+    # The recorded run: one pass of 13 steps at 2e-4 changed nothing the owner sees.
     old = plan(104, RetrainConfig(steps=13, learning_rate=2e-4))
     why = old.too_little(13)
     assert why and "only 13 training step(s) at learning rate 0.0002" in why and "too little training" in why

@@ -138,7 +138,7 @@ def test_an_empty_or_hashtag_only_candidate_is_refused() -> None:
     assert not check_candidate("#dog #cat", RuleContext()).passed
 
 
-# -- content rules (issue 13: what a real 135M writer gets wrong) ------------------------------------
+# -- content rules (what a real 135M writer gets wrong) ---------------------------------------------
 
 FULL = RuleContext(max_hashtags=5, pet_names=["Lola"], other_names=["Pico"],
                    hashtags=["#lolathechihuahua", "#chihuahua"], other_hashtags=["#picothechi"],

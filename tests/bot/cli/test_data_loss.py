@@ -1,4 +1,4 @@
-"""Data-loss faults, end to end through the CLI as an owner meets them (issue 12, points 1-3)."""
+"""Data-loss faults, end to end through the CLI as an owner meets them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Owner errors are one line, never a traceback (issue 12, points 4-7): a broken database or mount, list variables,
+"""Owner errors are one line, never a traceback: a broken database or mount, list variables,
 oversized images, odd --config paths, --json errors, conflicting options."""
 
 from __future__ import annotations

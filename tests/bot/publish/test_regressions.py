@@ -1,4 +1,4 @@
-"""The three ways a hostile Instagram broke exactly-once (issue 11), replayed through the real instagrapi client.
+"""The three ways a hostile Instagram broke exactly-once, replayed through the real instagrapi client.
 
 1. configure answered 408 after Instagram made the post: the draft was re-sent (a restart, `pawpost post`).
 2. challenge_required / feedback_required on the photo upload: the draft was failed, and the next one, and so on.
