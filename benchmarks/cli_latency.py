@@ -33,8 +33,9 @@ def build(home: Path, n: int) -> Path:
             db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, source) VALUES (?, ?, 0.9, 'model')",
                        (i, 1 + i % 2))
             caption = f"Caption number {i}: Lola found the sunniest spot again ☀️ #chihuahua #rescuedog"
-            db.execute("INSERT INTO drafts (id, photo_id, status, caption, created_at, updated_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (i, i, states[i % 4], caption, NOW, NOW))
+            db.execute("INSERT INTO drafts (id, status, caption, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (i, states[i % 4], caption, NOW, NOW))
+            db.execute("INSERT INTO draft_media (draft_id, position, photo_id) VALUES (?, 0, ?)", (i, i))
             for pos in range(4):
                 db.execute("INSERT INTO candidates (draft_id, position, text, score) VALUES (?, ?, ?, ?)",
                            (i, pos, f"{caption} (take {pos})", 1 - pos / 10))

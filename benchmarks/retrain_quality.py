@@ -155,6 +155,7 @@ def build_home(folder: Path, model_dir: Path, retrain: dict[str, Any]) -> tuple[
     from PIL import Image
 
     from bot.config import load_config
+    from bot.drafts.media import add_draft
     from bot.store.database import Store
     from tests.conftest import write_config
 
@@ -185,9 +186,8 @@ def build_home(folder: Path, model_dir: Path, retrain: dict[str, Any]) -> tuple[
             store.insert("imported_posts", media_id=f"im{i}", media_code=f"I{i}", taken_at=at,
                          caption=post["caption"], photo_id=photo_id, imported_at=at)
         else:
-            store.insert("drafts", photo_id=photo_id, status="posted", caption=post["caption"],
-                         edited=int(post["edited"]), posted_at=at, media_id=f"m{i}", media_code=f"C{i}",
-                         created_at=at, updated_at=at)
+            add_draft(store, [photo_id], status="posted", caption=post["caption"], edited=int(post["edited"]),
+                      posted_at=at, media_id=f"m{i}", media_code=f"C{i}", created_at=at, updated_at=at)
     return config, store, scenes
 
 

@@ -10,6 +10,8 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.drafts.media import add_draft
+
 START = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 
 
@@ -45,6 +47,6 @@ def add_posted(store: Any, caption: str, at: datetime, pet: str | None = "Lola",
     if pet:
         tag_pet(store, photo_id, pet)
     iso = at.isoformat()
-    return store.insert("drafts", photo_id=photo_id, status="posted", caption=caption, edited=int(edited),
-                        generated_caption=generated, posted_at=iso, media_id=f"m{n}", media_code=f"C{n}",
-                        created_at=iso, updated_at=iso)
+    return add_draft(store, [photo_id], status="posted", caption=caption, edited=int(edited),
+                     generated_caption=generated, posted_at=iso, media_id=f"m{n}", media_code=f"C{n}",
+                     created_at=iso, updated_at=iso)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
+from bot.drafts.media import first_photo_sql
 from bot.errors import PawpostError
 from bot.limits import HASHTAG_RE, MENTION_RE
 from bot.store.database import Store
@@ -112,10 +113,11 @@ def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], d
     `need_photo`: the chat VLM learns from the photo, so posts whose image is missing cannot teach it.
     """
     rows: list[dict[str, Any]] = []
+    # A post learns from its first photo: the one its caption was written for.
     for r in store.all(
         f"""SELECT d.id, d.caption, d.edited, coalesce(d.hint, p.hint) AS hint, d.posted_at, d.created_at,
-                   d.media_id, d.photo_id, p.path, p.sha256, p.analysis, {_PETS_SQL.format(photo="d.photo_id")} AS pets
-            FROM drafts d JOIN photos p ON p.id = d.photo_id WHERE d.status = 'posted'"""
+                   d.media_id, p.id AS photo_id, p.path, p.sha256, p.analysis, {_PETS_SQL.format(photo="p.id")} AS pets
+            FROM drafts d JOIN photos p ON p.id = {first_photo_sql("d")} WHERE d.status = 'posted'"""
     ):
         rows.append({"key": f"draft:{r['id']}", "source": "posted", "at": r["posted_at"] or "", "raw": r["caption"],
                      "edited": bool(r["edited"]), "hint": r["hint"], "photo_id": r["photo_id"], "path": r["path"],

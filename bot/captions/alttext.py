@@ -1,7 +1,7 @@
 """Alt text: the plain, factual description of a photo that Instagram reads out to blind and low-vision people.
 
 Written from the photo's description (the describer's words, when there is one) and the pets' names; the owner's
-own text (drafts.alt_text) always wins. Every publisher posts the same text.
+own text (the medium's alt_text) always wins. Each medium of a post has its own; every publisher posts the same.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.vision.photo_pets import pets_in
+from bot.drafts.media import Medium, media_of_drafts
+from bot.vision.photo_pets import pets_in_photos
 
 MAX_WORDS = 100
 
@@ -68,12 +69,21 @@ def _sentence(description: str | None) -> str:
 
 
 def draft_alt_text(store: Any, draft_id: int) -> str:
-    """The alt text a draft posts with (and `drafts show` shows): the owner's text, else one written from the
-    draft's description and the photo's pets as the database knows them now."""
-    row = store.one("SELECT d.alt_text, d.description, d.photo_id FROM drafts d WHERE d.id = ?", (draft_id,))
-    if row is None:
-        return ""
-    if row["alt_text"] and row["alt_text"].strip():
-        return row["alt_text"].strip()
-    pets = pets_in(store, row["photo_id"])
-    return write_alt_text([(p.name, p.species) for p in pets], row["description"])
+    """The alt text of a draft's first photo (what `drafts show` shows); "" for no such draft."""
+    texts = media_alt_texts(store, draft_id)
+    return texts[0] if texts else ""
+
+
+def media_alt_texts(store: Any, draft_id: int) -> list[str]:
+    """The alt text each medium of a draft posts with, in order: the owner's text, else one written from the
+    medium's description and the photo's pets as the database knows them now."""
+    media = media_of_drafts(store, [draft_id]).get(draft_id, [])
+    pets = pets_in_photos(store, [m.photo_id for m in media])
+    return [medium_alt_text(m, [(p.name, p.species) for p in pets.get(m.photo_id, [])]) for m in media]
+
+
+def medium_alt_text(medium: Medium, pets: Sequence[tuple[str, str]]) -> str:
+    """One medium's alt text: the owner's, else written from its description and its `pets` (name, species)."""
+    if medium.alt_text and medium.alt_text.strip():
+        return medium.alt_text.strip()
+    return write_alt_text(pets, medium.description)

@@ -19,6 +19,7 @@ from bot.captions import templates
 from bot.captions.prompt import PetInfo
 from bot.captions.rules import body, mentions_name
 from bot.config import Config
+from bot.drafts.media import first_photo_sql
 from bot.ingest.filecheck import DEFAULT_MAX_MEGAPIXELS
 from bot.store.database import Store
 from bot.vision.images import PhotoUnreadable, open_image
@@ -101,10 +102,10 @@ def _json(text: str | None) -> dict[str, Any]:
 
 # -- the account's past captions ----------------------------------------------------------------
 
-_PAST_SQL = """
+_PAST_SQL = f"""
     SELECT caption, at, sha256 FROM (
         SELECT d.caption AS caption, d.posted_at AS at, p.sha256 AS sha256
-        FROM drafts d JOIN photos p ON p.id = d.photo_id
+        FROM drafts d JOIN photos p ON p.id = {first_photo_sql("d")}
         WHERE d.status = 'posted' AND d.caption IS NOT NULL AND trim(d.caption) != ''
         UNION ALL
         SELECT i.caption, i.taken_at, p.sha256

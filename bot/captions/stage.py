@@ -19,6 +19,7 @@ from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
 from bot.drafts.actions import DraftView, get_draft
+from bot.drafts.media import add_draft, first_photo
 from bot.errors import ModelUnavailable, PawpostError
 from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.runtime.ml import ManagedModel, Runtime
@@ -245,12 +246,13 @@ def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: O
     with store.tx():
         if store.value("SELECT status FROM photos WHERE id = ?", (job.photo_id,)) != PhotoStatus.ANALYZED:
             return False  # changed meanwhile (another process drafted it, or the owner corrected it)
-        draft_id = store.insert(
-            "drafts", photo_id=job.photo_id, status=status, caption=best.text if best else None,
+        # A post of one photo; its description is the medium's, for the alt text (bot.captions.alttext).
+        draft_id = add_draft(
+            store, [job.photo_id], status=status, caption=best.text if best else None,
             chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
             model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
             confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
-            description=job.description or None,  # for the alt text (bot.captions.alttext)
+            description=job.description or None,
             created_at=now, updated_at=now,
         )
         _insert_candidates(store, draft_id, outcome.candidates, generation=0)
@@ -310,7 +312,7 @@ def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int
     generation = (store.value("SELECT max(generation) FROM candidates WHERE draft_id = ?", (draft_id,)) or 0) + 1
     # A fixed captions.seed still gives each regeneration its own (reproducible) seed.
     seed = config.captions.seed + 1009 * generation if config.captions.seed is not None else new_seed()
-    job = context.load_job(store, config, row["photo_id"], hint=hint)
+    job = context.load_job(store, config, first_photo(store, draft_id), hint=hint)
     try:
         outcome = caption_photos(store, config, captioner, [job], vision=vision, start=start, seed=seed)[0]
     except ModelUnavailable as exc:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot import limits, timeutil
 from bot.config import Config
+from bot.drafts.media import MEDIA_JSON_SQL, first_photo_sql, update_medium
 from bot.errors import PawpostError
 from bot.store.database import Store
 from bot.store.states import DraftStatus
@@ -23,8 +24,8 @@ class DraftView:
 
     id: int
     status: str
-    photo: str | None
-    photo_id: int
+    photo: str | None  # the first medium's library path
+    photo_id: int  # the first medium's photo
     pets: list[str]
     caption: str | None
     candidates: list[str]
@@ -42,6 +43,8 @@ class DraftView:
     reject_reason: str | None = None
     rejected_candidates: list[dict[str, Any]] = field(default_factory=list)
     alt_text: str | None = None  # filled by get_draft (bot.captions.alttext): the owner's, or written from the photo
+    # Each medium in order: photo_id, path, kind, file_name, alt_text (the owner's; get_draft fills in the written).
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         # Shallow: asdict() deep-copies every list and is the slowest part of listing 10,000 drafts.
@@ -50,16 +53,18 @@ class DraftView:
 
 # A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
 # importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
-# most confident first), which the unique (draft_id, generation, position) index serves without sorting.
+# most confident first), which the unique (draft_id, generation, position) index serves without sorting. `photo`,
+# `photo_id` and `pets` are the first medium's.
 _LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
 _DRAFT_JSON_SQL = f"""
 SELECT json_object(
     'id', d.id, 'status', d.status,
     'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
-    'photo_id', d.photo_id,
+    'photo_id', p.id,
+    'media', json({MEDIA_JSON_SQL}),
     'pets', (SELECT json_group_array(name) FROM (
         SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
-        WHERE pp.photo_id = d.photo_id ORDER BY pp.confidence DESC, pets.name)),
+        WHERE pp.photo_id = p.id ORDER BY pp.confidence DESC, pets.name)),
     'caption', d.caption,
     'candidates', (SELECT json_group_array(text) FROM (
         SELECT c.text FROM candidates c WHERE {_LATEST} AND c.passed ORDER BY c.position)),
@@ -71,7 +76,7 @@ SELECT json_object(
     'rejected_candidates', (SELECT json_group_array(json_object('text', text, 'reason', reason)) FROM (
         SELECT c.text, c.reason FROM candidates c WHERE {_LATEST} AND NOT c.passed ORDER BY c.position))
 )
-FROM drafts d JOIN photos p ON p.id = d.photo_id
+FROM drafts d JOIN photos p ON p.id = {first_photo_sql("d")}
 """
 
 
@@ -95,9 +100,14 @@ def list_drafts(store: Store, status: str | None = None, limit: int | None = Non
 def get_draft(store: Store, draft_id: int) -> DraftView:
     store.draft(draft_id)  # NotFound with a helpful message
     row = store.one(_DRAFT_JSON_SQL + " WHERE d.id = :id", {"data_dir": str(store.data_dir), "id": draft_id})
-    from bot.captions.alttext import draft_alt_text
+    from bot.captions.alttext import media_alt_texts
 
-    return DraftView(**json.loads(row[0]), alt_text=draft_alt_text(store, draft_id) or None)
+    view = DraftView(**json.loads(row[0]))
+    written = media_alt_texts(store, draft_id)
+    for medium, alt in zip(view.media, written, strict=True):
+        medium["alt_text"] = alt or None
+    view.alt_text = (written[0] or None) if written else None
+    return view
 
 
 def approve(
@@ -140,14 +150,18 @@ def approve(
             raise PawpostError(f"--at {timeutil.local(at, config.schedule.zone)} is in the past")
         _check_time_free(store, config, draft_id, at)
         fields["scheduled_for"] = timeutil.iso(at)
+    alt = None
     if alt_text is not None:
         from bot.captions.alttext import clean_alt_text
 
-        fields["alt_text"] = clean_alt_text(alt_text)
+        alt = clean_alt_text(alt_text)
     fields["approved_at"] = timeutil.iso(timeutil.now())
     if view.status == DraftStatus.FAILED:
         fields.update(error=None, retry_after=None)  # the refusal was of the draft as it was; an event records it
-    store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=view.status, **fields)
+    with store.tx():
+        if alt is not None:
+            update_medium(store, draft_id, 0, alt_text=alt)
+        store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=view.status, **fields)
     return get_draft(store, draft_id)
 
 
@@ -169,13 +183,17 @@ def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
 
 
 def set_alt_text(store: Store, draft_id: int, text: str) -> DraftView:
-    """The owner's alt text for a draft whose post is still to come (what every publisher sends as the photo's
-    accessibility text); the same check as `drafts approve --alt`."""
+    """The owner's alt text for the first photo of a draft whose post is still to come (what every publisher sends
+    as the photo's accessibility text); the same check as `drafts approve --alt`."""
     from bot.captions.alttext import clean_alt_text
 
     view = editable(store, draft_id)
     if text.strip() != (view.alt_text or "").strip():
-        store.set_draft_status(draft_id, view.status, expect=view.status, alt_text=clean_alt_text(text))
+        alt = clean_alt_text(text)
+        with store.tx():
+            update_medium(store, draft_id, 0, alt_text=alt)
+            # Through the state owner, unchanged: the draft's updated_at moves and a changed state is refused.
+            store.set_draft_status(draft_id, view.status, expect=view.status)
     return get_draft(store, draft_id)
 
 

@@ -10,9 +10,7 @@ them; the hashtag comment is bot.publish.comments'. Build one with `bot.publish.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import shutil
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,10 +18,10 @@ from typing import Any
 
 import bot.publish.unsettled as unsettled
 from bot import timeutil
-from bot.captions.alttext import draft_alt_text
+from bot.captions.alttext import media_alt_texts
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import Handover, PreparedMedium, PreparedPost, PublishedMedia, Publisher
+from bot.publish.base import Handover, PreparedPost, PublishedMedia, Publisher
 from bot.publish.comments import FirstComments, first_comment
 from bot.publish.errors import BadContent, ErrorKind, PublishError, classify, step_error
 from bot.publish.gate import after_error, forget_error, lift_cooldown, posting_blocked, remember_error
@@ -135,7 +133,7 @@ class Poster(Reconciling, FirstComments):
         with self.store.tx():
             draft = self.store.draft(draft_id)
             caption = draft["caption"] or ""
-            alt_text = draft_alt_text(self.store, draft_id)
+            alt_texts = media_alt_texts(self.store, draft_id)
             caption, comment = first_comment(self.config, self.publisher, caption)
             self.store.set_draft_status(draft_id, DraftStatus.PUBLISHING, expect=DraftStatus.APPROVED,
                                         attempts=draft["attempts"] + 1, first_comment=comment)
@@ -144,7 +142,7 @@ class Poster(Reconciling, FirstComments):
             last_fired = self.slots.last_fired()
             if slot is not None:
                 self.slots.fired(slot)
-        staged = self.config.paths.data / "prepared" / f"{draft_id}-{nonce[:8]}.jpg"
+        staging = self.config.paths.data / "prepared"
         began = time.monotonic()
 
         def before_create() -> None:
@@ -158,10 +156,8 @@ class Poster(Reconciling, FirstComments):
 
         try:
             try:
-                photo, pets = self._prepare(draft, staged)
+                post = self._prepare(draft_id, caption, nonce, alt_texts, staging)
                 self._check_caption(caption)
-                post = PreparedPost(draft_id=draft_id, media=(PreparedMedium(photo, alt_text=alt_text),),
-                                    caption=caption, nonce=nonce, pets=tuple(pets))
             except Exception as exc:  # nothing was sent: our own refusal (BadContent) or a retry
                 if not isinstance(exc, PawpostError):
                     log.exception("preparing draft %s failed", draft_id)
@@ -177,7 +173,10 @@ class Poster(Reconciling, FirstComments):
                     sent = unsettled.record(self.store, draft_id) is not None
                     err = step_error(Step.CREATE if sent else Step.UPLOAD, Evidence(sent=True), exc)
         finally:
-            staged.unlink(missing_ok=True)
+            from bot.publish.prepare import staged_files
+
+            for file in staged_files(staging, draft_id, nonce):
+                file.unlink(missing_ok=True)
         if err is not None:
             # When the error came, not when the tick began: a slow upload must not shorten the wait to look.
             failed_at = now + timedelta(seconds=time.monotonic() - began)
@@ -194,22 +193,12 @@ class Poster(Reconciling, FirstComments):
             self._comment(draft_id, media.media_id, comment, now, recovering=False)
         return result
 
-    def _prepare(self, draft: Any, staged: Path) -> tuple[Path, list[str]]:
-        from bot.publish.prepare import prepared_copy
-        from bot.vision.photo_pets import pets_in
+    def _prepare(self, draft_id: int, caption: str, nonce: str, alt_texts: list[str], staging: Path) -> PreparedPost:
+        """The draft's post as the publisher takes it: its media in order, prepared and staged under `staging` for
+        this attempt, each with its alt text (read with the caption)."""
+        from bot.publish.prepare import stage_post
 
-        photo = self.store.photo(draft["photo_id"])
-        # The cached copy the owner reviewed (made again only if the file or the pets' boxes changed since), linked
-        # to this attempt's own name: a pet correction during the upload cannot pull the file away.
-        cached = prepared_copy(self.store, photo["id"])
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        staged.unlink(missing_ok=True)
-        try:
-            os.link(cached, staged)
-        except OSError:  # a file system without hard links
-            shutil.copyfile(cached, staged)
-        pets = [p.name for p in pets_in(self.store, photo["id"])]
-        return staged, pets
+        return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging)
 
     def _check_caption(self, caption: str) -> None:
         from bot.limits import instagram_limits

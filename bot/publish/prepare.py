@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.drafts.media import MAX_MEDIA, media_of, media_of_drafts
 from bot.files import write_atomic
 from bot.ingest.filecheck import register_heif
+from bot.publish.base import PreparedMedium, PreparedPost
 from bot.publish.errors import BadContent, ErrorKind, PublishError
 
 MIN_RATIO = 4 / 5
@@ -276,14 +278,67 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
     import logging
 
     made = 0
-    rows = store.all("SELECT d.id, d.photo_id FROM drafts d WHERE d.status IN ('pending', 'approved') "
-                     "ORDER BY d.id DESC LIMIT ?", (limit,))
-    for draft_id, photo_id in rows:
-        if cached_copy(store, photo_id) is not None:
-            continue
-        try:
-            prepared_copy(store, photo_id)
-            made += 1
-        except (BadContent, PublishError) as exc:
-            logging.getLogger(__name__).warning("draft %s: no preview: %s", draft_id, exc)
+    ids = [r[0] for r in store.all("SELECT d.id FROM drafts d WHERE d.status IN ('pending', 'approved') "
+                                   "ORDER BY d.id DESC LIMIT ?", (limit,))]
+    media = media_of_drafts(store, ids)
+    for draft_id in ids:
+        for medium in media.get(draft_id, []):
+            if cached_copy(store, medium.photo_id) is not None:
+                continue
+            try:
+                prepared_copy(store, medium.photo_id)
+                made += 1
+            except (BadContent, PublishError) as exc:
+                logging.getLogger(__name__).warning("draft %s: no preview: %s", draft_id, exc)
     return made
+
+
+# -- a draft's post, staged for one publish attempt ------------------------------------------------------------
+
+def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: Sequence[str],
+               folder: Path) -> PreparedPost:
+    """The draft's media as the publisher posts them, in order: each medium's posted copy (the cached one the owner
+    reviewed, made again only if the file or the pets' boxes changed since) linked under `folder` to this attempt's
+    own name (`staged_files` finds them), so a pet correction during the upload cannot pull a file away. Each carries
+    its alt text from `alt_texts` (read with the caption, in the same order); the post names the pets it shows."""
+    import os
+    import shutil
+
+    from PIL import Image
+
+    from bot.vision.photo_pets import pets_in_photos
+
+    media = media_of(store, draft_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[PreparedMedium] = []
+    try:
+        for medium, alt in zip(media, alt_texts, strict=True):
+            cached = prepared_copy(store, medium.photo_id)
+            path = folder / _staged_name(draft_id, nonce, medium.position)
+            path.unlink(missing_ok=True)
+            try:
+                os.link(cached, path)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(cached, path)
+            with Image.open(path) as im:
+                width, height = im.size
+            staged.append(PreparedMedium(path, "photo", alt, width, height))
+    except BaseException:
+        for medium_file in staged:
+            medium_file.path.unlink(missing_ok=True)
+        raise
+    found = pets_in_photos(store, [m.photo_id for m in media])
+    pets = dict.fromkeys(p.name for m in media for p in found.get(m.photo_id, []))
+    return PreparedPost(draft_id, tuple(staged), caption, nonce, tuple(pets))
+
+
+def staged_files(folder: Path, draft_id: int, nonce: str) -> list[Path]:
+    """The files `stage_post` linked for this attempt, in the post's order (to remove once it is over)."""
+    names = {_staged_name(draft_id, nonce, position): position for position in range(MAX_MEDIA)}
+    return sorted((p for p in folder.glob(f"{draft_id}-{nonce[:8]}*.jpg") if p.name in names),
+                  key=lambda p: names[p.name])
+
+
+def _staged_name(draft_id: int, nonce: str, position: int) -> str:
+    # The first medium keeps the name a post of one photo has always had.
+    return f"{draft_id}-{nonce[:8]}" + (f"-{position}" if position else "") + ".jpg"

@@ -199,6 +199,86 @@ def m003_alt_text_and_containers(db: sqlite3.Connection) -> None:
     )
 
 
+# The drafts table as m004 leaves it: a draft's caption, state and schedule; its media live in draft_media.
+_DRAFT_COLUMNS = (
+    "id, status, caption, chosen, edited, generated_caption, prompt, seed, model_version, note, hint, start_text, "
+    "confidence, scheduled_for, approved_at, posted_at, media_id, media_code, media_url, first_comment, comment_id, "
+    "error, reject_reason, retry_after, attempts, created_at, updated_at"
+)
+
+
+def m004_draft_media(db: sqlite3.Connection) -> None:
+    # A post holds 1-10 media in order: draft_media replaces drafts.photo_id, and the alt text (the owner's) and the
+    # describer's description move to the medium they describe. A photo belongs to at most one draft, ever, whatever
+    # that draft's state (UNIQUE photo_id, as drafts.photo_id was): a drafted photo is never drafted again by itself,
+    # and `pawpost restore` matches a photo to its one draft. crop: the owner's frame, JSON [x0,y0,x1,y1] of the
+    # upright original, NULL = framed around the pets. attempt_media holds one publish attempt's per-medium
+    # containers (a carousel's children); attempts.container_id stays the container that is published.
+    _script(
+        db,
+        f"""
+        CREATE TABLE draft_media (
+            id          INTEGER PRIMARY KEY,
+            draft_id    INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+            position    INTEGER NOT NULL CHECK (position BETWEEN 0 AND 9),
+            photo_id    INTEGER NOT NULL UNIQUE REFERENCES photos(id),
+            crop        TEXT,
+            alt_text    TEXT,
+            description TEXT,
+            UNIQUE (draft_id, position)
+        );
+        INSERT INTO draft_media (draft_id, position, photo_id, alt_text, description)
+            SELECT id, 0, photo_id, alt_text, description FROM drafts ORDER BY id;
+
+        CREATE TABLE drafts_rebuilt (
+            id               INTEGER PRIMARY KEY,
+            status           TEXT NOT NULL
+                             CHECK (status IN ('pending','approved','publishing','posted','rejected','failed')),
+            caption          TEXT,
+            chosen           INTEGER,
+            edited           INTEGER NOT NULL DEFAULT 0,
+            generated_caption TEXT,
+            prompt           TEXT,
+            seed             INTEGER,
+            model_version    TEXT,
+            note             TEXT,
+            hint             TEXT,
+            start_text       TEXT,
+            confidence       REAL,
+            scheduled_for    TEXT,
+            approved_at      TEXT,
+            posted_at        TEXT,
+            media_id         TEXT,
+            media_code       TEXT,
+            media_url        TEXT,
+            first_comment    TEXT,
+            comment_id       TEXT,
+            error            TEXT,
+            reject_reason    TEXT,
+            retry_after      TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            created_at       TEXT NOT NULL,
+            updated_at       TEXT NOT NULL
+        );
+        INSERT INTO drafts_rebuilt ({_DRAFT_COLUMNS}) SELECT {_DRAFT_COLUMNS} FROM drafts ORDER BY id;
+        DROP TABLE drafts;
+        ALTER TABLE drafts_rebuilt RENAME TO drafts;
+        CREATE INDEX drafts_status ON drafts(status, id);
+
+        CREATE TABLE attempt_media (
+            attempt_id   INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+            position     INTEGER NOT NULL CHECK (position BETWEEN 0 AND 9),
+            container_id TEXT NOT NULL,
+            PRIMARY KEY (attempt_id, position)
+        );
+        """
+    )
+
+
+# The tables whose references to a rebuilt table are checked before the rebuild commits.
+m004_draft_media.rebuilds_tables = ("draft_media", "candidates", "attempts")  # type: ignore[attr-defined]
+
+
 def _script(db: sqlite3.Connection, sql: str) -> None:
     # Not executescript(): it commits first, and a migration must stay inside its own transaction.
     statement = ""
@@ -211,7 +291,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers]
+MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers, m004_draft_media]
 
 
 def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = None) -> list[str]:
@@ -236,20 +316,41 @@ def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = Non
         if before is not None and applied:
             before()
             before = None
-        db.execute("BEGIN IMMEDIATE")
+        rebuilds: tuple[str, ...] = getattr(migration, "rebuilds_tables", ())
+        enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        if rebuilds:
+            # SQLite's way to rebuild a table (its ALTER TABLE page): with enforcement on, dropping the old table
+            # would delete the rows that refer to it. Switched off outside the transaction (it cannot change
+            # inside one), checked before the commit, restored after.
+            db.execute("PRAGMA foreign_keys = OFF")
         try:
-            # Another process may have applied it while we waited for the lock.
-            if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
-                db.execute("ROLLBACK")
-                continue
-            migration(db)
-            db.execute(
-                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
-                (name,),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        done.append(name)
+            if _apply(db, name, migration, check=rebuilds):
+                done.append(name)
+        finally:
+            if rebuilds:
+                db.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
     return done
+
+
+def _apply(db: sqlite3.Connection, name: str, migration: Migration, *, check: tuple[str, ...]) -> bool:
+    """Run one migration and record it, in one transaction; False when another process applied it first."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have applied it while we waited for the lock.
+        if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+            db.execute("ROLLBACK")
+            return False
+        migration(db)
+        broken = [row for table in check for row in db.execute(f"PRAGMA foreign_key_check({table})")]
+        if broken:
+            raise PawpostError(f"migration {name} would leave {len(broken)} row(s) pointing at nothing "
+                               f"(first: {tuple(broken[0])}); the database was left as it was")
+        db.execute(
+            "INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
+            (name,),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return True

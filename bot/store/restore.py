@@ -16,6 +16,7 @@ from typing import Any
 
 from bot import timeutil
 from bot.config import Config
+from bot.drafts.media import add_draft, draft_of_photo, first_photo, photos_in_drafts_sql
 from bot.errors import PawpostError
 from bot.ingest.filecheck import BadImage, hash_distance, inspect
 from bot.store import backup
@@ -158,10 +159,10 @@ def _rebuild(store: Store, config: Config, report: RestoreReport, *, from_backup
             report.held.append(row["id"])
         # Photos still on their way to a draft in the backup may have been drafted and posted since, too.
         for row in store.all("SELECT id FROM photos WHERE status IN ('new', 'analyzed') AND origin = 'inbox' "
-                             "AND id NOT IN (SELECT photo_id FROM drafts) ORDER BY id"):
+                             f"AND id NOT IN ({photos_in_drafts_sql()}) ORDER BY id"):
             store.update("photos", row["id"], status="drafted", updated_at=now)
-            draft_id = store.insert("drafts", photo_id=row["id"], status="pending", note=HELD_NOTE, created_at=now,
-                                    updated_at=now)
+            draft_id = add_draft(store, [row["id"]], status="pending", note=HELD_NOTE, created_at=now,
+                                 updated_at=now)
             store.event("draft.held", f"draft {draft_id}: photo {row['id']} was waiting in the backup, held back",
                         level="warning", draft_id=draft_id, photo_id=row["id"])
             report.held.append(draft_id)
@@ -184,10 +185,9 @@ def _rebuild(store: Store, config: Config, report: RestoreReport, *, from_backup
         matcher.taken.add(photo_id)
     report.held = [d for d in report.held if d not in report.posts_recovered]  # the outbox settled those
     for photo_id in rebuilt:
-        if store.value("SELECT 1 FROM drafts WHERE photo_id = ?", (photo_id,)):
+        if draft_of_photo(store, photo_id) is not None:
             continue
-        draft_id = store.insert("drafts", photo_id=photo_id, status="pending", note=REBUILT_NOTE, created_at=now,
-                                updated_at=now)
+        draft_id = add_draft(store, [photo_id], status="pending", note=REBUILT_NOTE, created_at=now, updated_at=now)
         store.event("draft.pending", f"draft {draft_id}: photo {photo_id} recorded again, waiting for the owner",
                     level="warning", draft_id=draft_id, photo_id=photo_id)
         report.photos_rebuilt.append(photo_id)
@@ -238,9 +238,9 @@ def _mark_posted(store: Store, photo_id: int, record: dict[str, Any], image: Pat
                   note=RECOVERED_NOTE, updated_at=now)
     with store.tx():
         store.update("photos", photo_id, status="drafted", updated_at=now)
-        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo_id,))
+        draft_id = draft_of_photo(store, photo_id)
         if draft_id is None:
-            draft_id = store.insert("drafts", photo_id=photo_id, created_at=now, **fields)
+            draft_id = add_draft(store, [photo_id], created_at=now, **fields)
         else:
             store.update("drafts", draft_id, **fields)
         store.event("draft.posted", f"draft {draft_id}: found posted in the outbox ({record.get('media_code')})",
@@ -274,17 +274,21 @@ class _Matcher:
         self._thumbs: dict[int, Any] = {}
 
     def photo_for(self, record: dict[str, Any], data: bytes, phash: str, ratio: float) -> int | None:
-        draft = self.store.one("SELECT photo_id FROM drafts WHERE id = ? AND status != 'posted'",
-                               (record.get("draft_id"),)) if isinstance(record.get("draft_id"), int) else None
-        if draft is not None and self._distance(draft["photo_id"], phash, ratio) <= POSTED_COPY_DISTANCE:
-            return int(draft["photo_id"])
+        draft_id = record.get("draft_id")
+        known = isinstance(draft_id, int) and self.store.value(
+            "SELECT 1 FROM drafts WHERE id = ? AND status != 'posted'", (draft_id,))
+        if known:
+            photo_id = first_photo(self.store, draft_id)
+            if self._distance(photo_id, phash, ratio) <= POSTED_COPY_DISTANCE:
+                return photo_id
         same = self.store.value("SELECT id FROM photos WHERE sha256 = ? AND duplicate_of IS NULL",
                                 (hashlib.sha256(data).hexdigest(),))
         if same is not None:
             return int(same)
         best: tuple[int, int] | None = None
         for row in self.store.all(
-            "SELECT p.id FROM photos p LEFT JOIN drafts d ON d.photo_id = p.id WHERE p.status IN "
+            "SELECT p.id FROM photos p LEFT JOIN draft_media m ON m.photo_id = p.id LEFT JOIN drafts d ON d.id = "
+            "m.draft_id WHERE p.status IN "
             "('new', 'analyzed', 'drafted') AND p.duplicate_of IS NULL AND (d.status IS NULL OR d.status != 'posted')"
         ):
             if row["id"] in self.taken:

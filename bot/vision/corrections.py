@@ -36,8 +36,11 @@ class Correction:
 
 
 def set_draft_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> Correction:
-    """`set_photo_pets` on the photo of a draft (`pawpost drafts pets ID NAME...`, the review page's pet boxes)."""
-    return set_photo_pets(store, config, vision, store.draft(draft_id)["photo_id"], names)
+    """`set_photo_pets` on the first photo of a draft (`pawpost drafts pets ID NAME...`, the review page's pet
+    boxes)."""
+    from bot.drafts.media import first_photo
+
+    return set_photo_pets(store, config, vision, first_photo(store, draft_id), names)
 
 
 def set_photo_pets(store: Store, config: Config, vision: Any, photo_id: int, names: list[str]) -> Correction:

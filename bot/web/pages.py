@@ -70,10 +70,11 @@ async def image(request: Request) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def load(store: Store) -> Any:
+        from bot.drafts.media import first_photo
         from bot.publish.errors import BadContent, PublishError
         from bot.publish.prepare import prepared_copy
 
-        photo_id = store.draft(draft_id)["photo_id"]
+        photo_id = first_photo(store, draft_id)
         try:
             return prepared_copy(store, photo_id)
         except (BadContent, PublishError) as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.drafts.media import add_draft, first_photo
 from bot.store.database import Store
 from tests.conftest import run_cli
 
@@ -21,16 +22,16 @@ def seed_drafts(store: Store) -> dict[str, int]:
     for status in ("pending", "approved", "posted", "rejected"):
         photo = store.insert("photos", sha256=f"sha-{status}", status="drafted", source_name=f"{status}.jpg",
                              path=f"library/2026/11/{status}.jpg", created_at=NOW, updated_at=NOW)
-        draft = store.insert("drafts", photo_id=photo, status=status, caption=f"{status} caption #chihuahua",
-                             created_at=NOW, updated_at=NOW,
-                             posted_at=NOW if status == "posted" else None,
-                             media_code="Cabc" if status == "posted" else None)
+        draft = add_draft(store, [photo], status=status, caption=f"{status} caption #chihuahua",
+                          created_at=NOW, updated_at=NOW,
+                          posted_at=NOW if status == "posted" else None,
+                          media_code="Cabc" if status == "posted" else None)
         for pos, text in enumerate([f"{status} caption #chihuahua", f"another {status} take"]):
             store.insert("candidates", draft_id=draft, position=pos, text=text, score=1 - pos / 10)
         store.insert("candidates", draft_id=draft, position=9, text="loop loop loop", passed=0, reason="repeats")
         ids[status] = draft
     lola = store.insert("pets", name="Lola", species="dog", created_at=NOW)
-    store.insert("photo_pets", photo_id=store.draft(ids["pending"])["photo_id"], pet_id=lola, confidence=0.93,
+    store.insert("photo_pets", photo_id=first_photo(store, ids["pending"]), pet_id=lola, confidence=0.93,
                  source="model")
     return ids
 
@@ -186,7 +187,7 @@ def test_commands_without_models_never_import_torch(home: Path, store: Store, ar
 def test_json_keeps_rank_order_and_the_latest_generation(home: Path, store: Store) -> None:
     photo = store.insert("photos", sha256="s", status="drafted", source_name="x.jpg", path="library/x.jpg",
                          created_at=NOW, updated_at=NOW)
-    draft = store.insert("drafts", photo_id=photo, status="pending", caption="b", created_at=NOW, updated_at=NOW)
+    draft = add_draft(store, [photo], status="pending", caption="b", created_at=NOW, updated_at=NOW)
     store.insert("candidates", draft_id=draft, position=0, text="old generation", generation=0)
     for pos, text in ((2, "c"), (0, "a"), (3, "refused"), (1, "b")):  # inserted out of rank order
         store.insert("candidates", draft_id=draft, position=pos, text=text, generation=1, passed=int(pos != 3),

@@ -52,7 +52,7 @@ def test_new_photos_become_drafts_one_each(setup: Any) -> None:
     assert (result["analyzed"], result["drafted"], result["deferred"]) == (3, 3, 0)
     assert result["waiting"] == {"new": 0, "analyzed": 0}
     assert set(states(store).values()) == {"drafted"}
-    assert sorted(r[0] for r in store.all("SELECT photo_id FROM drafts")) == ids
+    assert sorted(r[0] for r in store.all("SELECT photo_id FROM draft_media")) == ids
     # Nothing left: a second call is a no-op.
     again = process_pending(store, config, runtime)
     assert (again["analyzed"], again["drafted"]) == (0, 0)
@@ -219,7 +219,7 @@ def test_out_of_memory_halves_the_batch_retries_the_same_photos_and_remembers(
     assert (result["analyzed"], result["drafted"], result["deferred"]) == (3, 3, 0)
     assert set(states(store).values()) == {"drafted"}
     assert store.value("SELECT count(*) FROM photos WHERE error IS NOT NULL OR retry_after IS NOT NULL") == 0
-    assert sorted(r[0] for r in store.all("SELECT photo_id FROM drafts")) == ids
+    assert sorted(r[0] for r in store.all("SELECT photo_id FROM draft_media")) == ids
     warnings = [r for r in caplog.records if "out of GPU memory" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert "2 photos per batch" in warnings[0].getMessage() and "1 per batch from now on" in warnings[0].getMessage()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.captions.stage import Captioner, draft_analyzed
+from bot.drafts.media import draft_of_photo
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from tests.conftest import run_cli
@@ -18,7 +19,7 @@ def test_regenerate_command(tmp_path, tiny_blip, scripted_writer):
     with Store.for_config(config) as store:
         photo = add_analyzed_photo(store, config, {"Lola": 0.9})
         draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
-        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+        draft_id = draft_of_photo(store, photo)
         seed = store.draft(draft_id)["seed"]
     cfg = home / "pawpost.toml"
     r = run_cli("drafts", "regenerate", str(draft_id), "--hint", "after the groomer", "--start", "Lola", "--json",

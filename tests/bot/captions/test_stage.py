@@ -7,6 +7,7 @@ import pytest
 from bot.captions.rules import RuleContext, check_candidate
 from bot.captions.stage import Captioner, draft_analyzed, regenerate
 from bot.drafts.actions import edit, get_draft
+from bot.drafts.media import draft_of_photo
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from tests.tiny_captions import SCRIPTED_CAPTIONS
@@ -65,11 +66,11 @@ def test_analyzed_photos_become_drafts(tmp_path, backend, tiny_vlm, tiny_blip, t
     assert draft_analyzed(store, config, captioner) == 2
     assert store.counts()["photos"]["drafted"] == 2
     for photo_id in (first, second):
-        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo_id,))
+        draft_id = draft_of_photo(store, photo_id)
         draft = get_draft(store, draft_id)
         assert draft.status == "pending"  # approval.mode = manual
         _assert_recorded(store, config, draft, config.captions.max_attempts)
-    lola = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (first,)))
+    lola = get_draft(store, draft_of_photo(store, first))
     prompt = store.draft(lola.id)["prompt"]
     assert "her first snow" in prompt and "captions for Lola, a dog," in prompt and lola.hint == "her first snow"
     assert lola.pets == ["Lola"] and lola.confidence == 0.95
@@ -86,7 +87,7 @@ def test_a_passing_caption_is_ranked_and_chosen(tmp_path, backend, tiny_blip, sc
     add_past_caption(store, config, "Lola loves treats!! #chihuahua", sha="past")
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     assert draft_analyzed(store, config, captioner) == 1
-    draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
+    draft = get_draft(store, draft_of_photo(store, photo))
     assert draft.caption is not None, draft.note
     assert draft.caption.startswith("Lola")
     # The pet's and the account's hashtags, no more than allowed.
@@ -111,7 +112,7 @@ def test_approval_modes(tmp_path, tiny_blip, scripted_writer):
         draft_analyzed(store, config, captioner)
         results[mode] = {}
         for name, photo in (("sure", sure), ("unsure", unsure), ("nobody", nobody)):
-            d = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
+            d = get_draft(store, draft_of_photo(store, photo))
             results[mode][name] = d.status if d.caption else "no caption"
             if d.status == "approved":
                 assert d.approved_at and d.caption
@@ -130,7 +131,7 @@ def test_no_passing_candidate_leaves_a_note_and_no_caption(tmp_path, tiny_vlm):
                                       approval={"mode": "auto"})
     photo = add_analyzed_photo(store, config, {"Lola": 0.99})
     draft_analyzed(store, config, captioner)
-    draft = get_draft(store, store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,)))
+    draft = get_draft(store, draft_of_photo(store, photo))
     if draft.caption is None:
         assert draft.status == "pending"  # even in auto mode: nothing to post
         assert draft.note.startswith(f"No caption passed the rules after {config.captions.max_attempts} round(s)")
@@ -146,7 +147,7 @@ def test_regenerate_with_hint_and_start(tmp_path, tiny_vlm):
     config, store, captioner = _setup(tmp_path, captioner_models(tiny_vlm))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     draft_analyzed(store, config, captioner)
-    draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+    draft_id = draft_of_photo(store, photo)
     before = store.draft(draft_id)
     view = regenerate(store, config, captioner, draft_id, hint="at grandma's house", start="Lola here, reporting")
     row = store.draft(draft_id)
@@ -172,7 +173,7 @@ def test_regenerate_and_edit_keep_what_retraining_needs(tmp_path, tiny_blip, scr
     config, store, captioner = _setup(tmp_path, two_stage_models(tiny_blip, scripted_writer))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     draft_analyzed(store, config, captioner)
-    draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+    draft_id = draft_of_photo(store, photo)
     generated = get_draft(store, draft_id).caption
     assert generated
     edited = edit(store, config, draft_id, "Lola, queen of the blanket 👑 #chihuahua")
@@ -221,7 +222,7 @@ def test_ranking_uses_the_vision_embedder_when_it_reads_text(tmp_path, scripted_
     vision = Vision(config, Runtime("cpu"))
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     assert draft_analyzed(store, config, captioner, vision=vision) == 1
-    draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+    draft_id = draft_of_photo(store, photo)
     rows = [r for r in _candidates(store, draft_id) if r["passed"]]
     assert rows and rows[0]["text"] == get_draft(store, draft_id).caption
     # The stored scores are the image-text ones: recomputing them with the same embedder gives the same order.

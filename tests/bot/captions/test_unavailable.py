@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot import timeutil
 from bot.captions.stage import Captioner, draft_analyzed
 from bot.config import load_config
+from bot.drafts.media import draft_of_photo
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from tests.conftest import write_config
@@ -43,7 +44,7 @@ def test_missing_models_leave_the_photo_waiting_then_it_is_drafted(tmp_path, mon
     row = store.photo(photo)
     assert row["status"] == "drafted" and row["error"] is None and row["retry_after"] is None
     assert store.get("model_error:captioner") is None
-    draft = store.one("SELECT * FROM drafts WHERE photo_id = ?", (photo,))
+    draft = store.draft(draft_of_photo(store, photo))
     assert draft["caption"].startswith("Lola") and draft["hint"] == "snow day"
 
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from bot.drafts.media import add_draft
 from tests.bot.photofiles import photo
 from tests.conftest import run_cli, write_config
 
@@ -142,8 +143,8 @@ def _posted_workspace(root: Path) -> tuple[Path, dict[str, bytes]]:
         drafts = []
         for row in store.all("SELECT id, source_name FROM photos ORDER BY id"):
             store.update("photos", row["id"], status="drafted")
-            drafts.append(store.insert("drafts", photo_id=row["id"], status="approved", approved_at=now,
-                                       caption=f"{row['source_name']} day 🐶", created_at=now, updated_at=now))
+            drafts.append(add_draft(store, [row["id"]], status="approved", approved_at=now,
+                                    caption=f"{row['source_name']} day 🐶", created_at=now, updated_at=now))
     assert (root / "data" / "backups").is_dir()  # the daily backup: taken before anything was posted
     for draft_id in drafts[:2]:
         posted = run_cli("post", str(draft_id), config=cfg)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.preview import SCISSORS, caption_from_editor, pick_editor
+from bot.drafts.media import add_draft
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import jpeg
 from tests.conftest import run_cli
@@ -28,8 +29,8 @@ def add(store, draft_id: int, source_name: str, candidates: list[str], status: s
     photo = store.insert("photos", sha256=f"sha{draft_id}", status="drafted", source_name=source_name,
                          path=f"library/{draft_id}.jpg", taken_at="2026-11-20T08:15:00+00:00",
                          created_at=NOW, updated_at=NOW)
-    store.insert("drafts", id=draft_id, photo_id=photo, status=status, caption=candidates[0], chosen=0,
-                 created_at=NOW, updated_at=NOW)
+    add_draft(store, [photo], id=draft_id, status=status, caption=candidates[0], chosen=0,
+              created_at=NOW, updated_at=NOW)
     for pos, text in enumerate(candidates):
         store.insert("candidates", draft_id=draft_id, position=pos, text=text)
     return draft_id

@@ -367,7 +367,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(home: Home) -> None
     assert set(photos) <= {"drafted", "quarantined", "duplicate"}
     # One draft per drafted photo, none lost, none doubled, all posted.
     assert home.value("SELECT count(*) FROM drafts") == photos["drafted"]
-    assert home.value("SELECT count(DISTINCT photo_id) FROM drafts") == photos["drafted"]
+    assert home.value("SELECT count(DISTINCT photo_id) FROM draft_media") == photos["drafted"]
     assert drafts == Counter({"posted": photos["drafted"]})
     # Each draft is in the outbox exactly once: never posted twice.
     outbox = Counter(r["draft_id"] for r in home.outbox())

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.drafts import media
+from bot.drafts.media import first_photo
 from bot.store.database import Store
 from tests.conftest import run_cli, write_config
 
@@ -33,8 +35,8 @@ def add_draft(store: Store, status: str = "pending", *, caption: str | None = "L
         pet = store.value("SELECT id FROM pets WHERE name = ?", (name,)) or store.insert(
             "pets", name=name, species="dog", created_at=NOW)
         store.insert("photo_pets", photo_id=photo, pet_id=pet, confidence=0.9, source="model")
-    return store.insert("drafts", photo_id=photo, status=status, caption=caption, scheduled_for=scheduled_for,
-                        approved_at=NOW if status == "approved" else None, created_at=NOW, updated_at=NOW, **fields)
+    return media.add_draft(store, [photo], status=status, caption=caption, scheduled_for=scheduled_for,
+                           approved_at=NOW if status == "approved" else None, created_at=NOW, updated_at=NOW, **fields)
 
 
 def cli(home: Path, *args: str, **env: str):
@@ -206,7 +208,7 @@ def test_the_drafts_json_built_in_sql_has_exactly_the_keys_of_draftview(store: S
     store.insert("candidates", draft_id=full, position=0, text="kept", passed=1)
     store.insert("candidates", draft_id=full, position=1, text="refused", passed=0, reason="too long")
     bare = add_draft(store, caption=None, pets=())
-    store.update("photos", store.draft(bare)["photo_id"], path=None)
+    store.update("photos", first_photo(store, bare), path=None)
 
     documents = {item["id"]: item for item in json.loads(list_json(store))}
     # alt_text alone is not SQL's: get_draft writes it from the photo (bot.captions.alttext) when it is shown.

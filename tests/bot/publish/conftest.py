@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot import timeutil
+from bot.drafts.media import add_draft
 from tests.bot.publish.fake_instagram import FakeInstagram
 from tests.conftest import write_config
 
@@ -42,9 +43,9 @@ def make_draft(store: Any, caption: str = "Sunday blanket day 🐶 #chihuahua #r
     photo_id = store.insert("photos", sha256=sha, status="drafted", source_name=path.name,
                             path=f"library/{path.name}", format="JPEG", width=size[0], height=size[1],
                             size_bytes=len(data), analysis=json.dumps(analysis), created_at=now, updated_at=now)
-    return store.insert("drafts", photo_id=photo_id, status=status, caption=caption, created_at=now, updated_at=now,
-                        scheduled_for=timeutil.iso(scheduled_for),
-                        approved_at=timeutil.iso(approved_at or timeutil.now()) if status == "approved" else None)
+    return add_draft(store, [photo_id], status=status, caption=caption, created_at=now, updated_at=now,
+                     scheduled_for=timeutil.iso(scheduled_for),
+                     approved_at=timeutil.iso(approved_at or timeutil.now()) if status == "approved" else None)
 
 
 def at(text: str) -> datetime:

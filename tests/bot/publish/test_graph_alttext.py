@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bot.captions.alttext import MAX_WORDS, clean_alt_text, draft_alt_text, write_alt_text
 from bot.cli import cli
+from bot.drafts.media import first_photo, update_medium
 from bot.errors import PawpostError
 from tests.bot.publish.conftest import make_draft
 from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, poster, tick
@@ -37,9 +38,9 @@ def _pet(store: Any, photo_id: int, name: str, species: str = "dog") -> None:
 
 def test_a_draft_keeps_the_owners_alt_text_and_writes_one_otherwise(ig_config, ig_store):
     draft_id = make_draft(ig_store, "Hello #dog")
-    photo_id = ig_store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(ig_store, draft_id)
     _pet(ig_store, photo_id, "Lola")
-    ig_store.update("drafts", draft_id, description="a dog asleep on a sofa")
+    update_medium(ig_store, draft_id, description="a dog asleep on a sofa")
 
     assert draft_alt_text(ig_store, draft_id) == "Photo of Lola (a dog). A dog asleep on a sofa."
     # A pet correction shows at once: the written text is never stored, only the owner's.
@@ -63,7 +64,7 @@ def test_instagrapi_posts_the_alt_text_as_the_custom_accessibility_caption(ig_co
     configure = fake._configure
     monkeypatch.setattr(fake, "_configure", lambda data: seen.append(data) or configure(data))
     draft_id = make_draft(ig_store, "Accessible #dog")
-    ig_store.update("drafts", draft_id, alt_text="Lola, a small fawn dog, asleep on a red blanket.")
+    update_medium(ig_store, draft_id, alt_text="Lola, a small fawn dog, asleep on a red blanket.")
 
     assert tick(poster(ig_config, ig_store), fake, SLOT).status == "posted"
 
@@ -75,7 +76,7 @@ def test_the_dry_run_record_keeps_the_alt_text(config, store):
     from bot.publish.publishers.dryrun import DryRunPublisher
 
     draft_id = make_draft(store, "Dry #dog")
-    store.update("drafts", draft_id, description="a dog in the snow")
+    update_medium(store, draft_id, description="a dog in the snow")
     result = Poster(store, config, DryRunPublisher(config.paths.outbox)).post_now(draft_id)
 
     assert result.status == "posted"

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.drafts.media import first_photo
 from bot.errors import PawpostError
 from bot.publish.poster import Poster
 from bot.publish.publishers.dryrun import DryRunPublisher
@@ -20,7 +21,7 @@ SLOT = at("2026-11-20 09:30")
 def test_dry_run_writes_the_photo_and_a_record_to_the_outbox(config, store, poster):
     draft_id = make_draft(store, "Hello from the outbox 🐾 #chihuahua", size=(900, 1600))
     pet = store.insert("pets", name="Lola", species="dog", created_at="2026-01-01T00:00:00+00:00")
-    photo_id = store.value("SELECT photo_id FROM drafts WHERE id = ?", (draft_id,))
+    photo_id = first_photo(store, draft_id)
     store.insert("photo_pets", photo_id=photo_id, pet_id=pet, confidence=0.93, box="", source="model")
 
     result = poster.tick(SLOT)
@@ -75,7 +76,7 @@ def test_post_now_refuses_what_is_not_approved_and_never_posts_twice(config, sto
 def test_bad_content_fails_the_draft_and_the_slot_posts_the_next_one(config, store, poster):
     broken = make_draft(store, "broken", approved_at=at("2026-11-01 00:00"))
     good = make_draft(store, "good")
-    photo = store.value("SELECT p.path FROM photos p JOIN drafts d ON d.photo_id = p.id WHERE d.id = ?", (broken,))
+    photo = store.photo(first_photo(store, broken))["path"]
     (store.data_dir / photo).write_bytes(b"not an image")
 
     failed = poster.tick(SLOT)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from bot.drafts.media import first_photo
 from bot.publish.prepare import MAX_BYTES, MAX_RATIO, MAX_WIDTH, MIN_RATIO, pet_boxes, plan_frame, prepare_photo
 from tests.bot.publish.conftest import make_draft
 
@@ -168,7 +169,7 @@ def test_a_library_read_error_is_retried_later_not_a_bad_photo(tmp_path, monkeyp
 
 def test_pet_boxes_come_from_recognition(store):
     draft_id = make_draft(store, boxes=[[10, 20, 110, 220], [300, 40, 380, 200]])
-    photo_id = store.value("SELECT photo_id FROM drafts WHERE id = ?", (draft_id,))
+    photo_id = first_photo(store, draft_id)
 
     assert pet_boxes(store, photo_id) == [(10.0, 20.0, 110.0, 220.0), (300.0, 40.0, 380.0, 200.0)]
 

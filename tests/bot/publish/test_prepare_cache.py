@@ -3,13 +3,14 @@ when what it depends on (the file, the pets' boxes) changes."""
 
 from __future__ import annotations
 
+from bot.drafts.media import first_photo
 from bot.publish.prepare import pet_boxes, prepare_photo, prepare_waiting, prepared_copy
 from tests.bot.publish.conftest import make_draft
 
 
 def test_the_cached_copy_is_what_publishing_makes_and_is_made_once(store, tmp_path):
     draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
-    photo_id = store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(store, draft_id)
 
     first = prepared_copy(store, photo_id)
     made_at = first.stat().st_mtime_ns
@@ -35,7 +36,7 @@ def gradient(size: tuple[int, int]) -> bytes:
 def test_a_pet_correction_makes_the_copy_again_and_drops_the_old_one(store):
     draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]],
                           data=gradient((900, 1600)))
-    photo_id = store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(store, draft_id)
     old = prepared_copy(store, photo_id)
     old_bytes = old.read_bytes()
     pet = store.insert("pets", name="Lola", species="dog", created_at="2026-11-20T00:00:00+00:00")
@@ -58,7 +59,7 @@ def test_prepare_waiting_makes_copies_for_pending_and_approved_drafts_only(store
     assert prepare_waiting(store) == 0
     folder = store.data_dir / "prepared" / "cache"
     photos = {int(p.name.split("-")[0]) for p in folder.glob("*.jpg")}
-    assert photos == {store.draft(pending)["photo_id"], store.draft(approved)["photo_id"]}
+    assert photos == {first_photo(store, pending), first_photo(store, approved)}
 
 
 def test_an_unreadable_photo_is_left_to_publishing_to_report(store):
@@ -77,7 +78,7 @@ def test_publishing_posts_the_cached_copy_the_owner_reviewed(config, store):
     from tests.bot.publish.conftest import jpeg
 
     draft_id = make_draft(store, "Reviewed #dog", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
-    cached = prepared_copy(store, store.draft(draft_id)["photo_id"])
+    cached = prepared_copy(store, first_photo(store, draft_id))
     # What the page showed the owner; made different here so a fresh crop at the slot could not match it by chance.
     cached.write_bytes(jpeg((1080, 1350), colour=(10, 200, 30)))
     reviewed = cached.read_bytes()
@@ -96,7 +97,7 @@ def test_the_cached_copy_is_found_only_while_it_is_current(store):
     from bot.publish.prepare import cached_copy
 
     draft_id = make_draft(store, status="pending", size=(900, 1600), boxes=[[300, 1250, 600, 1550]])
-    photo_id = store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(store, draft_id)
     assert cached_copy(store, photo_id) is None  # looking never makes it
     made = prepared_copy(store, photo_id)
     assert cached_copy(store, photo_id) == made

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bot import timeutil
+from bot.drafts import media
 from bot.errors import IllegalTransition, NotFound, PawpostError
 from bot.store.database import Store
 from bot.store.states import DRAFT_TRANSITIONS, PHOTO_TRANSITIONS, DraftStatus, PhotoStatus
@@ -23,7 +24,7 @@ def add_photo(store: Store, status: str = "new", sha: str | None = None) -> int:
 
 def add_draft(store: Store, status: str = "pending") -> int:
     photo = add_photo(store, "drafted")
-    return store.insert("drafts", photo_id=photo, status=status, caption="hi", created_at=NOW, updated_at=NOW)
+    return media.add_draft(store, [photo], status=status, caption="hi", created_at=NOW, updated_at=NOW)
 
 
 def test_pragmas(store: Store) -> None:

@@ -50,8 +50,11 @@ def test_a_fresh_database_gets_every_migration_in_order_without_a_backup(tmp_pat
     assert {"photos", "pets", "pet_references", "embeddings", "photo_pets", "drafts", "candidates", "attempts",
             "events", "kv", "imported_posts", "schema_migrations"} <= tables
     columns = {r[1] for r in db.execute("PRAGMA table_info(drafts)")}
-    assert {"alt_text", "description"} <= columns  # m003
+    assert not {"photo_id", "alt_text", "description"} & columns  # m004: on the media instead
+    media = {r[1] for r in db.execute("PRAGMA table_info(draft_media)")}
+    assert {"draft_id", "position", "photo_id", "crop", "alt_text", "description"} <= media  # m004
     assert "container_id" in {r[1] for r in db.execute("PRAGMA table_info(attempts)")}
+    assert {"attempt_id", "position", "container_id"} <= {r[1] for r in db.execute("PRAGMA table_info(attempt_media)")}
     indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"photos_status", "drafts_status", "events_at", "attempts_draft"} <= indexes  # m002
 

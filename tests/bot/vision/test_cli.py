@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from bot import timeutil
 from bot.cli import cli
+from bot.drafts.media import add_draft
 from bot.store.database import Store
 from tests import tiny_vision
 from tests.bot.vision.conftest import add_photo, load
@@ -91,7 +92,7 @@ def test_drafts_pets_corrects_a_draft(vision_home) -> None:
     with Store.for_config(config) as store:
         photo_id = add_photo(store, tiny_vision.pet_photo("red", 44), "lola.jpg")
         now = timeutil.iso(timeutil.now())
-        draft_id = store.insert("drafts", photo_id=photo_id, status="pending", created_at=now, updated_at=now)
+        draft_id = add_draft(store, [photo_id], status="pending", created_at=now, updated_at=now)
     out = invoke(path, "drafts", "pets", str(draft_id), "Pico")
     assert f"draft {draft_id}: pets set to Pico" in out and "1 new reference" in out
     shown = json.loads(invoke(path, "drafts", "show", str(draft_id), "--json"))
@@ -107,7 +108,7 @@ def test_drafts_pets_is_saved_even_when_the_embedder_cannot_load(vision_home, tm
     with Store.for_config(config) as store:
         photo_id = add_photo(store, tiny_vision.pet_photo("red", 45), "lola.jpg")
         now = timeutil.iso(timeutil.now())
-        draft_id = store.insert("drafts", photo_id=photo_id, status="pending", created_at=now, updated_at=now)
+        draft_id = add_draft(store, [photo_id], status="pending", created_at=now, updated_at=now)
     result = CliRunner().invoke(cli, ["--config", str(path), "drafts", "pets", str(draft_id), "Pico"])
     assert result.exit_code == 0, result.output
     assert f"draft {draft_id}: pets set to Pico" in result.output

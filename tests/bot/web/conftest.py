@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.drafts.media import first_photo
 from tests.bot.publish.conftest import make_draft
 from tests.conftest import write_config
 
@@ -20,7 +21,7 @@ def add_draft(store: Any, candidates: list[str], *, status: str = "pending", sou
               size: tuple[int, int] = (900, 1600), boxes: list[list[float]] | None = None) -> int:
     """A draft as the pipeline leaves it: photo (with its original file name), candidates, the best as caption."""
     draft_id = make_draft(store, candidates[0] if candidates else "", status=status, size=size, boxes=boxes)
-    photo_id = store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(store, draft_id)
     store.update("photos", photo_id, source_name=source_name, taken_at="2026-11-20T08:15:00+00:00")
     if not candidates:
         store.update("drafts", draft_id, caption=None)
@@ -31,7 +32,7 @@ def add_draft(store: Any, candidates: list[str], *, status: str = "pending", sou
 
 
 def set_pet(store: Any, draft_id: int, name: str, confidence: float) -> None:
-    photo_id = store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(store, draft_id)
     pet_id = store.value("SELECT id FROM pets WHERE name = ?", (name,))
     store.db.execute("INSERT INTO photo_pets (photo_id, pet_id, confidence, box, source) VALUES (?, ?, ?, '', 'model')",
                      (photo_id, pet_id, confidence))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.drafts.media import first_photo
 from tests.bot.web.conftest import PETS, add_draft, free_port, set_pet
 from tests.conftest import REPO, run_cli, write_config
 
@@ -71,7 +72,7 @@ def live_site(tmp_path: Path) -> Any:
     ensure_pets(store, config)
     draft_id = add_draft(store, CANDIDATES, source_name="IMG_2231.HEIC", boxes=[[300, 1150, 620, 1530]])
     # its photo: replace the flat test JPEG with one that shows what the crop keeps
-    path = store.abspath(store.photo(store.draft(draft_id)["photo_id"])["path"])
+    path = store.abspath(store.photo(first_photo(store, draft_id))["path"])
     path.write_bytes(_photo())
     set_pet(store, draft_id, "Lola", 0.91)
     other = make_draft(store, "Sunday sun, Sunday nap ☀️", status="approved")

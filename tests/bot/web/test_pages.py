@@ -11,6 +11,7 @@ from markupsafe import escape
 
 from bot import timeutil
 from bot.drafts.actions import get_draft
+from bot.drafts.media import first_photo
 from tests.bot.web.conftest import add_draft, csrf_of, form_token, set_pet
 from tests.conftest import run_cli
 
@@ -50,7 +51,7 @@ def test_the_image_is_the_posted_copy_served_by_draft_id(client, web_store, web_
     response = client.get(f"/drafts/{draft_id}/image")
 
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
-    photo = web_store.photo(web_store.draft(draft_id)["photo_id"])
+    photo = web_store.photo(first_photo(web_store, draft_id))
     fresh = web_config.paths.data / "fresh.jpg"
     prepare_photo(web_store.abspath(photo["path"]), fresh, pet_boxes(web_store, photo["id"]))
     assert response.content == fresh.read_bytes()  # byte for byte what publishing makes from the same photo
@@ -72,7 +73,7 @@ def test_the_image_route_refuses_anything_but_a_draft_id(client, web_store, path
 
 def test_a_missing_draft_or_photo_file_is_a_404_page(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES)
-    web_store.abspath(web_store.photo(web_store.draft(draft_id)["photo_id"])["path"]).unlink()
+    web_store.abspath(web_store.photo(first_photo(web_store, draft_id))["path"]).unlink()
 
     assert client.get("/drafts/999").status_code == 404
     assert "there is no draft 999" in client.get("/drafts/999").text
@@ -199,7 +200,7 @@ def test_correcting_the_pets_saves_the_owners_word(client, web_store):
 
     assert done.status_code == 200 and "pets set to Bruno" in done.text
     assert get_draft(web_store, draft_id).pets == ["Bruno"]
-    photo_id = web_store.draft(draft_id)["photo_id"]
+    photo_id = first_photo(web_store, draft_id)
     assert web_store.value("SELECT kind FROM events WHERE photo_id = ? ORDER BY id DESC", (photo_id,)) == "photo.pets"
     assert "set by you" in client.get(f"/drafts/{draft_id}").text
 

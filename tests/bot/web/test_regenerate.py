@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from bot.captions.stage import Captioner, draft_analyzed
+from bot.drafts.media import draft_of_photo
 from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from bot.web.routes import create_app
@@ -18,7 +19,7 @@ def test_regenerate_with_a_hint_and_first_words(tmp_path, tiny_blip, scripted_wr
     with Store.for_config(config) as store:
         photo = add_analyzed_photo(store, config, {"Lola": 0.9})
         draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
-        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+        draft_id = draft_of_photo(store, photo)
         seed = store.draft(draft_id)["seed"]
 
     with TestClient(create_app(config), base_url=LOCAL) as client:
@@ -42,7 +43,7 @@ def test_the_pages_models_are_unloaded_when_idle(tmp_path, tiny_blip, scripted_w
     with Store.for_config(config) as store:
         photo = add_analyzed_photo(store, config, {"Lola": 0.9})
         draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
-        draft_id = store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+        draft_id = draft_of_photo(store, photo)
     app = create_app(config)
     site = app.state.site
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.config import load_config
+from bot.drafts.media import first_photo, update_medium
 from bot.errors import ConfigError
 from bot.publish.factory import make_publisher
 from bot.publish.poster import Poster
@@ -58,7 +59,7 @@ def row(store: Any, draft_id: int) -> Any:
 def test_the_slot_sends_the_photo_and_caption_and_the_draft_waits_for_the_owner(setup, receiver):
     path, config, store = setup
     draft_id = make_draft(store, "Blanket burrito season 🌯🐶 #chihuahua")
-    store.update("drafts", draft_id, description="a small dog wrapped in a red blanket")
+    update_medium(store, draft_id, description="a small dog wrapped in a red blanket")
     poster = poster_for(config, store)
 
     result = poster.tick(SLOT)
@@ -70,7 +71,7 @@ def test_the_slot_sends_the_photo_and_caption_and_the_draft_waits_for_the_owner(
     assert f"{PUBLIC}/drafts/{draft_id}" in sent["message"]
     (attached,) = sent["attachments"]
     assert attached["mimetype"] == "image/jpeg"
-    assert base64.b64decode(attached["base64"]) == prepared_copy(store, row(store, draft_id)["photo_id"]).read_bytes()
+    assert base64.b64decode(attached["base64"]) == prepared_copy(store, first_photo(store, draft_id)).read_bytes()
     # Unsettled, waiting for the owner: status says what to run; nothing is looked for or sent again by itself.
     d = row(store, draft_id)
     assert d["status"] == "publishing" and d["error"] is None

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.drafts.media import update_medium
 from bot.publish.gate import posting_blocked
 from bot.publish.poster import Poster
 from bot.publish.publishers.graph.publisher import GraphPublisher
@@ -71,7 +72,7 @@ def attempts(store: Any, draft_id: int) -> list[Any]:
 
 def test_clean_publish_stages_the_photo_records_the_container_and_publishes_once(g_config, g_store, gfake, gtoken):
     draft_id = make_draft(g_store, "Blanket burrito season 🌯🐶 #chihuahua")
-    g_store.update("drafts", draft_id, description="a small dog wrapped in a red blanket")
+    update_medium(g_store, draft_id, description="a small dog wrapped in a red blanket")
 
     result = tick(poster(g_config, g_store), gfake, SLOT + timedelta(seconds=20))
 
