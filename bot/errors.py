@@ -22,6 +22,11 @@ class IllegalTransition(PawpostError):
     """A state change the state machine does not allow (e.g. approving a posted draft)."""
 
 
+class GpuBusy(PawpostError):
+    """Another job holds the models (this process's pipeline, or a retrain or daemon in another process) for longer
+    than the caller waits; nothing was done, and the same request succeeds once that job is finished."""
+
+
 class ModelUnavailable(PawpostError):
     """A configured model could not be loaded; work that needs it waits and is retried later."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config, load_config, starter_text, user_config_path
 from bot.errors import PawpostError
 from bot.files import write_atomic
+from bot.imagefiles import image_files
 
 if TYPE_CHECKING:
     from bot.store.database import Store
@@ -91,8 +92,6 @@ def setup_problems(config: Config, store: Store) -> list[str]:
     if not config.pets:
         return ["no [[pets]] in the config: photos cannot be recognised as your pets; add one [[pets]] table per "
                 "pet (see config.example.toml)"]
-    from bot.vision.images import image_files
-
     problems = []
     for pet in config.pets:
         added = store.value("SELECT count(*) FROM pet_references r JOIN pets p ON p.id = r.pet_id "

@@ -1,8 +1,8 @@
-"""Instagram's limits on a caption (length, hashtags, @mentions, and how they are counted), and the one hashtag
-rule every caption follows.
+"""Instagram's limits (caption length, hashtags, @mentions, carousel size, a photo's ratio, width and bytes, each
+with its source), the one caption check, and the one hashtag rule every caption follows.
 
-The rule: `captions.max_hashtags` caps the hashtags of every caption, generated or the owner's (Instagram itself
-now allows 5); the pets' and `[captions] hashtags` are added to each caption that still has room for them.
+The rule: `captions.max_hashtags` caps the hashtags of every caption, generated or the owner's (at most
+MAX_HASHTAGS, Instagram's own limit); the pets' and `[captions] hashtags` are added to each caption with room.
 Low level on purpose: drafts, review, posting and the caption rules import it; it imports nothing of theirs.
 """
 
@@ -10,8 +10,32 @@ from __future__ import annotations
 
 import re
 
-MAX_CAPTION_CHARS = 2200
-MAX_MENTIONS = 20
+# Instagram's limits: one table, each figure with the page it comes from. Everything that checks a caption or
+# prepares a photo reads it here; nothing else writes these numbers.
+GRAPH_MEDIA = ("Instagram Platform reference, IG User Media "
+               "(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media)")
+CONTENT_PUBLISHING = ("Instagram Platform, Content Publishing "
+                      "(https://developers.facebook.com/docs/instagram-platform/content-publishing/)")
+HASHTAG_ANNOUNCEMENT = ("Instagram Help Centre, \"Use hashtags on Instagram\" (help.instagram.com), and Instagram's "
+                        "announcement to creators: \"Instagram will gradually update the number of hashtags that you "
+                        "can include in a caption for a reel or post to 5\" (reported e.g. at "
+                        "https://routenote.com/blog/Instagram-hashtags)")
+
+# A caption: characters and @mentions as the IG User Media reference states them (2,200 characters, 20 @ tags).
+# The 30 hashtags it also states are the older figure: since the announcement, Instagram allows 5.
+MAX_CAPTION_CHARS = 2200  # GRAPH_MEDIA
+MAX_MENTIONS = 20  # GRAPH_MEDIA
+MAX_HASHTAGS = 5  # HASHTAG_ANNOUNCEMENT; the ceiling of captions.max_hashtags, and what the poster checks
+
+# A post: a single photo, or a carousel of at most this many photos and videos.
+MAX_CAROUSEL_ITEMS = 10  # CONTENT_PUBLISHING (carousels: up to 10 images, videos, or a mix)
+
+# A photo (JPEG): its aspect ratio between 4:5 (tallest) and 1.91:1 (widest), at most 1440 px wide (Instagram scales
+# wider ones down, so pawpost sends no more), at most 8 MB.
+MIN_RATIO = 4 / 5  # GRAPH_MEDIA, image specifications
+MAX_RATIO = 1.91  # GRAPH_MEDIA, image specifications
+MAX_WIDTH = 1440  # GRAPH_MEDIA, image specifications
+MAX_BYTES = 8 * 1024 * 1024  # GRAPH_MEDIA, image specifications (8 MB at most)
 
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
 MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
@@ -29,28 +53,15 @@ def mentions(text: str) -> list[str]:
     return MENTION_RE.findall(text)
 
 
-def instagram_limits(text: str, max_hashtags: int) -> str | None:
-    """Why `text` breaks Instagram's limits, or None when it is within them."""
-    if not text.strip():
-        return "the caption is empty"
-    if len(text) > MAX_CAPTION_CHARS:
-        return f"the caption has {len(text)} characters; Instagram allows at most {MAX_CAPTION_CHARS}"
-    tags = hashtags(text)
-    if len(tags) > max_hashtags:
-        return f"the caption has {len(tags)} hashtags; at most {max_hashtags} are allowed (captions.max_hashtags)"
-    if len(mentions(text)) > MAX_MENTIONS:
-        return f"the caption has {len(mentions(text))} @mentions; Instagram allows at most {MAX_MENTIONS}"
-    return None
-
-
 def normalise(text: str) -> str:
     """The owner's text as it is stored: Windows and old Mac line breaks as \\n, outer whitespace trimmed."""
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def caption_problem(text: str, max_hashtags: int) -> str | None:
-    """Why `text` cannot be posted as a caption (Instagram's limits, control characters, more hashtags than
-    `max_hashtags`), in one sentence; None when it is fine."""
+def caption_problem(text: str, max_hashtags: int | None = None) -> str | None:
+    """Why `text` cannot be posted as a caption, in one sentence; None when it is fine. The one caption check of the
+    CLI, the review site, the caption rules and the poster: empty, control characters, Instagram's length and
+    @mentions, and more hashtags than `max_hashtags` (captions.max_hashtags; None: Instagram's own MAX_HASHTAGS)."""
     if not text.strip():
         return "the caption is empty"
     bad = CONTROL_RE.search(text)
@@ -61,7 +72,9 @@ def caption_problem(text: str, max_hashtags: int) -> str | None:
     if len(text) > MAX_CAPTION_CHARS:
         return f"the caption has {len(text)} characters; Instagram allows at most {MAX_CAPTION_CHARS}"
     tags = hashtags(text)
-    if len(tags) > max_hashtags:
+    if max_hashtags is None and len(tags) > MAX_HASHTAGS:
+        return f"the caption has {len(tags)} hashtags; Instagram allows at most {MAX_HASHTAGS}"
+    if max_hashtags is not None and len(tags) > max_hashtags:
         return (f"the caption has {len(tags)} hashtags; at most {max_hashtags} are allowed (captions.max_hashtags, "
                 "which applies to your own captions too)")
     found = mentions(text)

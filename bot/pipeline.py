@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Config
-from bot.errors import ModelUnavailable
+from bot.errors import GpuBusy, ModelUnavailable
 from bot.ingest import photo_queue
 from bot.runtime.budget import BatchPlanner, is_out_of_memory
-from bot.runtime.ml import GpuLock, Runtime, free_memory
+from bot.runtime.ml import Runtime, free_memory
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
@@ -39,19 +39,23 @@ def process_pending(
     *,
     stop: threading.Event | None = None,
     lock_timeout: float = LOCK_WAIT_SECONDS,
+    models: ModelServices | None = None,
 ) -> dict[str, Any]:
     """Carry every due photo through analysis and drafting, one batch at a time; returns what happened.
 
-    `vision` and `captioner` come from ModelServices when not given (the daemon passes its own, kept
-    loaded between calls). Between batches the GPU lock is released and `stop` is checked, so a retrain
-    can take the GPU and a shutdown never waits for more than one batch. A batch that fails is retried one
-    photo at a time, so a single bad photo is deferred (with backoff) without holding up the others.
+    `models` are the process's model services (the daemon passes its own, shared with its review site and kept
+    loaded between calls); without them, ones over `runtime` with `vision` and `captioner` when given. Each
+    batch holds them (`ModelServices.using`: the process's other model jobs and the cross-process GPU lock);
+    between batches they are released and `stop` is checked, so a retrain or the review site can take the GPU
+    and a shutdown never waits for more than one batch. A batch that fails is retried one photo at a time, so a
+    single bad photo is deferred (with backoff) without holding up the others.
     """
     result: dict[str, Any] = {"analyzed": 0, "drafted": 0, "deferred": 0, "gpu_busy": False, "stopped": False}
     if not _due(store):
         return _finish(store, result)
-    models = ModelServices(config, runtime, vision=vision, captioner=captioner)
-    lock = GpuLock(config.paths.gpu_lock)
+    if models is None:
+        models = ModelServices(config, runtime, vision=vision, captioner=captioner)
+    runtime = models.runtime
     planner = BatchPlanner(store, config, runtime)
 
     def analyze(ids: list[int]) -> int:
@@ -82,15 +86,16 @@ def process_pending(
             if stop is not None and stop.is_set():
                 result["stopped"] = True
                 return _finish(store, result)
+            models.make_way()  # a regenerate on the review site goes between two batches
             size = planner.size(how.name)  # the memory budget's choice, at most models.batch_size
             batch = photo_queue.due_photos(store, status, size)
             if not batch:
                 break
             try:
-                with lock.hold(timeout=lock_timeout):
+                with models.using(timeout=lock_timeout):
                     moved, deferred = _run_batch(store, stage, status, size, batch, how)
-            except TimeoutError:
-                log.info("the GPU lock %s is held by another process (a retrain?); photos wait", lock.path)
+            except GpuBusy:
+                log.info("the GPU lock %s is held by another job (a retrain?); photos wait", models.gpu_lock.path)
                 result["gpu_busy"] = True
                 return _finish(store, result)
             result[key] += moved

@@ -1,7 +1,7 @@
 """Rules every caption must pass before it can be chosen or posted.
 
 `check_candidate` cleans a generated candidate and applies every rule to it, Instagram's hard limits
-(`bot.limits.instagram_limits`, which checks the owner's own text too) among them.
+(`bot.limits.caption_problem`, which checks the owner's own text too) among them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.captions.text import (
     split_closing_hashtags,
     words,
 )
-from bot.limits import instagram_limits
+from bot.limits import MAX_HASHTAGS, caption_problem
 
 if TYPE_CHECKING:
     from bot.captions.prompt import Prompt
@@ -43,7 +43,7 @@ ROLE_PREFIX_RE = re.compile(r"^\s*(?:(?:assistant|caption|answer|user|system)\s*
 class RuleContext:
     """What the rules need to know about one photo."""
 
-    max_hashtags: int = 5
+    max_hashtags: int = MAX_HASHTAGS
     pet_names: list[str] = field(default_factory=list)  # pets identified in the photo
     other_names: list[str] = field(default_factory=list)  # configured pets NOT in the photo
     hashtags: list[str] = field(default_factory=list)  # the pets' then the account's, in priority order
@@ -123,7 +123,7 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
                                         "sentence ended" if cut_off else "its only sentence is unfinished")
     text, problem = merge_hashtags(" ".join([main, *_kept(trailing, ctx)]), ctx.hashtags, ctx.max_hashtags)
     if problem is None:
-        problem = instagram_limits(text, ctx.max_hashtags)
+        problem = caption_problem(text, ctx.max_hashtags)
     if problem is None:
         problem = content_problem(main, trailing, ctx)
     if problem is None and not body(text):

@@ -25,8 +25,8 @@ def init(directory: Path, force: bool) -> None:
         click.echo(f"linked {done.linked} to it: pawpost finds this config from any folder")
     # Suggest commands that find this config: plain ones where the per-user config is this one.
     pawpost = "pawpost" if done.found else f"pawpost --config {config_file}"
-    click.echo(f"next: edit {config_file} (your pets, voice, slots), put 3-10 photos of each pet in its folder, "
-               f"then run '{pawpost} doctor' and '{pawpost} run'")
+    click.echo(f"next: edit {config_file} (a [[pets]] table per pet, your voice, time zone and slots), put 3-10 "
+               f"photos of each pet in its photos folder, then run '{pawpost} doctor' and '{pawpost} run'")
 
 
 @click.command()

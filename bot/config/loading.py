@@ -115,7 +115,8 @@ def _resolve_paths(config: Config, file: Path) -> Config:
 
 
 def starter_text() -> str:
-    """The starter config `pawpost init` writes: the repository's config.example.toml, shipped in the package."""
+    """The starter config `pawpost init` writes (bot/starter.toml): every key of every section, each value the
+    code's default or a commented-out example (the owner's pets, hashtags, themes)."""
     from importlib import resources
 
     return resources.files("bot").joinpath("starter.toml").read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from bot.errors import ConfigError
+from bot.limits import MAX_HASHTAGS
 
 
 class Section(BaseModel):
@@ -109,7 +110,7 @@ class CaptionsConfig(Section):
     voice: str = "playful, first person as the pet, one or two emojis"
     hashtags: list[str] = []
     mentions: list[str] = []  # @accounts a generated caption may mention; any other @mention is refused
-    max_hashtags: Annotated[int, Field(ge=0, le=30)] = 5
+    max_hashtags: Annotated[int, Field(ge=0, le=MAX_HASHTAGS)] = MAX_HASHTAGS  # Instagram's limit is the ceiling
     # Candidates per photo, written in one batched call. Unset: by the caption model's size (Config resolves it to
     # CANDIDATES_SMALL_WRITER or CANDIDATES_CHAT_VLM), so code always reads an int.
     candidates: Annotated[int, Field(ge=1, le=16)] | None = None

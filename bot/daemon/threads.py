@@ -116,7 +116,8 @@ class DaemonThreads:
         """The review site ([web] enabled) and the notifier ([notify] urls): neither can hold up posting."""
         from bot.web.server import start_in_daemon
 
-        self.web = start_in_daemon(self.config)
+        # The site shares this daemon's model services: one set of models, one job at a time, one memory budget.
+        self.web = start_in_daemon(self.config, self.models)
         if self.config.notify.urls:
             from bot.notifications import NotifyWorker
 
@@ -241,15 +242,14 @@ class DaemonThreads:
     def _process(self, stop: threading.Event) -> float:
         from bot.ingest.photo_queue import next_retry
         from bot.pipeline import process_pending
-        from bot.runtime.ml import GpuLock
 
         config, store = self.config, self.store
         self.wake.clear()
         self._check_model_version()
-        if GpuLock(config.paths.gpu_lock).is_held():
-            # A retrain (or `pawpost ingest`) has the GPU: give it our memory; models reload on next use.
-            self.runtime.unload_all()
-        result = process_pending(store, config, self.runtime, self.models.vision(), self._captioner(), stop=stop)
+        # A retrain (or `pawpost ingest`, or a standalone `pawpost web`) has the GPU: give it our memory; models
+        # reload on next use.
+        self.models.make_room_for_another_process()
+        result = process_pending(store, config, self.runtime, stop=stop, models=self.models)
         if result["analyzed"] or result["drafted"] or result["deferred"]:
             log.info("processed: %d analyzed, %d drafted, %d deferred; waiting: %d new, %d analyzed",
                      result["analyzed"], result["drafted"], result["deferred"], result["waiting"]["new"],

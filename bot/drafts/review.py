@@ -19,7 +19,7 @@ from bot import timeutil
 from bot.config import Config
 from bot.drafts.actions import DraftView, get_draft, list_drafts
 from bot.errors import PawpostError
-from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, hashtags, instagram_limits, mentions
+from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 from bot.vision.photo_pets import pets_in_photos
@@ -68,11 +68,11 @@ class CaptionCounts:
 
 
 def caption_counts(text: str | None, config: Config) -> CaptionCounts:
-    """Counted as the CLI checks an owner's caption (bot.limits.instagram_limits)."""
+    """Counted and checked as the CLI checks an owner's caption (bot.limits.caption_problem)."""
     text = (text or "").strip()
     return CaptionCounts(len(text), len(hashtags(text)), len(mentions(text)), MAX_CAPTION_CHARS,
                          config.captions.max_hashtags, MAX_MENTIONS,
-                         instagram_limits(text, config.captions.max_hashtags))
+                         caption_problem(text, config.captions.max_hashtags))
 
 
 def photo_facts(store: Store, photo_ids: list[int]) -> dict[int, PhotoFacts]:

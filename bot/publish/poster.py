@@ -201,10 +201,10 @@ class Poster(Reconciling, FirstComments):
         return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging)
 
     def _check_caption(self, caption: str) -> None:
-        from bot.limits import instagram_limits
+        from bot.limits import caption_problem
 
-        # Instagram's own limit (30), not captions.max_hashtags: an owner's approved caption is theirs.
-        problem = instagram_limits(caption, 30)
+        # Instagram's own limits (bot.limits), not captions.max_hashtags: an owner's approved caption is theirs.
+        problem = caption_problem(caption)
         if problem:
             raise BadContent(problem)
 

@@ -17,13 +17,10 @@ from typing import Any
 from bot.drafts.media import MAX_MEDIA, media_of, media_of_drafts
 from bot.files import write_atomic
 from bot.ingest.filecheck import register_heif
+from bot.limits import MAX_BYTES, MAX_RATIO, MAX_WIDTH, MIN_RATIO
 from bot.publish.base import PreparedMedium, PreparedPost
 from bot.publish.errors import BadContent, ErrorKind, PublishError
 
-MIN_RATIO = 4 / 5
-MAX_RATIO = 1.91
-MAX_WIDTH = 1440
-MAX_BYTES = 8 * 1024 * 1024
 QUALITIES = (92, 88, 84, 80, 75, 70, 60, 50)
 
 Box = tuple[float, float, float, float]

@@ -1,16 +1,22 @@
 """The model-using services for one config, handed out on first use over one Runtime (device, dtype, idle
 unload): Vision (which pets are in a photo) and the Captioner (with the promoted caption model version).
 
-The pipeline, the daemon's worker, the CLI and the review site get them here; building one loads nothing,
-the models load when a batch first needs them.
+One owner per process: the pipeline, the daemon's worker, the CLI and the review site get them here, and every
+model job runs inside `using()`, one at a time in this process and under the cross-process GPU lock. Building
+one loads nothing; the models load when a batch first needs them.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from bot.config import Config
-from bot.runtime.ml import Runtime
+from bot.errors import GpuBusy
+from bot.runtime.ml import GpuLock, Runtime
 
 
 class ModelServices:
@@ -26,6 +32,68 @@ class ModelServices:
         self._vision = vision
         self._captioner = captioner
         self._caption_version: str | None = None
+        # One model job at a time in this process (re-entrant: a job may call another); the GPU lock file makes
+        # another process's job (a retrain, `pawpost ingest`, a standalone `pawpost web`) wait too.
+        self.lock = threading.RLock()
+        self._jobs = 0  # jobs inside `using()` now (a job may hold it again, re-entrantly)
+        self._waiting = 0  # jobs of other threads waiting for `lock`
+        self._count = threading.Lock()
+        self._gpu_lock: GpuLock | None = None
+
+    @property
+    def gpu_lock(self) -> GpuLock:
+        if self._gpu_lock is None:
+            self._gpu_lock = GpuLock(self.config.paths.gpu_lock)
+        return self._gpu_lock
+
+    @contextmanager
+    def using(self, timeout: float) -> Iterator[None]:
+        """Hold the models for one job: this process's other jobs wait, and so does any other process that takes
+        the GPU lock. Raises GpuBusy after waiting `timeout` seconds for either."""
+        deadline = time.monotonic() + timeout
+        with self._count:
+            self._waiting += 1
+        try:
+            acquired = self.lock.acquire(timeout=max(timeout, 0.0))
+        finally:
+            with self._count:
+                self._waiting -= 1
+        if not acquired:
+            raise GpuBusy("the models are busy with another job in this process; try again in a minute")
+        try:
+            with ExitStack() as held:
+                try:
+                    held.enter_context(self.gpu_lock.hold(timeout=max(0.0, deadline - time.monotonic())))
+                except TimeoutError:
+                    raise GpuBusy(f"the GPU lock {self.gpu_lock.path} is held by another process (a retrain, or "
+                                  "pawpost processing photos); try again when it is done") from None
+                self._jobs += 1
+                try:
+                    yield
+                finally:
+                    self._jobs -= 1
+        finally:
+            self.lock.release()
+
+    def make_way(self, longest: float = 2.0) -> None:
+        """Between two jobs of a long run (the pipeline's batches): let a job that waits for the models (a
+        regenerate on the review site) take them first, rather than the run taking them straight back."""
+        deadline = time.monotonic() + longest
+        while self._waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def make_room_for_another_process(self) -> bool:
+        """When another process holds the GPU lock (a retrain), unload every model so it has the memory; the models
+        load again on next use. Never while a job of this process runs (it holds the lock file itself then)."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self._jobs or self._runtime is None or not self.gpu_lock.is_held():
+                return False
+            self._runtime.unload_all()
+            return True
+        finally:
+            self.lock.release()
 
     @property
     def runtime(self) -> Runtime:
@@ -59,10 +127,11 @@ class ModelServices:
         version = current_model_version(self.config)
         if version == self._caption_version:
             return None
-        old = self._caption_version
-        self._captioner.unload()
-        self._captioner = None
-        self.captioner()
+        with self.lock:  # not while the review site writes captions with the old one
+            old = self._caption_version
+            self._captioner.unload()
+            self._captioner = None
+            self.captioner()
         return old, version
 
     def unload_all(self) -> None:

@@ -15,9 +15,10 @@ import numpy as np
 
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.imagefiles import image_files
 from bot.store.database import Store
 from bot.vision.identify import PhotoAnalysis, Vision
-from bot.vision.images import image_files, open_image
+from bot.vision.images import open_image
 from bot.vision.matching import References, match
 from bot.vision.pets import references
 from bot.vision.threshold import threshold_for

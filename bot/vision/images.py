@@ -12,7 +12,6 @@ from typing import Any
 from bot.errors import PawpostError
 from bot.ingest.filecheck import DEFAULT_MAX_MEGAPIXELS, BadImage, open_within, register_heif
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".gif", ".tif", ".tiff"}
 WORK_SIDE = 1280  # detectors work at <= 1008 px, embedders at ~224: more pixels only cost time and memory
 
 
@@ -55,14 +54,6 @@ def working_copy(image: Any) -> tuple[Any, float]:
     scale = side / WORK_SIDE
     size = (max(1, round(image.width / scale)), max(1, round(image.height / scale)))
     return image.resize(size, reducing_gap=3.0), scale
-
-
-def image_files(folder: Path | None) -> list[Path]:
-    """Photos directly in a reference folder, by name (hidden files and other files skipped)."""
-    if folder is None or not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def file_sha256(path: Path) -> str:

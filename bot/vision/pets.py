@@ -15,8 +15,9 @@ from bot import timeutil
 from bot.config import Config, PetConfig
 from bot.errors import NotFound, PawpostError
 from bot.files import write_atomic
+from bot.imagefiles import image_files
 from bot.store.database import Store
-from bot.vision.images import file_sha256, image_files, open_image
+from bot.vision.images import file_sha256, open_image
 from bot.vision.matching import References
 from bot.vision.threshold import threshold_for
 

@@ -38,10 +38,19 @@ Handler = Callable[[Request], Awaitable[Response]]
 ActionHandler = Callable[[Request, FormData], Awaitable[Response]]
 
 
-class Site:
-    """What every request needs: the config, the locks, the templates, and (on first use) the models."""
+# How long a model action of the page (regenerate, a pet correction) waits for the models while the pipeline, a
+# retrain or another process's job has them, before the page says so.
+MODELS_WAIT_SECONDS = 120.0
 
-    def __init__(self, config: Config, *, login: bool | None = None) -> None:
+
+class Site:
+    """What every request needs: the config, the locks, the templates, and (on first use) the models.
+
+    `models`: the daemon's own model services when the site runs inside `pawpost run` (one set of models, jobs
+    one at a time, the daemon's idle unload); otherwise the site's own, built and unloaded here.
+    """
+
+    def __init__(self, config: Config, *, login: bool | None = None, models: ModelServices | None = None) -> None:
         self.config = config
         self.login = login_required(config) if login is None else login
         self.sessions = Sessions(load_secret(config.paths.data), config.web.session_days)
@@ -49,8 +58,8 @@ class Site:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["local"] = lambda moment: timeutil.local(moment, config.schedule.zone)
         self.templates.env.globals["timezone"] = config.schedule.timezone
-        self.models_lock = threading.Lock()  # one model job (regenerate, a pet correction) at a time
-        self.models = ModelServices(config)  # Vision and the Captioner, built (and loaded) on first use
+        self.own_models = models is None
+        self.models = ModelServices(config) if models is None else models  # Vision and the Captioner, on first use
         self._unload_timer: threading.Timer | None = None
 
     # -- the database, per call: sqlite3 connections stay in the thread that opened them ---------------------
@@ -75,15 +84,19 @@ class Site:
 
     @contextmanager
     def using_models(self) -> Iterator[None]:
-        """One model job at a time; afterwards what stays idle is unloaded (`models_used`)."""
-        with self.models_lock:
+        """One model job at a time, in this process and across processes (the GPU lock a retrain or a daemon
+        holds); GpuBusy after MODELS_WAIT_SECONDS. Afterwards what stays idle is unloaded (`models_used`)."""
+        with self.models.using(timeout=MODELS_WAIT_SECONDS):
             try:
                 yield
             finally:
                 self.models_used()
 
     def models_used(self) -> None:
-        """After a model action: unload what stays idle for idle_unload_minutes, as the daemon's worker does."""
+        """After a model action: unload what stays idle for idle_unload_minutes, as the daemon's worker does for
+        the models it shares with the site."""
+        if not self.own_models:
+            return
         if self._unload_timer is not None:
             self._unload_timer.cancel()
         timer = threading.Timer(self.models.runtime.idle_seconds + 1, self._unload_idle)
@@ -92,7 +105,7 @@ class Site:
         self._unload_timer = timer
 
     def _unload_idle(self) -> None:
-        with self.models_lock:
+        with self.models.lock:
             for key in self.models.runtime.unload_idle():
                 log.info("web: models.%s unloaded after %g idle minutes", key, self.config.models.idle_unload_minutes)
 

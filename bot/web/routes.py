@@ -14,11 +14,13 @@ import bot.web.pages as pages
 import bot.web.staged as staged
 from bot.config import Config
 from bot.publish.staging import MOUNT
+from bot.runtime.services import ModelServices
 from bot.web.app import HERE, SecurityHeaders, Site, action, not_found, page, server_error
 
 
-def create_app(config: Config, *, login: bool | None = None) -> Starlette:
-    """The review site for `config`. `login` overrides whether a login is required (default: by the address)."""
+def create_app(config: Config, *, login: bool | None = None, models: ModelServices | None = None) -> Starlette:
+    """The review site for `config`. `login` overrides whether a login is required (default: by the address);
+    `models` are the daemon's model services, which the site then shares (default: its own)."""
     routes = [
         Route("/", page(pages.queue)),
         Route("/drafts/{draft_id:int}", page(pages.draft)),
@@ -41,5 +43,5 @@ def create_app(config: Config, *, login: bool | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error},
                     middleware=[Middleware(SecurityHeaders)])
-    app.state.site = Site(config, login=login)
+    app.state.site = Site(config, login=login, models=models)
     return app

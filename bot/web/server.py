@@ -16,15 +16,16 @@ from bot.errors import PawpostError
 log = logging.getLogger(__name__)
 
 
-def make_server(config: Config, *, login: bool | None = None) -> Any:
+def make_server(config: Config, *, login: bool | None = None, models: Any = None) -> Any:
     import uvicorn
 
     from bot.web.routes import create_app
 
     host, port = split_listen(config.web.listen)
     # proxy_headers: behind a reverse proxy on this machine, https (X-Forwarded-Proto) makes the cookie Secure.
-    settings = uvicorn.Config(create_app(config, login=login), host=host, port=port, log_level="warning",
-                              access_log=False, proxy_headers=True, server_header=False)
+    app = create_app(config, login=login, models=models)
+    settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
+                              server_header=False)
     return uvicorn.Server(settings)
 
 
@@ -53,8 +54,8 @@ def serve(config: Config) -> None:
 class WebThread:
     """The site on a background thread, for the daemon: start, then stop within a few seconds."""
 
-    def __init__(self, config: Config) -> None:
-        self.server = make_server(config)
+    def __init__(self, config: Config, models: Any = None) -> None:
+        self.server = make_server(config, models=models)
         self.thread = threading.Thread(target=self._run, name="pawpost-web", daemon=True)
 
     def _run(self) -> None:
@@ -72,8 +73,9 @@ class WebThread:
         self.thread.join(timeout)
 
 
-def start_in_daemon(config: Config) -> WebThread | None:
-    """The site inside `pawpost run` when [web] enabled; a port in use is logged, and the bot runs on without it."""
+def start_in_daemon(config: Config, models: Any = None) -> WebThread | None:
+    """The site inside `pawpost run` when [web] enabled, sharing the daemon's model services `models`; a port in
+    use is logged, and the bot runs on without it."""
     if not config.web.enabled:
         return None
     try:
@@ -82,4 +84,4 @@ def start_in_daemon(config: Config) -> WebThread | None:
         log.error("review site not started: %s", exc)
         return None
     log.info("review site on http://%s", config.web.listen)
-    return WebThread(config).start()
+    return WebThread(config, models).start()

@@ -95,3 +95,28 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
     r = Receiver(getattr(request, "param", "ok"))
     yield r
     r.close()
+
+
+class OtherProcessHoldsGpuLock:
+    """Another process (as a retrain or a daemon's batch would be) holding the GPU lock `path` until `release()`."""
+
+    def __init__(self, path: Path) -> None:
+        import subprocess
+        import sys
+
+        from tests.conftest import REPO
+
+        code = ("import sys; from bot.runtime.ml import GpuLock\n"
+                f"with GpuLock({str(path)!r}).hold():\n    print('held', flush=True); sys.stdin.read()")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=REPO)
+        assert self.proc.stdout.readline().strip() == "held"
+
+    def release(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()

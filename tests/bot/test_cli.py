@@ -41,8 +41,10 @@ def test_init_writes_config_and_folders(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     cfg = tmp_path / "bot" / "pawpost.toml"
     assert cfg.is_file()
-    for folder in ("photos/inbox", "data/library", "data/quarantine", "data/outbox", "pets/lola", "pets/pico"):
+    for folder in ("photos/inbox", "data/library", "data/quarantine", "data/outbox"):
         assert (tmp_path / "bot" / folder).is_dir()
+    # The starter's pets are a commented example: no folder is made for a pet the owner does not have.
+    assert not (tmp_path / "bot" / "pets").exists()
     again = run_cli("init", str(tmp_path / "bot"))
     assert again.returncode == 1 and "already exists" in again.stderr
     status = run_cli("status", "--json", config=cfg)

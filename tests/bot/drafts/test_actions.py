@@ -178,12 +178,14 @@ def test_one_hashtag_rule_for_the_owners_captions(home: Path, store: Store) -> N
     assert store.draft(six)["status"] == "pending"
 
 
-def test_a_higher_max_hashtags_lets_the_owner_use_more(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 8}})
+def test_a_lower_max_hashtags_leaves_the_owner_less_room(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "p", {"schedule": SCHEDULE, "captions": {"max_hashtags": 3}})
     with Store.for_config(load_config(path)) as store:
-        draft = add_draft(store, pets=())
-    tags = " ".join(f"#t{i}" for i in range(7))
+        draft, refused = add_draft(store, pets=()), add_draft(store, pets=())
+    tags = " ".join(f"#t{i}" for i in range(2))
     assert cli(path.parent, "drafts", "approve", str(draft), "--caption", f"Lola {tags}").returncode == 0
+    r = cli(path.parent, "drafts", "approve", str(refused), "--caption", "Lola #a #b #c #d")
+    assert r.returncode == 1 and "4 hashtags; at most 3 are allowed (captions.max_hashtags" in r.stderr
     with Store.for_config(load_config(path)) as store:
         # Room for one more: the first of the account's hashtags.
         assert store.draft(draft)["caption"] == f"Lola {tags}\n\n#chihuahua"

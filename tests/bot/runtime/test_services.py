@@ -48,3 +48,53 @@ def test_a_promoted_caption_model_replaces_the_captioner_and_a_rollback_undoes_i
     registry.rollback()
     assert services.caption_version_changed() == (version.id, None)
     assert services.captioner().adapter_dir is None
+
+
+class _Model:
+    """Stands in for a loaded model: records whether it was unloaded."""
+
+    key = "model"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.loaded = True
+        runtime._models.add(self)
+
+    def unload(self) -> None:
+        self.loaded = False
+
+
+def test_one_model_job_at_a_time_in_the_process_and_across_processes(config: Any) -> None:
+    import threading
+
+    import pytest
+
+    from bot.errors import GpuBusy
+    from tests.bot.conftest import OtherProcessHoldsGpuLock
+
+    models = ModelServices(config, Runtime("cpu"))
+    entered = threading.Event()
+    with models.using(timeout=1):
+        # Another thread of this process waits, then is told the models are busy.
+        def other() -> None:
+            with pytest.raises(GpuBusy, match="another job in this process"), models.using(timeout=0.2):
+                entered.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(10)
+        assert not entered.is_set()
+        # While this process's job holds the GPU lock, it is not another process's: nothing is unloaded.
+        model = _Model(models.runtime)
+        assert models.make_room_for_another_process() is False and model.loaded
+    with models.using(timeout=1):  # released: the same wait now succeeds (the positive control)
+        entered.set()
+    # Another process holding the GPU lock: a job here waits for it, and the loaded models make room.
+    holder = OtherProcessHoldsGpuLock(config.paths.gpu_lock)
+    try:
+        with pytest.raises(GpuBusy, match="held by another process"), models.using(timeout=0.2):
+            pass
+        assert models.make_room_for_another_process() is True and not model.loaded
+    finally:
+        holder.release()
+    with models.using(timeout=5):
+        pass

@@ -164,6 +164,24 @@ def test_a_caption_over_the_rules_is_refused_with_the_clis_reason(client, web_st
     assert get_draft(web_store, draft_id).caption == CANDIDATES[0]
 
 
+def test_a_caption_with_a_control_character_is_refused_exactly_as_the_cli_refuses_it(client, web_store, web_home):
+    draft_id = add_draft(web_store, CANDIDATES)
+    other = add_draft(web_store, CANDIDATES)
+    bad = "Lola rings the bell\x07 #chihuahua"
+
+    response = client.post(f"/drafts/{draft_id}/caption", data={"csrf": form_token(client), "caption": bad})
+    cli = run_cli("drafts", "approve", str(other), "--caption", bad, config=web_home / "pawpost.toml")
+
+    reason = "the caption contains a control character (U+0007, line 1); remove it (Instagram cannot show it)"
+    assert cli.returncode == 1 and reason in cli.stderr
+    assert response.status_code == 409 and str(escape(reason)) in response.text
+    assert get_draft(web_store, draft_id).caption == CANDIDATES[0]
+    # A caption that already holds one (stored before the check, say) is flagged on its card by the same check.
+    web_store.update("drafts", draft_id, caption=bad)
+    card = client.get(f"/drafts/{draft_id}").text
+    assert f'<span class="problem">{escape(reason)}</span>' in card
+
+
 def test_save_caption_picks_a_candidate_or_keeps_an_edit_without_approving(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES)
 

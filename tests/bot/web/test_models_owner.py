@@ -1,0 +1,163 @@
+"""One owner of the models per process: inside `pawpost run` the review site uses the daemon's model services (one
+captioner loaded, jobs one at a time), and a model action waits for the GPU while the pipeline, or another
+process (a retrain, a daemon), holds it. Real tiny caption models throughout."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.testclient import TestClient
+
+import bot.web.app as web_app
+from bot.captions.stage import Captioner, draft_analyzed
+from bot.runtime.ml import ManagedModel, Runtime
+from bot.runtime.services import ModelServices
+from bot.store.database import Store
+from bot.web.routes import create_app
+from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
+from tests.bot.conftest import OtherProcessHoldsGpuLock
+from tests.bot.daemon.test_supervisor import wait_for
+from tests.bot.web.conftest import LOCAL, csrf_of, form_token, free_port
+from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401
+
+
+def a_draft_to_regenerate(config: Any) -> int:
+    """A pending draft, written by a captioner of the test's own (so the site's models start unloaded)."""
+    with Store.for_config(config) as store:
+        photo = add_analyzed_photo(store, config, {"Lola": 0.9})
+        draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
+        return store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+
+
+def count_loads(monkeypatch: Any) -> list[tuple[str, int]]:
+    """Every model load from now on, as (config key, model object id)."""
+    loads: list[tuple[str, int]] = []
+    real = ManagedModel.load
+
+    def load(self: ManagedModel) -> None:
+        was = self.loaded
+        real(self)
+        if not was and self.loaded:
+            loads.append((self.key, id(self)))
+
+    monkeypatch.setattr(ManagedModel, "load", load)
+    return loads
+
+
+class Request(threading.Thread):
+    """A POST to the site on its own thread, so the test can watch it wait."""
+
+    def __init__(self, client: TestClient, path: str, data: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.client, self.path, self.data = client, path, data
+        self.response: Any = None
+
+    def run(self) -> None:
+        self.response = self.client.post(self.path, data=self.data)
+
+
+def test_run_with_the_web_page_loads_one_captioner(tmp_path: Path, tiny_blip, scripted_writer,  # noqa: F811
+                                                    monkeypatch) -> None:
+    from bot.daemon.threads import DaemonThreads
+
+    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    port = free_port()
+    config.web.enabled, config.web.listen = True, f"127.0.0.1:{port}"
+    with Store.for_config(config) as store:
+        photo = add_analyzed_photo(store, config, {"Lola": 0.9})  # the daemon's pipeline writes its captions
+    loads = count_loads(monkeypatch)
+
+    threads = DaemonThreads(config).start()
+    try:
+        assert threads.web is not None and threads.web.server.config.app.state.site.models is threads.models
+
+        def drafted() -> int | None:
+            with Store.for_config(config) as store:
+                return store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+
+        wait_for("the pipeline's draft", lambda: drafted() is not None, timeout=120)
+        draft_id = drafted()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, follow_redirects=True) as client:
+            wait_for("the review site", lambda: client.get("/").status_code == 200, timeout=30)
+            done = client.post(f"/drafts/{draft_id}/regenerate",
+                               data={"csrf": csrf_of(client.get("/").text), "next": f"/drafts/{draft_id}"})
+        assert done.status_code == 200 and "new candidate(s)" in done.text
+    finally:
+        threads.shutdown()
+    # The page wrote its captions with the daemon's models, already loaded: each caption model loaded once.
+    assert sorted(key for key, _ in loads) == ["describer", "writer"], loads
+
+
+def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Path, tiny_blip,  # noqa: F811
+                                                                    scripted_writer, monkeypatch) -> None:  # noqa: F811
+    import bot.captions.stage
+    from bot.pipeline import process_pending
+
+    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    config.models.batch_size = 1
+    draft_id = a_draft_to_regenerate(config)
+    with Store.for_config(config) as store:  # two photos waiting for the pipeline: two batches
+        add_analyzed_photo(store, config, {"Lola": 0.9}, color=(20, 90, 200))
+        add_analyzed_photo(store, config, {"Lola": 0.9}, color=(200, 90, 20))
+    models = ModelServices(config)  # the daemon's, shared with its site
+    in_batch, finish_batch = threading.Event(), threading.Event()
+    regenerated_before: list[int] = []  # at the start of each batch: how many regenerates were done
+    real_draft = bot.captions.stage.draft_photos
+
+    def slow_batch(store: Any, *args: Any, **kwargs: Any) -> int:
+        regenerated_before.append(store.value("SELECT count(*) FROM events WHERE kind = 'draft.regenerated'"))
+        in_batch.set()
+        finish_batch.wait(60)
+        return real_draft(store, *args, **kwargs)
+
+    monkeypatch.setattr(bot.captions.stage, "draft_photos", slow_batch)
+
+    def pipeline() -> None:
+        with Store.for_config(config) as store:
+            process_pending(store, config, models.runtime, models=models)
+
+    worker = threading.Thread(target=pipeline, daemon=True)
+    worker.start()
+    try:
+        assert in_batch.wait(60), "the pipeline never started its caption batch"
+        with TestClient(create_app(config, models=models), base_url=LOCAL) as client:
+            request = Request(client, f"/drafts/{draft_id}/regenerate", {"csrf": form_token(client)})
+            request.start()
+            request.join(1.5)
+            assert request.is_alive(), "the regenerate ran while the pipeline held the models"
+            finish_batch.set()  # the batch ends and releases them: the same request now goes through
+            request.join(60)
+            assert not request.is_alive()
+        assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
+        worker.join(60)
+        # It went between the two batches: the pipeline did not take the models straight back.
+        assert regenerated_before == [0, 1]
+    finally:
+        finish_batch.set()
+        worker.join(60)
+
+
+def test_a_standalone_site_waits_for_the_gpu_lock_of_another_process(tmp_path: Path, tiny_blip,  # noqa: F811
+                                                                     scripted_writer, monkeypatch) -> None:  # noqa: F811
+    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    draft_id = a_draft_to_regenerate(config)
+    holder = OtherProcessHoldsGpuLock(config.paths.gpu_lock)  # a retrain, or a running daemon's batch
+    try:
+        with TestClient(create_app(config), base_url=LOCAL) as client:
+            monkeypatch.setattr(web_app, "MODELS_WAIT_SECONDS", 0.3)
+            busy = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+            assert busy.status_code == 409 and "held by another process" in busy.text
+            monkeypatch.setattr(web_app, "MODELS_WAIT_SECONDS", 60.0)
+            request = Request(client, f"/drafts/{draft_id}/regenerate", {"csrf": form_token(client)})
+            request.start()
+            request.join(1.5)
+            assert request.is_alive(), "the regenerate ran while another process held the GPU lock"
+            holder.release()  # the other process finishes: the same request now goes through
+            request.join(60)
+            assert not request.is_alive()
+        assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
+    finally:
+        holder.release()
