@@ -31,6 +31,7 @@ KEPT = {
           "ORDER BY key",
 }
 MOVED = ("photo_id", "alt_text", "description")  # the drafts columns that move to draft_media
+NEW = ("publish_state",)  # drafts columns a later migration adds (m005_publishing_state)
 
 
 def rows(path: Path) -> dict[str, list[tuple]]:
@@ -38,7 +39,7 @@ def rows(path: Path) -> dict[str, list[tuple]]:
     try:
         out = {name: [tuple(r) for r in db.execute(sql)] for name, sql in KEPT.items()}
         columns = [r[1] for r in db.execute("PRAGMA table_info(drafts)")]
-        kept = [c for c in columns if c not in MOVED]
+        kept = [c for c in columns if c not in MOVED + NEW]
         out["drafts"] = [tuple(r) for r in db.execute(f"SELECT {', '.join(kept)} FROM drafts ORDER BY id")]
         if "photo_id" in columns:  # the old schema: each draft's one photo and its alt text
             sql = "SELECT id, 0, photo_id, alt_text, description FROM drafts ORDER BY id"
@@ -92,6 +93,12 @@ def test_every_draft_of_the_release_before_migrates_with_nothing_lost(old_home: 
     assert "m004_draft_media" in applied(database)
     assert list((old_home / "data" / "backups").glob("*migration*"))  # the backup taken before it
     assert rows(database) == before  # every draft, candidate, attempt, event and fact kept, ids included
+    db = sqlite3.connect(database)
+    try:  # the unsettled draft's sub-state, read from its kv record into the column
+        assert dict(db.execute("SELECT id, publish_state FROM drafts WHERE publish_state IS NOT NULL")) == {
+            4: "unknown"}
+    finally:
+        db.close()
     recorded = json.loads(RECORDED.read_text())
     assert says_the_same(recorded, said) == []
     # The new field: each draft a post of one photo, as the old `photo` said, with the owner's alt text.

@@ -184,8 +184,9 @@ def test_publishing_sub_states_move_from_the_kv_records_to_a_column(tmp_path: Pa
     for draft_id, record in records.items():
         db.execute("INSERT INTO photos (sha256, status, source_name, created_at, updated_at) "
                    "VALUES (?, 'drafted', 'a.jpg', ?, ?)", (f"sha{draft_id}", NOW, NOW))
-        db.execute("INSERT INTO drafts (id, photo_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                   (draft_id, draft_id, "posted" if draft_id == 6 else "publishing", NOW, NOW))
+        db.execute("INSERT INTO drafts (id, status, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                   (draft_id, "posted" if draft_id == 6 else "publishing", NOW, NOW))
+        db.execute("INSERT INTO draft_media (draft_id, position, photo_id) VALUES (?, 0, ?)", (draft_id, draft_id))
         if record is not None:
             db.execute("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
                        (f"unsettled:{draft_id}", json.dumps(record), NOW))

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 import bot.web.app as web_app
 from bot.captions.stage import Captioner, draft_analyzed
+from bot.drafts.media import draft_of_photo
 from bot.runtime.ml import ManagedModel, Runtime
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
@@ -29,7 +30,7 @@ def a_draft_to_regenerate(config: Any) -> int:
     with Store.for_config(config) as store:
         photo = add_analyzed_photo(store, config, {"Lola": 0.9})
         draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
-        return store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+        return draft_of_photo(store, photo)
 
 
 def count_loads(monkeypatch: Any) -> list[tuple[str, int]]:
@@ -76,7 +77,7 @@ def test_run_with_the_web_page_loads_one_captioner(tmp_path: Path, tiny_blip, sc
 
         def drafted() -> int | None:
             with Store.for_config(config) as store:
-                return store.value("SELECT id FROM drafts WHERE photo_id = ?", (photo,))
+                return draft_of_photo(store, photo)
 
         wait_for("the pipeline's draft", lambda: drafted() is not None, timeout=120)
         draft_id = drafted()
