@@ -49,7 +49,8 @@ def _prompt_words() -> list[str]:
     example = (Path(__file__).resolve().parents[1] / "config.example.toml").read_text()
     # Not the module's dunders: __file__ would make the vocabulary (and every tiny model) depend on the checkout path.
     texts = [v for k, v in vars(templates).items() if isinstance(v, str) and not k.startswith("__")]
-    return (texts + example.splitlines()) * 4
+    settings = [line for line in example.splitlines() if "=" in line and not line.lstrip().startswith("#")]
+    return (texts + [line.split("#")[0].strip() for line in settings]) * 4
 
 
 def byte_bpe_tokenizer(special: list[str], vocab_size: int = 1000):
