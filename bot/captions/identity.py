@@ -55,6 +55,25 @@ def self_introduction(text: str, speaker: str, species: str = "") -> str | None:
     return None
 
 
+# The end of a caption's first sentence: its closing mark(s) and any quote or bracket, then the space before the next.
+_FIRST_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+# What must remain of a caption after its opening self-introduction is dropped: at least this many words.
+MIN_WORDS_LEFT = 4
+
+
+def without_introduction(text: str, speaker: str, species: str = "") -> str | None:
+    """`text` without its first sentence when only that sentence is the speaking pet introducing itself ("I am
+    Lola the dog. I'm napping on the blue sofa." -> "I'm napping on the blue sofa."), or None when the
+    introduction is not confined to a first sentence that leaves a caption of its own behind."""
+    end = _FIRST_SENTENCE_END_RE.search(text)
+    if end is None or not self_introduction(text[:end.start()], speaker, species):
+        return None
+    rest = text[end.end():].lstrip()
+    if len(words(rest)) < MIN_WORDS_LEFT or self_introduction(rest, speaker, species):
+        return None
+    return rest[:1].upper() + rest[1:]
+
+
 def identity_swap(text: str, speaker: str, others: Iterable[str]) -> str | None:
     """Another pet's name the speaking pet calls itself by ("I am Pico" written as Lola), or None."""
     if not speaker:

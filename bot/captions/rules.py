@@ -121,6 +121,9 @@ def check_candidate(raw: str, ctx: RuleContext) -> Verdict:
         if not body(main) or (ctx.start and not main.startswith(ctx.start)):
             return Verdict(text, False, "it was cut off mid-sentence (captions.max_new_tokens) before its first "
                                         "sentence ended" if cut_off else "its only sentence is unfinished")
+    if not ctx.start:
+        # An opening "I am Lola the dog." before a caption about the photo: the caption is what follows it.
+        main = identity.without_introduction(main, ctx.speaker, ctx.speaker_species) or main
     text, problem = merge_hashtags(" ".join([main, *_kept(trailing, ctx)]), ctx.hashtags, ctx.max_hashtags)
     if problem is None:
         problem = caption_problem(text, ctx.max_hashtags)

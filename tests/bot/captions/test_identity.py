@@ -52,7 +52,8 @@ def test_a_pet_contradicting_who_it_is_is_found() -> None:
 
 def test_the_rules_refuse_each_kind_with_a_reason_the_owner_can_read() -> None:
     cases = {
-        "I am Lola the dog. I'm on my blue blanket.": "Lola introduce itself (\"i am lola\")",
+        "I am Lola the dog and I'm on my blue blanket.": "Lola introduce itself (\"i am lola\")",
+        "I am Lola the dog. Blanket.": "Lola introduce itself (\"i am lola\")",
         "I am Pico and this is my blue blanket.": "call itself by another pet's name (\"i am pico\")",
         "I am not a dog, I am a blanket monster.": "contradict who it is or who is with it (\"i am not a dog\")",
         "My best friend, Luna, stole my blue blanket.": "it names Luna, who is neither one of the account's pets",
@@ -72,3 +73,18 @@ def test_a_pet_speaking_of_my_dog_as_its_owner_would_is_found() -> None:
     assert identity.speaks_as_owner("My adorable puppy, running", "dog") == "my adorable puppy"
     assert identity.speaks_as_owner("My blanket, my rules", "dog") is None
     assert identity.speaks_as_owner("My little dog", "") is None
+
+
+def test_an_opening_self_introduction_is_dropped_when_a_caption_follows_it() -> None:
+    assert identity.without_introduction("I am Lola the dog. I'm napping on my blue blanket.", "Lola", "dog") == (
+        "I'm napping on my blue blanket.")
+    assert identity.without_introduction("My name is Lola, a sassy dog! sun on the grass is my favourite",
+                                         "Lola", "dog") == "Sun on the grass is my favourite"
+    # Nothing to drop, too little left, an introduction again, or not the first sentence.
+    assert identity.without_introduction("I'm napping on my blue blanket. So cosy.", "Lola", "dog") is None
+    assert identity.without_introduction("I am Lola the dog. So cosy.", "Lola", "dog") is None
+    assert identity.without_introduction("I am Lola. I'm a tiny happy dog on a sofa", "Lola", "dog") is None
+    assert identity.without_introduction("Sofa time. I am Lola the dog, by the way", "Lola", "dog") is None
+    v = check_candidate("I am Lola the dog. I'm napping on my blue blanket.", LOLA)
+    assert v.passed, v.reason
+    assert v.text.startswith("I'm napping on my blue blanket.")
