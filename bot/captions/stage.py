@@ -208,8 +208,15 @@ def _scene(job: context.PhotoJob) -> str | None:
 
 
 def _image_matches(vision: Any, jobs: list[context.PhotoJob], verdicts: list[list[Verdict]]) -> list[Any]:
-    return [rank.image_match(vision, job.image, [v.text for v in found]) if found else None
-            for job, found in zip(jobs, verdicts, strict=True)]
+    """Each candidate's image-text similarity: to the photo, or for a set the mean over the photos a chat VLM is
+    shown (a caption about the set should fit them all, not only the first)."""
+    out: list[Any] = []
+    for job, found in zip(jobs, verdicts, strict=True):
+        texts = [v.text for v in found]
+        per_photo = [rank.image_match(vision, image, texts) for image in job.images] if found else []
+        known = [m for m in per_photo if m is not None]
+        out.append([sum(values) / len(known) for values in zip(*known, strict=True)] if known else None)
+    return out
 
 
 # -- drafts -------------------------------------------------------------------------------------

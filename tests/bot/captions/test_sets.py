@@ -214,3 +214,28 @@ def test_merge_scenes_says_no_animal_only_when_no_photo_shows_one():
     assert context.merge_scenes([templates.NO_ANIMAL_SEEN, templates.NO_ANIMAL_SEEN]) == templates.NO_ANIMAL_SEEN
     assert context.merge_scenes([None, templates.NO_ANIMAL_SEEN]) is None
     assert context.merge_scenes([stranger, templates.NO_ANIMAL_SEEN, stranger]) == stranger
+
+
+def test_a_sets_candidates_are_ranked_by_how_well_they_fit_every_photo(tmp_path, scripted_vlm):
+    from bot.captions import rank
+    from bot.vision.identify import Vision
+    from tests.tiny_vision import build_clip
+
+    clip = build_clip(tmp_path / "clip")
+    config, store, captioner = _setup(tmp_path, {**captioner_models(scripted_vlm), "embedder": str(clip)},
+                                      captions={"candidates": 12, **ABOUT_THE_PET})
+    vision = Vision(config, Runtime("cpu"))
+    photos = _carousel(store, config, [((200, 30, 30), {"Lola": 0.9}), ((30, 30, 200), {"Lola": 0.9})])
+    assert draft_posts(store, config, captioner, [photos], vision=vision) == 1
+    draft_id = store.value("SELECT id FROM drafts")
+    rows = [r for r in store.all("SELECT * FROM candidates WHERE draft_id = ? ORDER BY position", (draft_id,))
+            if r["passed"]]
+    assert len(rows) == 3  # every scripted caption: with two, any scores spread to the same 0 and 1
+    texts = [r["text"] for r in rows]
+    images = [context.caption_image(store.abspath(store.photo(p)["path"])) for p in photos]
+    each = [rank.image_match(vision, image, texts) for image in images]
+    mean = [(a + b) / 2 for a, b in zip(*each, strict=True)]
+    expected = rank.scores(texts, matches=mean, target_length=120, first_person=False)
+    first_only = rank.scores(texts, matches=each[0], target_length=120, first_person=False)
+    assert sorted(first_only) != sorted(expected)  # the second photo changes the scores
+    assert [r["score"] for r in rows] == sorted(expected, reverse=True)
