@@ -113,3 +113,38 @@ def test_evaluation_writes_a_carousels_caption_from_all_its_photos(make_home, wr
     written = write_holdout(store, config, Runtime("cpu", "float32"), examples, adapter_dir=None, style_examples=0)
     (prompt,) = written.prompts
     assert "carousel of 3 photos" in prompt and "Mention Lola and Pico by name." in prompt
+
+
+def test_a_carousel_sample_trains_on_the_speed_path_with_the_same_loss(tmp_path, vlm_models):
+    """Image features reused for a sample of three photos give the loss the model gives with their pixels."""
+    import pytest
+    import torch
+
+    from bot.captions.prompt import build_prompt
+    from bot.config import Config
+    from bot.runtime.ml import Runtime
+    from tests.training.conftest import PETS
+    from tests.training.test_speed import per_example_loss, photo
+    from training.backend import Backend, Sample
+
+    config = Config(pets=PETS)
+    backend = Backend("vlm", vlm_models["captioner"], Runtime("cpu", "float32"))
+    backend.load()
+    carousel = build_prompt(config, ["Lola", "Pico"], scene="a dog on a sofa; a puppy in the garden", photos=3,
+                            images=3)
+    single = build_prompt(config, ["Lola"], scene="a dog on a sofa")
+    samples = [Sample("set", backend.render(carousel), "Lola and Pico nap.", image=photo(tmp_path, 0),
+                      others=[photo(tmp_path, 1), photo(tmp_path, 2)]),
+               Sample("one", backend.render(single), "Lola naps.", image=photo(tmp_path, 3))]
+    encoded = [backend.encode(s) for s in samples]
+    assert int((encoded[0]["input_ids"] == backend.caption_model.model.config.image_token_id).sum()) > \
+        2 * int((encoded[1]["input_ids"] == backend.caption_model.model.config.image_token_id).sum())
+    backend.model.eval()
+    expected = per_example_loss(backend, encoded)
+    features = [backend.image_features(e) for e in encoded]
+    n_tokens = sum(int((e["labels"] != -100).sum()) for e in encoded)
+    (batch,) = backend.collate(encoded, features)
+    with torch.no_grad():
+        got = float(backend.loss(dict(batch), n_tokens))
+    assert got == pytest.approx(expected, rel=1e-4)
+    backend.unload()
