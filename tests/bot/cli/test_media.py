@@ -125,3 +125,25 @@ def test_show_and_review_show_every_photo_of_a_carousel(home: Path, store) -> No
     assert len(drawn) >= 3 * 8  # each photo drawn, not only the cover
     assert reviewed.exit_code == 0, reviewed.output
     assert "3 photos, in order" in reviewed.output and all(f"photo {i}" in reviewed.output for i in ids)
+
+
+def test_list_offers_the_shoots_other_shots_and_add_takes_one(home: Path, store) -> None:
+    from tests.bot.drafts.test_editing import analyzed, shoot_of
+
+    lead = photo(store, "lead", "Lola")
+    draft_id = draft(store, [lead])
+    other = analyzed(store, "other", "Lola")
+    shoot_of(store, {lead: 0.9, other: 0.5})
+
+    listed = cli(home, "drafts", "media", str(draft_id), "list")
+    doc = json.loads(cli(home, "drafts", "media", str(draft_id), "list", "--json").output)
+    added = cli(home, "drafts", "media", str(draft_id), "add", str(other))
+    shown = cli(home, "drafts", "show", str(draft_id))
+
+    assert listed.exit_code == 0, listed.output
+    assert "leads: sharpest of 2; Lola fills 40 %" in listed.output
+    assert f"from the same shoot (add one with 'pawpost drafts media {draft_id} add PHOTO'):" in listed.output
+    assert f"photo {other}  other.HEIC (Lola)" in listed.output
+    assert [o["photo_id"] for o in doc["offered"]] == [other]
+    assert added.exit_code == 0 and order(store, draft_id) == [lead, other]
+    assert "leads: sharpest of 2" in shown.output and f"2. photo {other}" in shown.output

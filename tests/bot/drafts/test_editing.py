@@ -154,3 +154,36 @@ def test_split_makes_a_pending_draft_of_the_photo_with_its_own_fields(store, con
     medium = media_of(store, new)[0]
     assert (medium.alt_text, medium.description) == ("Bruno in the sun", "a cat in the sun")
     assert f"photo {b} split out" in events(store, draft_id)[0]
+
+
+def shoot_of(store: Any, scores: dict[int, float], twins: dict[int, int] | None = None) -> int:
+    """One closed shoot of the photos `scores` names (their best-shot scores); `twins` maps a near-identical frame
+    to the better frame it repeats."""
+    import json
+
+    at = "2026-11-27T08:00:00+00:00"
+    shoot = store.insert("shoots", state="closed", first_taken_at=at, last_taken_at=at, last_arrival_at=at,
+                         offers=1, created_at=at, updated_at=at)
+    for photo_id, score in scores.items():
+        parts = {"sharpness": score, "exposure": 0.5, "size": 0.4, "place": 0.5, "total": score}
+        store.update("photos", photo_id, shoot_id=shoot, shot_score=score, score_parts=json.dumps(parts),
+                     near_duplicate_of=(twins or {}).get(photo_id))
+    return shoot
+
+
+def test_the_shoot_offers_its_other_shots_and_says_why_the_cover_leads(store) -> None:
+    from bot.drafts.editing import media_views, offered
+
+    lead = photo(store, "lead", "Lola")
+    draft_id = draft(store, [lead])
+    good, better = analyzed(store, "good", "Lola"), analyzed(store, "better", "Lola")
+    twin = analyzed(store, "twin", "Lola")
+    shoot_of(store, {lead: 0.95, good: 0.6, better: 0.8, twin: 0.7}, twins={twin: better})
+
+    offers = offered(store, draft_id)
+
+    assert [o.photo_id for o in offers] == [better, good]  # best first; the near-identical twin is not offered
+    assert (offers[0].source_name, offers[0].pets) == ("better.HEIC", ["Lola"])
+    assert media_views(store, draft_id)[0].lead_reason == "sharpest of 4; Lola fills 40 %"
+    add_photo(store, draft_id, better)
+    assert [o.photo_id for o in offered(store, draft_id)] == [good]

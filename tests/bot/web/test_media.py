@@ -114,6 +114,26 @@ def test_posted_and_scheduled_carousels_show_the_cover_with_a_count(client, web_
     assert "count-badge" not in alone[:alone.index("</span>")]  # one photo: no count
 
 
+def test_add_from_the_shoot(client, web_store) -> None:
+    from tests.bot.drafts.test_editing import shoot_of
+
+    draft_id, ids = carousel(web_store, n=1)
+    spare = add_pending(web_store, [], source_name="IMG_0413.HEIC")
+    other = media_of(web_store, spare)[0].photo_id
+    web_store.db.execute("DELETE FROM drafts WHERE id = ?", (spare,))
+    web_store.update("photos", other, status="analyzed")
+    shoot_of(web_store, {ids[0]: 0.9, other: 0.5})
+
+    page = client.get(f"/drafts/{draft_id}").text
+    assert "Add from this shoot (1)" in page and f'src="/drafts/{draft_id}/photos/{other}/image?v=' in page
+    assert client.get(f"/drafts/{draft_id}/photos/{other}/image").status_code == 200  # an offer is shown too
+    done = client.post(f"/drafts/{draft_id}/media", data={"csrf": form_token(client), "photo": str(other),
+                                                          "op": "add", "next": f"/drafts/{draft_id}"})
+
+    assert f"Draft {draft_id}: photo {other} added" in done.text
+    assert strip(done.text, draft_id) == [ids[0], other] and "Add from this shoot" not in done.text
+
+
 def test_split_from_the_page_writes_the_new_drafts_captions(tmp_path, tiny_blip, scripted_writer) -> None:  # noqa: F811
     from bot.captions.stage import Captioner, draft_analyzed
     from bot.drafts.editing import add_photo
