@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.drafts.actions import approve, get_draft
+from bot.drafts.actions import approve, get_draft, list_drafts
 from bot.drafts.editing import add_photo, move_photo, remove_photo, split_photo
 from bot.drafts.media import MAX_MEDIA, draft_of_photo, media_of, update_medium
 from bot.errors import MediaCount, NoSuchPlace, NotAllowed, NotInDraft, PhotoUnavailable
@@ -187,3 +187,14 @@ def test_the_shoot_offers_its_other_shots_and_says_why_the_cover_leads(store) ->
     assert media_views(store, draft_id)[0].lead_reason == "sharpest of 4; Lola fills 40 %"
     add_photo(store, draft_id, better)
     assert [o.photo_id for o in offered(store, draft_id)] == [good]
+
+
+def test_the_drafts_pets_are_every_pet_of_the_post_the_covers_first(store) -> None:
+    lola, bruno = photo(store, "lola", "Lola"), photo(store, "bruno", "Bruno")
+    draft_id = draft(store, [lola, bruno])
+    assert get_draft(store, draft_id).pets == ["Lola", "Bruno"]
+
+    move_photo(store, draft_id, bruno, 0)
+
+    assert get_draft(store, draft_id).pets == ["Bruno", "Lola"]
+    assert [d.pets for d in list_drafts(store)] == [["Bruno", "Lola"]]
