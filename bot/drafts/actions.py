@@ -31,6 +31,7 @@ class DraftView:
     status: str
     photo: str | None  # the first medium's library path
     photo_id: int  # the first medium's photo
+    source_name: str | None  # the first medium's original file name, as it arrived in the inbox
     pets: list[str]
     caption: str | None
     candidates: list[str]
@@ -60,13 +61,13 @@ class DraftView:
 # A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
 # importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
 # most confident first), which the unique (draft_id, generation, position) index serves without sorting. `photo`,
-# `photo_id` and `pets` are the first medium's.
+# `photo_id`, `source_name` and `pets` are the first medium's.
 _LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
 _DRAFT_JSON_SQL = f"""
 SELECT json_object(
     'id', d.id, 'status', d.status,
     'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
-    'photo_id', p.id,
+    'photo_id', p.id, 'source_name', p.source_name,
     'media', json({MEDIA_JSON_SQL}),
     'pets', (SELECT json_group_array(name) FROM (
         SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
