@@ -22,8 +22,9 @@ def web(app: App, url_only: bool) -> None:
         click.echo(login_link(config, app.store))
         click.echo(f"open it within {LOGIN_LINK_MINUTES} minutes; it works once", err=True)
         return
-    from bot.web.server import serve
+    from bot.web.server import check_port, serve
 
+    check_port(config)  # a busy port is said before anything claims the site is up
     need = login_required(config)
     click.echo(f"review site on {base}" + (" (log in with the link from 'pawpost web --url')" if need else "")
                + "; Ctrl-C stops it", err=True)
