@@ -13,7 +13,7 @@ from starlette.responses import Response
 from bot.errors import PawpostError
 from bot.store.database import Store
 from bot.web.app import site_of
-from bot.web.auth import COOKIE, use_login_token
+from bot.web.auth import COOKIE, end_session, session_version, use_login_token
 from bot.web.pages import client_address, too_many
 
 
@@ -217,13 +217,16 @@ async def login(request: Request) -> Response:
                 "This login link is wrong or has already been used.")
         return site.message(request, 403, "Login refused", text,
                             "Run 'pawpost web --url' on the server for a fresh link (each one works once).")
-    cookie, _ = site.sessions.issue()
+    cookie, _ = site.sessions.issue(version=await site.run(session_version))
     response = site.redirect(request, "/", "Logged in")
     site.set_session(request, response, cookie)
     return response
 
 
 async def logout(request: Request, form: FormData) -> Response:
-    response = site_of(request).redirect(request, "/", None)
+    """Ends the session on the server too: a copy of the cookie kept elsewhere no longer works."""
+    site = site_of(request)
+    await site.run(end_session, request.state.session)
+    response = site.redirect(request, "/", None)
     response.delete_cookie(COOKIE, path="/")
     return response
