@@ -345,6 +345,20 @@ class WebConfig(Section):
     # Loopback listens need no login unless this is set; any other address always requires it.
     require_login: bool = False
     session_days: Annotated[float, Field(gt=0, le=365)] = 30
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; nobody else's are.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a network (e.g. '127.0.0.1', '10.0.0.0/8')") from None
+        return [item.strip() for item in value]
 
     @field_validator("listen")
     @classmethod
