@@ -75,7 +75,7 @@ class Store:
             return
         try:
             backup.take_if_due(self.db, self.data_dir)
-        except (OSError, sqlite3.Error) as exc:  # a backup must never stop the work; doctor shows its age
+        except (OSError, sqlite3.Error, backup.DatabaseDamaged) as exc:  # never stops the work; doctor shows its age
             pause = min(BACKUP_RETRY_MAX, pause * 2) if pause else BACKUP_RETRY_FIRST
             _backup_failing[key] = (time.monotonic() + pause, pause)
             log.warning("the daily backup of %s could not be taken: %s (tried again in %d minutes)", self.path, exc,
@@ -274,6 +274,12 @@ class Store:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                     (key, json.dumps(value), timeutil.iso(timeutil.now())),
                 )
+
+    def damage(self) -> str | None:
+        """One line for the owner when SQLite's quick_check finds the database damaged (with what to do), else
+        None: `run` refuses to start on it, `status` says it, the daily backup is not taken of it."""
+        problem = backup.damage(self.db)
+        return backup.damaged_sentence(self.path, problem) if problem else None
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database file now: what was just committed then survives the loss of
