@@ -24,6 +24,8 @@ class Section(BaseModel):
 class PathsConfig(Section):
     inbox: Path = Path("photos/inbox")
     data: Path = Path("data")
+    # A home folder, or one holding dot-files pawpost did not make, is refused as the inbox unless this is set.
+    allow_any_inbox: bool = False
 
     # Derived folders under `data`; not configurable on their own so a backup is one folder.
     @property
