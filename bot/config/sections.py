@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.config.values import config_text, hashtag, read_secret
 from bot.limits import MAX_HASHTAGS
 
 
 class Section(BaseModel):
     # Unknown keys are errors: a typo in a key must never be silently ignored.
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return config_text(value)  # names, the voice, hashtags reach prompts, captions and the terminal
 
 
 class PathsConfig(Section):
@@ -64,7 +69,7 @@ class PetConfig(Section):
     @field_validator("hashtags")
     @classmethod
     def _hashtags(cls, tags: list[str]) -> list[str]:
-        return [_hashtag(t) for t in tags]
+        return [hashtag(t) for t in tags]
 
 
 class ThemesConfig(Section):
@@ -129,7 +134,7 @@ class CaptionsConfig(Section):
     @field_validator("hashtags")
     @classmethod
     def _hashtags(cls, tags: list[str]) -> list[str]:
-        return [_hashtag(t) for t in tags]
+        return [hashtag(t) for t in tags]
 
     @field_validator("mentions")
     @classmethod
@@ -272,10 +277,10 @@ class InstagramConfig(Section):
         return value
 
     def secret_password(self) -> str | None:
-        return _secret(self.password, self.password_file, "instagram.password_file")
+        return read_secret(self.password, self.password_file, "instagram.password_file")
 
     def secret_totp_seed(self) -> str | None:
-        return _secret(self.totp_seed, self.totp_seed_file, "instagram.totp_seed_file")
+        return read_secret(self.totp_seed, self.totp_seed_file, "instagram.totp_seed_file")
 
 
 class GraphConfig(Section):
@@ -304,7 +309,7 @@ class GraphConfig(Section):
         return value
 
     def secret_app_secret(self) -> str | None:
-        return _secret(self.app_secret, self.app_secret_file, "graph.app_secret_file")
+        return read_secret(self.app_secret, self.app_secret_file, "graph.app_secret_file")
 
 
 class IngestConfig(Section):
@@ -348,19 +353,7 @@ class WebConfig(Section):
     require_login: bool = False
     session_days: Annotated[float, Field(gt=0, le=365)] = 30
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; nobody else's are.
-    trusted_proxies: list[str] = []
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in value:
-            try:
-                ipaddress.ip_network(item.strip(), strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an address or a network (e.g. '127.0.0.1', '10.0.0.0/8')") from None
-        return [item.strip() for item in value]
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     @field_validator("listen")
     @classmethod
@@ -384,23 +377,3 @@ class NotifyConfig(Section):
     review_every_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 6
     posts: bool = True
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20
-
-
-def _hashtag(tag: str) -> str:
-    tag = tag.strip()
-    if not tag.startswith("#"):
-        tag = "#" + tag
-    if not re.fullmatch(r"#\w+", tag):
-        raise ValueError(f"{tag!r} is not a hashtag (letters, digits and _ only)")
-    return tag
-
-
-def _secret(value: SecretStr | None, file: Path | None, key: str) -> str | None:
-    if value is not None and value.get_secret_value():
-        return value.get_secret_value()
-    if file is None:
-        return None
-    try:
-        return file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {file}: {exc.strerror}") from None

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot import limits, timeutil
 from bot.config import Config
+from bot.controls import refuse_controls
 from bot.drafts.lifecycle import Action, require
 from bot.drafts.media import MEDIA_JSON_SQL, first_photo_sql, update_medium
 from bot.drafts.timing import check_time, parse_at
@@ -238,6 +239,7 @@ def configured_hashtags(config: Config, pet_names: list[str]) -> list[str]:
 
 
 def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
+    refuse_controls(reason or "", "reason")
     view = get_draft(store, draft_id)
     require(Action.REJECT, view)
     store.set_draft_status(draft_id, DraftStatus.REJECTED, expect=DraftStatus.PENDING, reject_reason=reason)

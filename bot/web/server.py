@@ -25,7 +25,7 @@ def make_server(config: Config, *, login: bool | None = None, models: Any = None
     app = create_app(config, login=login, models=models)
     # Forwarded headers only from web.trusted_proxies (none by default): otherwise any local client could claim
     # another address (and dodge the failed-login limit). Behind a trusted proxy, https makes the cookie Secure.
-    trusted = config.web.trusted_proxies
+    trusted = [str(network) for network in config.web.trusted_proxies]
     settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                               proxy_headers=bool(trusted), forwarded_allow_ips=list(trusted) or None,
                               server_header=False)
