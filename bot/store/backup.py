@@ -113,12 +113,12 @@ def take_if_due(db: sqlite3.Connection, data_dir: Path) -> Path | None:
     newest = next((b for b in backups(data_dir) if b.kind == "daily"), None)
     if newest is not None and timeutil.now() - newest.taken_at < DAILY:
         return None
-    if not db.execute("SELECT EXISTS (SELECT 1 FROM photos) OR EXISTS (SELECT 1 FROM pet_references)").fetchone()[0]:
-        return None
     # A damaged copy would push a good daily backup out of the seven kept.
     problem = damage(db)
     if problem:
         raise DatabaseDamaged(damaged_sentence(Path(data_dir) / "pawpost.db", problem))
+    if not db.execute("SELECT EXISTS (SELECT 1 FROM photos) OR EXISTS (SELECT 1 FROM pet_references)").fetchone()[0]:
+        return None
     return take(db, data_dir, "daily")
 
 

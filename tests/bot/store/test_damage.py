@@ -33,13 +33,14 @@ def _damaged_copy(tmp_path: Path) -> Path:
     (root / "data").mkdir(exist_ok=True)
     shutil.copy(config.paths.database, root / "data" / "pawpost.db")
     path = root / "data" / "pawpost.db"
-    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
-    pages = path.stat().st_size // page
-    assert pages > 10
+    with sqlite3.connect(path) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        events = [r[0] for r in db.execute("SELECT pageno FROM dbstat WHERE name = 'events' ORDER BY pageno")]
+    assert len(events) > 10
     rng = random.Random(7)
     with open(path, "r+b") as fh:
-        for n in (pages // 2, pages // 2 + 1, pages - 2):
-            fh.seek(n * page)
+        for n in events[len(events) // 2: len(events) // 2 + 3]:  # SQLite numbers pages from 1
+            fh.seek((n - 1) * page)
             fh.write(rng.randbytes(page))
     return target
 
