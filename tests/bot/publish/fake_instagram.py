@@ -2,10 +2,11 @@
 code path.
 
 It keeps an account (session, feed, comments), answers the endpoints pawpost uses (CAA login, rupload, configure,
-user feed, comments) and counts what it received. Any request to any endpoint, at any step of any attempt, can be
-scripted (`fail_next`, `fail_nth`): any status with any body, a failure before the request is sent (DNS, refused
-connection, TLS), or after it took effect (read timeout, reset, a SIGKILL of the client, a hang). The feed can lag
-(`lag`), and the account can live in a file (`state`) shared by several processes.
+configure_sidecar for a carousel of uploaded photos, user feed, comments) and counts what it received. Any request
+to any endpoint, at any step of any attempt, can be scripted (`fail_next`, `fail_nth`): any status with any body, a
+failure before the request is sent (DNS, refused connection, TLS), or after it took effect (read timeout, reset, a
+SIGKILL of the client, a hang). The feed can lag (`lag`), and the account can live in a file (`state`) shared by
+several processes.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class FakeInstagram:
         self.username, self.password, self.user_id = username, password, user_id
         self.sessionid = f"{user_id}%3A{secrets.token_hex(12)}"
         self.media: list[dict[str, Any]] = []  # the feed, newest first
+        self.uploads: dict[str, int] = {}  # upload_id -> bytes received (a carousel's children must be uploaded)
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.received: list[tuple[str, str]] = []  # (method, endpoint key)
         self.device_ids: list[str] = []  # X-IG-Device-ID of every authenticated request
@@ -169,7 +171,7 @@ class FakeInstagram:
         if self.state is None:
             return
         data = {"media": self.media, "comments": self.comments, "received": self.received,
-                "sessionid": self.sessionid, "next_id": next(self._ids)}
+                "sessionid": self.sessionid, "next_id": next(self._ids), "uploads": self.uploads}
         tmp = self.state.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.state)
@@ -180,6 +182,7 @@ class FakeInstagram:
         data = json.loads(self.state.read_text())
         self.media, self.comments, self.sessionid = data["media"], data["comments"], data["sessionid"]
         self.received = [tuple(r) for r in data["received"]]
+        self.uploads = data.get("uploads", {})
         self._ids = itertools.count(data["next_id"])
 
     def expire_session(self) -> None:
@@ -226,7 +229,7 @@ class FakeInstagram:
                 answer.started.write_text("in configure")
             while not answer.release.exists():
                 _real_sleep(0.05)
-            if answer.lands and key == "configure":
+            if answer.lands and key in ("configure", "configure_sidecar"):
                 return 200, {}, json.dumps({"media": self.media[0], "status": "ok"})
             return self._answer(key, request, urlsplit(request.url), body)
         if isinstance(answer, Unreadable):
@@ -243,6 +246,8 @@ class FakeInstagram:
         """What a request does to the account, answered or not."""
         if key == "configure":
             self._configure(_signed(body))
+        elif key == "configure_sidecar":
+            self._configure_sidecar(_signed(body))
         elif key == "comment":
             self._comment(request.url, body)
         self.save()
@@ -260,7 +265,17 @@ class FakeInstagram:
             return status, {}, json.dumps(payload)
         self.device_ids.append(request.headers.get("X-IG-Device-ID", ""))
         if key == "upload":
-            return 200, {}, json.dumps({"upload_id": path.rsplit("/", 1)[-1].split("_")[0], "status": "ok"})
+            upload_id = path.rsplit("/", 1)[-1].split("_")[0]
+            self.uploads[upload_id] = len(body or b"")
+            self.save()
+            return 200, {}, json.dumps({"upload_id": upload_id, "status": "ok"})
+        if key == "configure_sidecar":
+            media = self._configure_sidecar(_signed(body))
+            self.save()
+            if media is None:
+                return 400, {}, json.dumps({"message": "media_needs_reupload", "error_title": "Upload missing",
+                                            "status": "fail"})
+            return 200, {}, json.dumps({"media": media, "status": "ok"})
         if key == "configure":
             media = self._configure(_signed(body))
             self.save()
@@ -306,6 +321,21 @@ class FakeInstagram:
                                                      "url": f"https://scontent.cdninstagram.com/{code}.jpg"}]},
                  "like_count": 0, "comment_count": 0}
         self.media.insert(0, media)
+        return media
+
+    def _configure_sidecar(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A carousel post (media_type 8) from its children's uploads, in order; None when a child was never
+        uploaded (Instagram refuses it: nothing is posted)."""
+        children = data.get("children_metadata") or []
+        if not 2 <= len(children) <= 10 or any(str(c.get("upload_id")) not in self.uploads for c in children):
+            return None
+        media = self._configure({"caption": data.get("caption", "")})
+        media["media_type"] = 8
+        media["carousel_media_count"] = len(children)
+        media["carousel_media"] = [
+            {"pk": next(self._ids), "media_type": 1, "upload_id": str(c["upload_id"]),
+             "accessibility_caption": c.get("custom_accessibility_caption"), "carousel_parent_id": media["id"]}
+            for c in children]
         return media
 
     def _login_step(self, key: str, body: Any) -> tuple[int, dict[str, str], str]:
@@ -357,6 +387,7 @@ def _key(path: str) -> str:
         ("login", lambda p: "caa.login.async.send_login_request" in p),
         ("upload", lambda p: p.startswith("/rupload_igphoto/")),
         ("configure", lambda p: p.endswith("/media/configure/")),
+        ("configure_sidecar", lambda p: p.endswith("/media/configure_sidecar/")),
         ("feed", lambda p: "/feed/user/" in p),
         ("comment", lambda p: re.search(r"/media/[^/]+/comment/$", p) is not None),
         ("comments", lambda p: re.search(r"/media/[^/]+/comments/$", p) is not None),
