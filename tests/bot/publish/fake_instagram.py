@@ -29,6 +29,21 @@ import requests
 from Cryptodome.Cipher import AES, PKCS1_v1_5
 from Cryptodome.PublicKey import RSA
 
+from tests.bot.publish.fake_answers import (
+    Answer,
+    Hang,
+    Kill,
+    Lost,
+    NotSent,
+    Timeout,
+    Unreadable,
+    after_send,
+    before_send,
+)
+
+__all__ = ["CHALLENGE", "FEEDBACK_REQUIRED", "LOGIN_REQUIRED", "SERVER_ERROR", "TOO_MANY", "Answer", "FakeInstagram",
+           "Hang", "Kill", "Lost", "NotSent", "Timeout", "Unreadable"]
+
 URL = re.compile(r"https://([a-z0-9-]+\.)*instagram\.com/.*")
 KEY = RSA.generate(1024)
 KEY_ID = 41
@@ -43,85 +58,6 @@ CHALLENGE = (400, {"message": "challenge_required", "challenge": {
     "url": "https://i.instagram.com/challenge/4242/AbCdEf/", "api_path": "/challenge/4242/AbCdEf/",
     "hide_webview_header": True, "lock": True, "logout": False, "native_flow": True}, "status": "fail"})
 SERVER_ERROR = (500, {"message": "Oops, an error occurred.", "status": "fail"})
-
-
-class Timeout:
-    """A scripted answer: the request reaches Instagram (and takes effect when `lands`), the answer is lost."""
-
-    def __init__(self, lands: bool) -> None:
-        self.lands = lands
-
-
-class Unreadable:
-    """A scripted answer: the request takes effect (when `lands`), the 200 answer is not JSON (a proxy's page)."""
-
-    def __init__(self, lands: bool) -> None:
-        self.lands = lands
-
-
-class Answer:
-    """A scripted answer: any status and body (a dict is sent as JSON); `lands`: the request takes effect first."""
-
-    def __init__(self, status: int, body: Any = "", *, lands: bool = False,
-                 headers: dict[str, str] | None = None) -> None:
-        self.status, self.body, self.lands, self.headers = status, body, lands, headers or {}
-
-
-class NotSent:
-    """A scripted failure before the request leaves the client: `how` is dns, refused, tls or connect_timeout."""
-
-    def __init__(self, how: str = "refused") -> None:
-        self.how = how
-
-
-class Lost:
-    """A scripted failure after the request was sent (and took effect when `lands`): the answer never comes.
-    `how`: timeout (read timeout) or reset (connection reset while reading the answer)."""
-
-    def __init__(self, how: str = "timeout", *, lands: bool = True) -> None:
-        self.how, self.lands = how, lands
-
-
-class Kill:
-    """The request takes effect (when `lands`), the account is saved, then the client process is SIGKILLed."""
-
-    def __init__(self, *, lands: bool = True) -> None:
-        self.lands = lands
-
-
-class Hang:
-    """The request takes effect (when `lands`) and the answer waits until `release` exists (a slow Instagram)."""
-
-    def __init__(self, release: Path, *, lands: bool = True, started: Path | None = None) -> None:
-        self.release, self.lands, self.started = Path(release), lands, started
-
-
-def _before_send(how: str) -> Exception:
-    """The exception requests raises when the connection never got as far as sending the request."""
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
-    from urllib3.exceptions import SSLError as Urllib3SSLError
-
-    url = "/api/v1/"
-    if how == "dns":
-        reason: Exception = NameResolutionError("i.instagram.com", None, OSError("Name or service not known"))
-    elif how == "tls":
-        reason = Urllib3SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
-        return requests.exceptions.SSLError(MaxRetryError(None, url, reason))
-    elif how == "connect_timeout":
-        reason = ConnectTimeoutError(None, "Connection to i.instagram.com timed out. (connect timeout=10)")
-        return requests.exceptions.ConnectTimeout(MaxRetryError(None, url, reason))
-    else:
-        reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-    return requests.exceptions.ConnectionError(MaxRetryError(None, url, reason))
-
-
-def _after_send(how: str) -> Exception:
-    from urllib3.exceptions import ProtocolError
-
-    if how == "reset":
-        return requests.exceptions.ConnectionError(
-            ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
-    return requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
 
 
 class FakeInstagram:
@@ -215,13 +151,13 @@ class FakeInstagram:
         if isinstance(answer, NotSent):
             self.received.pop()  # it never arrived
             self.save()
-            raise _before_send(answer.how)
+            raise before_send(answer.how)
         if getattr(answer, "lands", False):
             self._effect(key, request, body)
         if isinstance(answer, Timeout):
             raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
         if isinstance(answer, Lost):
-            raise _after_send(answer.how)
+            raise after_send(answer.how)
         if isinstance(answer, Kill):
             os.kill(os.getpid(), signal.SIGKILL)
         if isinstance(answer, Hang):
@@ -244,7 +180,9 @@ class FakeInstagram:
 
     def _effect(self, key: str, request: Any, body: Any) -> None:
         """What a request does to the account, answered or not."""
-        if key == "configure":
+        if key == "upload":
+            self._upload(urlsplit(request.url).path, body)
+        elif key == "configure":
             self._configure(_signed(body))
         elif key == "configure_sidecar":
             self._configure_sidecar(_signed(body))
@@ -265,8 +203,7 @@ class FakeInstagram:
             return status, {}, json.dumps(payload)
         self.device_ids.append(request.headers.get("X-IG-Device-ID", ""))
         if key == "upload":
-            upload_id = path.rsplit("/", 1)[-1].split("_")[0]
-            self.uploads[upload_id] = len(body or b"")
+            upload_id = self._upload(path, body)
             self.save()
             return 200, {}, json.dumps({"upload_id": upload_id, "status": "ok"})
         if key == "configure_sidecar":
@@ -322,6 +259,11 @@ class FakeInstagram:
                  "like_count": 0, "comment_count": 0}
         self.media.insert(0, media)
         return media
+
+    def _upload(self, path: str, body: Any) -> str:
+        upload_id = path.rsplit("/", 1)[-1].split("_")[0]
+        self.uploads[upload_id] = len(body or b"")
+        return upload_id
 
     def _configure_sidecar(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """A carousel post (media_type 8) from its children's uploads, in order; None when a child was never
