@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.drafts.media import media_of, update_medium
+from bot.drafts.review import outbox_image
 from bot.publish.poster import Poster
 from bot.publish.prepare import prepared_copy
 from bot.publish.publishers.dryrun import DryRunPublisher
@@ -57,6 +58,7 @@ def test_pawpost_post_writes_a_carousel_to_the_outbox_as_a_folder_in_order(home,
     # The outbox reads back as the account: reconcile finds the carousel by its caption.
     (recent,) = DryRunPublisher(config.paths.outbox).recent_media(5)
     assert recent.caption == "Three on the sofa #dog" and recent.url == folder.resolve().as_uri()
+    assert outbox_image(config, draft_id) == folder / "01.jpg"  # the posted page's cover
 
 
 def test_the_daemons_tick_posts_a_carousel_through_dry_run(config, store):
