@@ -102,6 +102,15 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeInstagram]:
 
 
 @pytest.fixture
+def shared_account(ig_config: Any, ig_store: Any, fake: FakeInstagram, logged_in: None,
+                   tmp_path: Path) -> FakeInstagram:
+    """The fake's account in a file, so that child processes (and a restart) see the same Instagram."""
+    fake.state = tmp_path / "account.json"
+    fake.save()
+    return fake
+
+
+@pytest.fixture
 def ig_home(tmp_path: Path, fake: FakeInstagram) -> Path:
     root = tmp_path / "ig"
     write_config(root, {

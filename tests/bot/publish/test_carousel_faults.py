@@ -5,12 +5,15 @@ settles it when the carousel shows up. After every scenario no caption was poste
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.bot.publish.conftest import make_carousel
+from bot.publish.unsettled import state
+from bot.store.states import PublishState
+from tests.bot.publish.conftest import at, make_carousel
 from tests.bot.publish.fake_graph import (
     BAD_RATIO,
     EXPIRED_TOKEN,
@@ -28,6 +31,7 @@ from tests.bot.publish.publishers.graph.test_publisher import poster as graph_po
 from tests.bot.publish.publishers.graph.test_publisher import tick as graph_tick
 from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, tick
 from tests.bot.publish.test_faults import IDS, LATER, ROWS, _check_refusal_effects, make_poster
+from tests.bot.publish.test_lag_and_crashes import _child, _reload
 
 
 def check(store: Any, kind: str | None) -> None:
@@ -199,3 +203,42 @@ def tick_later(p: Any, gfake: Any) -> Any:
 def children_of(store: Any, attempt_id: int) -> list[str]:
     return [r[0] for r in store.all("SELECT container_id FROM attempt_media WHERE attempt_id = ? ORDER BY position",
                                     (attempt_id,))]
+
+
+# -- a SIGKILL mid-carousel, then a restart (instagrapi, the fake's account shared through a file) -----------------
+
+@pytest.mark.parametrize("lands", [True, False], ids=["post-made", "post-not-made"])
+def test_sigkill_between_configure_sidecar_and_its_answer(ig_home, ig_config, ig_store, shared_account, lands):
+    fake = shared_account
+    caption = f"Album killed mid-flight {lands} #dog"
+    draft_id = make_carousel(ig_store, caption)
+
+    child = _child(ig_home / "pawpost.toml", fake.state, SLOT, {"configure_sidecar": {"kill": True, "lands": lands}})
+    _, err = child.communicate(timeout=120)
+
+    assert child.returncode == -signal.SIGKILL, err
+    _reload(fake)
+    assert fake.count("upload") == 3 and fake.posts_with(caption) == (1 if lands else 0)
+    assert state(ig_store, draft_id) == PublishState.SENT  # committed before configure_sidecar left
+    restarted = make_poster(ig_config, ig_store)
+    for minutes in (1, 3, 8, 20, 45, 120):
+        tick(restarted, fake, SLOT + timedelta(minutes=minutes))
+    assert fake.count("configure_sidecar") == 1  # never sent again by itself
+    assert draft_row(ig_store, draft_id)["status"] == ("posted" if lands else "publishing")
+
+
+def test_sigkill_during_the_photo_uploads_is_approved_again_and_uploads_again(ig_home, ig_config, ig_store,
+                                                                             shared_account):
+    fake = shared_account
+    draft_id = make_carousel(ig_store, "Album killed while uploading #dog")
+
+    child = _child(ig_home / "pawpost.toml", fake.state, SLOT, {"upload": {"kill": True}})
+    child.communicate(timeout=120)
+
+    assert child.returncode == -signal.SIGKILL
+    assert state(ig_store, draft_id) == PublishState.STARTED  # configure_sidecar was never sent
+    restarted = make_poster(ig_config, ig_store)
+    assert tick(restarted, _reload(fake), SLOT + timedelta(minutes=2)).status == "approved"
+    assert fake.count("feed") == 0  # nothing to look for: nothing can be there
+    assert tick(restarted, fake, at("2026-11-20 19:00")).status == "posted"
+    assert fake.count("configure_sidecar") == 1 and fake.count("upload") == 1 + 3
