@@ -54,6 +54,15 @@ class TimeHasPassed(PawpostError):
         super().__init__(f"{shown} is in the past; pick a later time")
 
 
+class TimeTooFar(PawpostError):
+    """A time asked for a post lies beyond timeutil.HORIZON; `shown` is it, `latest` the last time allowed (both in
+    the schedule's zone), `days` the horizon."""
+
+    def __init__(self, shown: str, latest: str, days: int) -> None:
+        self.shown, self.latest, self.days = shown, latest, days
+        super().__init__(f"{shown} is more than {days} days ahead; pick a time until {latest}")
+
+
 class TimeTaken(PawpostError):
     """A time asked for a post cannot be had: another draft has it, or its day is at the daily cap (`reason`)."""
 

@@ -205,6 +205,8 @@ def _when(plan: Planned, config: Config) -> str:
     from bot.timeutil import local
 
     zone = config.schedule.zone
+    if plan.at is None and plan.asked is None and plan.moved:
+        return f"never as it is: {plan.moved}"
     if plan.at is None:
         where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
                  "only with 'pawpost post ID' (schedule.slots is empty)")
