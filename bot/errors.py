@@ -20,6 +20,14 @@ class NotFound(PawpostError):
     """A draft, photo, pet or model version that does not exist."""
 
 
+class NoSuchDraft(NotFound):
+    """No draft has this id (`draft_id` as given: it may be beyond what the database can hold)."""
+
+    def __init__(self, draft_id: int | str) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+
+
 class IllegalTransition(PawpostError):
     """A state change the state machine does not allow (e.g. approving a posted draft)."""
 

@@ -60,6 +60,29 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+class DraftId(click.ParamType):
+    """A draft's id as typed, the one place every command reads one: a whole number (else a usage error); one
+    beyond what the database can hold names no draft, said as for any other missing draft."""
+
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit():
+            self.fail(f"{value!r} is not a draft id (a whole number, as 'pawpost drafts list' shows)", param, ctx)
+        from bot.errors import NoSuchDraft
+        from bot.store.database import MAX_ROWID
+
+        if int(text) > MAX_ROWID:
+            raise NoSuchDraft(text)
+        return int(text)
+
+
+DRAFT_ID = DraftId()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $PAWPOST_CONFIG, ./pawpost.toml, "
               "$XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml).")
