@@ -146,7 +146,6 @@ class ModelsConfig(Section):
     device: str = "auto"
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     idle_unload_minutes: Annotated[float, Field(ge=0)] = 10
-    # A model is a hub id or a local folder (ModelRef: resolved and kept out of the inbox like a path).
     detector: ModelRef = "google/owlv2-base-patch16-ensemble"
     embedder: ModelRef = "facebook/dinov2-small"
     captioner: ModelRef = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
