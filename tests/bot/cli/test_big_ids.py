@@ -25,6 +25,7 @@ COMMANDS = [
     ("drafts", "resend", "{id}"),
     ("post", "{id}"),
     ("reconcile", "{id}"),
+    ("drafts", "media", "{id}", "list"),
 ]
 WITH_JSON = [("drafts", "show", "{id}"), ("drafts", "regenerate", "{id}"), ("drafts", "posted", "{id}"),
              ("drafts", "resend", "{id}"), ("post", "{id}"), ("reconcile", "{id}")]
@@ -49,6 +50,13 @@ def test_a_huge_id_under_json_is_one_json_document(cfg: Path, command: tuple[str
     result = run_cli(*(part.format(id=HUGE) for part in command), "--json", config=cfg)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert json.loads(result.stdout) == {"error": f"there is no draft {HUGE} (see 'pawpost drafts list')"}
+
+
+def test_a_huge_photo_id_is_no_photo_in_one_line(cfg: Path) -> None:
+    for verb in ("add", "remove", "split"):
+        result = run_cli("drafts", "media", "1", verb, HUGE, config=cfg)
+        assert result.returncode == 1, (verb, result.stdout, result.stderr)
+        assert result.stderr.splitlines() == [f"pawpost: error: there is no photo {HUGE}"]
 
 
 def test_an_id_that_is_not_a_number_is_still_bad_usage(cfg: Path) -> None:
