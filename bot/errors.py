@@ -145,3 +145,13 @@ class NoSuchPlace(PawpostError):
     def __init__(self, draft_id: int, count: int, asked: int) -> None:
         self.draft_id, self.count, self.asked = draft_id, count, asked
         super().__init__(f"draft {draft_id} has {count} photo(s); pick a place from 1 to {count}, not {asked}")
+
+
+class ChangedMeanwhile(PawpostError):
+    """A draft changed (its caption, alt text, time or state) after the owner opened it to change it: saving now
+    would silently undo the other change, so nothing is saved. `status` and `caption` are the draft's now."""
+
+    def __init__(self, draft_id: int, status: str, caption: str | None) -> None:
+        self.draft_id, self.status, self.caption = draft_id, status, caption
+        super().__init__(f"draft {draft_id} changed since you opened it (it is {status} now, caption: "
+                         f"{(caption or '-')[:80]!r}); nothing was saved")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import DRAFT_ID, App, console, emit_json, fail, pass_app
+from bot.cli import DRAFT_ID, App, console, echo, emit_json, fail, pass_app
 from bot.errors import PawpostError
 from bot.store.states import DraftStatus, PublishState
 
@@ -43,7 +43,9 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     from bot.drafts.actions import list_drafts, list_json
 
     if as_json:
-        click.echo(list_json(app.store, status, limit))
+        from bot.controls import json_shown
+
+        click.echo(json_shown(list_json(app.store, status, limit)))
         return
     items = list_drafts(app.store, status, limit)
     if not items:
@@ -54,7 +56,7 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     facts = photo_facts(app.store, [d.photo_id for d in items])
     rows = [draft_line(d, facts.get(d.photo_id), app.config.schedule.zone) for d in items]
     for line in list_lines(rows, console().width):
-        click.echo(line)
+        echo(line)
 
 
 # Column widths of `drafts list`: at most this wide, and the caption at least this wide beside the others.
@@ -207,7 +209,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     plan = planned(app.store, app.config, d.id)
     click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
     if caption is not None and d.caption != normalise(caption):
-        click.echo(f"caption with the configured hashtags added: {d.caption}")
+        echo(f"caption with the configured hashtags added: {d.caption}")
 
 
 def _when(plan: Planned, config: Config) -> str:

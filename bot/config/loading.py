@@ -16,6 +16,7 @@ from bot.config.paths import resolve_paths
 from bot.config.refusals import (
     check_env_sections,
     check_inbox,
+    check_inbox_is_own,
     describe_env_error,
     describe_validation_error,
     source_of,
@@ -82,6 +83,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(describe_env_error(exc)) from None
     config = _resolve_paths(config, file)
     check_inbox(config, file)
+    check_inbox_is_own(config, file)
     return config
 
 
