@@ -13,7 +13,7 @@ from bot import timeutil
 from bot.errors import ModelUnavailable
 from bot.runtime.model_errors import record_model_error
 from bot.store.database import Store
-from bot.store.states import PhotoStatus
+from bot.store.states import PhotoStatus, ShootState
 
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -24,12 +24,16 @@ def due_photos(store: Store, status: PhotoStatus, limit: int | None = None,
     given (which photos of a batch still wait for the stage).
 
     Imported photos (the account's posts from before pawpost) are analyzed, so they carry pet names for
-    retraining, but never drafted: they were posted already.
+    retraining, but never drafted: they were posted already. Of a shoot, only its closed shoot's leader is due.
     """
     sql = "SELECT id FROM photos WHERE status = ? AND (retry_after IS NULL OR retry_after <= ?)"
     params: list[object] = [status.value, timeutil.iso(timeutil.now())]
     if status == PhotoStatus.ANALYZED:
-        sql += " AND origin = 'inbox'"
+        # A frame of a shoot is drafted only as its closed shoot's leader (bot.ingest.shoot_grouping); the others
+        # stay analyzed, offered beside the draft or set aside as near-identical.
+        sql += (" AND origin = 'inbox' AND (shoot_id IS NULL OR id IN (SELECT leader_photo_id FROM shoots "
+                "WHERE state = ?))")
+        params.append(ShootState.CLOSED.value)
     if among is not None:
         if not among:
             return []
