@@ -73,23 +73,27 @@ def join_shoot(store: Store, config: Config, photo_id: int) -> int | None:
         store.db.execute("UPDATE photos SET shoot_id = ? WHERE id = ?", (shoot_id, photo_id))
         _refresh(store, shoot_id)
         regroup(store, config, shoot_id)
+        # Joining a closed shoot whose lead is not drafted yet: the better frame leads instead.
+        leader = store.value("SELECT p.id FROM shoots s JOIN photos p ON p.id = s.leader_photo_id "
+                             "WHERE s.id = ? AND p.status = ?", (shoot_id, ANALYZED))
+        if leader is not None:
+            store.update("shoots", shoot_id, leader_photo_id=_best(store, shoot_id))
     return shoot_id
 
 
 def close_settled(store: Store, config: Config, *, close_all: bool = False) -> list[int]:
-    """Close the open shoots that settled: none of their frames arrived for ingest.shoot_settle_seconds and no frame
-    still waiting for vision was taken in their moment. Returns the ids closed."""
+    """Close the open shoots that settled: none of their frames arrived for ingest.shoot_settle_seconds (or at once,
+    with `close_all`) and no frame still waiting for vision was taken in their moment. Returns the ids closed."""
     now = timeutil.now()
     settle = timedelta(seconds=config.ingest.shoot_settle_seconds)
     gap = timedelta(seconds=config.ingest.shoot_gap_seconds)
     closed = []
     for shoot in store.all("SELECT * FROM shoots WHERE state = ? ORDER BY id", (ShootState.OPEN.value,)):
-        if not close_all:
-            arrived = timeutil.parse(shoot["last_arrival_at"])
-            if arrived is not None and now - arrived < settle:
-                continue
-            if _waiting_frames(store, shoot, gap):
-                continue
+        arrived = timeutil.parse(shoot["last_arrival_at"])
+        if not close_all and arrived is not None and now - arrived < settle:
+            continue
+        if _waiting_frames(store, shoot, gap):
+            continue
         if close(store, config, shoot["id"]):
             closed.append(shoot["id"])
     return closed

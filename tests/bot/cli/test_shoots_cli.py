@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,21 @@ def frame(shoot: int, n: int) -> bytes:
     return data.getvalue()
 
 
+def keep_writing(paths: list[Path], done: threading.Event) -> None:
+    """A slow copy: the files keep changing (as a copy in progress does) until `done`."""
+    while not done.wait(0.2):
+        for path in paths:
+            with open(path, "ab") as fh:
+                fh.write(b"\0")
+
+
 def home(root: Path, models: dict[str, str], carousel: str) -> Path:
     # No pets: which pet a tiny random model sees is chance; shoots here are told apart by their capture times.
     # The detector "none" judges each whole frame, so its sharpness alone decides the lead.
     sections: dict[str, dict[str, Any]] = {
         "models": {"device": "cpu", "batch_size": 4, **models, "detector": "none"},
         "captions": FAST_CAPTIONS,
-        "ingest": {"stable_seconds": 2, "shoot_gap_seconds": 60, "shoot_settle_seconds": 3600},
+        "ingest": {"stable_seconds": 1, "shoot_gap_seconds": 60, "shoot_settle_seconds": 3600},
         "drafts": {"carousel": carousel, "carousel_max": 6},
     }
     return write_config(root, sections, [])
@@ -55,22 +64,29 @@ def test_three_bursts_copied_in_slowly_become_three_drafts_led_by_the_sharpest(
     files = [(s, n) for s in range(3) for n in range(3)]
     random.Random(5).shuffle(files)  # arrival order is not capture order
     names = {(s, n): f"IMG_{i:04d}.jpg" for i, (s, n) in enumerate(files)}
-    settled = time.time() - 60
+    settled = time.time() - 120
     first_wave, second_wave = files[:5], files[5:]
     for key in first_wave:
         path = inbox / names[key]
         path.write_bytes(frame(*key))
         os.utime(path, (settled, settled))
-    for key in second_wave:  # still being copied in: written just now
-        (inbox / names[key]).write_bytes(frame(*key))
-
-    first = run_cli("ingest", "--json", config=config)
+    for key in second_wave:  # still being copied in: half written, and growing while the first ingest runs
+        (inbox / names[key]).write_bytes(frame(*key)[:1000])
+    copying = threading.Event()
+    copier = threading.Thread(target=keep_writing, args=([inbox / names[k] for k in second_wave], copying))
+    copier.start()
+    try:
+        first = run_cli("ingest", "--json", config=config)
+    finally:
+        copying.set()
+        copier.join()
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)
     assert doc["accepted"] == 5 and len(doc["waiting"]) == 4
     assert doc["processed"]["drafted"] == 0  # the bursts are not complete: no shoot is drafted yet
 
-    for key in second_wave:
+    for key in second_wave:  # the copy finishes
+        (inbox / names[key]).write_bytes(frame(*key))
         os.utime(inbox / names[key], (settled, settled))
     second = run_cli("ingest", "--json", config=config)
     assert second.returncode == 0, second.stderr

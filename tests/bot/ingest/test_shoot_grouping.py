@@ -82,6 +82,7 @@ def test_a_shoot_closes_once_settled_and_not_while_a_frame_of_it_waits(store: An
     waiting = frame(store, 5, status="new", arrived=2)  # copied in, not analyzed yet
     at(config.ingest.shoot_settle_seconds + 10)
     assert close_settled(store, config) == []  # positive control below: the same call closes it once it is in
+    assert close_settled(store, config, close_all=True) == []  # `pawpost ingest` waits for it too
     store.db.execute("UPDATE photos SET status = 'analyzed' WHERE id = ?", (waiting,))
     form_shoots(store, config)
     assert shoot_of(store, waiting) == shoot_of(store, first)
@@ -136,3 +137,17 @@ def test_a_near_duplicate_taken_in_the_same_burst_is_judged_by_its_shoot(store: 
     summary = ingest_inbox(store, config)
     status = {r.source_name: r.status for r in summary.results}
     assert status == {"a.jpg": "new", "b.jpg": "new", "c.jpg": "duplicate"}
+
+
+def test_a_better_frame_joining_a_closed_shoot_leads_while_nothing_is_drafted(store: Any, config: Config,
+                                                                              at: Any) -> None:
+    first = frame(store, 0, score=0.4)
+    form_shoots(store, config, close_all=True)
+    assert due_photos(store, PhotoStatus.ANALYZED) == [first]
+    better = frame(store, 3, score=0.9)
+    form_shoots(store, config)
+    assert due_photos(store, PhotoStatus.ANALYZED) == [better]
+    store.db.execute("UPDATE photos SET status = 'drafted' WHERE id = ?", (better,))
+    late = frame(store, 4, score=0.95)  # the lead is drafted: a late frame is an alternative, never a second draft
+    form_shoots(store, config)
+    assert shoot_of(store, late) == shoot_of(store, first) and due_photos(store, PhotoStatus.ANALYZED) == []
