@@ -116,12 +116,16 @@ def close(store: Store, config: Config, shoot_id: int) -> bool:
 
 
 def next_close_in(store: Store, config: Config) -> float | None:
-    """Seconds until the earliest open shoot has settled (the daemon wakes then), or None when none is open."""
-    first = store.value("SELECT min(last_arrival_at) FROM shoots WHERE state = ?", (ShootState.OPEN.value,))
+    """Seconds until the next open shoot settles (the daemon wakes then), or None when none is still settling. A
+    shoot past its settle time yet open waits for a frame vision has not seen, whose processing re-checks it."""
+    now = timeutil.now()
+    settle = timedelta(seconds=config.ingest.shoot_settle_seconds)
+    first = store.value("SELECT min(last_arrival_at) FROM shoots WHERE state = ? AND julianday(last_arrival_at) > "
+                        "julianday(?)", (ShootState.OPEN.value, timeutil.iso_precise(now - settle)))
     if first is None:
         return None
-    due = timeutil.parse(first) + timedelta(seconds=config.ingest.shoot_settle_seconds)  # type: ignore[operator]
-    return max(0.0, (due - timeutil.now()).total_seconds())
+    due = timeutil.parse(first) + settle  # type: ignore[operator]
+    return max(0.0, (due - now).total_seconds())
 
 
 def planned_media(store: Store, config: Config, photo_id: int) -> list[int]:

@@ -81,6 +81,7 @@ def test_a_shoot_closes_once_settled_and_not_while_a_frame_of_it_waits(store: An
     assert close_settled(store, config) == []
     waiting = frame(store, 5, status="new", arrived=2)  # copied in, not analyzed yet
     at(config.ingest.shoot_settle_seconds + 10)
+    assert next_close_in(store, config) is None  # past its time, it waits for that frame, not for a clock
     assert close_settled(store, config) == []  # positive control below: the same call closes it once it is in
     assert close_settled(store, config, close_all=True) == []  # `pawpost ingest` waits for it too
     store.db.execute("UPDATE photos SET status = 'analyzed' WHERE id = ?", (waiting,))
