@@ -223,8 +223,9 @@ def _waiting_frames(store: Store, shoot: Any, gap: timedelta) -> bool:
 
 
 def _same_pets(frame: frozenset[str], shoot: frozenset[str]) -> bool:
-    """A frame shows the shoot's pets when it shares one with it; frames with no known pet go together."""
-    return bool(frame & shoot) if frame or shoot else True
+    """Whether a frame may belong to a shoot by its pets: it shares one, or either knows none (a blurred frame whose
+    pet was not recognised is still a frame of its moment); only frames of other pets are kept apart."""
+    return bool(frame & shoot) or not frame or not shoot
 
 
 def _shoot_pets(store: Store, shoot_id: int) -> frozenset[str]:
