@@ -80,8 +80,12 @@ def waiting_with_error(store: Store, limit: int | None = None) -> list[dict[str,
 
 
 def pending_counts(store: Store) -> dict[str, int]:
-    """Photos waiting in each processing state, whether due now or deferred."""
-    rows = store.all("SELECT status, count(*) FROM photos WHERE status IN ('new', 'analyzed') GROUP BY status")
+    """Photos waiting in each processing state, whether due now or deferred. A frame its closed shoot did not put
+    in a draft waits for nothing (it is offered beside the draft, or set aside)."""
+    offered = ("shoot_id IS NOT NULL AND shoot_id IN (SELECT id FROM shoots WHERE state = ?) "
+               "AND id NOT IN (SELECT leader_photo_id FROM shoots WHERE leader_photo_id IS NOT NULL)")
+    rows = store.all(f"SELECT status, count(*) FROM photos WHERE status IN ('new', 'analyzed') AND NOT ({offered}) "
+                     "GROUP BY status", (ShootState.CLOSED.value,))
     counts = {"new": 0, "analyzed": 0}
     counts.update({r[0]: r[1] for r in rows})
     return counts

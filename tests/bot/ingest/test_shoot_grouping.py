@@ -12,7 +12,7 @@ import pytest
 from bot import timeutil
 from bot.config import Config
 from bot.ingest.intake import ingest_inbox
-from bot.ingest.photo_queue import due_photos
+from bot.ingest.photo_queue import due_photos, pending_counts
 from bot.ingest.shoot_grouping import close_settled, form_shoots, next_close_in, planned_media
 from bot.store.states import PhotoStatus
 from tests.bot.photofiles import exif_bytes, photo
@@ -99,12 +99,16 @@ def test_near_identical_frames_are_grouped_under_the_best_which_leads(store: Any
     sharp = frame(store, 1, score=0.9, phash="00000000000000fe")  # 1 bit apart: the same picture
     dark = frame(store, 2, score=0.2, phash="00000000000001ff")
     other = frame(store, 3, score=0.6, phash="ffffffffffffff00")
+    loose = make_photo(store, "no-capture-time", 99)  # no capture time at all: in no shoot, drafted by itself
+    store.update("photos", loose, status="analyzed", origin="inbox")
     form_shoots(store, config, close_all=True)
     twins = {r["id"]: r["near_duplicate_of"] for r in store.all("SELECT id, near_duplicate_of FROM photos")}
     assert twins[blurred] == twins[dark] == sharp and twins[sharp] is None and twins[other] is None
     assert store.value("SELECT leader_photo_id FROM shoots") == sharp
-    # The draft stage sees the leader only; the shoot's other frames stay analyzed, never drafted by themselves.
-    assert due_photos(store, PhotoStatus.ANALYZED) == [sharp]
+    # The draft stage sees the leader only; the shoot's other frames stay analyzed, never drafted by themselves,
+    # and wait for nothing.
+    assert due_photos(store, PhotoStatus.ANALYZED) == [sharp, loose]
+    assert pending_counts(store) == {"new": 0, "analyzed": 2}
 
 
 def test_what_a_shoots_draft_holds_by_drafts_carousel(store: Any, config: Config, at: Any) -> None:
