@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 ANALYZED = PhotoStatus.ANALYZED.value
 # The frames of a shoot that are judged against each other: analyzed, or in a draft already.
 JUDGED = (PhotoStatus.ANALYZED.value, PhotoStatus.DRAFTED.value)
+# Within a shoot, hashes this many times ingest.near_duplicate_distance apart are near-identical when the frames'
+# embeddings agree (benchmarks/shoots.py: twice left a re-framed copy offered beside its original).
+LOOSE = 3
 # With carousel = "auto", a shoot makes a carousel when it has at least this many distinct best shots.
 CAROUSEL_ENOUGH = 2
 
@@ -144,7 +147,8 @@ def planned_media(store: Store, config: Config, photo_id: int) -> list[int]:
 def regroup(store: Store, config: Config, shoot_id: int) -> None:
     """Group the shoot's near-identical frames and point each at its group's best (a frame already in a draft
     stays the one its group is known by). Near-identical: perceptual hashes within ingest.near_duplicate_distance,
-    or within twice that while their embeddings agree (cosine >= ingest.near_duplicate_similarity)."""
+    or within three times that while their embeddings agree (cosine >= ingest.near_duplicate_similarity): a frame
+    re-framed by a step or two moves its hash further than a re-encoded copy does."""
     marks = ",".join("?" * len(JUDGED))
     frames = store.all(f"SELECT id, status, phash, sha256, shot_score, analysis FROM photos WHERE shoot_id = ? "
                        f"AND status IN ({marks}) ORDER BY id", (shoot_id, *JUDGED))
@@ -159,7 +163,7 @@ def regroup(store: Store, config: Config, shoot_id: int) -> None:
             i = parent[i]
         return i
 
-    near, loose = config.ingest.near_duplicate_distance, 2 * config.ingest.near_duplicate_distance
+    near, loose = config.ingest.near_duplicate_distance, LOOSE * config.ingest.near_duplicate_distance
     for n, a in enumerate(frames):
         for b in frames[n + 1:]:
             if not (a["phash"] and b["phash"]):
