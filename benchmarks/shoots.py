@@ -272,7 +272,8 @@ def main() -> None:
         "comes with a blurred, a darkened and a near-identical copy (re-framed 0.5-2 %, re-encoded), taken within "
         "2 s of it; file names random (arrival order is not capture order). Timelines: 'bursts', frames of a shoot "
         "0.2-120 s apart (log-uniform), shoots 3-30 min apart (tuned on this one); 'overlapping', pauses of up to "
-        "240 s and shoots as little as 1.5 min apart, where no capture-time gap separates every shoot.",
+        "240 s and shoots as little as 1.5 min apart, where a pause inside a shoot may be longer than the time between "
+        "two shoots.",
         f"Chosen on the tuning half (grid: gaps {GAPS}, distances {DISTANCES}, cosines {SIMILARITIES}; first no "
         "pair offered twice, then grouping F1, then fewest originals lost; among equals the default, else the middle "
         "one), then reported on both halves beside the defaults.",
