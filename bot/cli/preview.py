@@ -1,5 +1,6 @@
-"""Seeing a draft from a terminal: the posted copy drawn in place (Kitty or Sixel graphics where the terminal has
-them, iTerm's inline images, half-blocks otherwise), the editor file for `drafts edit`, and the editor to use.
+"""Seeing a draft from a terminal: every photo of the post as it will be posted, drawn in place (Kitty or Sixel
+graphics where the terminal has them, iTerm's inline images, half-blocks otherwise), with its alt text; the editor
+file for `drafts edit`, and the editor to use.
 """
 
 from __future__ import annotations
@@ -35,6 +36,68 @@ def draw(path: Path, out: Any, columns: int | None = None) -> None:
         # Asked for a preview on a pipe (or in a test): colour half-blocks, which any later `cat` shows.
         target = Console(file=out.file, force_terminal=True, color_system="truecolor", width=out.width)
     target.print(renderable(str(path), width=cols, height="auto"))
+
+
+def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool) -> None:
+    """Every photo of a post in order (bot.drafts.editing's MediumView): place, photo id, file, pets, alt text and
+    why it leads where the shoot says; each drawn as it will be posted when `draw_photos`."""
+    from rich.markup import escape
+
+    for m in media:
+        pets = ", ".join(m.pets) or "no pet recognised"
+        cover = " (cover)" if m.place == 1 and len(media) > 1 else ""
+        out.print(f"  {m.place}. photo {m.photo_id}{cover}  {escape(m.file_name)}  ({escape(pets)})")
+        out.print(f"      alt: {escape(m.alt_text or '-')}")
+        if m.lead_reason:
+            out.print(f"      leads: {escape(m.lead_reason)}")
+        if draw_photos:
+            from bot.publish.errors import BadContent, PublishError
+            from bot.publish.prepare import prepared_copy
+
+            try:
+                draw(prepared_copy(app.store, m.photo_id), out)
+            except (BadContent, PublishError) as exc:
+                out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+
+
+def posted_copy(app: Any, photo_id: int, make: bool) -> tuple[Path | None, str | None]:
+    """The cached posted copy (made now if missing and `make`), or None and why there is none."""
+    from bot.publish.errors import BadContent, PublishError
+    from bot.publish.prepare import cached_copy, prepared_copy
+
+    if not make:
+        cached = cached_copy(app.store, photo_id)
+        return (cached, None) if cached else (None, "not made yet ('drafts show ID --preview' makes it)")
+    try:
+        return prepared_copy(app.store, photo_id), None
+    except (BadContent, PublishError) as exc:
+        return None, str(exc)
+
+
+def open_photo_or_site(app: Any, path: Path | None, draft_id: int) -> None:
+    """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
+    import click
+
+    from bot.drafts.review import has_display, site_url
+
+    if path is not None and has_display():
+        click.launch(str(path))
+        return
+    url = f"{site_url(app.config)}/drafts/{draft_id}"
+    click.echo(f"no display to open the photo on (no $DISPLAY or $WAYLAND_DISPLAY); see it on the review site: run "
+               f"'pawpost web' (or 'pawpost web --url' for a login link) and open {url}", err=True)
+    click.echo(url)
+
+
+def next_step(d: Any) -> str:
+    """What the owner can do now: approve only when there is a caption to approve."""
+    if d.candidates:
+        return f"approve with 'pawpost drafts approve {d.id}' (or --candidate N)"
+    if d.caption:
+        return (f"no new candidate passed the rules; approve the previous caption with 'pawpost drafts approve "
+                f"{d.id}', or write your own with --caption TEXT")
+    return (f"nothing to approve yet: write the caption with 'pawpost drafts approve {d.id} --caption TEXT', or try "
+            f"again with 'pawpost drafts regenerate {d.id} --hint TEXT'")
 
 
 def pick_editor(environ: Mapping[str, str] | None = None,

@@ -59,8 +59,8 @@ class DraftView:
 
 # A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
 # importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
-# most confident first), which the unique (draft_id, generation, position) index serves without sorting. `photo`,
-# `photo_id` and `pets` are the first medium's.
+# most confident first), which the unique (draft_id, generation, position) index serves without sorting. `photo`
+# and `photo_id` are the first medium's; `pets` are every pet of the post, the first photo's first.
 _LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
 _DRAFT_JSON_SQL = f"""
 SELECT json_object(
@@ -69,8 +69,9 @@ SELECT json_object(
     'photo_id', p.id,
     'media', json({MEDIA_JSON_SQL}),
     'pets', (SELECT json_group_array(name) FROM (
-        SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
-        WHERE pp.photo_id = p.id ORDER BY pp.confidence DESC, pets.name)),
+        SELECT pets.name FROM draft_media m JOIN photo_pets pp ON pp.photo_id = m.photo_id
+        JOIN pets ON pets.id = pp.pet_id WHERE m.draft_id = d.id
+        GROUP BY pets.id ORDER BY min(m.position), max(pp.confidence) DESC, pets.name)),
     'caption', d.caption,
     'candidates', (SELECT json_group_array(text) FROM (
         SELECT c.text FROM candidates c WHERE {_LATEST} AND c.passed ORDER BY c.position)),

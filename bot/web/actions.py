@@ -17,11 +17,13 @@ from bot.web.auth import COOKIE, use_login_token
 from bot.web.pages import client_address, too_many
 
 
-def _back(request: Request, form: FormData, flash: str) -> Response:
-    """Back to the page the form was on (a local path only: never an open redirect)."""
+def _back(request: Request, form: FormData, flash: str, anchor: str | None = None) -> Response:
+    """Back to the page the form was on (a local path only: never an open redirect), at `anchor` when given."""
     to = str(form.get("next") or "/")
     if not to.startswith("/") or to.startswith("//") or "\\" in to:
         to = "/"
+    if anchor:
+        to = to.partition("#")[0] + "#" + anchor
     return site_of(request).redirect(request, to, flash)
 
 
@@ -199,6 +201,79 @@ async def posted(request: Request, form: FormData) -> Response:
         return f"Draft {draft_id} {result.message}"
 
     return _back(request, form, await site.run(run))
+
+
+async def media(request: Request, form: FormData) -> Response:
+    """A change to the post's photos: move one left or right, remove it, or add one the shoot offers (`op`, and
+    `photo` its id); the same services as 'pawpost drafts media ID ...'. Back at the photo it was about."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    op, photo_id = str(form.get("op") or ""), _photo(form)
+
+    def run(store: Store) -> str:
+        from bot.drafts.editing import add_photo, move_photo, remove_photo
+        from bot.drafts.media import media_of
+        from bot.errors import NotInDraft
+
+        if op in ("left", "right"):
+            places = [m.photo_id for m in media_of(store, draft_id)]
+            if photo_id not in places:
+                raise NotInDraft(draft_id, photo_id)
+            to = places.index(photo_id) + (-1 if op == "left" else 1)
+            change = move_photo(store, draft_id, photo_id, to)
+            what = f"photo {photo_id} moved to place {to + 1}"
+        elif op == "remove":
+            change = remove_photo(store, draft_id, photo_id)
+            what = f"photo {photo_id} removed"
+        elif op == "add":
+            change = add_photo(store, draft_id, photo_id)
+            what = f"photo {photo_id} added"
+        else:
+            raise PawpostError(f"unknown change {op!r}: move left or right, remove, or add a photo")
+        return media_said(change, what)
+
+    return _back(request, form, await site.run(run), anchor=f"photo-{draft_id}-{photo_id}")
+
+
+async def split(request: Request, form: FormData) -> Response:
+    """A photo out into a draft of its own, whose caption candidates are written at once (when the models can be
+    had; else it waits, with a note, for its Regenerate button)."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    photo_id = _photo(form)
+
+    def run(store: Store) -> str:
+        from bot.drafts.editing import split_photo
+        from bot.drafts.regenerate import regenerate as regenerate_draft
+
+        change = split_photo(store, draft_id, photo_id)
+        said = media_said(change, f"photo {photo_id} is now draft {change.new_draft}")
+        try:
+            with site.using_models():
+                d = regenerate_draft(store, site.config, site.captioner(), change.new_draft, vision=site.vision())
+        except PawpostError as exc:
+            return f"{said}. Its captions are not written yet: {exc}"
+        return f"{said}, with {len(d.candidates)} caption candidate(s)"
+
+    return _back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
+
+
+def media_said(change: Any, what: str) -> str:
+    """One line for the flash: what changed, and what the owner may need to do next."""
+    d = change.draft
+    said = f"Draft {d.id}: {what}"
+    if change.unapproved:
+        said += "; it is pending again, approve it once more"
+    if change.caption_may_not_fit:
+        said += f"; the caption may no longer fit ({change.pets_changed}): regenerate it"
+    return said
+
+
+def _photo(form: FormData) -> int:
+    value = _text(form, "photo")
+    if value is None or not value.isdigit():
+        raise PawpostError("pick a photo first")
+    return int(value)
 
 
 async def login(request: Request) -> Response:

@@ -88,7 +88,7 @@ def test_each_medium_has_its_own_alt_text_and_crop(store) -> None:
         update_medium(store, draft_id, 0, caption="x")
 
     view = get_draft(store, draft_id)
-    assert view.photo_id == first_photo(store, draft_id) and view.pets == ["Lola"]  # the first photo's
+    assert view.photo_id == first_photo(store, draft_id) and view.pets == ["Lola", "Max"]  # every pet of the post
     assert [m["alt_text"] for m in view.media] == ["Photo of Lola (a dog). A small dog asleep.",
                                                   "Max, a grey cat, on the windowsill."]
     assert view.alt_text == view.media[0]["alt_text"]
