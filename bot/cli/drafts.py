@@ -132,7 +132,6 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
                    "source_name": facts.source_name if facts else None,
                    "taken_at": facts.taken_at if facts else None,
                    "taken_at_source": facts.taken_at_source if facts else None,
-                   "lead_reason": facts.lead_reason if facts else None,
                    "prepared": str(prepared) if prepared else None})
         return
     from rich.markup import escape
@@ -148,8 +147,6 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
         clock = ", by the file's time: it has no EXIF capture time" if facts.taken_at_source == "file" else ""
         taken = f" (taken {local(facts.taken_at, zone)}{clock})" if facts.taken_at else ""
         out.print(f"file:    {escape(facts.source_name)}{taken}")
-        if facts.lead_reason:
-            out.print(f"leads:   {escape(facts.lead_reason)}")
     out.print(f"photo:   {d.photo}")
     out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")
     if len(views) > 1:

@@ -22,7 +22,6 @@ from bot.drafts.editing import MediumView, Offered, media_views, offered
 from bot.drafts.lifecycle import Action, can, require
 from bot.drafts.timing import check_time, parse_at
 from bot.errors import BadTime
-from bot.ingest.shoots import lead_reason
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
 from bot.store.database import Store
 from bot.store.states import DraftStatus
@@ -39,13 +38,12 @@ class PetGuess:
 @dataclass
 class PhotoFacts:
     """The photo behind a draft as the owner knows it: the file name it arrived with, when it was taken (by its EXIF
-    or, failing that, the file's time: `taken_at_source`), and why it leads its shoot."""
+    or, failing that, the file's time: `taken_at_source`)."""
 
     source_name: str
     taken_at: str | None
     pets: list[PetGuess] = field(default_factory=list)
     taken_at_source: str | None = None  # exif | file
-    lead_reason: str | None = None  # "sharpest of 7; Lola fills 40 %" (bot.ingest.shoots.lead_reason)
 
 
 @dataclass
@@ -90,10 +88,9 @@ def photo_facts(store: Store, photo_ids: list[int]) -> dict[int, PhotoFacts]:
     if not photo_ids:
         return {}
     marks = ",".join("?" for _ in photo_ids)
-    out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"], taken_at_source=r["taken_at_source"],
-                               lead_reason=lead_reason(store, r["id"]) if r["shoot_id"] is not None else None)
-           for r in store.all(f"SELECT id, source_name, taken_at, taken_at_source, shoot_id FROM photos "
-                              f"WHERE id IN ({marks})", photo_ids)}
+    out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"], taken_at_source=r["taken_at_source"])
+           for r in store.all(f"SELECT id, source_name, taken_at, taken_at_source FROM photos WHERE id IN ({marks})",
+                              photo_ids)}
     for photo_id, pets in pets_in_photos(store, photo_ids).items():
         if photo_id in out:
             out[photo_id].pets = [PetGuess(p.name, p.confidence, p.by_owner) for p in pets]
