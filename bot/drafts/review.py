@@ -133,11 +133,13 @@ def reschedule(store: Store, config: Config, draft_id: int, at: datetime | None)
 
 
 def outbox_image(config: Config, draft_id: int) -> Path | None:
-    """The dry-run publisher's image for a posted draft (data/outbox/<time>-<draft id>.jpg), if there is one."""
+    """The dry-run publisher's image for a posted draft (data/outbox/<time>-<draft id>.jpg; a carousel's cover,
+    <time>-<draft id>/01.jpg), if there is one."""
     outbox = config.paths.outbox
     if not outbox.is_dir():
         return None
-    found = sorted(outbox.glob(f"*-{int(draft_id)}.jpg"))
+    found = sorted([*outbox.glob(f"*-{int(draft_id)}.jpg"), *outbox.glob(f"*-{int(draft_id)}/01.jpg")],
+                   key=lambda p: p.relative_to(outbox).parts[0])
     return found[-1] if found else None
 
 
