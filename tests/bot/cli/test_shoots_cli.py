@@ -26,9 +26,10 @@ BLUR = (0.0, 1.5, 3.0)  # frame 0 of each shoot is the sharp one
 
 
 def frame(shoot: int, n: int) -> bytes:
-    """Frame n of shoot `shoot`: its own picture (not a near-copy of the others), blurred by BLUR[n], with the
-    shoot's EXIF capture time plus n seconds (shoots an hour apart)."""
-    image = pet_photo(LOOKS[shoot], variant=n, size=(192, 160))
+    """Frame n of shoot `shoot`: its own picture (far from the others' perceptual hashes, so never taken for a
+    near-identical frame), blurred by BLUR[n], with the shoot's EXIF capture time plus n seconds (shoots an hour
+    apart)."""
+    image = pet_photo(LOOKS[(shoot + n) % 3], variant=7 * shoot + 3 * n, size=(192, 160))
     if BLUR[n]:
         image = image.filter(ImageFilter.GaussianBlur(BLUR[n]))
     exif = exif_bytes(taken=f"2026:05:02 {9 + shoot:02d}:00:{10 + n:02d}", offset="+00:00")
