@@ -20,6 +20,14 @@ class NotFound(PawpostError):
     """A draft, photo, pet or model version that does not exist."""
 
 
+class NoSuchDraft(NotFound):
+    """No draft has this id (`draft_id` as given: it may be beyond what the database can hold)."""
+
+    def __init__(self, draft_id: int | str) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+
+
 class IllegalTransition(PawpostError):
     """A state change the state machine does not allow (e.g. approving a posted draft)."""
 
@@ -52,6 +60,15 @@ class TimeHasPassed(PawpostError):
     def __init__(self, at: datetime, shown: str) -> None:
         self.at, self.shown = at, shown
         super().__init__(f"{shown} is in the past; pick a later time")
+
+
+class TimeTooFar(PawpostError):
+    """A time asked for a post lies beyond timeutil.HORIZON; `shown` is it, `latest` the last time allowed (both in
+    the schedule's zone), `days` the horizon."""
+
+    def __init__(self, shown: str, latest: str, days: int) -> None:
+        self.shown, self.latest, self.days = shown, latest, days
+        super().__init__(f"{shown} is more than {days} days ahead; pick a time until {latest}")
 
 
 class TimeTaken(PawpostError):
@@ -128,3 +145,13 @@ class NoSuchPlace(PawpostError):
     def __init__(self, draft_id: int, count: int, asked: int) -> None:
         self.draft_id, self.count, self.asked = draft_id, count, asked
         super().__init__(f"draft {draft_id} has {count} photo(s); pick a place from 1 to {count}, not {asked}")
+
+
+class ChangedMeanwhile(PawpostError):
+    """A draft changed (its caption, alt text, time or state) after the owner opened it to change it: saving now
+    would silently undo the other change, so nothing is saved. `status` and `caption` are the draft's now."""
+
+    def __init__(self, draft_id: int, status: str, caption: str | None) -> None:
+        self.draft_id, self.status, self.caption = draft_id, status, caption
+        super().__init__(f"draft {draft_id} changed since you opened it (it is {status} now, caption: "
+                         f"{(caption or '-')[:80]!r}); nothing was saved")

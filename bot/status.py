@@ -51,6 +51,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "waiting": waiting_with_error(store, limit=10),
         "token_notice": notice.act_soon,
         "setup_problems": setup_problems(config, store),
+        "database_damage": store.damage(),  # SQLite's quick_check: None when whole
     }
 
 
@@ -87,7 +88,8 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
     def when(moment: Any) -> str:
         return f"{timeutil.local(moment, zone)} {label}" if moment else "-"
 
-    lines = [f"next slot: {when(info['next_slot'])}"]
+    lines = [f"[red]database damaged:[/] {escape(info['database_damage'])}"] if info.get("database_damage") else []
+    lines.append(f"next slot: {when(info['next_slot'])}")
     last = info["last_post"]
     lines.append(f"last post: {when(last['posted_at']) + ' ' + (last['media_code'] or '') if last else '-'}")
     if info["posting_stopped"]:

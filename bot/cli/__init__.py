@@ -9,13 +9,14 @@ import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bot.errors import PawpostError
+from bot.errors import NoSuchDraft, NotFound, PawpostError
 
 # Each module adds its commands to `main` with `register(main)`; one line per module.
 COMMAND_MODULES = [
@@ -60,6 +61,33 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+class RowId(click.ParamType):
+    """A draft's or photo's id as typed, the one place every command reads one: a whole number (else a usage error);
+    one beyond what the database can hold names nothing, said as for any other missing one (`missing`)."""
+
+    name = "ID"
+
+    def __init__(self, what: str, missing: Callable[[str], PawpostError]) -> None:
+        self.what, self.missing = what, missing
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit():
+            self.fail(f"{value!r} is not a {self.what} id (a whole number, as 'pawpost drafts list' shows)", param,
+                      ctx)
+        from bot.store.database import MAX_ROWID
+
+        if int(text) > MAX_ROWID:
+            raise self.missing(text)
+        return int(text)
+
+
+DRAFT_ID = RowId("draft", NoSuchDraft)
+PHOTO_ID = RowId("photo", lambda text: NotFound(f"there is no photo {text}"))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $PAWPOST_CONFIG, ./pawpost.toml, "
               "$XDG_CONFIG_HOME/pawpost/config.toml, by default ~/.config/pawpost/config.toml).")
@@ -86,8 +114,10 @@ _emitted = False  # a JSON document is out: an error after it must not add a sec
 def emit_json(obj: Any) -> None:
     """Exactly one JSON document on stdout: indented for a person, compact (and C-encoded, fast) for a pipe."""
     global _emitted
+    from bot.controls import json_shown
+
     indent = 2 if sys.stdout.isatty() else None
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default))
+    click.echo(json_shown(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default)))
     _emitted = True
 
 
@@ -102,10 +132,26 @@ def _json_default(value: Any) -> Any:
 
 
 def console() -> Any:
+    """The console every command prints through: stored text (captions, hints, alt text, file names, reasons)
+    has its control characters shown as escapes (bot.controls.shown), never sent to the terminal raw."""
     from rich.console import Console
 
+    from bot.controls import shown
+
+    class SafeConsole(Console):
+        # Every string rich turns into text passes here: print's arguments, table cells, status lines.
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(shown(text), **kwargs)
+
     # soft_wrap: never break a path or caption across lines when output is piped.
-    return Console(highlight=False, soft_wrap=True)
+    return SafeConsole(highlight=False, soft_wrap=True)
+
+
+def echo(text: str, **kwargs: Any) -> None:
+    """click.echo for a line that holds stored text: its control characters are shown as escapes."""
+    from bot.controls import shown
+
+    click.echo(shown(text), **kwargs)
 
 
 def fail(message: str) -> None:
@@ -156,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, rc: int, args: list[str]) -> None:
-    click.echo(f"pawpost: error: {message}", err=True)
+    from bot.controls import shown
+
+    click.echo(f"pawpost: error: {shown(message)}", err=True)
     _json_error(message, args)
     sys.exit(rc)
 

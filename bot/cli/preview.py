@@ -155,15 +155,21 @@ def edit_caption(app: Any, draft_id: int) -> str:
     """Open the editor on a draft's caption and save the owner's text; returns the one line to print.
 
     A caption Instagram would refuse is reopened with the reason on top, so the owner's edit is never thrown
-    away; saved unchanged or closed without saving, the refusal stands and nothing is changed."""
+    away; saved unchanged or closed without saving, the refusal stands and nothing is changed. A draft that changed
+    while the editor was open (approved or edited on the page, in another terminal) is never saved over silently:
+    the owner is asked (overwrite, keep theirs, re-edit); without a terminal to ask on, nothing is saved and the
+    owner's text is printed so it is not lost."""
     import click
 
     from bot.drafts.actions import edit, owner_caption_problem
     from bot.drafts.review import card
+    from bot.errors import ChangedMeanwhile
 
     c = card(app.store, app.config, draft_id)
+    version = c.draft.version
     editor = pick_editor()
     shown = editor_text(c, app.config.captions.max_hashtags)
+    started = (c.draft.caption or "").strip()
     problem = None
     while True:
         text = click.edit(shown, editor=editor, extension=".txt", require_save=True)
@@ -177,12 +183,55 @@ def edit_caption(app: Any, draft_id: int) -> str:
                             if not line.startswith(EDITOR_MARK)).strip()
         if not caption:
             return "empty caption; nothing was changed"
-        if problem is None and caption == (c.draft.caption or "").strip():
+        if problem is None and caption == started:
             return "caption unchanged"
         problem = owner_caption_problem(caption, app.config)
-        if problem is None:
-            edit(app.store, app.config, draft_id, caption)
-            return f"draft {draft_id} caption saved"
         rest = shown[shown.index(SCISSORS):] if SCISSORS in shown else ""
+        if problem is None:
+            try:
+                edit(app.store, app.config, draft_id, caption, expect_version=version)
+                return f"draft {draft_id} caption saved"
+            except ChangedMeanwhile as changed:
+                answer = _ask_changed(changed, caption)
+                now = card(app.store, app.config, draft_id)
+                version, started = now.draft.version, (now.draft.caption or "").strip()
+                if answer == "keep":
+                    return f"draft {draft_id}: kept as it is now; your text was not saved"
+                if answer == "overwrite":
+                    edit(app.store, app.config, draft_id, caption, expect_version=version)
+                    return f"draft {draft_id} caption saved (over the change made meanwhile)"
+                theirs = "\n".join(f"#   {line}" for line in (changed.caption or "-").split("\n"))
+                shown = (f"{EDITOR_MARK} Draft {draft_id} changed while you were editing: it is {changed.status} "
+                         f"now; its caption now is at the bottom.\n{EDITOR_MARK} Your text is below; save to "
+                         f"replace theirs, or quit without saving to keep it.\n{caption}\n\n"
+                         f"{editor_text(now, app.config.captions.max_hashtags)[len(now.draft.caption or ''):]}"
+                         f"# The caption now:\n{theirs}\n")
+                started = None  # whatever is saved now is the owner's decision, even their text unchanged
+                continue
         shown = (f"{EDITOR_MARK} {problem}.\n{EDITOR_MARK} Fix the caption below and save; lines starting with "
                  f"'{EDITOR_MARK}' are removed.\n{caption}\n\n{rest}")
+
+
+CHANGED_PROMPT = "[o]verwrite with yours, [k]eep theirs, [r]e-edit"
+
+
+def _ask_changed(changed: Any, yours: str) -> str:
+    """What to do about a draft that changed while the editor was open: overwrite, keep or re-edit. Without a
+    terminal nobody can answer: the refusal (one line) stands, and the owner's text goes to stdout, not lost."""
+    import sys
+
+    import click
+
+    from bot.controls import shown
+
+    if not sys.stdin.isatty():
+        click.echo(shown(yours))
+        raise PawpostError(f"{changed}; your text (printed above) was not saved: run 'pawpost drafts edit "
+                           f"{changed.draft_id}' again")
+    click.echo(shown(f"draft {changed.draft_id} changed meanwhile: it is {changed.status} now, with the caption:\n"
+                     f"{changed.caption or '-'}\nyours:\n{yours}"))
+    while True:
+        answer = click.prompt(CHANGED_PROMPT, default="r").strip().lower()
+        for choice in ("overwrite", "keep", "re-edit"):
+            if answer and choice.startswith(answer[0]):
+                return choice

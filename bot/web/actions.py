@@ -10,10 +10,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.errors import PawpostError
+from bot.errors import ChangedMeanwhile, PawpostError
 from bot.store.database import Store
 from bot.web.app import site_of
-from bot.web.auth import COOKIE, use_login_token
+from bot.web.auth import COOKIE, end_session, session_version, use_login_token
 from bot.web.pages import client_address, too_many
 
 
@@ -75,7 +75,8 @@ async def approve(request: Request, form: FormData) -> Response:
         if alt is not None and alt != (view.alt_text or "").strip():
             choice["alt_text"] = alt
         # The page's caption field shows every hashtag, as the editor does: what the owner approves is posted as is.
-        done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False, **choice)
+        done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False,
+                             expect_version=_text(form, "version"), **choice)
         if at is None and done.scheduled_for:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)
@@ -84,7 +85,19 @@ async def approve(request: Request, form: FormData) -> Response:
         return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
                                                  else "for the next free slot")
 
-    return _back(request, form, await site.run(run))
+    return await _unless_changed(request, form, run)
+
+
+async def _unless_changed(request: Request, form: FormData, run: Any) -> Response:
+    """Run a caption or approve action; a draft changed since the page showed it gets a page with both texts
+    (409), and nothing is saved."""
+    site = site_of(request)
+    try:
+        line = await site.run(run)
+    except ChangedMeanwhile as exc:
+        return site.render(request, "changed.html", 409, draft_id=exc.draft_id, status=exc.status, theirs=exc.caption,
+                           yours=_text(form, "caption"))
+    return _back(request, form, line)
 
 
 async def caption(request: Request, form: FormData) -> Response:
@@ -92,24 +105,27 @@ async def caption(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts.actions import choose, edit, get_draft, set_alt_text
+        from bot.drafts.actions import check_version, choose, edit, set_alt_text
 
-        view = get_draft(store, draft_id)
-        choice = caption_choice(view, form)
-        alt = _text(form, "alt_text")
-        said = []
-        if alt is not None and alt != (view.alt_text or "").strip():
-            set_alt_text(store, draft_id, alt)
-            said.append("alt text saved")
-        if "candidate" in choice:
-            choose(store, draft_id, choice["candidate"])
-            return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(f"; {x}" for x in said)
-        if "caption" in choice:
-            edit(store, site.config, draft_id, choice["caption"])
-            return f"Draft {draft_id}: caption saved" + "".join(f"; {x}" for x in said)
+        # One transaction: the version the page showed is checked once, before either write.
+        with store.tx():
+            view = check_version(store, draft_id, _text(form, "version"))
+            choice = caption_choice(view, form)
+            alt = _text(form, "alt_text")
+            said = []
+            if alt is not None and alt != (view.alt_text or "").strip():
+                set_alt_text(store, draft_id, alt)
+                said.append("alt text saved")
+            if "candidate" in choice:
+                choose(store, draft_id, choice["candidate"])
+                return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(
+                    f"; {x}" for x in said)
+            if "caption" in choice:
+                edit(store, site.config, draft_id, choice["caption"])
+                return f"Draft {draft_id}: caption saved" + "".join(f"; {x}" for x in said)
         return f"Draft {draft_id}: " + ("; ".join(said) if said else "caption unchanged")
 
-    return _back(request, form, await site.run(run))
+    return await _unless_changed(request, form, run)
 
 
 async def reject(request: Request, form: FormData) -> Response:
@@ -292,13 +308,16 @@ async def login(request: Request) -> Response:
                 "This login link is wrong or has already been used.")
         return site.message(request, 403, "Login refused", text,
                             "Run 'pawpost web --url' on the server for a fresh link (each one works once).")
-    cookie, _ = site.sessions.issue()
+    cookie, _ = site.sessions.issue(version=await site.run(session_version))
     response = site.redirect(request, "/", "Logged in")
     site.set_session(request, response, cookie)
     return response
 
 
 async def logout(request: Request, form: FormData) -> Response:
-    response = site_of(request).redirect(request, "/", None)
+    """Ends the session on the server too: a copy of the cookie kept elsewhere no longer works."""
+    site = site_of(request)
+    await site.run(end_session, request.state.session)
+    response = site.redirect(request, "/", None)
     response.delete_cookie(COOKIE, path="/")
     return response

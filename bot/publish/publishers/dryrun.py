@@ -8,7 +8,10 @@ exactly-once reconcile works here exactly as it does against Instagram.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +24,8 @@ from bot.files import write_atomic
 from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
 from bot.publish.publishers.registry import Ask, PublisherKind
 
+log = logging.getLogger(__name__)
+
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
@@ -30,6 +35,7 @@ class DryRunPublisher:
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = Path(outbox)
+        self._tidied = False
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
                 on_container: OnContainer | None = None) -> PublishedMedia:
@@ -90,7 +96,11 @@ class DryRunPublisher:
         return next((c["id"] for c in record.get("comments", []) if same_caption(c["text"], text)), None)
 
     def maintain(self, now: datetime) -> None:
-        return None
+        """Once per start: remove what a post killed half-way left in the outbox (the poster calls this holding the
+        posting lock, so no other process is writing a post now)."""
+        if not self._tidied:
+            self._tidied = True
+            tidy_outbox(self.outbox)
 
     def close(self) -> None:
         return None
@@ -125,6 +135,32 @@ def _shown(outbox: Path, record: dict[str, Any]) -> Path:
     if isinstance(media, list) and len(media) > 1:
         return outbox / Path(str(record.get("image", ""))).parent
     return outbox / str(record.get("image", ""))
+
+
+# A post's own files: '<time>-<draft id>[-<nonce>]' plus a suffix (or none, for a folder).
+_POST_STEM = re.compile(r"\d{8}T\d{6}Z-\d+(-[0-9a-f]+)?")
+
+
+def tidy_outbox(outbox: Path) -> list[str]:
+    """Remove half-written temp files and media whose record (.json) was never written: the record is what makes a
+    post exist, so media without one belong to a post that was not made. Returns the names removed."""
+    removed: list[str] = []
+    if not outbox.is_dir():
+        return removed
+    names = {p.name for p in outbox.iterdir()}
+    for path in outbox.iterdir():
+        stem = path.name.split(".", 1)[0] if not path.name.startswith(".") else ""
+        temp = path.name.startswith(".") and path.name.endswith(".tmp")
+        orphan = bool(_POST_STEM.fullmatch(stem)) and path.suffix != ".json" and f"{stem}.json" not in names
+        if not (temp or orphan):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+        log.info("outbox: removed %s, left by a post that did not finish", path.name)
+    return removed
 
 
 def _doctor_checks(config: Config) -> Iterator[Check]:

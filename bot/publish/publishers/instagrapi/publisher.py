@@ -36,6 +36,7 @@ from bot.publish.publishers.instagrapi.session import (
     save_session,
     session_state,
     totp_code,
+    totp_problem,
 )
 from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 
@@ -115,8 +116,9 @@ class InstagramPublisher:
             raise PublishError(ErrorKind.FATAL, "Instagram logged pawpost out and no password is configured",
                                error_class="LoginRequired", advice=FATAL_ADVICE["logged_out"])
         log.info("Instagram session expired; logging in again with the saved device")
+        code = totp_code(self.config)  # a bad seed stops posting as a configuration error
         try:
-            client.login(ig.username, password, relogin=True, verification_code=totp_code(self.config))
+            client.login(ig.username, password, relogin=True, verification_code=code)
         except Exception as exc:
             raise login_error(exc, None) from None
         save_session(client, self.config.session_file)
@@ -254,7 +256,8 @@ def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
 def _config_problems(config: Config) -> list[str]:
     if not config.instagram.username:
         return ["instagram: username is required when publisher = 'instagrapi'"]
-    return []
+    problem = totp_problem(config)
+    return [problem] if problem else []
 
 
 PUBLISHER = PublisherKind(
