@@ -105,6 +105,7 @@ def _resolve_paths(config: Config, file: Path) -> Config:
     config.graph.app_secret_file = resolve(config.graph.app_secret_file)
     models = config.models
     models.strangers = resolve(models.strangers)
+    models.server_api_key_file = resolve(models.server_api_key_file)
     for key in ("detector", "embedder", "captioner", "describer", "writer"):
         value = getattr(models, key)
         # A model value is a hub id unless it names an existing folder (relative to the config file).
