@@ -33,7 +33,7 @@ def server_checks(config: Config, client: ServerClient | None = None) -> Iterato
         return
     yield Check("caption server", True, f"{m.server} answers ({len(ids)} model(s) listed)")
     if m.server_model not in ids:
-        listed = ", ".join(ids[:8]) or "none"
+        listed = ", ".join(repr(i) for i in ids[:8]) or "none"
         yield Check("caption server model", False, f"{m.server} has no model {m.server_model!r} (it lists: "
                     f"{listed}); pull or load it there, or fix models.server_model")
         return

@@ -235,6 +235,11 @@ def test_photos_wait_for_a_server_that_is_down_and_are_drafted_when_it_answers(t
     down = models_status(store, config)["server"]
     assert down["unreachable_since"] and "connection refused" in down["error"] and down["url"] == url
     assert "captioner" not in models_status(store, config)  # the local chat VLM is not in use
+    from tests.conftest import run_cli
+
+    shown = run_cli("status", config=config.source)
+    assert shown.returncode == 0, shown.stderr
+    assert "unreachable since" in shown.stdout and "connection refused" in shown.stdout, shown.stdout
     assert store.value("SELECT count(*) FROM drafts") == 0
 
     # The server comes up on that port; the same Captioner drafts the photos once they are due.
@@ -247,3 +252,60 @@ def test_photos_wait_for_a_server_that_is_down_and_are_drafted_when_it_answers(t
     assert models_status(store, config)["server"]["unreachable_since"] is None
     assert store.value("SELECT model_version FROM drafts LIMIT 1") == "server:m1"
     assert store.value("SELECT count(*) FROM drafts WHERE caption LIKE 'Lola naps on her blanket%'") == 2
+
+
+def test_retraining_is_off_with_a_server_unless_a_local_writer_can_be_tuned(tmp_path: Path) -> None:
+    from bot.captions.registry import caption_model, retrain_off
+    from bot.status import status
+    from bot.store.database import Store
+    from training.retrain import retrain
+
+    from .conftest import caption_config
+
+    server = {"server": "http://127.0.0.1:9/v1", "server_model": "qwen2.5vl:7b"}
+    config = caption_config(tmp_path / "a", {**server, "server_role": "captioner"})
+    assert caption_model(config).backend == "server"
+    with Store.for_config(config) as store:
+        result = retrain(store, config, force=True)
+        assert result.status == "off" and result.to_json()["promoted"] is False
+        assert "cannot fine-tune" in result.message and "'qwen2.5vl:7b'" in result.message
+        assert status(store, config)["retrain_off"] == result.message
+    # A local writer beside the server writer: the retrain tunes it.
+    config = caption_config(tmp_path / "b", {**server, "server_role": "writer", "describer": "d", "writer": "w"})
+    assert caption_model(config).key == "writer" and retrain_off(config) is None
+
+
+def test_doctor_checks_the_server_its_model_and_whether_it_sees_photos(serve: Any, tmp_path: Path) -> None:
+    from bot.captions.health import caption_checks
+
+    from .conftest import caption_config
+
+    colour = {"answer": "Red."}
+    server = serve(lambda _p, _b: (200, completion(colour["answer"])), models=("vlm", "other"))
+    config = caption_config(tmp_path / "a", {"server": server.url, "server_model": "vlm", "server_role": "captioner"})
+    checks = {c.name: c for c in caption_checks(config)}
+    assert checks["caption server"].ok and "2 model(s)" in checks["caption server"].message
+    assert checks["caption server model"].ok
+    images = checks["caption server images"]
+    assert images.ok and not images.warning and "sees photos" in images.message
+    asked = server.chats()[-1]["messages"][0]["content"]
+    assert asked[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    colour["answer"] = "I cannot tell"
+    images = {c.name: c for c in caption_checks(config)}["caption server images"]
+    assert images.ok and images.warning and "text-only" in images.message
+    config = caption_config(tmp_path / "b", {"server": server.url, "server_model": "nope"})
+    checks = {c.name: c for c in caption_checks(config)}
+    assert not checks["caption server model"].ok and "'other'" in checks["caption server model"].message
+
+
+def test_doctor_says_when_the_server_does_not_answer(tmp_path: Path) -> None:
+    from bot.captions.health import caption_checks
+    from tests.real_llama import free_port
+
+    from .conftest import caption_config
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    config = caption_config(tmp_path / "a", {"server": url, "server_model": "vlm"})
+    checks = list(caption_checks(config))
+    assert [(c.name, c.ok) for c in checks] == [("caption server", False)]
+    assert "does not answer" in checks[0].message and "connection refused" in checks[0].message
