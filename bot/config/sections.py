@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from bot.config.server_keys import CaptionServerKeys
 from bot.errors import ConfigError
-from bot.limits import MAX_HASHTAGS
+from bot.limits import MAX_CAROUSEL_ITEMS, MAX_HASHTAGS
 
 
 class Section(BaseModel):
@@ -316,6 +316,15 @@ class IngestConfig(Section):
     max_file_mb: Annotated[float, Field(gt=0, le=2048)] = 100
     max_megapixels: Annotated[float, Field(gt=0, le=1000)] = 120
     near_duplicate_distance: Annotated[int, Field(ge=0, le=64)] = 4
+    # A shoot: frames at most shoot_gap_seconds apart, same pets; drafted once none arrived for shoot_settle_seconds.
+    shoot_gap_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 120
+    shoot_settle_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 60
+
+
+class DraftsConfig(Section):
+    # One draft per shoot, led by its best shot; its other distinct shots offered beside it, or a carousel (auto).
+    carousel: Literal["offer", "auto", "never"] = "offer"
+    carousel_max: Annotated[int, Field(ge=1, le=MAX_CAROUSEL_ITEMS)] = 6
 
 
 class RetrainConfig(Section):

@@ -17,6 +17,7 @@ from bot.config.sections import (
     CANDIDATES_SMALL_WRITER,
     ApprovalConfig,
     CaptionsConfig,
+    DraftsConfig,
     GraphConfig,
     IngestConfig,
     InstagramConfig,
@@ -51,6 +52,7 @@ class Config(BaseSettings):
     instagram: InstagramConfig = InstagramConfig()
     graph: GraphConfig = GraphConfig()
     ingest: IngestConfig = IngestConfig()
+    drafts: DraftsConfig = DraftsConfig()
     retrain: RetrainConfig = RetrainConfig()
     web: WebConfig = WebConfig()
     notify: NotifyConfig = NotifyConfig()

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 
 from bot.errors import PawpostError
+from bot.store.shoot_schema import m006_shoots
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -325,7 +326,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
 
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers, m004_draft_media,
-                               m005_publishing_state]
+                               m005_publishing_state, m006_shoots]
 
 
 def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = None) -> list[str]:

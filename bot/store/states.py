@@ -37,6 +37,13 @@ class PublishState(StrEnum):
     WITH_OWNER = "with_owner"  # handed to the owner to post by hand: unsettled until the owner says
 
 
+class ShootState(StrEnum):
+    """Whether a shoot (a burst of frames, `shoots.state`) may still grow or is ready to be drafted."""
+
+    OPEN = "open"  # a frame arrived less than ingest.shoot_settle_seconds ago: more may be copying in
+    CLOSED = "closed"  # settled: its leader is drafted; a late frame still joins it, as an alternative
+
+
 class AttemptOutcome(StrEnum):
     """How one publish attempt (`attempts.outcome`) ended."""
 

@@ -24,7 +24,6 @@ KEPT = {
     "candidates": "SELECT * FROM candidates ORDER BY id",
     "attempts": "SELECT * FROM attempts ORDER BY id",
     "events": "SELECT * FROM events ORDER BY id",
-    "photos": "SELECT * FROM photos ORDER BY id",
     "photo_pets": "SELECT * FROM photo_pets ORDER BY photo_id, pet_id",
     "imported_posts": "SELECT * FROM imported_posts ORDER BY media_id",
     "kv": "SELECT key, value FROM kv WHERE key IN ('unsettled:4', 'last_publish_error', 'cooldown_until') "
@@ -32,6 +31,8 @@ KEPT = {
 }
 MOVED = ("photo_id", "alt_text", "description")  # the drafts columns that move to draft_media
 NEW = ("publish_state",)  # drafts columns a later migration adds (m005_publishing_state)
+# photos columns a later migration adds (m006_shoots): new facts about a photo, none of the old ones changed.
+NEW_PHOTO = ("shoot_id", "taken_at_source", "near_duplicate_of", "shot_score", "score_parts")
 
 
 def rows(path: Path) -> dict[str, list[tuple]]:
@@ -41,6 +42,8 @@ def rows(path: Path) -> dict[str, list[tuple]]:
         columns = [r[1] for r in db.execute("PRAGMA table_info(drafts)")]
         kept = [c for c in columns if c not in MOVED + NEW]
         out["drafts"] = [tuple(r) for r in db.execute(f"SELECT {', '.join(kept)} FROM drafts ORDER BY id")]
+        photo_columns = [r[1] for r in db.execute("PRAGMA table_info(photos)") if r[1] not in NEW_PHOTO]
+        out["photos"] = [tuple(r) for r in db.execute(f"SELECT {', '.join(photo_columns)} FROM photos ORDER BY id")]
         if "photo_id" in columns:  # the old schema: each draft's one photo and its alt text
             sql = "SELECT id, 0, photo_id, alt_text, description FROM drafts ORDER BY id"
         else:
