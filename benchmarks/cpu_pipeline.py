@@ -40,6 +40,8 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "describer+writer": ("BLIP-base + SmolLM2-360M, OWLv2 + DINOv2", {"describer": "blip", "writer": "writer360"}),
     "no-gpu": ("BLIP-base + SmolLM2-360M, no detector (whole photo), DINOv2",
                {"describer": "blip", "writer": "writer360", "detector": "none"}),
+    "no-gpu 135m": ("BLIP-base + SmolLM2-135M, no detector (whole photo), DINOv2",
+                    {"describer": "blip", "writer": "writer135", "detector": "none"}),
     "llama.cpp writer": ("BLIP-base + SmolLM2-135M Q4_1 on llama.cpp's server, OWLv2 + DINOv2",
                          {"describer": "blip", "server": "llama"}),
 }
@@ -57,6 +59,8 @@ def build(models: Path, needed: set[str]) -> dict[str, Path]:
         folders["vlm"] = build_vlm(models / "smolvlm2-2.2b", smoke=False)
     if "blip" in needed:
         folders["blip"] = cap.build_blip(models / "blip-base")
+    if "writer135" in needed:
+        folders["writer135"] = cap.build_writer(models / "smollm2-135m")
     if "writer360" in needed:
         from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -71,7 +75,8 @@ def build(models: Path, needed: set[str]) -> dict[str, Path]:
     return folders
 
 
-def run_one(name: str, root: Path, folders: dict[str, str], photos: int, server_url: str | None) -> dict[str, Any]:
+def run_one(name: str, root: Path, folders: dict[str, str], photos: int, server_url: str | None,
+            server_pid: int | None) -> dict[str, Any]:
     """One configuration in this process: 1 photo cold, then `photos - 1` warm; seconds and peak memory."""
     import numpy as np
     from PIL import Image
@@ -125,14 +130,23 @@ def run_one(name: str, root: Path, folders: dict[str, str], photos: int, server_
     cold = time.perf_counter() - started
     for i in range(1, photos):
         add(i)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds(os.getpid())
+    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
     rest = process_pending(store, config, runtime)
     warm = (time.perf_counter() - started) / max(1, photos - 1)
+    cpu = cpu_seconds(os.getpid()) - cpu_started + ((cpu_seconds(server_pid) - server_cpu) if server_pid else 0.0)
     drafted = first["drafted"] + rest["drafted"]
     assert drafted == photos, (first, rest)
     return {"name": name, "cold_s": round(cold, 1), "s_per_photo": round(warm, 1), "photos": photos,
+            "cpu_s_per_photo": round(cpu / max(1, photos - 1), 1),
             "candidates": config.captions.candidates, "max_new_tokens": config.captions.max_new_tokens,
             "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, whatever share of the cores it was given."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_of(pid: int) -> int | None:
@@ -156,13 +170,17 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=3, help="photos per configuration (the first is timed apart)")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="run only these configurations")
     parser.add_argument("--no-record", action="store_true", help="print only; do not update RESULTS.md")
+    parser.add_argument("--save", type=Path, help="also write the rows (and the load) to this JSON file")
+    parser.add_argument("--include", type=Path, help="rows saved by an earlier --save run, put first in the table")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration in this process
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--folders", help=argparse.SUPPRESS)
     parser.add_argument("--server-url", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        result = run_one(args.one, args.root, json.loads(args.folders), args.photos, args.server_url)
+        result = run_one(args.one, args.root, json.loads(args.folders), args.photos, args.server_url or None,
+                         args.server_pid)
         print("RESULT " + json.dumps(result), flush=True)
         return
 
@@ -185,7 +203,8 @@ def main() -> None:
                 done = subprocess.run(
                     [sys.executable, "-m", "benchmarks.cpu_pipeline", "--one", name, "--root", str(root),
                      "--folders", json.dumps(folders), "--photos", str(args.photos),
-                     "--server-url", server.url if server else ""],
+                     "--server-url", server.url if server else "",
+                     *(["--server-pid", str(server.process.pid)] if server and server.process else [])],
                     capture_output=True, text=True, cwd=REPO,
                     env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
                 server_peak = peak_of(server.process.pid) if server and server.process else None
@@ -201,32 +220,40 @@ def main() -> None:
             row["server_peak_mib"] = server_peak
             rows.append(row)
             print(json.dumps(row), flush=True)
-    load_after = load()
-    lines = [*table(rows), "", f"Machine: {machine()}; load average (1, 5, 15 min) before {load_before}, after "
-                           f"{load_after}: other sessions shared these 2 cores, so the seconds are high-side figures."]
+    loads = [f"before {load_before}, after {load()}"]
+    if args.save:
+        args.save.write_text(json.dumps({"rows": rows, "loads": loads}))
+    if args.include:
+        earlier = json.loads(args.include.read_text())
+        rows, loads = earlier["rows"] + rows, earlier["loads"] + loads
+    lines = [*table(rows), "", f"Machine: {machine()}; load average (1, 5, 15 min) {'; '.join(loads)}: other "
+             "sessions shared these 2 cores, so the seconds are high-side figures."]
     print("\n".join(lines))
     if not args.no_record:
         record("CPU pipeline (benchmarks/cpu_pipeline.py)", [
             "Photos through bot.pipeline.process_pending on the CPU (float32), batch 1; local models full-size with "
             "random weights built from the real configs (every candidate runs to max_new_tokens, one caption "
             "round); the llama.cpp writer is the real SmolLM2-135M-Instruct Q4_1 GGUF. First photo = model loads "
-            "+ the pets' reference photos; peak = the pawpost process's peak RSS (+ the server's for llama.cpp).",
+            "+ the pets' reference photos; peak = the pawpost process's peak RSS (+ the server's for llama.cpp). "
+            "CPU s / photo: the CPU time pawpost (and the server) spent per photo after the first, whatever share of "
+            "the cores other sessions left it; torch and llama.cpp use both cores, so on an idle 2-core machine a "
+            "photo takes between half of it (all work on both cores) and all of it in wall time.",
             "", *lines])
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| configuration | models | s / photo | first photo (loads) | candidates x tokens | peak memory |",
-           "| --- | --- | --- | --- | --- | --- |"]
+    out = ["| configuration | models | s / photo (wall) | CPU s / photo | first photo (loads) | candidates x tokens "
+           "| peak memory |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         what = CONFIGS[r["name"]][0]
         if "error" in r:
-            out.append(f"| {r['name']} | {what} | failed: {r['error'][:80]} | | | |")
+            out.append(f"| {r['name']} | {what} | failed: {r['error'][:80]} | | | | |")
             continue
         peak = f"{r['peak_mib'] / 1024:.1f} GiB"
         if r.get("server_peak_mib"):
             peak += f" + {r['server_peak_mib']} MiB server"
-        out.append(f"| {r['name']} | {what} | {r['s_per_photo']:.1f} | {r['cold_s']:.1f} s | "
-                   f"{r['candidates']} x {r['max_new_tokens']} | {peak} |")
+        out.append(f"| {r['name']} | {what} | {r['s_per_photo']:.1f} | {r['cpu_s_per_photo']:.1f} | "
+                   f"{r['cold_s']:.1f} s | {r['candidates']} x {r['max_new_tokens']} | {peak} |")
     return out
 
 
