@@ -224,6 +224,8 @@ def run_product(config: Any, scenes: Sequence[Scene]) -> tuple[list[Result], flo
 
 
 def _hit_limit(captioner: Any, raw: str, start: str, limit: int) -> bool:
+    if captioner.writer is None:  # an inference server writes: it said whether it ran out of tokens
+        return bool(getattr(raw, "cut_off", False))
     tokenizer = captioner.writer.tokenizer
     written = raw[len(start):] if start and raw.startswith(start) else raw
     return len(tokenizer(written, add_special_tokens=False)["input_ids"]) >= limit - 1

@@ -21,7 +21,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -140,7 +139,8 @@ def run_one(name: str, root: Path, folders: dict[str, str], photos: int, server_
     return {"name": name, "cold_s": round(cold, 1), "s_per_photo": round(warm, 1), "photos": photos,
             "cpu_s_per_photo": round(cpu / max(1, photos - 1), 1),
             "candidates": config.captions.candidates, "max_new_tokens": config.captions.max_new_tokens,
-            "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            # VmHWM, not ru_maxrss: that one keeps the forking parent's size (the models it built) across exec.
+            "peak_mib": peak_of(os.getpid())}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -249,7 +249,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         if "error" in r:
             out.append(f"| {r['name']} | {what} | failed: {r['error'][:80]} | | | | |")
             continue
-        peak = f"{r['peak_mib'] / 1024:.1f} GiB"
+        peak = f"{r['peak_mib'] / 1024:.1f} GiB" if r.get("peak_mib") else "not measured"
         if r.get("server_peak_mib"):
             peak += f" + {r['server_peak_mib']} MiB server"
         out.append(f"| {r['name']} | {what} | {r['s_per_photo']:.1f} | {r['cpu_s_per_photo']:.1f} | "

@@ -32,9 +32,12 @@ class Initialised:
     no_gpu: bool = False  # the config got the no-GPU caption models (NO_GPU_MODELS)
 
 
-# The "no GPU" caption models: a describer + a small writer, which caption a photo in well under 30 s on two CPU
-# cores where the default chat VLM takes minutes (benchmarks/cpu_pipeline.py; README, "No GPU").
-NO_GPU_MODELS = {"describer": "Salesforce/blip-image-captioning-base", "writer": "HuggingFaceTB/SmolLM2-360M-Instruct"}
+# The "no GPU" models: no detector (each photo is matched whole against the pets' reference photos), BLIP-base
+# says what the photo shows and SmolLM2-135M writes: about 21 CPU-seconds a photo, so at most 30 s on two cores,
+# where the default chat VLM takes minutes (benchmarks/cpu_pipeline.py; README, "No GPU").
+NO_GPU_MODELS = {"detector": "none", "describer": "Salesforce/blip-image-captioning-base",
+                 "writer": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+NO_GPU_NOTE = '  # set by pawpost init: no GPU found (README, "No GPU")'
 
 
 def gpu_present() -> bool:
@@ -48,12 +51,19 @@ def gpu_present() -> bool:
 
 
 def no_gpu_starter(text: str) -> str:
-    """The starter config with the no-GPU caption models set in its [models] section instead of the chat VLM."""
-    lines = []
+    """The starter config with the no-GPU models in its [models] section: a key the starter sets gets the new value,
+    a commented-out one is set (once)."""
+    lines, done, section = [], set(), ""
     for line in text.splitlines(keepends=True):
-        key = line.lstrip("# ").split(" ", 1)[0]
-        if line.startswith("# ") and key in NO_GPU_MODELS:
-            line = f'{key} = "{NO_GPU_MODELS[key]}"  # set by pawpost init: no GPU found (README, "No GPU")\n'
+        if line.startswith("["):
+            section = line.strip()
+        commented = line.startswith("# ")
+        key = line.removeprefix("# ").split(" ", 1)[0]
+        if section == "[models]" and key in NO_GPU_MODELS and key not in done:
+            set_later = commented and any(other.startswith(f"{key} = ") for other in text.splitlines())
+            if not set_later:
+                line = f'{key} = "{NO_GPU_MODELS[key]}"{NO_GPU_NOTE}\n'
+                done.add(key)
         lines.append(line)
     return "".join(lines)
 

@@ -23,9 +23,9 @@ def init(directory: Path, force: bool, gpu: bool | None) -> None:
     config_file = done.config_file
     click.echo(f"wrote {config_file}")
     if done.no_gpu:
-        click.echo(f"no GPU found: captions are written by {NO_GPU_MODELS['describer']} + {NO_GPU_MODELS['writer']} "
-                   "on the CPU (README, \"No GPU\"); a GPU box or an inference server can use the default chat "
-                   "model instead (models.captioner, models.server)")
+        click.echo(f"no GPU found: the config uses the no-GPU models (README, \"No GPU\"): no detector (each photo is "
+                   f"matched whole), {NO_GPU_MODELS['describer']} and {NO_GPU_MODELS['writer']} write the captions "
+                   "on the CPU; with a GPU, or an inference server (models.server), use the default chat model")
     for folder in done.created:
         click.echo(f"created {folder}")
     if done.linked:

@@ -105,10 +105,10 @@ def test_pawpost_init_without_a_gpu_sets_the_no_gpu_caption_models(tmp_path: Pat
     data = tomllib.loads(done.config_file.read_text())
     models = data.pop("models")
     assert differing(data) == set()  # every other section keeps the defaults
-    assert {k for k, v in models.items() if v != getattr(Config().models, k)} == {"describer", "writer"}
+    assert {k for k, v in models.items() if v != getattr(Config().models, k)} == {"detector", "describer", "writer"}
     loaded = Config(**data, models=models)
     assert loaded.models.two_stage and loaded.captions.candidates == 8
-    assert (loaded.models.describer, loaded.models.writer) == (NO_GPU_MODELS["describer"], NO_GPU_MODELS["writer"])
+    assert {k: getattr(loaded.models, k) for k in NO_GPU_MODELS} == NO_GPU_MODELS
 
 
 def test_the_example_config_sets_only_its_listed_keys() -> None:

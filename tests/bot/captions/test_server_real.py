@@ -240,7 +240,7 @@ def test_the_server_stopped_mid_batch_defers_the_batch_and_drafts_it_when_back(
         config, store, photos = photos_waiting(tmp_path, proxy.url, 3, batch_size=3, server_retries=1)
         assert draft(config, store) == 0
         assert proxy.chats >= 3 and server.process is None
-        assert_deferred(store, photos, "the caption server")
+        assert_deferred(store, photos, "no connection (")
         # Back (on a new address: the proxy is gone with it); the photos are drafted when due.
         server.start()
         config = writer_config(tmp_path / "home", server.url)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import real_llama
-from tests.bot.daemon.test_supervisor import Home, wait_for
+from tests.bot.daemon.test_supervisor import Bot, Home, wait_for
 from tests.conftest import run_cli
 from tests.tiny_captions import build_blip
 from tests.tiny_vision import LOOKS, pet_jpeg
@@ -79,7 +79,9 @@ def test_the_daemon_waits_for_a_stopped_server_and_drafts_when_it_is_back(
         llama: real_llama.LlamaServer, tmp_path: Path, pipeline_models: dict[str, str], describer: Path) -> None:
     home = server_home(tmp_path / "pawpost", pipeline_models, describer, llama.url)
     looks = list(LOOKS)
-    bot = home.start()
+    # The real clock (not the supervisor tests' pinned one): a deferred photo must come due again.
+    bot = Bot(home.config, home.log, {})
+    home.bots.append(bot)
     try:
         home.drop("first.jpg", pet_jpeg(looks[0], 60))
         wait_for("the first draft", lambda: home.photos().get("drafted") == 1, bot, timeout=600)
