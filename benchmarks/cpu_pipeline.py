@@ -37,10 +37,10 @@ sys.path.insert(0, str(REPO))
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "default": ("chat VLM SmolVLM2-2.2B (the default), OWLv2 + DINOv2", {"captioner": "vlm"}),
     "describer+writer": ("BLIP-base + SmolLM2-360M, OWLv2 + DINOv2", {"describer": "blip", "writer": "writer360"}),
-    "no-gpu": ("BLIP-base + SmolLM2-360M, no detector (whole photo), DINOv2",
-               {"describer": "blip", "writer": "writer360", "detector": "none"}),
-    "no-gpu 135m": ("BLIP-base + SmolLM2-135M, no detector (whole photo), DINOv2",
-                    {"describer": "blip", "writer": "writer135", "detector": "none"}),
+    "no detector, 360m": ("BLIP-base + SmolLM2-360M, no detector (whole photo), DINOv2",
+                          {"describer": "blip", "writer": "writer360", "detector": "none"}),
+    "no-gpu": ("the no-GPU configuration (pawpost init): BLIP-base + SmolLM2-135M, no detector, DINOv2",
+               {"describer": "blip", "writer": "writer135", "detector": "none"}),
     "llama.cpp writer": ("BLIP-base + SmolLM2-135M Q4_1 on llama.cpp's server, OWLv2 + DINOv2",
                          {"describer": "blip", "server": "llama"}),
 }

@@ -133,10 +133,11 @@ def free_port() -> int:
 
 class LlamaServer:
     """One llama-cpp-python server on a loopback port; `stop` and `start` keep the port, so a client configured
-    with `url` sees the same server go away and come back."""
+    with `url` sees the same server go away and come back. One thread by default: llama.cpp's threads wait for
+    each other at every step, which collapses on cores shared with the test run (the benchmark gives it all)."""
 
     def __init__(self, model: Path, *, port: int | None = None, alias: str = MODEL_ALIAS, log_file: Path | None = None,
-                 threads: int = 2) -> None:
+                 threads: int = 1) -> None:
         self.model, self.alias, self.threads = model, alias, threads
         self.port = port or free_port()
         self.log_file = log_file
