@@ -105,3 +105,47 @@ class EmptyStart(PawpostError):
 
     def __init__(self) -> None:
         super().__init__("the first words to begin with are empty; give the words the caption should begin with")
+
+
+class NotInDraft(NotFound):
+    """A photo the owner named is not one of the draft's photos."""
+
+    def __init__(self, draft_id: int, photo_id: int) -> None:
+        self.draft_id, self.photo_id = draft_id, photo_id
+        super().__init__(f"photo {photo_id} is not in draft {draft_id}; its photos are listed by 'pawpost drafts "
+                         f"media {draft_id} list'")
+
+
+class PhotoUnavailable(PawpostError):
+    """A photo cannot join a post: it is in another draft, or not an analyzed photo (`why` says which)."""
+
+    def __init__(self, photo_id: int, why: str) -> None:
+        self.photo_id, self.why = photo_id, why
+        super().__init__(f"photo {photo_id} cannot be added: {why}")
+
+
+class MediaCount(PawpostError):
+    """A change that would leave a post with no photo, or with more than it may hold (`limit`)."""
+
+    def __init__(self, draft_id: int, count: int, limit: int) -> None:
+        self.draft_id, self.count, self.limit = draft_id, count, limit
+        super().__init__(f"draft {draft_id} has only one photo; reject the draft instead" if count < 1 else
+                         f"draft {draft_id} already holds {limit} photos, the most a post may have; remove one first")
+
+
+class NoSuchPlace(PawpostError):
+    """A place in a post (`asked`, 1-based) that a post of `count` photos does not have."""
+
+    def __init__(self, draft_id: int, count: int, asked: int) -> None:
+        self.draft_id, self.count, self.asked = draft_id, count, asked
+        super().__init__(f"draft {draft_id} has {count} photo(s); pick a place from 1 to {count}, not {asked}")
+
+
+class ChangedMeanwhile(PawpostError):
+    """A draft changed (its caption, alt text, time or state) after the owner opened it to change it: saving now
+    would silently undo the other change, so nothing is saved. `status` and `caption` are the draft's now."""
+
+    def __init__(self, draft_id: int, status: str, caption: str | None) -> None:
+        self.draft_id, self.status, self.caption = draft_id, status, caption
+        super().__init__(f"draft {draft_id} changed since you opened it (it is {status} now, caption: "
+                         f"{(caption or '-')[:80]!r}); nothing was saved")

@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from bot.controls import shown
+
 # Libraries that are chatty at INFO, or that could log request bodies (cookies, passwords) at DEBUG. A module that
 # brings in another such library adds its loggers with `quiet` when it is imported.
 QUIET = ["urllib3", "requests", "httpx", "httpcore", "watchdog", "PIL", "filelock", "asyncio", "apscheduler",
@@ -61,7 +63,8 @@ class LineFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        # A file name or a hint in a message must not drive the terminal `pawpost run` logs to.
+        message = shown(record.getMessage())
         if record.exc_info:
             # A bug: keep the traceback, it is what the log is for.
             message += "\n" + self.formatException(record.exc_info)

@@ -53,6 +53,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "setup_problems": setup_problems(config, store),
         # Why `pawpost retrain` does nothing with this config (an inference server's model), or None.
         "retrain_off": retrain_off(config),
+        "database_damage": store.damage(),  # SQLite's quick_check: None when whole
     }
 
 
@@ -89,7 +90,8 @@ def posting_lines(info: dict[str, Any], config: Config) -> list[str]:
     def when(moment: Any) -> str:
         return f"{timeutil.local(moment, zone)} {label}" if moment else "-"
 
-    lines = [f"next slot: {when(info['next_slot'])}"]
+    lines = [f"[red]database damaged:[/] {escape(info['database_damage'])}"] if info.get("database_damage") else []
+    lines.append(f"next slot: {when(info['next_slot'])}")
     last = info["last_post"]
     lines.append(f"last post: {when(last['posted_at']) + ' ' + (last['media_code'] or '') if last else '-'}")
     if info["posting_stopped"]:

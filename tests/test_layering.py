@@ -138,7 +138,7 @@ def test_a_loop_through_a_package_init_is_found(tmp_path) -> None:
 # The layers from the bottom up, in data-flow order: a module may import its own layer and those below, never one
 # above. A name stands for a module or a package (the longest name that covers a module decides its layer).
 LAYERS: list[tuple[str, ...]] = [
-    ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check"),
+    ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check", "bot.controls"),
     ("bot.config",),
     ("bot.store",),
     ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it

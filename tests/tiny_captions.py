@@ -63,7 +63,9 @@ def byte_bpe_tokenizer(special: list[str], vocab_size: int = 1000):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS * 4 + _prompt_words() + SCRIPTED_CAPTIONS * 50, trainer)
+    # The corpus weighs most, so its phrases (what the tiny models learn to write) stay a few tokens each however
+    # the templates and the example config grow.
+    tok.train_from_iterator(CORPUS * 40 + _prompt_words() + SCRIPTED_CAPTIONS * 50, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok)
 
 

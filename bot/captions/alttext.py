@@ -38,9 +38,10 @@ def write_alt_text(pets: Sequence[tuple[str, str]], description: str | None = No
 
 def clean_alt_text(text: str) -> str:
     """The owner's alt text as it will be posted: one line, at most MAX_WORDS words (refused when over)."""
+    from bot.controls import refuse_controls
     from bot.errors import PawpostError
 
-    text = " ".join(text.split())
+    text = refuse_controls(" ".join(text.split()), "alt text")
     if not text:
         raise PawpostError("alt text is empty; give a short plain description of the photo")
     words = len(text.split())

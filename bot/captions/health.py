@@ -14,8 +14,8 @@ from bot.check import Check
 from bot.config import Config
 from bot.runtime.model_errors import model_errors_for
 
-# Model types whose processors need the `vlm` extra at run time (their video processors import torchvision).
-NEEDS_VLM_EXTRA = {"smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl"}
+# The runtime extras some chat VLMs' processors import (SmolVLM2's needs num2words; its and Qwen2-VL's video
+# processors need torchvision): whether a given model needs them is asked of its own processor, never guessed.
 VLM_EXTRA = ("torchvision", "num2words")
 
 
@@ -50,18 +50,39 @@ def caption_checks(config: Config) -> Iterator[Check]:
 
 
 def _runtime_check(model_id: str) -> Check:
+    """Whether the captioner's processor loads here, asked of the processor itself the way the loader loads it
+    (from the local folder or the model cache, offline); before the model is downloaded nothing can be known."""
     missing = [name for name in VLM_EXTRA if importlib.util.find_spec(name) is None]
-    model_type = _model_type(model_id)
-    needs = model_type in NEEDS_VLM_EXTRA if model_type else "smolvlm" in model_id.lower()
-    if not missing:
-        return Check("captioner runtime", True, "torchvision and num2words are installed (the vlm extra)")
-    what = " and ".join(missing)
-    if needs:
-        verb = "is" if len(missing) == 1 else "are"
-        return Check("captioner runtime", False, f"models.captioner ({model_type or model_id}) needs {what}, which "
-                     f"{verb} not installed; install the extra: pip install 'pawpost[vlm]'")
-    return Check("captioner runtime", True, f"{what} not installed; fine for {model_type or model_id}, but SmolVLM "
-                 "and Qwen2-VL captioners need them (pip install 'pawpost[vlm]')", warning=True)
+    folder = Path(model_id)
+    at_hand = folder.is_dir() or _cached_file(model_id, "config.json") is not None
+    if not at_hand:
+        if not missing:
+            return Check("captioner runtime", True, "torchvision and num2words are installed (the vlm extra)")
+        return Check("captioner runtime", True, f"models.captioner is not downloaded yet, so what its processor "
+                     f"needs is checked once it is; {' and '.join(missing)} not installed (SmolVLM2 and Qwen2-VL "
+                     "processors need them: pip install 'pawpost[vlm]')", warning=True)
+    try:
+        _load_processor(model_id)
+    except Exception as exc:  # an ImportError, or transformers' own failure without an optional package
+        named = [name for name in VLM_EXTRA if name in str(exc)]
+        needs = f", it needs {' and '.join(named)}" if named else ""
+        hint = "; install the extra: pip install 'pawpost[vlm]'" if named or missing else ""
+        kind = _model_type(model_id) or model_id
+        return Check("captioner runtime", False, f"the processor of models.captioner ({kind}) does not load "
+                     f"here{needs} ({_first_line(exc)}){hint}")
+    return Check("captioner runtime", True, f"its processor loads ({_model_type(model_id) or model_id})")
+
+
+def _load_processor(model_id: str) -> object:
+    """The processor as the caption backend loads it (bot.captions.backends), offline."""
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(model_id, local_files_only=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _model_type(model_id: str) -> str | None:

@@ -86,8 +86,10 @@ _emitted = False  # a JSON document is out: an error after it must not add a sec
 def emit_json(obj: Any) -> None:
     """Exactly one JSON document on stdout: indented for a person, compact (and C-encoded, fast) for a pipe."""
     global _emitted
+    from bot.controls import json_shown
+
     indent = 2 if sys.stdout.isatty() else None
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default))
+    click.echo(json_shown(json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default)))
     _emitted = True
 
 
@@ -102,10 +104,26 @@ def _json_default(value: Any) -> Any:
 
 
 def console() -> Any:
+    """The console every command prints through: stored text (captions, hints, alt text, file names, reasons)
+    has its control characters shown as escapes (bot.controls.shown), never sent to the terminal raw."""
     from rich.console import Console
 
+    from bot.controls import shown
+
+    class SafeConsole(Console):
+        # Every string rich turns into text passes here: print's arguments, table cells, status lines.
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(shown(text), **kwargs)
+
     # soft_wrap: never break a path or caption across lines when output is piped.
-    return Console(highlight=False, soft_wrap=True)
+    return SafeConsole(highlight=False, soft_wrap=True)
+
+
+def echo(text: str, **kwargs: Any) -> None:
+    """click.echo for a line that holds stored text: its control characters are shown as escapes."""
+    from bot.controls import shown
+
+    click.echo(shown(text), **kwargs)
 
 
 def fail(message: str) -> None:
@@ -156,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, rc: int, args: list[str]) -> None:
-    click.echo(f"pawpost: error: {message}", err=True)
+    from bot.controls import shown
+
+    click.echo(f"pawpost: error: {shown(message)}", err=True)
     _json_error(message, args)
     sys.exit(rc)
 

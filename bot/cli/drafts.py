@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import App, console, emit_json, fail, pass_app
+from bot.cli import App, console, echo, emit_json, fail, pass_app
 from bot.errors import PawpostError
 from bot.store.states import DraftStatus, PublishState
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.drafts.actions import DraftView
     from bot.publish.slots import Planned
 
 STATES = [str(s) for s in DraftStatus]
@@ -44,7 +43,9 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     from bot.drafts.actions import list_drafts, list_json
 
     if as_json:
-        click.echo(list_json(app.store, status, limit))
+        from bot.controls import json_shown
+
+        click.echo(json_shown(list_json(app.store, status, limit)))
         return
     items = list_drafts(app.store, status, limit)
     if not items:
@@ -55,7 +56,7 @@ def list_cmd(app: App, status: str | None, limit: int | None, as_json: bool) -> 
     facts = photo_facts(app.store, [d.photo_id for d in items])
     rows = [draft_line(d, facts.get(d.photo_id), app.config.schedule.zone) for d in items]
     for line in list_lines(rows, console().width):
-        click.echo(line)
+        echo(line)
 
 
 # Column widths of `drafts list`: at most this wide, and the caption at least this wide beside the others.
@@ -112,21 +113,24 @@ def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
 @pass_app
 def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool) -> None:
     """One draft: photo, pets, caption and every candidate."""
+    from bot.cli.preview import open_photo_or_site, posted_copy
     from bot.drafts.actions import get_draft
+    from bot.drafts.editing import media_views
     from bot.drafts.review import photo_facts
     from bot.publish.slots import planned
 
     d = get_draft(app.store, draft_id)
+    views = media_views(app.store, draft_id, d)
     facts = photo_facts(app.store, [d.photo_id]).get(d.photo_id)
-    prepared, why = _posted_copy(app, d.photo_id, make=preview or open_photo)
+    prepared, why = posted_copy(app, d.photo_id, make=preview or open_photo)
     if open_photo:
-        _open(app, prepared or (Path(d.photo) if d.photo else None), d.id)
+        open_photo_or_site(app, prepared or (Path(d.photo) if d.photo else None), d.id)
     # When it really goes out (slot, jitter, daily cap, the drafts ahead): what `pawpost schedule` shows.
     plan = planned(app.store, app.config, draft_id)
     if as_json:
         from bot.timeutil import iso
 
-        emit_json({**d.to_json(), "goes_out_at": iso(plan.at) if plan else None,
+        emit_json({**d.to_json(), "goes_out_at": iso(plan.at) if plan else None, "lead_reason": views[0].lead_reason,
                    "source_name": facts.source_name if facts else None,
                    "taken_at": facts.taken_at if facts else None, "prepared": str(prepared) if prepared else None})
         return
@@ -144,10 +148,18 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
         out.print(f"file:    {escape(facts.source_name)}{taken}")
     out.print(f"photo:   {d.photo}")
     out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")
-    if preview and prepared:
-        from bot.cli.preview import draw
+    if len(views) > 1:
+        from bot.cli.preview import show_media
 
-        draw(prepared, out)
+        out.print(f"photos:  {len(views)}, in order (change them: 'drafts media {d.id} list')")
+        show_media(app, views, out, draw_photos=preview)
+    else:
+        if views[0].lead_reason:
+            out.print(f"leads:   {escape(views[0].lead_reason)}")
+        if preview and prepared:
+            from bot.cli.preview import draw
+
+            draw(prepared, out)
     conf = f" (confidence {d.confidence:.2f})" if d.confidence is not None else ""
     out.print(f"pets:    {', '.join(d.pets) or 'none recognised'}{conf}")
     if d.hint:
@@ -164,8 +176,9 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     if d.note:
         out.print(f"[yellow]note:[/]    {escape(d.note)}")
     out.print(f"\n[bold]caption{' (edited)' if d.edited else ''}:[/]\n{escape(d.caption or '-')}\n")
-    out.print(f"[bold]alt text:[/] {escape(d.alt_text or '-')}  "
-              f"[dim](change it: 'drafts approve {d.id} --alt TEXT')[/]\n")
+    if len(views) == 1:
+        out.print(f"[bold]alt text:[/] {escape(d.alt_text or '-')}  "
+                  f"[dim](change it: 'drafts approve {d.id} --alt TEXT')[/]\n")
     for i, text in enumerate(d.candidates, 1):
         mark = "*" if text == d.caption else " "
         out.print(f"{mark}[{i}] {escape(text)}")
@@ -196,7 +209,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     plan = planned(app.store, app.config, d.id)
     click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
     if caption is not None and d.caption != normalise(caption):
-        click.echo(f"caption with the configured hashtags added: {d.caption}")
+        echo(f"caption with the configured hashtags added: {d.caption}")
 
 
 def _when(plan: Planned, config: Config) -> str:
@@ -282,18 +295,9 @@ def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_
     for i, text in enumerate(d.candidates, 1):
         mark = "*" if text == d.caption else " "
         out.print(f"{mark}[{i}] {escape(text)}")
+    from bot.cli.preview import next_step
+
     out.print(f"\n{next_step(d)}")
-
-
-def next_step(d: DraftView) -> str:
-    """What the owner can do now: approve only when there is a caption to approve."""
-    if d.candidates:
-        return f"approve with 'pawpost drafts approve {d.id}' (or --candidate N)"
-    if d.caption:
-        return (f"no new candidate passed the rules; approve the previous caption with 'pawpost drafts approve "
-                f"{d.id}', or write your own with --caption TEXT")
-    return (f"nothing to approve yet: write the caption with 'pawpost drafts approve {d.id} --caption TEXT', or try "
-            f"again with 'pawpost drafts regenerate {d.id} --hint TEXT'")
 
 
 @drafts.command("pets")
@@ -363,32 +367,8 @@ def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
         click.echo(f"draft {draft_id} {result.message}")
 
 
-def _posted_copy(app: App, photo_id: int, make: bool) -> tuple[Path | None, str | None]:
-    """The cached posted copy (made now if missing and `make`), or None and why there is none."""
-    from bot.publish.errors import BadContent, PublishError
-    from bot.publish.prepare import cached_copy, prepared_copy
-
-    if not make:
-        cached = cached_copy(app.store, photo_id)
-        return (cached, None) if cached else (None, "not made yet ('drafts show ID --preview' makes it)")
-    try:
-        return prepared_copy(app.store, photo_id), None
-    except (BadContent, PublishError) as exc:
-        return None, str(exc)
-
-
-def _open(app: App, path: Path | None, draft_id: int) -> None:
-    """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
-    from bot.drafts.review import has_display, site_url
-
-    if path is not None and has_display():
-        click.launch(str(path))
-        return
-    url = f"{site_url(app.config)}/drafts/{draft_id}"
-    click.echo(f"no display to open the photo on (no $DISPLAY or $WAYLAND_DISPLAY); see it on the review site: run "
-               f"'pawpost web' (or 'pawpost web --url' for a login link) and open {url}", err=True)
-    click.echo(url)
-
-
 def register(cli: click.Group) -> None:
+    from bot.cli.media import media
+
+    drafts.add_command(media)
     cli.add_command(drafts)

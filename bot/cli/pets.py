@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import App, console, emit_json, pass_app
+from bot.cli import App, console, echo, emit_json, pass_app
 
 
 @click.group()
@@ -26,7 +26,7 @@ def add(app: App, name: str, photos: tuple[Path, ...]) -> None:
     for ref in added:
         where = "whole photo (no animal detected)" if ref.box is None else f"animal at {_box(ref.box)}"
         state = "added" if ref.new else "already a reference"
-        click.echo(f"{ref.source}: {state}, {where}")
+        echo(f"{ref.source}: {state}, {where}")
     click.echo(f"{sum(r.new for r in added)} reference photo(s) added to {name}")
 
 

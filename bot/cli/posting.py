@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import App, console, emit_json, fail, pass_app
+from bot.cli import App, console, echo, emit_json, fail, pass_app
 from bot.store.states import DraftStatus, PublishState
 
 
@@ -101,7 +101,7 @@ def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:
     if not looks:
         click.echo("no unsettled drafts: nothing to reconcile")
     for look in looks:
-        click.echo(f"draft {look.draft_id}: {look.decision}: {look.message}")
+        echo(f"draft {look.draft_id}: {look.decision}: {look.message}")
 
 
 def handed_to_you(result: Any) -> bool:

@@ -1,5 +1,6 @@
-"""Seeing a draft from a terminal: the posted copy drawn in place (Kitty or Sixel graphics where the terminal has
-them, iTerm's inline images, half-blocks otherwise), the editor file for `drafts edit`, and the editor to use.
+"""Seeing a draft from a terminal: every photo of the post as it will be posted, drawn in place (Kitty or Sixel
+graphics where the terminal has them, iTerm's inline images, half-blocks otherwise), with its alt text; the editor
+file for `drafts edit`, and the editor to use.
 """
 
 from __future__ import annotations
@@ -35,6 +36,68 @@ def draw(path: Path, out: Any, columns: int | None = None) -> None:
         # Asked for a preview on a pipe (or in a test): colour half-blocks, which any later `cat` shows.
         target = Console(file=out.file, force_terminal=True, color_system="truecolor", width=out.width)
     target.print(renderable(str(path), width=cols, height="auto"))
+
+
+def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool) -> None:
+    """Every photo of a post in order (bot.drafts.editing's MediumView): place, photo id, file, pets, alt text and
+    why it leads where the shoot says; each drawn as it will be posted when `draw_photos`."""
+    from rich.markup import escape
+
+    for m in media:
+        pets = ", ".join(m.pets) or "no pet recognised"
+        cover = " (cover)" if m.place == 1 and len(media) > 1 else ""
+        out.print(f"  {m.place}. photo {m.photo_id}{cover}  {escape(m.file_name)}  ({escape(pets)})")
+        out.print(f"      alt: {escape(m.alt_text or '-')}")
+        if m.lead_reason:
+            out.print(f"      leads: {escape(m.lead_reason)}")
+        if draw_photos:
+            from bot.publish.errors import BadContent, PublishError
+            from bot.publish.prepare import prepared_copy
+
+            try:
+                draw(prepared_copy(app.store, m.photo_id), out)
+            except (BadContent, PublishError) as exc:
+                out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+
+
+def posted_copy(app: Any, photo_id: int, make: bool) -> tuple[Path | None, str | None]:
+    """The cached posted copy (made now if missing and `make`), or None and why there is none."""
+    from bot.publish.errors import BadContent, PublishError
+    from bot.publish.prepare import cached_copy, prepared_copy
+
+    if not make:
+        cached = cached_copy(app.store, photo_id)
+        return (cached, None) if cached else (None, "not made yet ('drafts show ID --preview' makes it)")
+    try:
+        return prepared_copy(app.store, photo_id), None
+    except (BadContent, PublishError) as exc:
+        return None, str(exc)
+
+
+def open_photo_or_site(app: Any, path: Path | None, draft_id: int) -> None:
+    """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
+    import click
+
+    from bot.drafts.review import has_display, site_url
+
+    if path is not None and has_display():
+        click.launch(str(path))
+        return
+    url = f"{site_url(app.config)}/drafts/{draft_id}"
+    click.echo(f"no display to open the photo on (no $DISPLAY or $WAYLAND_DISPLAY); see it on the review site: run "
+               f"'pawpost web' (or 'pawpost web --url' for a login link) and open {url}", err=True)
+    click.echo(url)
+
+
+def next_step(d: Any) -> str:
+    """What the owner can do now: approve only when there is a caption to approve."""
+    if d.candidates:
+        return f"approve with 'pawpost drafts approve {d.id}' (or --candidate N)"
+    if d.caption:
+        return (f"no new candidate passed the rules; approve the previous caption with 'pawpost drafts approve "
+                f"{d.id}', or write your own with --caption TEXT")
+    return (f"nothing to approve yet: write the caption with 'pawpost drafts approve {d.id} --caption TEXT', or try "
+            f"again with 'pawpost drafts regenerate {d.id} --hint TEXT'")
 
 
 def pick_editor(environ: Mapping[str, str] | None = None,
@@ -92,15 +155,21 @@ def edit_caption(app: Any, draft_id: int) -> str:
     """Open the editor on a draft's caption and save the owner's text; returns the one line to print.
 
     A caption Instagram would refuse is reopened with the reason on top, so the owner's edit is never thrown
-    away; saved unchanged or closed without saving, the refusal stands and nothing is changed."""
+    away; saved unchanged or closed without saving, the refusal stands and nothing is changed. A draft that changed
+    while the editor was open (approved or edited on the page, in another terminal) is never saved over silently:
+    the owner is asked (overwrite, keep theirs, re-edit); without a terminal to ask on, nothing is saved and the
+    owner's text is printed so it is not lost."""
     import click
 
     from bot.drafts.actions import edit, owner_caption_problem
     from bot.drafts.review import card
+    from bot.errors import ChangedMeanwhile
 
     c = card(app.store, app.config, draft_id)
+    version = c.draft.version
     editor = pick_editor()
     shown = editor_text(c, app.config.captions.max_hashtags)
+    started = (c.draft.caption or "").strip()
     problem = None
     while True:
         text = click.edit(shown, editor=editor, extension=".txt", require_save=True)
@@ -114,12 +183,55 @@ def edit_caption(app: Any, draft_id: int) -> str:
                             if not line.startswith(EDITOR_MARK)).strip()
         if not caption:
             return "empty caption; nothing was changed"
-        if problem is None and caption == (c.draft.caption or "").strip():
+        if problem is None and caption == started:
             return "caption unchanged"
         problem = owner_caption_problem(caption, app.config)
-        if problem is None:
-            edit(app.store, app.config, draft_id, caption)
-            return f"draft {draft_id} caption saved"
         rest = shown[shown.index(SCISSORS):] if SCISSORS in shown else ""
+        if problem is None:
+            try:
+                edit(app.store, app.config, draft_id, caption, expect_version=version)
+                return f"draft {draft_id} caption saved"
+            except ChangedMeanwhile as changed:
+                answer = _ask_changed(changed, caption)
+                now = card(app.store, app.config, draft_id)
+                version, started = now.draft.version, (now.draft.caption or "").strip()
+                if answer == "keep":
+                    return f"draft {draft_id}: kept as it is now; your text was not saved"
+                if answer == "overwrite":
+                    edit(app.store, app.config, draft_id, caption, expect_version=version)
+                    return f"draft {draft_id} caption saved (over the change made meanwhile)"
+                theirs = "\n".join(f"#   {line}" for line in (changed.caption or "-").split("\n"))
+                shown = (f"{EDITOR_MARK} Draft {draft_id} changed while you were editing: it is {changed.status} "
+                         f"now; its caption now is at the bottom.\n{EDITOR_MARK} Your text is below; save to "
+                         f"replace theirs, or quit without saving to keep it.\n{caption}\n\n"
+                         f"{editor_text(now, app.config.captions.max_hashtags)[len(now.draft.caption or ''):]}"
+                         f"# The caption now:\n{theirs}\n")
+                started = None  # whatever is saved now is the owner's decision, even their text unchanged
+                continue
         shown = (f"{EDITOR_MARK} {problem}.\n{EDITOR_MARK} Fix the caption below and save; lines starting with "
                  f"'{EDITOR_MARK}' are removed.\n{caption}\n\n{rest}")
+
+
+CHANGED_PROMPT = "[o]verwrite with yours, [k]eep theirs, [r]e-edit"
+
+
+def _ask_changed(changed: Any, yours: str) -> str:
+    """What to do about a draft that changed while the editor was open: overwrite, keep or re-edit. Without a
+    terminal nobody can answer: the refusal (one line) stands, and the owner's text goes to stdout, not lost."""
+    import sys
+
+    import click
+
+    from bot.controls import shown
+
+    if not sys.stdin.isatty():
+        click.echo(shown(yours))
+        raise PawpostError(f"{changed}; your text (printed above) was not saved: run 'pawpost drafts edit "
+                           f"{changed.draft_id}' again")
+    click.echo(shown(f"draft {changed.draft_id} changed meanwhile: it is {changed.status} now, with the caption:\n"
+                     f"{changed.caption or '-'}\nyours:\n{yours}"))
+    while True:
+        answer = click.prompt(CHANGED_PROMPT, default="r").strip().lower()
+        for choice in ("overwrite", "keep", "re-edit"):
+            if answer and choice.startswith(answer[0]):
+                return choice

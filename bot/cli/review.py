@@ -88,15 +88,13 @@ def _show(app: App, c: object, position: str, preview: bool) -> None:
     pets = ", ".join(f"{p.name} {p.confidence:.0%}" for p in photo.pets) or "no pet recognised"
     taken = f", taken {local(photo.taken_at, app.config.schedule.zone)}" if photo.taken_at else ""
     out.print(f"\n[bold]{position}  draft {d.id}[/]  {escape(photo.source_name)}{taken}  ({escape(pets)})")
-    if preview:
-        from bot.cli.preview import draw
-        from bot.publish.errors import BadContent, PublishError
-        from bot.publish.prepare import prepared_copy
+    from bot.cli.preview import show_media
+    from bot.drafts.editing import media_views
 
-        try:
-            draw(prepared_copy(app.store, d.photo_id), out)
-        except (BadContent, PublishError) as exc:
-            out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+    media = media_views(app.store, d.id, d)
+    if len(media) > 1:
+        out.print(f"{len(media)} photos, in order ('pawpost drafts media {d.id} list' to change them):")
+    show_media(app, media, out, draw_photos=preview)
     if d.note:
         out.print(f"[yellow]note:[/] {escape(d.note)}")
     out.print(f"[bold]caption{' (edited)' if d.edited else ''}:[/] {escape(d.caption or '-')}")

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsError
 from bot.config.refusals import (
     check_env_sections,
     check_inbox,
+    check_inbox_is_own,
     describe_env_error,
     describe_validation_error,
     source_of,
@@ -81,6 +82,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(describe_env_error(exc)) from None
     config = _resolve_paths(config, file)
     check_inbox(config, file)
+    check_inbox_is_own(config, file)
     return config
 
 

@@ -98,3 +98,38 @@ def describe_validation_error(exc: ValidationError) -> str:
 def _is_secret(loc: str) -> bool:
     """Whether the value at `loc` is a secret, which no message may echo."""
     return any(word in loc.lower() for word in ("password", "secret", "totp", "seed", "proxy", "token", "notify.urls"))
+
+
+# Dot-names that phones, sync tools and file managers leave in a folder they fill with photos: not a sign that the
+# folder is someone's home or working folder. Names with a second dot (`.IMG_1.jpg.Xa9f2`) are copies in flight.
+INBOX_DOT_NAMES = frozenset({
+    ".stfolder", ".stignore", ".stversions", ".sync", ".syncthing", ".dropbox", ".dropbox.cache", ".nomedia",
+    ".ds_store", ".localized", ".thumbnails", ".trashes", ".fseventsd", ".spotlight-v100", ".temporaryitems",
+    ".picasaoriginals", ".pending", ".thumbs",
+})
+
+
+def check_inbox_is_own(config: Config, file: Path) -> None:
+    """Refuse a home folder, or a folder holding dot-files pawpost did not make, as the inbox (ingest takes every
+    file in it away), unless the owner says `[paths] allow_any_inbox = true`."""
+    if config.paths.allow_any_inbox:
+        return
+    inbox = config.paths.inbox.resolve()
+    where = f"${ENV_PREFIX}PATHS__INBOX" if any(k.upper() == f"{ENV_PREFIX}PATHS__INBOX" for k in os.environ) \
+        else str(file)
+    advice = ("give the inbox a folder of its own, such as photos/inbox beside the config (or set [paths] "
+              "allow_any_inbox = true if every file in it really is for pawpost)")
+    home = Path(os.path.expanduser("~")).resolve()
+    if inbox == home or inbox.parent == Path("/home") or inbox == Path("/root"):
+        raise ConfigError(f"{where}: paths.inbox {inbox} is a home folder, and ingest takes every file in the inbox "
+                          f"away; {advice}")
+    try:
+        names = [entry.name for entry in os.scandir(inbox)]
+    except OSError:
+        return  # not there yet (it is made, empty, at the first start) or not a folder: said where it is used
+    foreign = sorted(n for n in names if n.startswith(".") and n.lower() not in INBOX_DOT_NAMES
+                     and not n.lower().startswith((".trash-", "._")) and "." not in n[1:])
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ConfigError(f"{where}: paths.inbox {inbox} holds {shown}, which pawpost did not make: it looks like a "
+                          f"folder in use, not an inbox, and ingest takes every file in the inbox away; {advice}")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from bot.config.server_keys import CaptionServerKeys
-from bot.errors import ConfigError
+from bot.config.values import config_text, hashtag, read_secret
 from bot.limits import MAX_CAROUSEL_ITEMS, MAX_HASHTAGS
 
 
@@ -21,10 +21,17 @@ class Section(BaseModel):
     # Unknown keys are errors: a typo in a key must never be silently ignored.
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return config_text(value)  # names, the voice, hashtags reach prompts, captions and the terminal
+
 
 class PathsConfig(Section):
     inbox: Path = Path("photos/inbox")
     data: Path = Path("data")
+    # A home folder, or one holding dot-files pawpost did not make, is refused as the inbox unless this is set.
+    allow_any_inbox: bool = False
 
     # Derived folders under `data`; not configurable on their own so a backup is one folder.
     @property
@@ -63,7 +70,7 @@ class PetConfig(Section):
     @field_validator("hashtags")
     @classmethod
     def _hashtags(cls, tags: list[str]) -> list[str]:
-        return [_hashtag(t) for t in tags]
+        return [hashtag(t) for t in tags]
 
 
 class ThemesConfig(Section):
@@ -128,7 +135,7 @@ class CaptionsConfig(Section):
     @field_validator("hashtags")
     @classmethod
     def _hashtags(cls, tags: list[str]) -> list[str]:
-        return [_hashtag(t) for t in tags]
+        return [hashtag(t) for t in tags]
 
     @field_validator("mentions")
     @classmethod
@@ -274,10 +281,10 @@ class InstagramConfig(Section):
         return value
 
     def secret_password(self) -> str | None:
-        return _secret(self.password, self.password_file, "instagram.password_file")
+        return read_secret(self.password, self.password_file, "instagram.password_file")
 
     def secret_totp_seed(self) -> str | None:
-        return _secret(self.totp_seed, self.totp_seed_file, "instagram.totp_seed_file")
+        return read_secret(self.totp_seed, self.totp_seed_file, "instagram.totp_seed_file")
 
 
 class GraphConfig(Section):
@@ -306,7 +313,7 @@ class GraphConfig(Section):
         return value
 
     def secret_app_secret(self) -> str | None:
-        return _secret(self.app_secret, self.app_secret_file, "graph.app_secret_file")
+        return read_secret(self.app_secret, self.app_secret_file, "graph.app_secret_file")
 
 
 class IngestConfig(Section):
@@ -358,6 +365,8 @@ class WebConfig(Section):
     # Loopback listens need no login unless this is set; any other address always requires it.
     require_login: bool = False
     session_days: Annotated[float, Field(gt=0, le=365)] = 30
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; nobody else's are.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     @field_validator("listen")
     @classmethod
@@ -381,23 +390,3 @@ class NotifyConfig(Section):
     review_every_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 6
     posts: bool = True
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20
-
-
-def _hashtag(tag: str) -> str:
-    tag = tag.strip()
-    if not tag.startswith("#"):
-        tag = "#" + tag
-    if not re.fullmatch(r"#\w+", tag):
-        raise ValueError(f"{tag!r} is not a hashtag (letters, digits and _ only)")
-    return tag
-
-
-def _secret(value: SecretStr | None, file: Path | None, key: str) -> str | None:
-    if value is not None and value.get_secret_value():
-        return value.get_secret_value()
-    if file is None:
-        return None
-    try:
-        return file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {file}: {exc.strerror}") from None

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from bot.errors import ConfigError
+from bot.config.values import read_secret
 
 SERVER_ROLES = ("captioner", "writer")
 
@@ -70,10 +70,4 @@ class CaptionServerKeys(BaseModel):
 
     def server_api_key(self) -> str | None:
         """The bearer token from server_api_key_file (None: the server wants none)."""
-        if self.server_api_key_file is None:
-            return None
-        try:
-            return self.server_api_key_file.read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise ConfigError(f"models.server_api_key_file: cannot read {self.server_api_key_file}: "
-                              f"{exc.strerror}") from None
+        return read_secret(None, self.server_api_key_file, "models.server_api_key_file") or None

@@ -215,6 +215,10 @@ def open_store(config: Config) -> Store:
                     "ReadWritePaths= with 'systemctl edit')")
         raise PawpostError(f"the data folder {data} cannot be used: {exc.strerror or exc}{hint}") from None
     store = Store.for_config(config)
+    damaged = store.damage()
+    if damaged:  # posting from it could forget what was posted: the owner restores first
+        store.close()
+        raise PawpostError(damaged)
     if store.read_only:  # a full disk: reads work, but the daemon's every step writes
         store.close()
         raise PawpostError(f"the database {config.paths.database} cannot be written: the disk holding it is full "

@@ -5,6 +5,7 @@ Services only: they return records and raise typed errors; bot/cli/ formats them
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,15 +13,17 @@ from typing import Any
 
 from bot import limits, timeutil
 from bot.config import Config
+from bot.controls import refuse_controls
 from bot.drafts.lifecycle import Action, require
 from bot.drafts.media import MEDIA_JSON_SQL, first_photo_sql, update_medium
 from bot.drafts.timing import check_time, parse_at
-from bot.errors import NoCaption, NoSuchCandidate, PawpostError
+from bot.errors import ChangedMeanwhile, NoCaption, NoSuchCandidate, PawpostError
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 
-__all__ = ["DraftView", "approve", "choose", "configured_hashtags", "correct_pets", "edit", "editable", "get_draft",
-           "list_drafts", "list_json", "owner_caption_problem", "parse_at", "reject", "set_alt_text"]
+__all__ = ["DraftView", "approve", "check_version", "choose", "configured_hashtags", "correct_pets", "edit", "editable",
+           "get_draft", "list_drafts", "list_json", "owner_caption_problem", "parse_at", "reject", "set_alt_text",
+           "version_of"]
 
 
 @dataclass
@@ -31,6 +34,7 @@ class DraftView:
     status: str
     photo: str | None  # the first medium's library path
     photo_id: int  # the first medium's photo
+    source_name: str | None  # the first medium's original file name, as it arrived in the inbox
     pets: list[str]
     caption: str | None
     candidates: list[str]
@@ -51,6 +55,8 @@ class DraftView:
     alt_text: str | None = None  # filled by get_draft (bot.captions.alttext): the owner's, or written from the photo
     # Each medium in order: photo_id, path, kind, file_name, alt_text (the owner's; get_draft fills in the written).
     media: list[dict[str, Any]] = field(default_factory=list)
+    updated_at: str | None = None
+    version: str = ""  # filled by get_draft: changes whenever the owner's view of the draft does (`version_of`)
 
     def to_json(self) -> dict[str, Any]:
         # Shallow: asdict() deep-copies every list and is the slowest part of listing 10,000 drafts.
@@ -60,21 +66,23 @@ class DraftView:
 # A draft's JSON document (the CLI contract), built by SQLite: listing 10,000 drafts must stay far cheaper than
 # importing torch. Each aggregate reads an ordered subquery (candidates in rank order, position 0 the best; pets
 # most confident first), which the unique (draft_id, generation, position) index serves without sorting. `photo`,
-# `photo_id` and `pets` are the first medium's.
+# `photo_id` and `source_name` are the first medium's; `pets` are every pet of the post, the first photo's first.
 _LATEST = "c.draft_id = d.id AND c.generation = (SELECT max(generation) FROM candidates WHERE draft_id = d.id)"
 _DRAFT_JSON_SQL = f"""
 SELECT json_object(
     'id', d.id, 'status', d.status,
     'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
-    'photo_id', p.id,
+    'photo_id', p.id, 'source_name', p.source_name,
     'media', json({MEDIA_JSON_SQL}),
     'pets', (SELECT json_group_array(name) FROM (
-        SELECT pets.name FROM photo_pets pp JOIN pets ON pets.id = pp.pet_id
-        WHERE pp.photo_id = p.id ORDER BY pp.confidence DESC, pets.name)),
+        SELECT pets.name FROM draft_media m JOIN photo_pets pp ON pp.photo_id = m.photo_id
+        JOIN pets ON pets.id = pp.pet_id WHERE m.draft_id = d.id
+        GROUP BY pets.id ORDER BY min(m.position), max(pp.confidence) DESC, pets.name)),
     'caption', d.caption,
     'candidates', (SELECT json_group_array(text) FROM (
         SELECT c.text FROM candidates c WHERE {_LATEST} AND c.passed ORDER BY c.position)),
-    'created_at', d.created_at, 'scheduled_for', d.scheduled_for, 'posted_at', d.posted_at,
+    'created_at', d.created_at, 'updated_at', d.updated_at, 'scheduled_for', d.scheduled_for,
+    'posted_at', d.posted_at,
     'media_code', d.media_code, 'error', d.error,
     'confidence', d.confidence, 'edited', json(CASE WHEN d.edited THEN 'true' ELSE 'false' END),
     'note', d.note, 'hint', d.hint, 'approved_at', d.approved_at, 'media_url', d.media_url,
@@ -100,7 +108,10 @@ def list_json(store: Store, status: str | None = None, limit: int | None = None)
 
 def list_drafts(store: Store, status: str | None = None, limit: int | None = None) -> list[DraftView]:
     """Drafts, newest first, optionally only those in `status`."""
-    return [DraftView(**item) for item in json.loads(list_json(store, status, limit))]
+    views = [DraftView(**item) for item in json.loads(list_json(store, status, limit))]
+    for view in views:
+        view.version = version_of(view)
+    return views
 
 
 def get_draft(store: Store, draft_id: int) -> DraftView:
@@ -109,10 +120,27 @@ def get_draft(store: Store, draft_id: int) -> DraftView:
     from bot.captions.alttext import media_alt_texts
 
     view = DraftView(**json.loads(row[0]))
+    view.version = version_of(view)  # of the stored alt texts (the owner's), before the written ones fill in
     written = media_alt_texts(store, draft_id)
     for medium, alt in zip(view.media, written, strict=True):
         medium["alt_text"] = alt or None
     view.alt_text = (written[0] or None) if written else None
+    return view
+
+
+def version_of(view: DraftView) -> str:
+    """A short fingerprint of what an owner changes on a draft (state, caption, the owner's alt texts, time, last
+    change), from the stored values: an editor or a page opened at one version must not save over another."""
+    seen = [view.status, view.caption, view.scheduled_for, view.updated_at, [m.get("alt_text") for m in view.media]]
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def check_version(store: Store, draft_id: int, expect: str | None) -> DraftView:
+    """The draft as it is now; ChangedMeanwhile when `expect` (the version the owner opened) is given and no longer
+    matches. Call it inside the transaction that writes, so nothing can come between the check and the write."""
+    view = get_draft(store, draft_id)
+    if expect and view.version != expect:
+        raise ChangedMeanwhile(draft_id, view.status, view.caption)
     return view
 
 
@@ -126,10 +154,17 @@ def approve(
     at: datetime | None = None,
     alt_text: str | None = None,
     add_hashtags: bool = True,
+    expect_version: str | None = None,
 ) -> DraftView:
     """Approve a pending draft (or change an approved one): pick candidate N (1-based) or the owner's text;
     `alt_text` replaces the written alt text. `add_hashtags=False` posts the owner's text exactly as written (the
-    review page's caption field shows the hashtags already there, as the editor does)."""
+    review page's caption field shows the hashtags already there, as the editor does). With `expect_version` (the
+    version the owner's page showed) a draft changed meanwhile is refused (ChangedMeanwhile), atomically."""
+    if expect_version:
+        with store.tx():
+            check_version(store, draft_id, expect_version)
+            return approve(store, config, draft_id, candidate=candidate, caption=caption, at=at, alt_text=alt_text,
+                           add_hashtags=add_hashtags)
     if candidate is not None and caption is not None:
         raise PawpostError("give either a candidate or a caption, not both")
     view = get_draft(store, draft_id)
@@ -166,10 +201,12 @@ def editable(store: Store, draft_id: int) -> DraftView:
     return view
 
 
-def choose(store: Store, draft_id: int, candidate: int) -> DraftView:
+def choose(store: Store, draft_id: int, candidate: int, *, expect_version: str | None = None) -> DraftView:
     """Make candidate N (1-based) the caption without approving: the page's 'pick'."""
-    view = editable(store, draft_id)
-    store.set_draft_status(draft_id, view.status, expect=view.status, **_candidate(view, candidate))
+    with store.tx():
+        check_version(store, draft_id, expect_version)
+        view = editable(store, draft_id)
+        store.set_draft_status(draft_id, view.status, expect=view.status, **_candidate(view, candidate))
     return get_draft(store, draft_id)
 
 
@@ -179,16 +216,19 @@ def _candidate(view: DraftView, candidate: int) -> dict[str, Any]:
     return {"caption": view.candidates[candidate - 1], "chosen": candidate - 1}
 
 
-def edit(store: Store, config: Config, draft_id: int, text: str) -> DraftView:
-    """Replace the caption with the owner's text and record that it was edited (retraining learns from it)."""
-    view = editable(store, draft_id)
-    if text.strip() == (view.caption or "").strip():
-        return view
-    store.set_draft_status(draft_id, view.status, expect=view.status, **_owner_caption(view, config, text))
+def edit(store: Store, config: Config, draft_id: int, text: str, *, expect_version: str | None = None) -> DraftView:
+    """Replace the caption with the owner's text and record that it was edited (retraining learns from it).
+    `expect_version`: the version the editor or page was opened at; a draft changed since is ChangedMeanwhile."""
+    with store.tx():
+        check_version(store, draft_id, expect_version)
+        view = editable(store, draft_id)
+        if text.strip() == (view.caption or "").strip():
+            return view
+        store.set_draft_status(draft_id, view.status, expect=view.status, **_owner_caption(view, config, text))
     return get_draft(store, draft_id)
 
 
-def set_alt_text(store: Store, draft_id: int, text: str) -> DraftView:
+def set_alt_text(store: Store, draft_id: int, text: str, *, expect_version: str | None = None) -> DraftView:
     """The owner's alt text for the first photo of a draft whose post is still to come (what every publisher sends
     as the photo's accessibility text); the same check as `drafts approve --alt`."""
     from bot.captions.alttext import clean_alt_text
@@ -197,6 +237,7 @@ def set_alt_text(store: Store, draft_id: int, text: str) -> DraftView:
     if text.strip() != (view.alt_text or "").strip():
         alt = clean_alt_text(text)
         with store.tx():
+            check_version(store, draft_id, expect_version)
             update_medium(store, draft_id, 0, alt_text=alt)
             # Through the state owner, unchanged: the draft's updated_at moves and a changed state is refused.
             store.set_draft_status(draft_id, view.status, expect=view.status)
@@ -237,6 +278,7 @@ def configured_hashtags(config: Config, pet_names: list[str]) -> list[str]:
 
 
 def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
+    refuse_controls(reason or "", "reason")
     view = get_draft(store, draft_id)
     require(Action.REJECT, view)
     store.set_draft_status(draft_id, DraftStatus.REJECTED, expect=DraftStatus.PENDING, reject_reason=reason)

@@ -31,6 +31,7 @@ class Action(StrEnum):
     RECONCILE = "reconcile"  # look for an unsettled draft's post
     RESEND = "resend"  # the owner's word: an unsettled draft was not posted
     CONFIRM_POSTED = "confirm_posted"  # the owner's word: it is on the account
+    MEDIA = "media"  # add, remove, reorder or split out the post's photos
 
 
 S = DraftStatus
@@ -50,6 +51,7 @@ WHEN: dict[Action, tuple[DraftStatus, ...]] = {
     Action.RECONCILE: (S.PUBLISHING,),
     Action.RESEND: (S.PUBLISHING,),
     Action.CONFIRM_POSTED: (S.PUBLISHING,),
+    Action.MEDIA: (S.PENDING, S.APPROVED),
 }
 
 # The state each action leaves the draft in (None: it stays as it is); every move is one DRAFT_TRANSITIONS allows.
@@ -66,6 +68,8 @@ MOVES: dict[Action, DraftStatus | None] = {
     Action.RECONCILE: None,  # posted, or approved again when it was never sent: the poster's outcome decides
     Action.RESEND: S.APPROVED,
     Action.CONFIRM_POSTED: S.POSTED,
+    # An approval was of the post as it was: other photos (or another cover) are approved again.
+    Action.MEDIA: S.PENDING,
 }
 
 _PAST = {Action.APPROVE: "approved", Action.EDIT: "edited", Action.REJECT: "rejected",
@@ -104,6 +108,9 @@ def refusal(action: Action, draft: Any) -> str | None:
         return f"draft {draft_id} is {status}, not unsettled; nothing to reconcile"
     if action == Action.RESEND:
         return f"draft {draft_id} is {status}; only an unsettled draft (publishing) can be resent"
+    if action == Action.MEDIA:
+        return (f"draft {draft_id} is {status}; only the photos of {_listed(WHEN[action])} drafts can be "
+                "changed")
     if action == Action.CONFIRM_POSTED:
         return (f"draft {draft_id} is {status}; only a draft waiting for you (publishing) can be confirmed as "
                 "posted")

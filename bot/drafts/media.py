@@ -1,7 +1,8 @@
 """A draft's media: the photos of one post (1-10, in order), each with its own crop, alt text and description.
 
-The one reader of "the draft's photo": code that needs it asks `media_of`/`first_photo` (or their batch forms), and
-SQL that needs it inside a larger query uses `first_photo_sql`/`MEDIA_JSON_SQL` from here.
+The one reader and writer of a draft's media: code that needs "the draft's photo" asks `media_of`/`first_photo` (or
+their batch forms), SQL that needs it inside a larger query uses `first_photo_sql`/`MEDIA_JSON_SQL`, and a change of
+the media goes through `add_draft`/`set_media`/`update_medium`.
 """
 
 from __future__ import annotations
@@ -112,6 +113,36 @@ def add_draft(store: Store, photo_ids: Sequence[int], **fields: Any) -> int:
             store.insert("draft_media", draft_id=draft_id, position=position, photo_id=photo_id,
                          **(media if position == 0 else {}))
     return draft_id
+
+
+def set_media(store: Store, draft_id: int, photo_ids: Sequence[int]) -> None:
+    """Make `photo_ids` the draft's media, in that order, positions 0..n-1: a kept photo keeps its own fields
+    (crop, alt text, description), a new one starts without, a photo left out leaves the draft. One transaction;
+    the same checks as `add_draft` (1 to MAX_MEDIA photos, each once, none in another draft)."""
+    if not 1 <= len(photo_ids) <= MAX_MEDIA:
+        raise PawpostError(f"a post holds 1 to {MAX_MEDIA} photos, not {len(photo_ids)}")
+    if len(set(photo_ids)) != len(photo_ids):
+        raise PawpostError("a photo can be in a post only once")
+    with store.tx() as db:
+        rows = {r["photo_id"]: r for r in store.all(
+            "SELECT id, photo_id, crop, alt_text, description FROM draft_media WHERE draft_id = ?", (draft_id,))}
+        if not rows:
+            raise NotFound(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+        for photo_id in photo_ids:
+            other = draft_of_photo(store, photo_id)
+            if other is not None and other != draft_id:
+                raise PawpostError(f"photo {photo_id} is already in draft {other}")
+        # (draft_id, position) is unique and positions are 0-9, so no row can move through a free place: the
+        # rows are written again in the new order, each kept one under its own id (those first: a new row takes
+        # the next free id, which may be a kept row's).
+        db.execute("DELETE FROM draft_media WHERE draft_id = ?", (draft_id,))
+        placed = sorted(enumerate(photo_ids), key=lambda pair: pair[1] not in rows)
+        for position, photo_id in placed:
+            kept = rows.get(photo_id)
+            db.execute("INSERT INTO draft_media (id, draft_id, position, photo_id, crop, alt_text, description) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (kept["id"] if kept else None, draft_id, position, photo_id,
+                        *((kept["crop"], kept["alt_text"], kept["description"]) if kept else (None, None, None))))
 
 
 def update_medium(store: Store, draft_id: int, position: int = 0, **fields: Any) -> None:

@@ -10,6 +10,7 @@ from bot.captions import context
 from bot.captions.generate import new_seed
 from bot.captions.stage import Captioner, caption_photos, insert_candidates, no_caption_note
 from bot.config import Config
+from bot.controls import refuse_controls
 from bot.drafts.actions import DraftView, get_draft
 from bot.drafts.lifecycle import Action, require
 from bot.drafts.media import first_photo
@@ -27,6 +28,8 @@ def regenerate(store: Store, config: Config, captioner: Captioner, draft_id: int
     require(Action.REGENERATE, row)
     if start is not None and not start.strip():
         raise EmptyStart
+    refuse_controls(start or "", "start text")
+    refuse_controls(hint or "", "hint")
     hint = hint.strip() if hint is not None and hint.strip() else row["hint"]
     generation = (store.value("SELECT max(generation) FROM candidates WHERE draft_id = ?", (draft_id,)) or 0) + 1
     # A fixed captions.seed still gives each regeneration its own (reproducible) seed.

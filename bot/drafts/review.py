@@ -18,7 +18,8 @@ from typing import Any
 from bot import timeutil
 from bot.config import Config
 from bot.drafts.actions import DraftView, get_draft, list_drafts
-from bot.drafts.lifecycle import Action, require
+from bot.drafts.editing import MediumView, Offered, media_views, offered
+from bot.drafts.lifecycle import Action, can, require
 from bot.drafts.timing import check_time, parse_at
 from bot.errors import BadTime
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
@@ -45,11 +46,14 @@ class PhotoFacts:
 
 @dataclass
 class Card:
-    """One draft with everything a reviewer needs to judge it."""
+    """One draft with everything a reviewer needs to judge it: its photos in order, and the shoot's other shots
+    it may take (only while its photos may change)."""
 
     draft: DraftView
     photo: PhotoFacts
     counts: CaptionCounts
+    media: list[MediumView] = field(default_factory=list)
+    offered: list[Offered] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -97,14 +101,18 @@ def cards(store: Store, config: Config, status: str | None = DraftStatus.PENDING
     if oldest_first:
         views.reverse()
     facts = photo_facts(store, [v.photo_id for v in views])
-    return [Card(v, facts.get(v.photo_id) or PhotoFacts("?", None), caption_counts(v.caption, config))
-            for v in views]
+    return [_card(store, config, v, facts.get(v.photo_id)) for v in views]
 
 
 def card(store: Store, config: Config, draft_id: int) -> Card:
     view = get_draft(store, draft_id)
-    facts = photo_facts(store, [view.photo_id]).get(view.photo_id) or PhotoFacts("?", None)
-    return Card(view, facts, caption_counts(view.caption, config))
+    return _card(store, config, view, photo_facts(store, [view.photo_id]).get(view.photo_id))
+
+
+def _card(store: Store, config: Config, view: DraftView, facts: PhotoFacts | None) -> Card:
+    media = media_views(store, view.id)  # each photo's alt text as it will be posted, the written ones included
+    extra = offered(store, view.id) if can(Action.MEDIA, view.status) else []
+    return Card(view, facts or PhotoFacts("?", None), caption_counts(view.caption, config), media, extra)
 
 
 def reschedule(store: Store, config: Config, draft_id: int, at: datetime | None) -> DraftView:
@@ -122,11 +130,13 @@ def reschedule(store: Store, config: Config, draft_id: int, at: datetime | None)
 
 
 def outbox_image(config: Config, draft_id: int) -> Path | None:
-    """The dry-run publisher's image for a posted draft (data/outbox/<time>-<draft id>.jpg), if there is one."""
+    """The dry-run publisher's image for a posted draft (data/outbox/<time>-<draft id>.jpg; a carousel's cover,
+    <time>-<draft id>/01.jpg), if there is one."""
     outbox = config.paths.outbox
     if not outbox.is_dir():
         return None
-    found = sorted(outbox.glob(f"*-{int(draft_id)}.jpg"))
+    found = sorted([*outbox.glob(f"*-{int(draft_id)}.jpg"), *outbox.glob(f"*-{int(draft_id)}/01.jpg")],
+                   key=lambda p: p.relative_to(outbox).parts[0])
     return found[-1] if found else None
 
 

@@ -184,12 +184,36 @@ def open_within(source: Any, *, max_megapixels: float, formats: list[str] | None
             im = Image.open(source, formats=formats)
     except Image.DecompressionBombError as exc:
         match = _BOMB_PIXELS.search(str(exc))
-        raise BadImage(_too_many_pixels(int(match[1]) if match else None, None, max_megapixels)) from None
+        size = _declared_size(source, formats)
+        pixels = size[0] * size[1] if size else int(match[1]) if match else None
+        raise BadImage(_too_many_pixels(pixels, size, max_megapixels)) from None
     with im:
         width, height = im.size
         if width * height > limit:
             raise BadImage(_too_many_pixels(width * height, (width, height), max_megapixels))
         yield im
+
+
+_GUARD_LOCK = threading.Lock()
+
+
+def _declared_size(source: Any, formats: list[str] | None) -> tuple[int, int] | None:
+    """The width and height an image's header declares, read past Pillow's own bomb guard (nothing is decoded:
+    `Image.open` reads the header only), so a refusal can name them; None when the header cannot be read again."""
+    from PIL import Image
+
+    with _GUARD_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        try:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            Image.MAX_IMAGE_PIXELS = None
+            with Image.open(source, formats=formats) as im:
+                return im.size
+        except Exception:  # any reason the header is unreadable now: the refusal stands without the dimensions
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _too_many_pixels(pixels: int | None, size: tuple[int, int] | None, max_megapixels: float) -> str:

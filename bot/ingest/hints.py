@@ -9,6 +9,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from bot import timeutil
+from bot.controls import strip_controls
 from bot.ingest.inbox import GONE, is_ignored, signature, unlink_if_same
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
@@ -48,10 +49,11 @@ def photos_beside(hint: Path) -> list[Path]:
 
 
 def read_hint(path: Path) -> str:
-    """The hint's text (UTF-8, BOM and surrounding blanks removed; undecodable bytes replaced)."""
+    """The hint's text (UTF-8, BOM and surrounding blanks removed; undecodable bytes replaced). Control characters
+    are stripped: whoever can write into the inbox must not reach the owner's terminal through a hint."""
     with open(path, "rb") as fh:
         raw = fh.read(HINT_MAX_BYTES)
-    return raw.decode("utf-8-sig", errors="replace").strip()
+    return strip_controls(raw.decode("utf-8-sig", errors="replace")).strip()
 
 
 def attach_late_hint(store: Store, path: Path, name: str) -> tuple[int | None, str | None]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.limits import MAX_CAROUSEL_ITEMS
 from bot.publish.errors import BadContent
 
 
@@ -50,11 +51,14 @@ class PreparedPost:
         return len(self.media) > 1
 
 
-def single_photo(post: PreparedPost) -> PreparedMedium:
-    """The one photo of a single-photo post; a refusal before anything is sent for what is not one yet."""
-    if post.is_carousel or post.first.kind != "photo":
-        raise BadContent("only single photos can be posted yet, not a carousel or a video")
-    return post.first
+def post_photos(post: PreparedPost) -> tuple[PreparedMedium, ...]:
+    """The photos of a post in order (one: a single photo; more: a carousel); a refusal before anything is sent for
+    what no publisher posts yet (a video) or Instagram never takes (more than MAX_CAROUSEL_ITEMS media)."""
+    if not 1 <= len(post.media) <= MAX_CAROUSEL_ITEMS:
+        raise BadContent(f"a post holds 1 to {MAX_CAROUSEL_ITEMS} photos, not {len(post.media)}")
+    if any(medium.kind != "photo" for medium in post.media):
+        raise BadContent("only photos can be posted yet, not a video")
+    return post.media
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,21 @@ class RecentMedia:
     url: str
 
 
+class OnContainer(Protocol):
+    """Told each container's id as Instagram names it: a carousel child's with its position, else the published one."""
+
+    def __call__(self, container_id: str, position: int | None = None) -> None: ...
+
+
 class Publisher(Protocol):
     """Where posts go. Implementations never retry a request on their own: the poster owns exactly-once.
 
     The contract, for every implementation:
     - each request-making step fails with a `PublishError` from `errors.step_error(Step.X, evidence, exc)`: the one
       table (bot.publish.outcome) decides from `Evidence(sent, refusal)`, never from a status code alone;
-    - `before_create()` is called right before the request that makes the post (configure, media_publish), and
-      only then: the poster records that the post may exist from that moment (a crash after it is unsettled);
+    - `before_create()` is called right before the request that makes the post (configure, configure_sidecar,
+      media_publish), and only then: the poster records that the post may exist from that moment (a crash after it
+      is unsettled); every request before it (uploads, a carousel's child containers) is safe to redo;
     - `recent_media` raises rather than answer [] when the feed cannot be read: an empty answer is read as "the
       account has no such post yet", which is only ever a reason to look again, never to resend.
     """
@@ -104,10 +115,11 @@ class Publisher(Protocol):
     posts_by_hand: bool  # the owner posts it (the caption is handed over whole: no hashtag comment)
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> PublishedMedia | Handover:
-        """Post `post` (its media already prepared) or hand it to the owner (`Handover`); raise `PublishError`
-        (decided per step) on failure. A publisher that makes a container before the post calls
-        `on_container(id)` the moment Instagram names it: the poster records it in the attempt."""
+                on_container: OnContainer | None = None) -> PublishedMedia | Handover:
+        """Post `post` (its media already prepared, a carousel when it has several) or hand it to the owner
+        (`Handover`); raise `PublishError` (decided per step) on failure. A publisher that makes containers before
+        the post calls `on_container(id)` for the one it publishes and `on_container(id, position)` for a carousel's
+        child, the moment Instagram names it: the poster records them in the attempt."""
         ...
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:

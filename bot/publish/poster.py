@@ -140,9 +140,15 @@ class Poster(Reconciling, FirstComments):
             unsettled.mark_sent(self.store, draft_id, now)
             self.store.checkpoint()  # in the database file itself: a lost -wal must not forget the attempt
 
-        def on_container(container_id: str) -> None:
-            # Committed before the post-making request, so the attempt names the container whatever happens next.
-            self.store.update("attempts", attempt_id, container_id=container_id)
+        def on_container(container_id: str, position: int | None = None) -> None:
+            # Committed before the post-making request, so the attempt names its containers whatever happens next:
+            # the published one on the attempt, a carousel's children in attempt_media by position.
+            if position is None:
+                self.store.update("attempts", attempt_id, container_id=container_id)
+                return
+            with self.store.tx() as db:
+                db.execute("INSERT OR REPLACE INTO attempt_media (attempt_id, position, container_id) VALUES (?, ?, ?)",
+                           (attempt_id, position, container_id))
 
         try:
             try:

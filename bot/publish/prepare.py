@@ -1,7 +1,8 @@
-"""The posted copy of a photo: upright, sRGB JPEG, aspect 4:5..1.91:1, at most 1440 px wide and 8 MB, no EXIF.
+"""The posted copies of a post's photos: upright, sRGB JPEG, aspect 4:5..1.91:1 (one ratio for a whole carousel), at
+most 1440 px wide and 8 MB, no EXIF; cached per draft, and staged for each publish attempt.
 
-When the photo must be cropped to fit, the frame keeps the detected pets' boxes inside it (centre otherwise);
-when even that cannot fit, the rest is padded rather than cutting a pet.
+Where each photo is cut is bot.publish.framing's: the owner's frame when set, else the pets kept inside (centred
+otherwise), padded rather than cutting a pet.
 """
 
 from __future__ import annotations
@@ -14,29 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.drafts.media import MAX_MEDIA, media_of, media_of_drafts
+from bot.drafts.media import MAX_MEDIA, draft_of_photo, media_of, media_of_drafts
 from bot.files import write_atomic
 from bot.ingest.filecheck import register_heif
 from bot.limits import MAX_BYTES, MAX_RATIO, MAX_WIDTH, MIN_RATIO
 from bot.publish.base import PreparedMedium, PreparedPost
 from bot.publish.errors import BadContent, ErrorKind, PublishError
+from bot.publish.framing import Box, Frame, Shot, carousel_ratio, frame_shot, plan_frame
 from bot.store.states import DraftStatus
 
+__all__ = ["MAX_BYTES", "MAX_RATIO", "MAX_WIDTH", "MIN_RATIO", "Frame", "PostPlan", "PreparedPhoto", "cached_copy",
+           "pet_boxes", "plan_frame", "post_plan", "prepare_photo", "prepare_waiting", "prepared_copy",
+           "prepared_key", "stage_post", "staged_files"]
+
 QUALITIES = (92, 88, 84, 80, 75, 70, 60, 50)
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Where to cut the upright original, and how large the canvas is after padding (in cut pixels)."""
-
-    crop: tuple[int, int, int, int]
-    canvas: tuple[int, int]
-
-    @property
-    def padded(self) -> bool:
-        return self.canvas != (self.crop[2] - self.crop[0], self.crop[3] - self.crop[1])
 
 
 @dataclass(frozen=True)
@@ -48,60 +40,10 @@ class PreparedPhoto:
     frame: Frame
 
 
-def plan_frame(width: int, height: int, boxes: Sequence[Sequence[float]] = ()) -> Frame:
-    """The crop (and padding) that brings a width x height picture within 4:5..1.91:1 keeping `boxes` inside."""
-    ratio = width / height
-    union = _union(boxes, width, height)
-    if MIN_RATIO <= ratio <= MAX_RATIO:
-        return Frame((0, 0, width, height), (width, height))
-    if ratio < MIN_RATIO:  # too tall: cut rows
-        keep = math.floor(width / MIN_RATIO)
-        lo, hi = (union[1], union[3]) if union else (None, None)
-        top, bottom = _window(height, keep, lo, hi)
-        cut_h = bottom - top
-        canvas_w = max(width, math.ceil(cut_h * MIN_RATIO))
-        return Frame((0, top, width, bottom), (canvas_w, cut_h))
-    keep = math.floor(height * MAX_RATIO)  # too wide: cut columns
-    lo, hi = (union[0], union[2]) if union else (None, None)
-    left, right = _window(width, keep, lo, hi)
-    cut_w = right - left
-    canvas_h = max(height, math.ceil(cut_w / MAX_RATIO))
-    return Frame((left, 0, right, height), (cut_w, canvas_h))
-
-
-def _window(total: int, keep: int, lo: int | None, hi: int | None) -> tuple[int, int]:
-    """A span of `keep` pixels out of `total` holding [lo, hi], centred on it; wider than `keep` if it must be."""
-    if lo is None or hi is None:
-        start = (total - keep) // 2
-        return start, start + keep
-    if hi - lo >= keep:
-        return lo, hi  # the pets need more than the ratio allows: keep them all, the caller pads
-    start = round((lo + hi) / 2 - keep / 2)
-    start = min(max(start, 0), total - keep)
-    start = min(start, lo)
-    start = max(start, hi - keep)
-    return start, start + keep
-
-
-def _union(boxes: Sequence[Sequence[float]], width: int, height: int) -> tuple[int, int, int, int] | None:
-    valid = []
-    for box in boxes:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in box)
-        except (TypeError, ValueError):
-            continue
-        x0, x1 = max(0.0, min(x0, x1)), min(float(width), max(x0, x1))
-        y0, y1 = max(0.0, min(y0, y1)), min(float(height), max(y0, y1))
-        if x1 > x0 and y1 > y0:
-            valid.append((x0, y0, x1, y1))
-    if not valid:
-        return None
-    return (math.floor(min(b[0] for b in valid)), math.floor(min(b[1] for b in valid)),
-            math.ceil(max(b[2] for b in valid)), math.ceil(max(b[3] for b in valid)))
-
-
-def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = ()) -> PreparedPhoto:
-    """Write the posted copy of `source` to `dest`. `boxes` are in the upright original's pixels [x0,y0,x1,y1]."""
+def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (), *, ratio: float | None = None,
+                  crop: Box | None = None) -> PreparedPhoto:
+    """Write the posted copy of `source` to `dest`. `boxes` (the pets) and `crop` (the owner's frame) are in the
+    upright original's pixels [x0,y0,x1,y1]; `ratio` is the carousel's (None: the photo's own, within the limits)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     register_heif()
@@ -110,7 +52,7 @@ def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (
             raw_w, raw_h = im.size
             orientation = im.getexif().get(0x0112, 1)
             upright = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
-            frame = plan_frame(*upright, boxes)
+            frame = frame_shot(Shot(*upright, tuple(boxes), crop), ratio)  # type: ignore[arg-type]
             cut_w = frame.crop[2] - frame.crop[0]
             scale = min(1.0, MAX_WIDTH / frame.canvas[0])
             # JPEG can decode at 1/2, 1/4, 1/8 size: a 50-megapixel photo need not be decoded whole to become 1440.
@@ -129,7 +71,7 @@ def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (
                                f"{exc.strerror}", error_class=type(exc).__name__) from None
         raise BadContent(f"the photo {source.name} cannot be read: {exc}") from None
     out_w = min(MAX_WIDTH, frame.canvas[0])
-    out_h = _height_for(out_w, frame.canvas)
+    out_h = _height_for(out_w, frame.canvas, ratio)
     content_w = max(1, round(cut_w * out_w / frame.canvas[0]))
     content_h = max(1, round((frame.crop[3] - frame.crop[1]) * out_h / frame.canvas[1]))
     content_w, content_h = min(content_w, out_w), min(content_h, out_h)
@@ -144,9 +86,10 @@ def prepare_photo(source: Path, dest: Path, boxes: Sequence[Sequence[float]] = (
     return PreparedPhoto(dest, out_w, out_h, len(data), frame)
 
 
-def _height_for(width: int, canvas: tuple[int, int]) -> int:
-    """The output height for `width`, rounded so the ratio stays inside Instagram's limits."""
-    height = max(1, round(width * canvas[1] / canvas[0]))
+def _height_for(width: int, canvas: tuple[int, int], ratio: float | None = None) -> int:
+    """The output height for `width` (at the carousel's `ratio` when given, so that every item has the same shape),
+    rounded so the ratio stays inside Instagram's limits."""
+    height = max(1, round(width / ratio if ratio else width * canvas[1] / canvas[0]))
     while width / height < MIN_RATIO:
         height -= 1
     while width / height > MAX_RATIO:
@@ -224,34 +167,89 @@ def _box(value: Any) -> Box | None:
     return None
 
 
-# -- the cached posted copy, made when the draft is created ----------------------------------------------------
+# -- the cached posted copies of a draft, made when the draft is created -----------------------------------------
 
 # Bump when prepare_photo's output changes, so every cached copy is made again.
-PREPARED_VERSION = "1"
+PREPARED_VERSION = "2"
+
+
+@dataclass(frozen=True)
+class PostPlan:
+    """How a draft's photos are prepared, in the post's order: each photo's framing facts and cache key, and the one
+    ratio of a carousel (None for a single photo, which keeps its own within the limits)."""
+
+    photo_ids: tuple[int, ...]
+    shots: tuple[Shot, ...]
+    ratio: float | None
+    keys: tuple[str, ...]
+
+    def index(self, photo_id: int) -> int:
+        return self.photo_ids.index(photo_id)
+
+
+def post_plan(store: Any, draft_id: int | None, photo_id: int | None = None) -> PostPlan:
+    """The plan of a draft's post (or of one photo in no draft). Every copy's key covers the whole media list in
+    order, each photo's file, pets' boxes and the owner's frame, and this module's version: adding, removing or
+    moving a photo, or a pet correction on any of them, can change the carousel's ratio, so every copy is made
+    again; nothing else makes one again."""
+    import hashlib
+
+    media = media_of(store, draft_id) if draft_id is not None else []
+    photo_ids = [m.photo_id for m in media] if media else [int(photo_id or 0)]
+    crops = {m.photo_id: m.crop for m in media}
+    shots, facts = [], []
+    for pid in photo_ids:
+        row = store.one("SELECT sha256, path, width, height FROM photos WHERE id = ?", (pid,))
+        sha = row["sha256"] if row else ""
+        width, height = _upright_size(store, row)
+        boxes = tuple(pet_boxes(store, pid))
+        shots.append(Shot(width, height, boxes, crops.get(pid)))
+        facts.append([sha, [list(b) for b in boxes], list(crops[pid]) if crops.get(pid) else None])
+    ratio = carousel_ratio(shots) if len(shots) > 1 else None
+    keys = tuple(hashlib.sha256(json.dumps([PREPARED_VERSION, i, ratio, facts]).encode()).hexdigest()[:16]
+                 for i in range(len(photo_ids)))
+    return PostPlan(tuple(photo_ids), tuple(shots), ratio, keys)
+
+
+def _upright_size(store: Any, row: Any) -> tuple[int, int]:
+    """A photo's size as shown (EXIF orientation applied): the library's record, else read from the file."""
+    if row is not None and (row["width"] or 0) > 0 and (row["height"] or 0) > 0:
+        return int(row["width"]), int(row["height"])
+    from PIL import Image, UnidentifiedImageError
+
+    source = store.abspath(row["path"]) if row is not None else None
+    try:
+        with Image.open(source) as im:  # type: ignore[arg-type]
+            w, h = im.size
+            return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+    except (OSError, TypeError, UnidentifiedImageError, ValueError):
+        return 1, 1  # unreadable: preparing it says so, on the draft
+
+
+def _plan_of_photo(store: Any, photo_id: int) -> PostPlan:
+    return post_plan(store, draft_of_photo(store, photo_id), photo_id)
 
 
 def prepared_key(store: Any, photo_id: int) -> tuple[str, list[Box]]:
-    """What the posted copy depends on (the file, the pets' boxes, this module's version), as a short key."""
-    import hashlib
-
-    sha = store.value("SELECT sha256 FROM photos WHERE id = ?", (photo_id,)) or ""
-    boxes = pet_boxes(store, photo_id)
-    digest = hashlib.sha256(json.dumps([PREPARED_VERSION, sha, boxes]).encode()).hexdigest()
-    return digest[:16], boxes
+    """The key of a photo's posted copy in its draft's post (`post_plan`), and the pets' boxes it keeps."""
+    plan = _plan_of_photo(store, photo_id)
+    i = plan.index(photo_id)
+    return plan.keys[i], list(plan.shots[i].boxes)
 
 
-def prepared_copy(store: Any, photo_id: int) -> Path:
-    """The posted copy of a photo, from data/prepared/cache/ or made now: byte for byte what publishing makes
-    from the same file and boxes. A pet correction changes the boxes and so the key: the copy is made again."""
+def prepared_copy(store: Any, photo_id: int, plan: PostPlan | None = None) -> Path:
+    """The posted copy of a photo as its draft posts it, from data/prepared/cache/ or made now: byte for byte what
+    publishing makes from the same files, boxes, frames and order (the key says when to make it again)."""
+    plan = plan or _plan_of_photo(store, photo_id)
     photo = store.photo(photo_id)
     source = store.abspath(photo["path"])
     if source is None or not source.is_file():
         raise BadContent(f"the photo file {photo['path']} is missing from the library")
-    key, boxes = prepared_key(store, photo_id)
-    dest = _cache_path(store, photo_id, key)
+    i = plan.index(photo_id)
+    dest = _cache_path(store, photo_id, plan.keys[i])
     if dest.is_file():
         return dest
-    prepare_photo(source, dest, boxes)
+    prepare_photo(source, dest, plan.shots[i].boxes, ratio=plan.ratio, crop=plan.shots[i].crop)
     for old in dest.parent.glob(f"{photo_id}-*.jpg"):
         if old != dest:
             old.unlink(missing_ok=True)
@@ -280,11 +278,14 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
                                    (DraftStatus.PENDING, DraftStatus.APPROVED, limit))]
     media = media_of_drafts(store, ids)
     for draft_id in ids:
-        for medium in media.get(draft_id, []):
-            if cached_copy(store, medium.photo_id) is not None:
+        if draft_id not in media:
+            continue
+        plan = post_plan(store, draft_id)
+        for photo_id, key in zip(plan.photo_ids, plan.keys, strict=True):
+            if _cache_path(store, photo_id, key).is_file():
                 continue
             try:
-                prepared_copy(store, medium.photo_id)
+                prepared_copy(store, photo_id, plan)
                 made += 1
             except (BadContent, PublishError) as exc:
                 logging.getLogger(__name__).warning("draft %s: no preview: %s", draft_id, exc)
@@ -296,9 +297,10 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
 def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: Sequence[str],
                folder: Path) -> PreparedPost:
     """The draft's media as the publisher posts them, in order: each medium's posted copy (the cached one the owner
-    reviewed, made again only if the file or the pets' boxes changed since) linked under `folder` to this attempt's
-    own name (`staged_files` finds them), so a pet correction during the upload cannot pull a file away. Each carries
-    its alt text from `alt_texts` (read with the caption, in the same order); the post names the pets it shows."""
+    reviewed, made again only if a file, the pets' boxes, a frame or the order changed since; a carousel's all at
+    one ratio) linked under `folder` to this attempt's own name (`staged_files` finds them), so a pet correction
+    during the upload cannot pull a file away. Each carries its alt text from `alt_texts` (read with the caption, in
+    the same order); the post names the pets it shows."""
     import os
     import shutil
 
@@ -307,11 +309,12 @@ def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: S
     from bot.vision.photo_pets import pets_in_photos
 
     media = media_of(store, draft_id)
+    plan = post_plan(store, draft_id)
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[PreparedMedium] = []
     try:
         for medium, alt in zip(media, alt_texts, strict=True):
-            cached = prepared_copy(store, medium.photo_id)
+            cached = prepared_copy(store, medium.photo_id, plan)
             path = folder / _staged_name(draft_id, nonce, medium.position)
             path.unlink(missing_ok=True)
             try:

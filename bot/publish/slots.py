@@ -129,7 +129,13 @@ def planned(store: Store, config: Config, draft_id: int, now: datetime | None = 
     asked = timeutil.parse(row["scheduled_for"])
     if asked is not None and asked <= now:
         asked = None  # its time has passed: it waits in the queue like any other
-    found = next((u for u in SlotBook(store, config).upcoming(now, PLAN_SLOTS) if u.draft_id == draft_id), None)
+    book = SlotBook(store, config)
+    count = PLAN_SLOTS
+    if asked is not None:
+        # An asked time past the usual look-ahead: plan every slot up to it, so the draft is seen at its own time
+        # (or moved for the true reason) rather than lost beyond the window.
+        count = max(count, len(schedule.slot_times(config.schedule, now, asked)) + len(book.at_drafts(now)) + 1)
+    found = next((u for u in book.upcoming(now, count) if u.draft_id == draft_id), None)
     at = found.slot.fire_at if found else None
     moved = ""
     if asked is not None and at != asked:

@@ -30,6 +30,28 @@ class DatabaseLost(PawpostError):
     """The database is missing or empty while the library holds photos: starting would forget every post."""
 
 
+class DatabaseDamaged(PawpostError):
+    """SQLite's quick_check found damage: the owner should restore, and no backup is taken of it."""
+
+
+def damage(db: sqlite3.Connection) -> str | None:
+    """SQLite's quick_check (every page and b-tree, no index-to-table cross-check) as one line: None when the
+    database is whole, else the first problems it names."""
+    try:
+        found = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if found == ["ok"]:
+        return None
+    lines = [line.strip() for text in found for line in text.splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith("***"))
+
+
+def damaged_sentence(path: Path, problem: str) -> str:
+    return (f"the database {path} is damaged (quick_check: {problem}); stop pawpost and run 'pawpost restore' to "
+            "bring back the newest good backup (the damaged file is kept aside)")
+
+
 @dataclass(frozen=True)
 class Backup:
     path: Path
@@ -91,6 +113,10 @@ def take_if_due(db: sqlite3.Connection, data_dir: Path) -> Path | None:
     newest = next((b for b in backups(data_dir) if b.kind == "daily"), None)
     if newest is not None and timeutil.now() - newest.taken_at < DAILY:
         return None
+    # A damaged copy would push a good daily backup out of the seven kept.
+    problem = damage(db)
+    if problem:
+        raise DatabaseDamaged(damaged_sentence(Path(data_dir) / "pawpost.db", problem))
     if not db.execute("SELECT EXISTS (SELECT 1 FROM photos) OR EXISTS (SELECT 1 FROM pet_references)").fetchone()[0]:
         return None
     return take(db, data_dir, "daily")

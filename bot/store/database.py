@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 _last_opened: Path | None = None  # the database this process opened last, named in errors met later
 
 BUSY_TIMEOUT_MS = 60_000
+
+# A failing daily backup is tried (and said) again after this pause, doubling each time up to the maximum.
+BACKUP_RETRY_FIRST = 10 * 60.0
+BACKUP_RETRY_MAX = 6 * 3600.0
+_backup_failing: dict[str, tuple[float, float]] = {}  # database path -> (monotonic time of the next try, pause)
 
 PHOTO_STATES = [s.value for s in PhotoStatus]
 DRAFT_STATES = [s.value for s in DraftStatus]
@@ -57,13 +63,25 @@ class Store:
             self.backup_if_due()
 
     def backup_if_due(self) -> None:
-        """The daily backup (every process checks on opening; the daemon also now and then while it runs)."""
+        """The daily backup (every process checks on opening; the daemon also now and then while it runs).
+
+        One that fails (a full disk) is said once, then tried and said again only after a pause that doubles up to
+        BACKUP_RETRY_MAX, not on every check of the daemon."""
         if self.read_only:
+            return
+        key = str(self.path)
+        retry_at, pause = _backup_failing.get(key, (0.0, 0.0))
+        if time.monotonic() < retry_at:
             return
         try:
             backup.take_if_due(self.db, self.data_dir)
-        except (OSError, sqlite3.Error) as exc:  # a backup must never stop the work; doctor shows its age
-            log.warning("the daily backup of %s could not be taken: %s", self.path, exc)
+        except (OSError, sqlite3.Error, backup.DatabaseDamaged) as exc:  # never stops the work; doctor shows its age
+            pause = min(BACKUP_RETRY_MAX, pause * 2) if pause else BACKUP_RETRY_FIRST
+            _backup_failing[key] = (time.monotonic() + pause, pause)
+            log.warning("the daily backup of %s could not be taken: %s (tried again in %d minutes)", self.path, exc,
+                        round(pause / 60))
+        else:
+            _backup_failing.pop(key, None)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so every write transaction is IMMEDIATE
@@ -256,6 +274,12 @@ class Store:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                     (key, json.dumps(value), timeutil.iso(timeutil.now())),
                 )
+
+    def damage(self) -> str | None:
+        """One line for the owner when SQLite's quick_check finds the database damaged (with what to do), else
+        None: `run` refuses to start on it, `status` says it, the daily backup is not taken of it."""
+        problem = backup.damage(self.db)
+        return backup.damaged_sentence(self.path, problem) if problem else None
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database file now: what was just committed then survives the loss of

@@ -10,18 +10,20 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.errors import PawpostError
+from bot.errors import ChangedMeanwhile, PawpostError
 from bot.store.database import Store
 from bot.web.app import site_of
-from bot.web.auth import COOKIE, use_login_token
+from bot.web.auth import COOKIE, end_session, session_version, use_login_token
 from bot.web.pages import client_address, too_many
 
 
-def _back(request: Request, form: FormData, flash: str) -> Response:
-    """Back to the page the form was on (a local path only: never an open redirect)."""
+def _back(request: Request, form: FormData, flash: str, anchor: str | None = None) -> Response:
+    """Back to the page the form was on (a local path only: never an open redirect), at `anchor` when given."""
     to = str(form.get("next") or "/")
     if not to.startswith("/") or to.startswith("//") or "\\" in to:
         to = "/"
+    if anchor:
+        to = to.partition("#")[0] + "#" + anchor
     return site_of(request).redirect(request, to, flash)
 
 
@@ -73,7 +75,8 @@ async def approve(request: Request, form: FormData) -> Response:
         if alt is not None and alt != (view.alt_text or "").strip():
             choice["alt_text"] = alt
         # The page's caption field shows every hashtag, as the editor does: what the owner approves is posted as is.
-        done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False, **choice)
+        done = approve_draft(store, site.config, draft_id, at=at, add_hashtags=False,
+                             expect_version=_text(form, "version"), **choice)
         if at is None and done.scheduled_for:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)
@@ -82,7 +85,19 @@ async def approve(request: Request, form: FormData) -> Response:
         return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
                                                  else "for the next free slot")
 
-    return _back(request, form, await site.run(run))
+    return await _unless_changed(request, form, run)
+
+
+async def _unless_changed(request: Request, form: FormData, run: Any) -> Response:
+    """Run a caption or approve action; a draft changed since the page showed it gets a page with both texts
+    (409), and nothing is saved."""
+    site = site_of(request)
+    try:
+        line = await site.run(run)
+    except ChangedMeanwhile as exc:
+        return site.render(request, "changed.html", 409, draft_id=exc.draft_id, status=exc.status, theirs=exc.caption,
+                           yours=_text(form, "caption"))
+    return _back(request, form, line)
 
 
 async def caption(request: Request, form: FormData) -> Response:
@@ -90,24 +105,27 @@ async def caption(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
-        from bot.drafts.actions import choose, edit, get_draft, set_alt_text
+        from bot.drafts.actions import check_version, choose, edit, set_alt_text
 
-        view = get_draft(store, draft_id)
-        choice = caption_choice(view, form)
-        alt = _text(form, "alt_text")
-        said = []
-        if alt is not None and alt != (view.alt_text or "").strip():
-            set_alt_text(store, draft_id, alt)
-            said.append("alt text saved")
-        if "candidate" in choice:
-            choose(store, draft_id, choice["candidate"])
-            return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(f"; {x}" for x in said)
-        if "caption" in choice:
-            edit(store, site.config, draft_id, choice["caption"])
-            return f"Draft {draft_id}: caption saved" + "".join(f"; {x}" for x in said)
+        # One transaction: the version the page showed is checked once, before either write.
+        with store.tx():
+            view = check_version(store, draft_id, _text(form, "version"))
+            choice = caption_choice(view, form)
+            alt = _text(form, "alt_text")
+            said = []
+            if alt is not None and alt != (view.alt_text or "").strip():
+                set_alt_text(store, draft_id, alt)
+                said.append("alt text saved")
+            if "candidate" in choice:
+                choose(store, draft_id, choice["candidate"])
+                return f"Draft {draft_id}: candidate {choice['candidate']} is the caption" + "".join(
+                    f"; {x}" for x in said)
+            if "caption" in choice:
+                edit(store, site.config, draft_id, choice["caption"])
+                return f"Draft {draft_id}: caption saved" + "".join(f"; {x}" for x in said)
         return f"Draft {draft_id}: " + ("; ".join(said) if said else "caption unchanged")
 
-    return _back(request, form, await site.run(run))
+    return await _unless_changed(request, form, run)
 
 
 async def reject(request: Request, form: FormData) -> Response:
@@ -201,6 +219,79 @@ async def posted(request: Request, form: FormData) -> Response:
     return _back(request, form, await site.run(run))
 
 
+async def media(request: Request, form: FormData) -> Response:
+    """A change to the post's photos: move one left or right, remove it, or add one the shoot offers (`op`, and
+    `photo` its id); the same services as 'pawpost drafts media ID ...'. Back at the photo it was about."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    op, photo_id = str(form.get("op") or ""), _photo(form)
+
+    def run(store: Store) -> str:
+        from bot.drafts.editing import add_photo, move_photo, remove_photo
+        from bot.drafts.media import media_of
+        from bot.errors import NotInDraft
+
+        if op in ("left", "right"):
+            places = [m.photo_id for m in media_of(store, draft_id)]
+            if photo_id not in places:
+                raise NotInDraft(draft_id, photo_id)
+            to = places.index(photo_id) + (-1 if op == "left" else 1)
+            change = move_photo(store, draft_id, photo_id, to)
+            what = f"photo {photo_id} moved to place {to + 1}"
+        elif op == "remove":
+            change = remove_photo(store, draft_id, photo_id)
+            what = f"photo {photo_id} removed"
+        elif op == "add":
+            change = add_photo(store, draft_id, photo_id)
+            what = f"photo {photo_id} added"
+        else:
+            raise PawpostError(f"unknown change {op!r}: move left or right, remove, or add a photo")
+        return media_said(change, what)
+
+    return _back(request, form, await site.run(run), anchor=f"photo-{draft_id}-{photo_id}")
+
+
+async def split(request: Request, form: FormData) -> Response:
+    """A photo out into a draft of its own, whose caption candidates are written at once (when the models can be
+    had; else it waits, with a note, for its Regenerate button)."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    photo_id = _photo(form)
+
+    def run(store: Store) -> str:
+        from bot.drafts.editing import split_photo
+        from bot.drafts.regenerate import regenerate as regenerate_draft
+
+        change = split_photo(store, draft_id, photo_id)
+        said = media_said(change, f"photo {photo_id} is now draft {change.new_draft}")
+        try:
+            with site.using_models():
+                d = regenerate_draft(store, site.config, site.captioner(), change.new_draft, vision=site.vision())
+        except PawpostError as exc:
+            return f"{said}. Its captions are not written yet: {exc}"
+        return f"{said}, with {len(d.candidates)} caption candidate(s)"
+
+    return _back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
+
+
+def media_said(change: Any, what: str) -> str:
+    """One line for the flash: what changed, and what the owner may need to do next."""
+    d = change.draft
+    said = f"Draft {d.id}: {what}"
+    if change.unapproved:
+        said += "; it is pending again, approve it once more"
+    if change.caption_may_not_fit:
+        said += f"; the caption may no longer fit ({change.pets_changed}): regenerate it"
+    return said
+
+
+def _photo(form: FormData) -> int:
+    value = _text(form, "photo")
+    if value is None or not value.isdigit():
+        raise PawpostError("pick a photo first")
+    return int(value)
+
+
 async def login(request: Request) -> Response:
     """Spend a one-time login token; failures count against the client, and too many lock it out for a while."""
     site = site_of(request)
@@ -217,13 +308,16 @@ async def login(request: Request) -> Response:
                 "This login link is wrong or has already been used.")
         return site.message(request, 403, "Login refused", text,
                             "Run 'pawpost web --url' on the server for a fresh link (each one works once).")
-    cookie, _ = site.sessions.issue()
+    cookie, _ = site.sessions.issue(version=await site.run(session_version))
     response = site.redirect(request, "/", "Logged in")
     site.set_session(request, response, cookie)
     return response
 
 
 async def logout(request: Request, form: FormData) -> Response:
-    response = site_of(request).redirect(request, "/", None)
+    """Ends the session on the server too: a copy of the cookie kept elsewhere no longer works."""
+    site = site_of(request)
+    await site.run(end_session, request.state.session)
+    response = site.redirect(request, "/", None)
     response.delete_cookie(COOKIE, path="/")
     return response

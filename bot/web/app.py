@@ -28,7 +28,7 @@ from bot.drafts.review import is_loopback, login_required
 from bot.errors import NotFound, PawpostError
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
-from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret
+from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret, session_ended, session_version
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,19 @@ class Site:
             host = (request.headers.get("host") or "").strip("[]")
         return is_loopback(host)
 
+    async def read_session(self, request: Request) -> tuple[Session | None, str]:
+        """The request's session, or None and why ('missing', 'invalid', 'expired', or 'ended': logged out or
+        revoked on the server, which is asked on every request)."""
+        session, why = self.sessions.read(request.cookies.get(COOKIE))
+        if session is not None and await self.run(session_ended, session):
+            return None, "ended"
+        return session, why
+
     def refuse_session(self, request: Request, why: str) -> Response:
         hint = "Run 'pawpost web --url' on the server and open the link it prints (it works once)."
+        if why == "ended":
+            return self.message(request, 401, "You are logged out",
+                                "This login was ended (a logout, or 'pawpost web --url --revoke-all').", hint)
         if why == "expired":
             return self.message(request, 401, "Your session has expired", "Log in again to keep reviewing.", hint)
         if why == "invalid":
@@ -181,12 +192,12 @@ def page(handler: Handler) -> Handler:
         if not site.host_ok(request):
             return site.message(request, 400, "Unknown host name", "Open the review site by its own address.",
                                 "Use http://127.0.0.1 or http://localhost.")
-        session, why = site.sessions.read(request.cookies.get(COOKIE))
+        session, why = await site.read_session(request)
         issued = None
         if session is None:
             if site.login:
                 return site.refuse_session(request, why)
-            issued, session = site.sessions.issue()
+            issued, session = site.sessions.issue(version=await site.run(session_version))
         request.state.session = session
         response = await guarded(request, lambda: handler(request))
         if issued:
@@ -203,7 +214,7 @@ def action(handler: ActionHandler) -> Handler:
         site = site_of(request)
         if not site.host_ok(request):
             return site.message(request, 400, "Unknown host name", "Open the review site by its own address.")
-        session, why = site.sessions.read(request.cookies.get(COOKIE))
+        session, why = await site.read_session(request)
         if session is None and site.login:
             return site.refuse_session(request, why)
         form = await request.form()

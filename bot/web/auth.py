@@ -1,20 +1,23 @@
 """The review site's locks: the secret in data/ (0600), one-time login links, signed session cookies, CSRF
 tokens bound to the session, and a limit on failed logins.
 
-Login links live in the database (the CLI that prints one and the server that accepts it are two processes);
-sessions are stateless signed cookies, so a new secret (delete data/web-secret) logs every browser out.
+Login links live in the database (the CLI that prints one and the server that accepts it are two processes).
+Sessions are signed cookies checked against the database on every request: a logout ends its own session there,
+`pawpost web --url --revoke-all` raises the session version so every older cookie ends, and a new secret (delete
+data/web-secret) logs every browser out too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +98,12 @@ def login_link(config: Any, store: Store) -> str:
 class Session:
     nonce: str
     expires: float
+    version: int = 0  # the session version it was issued under (ended when the database's is higher)
 
 
 class Sessions:
-    """Signed session cookies: '<expiry>.<nonce>.<hmac>'. The CSRF token is an HMAC of the session's nonce."""
+    """Signed session cookies: '<expiry>.<version>.<nonce>.<hmac>'. The CSRF token is an HMAC of the session's
+    nonce."""
 
     def __init__(self, secret: bytes, days: float) -> None:
         self.secret = secret
@@ -107,30 +112,67 @@ class Sessions:
     def _sign(self, text: str) -> str:
         return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, now: float | None = None) -> tuple[str, Session]:
-        session = Session(secrets.token_hex(16), (now or time.time()) + self.seconds)
-        body = f"{int(session.expires)}.{session.nonce}"
+    def issue(self, now: float | None = None, version: int = 0) -> tuple[str, Session]:
+        session = Session(secrets.token_hex(16), (now or time.time()) + self.seconds, version)
+        body = f"{int(session.expires)}.{session.version}.{session.nonce}"
         return f"{body}.{self._sign(body)}", session
 
     def read(self, cookie: str | None, now: float | None = None) -> tuple[Session | None, str]:
-        """The session in a cookie, or None and why: 'missing', 'invalid' or 'expired'."""
+        """The session in a cookie, or None and why: 'missing', 'invalid' or 'expired'. Whether the server ended
+        it is `session_ended`'s question (it needs the database)."""
         if not cookie:
             return None, "missing"
         parts = cookie.split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
+        if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
             return None, "invalid"
-        body = f"{parts[0]}.{parts[1]}"
-        if not hmac.compare_digest(self._sign(body), parts[2]):
+        body = ".".join(parts[:3])
+        if not hmac.compare_digest(self._sign(body), parts[3]):
             return None, "invalid"
         if int(parts[0]) <= (now or time.time()):
             return None, "expired"
-        return Session(parts[1], float(parts[0])), ""
+        return Session(parts[2], float(parts[0]), int(parts[1])), ""
 
     def csrf(self, session: Session) -> str:
         return self._sign(f"csrf|{session.nonce}")
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf(session), str(token))
+
+
+def session_version(store: Store) -> int:
+    """The version new sessions are issued under; raising it ends every session issued before."""
+    return int(store.get(keys.WEB_SESSION_VERSION, 0) or 0)
+
+
+def session_ended(store: Store, session: Session) -> bool:
+    """Whether the server ended this session: it was logged out, or every session was revoked since it began."""
+    if session.version != session_version(store):
+        return True
+    return store.get(keys.WEB_SESSION_ENDED.format(session.nonce)) is not None
+
+
+def end_session(store: Store, session: Session) -> None:
+    """Log one session out for good (its cookie stays refused until it would have expired anyway)."""
+    now = timeutil.now()
+    with store.tx():
+        for row in store.all("SELECT key, value FROM kv WHERE key LIKE ?", (keys.WEB_SESSION_ENDED.format("%"),)):
+            try:
+                gone = timeutil.parse(json.loads(row["value"])) <= now
+            except (TypeError, ValueError):
+                gone = True
+            if gone:  # past its cookie's own expiry: nothing to remember
+                store.put(row["key"], None)
+        store.put(keys.WEB_SESSION_ENDED.format(session.nonce),
+                  timeutil.iso(datetime.fromtimestamp(session.expires, UTC)))
+
+
+def end_all_sessions(store: Store) -> int:
+    """Every session of the review site ends now (`pawpost web --url --revoke-all`); returns the new version."""
+    with store.tx():
+        version = session_version(store) + 1
+        store.put(keys.WEB_SESSION_VERSION, version)
+        store.db.execute("DELETE FROM kv WHERE key LIKE ?", (keys.WEB_SESSION_ENDED.format("%"),))
+    return version
 
 
 class LoginLimiter:

@@ -30,10 +30,12 @@ def _pet_names(store: Store, config: Any) -> list[str]:
 
 
 def _image_versions(store: Store, cards: list[Any]) -> dict[int, str]:
-    """A cache-busting version per card's image: it changes when the posted copy would change."""
+    """A cache-busting version per photo a card shows (its media and the shoot's offers), by photo id: it changes
+    when the posted copy would change."""
     from bot.publish.prepare import prepared_key
 
-    return {c.id: prepared_key(store, c.draft.photo_id)[0] for c in cards}
+    ids = {m.photo_id for c in cards for m in [*c.media, *c.offered]}
+    return {photo_id: prepared_key(store, photo_id)[0] for photo_id in ids}
 
 
 async def queue(request: Request) -> Response:
@@ -82,9 +84,36 @@ async def image(request: Request) -> Response:
         except (BadContent, PublishError) as exc:
             return str(exc)
 
-    path = await site.run(load)
+    return _jpeg(request, await site.run(load))
+
+
+async def photo_image(request: Request) -> Response:
+    """The posted copy of one photo a draft's card shows: one of its media, or a shot its shoot offers to add.
+    The photo id from the URL is only ever looked up among those."""
+    site = site_of(request)
+    draft_id, photo_id = request.path_params["draft_id"], request.path_params["photo_id"]
+
+    def load(store: Store) -> Any:
+        from bot.drafts.editing import offered
+        from bot.drafts.media import media_of
+        from bot.errors import NotInDraft
+        from bot.publish.errors import BadContent, PublishError
+        from bot.publish.prepare import prepared_copy
+
+        if photo_id not in [m.photo_id for m in media_of(store, draft_id)] and photo_id not in [
+                o.photo_id for o in offered(store, draft_id)]:
+            raise NotInDraft(draft_id, photo_id)
+        try:
+            return prepared_copy(store, photo_id)
+        except (BadContent, PublishError) as exc:
+            return str(exc)
+
+    return _jpeg(request, await site.run(load))
+
+
+def _jpeg(request: Request, path: Any) -> Response:
     if isinstance(path, str):
-        return site.message(request, 404, "No image", path)
+        return site_of(request).message(request, 404, "No image", path)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 

@@ -25,6 +25,7 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/", page(pages.queue)),
         Route("/drafts/{draft_id:int}", page(pages.draft)),
         Route("/drafts/{draft_id:int}/image", page(pages.image)),
+        Route("/drafts/{draft_id:int}/photos/{photo_id:int}/image", page(pages.photo_image)),
         Route("/schedule", page(pages.schedule)),
         Route("/posted", page(pages.posted)),
         Route("/status", page(pages.status)),
@@ -38,6 +39,8 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:int}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:int}/schedule", action(actions.schedule), methods=["POST"]),
         Route("/drafts/{draft_id:int}/posted", action(actions.posted), methods=["POST"]),
+        Route("/drafts/{draft_id:int}/media", action(actions.media), methods=["POST"]),
+        Route("/drafts/{draft_id:int}/media/split", action(actions.split), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
     ]

@@ -22,9 +22,12 @@ def make_server(config: Config, *, login: bool | None = None, models: Any = None
     from bot.web.routes import create_app
 
     host, port = split_listen(config.web.listen)
-    # proxy_headers: behind a reverse proxy on this machine, https (X-Forwarded-Proto) makes the cookie Secure.
     app = create_app(config, login=login, models=models)
-    settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
+    # Forwarded headers only from web.trusted_proxies (none by default): otherwise any local client could claim
+    # another address (and dodge the failed-login limit). Behind a trusted proxy, https makes the cookie Secure.
+    trusted = [str(network) for network in config.web.trusted_proxies]
+    settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                              proxy_headers=bool(trusted), forwarded_allow_ips=list(trusted) or None,
                               server_header=False)
     return uvicorn.Server(settings)
 

@@ -42,6 +42,14 @@ def test_plain_lines_carry_a_utc_timestamp_and_the_level(logfile: Any) -> None:
     assert line[:20].endswith("Z") and line[10] == "T"
 
 
+def test_a_stored_name_with_an_escape_sequence_is_logged_neutralised(logfile: Any) -> None:
+    stream, path = logfile
+    setup(0, stream)
+    logging.getLogger("bot.ingest.intake").warning("photo %s: quarantined", "IMG_1\x1b[2J\x9b.jpg")
+    (line,) = written(stream, path)
+    assert line.endswith("photo IMG_1\\x1b[2J\\x9b.jpg: quarantined") and "\x1b" not in line
+
+
 def test_under_journald_each_line_has_a_priority_and_no_timestamp(logfile: Any,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     stream, path = logfile

@@ -1,21 +1,21 @@
 """The by-hand publisher (the config calls it notify; safe mode for any account): pawpost never logs in to Instagram.
 
-At the slot it sends the prepared photo and the caption to the owner through [notify] urls (Apprise); the owner posts
-it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the draft page's button. Until then the draft
-is unsettled, waiting for the owner. A notification that cannot be sent is "not sent": approved again, retried.
+At the slot it sends the prepared photos (every one of a carousel, in order) and the caption to the owner through
+[notify] urls (Apprise); the owner posts it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the
+draft page's button. Until then the draft is unsettled, waiting for the owner. A notification that cannot be sent is
+"not sent": approved again, retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bot.check import Check
 from bot.config import Config
 from bot.notifications import Message, Sender
-from bot.publish.base import Handover, PreparedPost, RecentMedia, single_photo
+from bot.publish.base import Handover, OnContainer, PreparedMedium, PreparedPost, RecentMedia, post_photos
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Step
 from bot.publish.publishers.registry import Ask, PublisherKind
@@ -34,12 +34,21 @@ def confirm_hint(config: Config, draft_id: int | None) -> str:
     return f"run '{command}'"
 
 
-def handover_message(config: Config, draft_id: int | None, caption: str, alt_text: str, photo: Path) -> Message:
+def handover_message(config: Config, draft_id: int | None, caption: str,
+                     photos: Sequence[PreparedMedium]) -> Message:
+    """The post handed to the owner: the caption, each photo's alt text, and every photo attached in the post's
+    order."""
     lines = [caption, ""]
-    if alt_text:
-        lines.append(f"Alt text (Advanced settings > Accessibility): {alt_text}")
-    lines.append(f"Post the attached photo with this caption on Instagram, then {confirm_hint(config, draft_id)}.")
-    return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines), attach=(str(photo),))
+    several = len(photos) > 1
+    for n, photo in enumerate(photos, start=1):
+        if photo.alt_text:
+            which = f" of photo {n}" if several else ""
+            lines.append(f"Alt text{which} (Advanced settings > Accessibility): {photo.alt_text}")
+    what = (f"the {len(photos)} attached photos as one carousel, in the order attached," if several
+            else "the attached photo")
+    lines.append(f"Post {what} with this caption on Instagram, then {confirm_hint(config, draft_id)}.")
+    return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines),
+                   attach=tuple(str(photo.path) for photo in photos))
 
 
 class ByHandPublisher:
@@ -54,14 +63,14 @@ class ByHandPublisher:
                                        config.notify.timeout_seconds)
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> Handover:
+                on_container: OnContainer | None = None) -> Handover:
         # No before_create: nothing is posted by this request. A notification lost to a crash is sent again, which
         # only costs the owner a second message.
-        photo = single_photo(post)
+        photos = post_photos(post)
         draft_id = post.draft_id
-        if not self.sender.send(handover_message(self.config, draft_id, post.caption, photo.alt_text, photo.path)):
+        if not self.sender.send(handover_message(self.config, draft_id, post.caption, photos)):
             raise step_error(Step.CREATE, Evidence(sent=False), None, error_class="NotificationFailed",
-                             message="the photo could not be sent to you through notify.urls (see the log)")
+                             message="the post could not be sent to you through notify.urls (see the log)")
         return Handover(f"sent to you to post by hand; {confirm_hint(self.config, draft_id)}")
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:

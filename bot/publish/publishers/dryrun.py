@@ -1,4 +1,5 @@
-"""The dry-run publisher: each post becomes data/outbox/<time>-<draft id>.jpg plus a .json record.
+"""The dry-run publisher: each post becomes data/outbox/<time>-<draft id>.jpg (a carousel: a folder of that name
+holding 01.jpg, 02.jpg, ... in the post's order) plus a .json record.
 
 It needs no account, so a newcomer can run pawpost end to end; `recent_media` reads the outbox back so the
 exactly-once reconcile works here exactly as it does against Instagram.
@@ -7,7 +8,10 @@ exactly-once reconcile works here exactly as it does against Instagram.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +21,10 @@ from bot import timeutil
 from bot.check import Check
 from bot.config import Config
 from bot.files import write_atomic
-from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
+from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
 from bot.publish.publishers.registry import Ask, PublisherKind
+
+log = logging.getLogger(__name__)
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
@@ -29,43 +35,52 @@ class DryRunPublisher:
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = Path(outbox)
+        self._tidied = False
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
-        photo = single_photo(post)
+                on_container: OnContainer | None = None) -> PublishedMedia:
+        photos = post_photos(post)
         now = timeutil.now()
         stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{post.draft_id}"
         if (self.outbox / f"{stem}.json").exists():
             stem += f"-{post.nonce[:8]}"
         code = "".join(secrets.choice(_ALPHABET) for _ in range(11))
         media_id = f"dry{secrets.randbelow(10**18):018d}"
-        image = self.outbox / f"{stem}.jpg"
         self.outbox.mkdir(parents=True, exist_ok=True)
-        # The image first, the record last: the record is what makes the post exist (recent_media reads it).
-        write_atomic(image, photo.path.read_bytes())
+        # The files first, the record last: the record is what makes the post exist (recent_media reads it).
+        if post.is_carousel:
+            files = [Path(stem) / f"{n:02d}.jpg" for n in range(1, len(photos) + 1)]
+            shown = self.outbox / stem
+        else:
+            files = [Path(f"{stem}.jpg")]
+            shown = self.outbox / files[0]
+        for name, photo in zip(files, photos, strict=True):
+            write_atomic(self.outbox / name, photo.path.read_bytes())
         if before_create is not None:
             before_create()
         record = {
             "draft_id": post.draft_id,
             "caption": post.caption,
             "pets": list(post.pets),
-            "alt_text": photo.alt_text,
+            "alt_text": photos[0].alt_text,
             "media_id": media_id,
             "media_code": code,
             "nonce": post.nonce,
             "posted_at": timeutil.iso(now),
-            "image": image.name,
+            "image": files[0].as_posix(),  # the cover: the one photo of a single post, a carousel's first
+            "media": [{"file": name.as_posix(), "alt_text": photo.alt_text}
+                      for name, photo in zip(files, photos, strict=True)],
             "comments": [],
         }
         self._write(self.outbox / f"{stem}.json", record)
-        return PublishedMedia(media_id=media_id, code=code, url=image.resolve().as_uri())
+        return PublishedMedia(media_id=media_id, code=code, url=shown.resolve().as_uri())
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
         records = sorted(self._records(), key=lambda r: (r[1].get("posted_at") or "", r[0].name), reverse=True)
         return [
             RecentMedia(media_id=r["media_id"], code=r["media_code"], caption=r.get("caption") or "",
                         taken_at=timeutil.parse(r.get("posted_at")),
-                        url=(self.outbox / r.get("image", "")).resolve().as_uri())
+                        url=_shown(self.outbox, r).resolve().as_uri())
             for _, r in records[:count]
         ]
 
@@ -81,7 +96,11 @@ class DryRunPublisher:
         return next((c["id"] for c in record.get("comments", []) if same_caption(c["text"], text)), None)
 
     def maintain(self, now: datetime) -> None:
-        return None
+        """Once per start: remove what a post killed half-way left in the outbox (the poster calls this holding the
+        posting lock, so no other process is writing a post now)."""
+        if not self._tidied:
+            self._tidied = True
+            tidy_outbox(self.outbox)
 
     def close(self) -> None:
         return None
@@ -108,6 +127,40 @@ class DryRunPublisher:
     @staticmethod
     def _write(path: Path, record: dict[str, Any]) -> None:
         write_atomic(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+
+
+def _shown(outbox: Path, record: dict[str, Any]) -> Path:
+    """What a post's link opens: the image of a single photo, the folder of a carousel."""
+    media = record.get("media")
+    if isinstance(media, list) and len(media) > 1:
+        return outbox / Path(str(record.get("image", ""))).parent
+    return outbox / str(record.get("image", ""))
+
+
+# A post's own files: '<time>-<draft id>[-<nonce>]' plus a suffix (or none, for a folder).
+_POST_STEM = re.compile(r"\d{8}T\d{6}Z-\d+(-[0-9a-f]+)?")
+
+
+def tidy_outbox(outbox: Path) -> list[str]:
+    """Remove half-written temp files and media whose record (.json) was never written: the record is what makes a
+    post exist, so media without one belong to a post that was not made. Returns the names removed."""
+    removed: list[str] = []
+    if not outbox.is_dir():
+        return removed
+    names = {p.name for p in outbox.iterdir()}
+    for path in outbox.iterdir():
+        stem = path.name.split(".", 1)[0] if not path.name.startswith(".") else ""
+        temp = path.name.startswith(".") and path.name.endswith(".tmp")
+        orphan = bool(_POST_STEM.fullmatch(stem)) and path.suffix != ".json" and f"{stem}.json" not in names
+        if not (temp or orphan):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+        log.info("outbox: removed %s, left by a post that did not finish", path.name)
+    return removed
 
 
 def _doctor_checks(config: Config) -> Iterator[Check]:

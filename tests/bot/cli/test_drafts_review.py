@@ -139,3 +139,13 @@ def test_review_says_what_went_wrong_and_asks_again(home: Path, store) -> None:
     assert "--candidate must be 1 to 2" in result.output and "'x'?" in result.output
     assert store.draft(draft_id)["status"] == "pending"
     assert "0 approved, 0 rejected, 1 skipped" in result.output
+
+
+def test_list_json_has_the_original_file_name(home: Path, store) -> None:
+    add(store, 11, "holiday/IMG_0777.HEIC", ["Beach day"])
+
+    result = run_cli("drafts", "list", "--json", config=home / "pawpost.toml")
+
+    assert result.returncode == 0, result.stderr
+    [item] = json.loads(result.stdout)
+    assert item["source_name"] == "holiday/IMG_0777.HEIC"

@@ -72,6 +72,11 @@ def test_pets_commands_refuse_an_image_ingest_would_refuse(home: Path, bombs: di
     assert "over ingest.max_megapixels = 120" in line and str(bombs[name]) in line
 
 
+def test_a_bomb_over_pillows_own_guard_is_named_with_its_dimensions(home: Path, bombs: dict[str, Path]) -> None:
+    line = _one_line(run_cli("pets", "identify", str(bombs["bomb"]), config=home / "pawpost.toml"))
+    assert "20000×20000 (400 megapixels)" in line, line
+
+
 def test_the_owner_can_raise_the_limit_for_pets_commands_too(tmp_path: Path, bombs: dict[str, Path]) -> None:
     from bot.errors import PawpostError
     from bot.vision.images import open_image

@@ -214,9 +214,10 @@ def test_the_drafts_json_built_in_sql_has_exactly_the_keys_of_draftview(store: S
     store.update("photos", first_photo(store, bare), path=None)
 
     documents = {item["id"]: item for item in json.loads(list_json(store))}
-    # alt_text alone is not SQL's: get_draft writes it from the photo (bot.captions.alttext) when it is shown.
+    # alt_text is not SQL's: get_draft writes it from the photo (bot.captions.alttext) when it is shown; version is
+    # a fingerprint of the document, made in Python.
     for document in documents.values():
-        assert set(document) == set(fields) - {"alt_text"}
+        assert set(document) == set(fields) - {"alt_text", "version"}
     for name, value in documents[full].items():
         assert value is not None, name
         assert _is_a(value, hints[name]), (name, value, hints[name])
@@ -224,8 +225,13 @@ def test_the_drafts_json_built_in_sql_has_exactly_the_keys_of_draftview(store: S
     assert documents[full]["candidates"] == ["kept"]
     assert documents[full]["rejected_candidates"] == [{"text": "refused", "reason": "too long"}]
     assert documents[bare]["photo"] is None and documents[bare]["pets"] == [] and documents[bare]["candidates"] == []
-    assert [v.to_json() for v in list_drafts(store)] == [{**documents[i], "alt_text": None} for i in (bare, full)]
+    listed = list_drafts(store)
+    assert [{k: x for k, x in v.to_json().items() if k != "version"} for v in listed] == [
+        {**documents[i], "alt_text": None} for i in (bare, full)]
     assert set(get_draft(store, full).to_json()) == set(fields)
+    # A page built from the list and an editor opened on the draft see the same version.
+    assert [v.version for v in listed] == [get_draft(store, i).version for i in (bare, full)]
+    assert all(len(v.version) == 16 for v in listed)
 
 
 def _is_a(value: object, hint: object) -> bool:

@@ -88,7 +88,7 @@ def test_each_medium_has_its_own_alt_text_and_crop(store) -> None:
         update_medium(store, draft_id, 0, caption="x")
 
     view = get_draft(store, draft_id)
-    assert view.photo_id == first_photo(store, draft_id) and view.pets == ["Lola"]  # the first photo's
+    assert view.photo_id == first_photo(store, draft_id) and view.pets == ["Lola", "Max"]  # every pet of the post
     assert [m["alt_text"] for m in view.media] == ["Photo of Lola (a dog). A small dog asleep.",
                                                   "Max, a grey cat, on the windowsill."]
     assert view.alt_text == view.media[0]["alt_text"]
@@ -118,7 +118,8 @@ def test_the_poster_stages_every_medium_in_order_with_its_alt_text(store) -> Non
 
     assert post.draft_id == draft_id and post.caption == "Two of us #dog" and post.is_carousel
     assert [m.alt_text for m in post.media] == ["first alt", "second alt"]
-    assert [(m.width, m.height) for m in post.media] == [(764, 400), (400, 500)]  # cut to at most 1.91:1
+    # One ratio for the whole carousel: square loses as much as 4:5 would, and is nearer the wide cover's shape.
+    assert [(m.width, m.height) for m in post.media] == [(400, 400), (400, 400)]
     assert [m.path for m in post.media] == staged_files(folder, draft_id, "f" * 32)
     assert post.first.path.name == f"{draft_id}-ffffffff.jpg"
     assert post.pets == ("Lola", "Max")

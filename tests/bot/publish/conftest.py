@@ -33,17 +33,42 @@ def make_draft(store: Any, caption: str = "Sunday blanket day 🐶 #chihuahua #r
                scheduled_for: datetime | None = None, approved_at: datetime | None = None,
                boxes: list[list[float]] | None = None) -> int:
     """A photo (a real JPEG under data/library, status drafted) and its draft, as the pipeline leaves them."""
+    photo_id = make_photo(store, caption, size=size, data=data, boxes=boxes)
+    return _draft(store, [photo_id], caption, status, scheduled_for, approved_at)
+
+
+def make_carousel(store: Any, caption: str = "Three of us on the sofa 🐶 #chihuahua", *,
+                  sizes: list[tuple[int, int]] | None = None, boxes: list[list[list[float]] | None] | None = None,
+                  status: str = "approved", scheduled_for: datetime | None = None) -> int:
+    """A carousel draft: a photo per size (three by default, of different shapes and colours), in that order, each
+    with its pets' boxes (`boxes[i]`), made through bot.drafts.media.add_draft as the pipeline makes one."""
+    sizes = sizes or [(1200, 900), (600, 900), (1000, 1000)]
+    boxes = boxes or [None] * len(sizes)
+    photo_ids = [make_photo(store, f"{caption} {i}", size=size, boxes=box,
+                            data=jpeg(size, (40 + 60 * i, 150, 200 - 50 * i)))
+                 for i, (size, box) in enumerate(zip(sizes, boxes, strict=True))]
+    return _draft(store, photo_ids, caption, status, scheduled_for, None)
+
+
+def make_photo(store: Any, seed: str, *, size: tuple[int, int] = (400, 500), data: bytes | None = None,
+               boxes: list[list[float]] | None = None) -> int:
+    """A photo: a real JPEG under data/library, status drafted, with detected animals at `boxes`."""
     data = data if data is not None else jpeg(size)
-    sha = hashlib.sha256(data + caption.encode()).hexdigest()
+    sha = hashlib.sha256(data + seed.encode()).hexdigest()
     path = store.data_dir / "library" / f"{sha[:12]}.jpg"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     now = timeutil.iso(timeutil.now())
     analysis = {"animals": [{"box": b, "score": 0.9, "label": "dog", "pet": None} for b in boxes or []]}
-    photo_id = store.insert("photos", sha256=sha, status="drafted", source_name=path.name,
-                            path=f"library/{path.name}", format="JPEG", width=size[0], height=size[1],
-                            size_bytes=len(data), analysis=json.dumps(analysis), created_at=now, updated_at=now)
-    return add_draft(store, [photo_id], status=status, caption=caption, created_at=now, updated_at=now,
+    return store.insert("photos", sha256=sha, status="drafted", source_name=path.name,
+                        path=f"library/{path.name}", format="JPEG", width=size[0], height=size[1],
+                        size_bytes=len(data), analysis=json.dumps(analysis), created_at=now, updated_at=now)
+
+
+def _draft(store: Any, photo_ids: list[int], caption: str, status: str, scheduled_for: datetime | None,
+           approved_at: datetime | None) -> int:
+    now = timeutil.iso(timeutil.now())
+    return add_draft(store, photo_ids, status=status, caption=caption, created_at=now, updated_at=now,
                      scheduled_for=timeutil.iso(scheduled_for),
                      approved_at=timeutil.iso(approved_at or timeutil.now()) if status == "approved" else None)
 
@@ -74,6 +99,15 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeInstagram]:
             instagram.load()  # child processes posted through the shared account
         doubled = {caption: n for caption, n in instagram.created().items() if n > 1}
         assert not doubled, f"posted more than once: {doubled}"
+
+
+@pytest.fixture
+def shared_account(ig_config: Any, ig_store: Any, fake: FakeInstagram, logged_in: None,
+                   tmp_path: Path) -> FakeInstagram:
+    """The fake's account in a file, so that child processes (and a restart) see the same Instagram."""
+    fake.state = tmp_path / "account.json"
+    fake.save()
+    return fake
 
 
 @pytest.fixture

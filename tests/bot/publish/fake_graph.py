@@ -1,6 +1,9 @@
 """A fake Instagram Platform API (graph.instagram.com, Instagram Login) behind `responses`, written from Meta's
 reference: /access_token, /refresh_access_token, /me, /{ig-user-id}/media (create and list), /{container-id}
 (status_code), /{ig-user-id}/media_publish, /{ig-user-id}/content_publishing_limit, /{ig-media-id}/comments.
+Carousels as the content publishing guide makes them: a child container per item (is_carousel_item=true, no
+caption), a CAROUSEL container naming 2-10 finished children (caption), then media_publish of the carousel container
+(a child is never published on its own); the post is a CAROUSEL_ALBUM with its children.
 
 It keeps an account (tokens, containers, media newest first, comments, quota), fetches each container's image_url
 through a `fetch` callable (the staging module, as a web server would), counts what it received, and can be told
@@ -92,7 +95,15 @@ class FakeGraph:
             rsps.add_callback(method, any_path, callback=self._dispatch)
 
     def fail_next(self, endpoint: str, answer: Any) -> None:
+        """Answer the next request to `endpoint` with `answer` (after those already scripted; None: normally).
+        Endpoints: create (a single photo's container), create_child, create_carousel, status, media_publish, ..."""
         self.failures.setdefault(endpoint, []).append(answer)
+
+    def fail_nth(self, endpoint: str, n: int, answer: Any) -> None:
+        """Answer the n-th (1-based) request to `endpoint` from now on with `answer`; the others normally."""
+        queue = self.failures.setdefault(endpoint, [])
+        queue.extend([None] * (n - len(queue)))
+        queue[n - 1] = answer
 
     def count(self, endpoint: str) -> int:
         return self.calls[endpoint]
@@ -122,11 +133,11 @@ class FakeGraph:
         path = url.path.strip("/").split("/")
         if path and re.fullmatch(r"v\d+\.\d+", path[0]):
             path = path[1:]
-        endpoint = self._endpoint(request.method, path)
+        endpoint = self._endpoint(request.method, path, params)
         self.calls[endpoint] += 1
         scripted = self.failures.get(endpoint)
-        if scripted:
-            answer = scripted.pop(0)
+        answer = scripted.pop(0) if scripted else None
+        if answer is not None:
             if isinstance(answer, Refused):
                 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -142,7 +153,7 @@ class FakeGraph:
         status, answer = self._handle(endpoint, request.method, path, params)
         return status, {"Content-Type": "application/json"}, json.dumps(answer)
 
-    def _endpoint(self, method: str, path: list[str]) -> str:
+    def _endpoint(self, method: str, path: list[str], params: dict[str, str] | None = None) -> str:
         if path == ["access_token"]:
             return "exchange"
         if path == ["refresh_access_token"]:
@@ -150,7 +161,12 @@ class FakeGraph:
         if path == ["me"]:
             return "me"
         if len(path) == 2 and path[1] == "media":
-            return "create" if method == "POST" else "media_list"
+            if method != "POST":
+                return "media_list"
+            params = params or {}
+            if params.get("media_type") == "CAROUSEL":
+                return "create_carousel"
+            return "create_child" if params.get("is_carousel_item") == "true" else "create"
         if len(path) == 2 and path[1] in ("media_publish", "content_publishing_limit"):
             return path[1]
         if len(path) == 2 and path[1] == "comments":
@@ -177,8 +193,8 @@ class FakeGraph:
         if endpoint == "me":
             return 200, {"user_id": self.user_id, "username": self.username, "account_type": self.account_type,
                          "id": "2600000000000001"}
-        if endpoint in ("create", "media_list", "media_publish", "content_publishing_limit") \
-                and path[0] not in (self.user_id, "me"):
+        if endpoint in ("create", "create_child", "create_carousel", "media_list", "media_publish",
+                        "content_publishing_limit") and path[0] not in (self.user_id, "me"):
             return error(400, 100, 33, "Unsupported request - object does not exist")
         return getattr(self, f"_{endpoint}")(path, p)
 
@@ -199,7 +215,28 @@ class FakeGraph:
                          "Media download has failed. The media URI doesn't meet our requirements.")
         container = str(next(self._ids))
         self.containers[container] = {"image_url": url, "image": image, "caption": p.get("caption", ""),
-                                      "alt_text": p.get("alt_text"), "status_code": "IN_PROGRESS", "polls": 0}
+                                      "alt_text": p.get("alt_text"), "status_code": "IN_PROGRESS", "polls": 0,
+                                      "carousel_item": p.get("is_carousel_item") == "true"}
+        return 200, {"id": container}
+
+    def _create_child(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if p.get("caption"):
+            return error(400, 100, None, "Carousel items cannot have a caption")
+        return self._create(path, p)
+
+    def _create_carousel(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        children = [c for c in (p.get("children") or "").split(",") if c]
+        if not 2 <= len(children) <= 10:
+            return error(400, 100, None, "The carousel must have between 2 and 10 children")
+        for child in children:
+            c = self.containers.get(child)
+            if c is None or not c["carousel_item"]:
+                return error(400, 100, 2207006, f"The media with id {child} is not a carousel item")
+            if c["status_code"] != "FINISHED":
+                return NOT_READY
+        container = str(next(self._ids))
+        self.containers[container] = {"children": children, "caption": p.get("caption", ""), "alt_text": None,
+                                      "status_code": "IN_PROGRESS", "polls": 0, "carousel_item": False}
         return 200, {"id": container}
 
     def _status(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -219,6 +256,8 @@ class FakeGraph:
             return error(400, 24, 2207006, "The media with id is not found")
         if c["status_code"] == "PUBLISHED":
             return error(400, 24, 2207006, "The media is already published")  # never a second post
+        if c["carousel_item"]:
+            return error(400, 100, None, "A carousel item cannot be published on its own")
         if c["status_code"] != "FINISHED":
             return NOT_READY
         if self.quota_usage >= self.quota_total:
@@ -227,12 +266,16 @@ class FakeGraph:
         self.quota_usage += 1
         self.published_by_container[p["creation_id"]] += 1
         media = self._new_media(c["caption"], self.now, alt_text=c["alt_text"])
+        if "children" in c:
+            media["media_type"] = "CAROUSEL_ALBUM"
+            media["children"] = [{"image": self.containers[child]["image"],
+                                  "alt_text": self.containers[child]["alt_text"]} for child in c["children"]]
         return 200, {"id": media["id"]}
 
     def _new_media(self, caption: str, when: float, alt_text: str | None = None) -> dict[str, Any]:
         media_id = str(next(self._ids))
         code = "C" + secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
-        media = {"id": media_id, "caption": caption, "shortcode": code, "alt_text": alt_text,
+        media = {"id": media_id, "caption": caption, "shortcode": code, "alt_text": alt_text, "media_type": "IMAGE",
                  "permalink": f"https://www.instagram.com/p/{code}/", "_at": when,
                  "timestamp": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")}
         self.media.insert(0, media)

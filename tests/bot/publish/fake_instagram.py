@@ -2,10 +2,11 @@
 code path.
 
 It keeps an account (session, feed, comments), answers the endpoints pawpost uses (CAA login, rupload, configure,
-user feed, comments) and counts what it received. Any request to any endpoint, at any step of any attempt, can be
-scripted (`fail_next`, `fail_nth`): any status with any body, a failure before the request is sent (DNS, refused
-connection, TLS), or after it took effect (read timeout, reset, a SIGKILL of the client, a hang). The feed can lag
-(`lag`), and the account can live in a file (`state`) shared by several processes.
+configure_sidecar for a carousel of uploaded photos, user feed, comments) and counts what it received. Any request
+to any endpoint, at any step of any attempt, can be scripted (`fail_next`, `fail_nth`): any status with any body, a
+failure before the request is sent (DNS, refused connection, TLS), or after it took effect (read timeout, reset, a
+SIGKILL of the client, a hang). The feed can lag (`lag`), and the account can live in a file (`state`) shared by
+several processes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ import requests
 from Cryptodome.Cipher import AES, PKCS1_v1_5
 from Cryptodome.PublicKey import RSA
 
+from tests.bot.publish.fake_answers import (
+    Answer,
+    Hang,
+    Kill,
+    Lost,
+    NotSent,
+    Timeout,
+    Unreadable,
+    after_send,
+    before_send,
+)
+
+__all__ = ["CHALLENGE", "FEEDBACK_REQUIRED", "LOGIN_REQUIRED", "SERVER_ERROR", "TOO_MANY", "Answer", "FakeInstagram",
+           "Hang", "Kill", "Lost", "NotSent", "Timeout", "Unreadable"]
+
 URL = re.compile(r"https://([a-z0-9-]+\.)*instagram\.com/.*")
 KEY = RSA.generate(1024)
 KEY_ID = 41
@@ -44,91 +60,13 @@ CHALLENGE = (400, {"message": "challenge_required", "challenge": {
 SERVER_ERROR = (500, {"message": "Oops, an error occurred.", "status": "fail"})
 
 
-class Timeout:
-    """A scripted answer: the request reaches Instagram (and takes effect when `lands`), the answer is lost."""
-
-    def __init__(self, lands: bool) -> None:
-        self.lands = lands
-
-
-class Unreadable:
-    """A scripted answer: the request takes effect (when `lands`), the 200 answer is not JSON (a proxy's page)."""
-
-    def __init__(self, lands: bool) -> None:
-        self.lands = lands
-
-
-class Answer:
-    """A scripted answer: any status and body (a dict is sent as JSON); `lands`: the request takes effect first."""
-
-    def __init__(self, status: int, body: Any = "", *, lands: bool = False,
-                 headers: dict[str, str] | None = None) -> None:
-        self.status, self.body, self.lands, self.headers = status, body, lands, headers or {}
-
-
-class NotSent:
-    """A scripted failure before the request leaves the client: `how` is dns, refused, tls or connect_timeout."""
-
-    def __init__(self, how: str = "refused") -> None:
-        self.how = how
-
-
-class Lost:
-    """A scripted failure after the request was sent (and took effect when `lands`): the answer never comes.
-    `how`: timeout (read timeout) or reset (connection reset while reading the answer)."""
-
-    def __init__(self, how: str = "timeout", *, lands: bool = True) -> None:
-        self.how, self.lands = how, lands
-
-
-class Kill:
-    """The request takes effect (when `lands`), the account is saved, then the client process is SIGKILLed."""
-
-    def __init__(self, *, lands: bool = True) -> None:
-        self.lands = lands
-
-
-class Hang:
-    """The request takes effect (when `lands`) and the answer waits until `release` exists (a slow Instagram)."""
-
-    def __init__(self, release: Path, *, lands: bool = True, started: Path | None = None) -> None:
-        self.release, self.lands, self.started = Path(release), lands, started
-
-
-def _before_send(how: str) -> Exception:
-    """The exception requests raises when the connection never got as far as sending the request."""
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
-    from urllib3.exceptions import SSLError as Urllib3SSLError
-
-    url = "/api/v1/"
-    if how == "dns":
-        reason: Exception = NameResolutionError("i.instagram.com", None, OSError("Name or service not known"))
-    elif how == "tls":
-        reason = Urllib3SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
-        return requests.exceptions.SSLError(MaxRetryError(None, url, reason))
-    elif how == "connect_timeout":
-        reason = ConnectTimeoutError(None, "Connection to i.instagram.com timed out. (connect timeout=10)")
-        return requests.exceptions.ConnectTimeout(MaxRetryError(None, url, reason))
-    else:
-        reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-    return requests.exceptions.ConnectionError(MaxRetryError(None, url, reason))
-
-
-def _after_send(how: str) -> Exception:
-    from urllib3.exceptions import ProtocolError
-
-    if how == "reset":
-        return requests.exceptions.ConnectionError(
-            ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
-    return requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
-
-
 class FakeInstagram:
     def __init__(self, username: str = "lola.the.chihuahua", password: str = "correct horse battery",
                  user_id: int = 4242, state: Path | None = None) -> None:
         self.username, self.password, self.user_id = username, password, user_id
         self.sessionid = f"{user_id}%3A{secrets.token_hex(12)}"
         self.media: list[dict[str, Any]] = []  # the feed, newest first
+        self.uploads: dict[str, int] = {}  # upload_id -> bytes received (a carousel's children must be uploaded)
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.received: list[tuple[str, str]] = []  # (method, endpoint key)
         self.device_ids: list[str] = []  # X-IG-Device-ID of every authenticated request
@@ -169,7 +107,7 @@ class FakeInstagram:
         if self.state is None:
             return
         data = {"media": self.media, "comments": self.comments, "received": self.received,
-                "sessionid": self.sessionid, "next_id": next(self._ids)}
+                "sessionid": self.sessionid, "next_id": next(self._ids), "uploads": self.uploads}
         tmp = self.state.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.state)
@@ -180,6 +118,7 @@ class FakeInstagram:
         data = json.loads(self.state.read_text())
         self.media, self.comments, self.sessionid = data["media"], data["comments"], data["sessionid"]
         self.received = [tuple(r) for r in data["received"]]
+        self.uploads = data.get("uploads", {})
         self._ids = itertools.count(data["next_id"])
 
     def expire_session(self) -> None:
@@ -212,13 +151,13 @@ class FakeInstagram:
         if isinstance(answer, NotSent):
             self.received.pop()  # it never arrived
             self.save()
-            raise _before_send(answer.how)
+            raise before_send(answer.how)
         if getattr(answer, "lands", False):
             self._effect(key, request, body)
         if isinstance(answer, Timeout):
             raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
         if isinstance(answer, Lost):
-            raise _after_send(answer.how)
+            raise after_send(answer.how)
         if isinstance(answer, Kill):
             os.kill(os.getpid(), signal.SIGKILL)
         if isinstance(answer, Hang):
@@ -226,7 +165,7 @@ class FakeInstagram:
                 answer.started.write_text("in configure")
             while not answer.release.exists():
                 _real_sleep(0.05)
-            if answer.lands and key == "configure":
+            if answer.lands and key in ("configure", "configure_sidecar"):
                 return 200, {}, json.dumps({"media": self.media[0], "status": "ok"})
             return self._answer(key, request, urlsplit(request.url), body)
         if isinstance(answer, Unreadable):
@@ -241,8 +180,12 @@ class FakeInstagram:
 
     def _effect(self, key: str, request: Any, body: Any) -> None:
         """What a request does to the account, answered or not."""
-        if key == "configure":
+        if key == "upload":
+            self._upload(urlsplit(request.url).path, body)
+        elif key == "configure":
             self._configure(_signed(body))
+        elif key == "configure_sidecar":
+            self._configure_sidecar(_signed(body))
         elif key == "comment":
             self._comment(request.url, body)
         self.save()
@@ -260,7 +203,16 @@ class FakeInstagram:
             return status, {}, json.dumps(payload)
         self.device_ids.append(request.headers.get("X-IG-Device-ID", ""))
         if key == "upload":
-            return 200, {}, json.dumps({"upload_id": path.rsplit("/", 1)[-1].split("_")[0], "status": "ok"})
+            upload_id = self._upload(path, body)
+            self.save()
+            return 200, {}, json.dumps({"upload_id": upload_id, "status": "ok"})
+        if key == "configure_sidecar":
+            media = self._configure_sidecar(_signed(body))
+            self.save()
+            if media is None:
+                return 400, {}, json.dumps({"message": "media_needs_reupload", "error_title": "Upload missing",
+                                            "status": "fail"})
+            return 200, {}, json.dumps({"media": media, "status": "ok"})
         if key == "configure":
             media = self._configure(_signed(body))
             self.save()
@@ -306,6 +258,26 @@ class FakeInstagram:
                                                      "url": f"https://scontent.cdninstagram.com/{code}.jpg"}]},
                  "like_count": 0, "comment_count": 0}
         self.media.insert(0, media)
+        return media
+
+    def _upload(self, path: str, body: Any) -> str:
+        upload_id = path.rsplit("/", 1)[-1].split("_")[0]
+        self.uploads[upload_id] = len(body or b"")
+        return upload_id
+
+    def _configure_sidecar(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A carousel post (media_type 8) from its children's uploads, in order; None when a child was never
+        uploaded (Instagram refuses it: nothing is posted)."""
+        children = data.get("children_metadata") or []
+        if not 2 <= len(children) <= 10 or any(str(c.get("upload_id")) not in self.uploads for c in children):
+            return None
+        media = self._configure({"caption": data.get("caption", "")})
+        media["media_type"] = 8
+        media["carousel_media_count"] = len(children)
+        media["carousel_media"] = [
+            {"pk": next(self._ids), "media_type": 1, "upload_id": str(c["upload_id"]),
+             "accessibility_caption": c.get("custom_accessibility_caption"), "carousel_parent_id": media["id"]}
+            for c in children]
         return media
 
     def _login_step(self, key: str, body: Any) -> tuple[int, dict[str, str], str]:
@@ -357,6 +329,7 @@ def _key(path: str) -> str:
         ("login", lambda p: "caa.login.async.send_login_request" in p),
         ("upload", lambda p: p.startswith("/rupload_igphoto/")),
         ("configure", lambda p: p.endswith("/media/configure/")),
+        ("configure_sidecar", lambda p: p.endswith("/media/configure_sidecar/")),
         ("feed", lambda p: "/feed/user/" in p),
         ("comment", lambda p: re.search(r"/media/[^/]+/comment/$", p) is not None),
         ("comments", lambda p: re.search(r"/media/[^/]+/comments/$", p) is not None),

@@ -84,14 +84,6 @@ def _child(config: Path, state: Path, when: datetime, script: dict[str, Any] | N
                             stderr=subprocess.PIPE, text=True)
 
 
-@pytest.fixture
-def shared_account(ig_config, ig_store, fake, logged_in, tmp_path) -> FakeInstagram:
-    """The fake's account in a file, so that child processes (and a restart) see the same Instagram."""
-    fake.state = tmp_path / "account.json"
-    fake.save()
-    return fake
-
-
 def _reload(fake: FakeInstagram) -> FakeInstagram:
     fake.load()
     return fake

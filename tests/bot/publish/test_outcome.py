@@ -11,14 +11,14 @@ import pytest
 from bot.publish.outcome import ErrorKind, Evidence, Move, Outcome, Refusal, Step, decide
 from bot.publish.publishers.instagrapi.answers import read_refusal
 from bot.publish.transport import never_sent
+from tests.bot.publish.fake_answers import after_send as _after_send
+from tests.bot.publish.fake_answers import before_send as _before_send
 from tests.bot.publish.fake_instagram import (
     CHALLENGE,
     FEEDBACK_REQUIRED,
     LOGIN_REQUIRED,
     SERVER_ERROR,
     TOO_MANY,
-    _after_send,
-    _before_send,
 )
 
 REFUSAL = Refusal(ErrorKind.COOLDOWN, "feedback_required")

@@ -77,3 +77,31 @@ def test_a_damaged_backup_is_not_good(tmp_path: Path) -> None:
     bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
     assert not backup.is_good(bad)
     assert not backup.is_good(tmp_path / "missing.db")
+
+
+def test_a_daily_backup_failing_on_a_full_disk_is_said_once_then_at_a_back_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import errno
+    import os
+
+    import bot.store.database as database
+
+    data = tmp_path / "data"
+    with Store(data / "pawpost.db") as store:
+        _photo(store)
+    clock = [1000.0]
+    monkeypatch.setattr(database.time, "monotonic", lambda: clock[0])
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(backup, "take", full)
+    with caplog.at_level("WARNING", logger="bot.store.database"), Store(data / "pawpost.db") as store:
+        for _ in range(60):  # ten minutes of the daemon's checks, every ~10 s
+            store.backup_if_due()
+            clock[0] += 10
+        said = [r for r in caplog.records if "daily backup" in r.getMessage()]
+        assert len(said) == 1 and "No space left on device" in said[0].getMessage()
+        clock[0] += database.BACKUP_RETRY_FIRST
+        store.backup_if_due()
+        assert len([r for r in caplog.records if "daily backup" in r.getMessage()]) == 2

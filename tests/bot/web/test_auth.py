@@ -62,13 +62,13 @@ def test_an_expired_login_link_is_refused_clearly(login_client, web_store):
 def test_a_forged_or_expired_session_cookie_gets_a_clear_page(login_client, web_config, web_store):
     login(login_client, web_store)
     good = login_client.cookies[COOKIE]
-    expiry, nonce, sig = good.split(".")
+    expiry, version, nonce, sig = good.split(".")
 
     login_client.cookies.clear()
     assert login_client.get("/", headers={"cookie": f"{COOKIE}={good}"}).status_code == 200
 
     # a longer life with the same signature
-    forged = login_client.get("/", headers={"cookie": f"{COOKIE}={int(expiry) + 10**6}.{nonce}.{sig}"})
+    forged = login_client.get("/", headers={"cookie": f"{COOKIE}={int(expiry) + 10**6}.{version}.{nonce}.{sig}"})
     sessions = Sessions(load_secret(web_config.paths.data), web_config.web.session_days)
     old = sessions.issue(now=time.time() - 31 * 86400)[0]
     expired = login_client.get("/", headers={"cookie": f"{COOKIE}={old}"})
@@ -203,3 +203,36 @@ def test_every_response_forbids_framing_foreign_scripts_and_the_referer(client, 
         headers = client.get(path).headers
         assert "frame-ancestors 'none'" in headers["content-security-policy"], path
         assert headers["referrer-policy"] == "no-referrer" and headers["x-content-type-options"] == "nosniff"
+
+
+def test_logout_ends_the_session_on_the_server_too(login_client, web_store):
+    login(login_client, web_store)
+    kept = login_client.cookies[COOKIE]  # a copy of the cookie, as a stolen one or another tab would keep it
+
+    done = login_client.post("/logout", data={"csrf": form_token(login_client)}, follow_redirects=False)
+
+    assert done.status_code == 303
+    login_client.cookies.clear()
+    again = login_client.get("/", headers={"cookie": f"{COOKIE}={kept}"})
+    assert again.status_code == 401 and "You are logged out" in again.text
+    login(login_client, web_store)  # a fresh login still works
+    assert login_client.get("/").status_code == 200
+
+
+def test_revoke_all_ends_every_session(login_client, web_store, web_home):
+    login(login_client, web_store)
+    first = login_client.cookies[COOKIE]
+    login_client.cookies.clear()
+    login(login_client, web_store)
+    assert login_client.get("/").status_code == 200
+
+    result = run_cli("web", "--url", "--revoke-all", config=web_home / "pawpost.toml")
+
+    assert result.returncode == 0, result.stderr
+    assert "/login?token=" in result.stdout and "every review-site session has ended" in result.stderr
+    assert login_client.get("/").status_code == 401
+    login_client.cookies.clear()
+    assert login_client.get("/", headers={"cookie": f"{COOKIE}={first}"}).status_code == 401
+    token = result.stdout.strip().rsplit("token=", 1)[1]
+    assert login_client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
+    assert login_client.get("/").status_code == 200

@@ -151,3 +151,68 @@ def test_review_approve_and_schedule_in_a_real_browser(live_site: Any, tmp_path:
     assert (d["status"], d["caption"], d["edited"]) == ("approved", edited, True)
     schedule = json.loads(run_cli("schedule", "--json", config=config_path).stdout)
     assert draft_id in [s["draft_id"] for s in schedule["slots"]]
+
+
+def test_reorder_a_carousel_and_approve_it_on_a_phone(live_site: Any) -> None:
+    """The strip of a post of three photos: swiped inside the card (never the page), a photo moved earlier by the
+    keyboard and another by a tap, then approved; the CLI sees the new order."""
+    from playwright.sync_api import sync_playwright
+
+    from bot.config import load_config
+    from bot.drafts.editing import add_photo
+    from bot.store.database import Store
+    from tests.bot.drafts.test_media import photo
+
+    executable = _browser_or_skip()
+    base, config_path, draft_id, _ = live_site
+    with Store.for_config(load_config(config_path)) as store:
+        first = first_photo(store, draft_id)
+        second, third = photo(store, "sofa", "Lola"), photo(store, "park", "Bruno")
+        for photo_id in (second, third):
+            add_photo(store, draft_id, photo_id)
+    url = run_cli("web", "--url", config=config_path).stdout.strip()
+
+    def order(card: Any) -> list[int]:
+        return [int(i.rsplit("-", 1)[1]) for i in card.locator("li.medium").evaluate_all("els => els.map(e => e.id)")]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport=PHONE, device_scale_factor=1)
+            page.goto(url)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(base + "/")
+            card = page.locator(f"#draft-{draft_id}")
+            assert order(card) == [first, second, third]
+            strip = card.locator("ol.strip")
+            assert strip.evaluate("el => el.scrollWidth > el.clientWidth")  # the strip swipes, inside the card
+            _no_horizontal_overflow(page)
+
+            card.get_by_role("button", name="move photo 3 earlier").focus()  # the keyboard: focus, then Enter
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/#photo-{draft_id}-{third}")
+            card = page.locator(f"#draft-{draft_id}")
+            assert order(card) == [first, third, second]
+            assert f"photo {third} moved to place 2" in page.locator(".flash").inner_text()
+            _no_horizontal_overflow(page)
+
+            with page.expect_navigation():
+                card.get_by_role("button", name="move photo 2 earlier").click()
+            if os.environ.get("CAROUSEL_SCREENSHOT"):
+                page.screenshot(path=os.environ["CAROUSEL_SCREENSHOT"], full_page=True)
+            card = page.locator(f"#draft-{draft_id}")
+            assert order(card) == [third, first, second]
+            card.get_by_role("button", name="Approve").click()
+            page.wait_for_url(base + "/")
+            assert f"Draft {draft_id} approved" in page.locator(".flash").inner_text()
+            for path in ("/schedule", "/posted", f"/drafts/{draft_id}"):
+                page.goto(base + path)
+                _no_horizontal_overflow(page)
+            page.goto(base + "/schedule")
+            assert page.locator(f'.cover:has(img[src="/drafts/{draft_id}/image"]) .count-badge').inner_text() == "3"
+        finally:
+            browser.close()
+
+    shown = json.loads(run_cli("drafts", "show", str(draft_id), "--json", config=config_path).stdout)
+    assert shown["status"] == "approved"
+    assert [m["photo_id"] for m in shown["media"]] == [third, first, second]

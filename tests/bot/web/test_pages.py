@@ -33,7 +33,8 @@ def test_the_queue_shows_each_pending_draft_as_it_will_be_posted(client, web_sto
     assert page.status_code == 200
     html = page.text
     assert "IMG_0412.HEIC" in html and "garden/zoomies.jpg" in html and "old.jpg" not in html
-    assert f'src="/drafts/{first}/image?v=' in html and f'src="/drafts/{second}/image?v=' in html
+    for draft_id in (first, second):
+        assert f'src="/drafts/{draft_id}/photos/{first_photo(web_store, draft_id)}/image?v=' in html
     for text in CANDIDATES:
         assert str(escape(text)) in html
     assert "87%" in html  # Lola's confidence, next to her checkbox

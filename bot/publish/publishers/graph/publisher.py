@@ -1,9 +1,11 @@
 """The official-API publisher (the config calls it graph): Instagram Platform content publishing with Instagram
 Login. `PUBLISHER` (at the end) is what the registry knows of it; `GraphPublisher` posts.
 
-One publish: stage the photo at a one-time public URL, create a media container (image_url, caption, alt_text),
-hand its id to the poster (`on_container`, recorded in the attempt), wait for status_code FINISHED, then
-`before_create()` and one media_publish — never resent. Every failure is decided by the one table
+One publish: stage each photo at a one-time public URL; a single photo gets a media container (image_url, caption,
+alt_text); a carousel gets a child container per photo (is_carousel_item, alt_text), each waited for, then the
+CAROUSEL container (children, caption). Every container's id goes to the poster the moment Instagram names it
+(`on_container`, recorded in the attempt); containers post nothing, so they are safe to make again. Then wait for
+status_code FINISHED, `before_create()` and one media_publish — never resent. Every failure is decided by the one table
 (bot.publish.outcome) from `answers`' reading of the answer; the exactly-once bookkeeping (attempts, unsettled
 drafts, reconcile) is the poster's.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
+from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Refusal, Step
 from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal
@@ -36,7 +38,7 @@ from bot.publish.publishers.graph.token import (
 )
 from bot.publish.publishers.graph.token import login as token_login
 from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
-from bot.publish.staging import stage, unstage
+from bot.publish.staging import Staged, stage, unstage
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +104,31 @@ class GraphPublisher:
     # -- publishing ----------------------------------------------------------------------------------
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
-        photo = single_photo(post)
+                on_container: OnContainer | None = None) -> PublishedMedia:
+        photos = post_photos(post)
         client, record = self.account()
-        log.info("publishing draft %s through the official API (attempt %s)", post.draft_id, post.nonce[:8])
-        staged = stage(self.config, photo.path)
+        log.info("publishing draft %s through the official API (attempt %s, %d photo(s))", post.draft_id,
+                 post.nonce[:8], len(photos))
+        staged: list[Staged] = []
         try:
+            staged.extend(stage(self.config, photo.path) for photo in photos)
             if self.config.graph.stage_delay_seconds:
                 self.sleep(self.config.graph.stage_delay_seconds)  # the owner's sync to a static host
-            container = self._create(client, record, staged.url, post.caption, photo.alt_text)
+            if len(photos) == 1:
+                container = self._create(client, record, image_url=staged[0].url, caption=post.caption,
+                                         alt_text=photos[0].alt_text or None)
+            else:
+                children = []
+                for position, (photo, item) in enumerate(zip(photos, staged, strict=True)):
+                    child = self._create(client, record, image_url=item.url, is_carousel_item="true",
+                                         alt_text=photo.alt_text or None)
+                    if on_container is not None:
+                        on_container(child, position)
+                    children.append(child)
+                for child in children:
+                    self._wait(client, child, before_create)
+                container = self._create(client, record, media_type="CAROUSEL", children=",".join(children),
+                                         caption=post.caption)
             if on_container is not None:
                 on_container(container)  # recorded before media_publish: the attempt names it whatever happens
             self._wait(client, container, before_create)
@@ -119,16 +137,16 @@ class GraphPublisher:
             # The one request that makes the post: never repeated here, whatever its answer.
             answer = client.post(f"{record.user_id}/media_publish", Request.PUBLISH, creation_id=container)
         finally:
-            unstage(staged)
+            for item in staged:
+                unstage(item)
         media_id = answer.get("id")
         if not isinstance(media_id, str | int) or not str(media_id):
             raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="NoMediaInAnswer",
                              message="media_publish answered without a media id")
         return self._published(client, str(media_id))
 
-    def _create(self, client: GraphClient, record: TokenRecord, url: str, caption: str, alt_text: str) -> str:
-        answer = client.post(f"{record.user_id}/media", Request.CONTAINER, image_url=url, caption=caption,
-                             alt_text=alt_text or None)
+    def _create(self, client: GraphClient, record: TokenRecord, **params: Any) -> str:
+        answer = client.post(f"{record.user_id}/media", Request.CONTAINER, **params)
         container = answer.get("id")
         if not isinstance(container, str | int) or not str(container):
             # No container, no post: a later tick simply creates another one.

@@ -1,11 +1,13 @@
-"""The instagrapi publisher: one upload and one configure per publish, never resent; an expired session gets one
-re-login with the saved device. Each step's failure is read by `answers` beside it and decided by the one table.
+"""The instagrapi publisher: an upload per photo, then one configure (a carousel: one configure_sidecar) per publish,
+never resent; an expired session gets one re-login with the saved device. Each step's failure is read by `answers`
+beside it and decided by the one table.
 `PUBLISHER` (at the end) is what the registry knows of it; `InstagramPublisher` posts.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,15 @@ from typing import Any
 from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, same_caption, single_photo
+from bot.publish.base import (
+    OnContainer,
+    PreparedMedium,
+    PreparedPost,
+    PublishedMedia,
+    RecentMedia,
+    post_photos,
+    same_caption,
+)
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, step_error
 from bot.publish.outcome import Evidence, Outcome, Step
 from bot.publish.publishers.instagrapi.answers import evidence
@@ -26,6 +36,7 @@ from bot.publish.publishers.instagrapi.session import (
     save_session,
     session_state,
     totp_code,
+    totp_problem,
 )
 from bot.publish.publishers.registry import Ask, PublisherKind, StatusNotice
 
@@ -59,28 +70,39 @@ class InstagramPublisher:
         return self._client
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
-        photo = single_photo(post)
+                on_container: OnContainer | None = None) -> PublishedMedia:
+        photos = post_photos(post)
         client = self.client()
-        log.info("publishing draft %s (attempt %s)", post.draft_id, post.nonce[:8])
+        log.info("publishing draft %s (attempt %s, %d photo(s))", post.draft_id, post.nonce[:8], len(photos))
         try:
-            return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
+            return self._publish_once(client, photos, post.caption, before_create)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
         # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photo.path, post.caption, photo.alt_text, before_create)
+        return self._publish_once(client, photos, post.caption, before_create)
 
-    def _publish_once(self, client: Any, photo: Path, caption: str, alt_text: str,
+    def _publish_once(self, client: Any, photos: tuple[PreparedMedium, ...], caption: str,
                       before_create: Callable[[], None] | None) -> PublishedMedia:
-        upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(Path(photo)))
-        # Instagram's "custom accessibility caption" is the alt text of the app's advanced settings.
-        extra = {"custom_accessibility_caption": alt_text} if alt_text else {}
-        if before_create is not None:
-            before_create()  # from the next request on, the post may exist even if we never hear back
-        configured = _step(Step.CREATE, client,
-                           lambda: client.photo_configure(upload_id, width, height, caption, extra_data=extra))
+        if len(photos) == 1:
+            photo = photos[0]
+            upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(Path(photo.path)))
+            # Instagram's "custom accessibility caption" is the alt text of the app's advanced settings.
+            extra = {"custom_accessibility_caption": photo.alt_text} if photo.alt_text else {}
+            if before_create is not None:
+                before_create()  # from the next request on, the post may exist even if we never hear back
+            configured = _step(Step.CREATE, client,
+                               lambda: client.photo_configure(upload_id, width, height, caption, extra_data=extra))
+        else:
+            # A carousel, as instagrapi's album_upload makes one but a step at a time: every photo's upload is safe
+            # to redo (an upload alone posts nothing); configure_sidecar, which makes the post, is sent once.
+            # instagrapi names an upload by the millisecond: each photo gets its own name, however fast they go.
+            first_id = int(time.time() * 1000)
+            children = [_album_child(client, photo, str(first_id + n)) for n, photo in enumerate(photos)]
+            if before_create is not None:
+                before_create()
+            configured = _step(Step.CREATE, client, lambda: client.album_configure(children, caption))
         media = configured.get("media") if isinstance(configured, dict) else None
         if not isinstance(media, dict) or not (media.get("code") or media.get("id") or media.get("pk")):
             raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="NoMediaInAnswer",
@@ -94,8 +116,9 @@ class InstagramPublisher:
             raise PublishError(ErrorKind.FATAL, "Instagram logged pawpost out and no password is configured",
                                error_class="LoginRequired", advice=FATAL_ADVICE["logged_out"])
         log.info("Instagram session expired; logging in again with the saved device")
+        code = totp_code(self.config)  # a bad seed stops posting as a configuration error
         try:
-            client.login(ig.username, password, relogin=True, verification_code=totp_code(self.config))
+            client.login(ig.username, password, relogin=True, verification_code=code)
         except Exception as exc:
             raise login_error(exc, None) from None
         save_session(client, self.config.session_file)
@@ -171,6 +194,24 @@ def _step(step: Step, client: Any, fn: Callable[[], Any]) -> Any:
         raise step_error(step, evidence(exc, client), exc) from None
 
 
+def _album_child(client: Any, photo: PreparedMedium, upload_id: str) -> dict[str, Any]:
+    """Upload one photo of a carousel; its entry in configure_sidecar's children_metadata, with its alt text."""
+    from instagrapi.utils.serialization import dumps
+
+    upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(
+        Path(photo.path), upload_id=upload_id, to_album=True))
+    child: dict[str, Any] = {
+        "upload_id": upload_id,
+        "edits": dumps({"crop_original_size": [width, height], "crop_center": [0.0, -0.0], "crop_zoom": 1.0}),
+        "extra": dumps({"source_width": width, "source_height": height}),
+        "scene_capture_type": "",
+        "scene_type": None,
+    }
+    if photo.alt_text:
+        child["custom_accessibility_caption"] = photo.alt_text
+    return child
+
+
 def _is_http_error(exc: BaseException) -> bool:
     from instagrapi.exceptions import ClientError
 
@@ -215,7 +256,8 @@ def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
 def _config_problems(config: Config) -> list[str]:
     if not config.instagram.username:
         return ["instagram: username is required when publisher = 'instagrapi'"]
-    return []
+    problem = totp_problem(config)
+    return [problem] if problem else []
 
 
 PUBLISHER = PublisherKind(

@@ -7,6 +7,8 @@ no automatic resends of any POST, real HTTP timeouts, challenge handlers that ra
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import logging
@@ -174,18 +176,40 @@ def save_session(client: Any, path: Path) -> None:
     write_atomic(path, json.dumps(settings, indent=2).encode("utf-8"), mode=SESSION_MODE)
 
 
+def totp_problem(config: Config) -> str | None:
+    """Why the configured TOTP seed cannot make two-factor codes (it is not base32), or None: a configuration
+    error, found before any login rather than met at each one and retried."""
+    ig = config.instagram
+    try:
+        seed = ig.secret_totp_seed()
+    except PawpostError:
+        return None  # an unreadable file is said where the seed is read
+    if not seed:
+        return None
+    text = "".join(seed.split()).upper()
+    try:
+        base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        key = "instagram.totp_seed" if ig.totp_seed is not None else "instagram.totp_seed_file"
+        return (f"{key}: not a valid two-factor seed (base32: the letters A-Z and the digits 2-7); copy the seed "
+                "again from Instagram's two-factor set-up")
+    return None
+
+
 def totp_code(config: Config) -> str:
-    """The current two-factor code from the configured TOTP seed, or '' when there is none."""
+    """The current two-factor code from the configured TOTP seed, or '' when there is none; a seed that is not
+    base32 stops posting (PublishError FATAL) instead of failing every login as if it were the network's fault."""
+    problem = totp_problem(config)
+    if problem:
+        raise PublishError(ErrorKind.FATAL, problem, error_class="BadTotpSeed",
+                           advice=f"{problem}, then run 'pawpost login'")
     seed = config.instagram.secret_totp_seed()
     if not seed:
         return ""
     import pyotp
 
     _remember_secrets(seed)
-    try:
-        return pyotp.TOTP(seed.replace(" ", "")).now()
-    except (ValueError, TypeError) as exc:
-        raise PawpostError(f"instagram.totp_seed is not a valid TOTP seed (base32): {type(exc).__name__}") from None
+    return pyotp.TOTP("".join(seed.split())).now()
 
 
 def make_client(config: Config, store: Any, *, interactive: bool = False,
@@ -231,8 +255,9 @@ def make_client(config: Config, store: Any, *, interactive: bool = False,
         if not password:
             raise PublishError(ErrorKind.FATAL, "no Instagram session and no password", error_class="NoCredentials",
                                advice=FATAL_ADVICE["no_credentials"])
+        code = totp_code(config)  # a bad seed is the config's fault: never classified as a failed login
         try:
-            client.login(ig.username, password, verification_code=totp_code(config))
+            client.login(ig.username, password, verification_code=code)
         except Exception as exc:  # classified for the owner
             raise login_error(exc, store) from None
         save_session(client, config.session_file)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.check import Check
 from bot.config import Config
-from bot.publish.base import PreparedPost, PublishedMedia, RecentMedia, single_photo
+from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos
 from bot.publish.publishers.registry import PublisherKind, StatusNotice
 
 POSTED: list[dict[str, Any]] = []
@@ -22,8 +22,8 @@ class PigeonPublisher:
     posts_by_hand = False
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
-                on_container: Callable[[str], None] | None = None) -> PublishedMedia:
-        photo = single_photo(post)
+                on_container: OnContainer | None = None) -> PublishedMedia:
+        photo = post_photos(post)[0]
         if on_container is not None:
             on_container(f"nest-{post.draft_id}")
         if before_create is not None:

@@ -108,3 +108,26 @@ def test_pawposts_client_is_instagrapis_client():
     from instagrapi import Client
 
     assert issubclass(_client_class(), Client)
+
+
+def test_a_carousel_is_uploads_named_by_pawpost_then_one_configure_sidecar(ig_config, ig_store, fake, logged_in,
+                                                                         tmp_path):
+    # The instagrapi publisher posts a carousel as album_upload does, a step at a time: photo_rupload with its own
+    # upload_id and to_album, then album_configure, whose children_metadata carries each child's fields as given.
+    from instagrapi.exceptions import ClientConnectionError
+
+    ours, _ = _clients(ig_config, ig_store)
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg())
+    children = []
+    for n in range(2):
+        upload_id, _, _ = ours.photo_rupload(photo, upload_id=f"17000000000{n}", to_album=True)
+        assert upload_id == f"17000000000{n}"
+        children.append({"upload_id": upload_id, "custom_accessibility_caption": f"alt {n}"})
+    assert list(fake.uploads) == ["170000000000", "170000000001"]
+
+    fake.fail_next("configure_sidecar", Answer(408, "", lands=True))
+    with pytest.raises(ClientConnectionError):  # pawpost's UnansweredPost: not sent again
+        ours.album_configure(children, "two of us")
+    assert fake.count("configure_sidecar") == 1 and fake.posts_with("two of us") == 1
+    assert [c["accessibility_caption"] for c in fake.media[0]["carousel_media"]] == ["alt 0", "alt 1"]

@@ -148,3 +148,28 @@ def test_no_username_is_one_sentence_that_says_what_to_set(config, store):
     # The dry-run config has no username; history import still needs the account through instagrapi.
     with pytest.raises(PawpostError, match=r"instagram\.username is not set"):
         make_client(config, store, **CLIENT)
+
+
+def test_a_seed_that_is_not_base32_is_a_config_error_for_doctor_and_run(tmp_path):
+    from tests.conftest import run_cli, write_config
+
+    seed = tmp_path / "totp-seed"
+    seed.write_text("NOT-A-SEED-1890\n")
+    path = write_config(tmp_path / "h", {"instagram": {"publisher": "instagrapi", "username": "lola",
+                                                       "totp_seed_file": str(seed)}})
+    for command in (("doctor",), ("run",)):
+        result = run_cli(*command, config=path, timeout=60)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "instagram.totp_seed_file: not a valid two-factor seed" in result.stderr
+        assert "NOT-A-SEED" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_seed_gone_bad_while_running_stops_posting_without_a_login(ig_config, ig_store, fake):
+    ig_config.instagram.totp_seed = type(ig_config.instagram.password)("0189 !!")
+    make_draft(ig_store)
+
+    result = tick(poster(ig_config, ig_store), fake, SLOT)
+
+    assert result.status == "approved" and fake.count("login") == 0
+    stopped = ig_store.get("posting_stopped")
+    assert stopped and "two-factor seed" in json.dumps(stopped)
