@@ -98,7 +98,7 @@ def _wheel(log) -> Path:
     wheels().mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
     _run(["nice", "-n", "10", sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels()), PACKAGE],
-         f"building {PACKAGE} into {wheels()} (once; about 10 minutes on 2 cores)", log, env=env)
+         f"building {PACKAGE} into {wheels()} (once; tens of minutes on 2 cores)", log, env=env)
     found = sorted(wheels().glob(f"llama_cpp_python-{VERSION}-*.whl"))
     if not found:
         raise Unavailable(f"building {PACKAGE} left no wheel in {wheels()}")
