@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,17 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass
 class Sample:
-    """One training or evaluation input: the rendered prompt, the photo for a VLM, and the target caption."""
+    """One training or evaluation input: the rendered prompt, the photos for a VLM, and the target caption."""
 
     key: str
     prompt: str  # rendered by `Backend.render`
     target: str
-    image: Path | None = None
+    image: Path | None = None  # the post's first photo
+    others: list[Path] = field(default_factory=list)  # a carousel's next photos the VLM is shown, in order
+
+    @property
+    def images(self) -> list[Path]:
+        return [self.image, *self.others] if self.image is not None else list(self.others)
 
 
 class Backend:
@@ -79,8 +84,8 @@ class Backend:
         if self.kind == "vlm":
             from bot.captions.context import caption_image  # oriented and scaled as the daemon does
 
-            image = caption_image(sample.image)
-            return dict(self.caption_model.processor(text=[sample.prompt], images=[[image]], return_tensors="pt"))
+            images = [caption_image(path) for path in sample.images]
+            return dict(self.caption_model.processor(text=[sample.prompt], images=[images], return_tensors="pt"))
         # A chat template writes its own BOS; a plain prompt gets the tokenizer's usual special tokens.
         return dict(self.tokenizer([sample.prompt], return_tensors="pt",
                                    add_special_tokens=not self.caption_model.chat))
@@ -216,8 +221,8 @@ class Backend:
             if self.kind == "vlm":
                 from bot.captions.context import caption_image
 
-                return self.caption_model.write([caption_image(s.image) for s, _ in pairs], [p for _, p in pairs],
-                                                settings, seed)
+                return self.caption_model.write([[caption_image(i) for i in s.images] for s, _ in pairs],
+                                                [p for _, p in pairs], settings, seed)
             return self.caption_model.write([p for _, p in pairs], settings, seed)
 
         pairs = list(zip(samples, prompts, strict=True))

@@ -1,6 +1,7 @@
 """The retraining dataset: the account's posts (pawpost's posted drafts and imported older posts), cleaned.
 
-The caption as posted is the target (the owner's edit when there was one); the newest posts are held out.
+The caption as posted is the target (the owner's edit when there was one); the newest posts are held out. A carousel
+is one post: its caption is learned once, with the pets and facts of all its photos.
 """
 
 from __future__ import annotations
@@ -59,27 +60,31 @@ def clean_caption(raw: str) -> Cleaned:
 
 @dataclass
 class Example:
-    """One post the model should learn to write: its photo, pets and the caption as posted (cleaned)."""
+    """One post the model should learn to write: its photos, pets and the caption as posted (cleaned)."""
 
     key: str  # "draft:<id>" or "imported:<media id>": stable across runs, so new posts can be counted
     source: str  # POSTED (a post pawpost made) | "imported"
     at: str  # when it was posted (UTC ISO); the split is by this
     caption: str
-    photo: Path | None
-    photo_id: int | None
-    pets: list[str] = field(default_factory=list)
+    photo: Path | None  # the first photo's file
+    photo_id: int | None  # the first photo
+    pets: list[str] = field(default_factory=list)  # every pet of the post, the first photo's first
     hint: str | None = None
     edited: bool = False  # the owner rewrote the model's caption: the strongest signal of the voice
     hashtags: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)
     raw: str = ""  # the caption exactly as posted (style examples and the rules see this, as in the daemon)
     sha256: str | None = None
-    scene: str | None = None  # what vision found besides the pets, worded as the daemon words it
+    scene: str | None = None  # what vision found besides the pets, worded as the daemon words it (all photos')
     prompted_on: str | None = None  # when the daemon built the prompt (the day's theme depends on it)
+    # Every photo of the post in order, the first included (a carousel has several): ids and files on disk.
+    photo_ids: list[int] = field(default_factory=list)
+    photos: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["photo"] = str(self.photo) if self.photo else None
+        out["photos"] = [str(p) for p in self.photos]
         return out
 
 
@@ -116,7 +121,7 @@ def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], d
     `need_photo`: the chat VLM learns from the photo, so posts whose image is missing cannot teach it.
     """
     rows: list[dict[str, Any]] = []
-    # A post learns from its first photo: the one its caption was written for.
+    # One row per post, led by its first photo; a carousel's other photos join it below (`_with_media`).
     for r in store.all(
         f"""SELECT d.id, d.caption, d.edited, coalesce(d.hint, p.hint) AS hint, d.posted_at, d.created_at,
                    d.media_id, p.id AS photo_id, p.path, p.sha256, p.analysis, {_PETS_SQL.format(photo="p.id")} AS pets
@@ -139,6 +144,7 @@ def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], d
                      "path": r["path"], "pets": r["pets"], "media_id": r["media_id"], "sha256": r["sha256"],
                      "analysis": r["analysis"], "prompted_on": r["taken_at"]})
     rows.sort(key=lambda r: (r["at"], r["key"]))
+    _with_media(store, rows)
 
     dropped = {"empty": 0, "duplicate": 0, "no_photo": 0}
     seen: set[str] = set()
@@ -156,14 +162,50 @@ def collect(store: Store, *, need_photo: bool = False) -> tuple[list[Example], d
         if need_photo and (photo is None or not photo.is_file()):
             dropped["no_photo"] += 1
             continue
+        # A carousel photo whose file is gone is left out of the post; the post still has its first photo.
+        files = [(i, store.abspath(path) if path else None) for i, path in r["media"]]
+        present = [(i, f) for i, f in files if f is not None and (not need_photo or f.is_file())]
         seen.add(norm)
         out.append(Example(
             key=r["key"], source=r["source"], at=r["at"], caption=cleaned.text, photo=photo,
             photo_id=r["photo_id"], pets=r["pets"].split("\x1f") if r["pets"] else [], hint=r["hint"],
             edited=r["edited"], hashtags=cleaned.hashtags, mentions=cleaned.mentions, raw=r["raw"],
-            sha256=r["sha256"], scene=_scene(r["analysis"]), prompted_on=r["prompted_on"],
+            sha256=r["sha256"], scene=r["scene"], prompted_on=r["prompted_on"],
+            photo_ids=[i for i, _ in present], photos=[f for _, f in present],
         ))
     return out, dropped
+
+
+def _with_media(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Each row's photos in post order (`media`: (id, library path) pairs), its pets across them (the first
+    photo's first) and their scenes merged as the caption stage merges them (bot.captions.context)."""
+    from bot.captions.context import merge_scenes
+    from bot.drafts.media import media_of_drafts
+
+    drafts = [int(r["key"].split(":", 1)[1]) for r in rows if r["source"] == POSTED]
+    media = media_of_drafts(store, drafts)
+    for r in rows:
+        if r["source"] == POSTED:
+            r["media"] = [(m.photo_id, m.path) for m in media.get(int(r["key"].split(":", 1)[1]), [])]
+        else:
+            r["media"] = [(r["photo_id"], r["path"])] if r["photo_id"] is not None and r["path"] else []
+    others = sorted({i for r in rows for i, _ in r["media"][1:]})
+    extra: dict[int, tuple[str | None, str | None]] = {}
+    for i in range(0, len(others), 500):
+        part = others[i:i + 500]
+        marks = ",".join("?" * len(part))
+        for x in store.all(f"SELECT p.id, p.analysis, {_PETS_SQL.format(photo='p.id')} AS pets FROM photos p "
+                           f"WHERE p.id IN ({marks})", part):
+            extra[x["id"]] = (x["analysis"], x["pets"])
+    for r in rows:
+        pets = r["pets"].split("\x1f") if r["pets"] else []
+        scenes = [_scene(r["analysis"])]
+        for photo_id, _path in r["media"][1:]:
+            analysis, names = extra.get(photo_id, (None, None))
+            pets += [n for n in (names.split("\x1f") if names else []) if n.lower() not in {p.lower() for p in pets}]
+            scenes.append(_scene(analysis))
+        r["pets"] = "\x1f".join(pets) if pets else None
+        r["scene"] = merge_scenes(scenes)
 
 
 def _scene(analysis: str | None) -> str | None:

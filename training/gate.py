@@ -83,7 +83,7 @@ def write_holdout(store: Store, config: Config, runtime: Runtime, holdout: list[
         for n, batch in enumerate(chunks(holdout, config.models.batch_size)):
             if stop is not None and stop.is_set():
                 return None
-            jobs = [context.load_job(store, config, e.photo_id, hint=e.hint) for e in batch]
+            jobs = [context.load_post(store, config, e.photo_ids or [e.photo_id], hint=e.hint) for e in batch]
             # Each batch its own fixed seed, so old and new write from the same random numbers.
             for outcome in caption_photos(store, config, captioner, jobs, seed=seed + 1000 * n):
                 best = outcome.best

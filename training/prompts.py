@@ -1,5 +1,5 @@
 """The training samples: the daemon's prompt for each post of the dataset (`Prompts`), the describer's words for
-its photo when a writer is tuned (`describe`), and the sample a backend trains or is judged on (`sample_for`).
+its photos when a writer is tuned (`describe`), and the sample a backend trains or is judged on (`sample_for`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from training.finetune import ProgressFn
 
 def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
              progress: ProgressFn | None = None) -> dict[str, str]:
-    """What each photo shows, by the daemon's describer (greedy, so the same photo reads the same way)."""
+    """What each post shows, by the daemon's describer (greedy, so the same photo reads the same way): every photo
+    of a carousel described, their words merged as the caption stage merges them."""
     from bot.captions.backends import Describer
-    from bot.captions.context import caption_image
+    from bot.captions.context import caption_image, merge_facts
 
     describer = Describer(config.models.describer, runtime)
     out: dict[str, str] = {}
@@ -27,14 +28,23 @@ def describe(config: Config, runtime: Runtime, examples: list[ds.Example],
     try:
         for first in range(0, len(examples), size):
             batch = examples[first:first + size]
-            images = [caption_image(e.photo) for e in batch]
-            for e, text in zip(batch, describer.describe(images), strict=True):
-                out[e.key] = text
+            files = [photos_of(e) for e in batch]
+            flat = [f for post in files for f in post]
+            texts = iter(describer.describe([caption_image(f) for f in flat]) if flat else [])
+            for e, post in zip(batch, files, strict=True):
+                merged = merge_facts([next(texts) for _ in post])
+                if merged:
+                    out[e.key] = merged
             if progress:
-                progress("describe", len(out), len(examples), None)
+                progress("describe", first + len(batch), len(examples), None)
     finally:
         describer.unload()
     return out
+
+
+def photos_of(example: ds.Example) -> list[Any]:
+    """The post's photo files in order (the first alone for an example built with just it)."""
+    return list(example.photos) or ([example.photo] if example.photo else [])
 
 
 class Prompts:
@@ -73,8 +83,10 @@ class Prompts:
         day: date | None = moment.astimezone(self.config.schedule.zone).date() if moment else None
         # No primed first words: the model learns the owner's whole caption, opening included, and is prompted
         # the same way once promoted (bot.captions.stage: lead only for the base model).
+        photos = len(photos_of(example))
         prompt = build_prompt(self.config, example.pets, scene="; ".join(parts) or None, examples=shown,
-                              hint=example.hint, day=day, prime=False)
+                              hint=example.hint, day=day, prime=False, photos=max(1, photos),
+                              images=min(photos, self._context.MAX_SET_IMAGES))
         self._cache[example.key] = prompt
         return prompt
 
@@ -83,4 +95,6 @@ def sample_for(backend: Any, prompts: Prompts, example: ds.Example) -> Any:
     from training.backend import Sample
 
     prompt = prompts(example)
-    return Sample(key=example.key, prompt=backend.render(prompt), target=example.caption, image=example.photo)
+    shown = photos_of(example)[:prompt.images]
+    return Sample(key=example.key, prompt=backend.render(prompt), target=example.caption,
+                  image=shown[0] if shown else example.photo, others=shown[1:])

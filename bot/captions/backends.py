@@ -79,11 +79,12 @@ class ChatVLM(CaptionModel):
                                                                add_generation_prompt=True), p.opening)
                 for p in prompts]
 
-    def write(self, images: list[Image.Image], prompts: list[Prompt], settings: GenerationSettings,
+    def write(self, images: list[list[Image.Image]], prompts: list[Prompt], settings: GenerationSettings,
               seed: int) -> list[list[str]]:
-        """`settings.candidates` raw candidates per photo, all photos in one generate call."""
+        """`settings.candidates` raw candidates per prompt, all prompts in one generate call. `images` are each
+        prompt's photos in post order, as many as its `Prompt.images` (one image placeholder each)."""
         with self.use():
-            inputs = self.processor(text=self.prompt_texts(prompts), images=[[im] for im in images],
+            inputs = self.processor(text=self.prompt_texts(prompts), images=[list(shown) for shown in images],
                                     return_tensors="pt", padding=True)
             inputs = to_device(inputs, self.runtime.device, self.model.dtype)
             new = sample(self.model, inputs, settings, seed, tokenizer=self.processor.tokenizer,

@@ -1,5 +1,6 @@
-"""What the caption stage reads from the database about a photo: its pets, what vision found, the owner's
-hint, the image itself, and the account's past captions (the latest, and those under the most similar photos).
+"""What the caption stage reads from the database about a post's photos: their pets, what vision found, the
+owner's hints, the images themselves (merged for the post), and the account's past captions (the latest, and those
+under the most similar photos).
 """
 
 from __future__ import annotations
@@ -29,13 +30,39 @@ from bot.vision.photo_pets import pets_in
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1536  # photos are scaled down to this before captioning: processors resize further anyway
+# The most photos of one post a chat VLM is shown with its prompt (the first ones, in the post's order). Each photo
+# costs SmolVLM2 about 405 image tokens at models.caption_image_px = 768, so four keep a prompt near 1,700 tokens
+# and its memory near four single-photo prompts (the batch is counted in photos, bot.captions.stage); the
+# describer still describes every photo for a describer + writer pair.
+MAX_SET_IMAGES = 4
 SIMILAR_POOL = 500  # past captions considered when looking for the most similar photos
 DEFAULT_LENGTH = 120  # characters of a caption's words when the account has too few past captions to tell
 
 
 @dataclass
+class Shot:
+    """One photo of a post as the caption stage sees it: its own pets, what vision found, its image and the
+    describer's words about it."""
+
+    photo_id: int
+    sha256: str
+    path: Path
+    pets: list[PetInfo]
+    scene: str | None
+    hint: str | None = None
+    image: Image.Image | None = None
+    description: str | None = None
+
+
+@dataclass
 class PhotoJob:
-    """One photo to caption, with everything the prompt and the rules need."""
+    """One post to caption (one photo, or the photos of a carousel), with everything the prompt and the rules need.
+
+    The fields describe the whole post: `pets` is every pet of the set (the lead photo's first), `scene`, `hint`
+    and `description` the photos' facts merged in post order without repeats; `photo_id`, `sha256`, `path` and
+    `image` are the lead photo's. `shots` holds each photo on its own, the lead first (just the lead when the job
+    is built for one photo).
+    """
 
     photo_id: int
     sha256: str
@@ -46,16 +73,60 @@ class PhotoJob:
     image: Image.Image | None = None
     description: str | None = None
     examples: list[str] = field(default_factory=list)
+    shots: list[Shot] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.shots:
+            self.shots = [Shot(self.photo_id, self.sha256, self.path, self.pets, self.scene, self.hint, self.image)]
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [s.photo_id for s in self.shots]
+
+    @property
+    def images(self) -> list[Image.Image | None]:
+        """The photos a chat VLM sees with the prompt: the post's first MAX_SET_IMAGES."""
+        return [s.image for s in self.shots[:MAX_SET_IMAGES]]
 
     @property
     def confidence(self) -> float | None:
-        """How sure recognition is of every pet in the photo (the least sure one); None when no pet."""
-        known = [p.confidence for p in self.pets if p.confidence is not None]
-        return min(known) if known else None
+        """How sure recognition is of every pet in the post (the least sure one, each pet at its surest photo);
+        None when no pet."""
+        best: dict[str, float] = {}
+        for shot in self.shots:
+            for p in shot.pets:
+                if p.confidence is not None:
+                    best[p.name.lower()] = max(p.confidence, best.get(p.name.lower(), p.confidence))
+        return min(best.values()) if best else None
+
+    def merge_descriptions(self) -> None:
+        """The post's description from its photos' (each said once, in post order)."""
+        self.description = merge_facts([s.description for s in self.shots])
 
 
 def load_job(store: Store, config: Config, photo_id: int, hint: str | None = None) -> PhotoJob:
     """The photo's row, pets (most confident first) and analysis, with its image opened."""
+    return load_post(store, config, [photo_id], hint=hint)
+
+
+def load_post(store: Store, config: Config, photo_ids: Sequence[int], hint: str | None = None) -> PhotoJob:
+    """One post's photos (in post order, the lead first), each with its pets, analysis and image, merged into one
+    job. `hint` (the owner's, for the whole post) replaces the photos' own hints."""
+    if not photo_ids:
+        raise ValueError("a post has at least one photo")
+    shots = [_load_shot(store, config, photo_id) for photo_id in photo_ids]
+    lead = shots[0]
+    pets: dict[str, PetInfo] = {}
+    for shot in shots:
+        for pet in shot.pets:
+            pets.setdefault(pet.name.lower(), pet)
+    scene = merge_scenes([s.scene for s in shots])
+    hint = hint if hint is not None else merge_facts([s.hint for s in shots])
+    return PhotoJob(lead.photo_id, lead.sha256, lead.path, list(pets.values()), scene, hint, image=lead.image,
+                    shots=shots)
+
+
+def _load_shot(store: Store, config: Config, photo_id: int) -> Shot:
     photo = store.photo(photo_id)
     pets = []
     for pet in pets_in(store, photo_id):
@@ -66,10 +137,28 @@ def load_job(store: Store, config: Config, photo_id: int, hint: str | None = Non
     path = store.abspath(photo["path"])
     if path is None:
         raise PhotoUnreadable(f"photo {photo_id} has no library file")
-    job = PhotoJob(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis),
-                   hint if hint is not None else photo["hint"])
-    job.image = caption_image(path, config.ingest.max_megapixels)
-    return job
+    return Shot(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis), photo["hint"],
+                image=caption_image(path, config.ingest.max_megapixels))
+
+
+def merge_facts(facts: Sequence[str | None]) -> str | None:
+    """Several photos' words as one: each said once (case, spacing and a final full stop aside), in post order,
+    joined by "; ". One photo's words come back as they are."""
+    seen: dict[str, str] = {}
+    for fact in facts:
+        key = " ".join((fact or "").split()).rstrip(".;").casefold()
+        if key:
+            seen.setdefault(key, fact)  # type: ignore[arg-type]
+    if len(seen) <= 1:
+        return next(iter(seen.values()), None)
+    return "; ".join(" ".join(text.split()).rstrip(".;") for text in seen.values())
+
+
+def merge_scenes(scenes: Sequence[str | None]) -> str | None:
+    """What vision found across a post's photos; "no animal could be seen clearly" only when no photo shows one."""
+    if scenes and all(s == templates.NO_ANIMAL_SEEN for s in scenes):
+        return templates.NO_ANIMAL_SEEN
+    return merge_facts([s for s in scenes if s != templates.NO_ANIMAL_SEEN])
 
 
 def caption_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Image.Image:

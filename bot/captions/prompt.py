@@ -48,6 +48,8 @@ class Prompt:
     instructions: list[str] = field(default_factory=list)  # the prompt's own sentences, which a caption must not echo
     speaker: str = ""  # the pet who speaks, when the voice is the first person
     lead: str = ""  # the caption's first words when the owner gave none (templates.LEADS_AS_PET)
+    photos: int = 1  # how many photos the post has
+    images: int = 1  # how many of them a chat VLM is shown with the prompt (the first ones)
 
     @property
     def opening(self) -> str:
@@ -55,11 +57,13 @@ class Prompt:
         return self.start or self.lead
 
     def messages(self, with_image: bool) -> list[dict[str, Any]]:
-        """Chat messages; with an image, content is the list form image-text-to-text processors expect."""
+        """Chat messages; with images, content is the list form image-text-to-text processors expect, one image
+        placeholder per photo shown (`images`), in post order, before the text."""
         if with_image:
             return [
                 {"role": "system", "content": [{"type": "text", "text": self.system}]},
-                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": self.user}]},
+                {"role": "user", "content": [*({"type": "image"} for _ in range(self.images)),
+                                             {"type": "text", "text": self.user}]},
             ]
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
 
@@ -115,6 +119,8 @@ def build_prompt(
     day: date | None = None,
     variant: int = 0,
     prime: bool = True,
+    photos: int = 1,
+    images: int = 1,
 ) -> Prompt:
     """The prompt for one photo: the pets and what the photo shows as short sentences, examples of the
     account's tone, then the instruction.
@@ -123,7 +129,9 @@ def build_prompt(
     `examples` are past captions whose tone to follow; `hint` is the owner's hint; `start` the caption's first words;
     `variant` (e.g. the photo's id) picks the pet's first words when the owner gave none. `prime=False` leaves those
     first words out: a model retrained on the account's captions was trained without them (training/prompts.py)
-    and writes its own opening, so it is prompted exactly as it was trained.
+    and writes its own opening, so it is prompted exactly as it was trained. `photos` > 1 is a carousel: the
+    prompt says so and asks for one caption about the set (`pets` and `scene` are then the whole set's); `images`
+    is how many of its photos a chat VLM is shown.
     """
     from bot.captions.quality import hashtag_free, wants_first_person
 
@@ -132,7 +140,8 @@ def build_prompt(
     voice = " ".join(c.voice.split()).rstrip(".")
     speaker = infos[0] if infos and wants_first_person(voice) else None
     system = templates.SYSTEM
-    facts: list[str] = []
+    carousel = photos > 1
+    facts: list[str] = [templates.SET.format(count=photos)] if carousel else []
     for p in infos:
         # The pets' descriptions stay out: a small model repeats them instead of saying what the photo shows.
         if p is speaker:
@@ -144,23 +153,27 @@ def build_prompt(
                      + (templates.PET_PERSONALITY.format(name=p.name, personality=_sentence(p.personality))
                         if p.personality else ""))
     if not infos and config.pets:
-        facts.append(templates.NO_PET)
+        facts.append(templates.NO_PET_SET if carousel else templates.NO_PET)
     scene = " ".join((scene or "").split()).rstrip(".")
     theme = theme_for(c.themes, day) if day is not None else None
     if theme:
         facts.append(templates.THEME.format(theme=theme))
     if hint and hint.strip():
-        facts.append(templates.HINT.format(hint=" ".join(hint.split()).rstrip(".")))
+        said = templates.HINT_SET if carousel else templates.HINT
+        facts.append(said.format(hint=" ".join(hint.split()).rstrip(".")))
     shown = [t for t in (hashtag_free(e) for e in examples if e and e.strip()) if t]
     names = _join_names([p.name for p in infos])
     others = _join_names([p.name for p in infos if p is not speaker])
+    photo = templates.THESE_PHOTOS if carousel else templates.THIS_PHOTO
     if speaker is not None:
-        task = [templates.TASK_AS_PET_WITH.format(names=others, voice=voice) if others else
-                templates.TASK_AS_PET.format(voice=voice), templates.FIRST_PERSON.format(name=speaker.name)]
+        task = [templates.TASK_AS_PET_WITH.format(photo=photo, names=others, voice=voice) if others else
+                templates.TASK_AS_PET.format(photo=photo, voice=voice),
+                templates.FIRST_PERSON.format(name=speaker.name)]
     else:
-        task = [templates.TASK_WITH_NAME.format(names=names, voice=voice) if names else
-                templates.TASK.format(voice=voice)]
-    detail = templates.SCENE_DETAIL.format(scene=scene) if scene else ""
+        task = [templates.TASK_WITH_NAME.format(photo=photo, names=names, voice=voice) if names else
+                templates.TASK.format(photo=photo, voice=voice)]
+    scene_detail = templates.SCENE_DETAIL_SET if carousel else templates.SCENE_DETAIL
+    detail = scene_detail.format(scene=scene) if scene else ""
     task.append(detail)
     # The speaker is named by its "I" (rules.wrong_names); the others by name.
     task.append(templates.NAME_THEM.format(names=others) if others else
@@ -179,12 +192,14 @@ def build_prompt(
         leads = [t.format(others=others) for t in templates.LEADS_AS_PET_WITH] if others else templates.LEADS_AS_PET
         lead = leads[variant % len(leads)]
     # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).
-    instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail),
-                    templates.NO_PET if not infos else "", templates.EXAMPLES.split("\n")[0],
-                    templates.SCENE_DETAIL.split(":")[0], templates.NO_ANIMAL_SEEN, templates.STRANGERS.split(", ")[-1]]
+    instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail), facts[0] if carousel else "",
+                    (templates.NO_PET_SET if carousel else templates.NO_PET) if not infos else "",
+                    templates.EXAMPLES.split("\n")[0], scene_detail.split(":")[0], templates.NO_ANIMAL_SEEN,
+                    templates.STRANGERS.split(", ")[-1]]
     return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,
                   scene=scene, examples=shown, instructions=[i for i in instructions if i],
-                  speaker=speaker.name if speaker is not None else "", lead=lead)
+                  speaker=speaker.name if speaker is not None else "", lead=lead, photos=max(1, photos),
+                  images=max(1, min(images, photos)))
 
 
 def _sentence(text: str) -> str:

@@ -74,25 +74,26 @@ class ServerModel(ManagedModel):
     def _drop(self) -> None:
         pass  # nothing is held here but the connection pool, which the next batch reuses
 
-    def write(self, images: list[Any], prompts: list[Prompt], settings: GenerationSettings,
+    def write(self, images: list[list[Any]], prompts: list[Prompt], settings: GenerationSettings,
               seed: int) -> list[list[str]]:
-        """`settings.candidates` raw candidates per prompt (images are sent only as the captioner)."""
+        """`settings.candidates` raw candidates per prompt; `images` are each prompt's photos in post order, of which
+        the captioner sends the first `Prompt.images` (a writer sends none: the describer's words are in the prompt)."""
         out = []
         with self.use():
             try:
                 for n, prompt in enumerate(prompts):
-                    image = images[n] if self.sees_photo else None
-                    out.append(self._candidates(prompt, image, settings, seed + 7919 * n))
+                    shown = list(images[n])[:prompt.images] if self.sees_photo else []
+                    out.append(self._candidates(prompt, shown, settings, seed + 7919 * n))
             except ServerUnavailable as exc:
                 self.loaded = False  # the next batch asks the server again before writing
                 exc.retry_seconds = self.retry_seconds
                 raise
         return out
 
-    def _candidates(self, prompt: Prompt, image: Any, settings: GenerationSettings, seed: int) -> list[str]:
+    def _candidates(self, prompt: Prompt, shown: list[Any], settings: GenerationSettings, seed: int) -> list[str]:
         """The `n` parameter asks for every candidate at once; a server that ignores it (llama.cpp, Ollama) returns
         one, and the rest are asked for with the next seeds, so the count is the same as with a local model."""
-        messages = chat_messages(prompt, self._image_url(image) if image is not None else None)
+        messages = chat_messages(prompt, [self._image_url(image) for image in shown])
         found: list[str] = []
         for request in range(settings.candidates):
             if len(found) >= settings.candidates:
@@ -119,15 +120,16 @@ class ServerModel(ManagedModel):
         return []  # the server decodes its own special tokens away
 
 
-def chat_messages(prompt: Prompt, image_url: str | None) -> list[dict[str, Any]]:
-    """The prompt as OpenAI chat messages. A server cannot be primed with the caption's first words (the answer
-    starts fresh), so they are asked for in the instruction instead."""
+def chat_messages(prompt: Prompt, image_urls: list[str]) -> list[dict[str, Any]]:
+    """The prompt as OpenAI chat messages, the photos (if any) before the text in post order. A server cannot be
+    primed with the caption's first words (the answer starts fresh), so they are asked for in the instruction."""
     user = prompt.user
     if prompt.opening:
         user += " " + BEGIN_WITH.format(opening=prompt.opening)
     content: Any = user
-    if image_url is not None:
-        content = [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": user}]
+    if image_urls:
+        content = [*({"type": "image_url", "image_url": {"url": url}} for url in image_urls),
+                   {"type": "text", "text": user}]
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": content}]
 
 

@@ -1,6 +1,6 @@
-"""The caption stage: due `analyzed` photos become drafts (pending, or approved per approval mode); a draft's
-fresh candidates (bot.drafts.regenerate) are written by the same `caption_photos`. Prompt, seed and every candidate
-are recorded.
+"""The caption stage: due `analyzed` photos become drafts (pending, or approved per approval mode), one photo or a
+carousel each; a draft's fresh candidates (bot.drafts.regenerate) are written by the same `caption_photos`. Prompt,
+seed and every candidate are recorded.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.captions.prompt import Prompt, build_prompt
 from bot.captions.quality import wants_first_person
 from bot.captions.rules import PAST_CAPTIONS_CHECKED, Verdict, check_candidate, rule_context
 from bot.config import Config
-from bot.drafts.media import add_draft
+from bot.drafts.media import add_draft, media_of, update_medium
 from bot.errors import ModelUnavailable
 from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
 from bot.runtime.ml import ManagedModel, Runtime
@@ -80,14 +80,19 @@ class Captioner:
         # The registry keeps an adapter in <version>/adapter; a bare adapter folder is named for itself.
         return self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
 
-    def describe(self, images: list[Any]) -> list[str | None]:
+    def describe(self, images: list[Any], batch_size: int | None = None) -> list[str | None]:
+        """The describer's words for each image (None each without a describer), `batch_size` images a call."""
         if self.describer is None:
             return [None] * len(images)
-        return list(self.describer.describe(images))
+        out: list[str | None] = []
+        for part in chunks(images, batch_size or len(images) or 1):
+            out.extend(self.describer.describe(list(part)))
+        return out
 
-    def write(self, images: list[Any], prompts: list[Prompt], settings: GenerationSettings,
+    def write(self, images: list[list[Any]], prompts: list[Prompt], settings: GenerationSettings,
               seed: int) -> list[list[str]]:
-        """Raw candidates per photo, from one batched generate call."""
+        """Raw candidates per prompt, from one batched generate call; `images` are each prompt's photos (a chat
+        VLM sees them, a writer reads the describer's words in the prompt instead)."""
         if self.server is not None:
             return self.server.write(images, prompts, settings, seed)
         if self.vlm is not None:
@@ -114,7 +119,7 @@ class Scored:
 
 @dataclass
 class Outcome:
-    """One photo's result: the prompt, the seed of the last round, and every candidate, best first."""
+    """One post's result: the prompt, the seed of the last round, and every candidate, best first."""
 
     job: context.PhotoJob
     prompt: Prompt
@@ -129,8 +134,13 @@ class Outcome:
 
 def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: list[context.PhotoJob], *,
                    vision: Any = None, start: str | None = None, seed: int | None = None) -> list[Outcome]:
-    """Prompt -> generate -> rules -> rank for a batch of photos, regenerating (up to captions.max_attempts
-    rounds) for photos that have no passing candidate yet. Raises ModelUnavailable when a model cannot load."""
+    """Prompt -> generate -> rules -> rank for a batch of posts (a job each: one photo or a carousel),
+    regenerating (up to captions.max_attempts rounds) for posts that have no passing candidate yet. Raises
+    ModelUnavailable when a model cannot load.
+
+    The describer describes every photo of every post and the writer gets each post's facts merged; a chat VLM
+    sees each post's first context.MAX_SET_IMAGES photos with its prompt. The pets are the whole set's, so the
+    rules ask for every one of them by name."""
     c = config.captions
     settings = GenerationSettings.from_config(c)
     base_seed = seed if seed is not None else c.seed if c.seed is not None else new_seed()
@@ -140,16 +150,20 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     settings = replace(settings, max_new_tokens=context.token_budget(past[:PAST_CAPTIONS_CHECKED],
                                                                      settings.max_new_tokens))
     ids = context.embedder_ids(config, vision)
-    images = [j.image for j in jobs]
     count = c.style_examples if captioner.style_examples is None else captioner.style_examples
-    for job, description in zip(jobs, captioner.describe(images), strict=True):
-        job.description = description
+    shots = [shot for job in jobs for shot in job.shots]
+    for shot, description in zip(shots, captioner.describe([s.image for s in shots], config.models.batch_size),
+                                 strict=True):
+        shot.description = description
+    for job in jobs:
+        job.merge_descriptions()
         absent = [p.name for p in config.pets if p.name.lower() not in {q.name.lower() for q in job.pets}]
         job.examples = context.style_examples(store, job.sha256, count, past, ids, avoid=absent)
     day = timeutil.now().astimezone(config.schedule.zone).date()
     # A retrained model writes its own opening (it was trained without the primed first words).
     prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
-                            start=start, day=day, variant=job.photo_id, prime=captioner.adapter_dir is None)
+                            start=start, day=day, variant=job.photo_id, prime=captioner.adapter_dir is None,
+                            photos=len(job.shots), images=len(job.images))
                for job in jobs]
     specials = captioner.special_tokens()
     outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]
@@ -158,7 +172,8 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     waiting = list(range(len(jobs)))
     for attempt in range(c.max_attempts):
         round_seed = base_seed + attempt
-        raw = captioner.write([images[i] for i in waiting], [prompts[i] for i in waiting], settings, round_seed)
+        raw = captioner.write([jobs[i].images for i in waiting], [prompts[i] for i in waiting], settings,
+                              round_seed)
         for i, candidates in zip(waiting, raw, strict=True):
             outcomes[i].seed, outcomes[i].rounds = round_seed, attempt + 1
             seen = {v.text for v in verdicts[i]}
@@ -209,8 +224,15 @@ def _scene(job: context.PhotoJob) -> str | None:
 
 
 def _image_matches(vision: Any, jobs: list[context.PhotoJob], verdicts: list[list[Verdict]]) -> list[Any]:
-    return [rank.image_match(vision, job.image, [v.text for v in found]) if found else None
-            for job, found in zip(jobs, verdicts, strict=True)]
+    """Each candidate's image-text similarity: to the photo, or for a set the mean over the photos a chat VLM is
+    shown (a caption about the set should fit them all, not only the first)."""
+    out: list[Any] = []
+    for job, found in zip(jobs, verdicts, strict=True):
+        texts = [v.text for v in found]
+        per_photo = [rank.image_match(vision, image, texts) for image in job.images] if found else []
+        known = [m for m in per_photo if m is not None]
+        out.append([sum(values) / len(known) for values in zip(*known, strict=True)] if known else None)
+    return out
 
 
 # -- drafts -------------------------------------------------------------------------------------
@@ -222,30 +244,40 @@ def draft_analyzed(store: Store, config: Config, captioner: Captioner, vision: A
 
 
 def draft_photos(store: Store, config: Config, captioner: Captioner, ids: list[int], vision: Any = None) -> int:
-    """Caption the `analyzed` photos `ids` (the pipeline's batch), in batches of models.batch_size, and create
-    one draft each; returns how many were drafted. A photo no longer `analyzed` (drafted by another process
-    meanwhile) gets none.
+    """Caption the `analyzed` photos `ids` (the pipeline's batch) and create one draft each; returns how many
+    were drafted (see `draft_posts`)."""
+    return draft_posts(store, config, captioner, [[photo_id] for photo_id in ids], vision=vision)
+
+
+def draft_posts(store: Store, config: Config, captioner: Captioner, posts: list[list[int]],
+                vision: Any = None) -> int:
+    """Caption each post (its `analyzed` photo ids in post order, the lead first) and create one draft of its
+    photos; returns how many drafts were made. Posts go in batches of about models.batch_size photos. A photo no
+    longer `analyzed` (drafted by another process meanwhile) is left out of its post; a post with none left gets
+    no draft.
 
     A caption model that cannot load leaves the photos `analyzed`, with the reason, to be retried later.
     """
     done = 0
-    batches = list(chunks(ids, config.models.batch_size))
+    batches = photo_batches(posts, config.models.batch_size)
     for n, batch in enumerate(batches):
         jobs = []
-        for photo_id in batch:
-            if store.photo(photo_id)["status"] != PhotoStatus.ANALYZED:
+        for post in batch:
+            waiting = [i for i in post if store.photo(i)["status"] == PhotoStatus.ANALYZED]
+            if not waiting:
                 continue  # drafted by another process meanwhile: nothing to write
             try:
-                jobs.append(context.load_job(store, config, photo_id))
+                jobs.append(context.load_post(store, config, waiting))
             except context.PhotoUnreadable as exc:
-                defer_photos(store, [photo_id], str(exc))
+                defer_photos(store, waiting, str(exc))
         if not jobs:
             continue
         try:
             outcomes = caption_photos(store, config, captioner, jobs, vision=vision)
         except ModelUnavailable as exc:
             # Every photo still waiting needs the same model: all wait, none is lost.
-            model_failed(store, exc, [j.photo_id for j in jobs] + [i for b in batches[n + 1:] for i in b])
+            later = [i for b in batches[n + 1:] for post in b for i in post]
+            model_failed(store, exc, [i for j in jobs for i in j.photo_ids] + later)
             return done
         for model in captioner.models:
             clear_model_error(store, model.key)
@@ -255,30 +287,61 @@ def draft_photos(store: Store, config: Config, captioner: Captioner, ids: list[i
     return done
 
 
+def photo_batches(posts: list[list[int]], size: int) -> list[list[list[int]]]:
+    """Posts in order, grouped so that a group holds at most `size` photos (a bigger post goes alone): the memory
+    budget sizes batches in photos, and a carousel's photos are all described and (some) shown together."""
+    batches: list[list[list[int]]] = []
+    count = 0
+    for post in posts:
+        if not post:
+            continue
+        if batches and count + len(post) <= max(1, size):
+            batches[-1].append(post)
+            count += len(post)
+        else:
+            batches.append([post])
+            count = len(post)
+    return batches
+
+
 def _create_draft(store: Store, config: Config, captioner: Captioner, outcome: Outcome) -> bool:
     job, best = outcome.job, outcome.best
     now = timeutil.iso(timeutil.now())
     status, why = _approval(config, outcome)
+    ids = job.photo_ids
     with store.tx():
-        if store.value("SELECT status FROM photos WHERE id = ?", (job.photo_id,)) != PhotoStatus.ANALYZED:
+        marks = ",".join("?" * len(ids))
+        if store.value(f"SELECT count(*) FROM photos WHERE id IN ({marks}) AND status = ?",
+                       [*ids, PhotoStatus.ANALYZED]) != len(ids):
             return False  # changed meanwhile (another process drafted it, or the owner corrected it)
-        # A post of one photo; its description is the medium's, for the alt text (bot.captions.alttext).
+        # Each medium keeps its own photo's description, for its alt text (bot.captions.alttext).
         draft_id = add_draft(
-            store, [job.photo_id], status=status, caption=best.text if best else None,
+            store, ids, status=status, caption=best.text if best else None,
             chosen=0 if best else None, prompt=outcome.prompt.record(), seed=outcome.seed,
             model_version=captioner.version, hint=job.hint, start_text=outcome.prompt.start or None,
             confidence=job.confidence, approved_at=now if status == DraftStatus.APPROVED else None,
-            description=job.description or None,
             created_at=now, updated_at=now,
         )
+        describe_media(store, draft_id, job)
         insert_candidates(store, draft_id, outcome.candidates, generation=0)
         if best is None:
             store.update("drafts", draft_id, note=no_caption_note(config, outcome, draft_id))
-        store.set_photo_status(job.photo_id, PhotoStatus.DRAFTED, expect=PhotoStatus.ANALYZED)
-        clear_failure(store, job.photo_id)
-        store.event(f"draft.{status}", f"draft {draft_id} for photo {job.photo_id}: {why}",
+        for photo_id in ids:
+            store.set_photo_status(photo_id, PhotoStatus.DRAFTED, expect=PhotoStatus.ANALYZED)
+            clear_failure(store, photo_id)
+        what = f"photo {job.photo_id}" if len(ids) == 1 else f"photos {', '.join(map(str, ids))}"
+        store.event(f"draft.{status}", f"draft {draft_id} for {what}: {why}",
                     level="info" if best else "warning", photo_id=job.photo_id, draft_id=draft_id)
     return True
+
+
+def describe_media(store: Store, draft_id: int, job: context.PhotoJob) -> None:
+    """Each medium of the draft gets the describer's words about its own photo (kept when there are none)."""
+    said = {shot.photo_id: shot.description for shot in job.shots if shot.description}
+    with store.tx():
+        for medium in media_of(store, draft_id):
+            if medium.photo_id in said:
+                update_medium(store, draft_id, medium.position, description=said[medium.photo_id])
 
 
 def _approval(config: Config, outcome: Outcome) -> tuple[DraftStatus, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import caption_quality as bench
+from benchmarks.caption_scenes import NEUTRAL_DAY
 
 # Read at import, before the autouse fixture points HOME at a temporary folder.
 CACHE = Path(os.environ.get("PAWPOST_TEST_MODEL_CACHE") or bench.DEFAULT_CACHE)
@@ -74,3 +75,51 @@ def test_the_real_model_writes_captions_that_keep_the_rules(model_dir: Path) -> 
         assert identity.identity_swap(caption, speaker, everyone) is None, caption
         assert identity.invented_names(caption, [*everyone, r.prompt, *bench.PAST_POSTS]) == [], caption
         assert identity.self_contradiction(caption, speaker, "dog", r.scene.pets) is None, caption
+
+
+# A carousel of two photos: Lola on her blanket, then Pico with the rope. The writer gets both photos' facts.
+SET_FACTS = ["a small dog lying on a blue blanket on a couch", "a puppy chewing a rope toy on the grass"]
+
+
+@pytest.mark.timeout(600)  # one prompt, two rounds at most: seconds on 2 idle cores
+def test_the_real_writer_captions_a_set_of_two_photos(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from PIL import Image
+
+    from bot.captions import context, identity, quality, stage
+    from bot.captions.prompt import PetInfo
+    from bot.config import load_config
+    from bot.runtime.ml import Runtime
+    from bot.store.database import Store
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("PAWPOST_FAKE_NOW", NEUTRAL_DAY)  # no theme of the day: the same prompt whatever the date
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(bench.write_config(Path(tmp), model_dir, {"seed": 7}))
+        store = Store.for_config(config)
+        captioner = stage.Captioner(config, Runtime.from_config(config))
+        describer = bench.FixedDescriber()
+        describer.texts = list(SET_FACTS)  # what the describer would say of each photo, in post order
+        captioner.describer = describer  # type: ignore[assignment]
+        image = Image.new("RGB", (64, 48), (180, 140, 90))
+        lola, pico = (PetInfo.from_config(config.pet(name), 0.95) for name in ("Lola", "Pico"))
+        shots = [context.Shot(1, "set-1", Path("set-1.jpg"), [lola], None, image=image),
+                 context.Shot(2, "set-2", Path("set-2.jpg"), [pico], None, image=image)]
+        job = context.PhotoJob(1, "set-1", Path("set-1.jpg"), [lola, pico], None, None, image=image, shots=shots)
+        try:
+            (outcome,) = stage.caption_photos(store, config, captioner, [job], seed=1234)
+        finally:
+            captioner.unload()
+            store.close()
+    prompt = outcome.prompt.record()
+    assert "carousel of 2 photos" in prompt and "; ".join(SET_FACTS) in prompt
+    assert outcome.best is not None, [c.text for c in outcome.candidates]
+    caption = outcome.best.text
+    # Lola speaks and Pico, in the second photo, is named or included.
+    assert quality.first_person(caption), caption
+    assert quality.names(caption, "Pico") or set(quality.words(caption)) & quality.FIRST_PERSON_PLURAL, caption
+    assert "#picothechi" in caption and "#lolathechihuahua" in caption
+    everyone = [p.name for p in config.pets]
+    assert identity.identity_swap(caption, "Lola", everyone) is None, caption
+    assert identity.self_introduction(caption, "Lola", "dog") is None, caption
+    assert not quality.truncated(caption) and not quality.multiline(caption), caption

@@ -105,7 +105,7 @@ SETTINGS = GenerationSettings(candidates=3, max_new_tokens=20, temperature=0.8, 
 
 def test_a_server_that_ignores_n_is_asked_again_with_the_next_seeds(serve: Any) -> None:
     server = serve(lambda _p, body: (200, completion(f"I nap, seed {body['seed']}")))
-    out = backend(server.url).write([None], [PROMPT], SETTINGS, seed=100)
+    out = backend(server.url).write([[]], [PROMPT], SETTINGS, seed=100)
     assert out == [["I nap, seed 100", "I nap, seed 101", "I nap, seed 102"]]
     chats = server.chats()
     assert [c["n"] for c in chats] == [3, 2, 1]
@@ -119,14 +119,14 @@ def test_a_server_that_ignores_n_is_asked_again_with_the_next_seeds(serve: Any) 
 
 def test_a_server_that_honours_n_is_asked_once(serve: Any) -> None:
     server = serve(lambda _p, body: (200, completion(*[f"I play {i}" for i in range(body["n"])])))
-    out = backend(server.url).write([None], [PROMPT], SETTINGS, seed=5)
+    out = backend(server.url).write([[]], [PROMPT], SETTINGS, seed=5)
     assert out == [["I play 0", "I play 1", "I play 2"]] and len(server.chats()) == 1
 
 
 def test_the_captioner_sends_the_photo_and_an_answer_cut_off_is_marked(serve: Any) -> None:
     server = serve(lambda _p, body: (200, completion("I sit on the", "I sit", finish="length")))
     photo = Image.new("RGB", (1000, 500), (200, 30, 30))
-    out = backend(server.url, role="captioner").write([photo], [PROMPT], GenerationSettings(candidates=2), seed=1)
+    out = backend(server.url, role="captioner").write([[photo]], [PROMPT], GenerationSettings(candidates=2), seed=1)
     assert [getattr(c, "cut_off", None) for c in out[0]] == [True, True]
     content = server.chats()[0]["messages"][1]["content"]
     assert content[0]["type"] == "image_url" and content[0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
@@ -141,14 +141,14 @@ def test_the_captioner_sends_the_photo_and_an_answer_cut_off_is_marked(serve: An
 def test_the_owners_first_words_begin_every_candidate(serve: Any) -> None:
     server = serve(lambda _p, _b: (200, completion("my blanket is the best")))
     prompt = Prompt(system="s", user="u", start="Sunday mood:")
-    out = backend(server.url).write([None], [prompt], GenerationSettings(candidates=1), seed=1)
+    out = backend(server.url).write([[]], [prompt], GenerationSettings(candidates=1), seed=1)
     assert out == [["Sunday mood: my blanket is the best"]]
 
 
 def test_a_5xx_is_tried_again_and_then_answered(serve: Any, no_sleep: None) -> None:
     answers = iter([(500, {"error": {"message": "boom"}}), (503, {"detail": "loading"})])
     server = serve(lambda _p, _b: next(answers, (200, completion("I am back"))))
-    out = backend(server.url).write([None], [PROMPT], GenerationSettings(candidates=1), seed=1)
+    out = backend(server.url).write([[]], [PROMPT], GenerationSettings(candidates=1), seed=1)
     assert out == [["I am back"]] and len(server.chats()) == 3
 
 
@@ -156,7 +156,7 @@ def test_a_server_that_keeps_failing_is_unavailable_with_its_reason(serve: Any, 
     server = serve(lambda _p, _b: (500, {"error": {"message": "CUDA out of memory"}}))
     model = backend(server.url, server_retries=2, server_retry_seconds=5)
     with pytest.raises(ServerUnavailable) as caught:
-        model.write([None], [PROMPT], GenerationSettings(candidates=1), seed=1)
+        model.write([[]], [PROMPT], GenerationSettings(candidates=1), seed=1)
     assert len(server.chats()) == 3  # one try and two retries
     assert "HTTP 500: CUDA out of memory" in str(caught.value) and server.url in str(caught.value)
     assert caught.value.key == "server" and caught.value.retry_seconds == 5
@@ -166,7 +166,7 @@ def test_a_server_that_keeps_failing_is_unavailable_with_its_reason(serve: Any, 
 def test_a_model_the_server_does_not_list_is_unavailable(serve: Any) -> None:
     server = serve(lambda _p, _b: (200, completion("never asked")), models=("other", "qwen"))
     with pytest.raises(ServerUnavailable, match=r"has no model 'm1' \(it lists: 'other', 'qwen'\)"):
-        backend(server.url).write([None], [PROMPT], GenerationSettings(candidates=1), seed=1)
+        backend(server.url).write([[]], [PROMPT], GenerationSettings(candidates=1), seed=1)
     assert server.chats() == []
 
 
@@ -175,7 +175,7 @@ def test_a_refused_api_key_says_which_key_to_check(serve: Any, tmp_path: Path) -
     key = tmp_path / "key"
     key.write_text("sekrit\n")
     with pytest.raises(ServerUnavailable, match="server_api_key_file") as caught:
-        backend(server.url, server_api_key_file=key).write([None], [PROMPT], GenerationSettings(candidates=1), seed=1)
+        backend(server.url, server_api_key_file=key).write([[]], [PROMPT], GenerationSettings(candidates=1), seed=1)
     assert "sekrit" not in str(caught.value)
     assert server.requests[-1][2]["Authorization"] == "Bearer sekrit"
 
@@ -184,8 +184,8 @@ def test_no_server_listening_is_unavailable_at_once(no_sleep: None) -> None:
     from tests.real_llama import free_port
 
     with pytest.raises(ServerUnavailable, match=r"no connection \(connection refused\)"):
-        backend(f"http://127.0.0.1:{free_port()}/v1").write([None], [PROMPT], GenerationSettings(candidates=1),
-                                                              seed=1)
+        backend(f"http://127.0.0.1:{free_port()}/v1").write([[]], [PROMPT], GenerationSettings(candidates=1),
+                                                             seed=1)
 
 
 @pytest.mark.parametrize(("keys", "wrong"), [
