@@ -309,3 +309,18 @@ def test_doctor_says_when_the_server_does_not_answer(tmp_path: Path) -> None:
     checks = list(caption_checks(config))
     assert [(c.name, c.ok) for c in checks] == [("caption server", False)]
     assert "does not answer" in checks[0].message and "connection refused" in checks[0].message
+
+
+def test_the_captioner_sends_a_posts_photos_in_order_up_to_the_prompts_count(serve: Any) -> None:
+    server = serve(lambda _p, _b: (200, completion("I and my friends")))
+    photos = [Image.new("RGB", (64, 48), colour) for colour in ((250, 0, 0), (0, 250, 0), (0, 0, 250))]
+    prompt = Prompt(system="s", user="u", images=2)
+    backend(server.url, role="captioner").write([photos], [prompt], GenerationSettings(candidates=1), seed=1)
+    content = server.chats()[0]["messages"][1]["content"]
+    assert [c["type"] for c in content] == ["image_url", "image_url", "text"]
+    import base64
+    import io
+
+    sent = [Image.open(io.BytesIO(base64.b64decode(c["image_url"]["url"].split(",", 1)[1]))).convert("RGB")
+            for c in content[:2]]
+    assert [max(range(3), key=lambda i: im.getpixel((32, 24))[i]) for im in sent] == [0, 1]  # red, then green
