@@ -177,7 +177,7 @@ def draft(config: Any, store: Any) -> int:
     from bot.runtime.ml import Runtime
 
     captioner = Captioner(config, Runtime("cpu"))
-    captioner.describe = lambda images: ["a small dog on a blue blanket"] * len(images)  # type: ignore[method-assign]
+    captioner.describe = lambda images, *_: ["a small dog on a blue blanket"] * len(images)  # type: ignore[method-assign]
     return draft_analyzed(store, config, captioner)
 
 
