@@ -20,6 +20,14 @@ class NotFound(PawpostError):
     """A draft, photo, pet or model version that does not exist."""
 
 
+class NoSuchDraft(NotFound):
+    """No draft has this id (`draft_id` as given: it may be beyond what the database can hold)."""
+
+    def __init__(self, draft_id: int | str) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+
+
 class IllegalTransition(PawpostError):
     """A state change the state machine does not allow (e.g. approving a posted draft)."""
 
@@ -63,6 +71,15 @@ class TimeHasPassed(PawpostError):
     def __init__(self, at: datetime, shown: str) -> None:
         self.at, self.shown = at, shown
         super().__init__(f"{shown} is in the past; pick a later time")
+
+
+class TimeTooFar(PawpostError):
+    """A time asked for a post lies beyond timeutil.HORIZON; `shown` is it, `latest` the last time allowed (both in
+    the schedule's zone), `days` the horizon."""
+
+    def __init__(self, shown: str, latest: str, days: int) -> None:
+        self.shown, self.latest, self.days = shown, latest, days
+        super().__init__(f"{shown} is more than {days} days ahead; pick a time until {latest}")
 
 
 class TimeTaken(PawpostError):

@@ -2,8 +2,10 @@
 waiting for review (batched), posting stopped or cooling down, an unsettled post, a post published, a retrain.
 
 What to say comes from the database (events, drafts) and the model registry, with marks kept in the database, so
-a restart neither loses the place nor repeats a message. A notifier that fails or hangs is logged and given up
-after notify.timeout_seconds on the notifier's own thread: posting never waits for it.
+a restart neither loses the place nor repeats a message; a message is kept in the database until it is delivered,
+so a stop in the middle of sending it (or a crash) sends it at the next start. A notifier that fails or hangs is
+logged and given up after notify.timeout_seconds on the notifier's own thread: posting never waits for it, and a
+stop never waits for it either.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ class Message:
     title: str
     body: str
     attach: tuple[str, ...] = ()  # files sent with it (the notify publisher's prepared photo)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "body": self.body, "attach": list(self.attach)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Message:
+        return cls(str(data["kind"]), str(data["title"]), str(data["body"]), tuple(data.get("attach") or ()))
 
 
 def _site(config: Config, path: str = "/") -> str:
@@ -161,6 +170,7 @@ class Sender:
         self.urls = urls
         self.timeout = timeout
         self._apprise: Any = None
+        self._thread: threading.Thread | None = None
         if urls:
             apprise_log = logging.getLogger("apprise")
             for old in [f for f in apprise_log.filters if isinstance(f, RedactUrls)]:
@@ -195,16 +205,24 @@ class Sender:
                 done["ok"] = False
 
         thread = threading.Thread(target=deliver, name="pawpost-notify-send", daemon=True)
+        self._thread = thread
         thread.start()
         deadline = time.monotonic() + self.timeout
         while thread.is_alive() and time.monotonic() < deadline and not (stop is not None and stop.is_set()):
             thread.join(min(0.2, max(0.0, deadline - time.monotonic())))
         if thread.is_alive():
+            if stop is not None and stop.is_set():
+                return False  # the caller keeps it for the next start
             log.warning("a notifier did not answer within %gs; %r was given up", self.timeout, message.title)
             return False
         if not done.get("ok"):
             log.warning("a notifier refused %r (see the lines above)", message.title)
         return bool(done.get("ok"))
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a message is still being handed to a notifier (a send that was given up, or cut short)."""
+        return self._thread is not None and self._thread.is_alive()
 
 
 class NotifyWorker:
@@ -216,8 +234,21 @@ class NotifyWorker:
         self.sender = Sender([u.get_secret_value() for u in config.notify.urls], config.notify.timeout_seconds)
 
     def round(self, stop: threading.Event) -> float:
-        for message in collect(self.store(), self.config):
-            if stop.is_set():
-                break
-            self.sender.send(message, stop)
+        """Say what is new, after what an earlier round could not finish. Each message is kept (with the marks that
+        made it, in one transaction) until it is delivered or given up; a stop leaves the rest for the next start."""
+        store = self.store()
+        with store.tx():
+            queue = [Message.from_json(m) for m in store.get(keys.NOTIFY_PENDING) or []]
+            queue += collect(store, self.config)
+            store.put(keys.NOTIFY_PENDING, [m.to_json() for m in queue] or None)
+        while queue and not stop.is_set():
+            delivered = self.sender.send(queue[0], stop)
+            if not delivered and stop.is_set():
+                break  # cut short by the stop, not refused: it is sent again at the next start
+            queue.pop(0)  # delivered, or refused or timed out (logged): never retried in a loop
+            store.put(keys.NOTIFY_PENDING, [m.to_json() for m in queue] or None)
         return ROUND_SECONDS
+
+    @property
+    def in_flight(self) -> bool:
+        return self.sender.in_flight

@@ -6,8 +6,14 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+# How far ahead the owner may ask for a post (`drafts approve --at`, the review page's time field). A stored time
+# more than twice this far ahead cannot have been written by pawpost: readers treat it as unreadable.
+HORIZON = timedelta(days=365)
+# Earlier than any photo's capture time: a stored time before it was written by hand (or by a broken clock).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def now() -> datetime:
@@ -34,11 +40,37 @@ def parse(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def stored(text: str | None) -> datetime | None:
+    """A time read back from the database, or None when there is none or it is unreadable: not ISO 8601, before
+    EARLIEST, or more than twice the HORIZON ahead (no zone conversion or slot plan can overflow on what passes)."""
+    if not text:
+        return None
+    try:
+        moment = parse(text)
+        if moment is None or not EARLIEST <= moment <= now() + 2 * HORIZON:
+            return None
+        return moment
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def unreadable(text: object) -> str:
+    """How a stored time that cannot be read is shown: never the raw value's control characters, at most 40 long."""
+    shown = repr(str(text))
+    return f"unreadable ({shown[:40] + '…' if len(shown) > 40 else shown})"
+
+
 def local(moment: datetime | str | None, zone: ZoneInfo | str) -> str:
-    """A short local time for tables: '2026-11-22 19:04'."""
-    if isinstance(moment, str):
-        moment = parse(moment)
-    if moment is None:
+    """A short local time for tables: '2026-11-22 19:04'; a stored time that cannot be read says so."""
+    if moment is None or moment == "":
         return "-"
+    raw = moment
+    if isinstance(moment, str):
+        moment = stored(moment)
+    if moment is None:
+        return unreadable(raw)
     tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    try:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError):
+        return unreadable(raw)

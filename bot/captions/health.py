@@ -13,6 +13,7 @@ from bot.captions.registry import caption_model
 from bot.check import Check
 from bot.config import Config
 from bot.runtime.model_errors import model_errors_for
+from bot.runtime.model_files import local_model_check
 
 # The runtime extras some chat VLMs' processors import (SmolVLM2's needs num2words; its and Qwen2-VL's video
 # processors need torchvision): whether a given model needs them is asked of its own processor, never guessed.
@@ -34,14 +35,11 @@ def caption_checks(config: Config) -> Iterator[Check]:
         yield _runtime_check(writes.model_id)
     for key in keys:
         model_id = getattr(m, key)
-        folder = Path(model_id)
         if errors.get(key):
             yield Check(f"model {key}", False, f"{model_id} could not be loaded: {errors[key]}; analyzed photos "
                         f"wait until it loads (fix models.{key}, or the network)")
-        elif folder.is_dir():
-            ok = (folder / "config.json").is_file()
-            yield Check(f"model {key}", ok, f"{model_id} (local folder)" if ok else
-                        f"{model_id} has no config.json; point models.{key} at a saved model folder")
+        elif (local := local_model_check(key, model_id)) is not None:
+            yield local
         elif _cached_file(model_id, "config.json"):
             yield Check(f"model {key}", True, f"{model_id} (in the local model cache)")
         else:

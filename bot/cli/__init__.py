@@ -9,13 +9,14 @@ import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bot.errors import PawpostError
+from bot.errors import NoSuchDraft, NotFound, PawpostError
 
 # Each module adds its commands to `main` with `register(main)`; one line per module.
 COMMAND_MODULES = [
@@ -58,6 +59,33 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+class RowId(click.ParamType):
+    """A draft's or photo's id as typed, the one place every command reads one: a whole number (else a usage error);
+    one beyond what the database can hold names nothing, said as for any other missing one (`missing`)."""
+
+    name = "ID"
+
+    def __init__(self, what: str, missing: Callable[[str], PawpostError]) -> None:
+        self.what, self.missing = what, missing
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit():
+            self.fail(f"{value!r} is not a {self.what} id (a whole number, as 'pawpost drafts list' shows)", param,
+                      ctx)
+        from bot.store.database import MAX_ROWID
+
+        if int(text) > MAX_ROWID:
+            raise self.missing(text)
+        return int(text)
+
+
+DRAFT_ID = RowId("draft", NoSuchDraft)
+PHOTO_ID = RowId("photo", lambda text: NotFound(f"there is no photo {text}"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import App, console, echo, emit_json, fail, pass_app
+from bot.cli import DRAFT_ID, App, console, echo, emit_json, fail, pass_app
 from bot.errors import PawpostError
 from bot.store.states import DraftStatus, PublishState
 
@@ -105,7 +105,7 @@ def list_lines(rows: list[dict[str, str]], width: int) -> list[str]:
 
 
 @drafts.command("show")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--preview", is_flag=True, help="Draw the photo as it will be posted (the 4:5..1.91:1 crop) here.")
 @click.option("--open", "open_photo", is_flag=True, help="Open the posted copy in the system viewer (or say where to "
               "see it when there is no display).")
@@ -187,7 +187,7 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--candidate", type=int, help="Use candidate N (as numbered by 'drafts show').")
 @click.option("--caption", help="Use this text as the caption.")
 @click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"', help="Post at this local time instead of the next slot.")
@@ -218,6 +218,8 @@ def _when(plan: Planned, config: Config) -> str:
     from bot.timeutil import local
 
     zone = config.schedule.zone
+    if plan.at is None and plan.asked is None and plan.moved:
+        return f"never as it is: {plan.moved}"
     if plan.at is None:
         where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
                  "only with 'pawpost post ID' (schedule.slots is empty)")
@@ -229,7 +231,7 @@ def _when(plan: Planned, config: Config) -> str:
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @pass_app
 def edit(app: App, draft_id: int) -> None:
     """Edit the caption in $EDITOR (or editor, nano, vi), with the candidates, pets and rules shown as comments;
@@ -244,7 +246,7 @@ def edit(app: App, draft_id: int) -> None:
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--reason", help="Why (kept for the record).")
 @pass_app
 def reject(app: App, draft_id: int, reason: str | None) -> None:
@@ -266,7 +268,7 @@ def review(app: App, no_preview: bool) -> None:
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--hint", help="A hint about the photo the model cannot see (kept with the draft, like the .txt "
               "beside a photo).")
 @click.option("--start", help="The first words every new candidate must begin with.")
@@ -301,7 +303,7 @@ def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_
 
 
 @drafts.command("pets")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.argument("names", nargs=-1, required=True)
 @pass_app
 def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
@@ -317,7 +319,7 @@ def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--now", "send_now", is_flag=True, help="Send it at once instead of at the next free slot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
@@ -348,7 +350,7 @@ def resend(app: App, draft_id: int, send_now: bool, as_json: bool) -> None:
 
 
 @drafts.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--url", metavar="URL", help="The post's link (https://www.instagram.com/p/CODE/).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app

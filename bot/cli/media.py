@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import App, console, emit_json, pass_app
+from bot.cli import DRAFT_ID, PHOTO_ID, App, console, emit_json, pass_app
 
 if TYPE_CHECKING:
     from bot.drafts.editing import MediaChange
 
 
 @click.group("media")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.pass_context
 def media(ctx: click.Context, draft_id: int) -> None:
     """The photos of a post (1-10, in order): list, add, remove, move, or split one out into its own draft."""
@@ -56,7 +56,7 @@ def list_cmd(app: App, as_json: bool) -> None:
 
 
 @media.command()
-@click.argument("photo_id", type=int, metavar="PHOTO")
+@click.argument("photo_id", type=PHOTO_ID, metavar="PHOTO")
 @click.option("--at", "place", type=click.IntRange(min=1), help="At this place (1 is the cover); default: last.")
 @pass_app
 def add(app: App, photo_id: int, place: int | None) -> None:
@@ -68,7 +68,7 @@ def add(app: App, photo_id: int, place: int | None) -> None:
 
 
 @media.command()
-@click.argument("photo_id", type=int, metavar="PHOTO")
+@click.argument("photo_id", type=PHOTO_ID, metavar="PHOTO")
 @pass_app
 def remove(app: App, photo_id: int) -> None:
     """Take a photo out of the post; it stays in the library and can be added again."""
@@ -78,7 +78,7 @@ def remove(app: App, photo_id: int) -> None:
 
 
 @media.command()
-@click.argument("photo_id", type=int, metavar="PHOTO")
+@click.argument("photo_id", type=PHOTO_ID, metavar="PHOTO")
 @click.argument("place", type=click.IntRange(min=1), metavar="PLACE")
 @pass_app
 def move(app: App, photo_id: int, place: int) -> None:
@@ -89,7 +89,7 @@ def move(app: App, photo_id: int, place: int) -> None:
 
 
 @media.command()
-@click.argument("photo_id", type=int, metavar="PHOTO")
+@click.argument("photo_id", type=PHOTO_ID, metavar="PHOTO")
 @click.option("--no-caption", is_flag=True, help="Do not write the new draft's captions now (no model loads); "
               "'pawpost drafts regenerate NEW' writes them later.")
 @pass_app

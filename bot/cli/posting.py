@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import App, console, echo, emit_json, fail, pass_app
+from bot.cli import DRAFT_ID, App, console, echo, emit_json, fail, pass_app
 from bot.store.states import DraftStatus, PublishState
 
 
@@ -62,7 +62,7 @@ def schedule(app: App, count: int, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def post(app: App, draft_id: int, as_json: bool) -> None:
@@ -85,7 +85,7 @@ def post(app: App, draft_id: int, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("draft_id", type=int, required=False)
+@click.argument("draft_id", type=DRAFT_ID, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def reconcile(app: App, draft_id: int | None, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 import click
 
@@ -21,15 +22,22 @@ def run(app: App) -> None:
     setup(app.verbose)
     daemon = Daemon(app.config)
     rc = daemon.run()
-    if not daemon.clean:
-        # A batch or an upload did not finish in the grace time: its thread cannot be interrupted, and the
-        # database and files are consistent at every step, so leave now rather than wait at interpreter exit.
+    if not daemon.clean or _lingering():
+        # A batch, an upload or a notification did not finish in the grace time: its thread cannot be interrupted
+        # (a library's worker thread, such as Apprise's, would even be waited for at interpreter exit), and the
+        # database and files are consistent at every step, so leave now: the stop is as quick as promised.
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(rc)
     if rc:
         sys.exit(rc)
+
+
+def _lingering() -> bool:
+    """Whether a thread the interpreter would wait for at exit is still running (the daemon's own are done)."""
+    main = threading.main_thread()
+    return any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate())
 
 
 def register(cli: click.Group) -> None:

@@ -4,13 +4,24 @@ owner typed (`--at`, `--candidate`, `--caption`) and the commands that help.
 
 from __future__ import annotations
 
-from bot.errors import BadTime, EmptyStart, NoCaption, NoSuchCandidate, PawpostError, TimeHasPassed, TimeTaken
+from bot.errors import (
+    BadTime,
+    EmptyStart,
+    NoCaption,
+    NoSuchCandidate,
+    PawpostError,
+    TimeHasPassed,
+    TimeTaken,
+    TimeTooFar,
+)
 
 
 def said(exc: PawpostError) -> str:
     """One line for the terminal; an error with nothing CLI-specific to say keeps its own sentence."""
     if isinstance(exc, TimeHasPassed):
         return f"--at {exc.shown} is in the past"
+    if isinstance(exc, TimeTooFar):
+        return f"--at {exc.shown} is more than {exc.days} days ahead; pick a time until {exc.latest}"
     if isinstance(exc, TimeTaken):
         return f"{exc.reason}; pick another --at time, or leave --at out for the next free slot"
     if isinstance(exc, BadTime):

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from bot.config.paths import resolve_paths
 from bot.config.refusals import (
     check_env_sections,
     check_inbox,
@@ -87,32 +88,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def _resolve_paths(config: Config, file: Path) -> Config:
-    base = file.parent
-
-    def resolve(p: Path | None) -> Path | None:
-        if p is None:
-            return None
-        p = p.expanduser()
-        return p if p.is_absolute() else (base / p).resolve()
-
-    config.paths.inbox = resolve(config.paths.inbox)
-    config.paths.data = resolve(config.paths.data)
-    for pet in config.pets:
-        pet.photos = resolve(pet.photos)
-    ig = config.instagram
-    ig.password_file = resolve(ig.password_file)
-    ig.totp_seed_file = resolve(ig.totp_seed_file)
-    ig.session_file = resolve(ig.session_file)
-    config.graph.access_token_file = resolve(config.graph.access_token_file)
-    config.graph.app_secret_file = resolve(config.graph.app_secret_file)
-    models = config.models
-    models.strangers = resolve(models.strangers)
-    models.server_api_key_file = resolve(models.server_api_key_file)
-    for key in ("detector", "embedder", "captioner", "describer", "writer"):
-        value = getattr(models, key)
-        # A model value is a hub id unless it names an existing folder (relative to the config file).
-        if value and (value.startswith((".", "/", "~")) or (base / value).is_dir()):
-            setattr(models, key, str(resolve(Path(value))))
+    resolve_paths(config, file.parent)
     config.source = file
     return config
 

@@ -60,22 +60,30 @@ def source_of(exc: ValidationError, file: Path) -> str:
 
 
 def check_inbox(config: Config, file: Path) -> None:
-    """Refuse an inbox that holds pawpost's own files or lies inside the data folder: ingest would take them away."""
+    """Refuse an inbox that is, holds or lies inside anything pawpost reads or writes (every path-valued setting,
+    the config file and its folder): ingest would take those files away."""
     inbox = config.paths.inbox.resolve()
     where = f"${ENV_PREFIX}PATHS__INBOX" if any(k.upper() == f"{ENV_PREFIX}PATHS__INBOX" for k in os.environ) \
         else str(file)
     advice = "give the inbox a folder of its own, such as photos/inbox beside the config"
-    data = config.paths.data.resolve()
-    if inbox != data and inbox.is_relative_to(data):
-        raise ConfigError(f"{where}: paths.inbox {inbox} lies inside the data folder {data}, whose files pawpost "
-                          f"owns; {advice}")
-    # The config's folder holds the config and, by default, the data folder and the pets' photos.
-    for what, path in [("the config file's folder", file.parent), *config.owned_paths()]:
+    # The config's folder holds the config and, by default, the data folder and the pets' photos; an inbox inside
+    # it is the usual layout.
+    config_folder = file.parent.resolve()
+    if config_folder == inbox or config_folder.is_relative_to(inbox):
+        holds = "is also" if config_folder == inbox else "holds"
+        raise ConfigError(f"{where}: paths.inbox {inbox} {holds} the config file's folder ({config_folder}), and "
+                          f"ingest takes every file in the inbox away; {advice}")
+    for what, path in config.owned_paths():
         path = path.resolve()
-        if path == inbox or path.is_relative_to(inbox):
-            holds = f"is also {what}" if path == inbox else f"holds {what} ({path})"
-            raise ConfigError(f"{where}: paths.inbox {inbox} {holds}, and ingest takes every file in the inbox "
-                              f"away; {advice}")
+        if path == inbox:
+            raise ConfigError(f"{where}: paths.inbox {inbox} is also {what}, and ingest takes every file in the "
+                              f"inbox away; {advice}")
+        if path.is_relative_to(inbox):
+            raise ConfigError(f"{where}: paths.inbox {inbox} holds {what} ({path}), and ingest takes every file in "
+                              f"the inbox away; {advice}")
+        if inbox.is_relative_to(path):
+            raise ConfigError(f"{where}: paths.inbox {inbox} lies inside {what} ({path}), whose files pawpost "
+                              f"reads; {advice}")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
+from bot.config.paths import ModelRef
 from bot.config.server_keys import CaptionServerKeys
 from bot.config.values import config_text, hashtag, read_secret
 from bot.limits import MAX_CAROUSEL_ITEMS, MAX_HASHTAGS
@@ -153,11 +154,11 @@ class ModelsConfig(Section, CaptionServerKeys):
     device: str = "auto"
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     idle_unload_minutes: Annotated[float, Field(ge=0)] = 10
-    detector: str = "google/owlv2-base-patch16-ensemble"
-    embedder: str = "facebook/dinov2-small"
-    captioner: str = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
-    describer: str | None = None
-    writer: str | None = None
+    detector: ModelRef = "google/owlv2-base-patch16-ensemble"
+    embedder: ModelRef = "facebook/dinov2-small"
+    captioner: ModelRef = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
+    describer: ModelRef | None = None
+    writer: ModelRef | None = None
     detection_threshold: Annotated[float, Field(ge=0, le=1)] = 0.2
     # "auto": calibrated from the owner's reference photos (bot.vision.threshold); a number overrides it.
     match_threshold: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config.paths import path_settings
 from bot.config.sections import (
     CANDIDATES_CHAT_VLM,
     CANDIDATES_SMALL_WRITER,
@@ -104,15 +105,11 @@ class Config(BaseSettings):
         return self.graph.access_token_file or self.paths.data / "graph-token.json"
 
     def owned_paths(self) -> list[tuple[str, Path]]:
-        """pawpost's own files and folders, which the inbox must never hold: ingest takes every file away."""
+        """What pawpost reads or writes besides the inbox: the config file and every path-valued setting (found by
+        walking the settings, so a new one is covered), each with the key that names it. The inbox must never
+        hold one of them: ingest takes every file away."""
         owned = [("the config file", self.source)] if self.source else []
-        owned.append(("the data folder (paths.data)", self.paths.data))
-        owned += [(f"the photos folder of pet {pet.name}", pet.photos) for pet in self.pets if pet.photos]
-        ig = self.instagram
-        owned += [(f"the file {key}", path) for key, path in (
-            ("instagram.session_file", self.session_file), ("instagram.password_file", ig.password_file),
-            ("instagram.totp_seed_file", ig.totp_seed_file), ("graph.access_token_file", self.graph_token_file))
-            if path]
+        owned += [(s.label, s.path) for s in path_settings(self) if s.key != "paths.inbox"]
         return owned
 
     def owns(self, path: Path) -> str | None:

@@ -93,6 +93,7 @@ class DaemonThreads:
         self.scheduler: Any = None
         self.poster: WatchedPoster | None = None
         self.web: Any = None
+        self.notify: Any = None
         self._local = threading.local()
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -122,8 +123,8 @@ class DaemonThreads:
         if self.config.notify.urls:
             from bot.notifications import NotifyWorker
 
-            self.workers.append(Worker("notifier", NotifyWorker(self.config, lambda: self.store).round, self.stop,
-                                       teardown=self._close_store).start())
+            self.notify = NotifyWorker(self.config, lambda: self.store)
+            self.workers.append(Worker("notifier", self.notify.round, self.stop, teardown=self._close_store).start())
 
     def shutdown(self, grace: float = STOP_GRACE_SECONDS, *, unload: bool = False) -> bool:
         """Ask every thread to stop and wait up to `grace` seconds; True when all of them finished.
@@ -150,6 +151,10 @@ class DaemonThreads:
                 clean = False
                 log.warning("the %s is still busy after %.0fs; its work resumes at the next start", worker.name,
                             grace)
+        if self.notify is not None and self.notify.in_flight:
+            # A notifier that does not answer cannot be interrupted; the message is kept and sent at the next start.
+            clean = False
+            log.warning("a notification is still being sent; it is kept and sent again at the next start")
         while self.poster is not None and self.poster.busy_since is not None and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.poster is not None and self.poster.busy_since is not None:

@@ -177,7 +177,6 @@ def approve(
     elif not view.caption:
         raise NoCaption(draft_id)
     if at is not None:
-        check_time(store, config, draft_id, at)
         fields["scheduled_for"] = timeutil.iso(at)
     alt = None
     if alt_text is not None:
@@ -188,6 +187,10 @@ def approve(
     if view.status == DraftStatus.FAILED:
         fields.update(error=None, retry_after=None)  # the refusal was of the draft as it was; an event records it
     with store.tx():
+        if at is not None:
+            # Whether the time is free is read under the write lock (BEGIN IMMEDIATE) the approval is written in:
+            # two approvals for one time at once cannot both see it free; the loser is refused (TimeTaken).
+            check_time(store, config, draft_id, at)
         if alt is not None:
             update_medium(store, draft_id, 0, alt_text=alt)
         store.set_draft_status(draft_id, DraftStatus.APPROVED, expect=view.status, **fields)

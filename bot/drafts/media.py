@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import NotFound, PawpostError
+from bot.errors import NoSuchDraft, NotFound, PawpostError
 from bot.limits import MAX_CAROUSEL_ITEMS
 from bot.store.database import Store
 
@@ -46,7 +46,7 @@ def media_of(store: Store, draft_id: int) -> list[Medium]:
     """The draft's media in order (NotFound when the draft has none, which a draft never lacks)."""
     media = media_of_drafts(store, [draft_id]).get(draft_id)
     if not media:
-        raise NotFound(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+        raise NoSuchDraft(draft_id)
     return media
 
 

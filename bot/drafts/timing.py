@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import timeutil
 from bot.config import Config
-from bot.errors import BadTime, TimeHasPassed, TimeTaken
+from bot.errors import BadTime, TimeHasPassed, TimeTaken, TimeTooFar
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 
@@ -22,10 +22,19 @@ def parse_at(text: str, config: Config) -> datetime:
         raise BadTime(text) from None
     zone = config.schedule.zone
     moment = naive.replace(tzinfo=zone)
+    try:
+        back = moment.astimezone(UTC).astimezone(zone)
+    except OverflowError:  # the last hours of year 9999 have no UTC time
+        raise too_far(naive.strftime("%Y-%m-%d %H:%M"), config) from None
     # A wall time skipped by a daylight-saving change does not survive the round trip through UTC.
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+    if back.replace(tzinfo=None) != naive:
         raise BadTime(text, config.schedule.timezone)
     return moment
+
+
+def too_far(shown: str, config: Config) -> TimeTooFar:
+    latest = timeutil.now() + timeutil.HORIZON
+    return TimeTooFar(shown, timeutil.local(latest, config.schedule.zone), timeutil.HORIZON.days)
 
 
 def posts_on_day(store: Store, zone: Any, day: date) -> int:
@@ -36,7 +45,7 @@ def posts_on_day(store: Store, zone: Any, day: date) -> int:
     moments += [r[0] for r in store.all(
         "SELECT a.started_at FROM attempts a JOIN drafts d ON d.id = a.draft_id "
         "WHERE d.status = 'publishing' AND a.outcome = 'pending'")]
-    return sum(1 for m in moments if m and timeutil.parse(m).astimezone(zone).date() == day)
+    return sum(1 for m in moments if (when := timeutil.stored(m)) is not None and when.astimezone(zone).date() == day)
 
 
 def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> str | None:
@@ -56,10 +65,13 @@ def time_conflict(store: Store, config: Config, draft_id: int, at: datetime) -> 
 
 
 def check_time(store: Store, config: Config, draft_id: int, at: datetime, *, free: bool = True) -> None:
-    """TimeHasPassed unless `at` is still to come; with `free`, TimeTaken when another draft or the daily cap
-    has it (refused rather than accepted: the draft would silently go out at some later slot instead)."""
+    """TimeHasPassed unless `at` is still to come, TimeTooFar beyond timeutil.HORIZON; with `free`, TimeTaken when
+    another draft or the daily cap has it (refused rather than accepted: the draft would silently go out at some
+    later slot instead)."""
     if at <= timeutil.now():
         raise TimeHasPassed(at, timeutil.local(at, config.schedule.zone))
+    if at > timeutil.now() + timeutil.HORIZON:
+        raise too_far(timeutil.local(at, config.schedule.zone), config)
     conflict = time_conflict(store, config, draft_id, at) if free else None
     if conflict:
         raise TimeTaken(draft_id, at, conflict)

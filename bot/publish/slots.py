@@ -33,16 +33,22 @@ class SlotBook:
 
     def upcoming(self, now: datetime, count: int = 5) -> list[Upcoming]:
         """The next slots and the drafts that will fill them (for `pawpost schedule`)."""
-        queue = [r[0] for r in self.store.all(self._QUEUE_SQL, {"now": timeutil.iso(now),
-                                                                 "state": DraftStatus.APPROVED})]
+        queue = self._queue(now)
         return schedule.upcoming(self.config.schedule, now, count, salt=self.salt(),
                                  at_drafts=self.at_drafts(now), queue=queue, posts_on_day=self.posts_on_day)
 
     _QUEUE_SQL = """
-        SELECT id FROM drafts WHERE status = :state
-          AND (scheduled_for IS NULL OR scheduled_for <= :now)
+        SELECT id, scheduled_for FROM drafts WHERE status = :state
+          AND (scheduled_for IS NULL OR scheduled_for <= :now) {retry}
         ORDER BY scheduled_for IS NULL, scheduled_for, approved_at, id
     """
+
+    def _queue(self, now: datetime, *, retry_due: bool = False) -> list[int]:
+        """The approved drafts waiting for a regular slot, in order: no time of their own, or one now passed. A
+        draft whose stored time cannot be read waits (as `planned` says) rather than going out at some slot."""
+        sql = self._QUEUE_SQL.format(retry="AND (retry_after IS NULL OR retry_after <= :now)" if retry_due else "")
+        rows = self.store.all(sql, {"now": timeutil.iso(now), "state": DraftStatus.APPROVED})
+        return [r[0] for r in rows if r[1] is None or timeutil.stored(r[1]) is not None]
 
     def decide(self, now: datetime) -> Decision:
         """What to do at `now` (bot.publish.schedule.decide over the last fired slot and the --at drafts)."""
@@ -54,7 +60,9 @@ class SlotBook:
         rows = self.store.all("SELECT id, scheduled_for FROM drafts WHERE status = ? "
                               "AND scheduled_for IS NOT NULL AND scheduled_for > ?",
                               (DraftStatus.APPROVED, timeutil.iso(since)))
-        return [(r[0], timeutil.parse(r[1])) for r in rows]
+        # A time that cannot be read (written by hand, or beyond the horizon) is no slot: the draft waits, and
+        # `planned` says why.
+        return [(r[0], when) for r in rows if (when := timeutil.stored(r[1])) is not None]
 
     def pick(self, slot: Slot, now: datetime) -> int | None:
         params = {"now": timeutil.iso(now), "state": DraftStatus.APPROVED}
@@ -63,11 +71,8 @@ class SlotBook:
                                  "AND (retry_after IS NULL OR retry_after <= :now)", {**params, "id": slot.draft_id})
             if row:
                 return row[0]
-        row = self.store.one(
-            "SELECT id FROM drafts WHERE status = :state AND (scheduled_for IS NULL OR scheduled_for <= :now) "
-            "AND (retry_after IS NULL OR retry_after <= :now) "
-            "ORDER BY scheduled_for IS NULL, scheduled_for, approved_at, id LIMIT 1", params)
-        return row[0] if row else None
+        queue = self._queue(now, retry_due=True)
+        return queue[0] if queue else None
 
     def posts_on_day(self, day: date) -> int:
         """Posts (and posts in flight) on a local day of the schedule's zone."""
@@ -126,7 +131,10 @@ def planned(store: Store, config: Config, draft_id: int, now: datetime | None = 
     if row["status"] != DraftStatus.APPROVED:
         return None
     now = now or timeutil.now()
-    asked = timeutil.parse(row["scheduled_for"])
+    asked = timeutil.stored(row["scheduled_for"])
+    if asked is None and row["scheduled_for"]:
+        return Planned(None, None, f"its time is {timeutil.unreadable(row['scheduled_for'])}, so it waits; "
+                                   "approve it again with a time, or without one for the next free slot")
     if asked is not None and asked <= now:
         asked = None  # its time has passed: it waits in the queue like any other
     book = SlotBook(store, config)

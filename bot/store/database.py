@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import timeutil
-from bot.errors import IllegalTransition, NotFound, PawpostError
+from bot.errors import IllegalTransition, NoSuchDraft, NotFound, PawpostError
 from bot.store import backup
 from bot.store.migrations import MIGRATIONS, migrate
 from bot.store.states import DraftStatus, PhotoStatus, PublishState, check_draft, check_photo
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 _last_opened: Path | None = None  # the database this process opened last, named in errors met later
 
 BUSY_TIMEOUT_MS = 60_000
+# The largest id SQLite can hold (a 64-bit signed integer): a larger one names no row, and cannot even be asked for.
+MAX_ROWID = 2**63 - 1
 
 # A failing daily backup is tried (and said) again after this pause, doubling each time up to the maximum.
 BACKUP_RETRY_FIRST = 10 * 60.0
@@ -303,7 +305,7 @@ class Store:
     def draft(self, draft_id: int) -> sqlite3.Row:
         row = self.one("SELECT * FROM drafts WHERE id = ?", (draft_id,))
         if row is None:
-            raise NotFound(f"there is no draft {draft_id} (see 'pawpost drafts list')")
+            raise NoSuchDraft(draft_id)
         return row
 
     def counts(self) -> dict[str, dict[str, int]]:

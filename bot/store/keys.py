@@ -33,3 +33,4 @@ NOTIFY_LAST_EVENT = "notify:last_event"
 NOTIFY_REVIEW_SENT_AT = "notify:review_sent_at"
 NOTIFY_REVIEW_LAST_DRAFT = "notify:review_last_draft"
 NOTIFY_LAST_RETRAIN = "notify:last_retrain"
+NOTIFY_PENDING = "notify:pending"  # messages said but not yet delivered (a stop came first): sent at the next round

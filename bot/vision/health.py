@@ -5,11 +5,11 @@ match threshold in use. No model is loaded and torch is not imported; the hub ca
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.runtime.model_files import local_model_check
 from bot.vision.detector import NO_DETECTOR
 
 
@@ -25,8 +25,8 @@ def vision_checks(config: Config) -> Iterator[Check]:
         elif errors.get(key):
             yield Check(f"model {key}", False, f"{model_id} could not be loaded: {errors[key]}; photos wait as "
                         f"'new' until it loads (fix models.{key}, or the network)")
-        elif Path(model_id).is_dir():
-            yield Check(f"model {key}", True, f"{model_id} (local folder)")
+        elif (local := local_model_check(key, model_id)) is not None:
+            yield local
         elif _cached(model_id):
             yield Check(f"model {key}", True, f"{model_id} (in the local model cache)")
         else:

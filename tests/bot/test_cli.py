@@ -6,10 +6,12 @@ import json
 import os
 import stat
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot import timeutil
 from bot.drafts.media import add_draft, first_photo
 from bot.store.database import Store
 from tests.conftest import run_cli
@@ -86,12 +88,13 @@ def test_drafts_show_text_and_json(home: Path, store: Store) -> None:
 def test_approve_candidate_and_at(home: Path, store: Store) -> None:
     ids = seed_drafts(store)
     cfg = home / "pawpost.toml"
-    result = run_cli("drafts", "approve", str(ids["pending"]), "--candidate", "2", "--at", "2099-01-02 19:00",
+    at = (timeutil.now() + timedelta(days=30)).replace(hour=19, minute=0, second=0, microsecond=0)
+    result = run_cli("drafts", "approve", str(ids["pending"]), "--candidate", "2", "--at", f"{at:%Y-%m-%d %H:%M}",
                      config=cfg)
     assert result.returncode == 0, result.stderr
     doc = json.loads(run_cli("drafts", "show", str(ids["pending"]), "--json", config=cfg).stdout)
     assert doc["status"] == "approved" and doc["caption"] == "another pending take"
-    assert doc["scheduled_for"] == "2099-01-02T19:00:00+00:00"  # the test config's zone is UTC
+    assert doc["scheduled_for"] == timeutil.iso(at)  # the test config's zone is UTC
     bad = run_cli("drafts", "approve", str(ids["posted"]), config=cfg)
     assert bad.returncode == 1 and "is posted" in bad.stderr
     out_of_range = run_cli("drafts", "approve", str(ids["approved"]), "--candidate", "7", config=cfg)

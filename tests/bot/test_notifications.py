@@ -124,6 +124,7 @@ def test_a_hanging_receiver_is_given_up_and_the_round_goes_on(receiver, tmp_path
     assert not receiver.release.is_set()  # the receiver is still hanging: the round did not wait for it
     assert "did not answer within 1s" in caplog.text
     assert store.get("notify:review_last_draft") == 1  # marked as said: not retried in a loop
+    assert store.get("notify:pending") is None  # given up after the timeout, not kept for another round
 
 
 def test_a_bad_url_is_named_by_position_never_echoed(tmp_path, caplog):

@@ -105,7 +105,7 @@ def test_an_inbox_holding_a_pets_photos_or_the_session_is_refused(tmp_path: Path
     (root / "inbox" / "lola" / "ref.jpg").write_bytes(photo(1))
 
     pets = run_cli("ingest", "--no-process", config=cfg)
-    assert pets.returncode == 1 and "the photos folder of pet Lola" in pets.stderr
+    assert pets.returncode == 1 and "pets[0].photos (Lola)" in pets.stderr
     assert (root / "inbox" / "lola" / "ref.jpg").is_file()
 
     cfg = write_config(root, {"instagram": {"session_file": "inbox/session.json"}}, pets=[])

@@ -117,7 +117,7 @@ def test_json_errors_are_one_document_on_stdout(tmp_path: Path, argv: tuple[str,
 def test_a_usage_error_with_json_is_a_document_too(home: Path) -> None:
     result = run_cli("drafts", "show", "x", "--json", config=home / "pawpost.toml")
     assert result.returncode == 2
-    assert "not a valid integer" in json.loads(result.stdout)["error"]
+    assert "'x' is not a draft id" in json.loads(result.stdout)["error"]
 
 
 def test_candidate_and_caption_together_are_bad_usage(home: Path) -> None:
