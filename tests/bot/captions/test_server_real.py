@@ -134,7 +134,9 @@ def writer_config(home: Path, url: str, model: str = real_llama.MODEL_ALIAS, **m
     (the tests put a fixed one in its place)."""
     from bot.config import load_config
 
-    path = bench.write_config(home, home, {"seed": 11})
+    describer = home / "describer"  # never loaded: the tests put a fixed description in its place
+    describer.mkdir(parents=True, exist_ok=True)
+    path = bench.write_config(home, describer, {"seed": 11})
     lines = [line for line in path.read_text().splitlines() if not line.startswith("writer = ")]
     at = lines.index("[models]") + 1
     keys = {"server": url, "server_model": model, "server_role": "writer", "server_timeout_seconds": 120,
