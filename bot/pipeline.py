@@ -15,6 +15,7 @@ from typing import Any
 from bot.config import Config
 from bot.errors import GpuBusy, ModelUnavailable
 from bot.ingest import photo_queue
+from bot.ingest.shoot_grouping import form_shoots, planned_media
 from bot.runtime.budget import BatchPlanner, is_out_of_memory
 from bot.runtime.ml import Runtime, free_memory
 from bot.runtime.services import ModelServices
@@ -40,6 +41,7 @@ def process_pending(
     stop: threading.Event | None = None,
     lock_timeout: float = LOCK_WAIT_SECONDS,
     models: ModelServices | None = None,
+    close_all: bool = False,
 ) -> dict[str, Any]:
     """Carry every due photo through analysis and drafting, one batch at a time; returns what happened.
 
@@ -48,9 +50,12 @@ def process_pending(
     batch holds them (`ModelServices.using`: the process's other model jobs and the cross-process GPU lock);
     between batches they are released and `stop` is checked, so a retrain or the review site can take the GPU
     and a shutdown never waits for more than one batch. A batch that fails is retried one photo at a time, so a
-    single bad photo is deferred (with backoff) without holding up the others.
+    single bad photo is deferred (with backoff) without holding up the others. Analyzed frames are grouped into
+    shoots (bot.ingest.shoot_grouping); a shoot is drafted, led by its best shot, once it settled, or at once for
+    every open shoot with `close_all`.
     """
     result: dict[str, Any] = {"analyzed": 0, "drafted": 0, "deferred": 0, "gpu_busy": False, "stopped": False}
+    form_shoots(store, config, close_all=close_all)  # shoots that settled since the last call are drafted now
     if not _due(store):
         return _finish(store, result)
     if models is None:
@@ -64,9 +69,11 @@ def process_pending(
         return analyze_photos(store, config, models.vision(), ids)
 
     def draft(ids: list[int]) -> int:
-        from bot.captions.stage import draft_photos
+        from bot.captions.stage import draft_posts
 
-        done = draft_photos(store, config, models.captioner(), ids, vision=models.vision())
+        # A shoot's leader brings the shoot's other best shots when they make a carousel (drafts.carousel).
+        posts = [planned_media(store, config, photo_id) for photo_id in ids]
+        done = draft_posts(store, config, models.captioner(), posts, vision=models.vision())
         if done:
             from bot.publish.prepare import prepare_waiting
 
@@ -81,6 +88,9 @@ def process_pending(
     # Analyse everything first, then draft: one set of models at a time is busy, and on a small GPU the
     # idle unload can free the vision models while the caption model works.
     for key, status, stage in stages:
+        if status == PhotoStatus.ANALYZED:
+            # The frames just analyzed join their shoots; a shoot drafts only once it has settled.
+            form_shoots(store, config, close_all=close_all)
         how = Batch(STAGE_NAMES[status], planner, runtime)
         while True:
             if stop is not None and stop.is_set():
@@ -105,16 +115,17 @@ def process_pending(
     return _finish(store, result)
 
 
-def process_now(store: Store, config: Config) -> dict[str, Any]:
+def process_now(store: Store, config: Config, *, inbox_empty: bool = True) -> dict[str, Any]:
     """`pawpost ingest`: the daemon's processing, run once by hand, with models of its own unloaded after.
 
     Run by hand, usually after fixing what held photos back (a model folder, say): deferred photos are tried
-    again now.
+    again now. With the inbox empty (nothing still copying in) every open shoot is closed and drafted now: no
+    frame of it is on its way; otherwise shoots settle as in the daemon.
     """
     photo_queue.retry_deferred_now(store)
     models = ModelServices(config)
     try:
-        return process_pending(store, config, models.runtime)
+        return process_pending(store, config, models.runtime, close_all=inbox_empty)
     finally:
         models.unload_all()
 

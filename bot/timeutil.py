@@ -33,6 +33,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def iso_precise(moment: datetime | None) -> str | None:
+    """Like `iso`, keeping milliseconds when there are any (capture times: the order of a burst's frames)."""
+    if moment is None or moment.microsecond < 1000:
+        return iso(moment)
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime; pawpost only stores aware times")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def parse(text: str | None) -> datetime | None:
     if not text:
         return None

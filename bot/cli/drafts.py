@@ -132,7 +132,9 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
 
         emit_json({**d.to_json(), "goes_out_at": iso(plan.at) if plan else None, "lead_reason": views[0].lead_reason,
                    "source_name": facts.source_name if facts else None,
-                   "taken_at": facts.taken_at if facts else None, "prepared": str(prepared) if prepared else None})
+                   "taken_at": facts.taken_at if facts else None,
+                   "taken_at_source": facts.taken_at_source if facts else None,
+                   "prepared": str(prepared) if prepared else None})
         return
     from rich.markup import escape
 
@@ -144,7 +146,8 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     if d.publish_state:
         out.print(f"publishing: {PUBLISH_STATES.get(d.publish_state, d.publish_state)}")
     if facts:
-        taken = f" (taken {local(facts.taken_at, zone)})" if facts.taken_at else ""
+        clock = ", by the file's time: it has no EXIF capture time" if facts.taken_at_source == "file" else ""
+        taken = f" (taken {local(facts.taken_at, zone)}{clock})" if facts.taken_at else ""
         out.print(f"file:    {escape(facts.source_name)}{taken}")
     out.print(f"photo:   {d.photo}")
     out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")

@@ -23,7 +23,8 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
     from bot.ingest.photo_queue import waiting_with_error
 
     summary = ingest_inbox(app.store, app.config)
-    processed = None if no_process else _process(app, quiet=as_json)
+    # Nothing still copying in: the shoots it has are complete, and are drafted now.
+    processed = None if no_process else _process(app, quiet=as_json, inbox_empty=not summary.waiting)
     if as_json:
         emit_json({**summary.to_json(), "processed": processed})
     else:
@@ -61,14 +62,14 @@ def _print(summary: IngestSummary) -> None:
         out.print(f"  [red]error:[/] {escape(error)}")
 
 
-def _process(app: App, quiet: bool) -> dict:
+def _process(app: App, quiet: bool, inbox_empty: bool) -> dict:
     """Carry the new photos through recognition and captions: the daemon's pipeline, run once."""
     from bot.pipeline import process_now
 
     if quiet:
-        return process_now(app.store, app.config)
+        return process_now(app.store, app.config, inbox_empty=inbox_empty)
     with console().status("recognising pets and writing captions (the first run loads the models)..."):
-        return process_now(app.store, app.config)
+        return process_now(app.store, app.config, inbox_empty=inbox_empty)
 
 
 def _print_processed(app: App, result: dict) -> None:

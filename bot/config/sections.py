@@ -324,6 +324,7 @@ class IngestConfig(Section):
     max_file_mb: Annotated[float, Field(gt=0, le=2048)] = 100
     max_megapixels: Annotated[float, Field(gt=0, le=1000)] = 120
     near_duplicate_distance: Annotated[int, Field(ge=0, le=64)] = 4
+    near_duplicate_similarity: Annotated[float, Field(ge=0, le=1)] = 0.95
     # A shoot: frames at most shoot_gap_seconds apart, same pets; drafted once none arrived for shoot_settle_seconds.
     shoot_gap_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 120
     shoot_settle_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 60

@@ -247,6 +247,7 @@ class DaemonThreads:
 
     def _process(self, stop: threading.Event) -> float:
         from bot.ingest.photo_queue import next_retry
+        from bot.ingest.shoot_grouping import next_close_in
         from bot.pipeline import process_pending
 
         config, store = self.config, self.store
@@ -267,6 +268,9 @@ class DaemonThreads:
         retry = timeutil.parse(next_retry(store))
         if retry is not None:
             wait = min(wait, max(1.0, (retry - timeutil.now()).total_seconds()))
+        settles = next_close_in(store, config)  # an open shoot is drafted once it has settled
+        if settles is not None:
+            wait = min(wait, max(0.5, settles))
         if self.runtime.idle_seconds:
             wait = min(wait, max(1.0, self.runtime.idle_seconds))
         self.wake.wait(wait)

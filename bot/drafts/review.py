@@ -37,11 +37,13 @@ class PetGuess:
 
 @dataclass
 class PhotoFacts:
-    """The photo behind a draft as the owner knows it: the file name it arrived with, when it was taken."""
+    """The photo behind a draft as the owner knows it: the file name it arrived with, when it was taken (by its EXIF
+    or, failing that, the file's time: `taken_at_source`)."""
 
     source_name: str
     taken_at: str | None
     pets: list[PetGuess] = field(default_factory=list)
+    taken_at_source: str | None = None  # exif | file
 
 
 @dataclass
@@ -86,8 +88,9 @@ def photo_facts(store: Store, photo_ids: list[int]) -> dict[int, PhotoFacts]:
     if not photo_ids:
         return {}
     marks = ",".join("?" for _ in photo_ids)
-    out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"]) for r in store.all(
-        f"SELECT id, source_name, taken_at FROM photos WHERE id IN ({marks})", photo_ids)}
+    out = {r["id"]: PhotoFacts(r["source_name"], r["taken_at"], taken_at_source=r["taken_at_source"])
+           for r in store.all(f"SELECT id, source_name, taken_at, taken_at_source FROM photos WHERE id IN ({marks})",
+                              photo_ids)}
     for photo_id, pets in pets_in_photos(store, photo_ids).items():
         if photo_id in out:
             out[photo_id].pets = [PetGuess(p.name, p.confidence, p.by_owner) for p in pets]

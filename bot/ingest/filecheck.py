@@ -34,6 +34,9 @@ DATETIME_DIGITIZED = 0x9004
 OFFSET_TIME = 0x9010
 OFFSET_TIME_ORIGINAL = 0x9011
 OFFSET_TIME_DIGITIZED = 0x9012
+SUBSEC_TIME = 0x9290
+SUBSEC_TIME_ORIGINAL = 0x9291
+SUBSEC_TIME_DIGITIZED = 0x9292
 
 # The perceptual hash needs only a thumbnail: hashing a 12 MP image directly costs more than decoding it.
 PHASH_MIN_SIDE = 64
@@ -277,18 +280,18 @@ def capture_time(exif: Any, zone: tzinfo = UTC) -> datetime | None:
         sub = exif.get_ifd(EXIF_IFD)
     except Exception:
         sub = {}
-    for tag, offset_tag, ifd in (
-        (DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL, sub),
-        (DATETIME_DIGITIZED, OFFSET_TIME_DIGITIZED, sub),
-        (DATETIME, OFFSET_TIME, exif),
+    for tag, offset_tag, subsec_tag, ifd in (
+        (DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL, SUBSEC_TIME_ORIGINAL, sub),
+        (DATETIME_DIGITIZED, OFFSET_TIME_DIGITIZED, SUBSEC_TIME_DIGITIZED, sub),
+        (DATETIME, OFFSET_TIME, SUBSEC_TIME, exif),
     ):
-        moment = _exif_time(ifd.get(tag), sub.get(offset_tag), zone)
+        moment = _exif_time(ifd.get(tag), sub.get(offset_tag), sub.get(subsec_tag), zone)
         if moment is not None:
             return moment
     return None
 
 
-def _exif_time(value: Any, offset: Any, zone: tzinfo) -> datetime | None:
+def _exif_time(value: Any, offset: Any, subsec: Any, zone: tzinfo) -> datetime | None:
     text = _text(value)
     if not text:
         return None
@@ -298,6 +301,10 @@ def _exif_time(value: Any, offset: Any, zone: tzinfo) -> datetime | None:
         return None
     if moment.year < 1970:
         return None
+    # SubSecTime is the digits after the second's decimal point ("07" = 70 ms): a burst's frame order.
+    digits = "".join(c for c in (_text(subsec) or "") if c.isdigit())[:6]
+    if digits:
+        moment = moment.replace(microsecond=int(digits.ljust(6, "0")))
     tz = _offset(_text(offset)) or zone
     return moment.replace(tzinfo=tz).astimezone(UTC)
 

@@ -19,7 +19,7 @@ from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.files import write_atomic
-from bot.ingest.filecheck import BadImage, ImageFacts, hash_distance, inspect
+from bot.ingest.filecheck import BadImage, ImageFacts, inspect
 from bot.ingest.hints import attach_late_hint, hint_for, is_hint, read_hint, share_hint, stored_hint
 from bot.ingest.inbox import (
     GONE,
@@ -35,6 +35,7 @@ from bot.ingest.inbox import (
     source_name,
     unlink_if_same,
 )
+from bot.ingest.nearduplicates import burst_window, capture_time_and_source, nearest
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
 
@@ -45,7 +46,6 @@ ORIGINS = ("inbox", "imported")
 QUARANTINE_NAME_BYTES = 180
 # Every reason naming a configurable limit contains this; such content is judged again when it comes back.
 LIMIT_KEY = "ingest.max_"
-ACCEPTED = (PhotoStatus.NEW.value, PhotoStatus.ANALYZED.value, PhotoStatus.DRAFTED.value)
 
 
 @dataclass
@@ -167,7 +167,7 @@ def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
 
     result = _admit(store, config, sha=src.sha256, name=name, origin="inbox", data=src.data,
                     problem=_problem(src, config), hint=hint, taken_at=None, fallback_time=src.mtime,
-                    keep_quarantined_bytes=False)
+                    keep_quarantined_bytes=False, file_time=src.mtime)
     _clear_from_inbox(config, path, src.sig, result)
     if hint_path is not None and hint_sig is not None:
         # The hint leaves the inbox with its photo once it is stored (an empty hint has nothing to store).
@@ -215,8 +215,10 @@ def add_to_library(
 def _admit(
     store: Store, config: Config, *, sha: str, name: str, origin: str, data: bytes | None, problem: str | None,
     hint: str | None, taken_at: datetime | None, fallback_time: datetime, keep_quarantined_bytes: bool,
+    file_time: datetime | None = None,
 ) -> IngestResult:
-    """Record one content under one name, exactly once; `problem` is a reason known before decoding."""
+    """Record one content under one name, exactly once; `problem` is a reason known before decoding. `file_time`:
+    the inbox file's own time, its capture time when EXIF has none."""
     prior = _prior(store, sha, name, origin)
     if prior is not None and _stands(prior):
         return _result(store, prior, name, recorded=False)
@@ -260,17 +262,20 @@ def _admit(
         elif known is not None:
             root = known["duplicate_of"] or known["id"]
             row.update(status="duplicate", duplicate_of=root, path=known["path"],
-                       **{k: known[k] for k in ("format", "width", "height", "size_bytes", "taken_at", "phash",
-                                                "has_gps")})
+                       **{k: known[k] for k in ("format", "width", "height", "size_bytes", "taken_at",
+                                                "taken_at_source", "phash", "has_gps")})
         elif problem is not None or facts is None:
             row.update(status="quarantined", path=quarantine_rel, reason=problem or "it could not be read",
                        size_bytes=len(data) if data is not None else None)
         else:
-            twin = _nearest(store, facts.phash, config.ingest.near_duplicate_distance)
+            when, source = capture_time_and_source(facts, taken_at, file_time)
+            twin = nearest(store, facts.phash, config.ingest.near_duplicate_distance,
+                            burst=burst_window(facts, config.ingest.shoot_gap_seconds))
             near = twin is not None
             row.update(status="duplicate" if near else "new", duplicate_of=twin, path=library_rel,
                        format=facts.format, width=facts.width, height=facts.height, size_bytes=len(data or b""),
-                       taken_at=timeutil.iso(taken_at or facts.taken_at), phash=facts.phash, has_gps=facts.has_gps)
+                       taken_at=timeutil.iso_precise(when), taken_at_source=source, phash=facts.phash,
+                       has_gps=facts.has_gps)
         photo_id = store.insert("photos", **row)
         if row["status"] == "duplicate" and hint:
             share_hint(store, row["duplicate_of"], hint)
@@ -294,20 +299,6 @@ def _known_content(store: Store, sha: str) -> sqlite3.Row | None:
     """The first photo with these exact bytes, preferring one that was accepted over one set aside."""
     rows = [r for r in store.all("SELECT * FROM photos WHERE sha256 = ? ORDER BY id", (sha,)) if _stands(r)]
     return next((r for r in rows if r["status"] != PhotoStatus.QUARANTINED), rows[0] if rows else None)
-
-
-def _nearest(store: Store, phash: str, max_distance: int) -> int | None:
-    """The accepted, original photo whose perceptual hash is closest to `phash`, if within `max_distance`."""
-    best: tuple[int, int] | None = None
-    marks = ", ".join("?" for _ in ACCEPTED)
-    for photo_id, other in store.db.execute(
-        f"SELECT id, phash FROM photos WHERE phash IS NOT NULL AND duplicate_of IS NULL AND status IN ({marks})",
-        ACCEPTED,
-    ):
-        distance = hash_distance(phash, other)
-        if distance <= max_distance and (best is None or distance < best[0]):
-            best = (distance, photo_id)
-    return best[1] if best else None
 
 
 def _result(store: Store, row: sqlite3.Row, name: str, *, recorded: bool) -> IngestResult:

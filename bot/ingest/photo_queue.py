@@ -13,7 +13,7 @@ from bot import timeutil
 from bot.errors import ModelUnavailable
 from bot.runtime.model_errors import record_model_error
 from bot.store.database import Store
-from bot.store.states import PhotoStatus
+from bot.store.states import PhotoStatus, ShootState
 
 MAX_BACKOFF = timedelta(hours=1)
 MAX_SERVER_BACKOFF = timedelta(minutes=10)
@@ -25,12 +25,16 @@ def due_photos(store: Store, status: PhotoStatus, limit: int | None = None,
     given (which photos of a batch still wait for the stage).
 
     Imported photos (the account's posts from before pawpost) are analyzed, so they carry pet names for
-    retraining, but never drafted: they were posted already.
+    retraining, but never drafted: they were posted already. Of a shoot, only its closed shoot's leader is due.
     """
     sql = "SELECT id FROM photos WHERE status = ? AND (retry_after IS NULL OR retry_after <= ?)"
     params: list[object] = [status.value, timeutil.iso(timeutil.now())]
     if status == PhotoStatus.ANALYZED:
-        sql += " AND origin = 'inbox'"
+        # A frame of a shoot is drafted only as its closed shoot's leader (bot.ingest.shoot_grouping); the others
+        # stay analyzed, offered beside the draft or set aside as near-identical.
+        sql += (" AND origin = 'inbox' AND (shoot_id IS NULL OR id IN (SELECT leader_photo_id FROM shoots "
+                "WHERE state = ?))")
+        params.append(ShootState.CLOSED.value)
     if among is not None:
         if not among:
             return []
@@ -83,8 +87,12 @@ def waiting_with_error(store: Store, limit: int | None = None) -> list[dict[str,
 
 
 def pending_counts(store: Store) -> dict[str, int]:
-    """Photos waiting in each processing state, whether due now or deferred."""
-    rows = store.all("SELECT status, count(*) FROM photos WHERE status IN ('new', 'analyzed') GROUP BY status")
+    """Photos waiting in each processing state, whether due now or deferred. A frame its closed shoot did not put
+    in a draft waits for nothing (it is offered beside the draft, or set aside)."""
+    offered = ("shoot_id IS NOT NULL AND shoot_id IN (SELECT id FROM shoots WHERE state = ?) "
+               "AND id NOT IN (SELECT leader_photo_id FROM shoots WHERE leader_photo_id IS NOT NULL)")
+    rows = store.all(f"SELECT status, count(*) FROM photos WHERE status IN ('new', 'analyzed') AND NOT ({offered}) "
+                     "GROUP BY status", (ShootState.CLOSED.value,))
     counts = {"new": 0, "analyzed": 0}
     counts.update({r[0]: r[1] for r in rows})
     return counts

@@ -20,18 +20,20 @@ FRAME_STATES = (PhotoStatus.ANALYZED.value, PhotoStatus.DRAFTED.value)
 def shoot_alternatives(store: Store, draft_id: int) -> list[int]:
     """Photo ids the draft's shoot offers besides the draft, best first.
 
-    Each is the best frame of its group of near-identical frames, `analyzed` (judged, never drafted) and in no
-    draft. Empty when the draft's first photo is in no shoot, or the shoot was drafted with carousel = "never".
+    Each is the best frame of its group of near-identical frames and in no draft: `analyzed` (judged, never
+    drafted), or `drafted` and taken out of its post by the owner. Empty when the draft's first photo is in no
+    shoot, or the shoot was drafted with carousel = "never".
     """
     shoot = store.one("SELECT s.id, s.offers FROM draft_media m JOIN photos p ON p.id = m.photo_id "
                       "JOIN shoots s ON s.id = p.shoot_id WHERE m.draft_id = ? ORDER BY m.position LIMIT 1",
                       (draft_id,))
     if shoot is None or not shoot["offers"]:
         return []
+    marks = ",".join("?" * len(FRAME_STATES))
     rows = store.all(
-        f"SELECT id FROM photos WHERE shoot_id = ? AND status = ? AND near_duplicate_of IS NULL "
+        f"SELECT id FROM photos WHERE shoot_id = ? AND status IN ({marks}) AND near_duplicate_of IS NULL "
         f"AND id NOT IN ({photos_in_drafts_sql()}) ORDER BY shot_score IS NULL, shot_score DESC, id",
-        (shoot["id"], PhotoStatus.ANALYZED.value),
+        (shoot["id"], *FRAME_STATES),
     )
     return [r["id"] for r in rows]
 

@@ -6,11 +6,13 @@ leaves the photos `new` with the reason (bot.ingest.photo_queue.model_failed), t
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import bot.vision.cache as cache
+import bot.vision.shotscore as shotscore
 from bot.config import Config
 from bot.errors import ModelUnavailable, PawpostError
 from bot.ingest.photo_queue import clear_failure, defer_photos, due_photos, model_failed
@@ -63,14 +65,16 @@ def analyze_photos(store: Store, config: Config, vision: Vision, ids: list[int])
             return done
         clear_model_error(store, "detector")
         clear_model_error(store, "embedder")
-        for (row, _), result in zip(batch, results, strict=True):
-            record(store, vision, row, result)
+        for (row, image), result in zip(batch, results, strict=True):
+            record(store, vision, row, result, shot=shotscore.score(image, shotscore.subjects_of(result.to_json())))
             done += 1
     return done
 
 
-def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis) -> None:
-    """Store one photo's analysis and move it to `analyzed`, in one transaction."""
+def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis,
+           shot: dict[str, float] | None = None) -> None:
+    """Store one photo's analysis (and its best-shot score parts, `shot`) and move it to `analyzed`, in one
+    transaction."""
     pet_ids = {r["name"].lower(): r["id"] for r in store.all("SELECT id, name FROM pets")}
     analysis = {**result.to_json(), "embedder": vision.embedder_id, "detector": vision.detector.model_id}
     with store.tx() as db:
@@ -85,7 +89,8 @@ def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis) -> Non
                             cache.box_key(animal.box)))
         cache.save(store, vision.embedder_id, {(row["sha256"], key): v for key, v in result.vectors})
         clear_failure(store, row["id"])
-        store.set_photo_status(row["id"], PhotoStatus.ANALYZED, expect=PhotoStatus.NEW, analysis=analysis)
+        scored = {} if shot is None else {"shot_score": shot["total"], "score_parts": json.dumps(shot)}
+        store.set_photo_status(row["id"], PhotoStatus.ANALYZED, expect=PhotoStatus.NEW, analysis=analysis, **scored)
     names = ", ".join(a.pet for a in result.pets) or ("no animal" if result.no_animal else "no known pet")
     log.info("photo %s: %s", row["id"], names)
 

@@ -43,7 +43,9 @@ def pipeline_home(root: Path, models: dict[str, str], **sections: dict[str, Any]
     merged: dict[str, dict[str, Any]] = {
         "models": {"device": "cpu", "batch_size": 2, **models},
         "captions": FAST_CAPTIONS,
-        "ingest": {"stable_seconds": 0.2},
+        # Every photo its own shoot, drafted at once: these homes test the stages, not shoots (whose tests set
+        # their own).
+        "ingest": {"stable_seconds": 0.2, "shoot_gap_seconds": 0, "shoot_settle_seconds": 0},
     }
     for name, values in sections.items():
         merged.setdefault(name, {}).update(values)

@@ -45,7 +45,7 @@ def resaved(data: bytes, quality: int = 60) -> bytes:
 
 
 def exif_bytes(*, orientation: int | None = None, taken: str | None = None, offset: str | None = None,
-               gps: bool = False) -> bytes:
+               gps: bool = False, subsec: str | None = None) -> bytes:
     exif = Image.Exif()
     if orientation:
         exif[0x0112] = orientation
@@ -54,6 +54,8 @@ def exif_bytes(*, orientation: int | None = None, taken: str | None = None, offs
         sub[0x9003] = taken
     if offset:
         sub[0x9011] = offset
+    if subsec:
+        sub[0x9291] = subsec
     if gps:
         exif.get_ifd(0x8825).update({1: "N", 2: (40.0, 25.0, 1.5), 3: "W", 4: (3.0, 42.0, 7.0)})
     return exif.tobytes()

@@ -70,7 +70,8 @@ def test_exif_orientation_capture_time_and_gps_are_recorded(config: Config, stor
     drop(config, "rotated.jpg", photo(5, size=(60, 40), exif=exif_bytes(orientation=6, taken="2024:05:06 07:08:09",
                                                                       offset="+02:00", gps=True)))
     drop(config, "local.jpg", photo(6, exif=exif_bytes(taken="2023:12:31 23:30:00")))
-    drop(config, "plain.png", photo(7, "PNG"))
+    plain_file = drop(config, "plain.png", photo(7, "PNG"))
+    os.utime(plain_file, (1741086000, 1741086000))  # 2025-03-04 11:00:00 UTC
     ingest_inbox(store, config)
     by_name = {r["source_name"]: r for r in rows(store)}
     r = by_name["rotated.jpg"]
@@ -79,7 +80,23 @@ def test_exif_orientation_capture_time_and_gps_are_recorded(config: Config, stor
     assert r["path"].startswith("library/2024/05/")
     # No offset in EXIF: the camera clock is taken to be in the owner's time zone (UTC in the test config).
     assert by_name["local.jpg"]["taken_at"] == "2023-12-31T23:30:00+00:00" and by_name["local.jpg"]["has_gps"] == 0
-    assert by_name["plain.png"]["taken_at"] is None
+    assert {r["taken_at_source"] for r in (by_name["rotated.jpg"], by_name["local.jpg"])} == {"exif"}
+    # No EXIF time at all: the file's own time stands in, and the photo says so.
+    assert by_name["plain.png"]["taken_at"] == "2025-03-04T11:00:00+00:00"
+    assert by_name["plain.png"]["taken_at_source"] == "file"
+
+
+def test_sub_seconds_and_offset_of_the_capture_time_order_a_burst(config: Config, store: Store) -> None:
+    for n, sub in enumerate(("120", "5", "873")):
+        exif = exif_bytes(taken="2024:05:06 07:08:09", offset="-05:00", subsec=sub)
+        drop(config, f"IMG_{n}.HEIC", photo(40 + n, "HEIF", exif=exif))
+    drop(config, "whole.jpg", photo(43, exif=exif_bytes(taken="2024:05:06 07:08:10", offset="-05:00", subsec="0")))
+    ingest_inbox(store, config)
+    by_name = {r["source_name"]: r for r in rows(store)}
+    assert [by_name[f"IMG_{n}.HEIC"]["taken_at"] for n in range(3)] == [
+        "2024-05-06T12:08:09.120+00:00", "2024-05-06T12:08:09.500+00:00", "2024-05-06T12:08:09.873+00:00"]
+    assert by_name["whole.jpg"]["taken_at"] == "2024-05-06T12:08:10+00:00"
+    assert {r["taken_at_source"] for r in by_name.values()} == {"exif"}
 
 
 def test_exif_rotation_is_applied_before_the_perceptual_hash(config: Config, store: Store) -> None:

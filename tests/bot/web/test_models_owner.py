@@ -106,7 +106,7 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
     models = ModelServices(config)  # the daemon's, shared with its site
     in_batch, finish_batch = threading.Event(), threading.Event()
     regenerated_before: list[int] = []  # at the start of each batch: how many regenerates were done
-    real_draft = bot.captions.stage.draft_photos
+    real_draft = bot.captions.stage.draft_posts
 
     def slow_batch(store: Any, *args: Any, **kwargs: Any) -> int:
         regenerated_before.append(store.value("SELECT count(*) FROM events WHERE kind = 'draft.regenerated'"))
@@ -114,7 +114,7 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
         finish_batch.wait(60)
         return real_draft(store, *args, **kwargs)
 
-    monkeypatch.setattr(bot.captions.stage, "draft_photos", slow_batch)
+    monkeypatch.setattr(bot.captions.stage, "draft_posts", slow_batch)
 
     def pipeline() -> None:
         with Store.for_config(config) as store:
