@@ -45,6 +45,17 @@ class ModelUnavailable(PawpostError):
         super().__init__(f"models.{key} = {model_id!r} cannot be loaded: {reason}")
 
 
+class ServerUnavailable(ModelUnavailable):
+    """The inference server that writes captions did not answer usefully (down, too slow, an error, the model not
+    there); the photos wait and are tried again. `url` is models.server, `model` models.server_model."""
+
+    def __init__(self, url: str, model: str, reason: str) -> None:
+        super().__init__("server", model, reason)
+        self.url = url
+        self.retry_seconds: float | None = None  # how soon to try again (models.server_retry_seconds)
+        Exception.__init__(self, f"the caption server {url} (model {model!r}) did not answer: {reason}")
+
+
 class NotAllowed(IllegalTransition):
     """What was asked cannot be done to a draft in its state (approve a posted draft, resend a pending one): the
     refusal of bot.drafts.lifecycle, with the draft, its state and the action asked for."""

@@ -29,10 +29,48 @@ class Initialised:
     created: list[Path]
     linked: Path | None = None  # $XDG_CONFIG_HOME/pawpost/config.toml, now pointing at config_file
     found: bool = True  # whether a command run from elsewhere, without --config, finds config_file
+    no_gpu: bool = False  # the config got the no-GPU caption models (NO_GPU_MODELS)
 
 
-def init(directory: Path, *, force: bool = False) -> Initialised:
-    """Write `directory/pawpost.toml` and create the inbox, data and pet photo folders.
+# The "no GPU" models: no detector (each photo is matched whole against the pets' reference photos), BLIP-base
+# says what the photo shows and SmolLM2-135M writes: about 21 CPU-seconds a photo, so at most 30 s on two cores,
+# where the default chat VLM takes minutes (benchmarks/cpu_pipeline.py; README, "No GPU").
+NO_GPU_MODELS = {"detector": "none", "describer": "Salesforce/blip-image-captioning-base",
+                 "writer": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+NO_GPU_NOTE = '  # set by pawpost init: no GPU found (README, "No GPU")'
+
+
+def gpu_present() -> bool:
+    """Whether this machine has a GPU the models could use, found without importing torch: an NVIDIA or AMD driver,
+    or Apple silicon (MPS)."""
+    import platform
+
+    if platform.system() == "Darwin":
+        return platform.machine() == "arm64"
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd"))
+
+
+def no_gpu_starter(text: str) -> str:
+    """The starter config with the no-GPU models in its [models] section: a key the starter sets gets the new value,
+    a commented-out one is set (once)."""
+    lines, done, section = [], set(), ""
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            section = line.strip()
+        commented = line.startswith("# ")
+        key = line.removeprefix("# ").split(" ", 1)[0]
+        if section == "[models]" and key in NO_GPU_MODELS and key not in done:
+            set_later = commented and any(other.startswith(f"{key} = ") for other in text.splitlines())
+            if not set_later:
+                line = f'{key} = "{NO_GPU_MODELS[key]}"{NO_GPU_NOTE}\n'
+                done.add(key)
+        lines.append(line)
+    return "".join(lines)
+
+
+def init(directory: Path, *, force: bool = False, gpu: bool | None = None) -> Initialised:
+    """Write `directory/pawpost.toml` and create the inbox, data and pet photo folders. Without a GPU (`gpu`;
+    None: look for one) the config gets the no-GPU caption models.
 
     When no per-user config exists yet, $XDG_CONFIG_HOME/pawpost/config.toml becomes a link to the new config,
     so every command finds it from any folder (relative paths still resolve against `directory`).
@@ -43,8 +81,10 @@ def init(directory: Path, *, force: bool = False) -> Initialised:
         raise PawpostError(f"{config_file} already exists; edit it, or pass --force to replace it")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomic(config_file, starter_text().encode("utf-8"))
-        done = Initialised(config_file, ensure_folders(load_config(config_file)))
+        no_gpu = not (gpu_present() if gpu is None else gpu)
+        text = no_gpu_starter(starter_text()) if no_gpu else starter_text()
+        write_atomic(config_file, text.encode("utf-8"))
+        done = Initialised(config_file, ensure_folders(load_config(config_file)), no_gpu=no_gpu)
     except OSError as exc:
         raise PawpostError(f"cannot create {exc.filename or directory}: {exc.strerror or exc}; "
                            "choose a folder you can write to") from None

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot import timeutil
-from bot.captions.registry import Registry
+from bot.captions.registry import Registry, retrain_off
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.home import setup_problems
 from bot.ingest.photo_queue import waiting_with_error
-from bot.runtime.model_errors import model_errors
+from bot.runtime.model_errors import model_error_since, model_errors
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 
@@ -51,6 +51,8 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "waiting": waiting_with_error(store, limit=10),
         "token_notice": notice.act_soon,
         "setup_problems": setup_problems(config, store),
+        # Why `pawpost retrain` does nothing with this config (an inference server's model), or None.
+        "retrain_off": retrain_off(config),
         "database_damage": store.damage(),  # SQLite's quick_check: None when whole
     }
 
@@ -121,8 +123,15 @@ def models_status(store: Store, config: Config) -> dict[str, Any]:
     """The configured models and, per model, the last load error (cleared when it loads)."""
     m = config.models
     keys = ["detector", "embedder"] + (["describer", "writer"] if m.two_stage else ["captioner"])
+    if m.uses_server:
+        # The server writes: the local captioner is unused; a local writer is the one a retrain tunes.
+        keys = [k for k in keys if k != "captioner"] + (["describer"] if m.server_writes_after_describer
+                                                        and not m.two_stage else []) + ["server"]
     errors = model_errors(store, keys)
-    out = {key: {"id": getattr(m, key), "error": errors[key]} for key in keys}
+    out = {key: {"id": m.server_model if key == "server" else getattr(m, key), "error": errors[key]} for key in keys}
+    if m.uses_server:
+        # How long the server has been failing (unreachable, or without the model) since it last answered.
+        out["server"].update(url=m.server, role=m.server_role, unreachable_since=model_error_since(store, "server"))
     # The model that writes captions runs with the promoted LoRA version from `pawpost retrain`, if any.
     registry = Registry(config)
     out[registry.caption_model.key]["version"] = _caption_model_version(registry)

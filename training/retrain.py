@@ -11,7 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.captions.registry import META, Decision, Registry, Version, caption_model, style_examples_for
+from bot.captions.registry import (
+    META,
+    Decision,
+    Registry,
+    Version,
+    caption_model,
+    retrain_off,
+    style_examples_for,
+)
 from bot.config import Config
 from bot.errors import PawpostError
 from bot.runtime.ml import GpuLock, Runtime
@@ -29,7 +37,7 @@ GPU_LOCK_TIMEOUT = 30 * 60
 class RetrainResult:
     """What a run did: skipped, stopped, kept (not promoted) or promoted; the gate's evidence old vs new."""
 
-    status: str  # "skipped" | "stopped" | "kept" | "promoted"
+    status: str  # "off" | "skipped" | "stopped" | "kept" | "promoted"
     message: str
     new_posts: int
     version: Version | None = None
@@ -78,6 +86,9 @@ def retrain(store: Store, config: Config, *, runtime: Runtime | None = None, pro
     """The whole run. Fewer than `retrain.min_new_posts` new posts since the last run: skipped (unless forced).
     Too few posts for a held-out set the gate can decide on: skipped, whatever `force` says."""
     registry = Registry(config)
+    off = retrain_off(config)
+    if off:
+        return RetrainResult("off", off, 0)
     collected = ds.collect(store, need_photo=True)
     last = registry.last_run()
     new_posts = count_new(collected[0], set(registry.examples(last)) if last else set())

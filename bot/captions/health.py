@@ -24,6 +24,12 @@ def caption_checks(config: Config) -> Iterator[Check]:
     m = config.models
     writes = caption_model(config)
     keys = ("describer", writes.key) if m.two_stage else (writes.key,)
+    if m.uses_server:
+        from bot.captions.server_health import server_checks
+
+        yield from server_checks(config)
+        # The local models beside the server: the describer (writer role) and the writer a retrain tunes.
+        keys = tuple(k for k in ("describer", "writer") if getattr(m, k) and m.server_writes_after_describer)
     errors = model_errors_for(config, keys)
     if writes.backend == "vlm":
         yield _runtime_check(writes.model_id)

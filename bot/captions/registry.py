@@ -34,17 +34,42 @@ ADAPTER = "adapter"
 class CaptionModel:
     """The configured model that writes the captions: the one a retrain tunes and a promoted adapter goes on."""
 
-    key: str  # its key under [models]: "captioner" (a chat VLM) or "writer" (after models.describer)
+    key: str  # its key under [models]: "captioner" (a chat VLM), "writer" (after models.describer) or "server"
     model_id: str
-    backend: str  # the registry's name for its kind (`Version.backend`): "vlm" or "writer"
+    backend: str  # the registry's name for its kind (`Version.backend`): "vlm", "writer" or "server" (never trained)
+
+    @property
+    def trainable(self) -> bool:
+        return self.backend != SERVER
+
+
+SERVER = "server"
 
 
 def caption_model(config: Config) -> CaptionModel:
-    """Which configured model writes captions: the writer of a describer+writer pair, otherwise the chat VLM."""
+    """Which configured model writes captions (and is retrained): the writer of a describer+writer pair, otherwise
+    the chat VLM. An inference server's model cannot be fine-tuned here: with a server, the local models.writer
+    is the one a retrain tunes (and, once promoted, it writes instead of the server); without one, the server."""
     m = config.models
+    if m.uses_server and not (m.server_writes_after_describer and m.writer):
+        return CaptionModel(SERVER, m.server_model, SERVER)
     if m.two_stage:
         return CaptionModel("writer", m.writer, "writer")
     return CaptionModel("captioner", m.captioner, "vlm")
+
+
+def retrain_off(config: Config) -> str | None:
+    """Why retraining is off (an inference server writes the captions and no local writer is configured to be
+    tuned instead), or None when it runs."""
+    tuned = caption_model(config)
+    if tuned.trainable:
+        return None
+    m = config.models
+    how = ('configure a local models.writer next to server_role = "writer": a retrain tunes that writer, and once '
+           "one is promoted it writes the captions here instead of the server" if m.server_writes_after_describer
+           else 'use server_role = "writer" behind the local describer, with a local models.writer to tune')
+    return (f"retraining is off: the captions come from {m.server_model!r} on the inference server ({m.server}), "
+            f"which pawpost cannot fine-tune; to retrain in the account's voice, {how}")
 
 
 @dataclass

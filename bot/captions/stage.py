@@ -44,7 +44,16 @@ class Captioner:
         self.describer: Describer | None = None
         self.writer: Writer | None = None
         self.vlm: ChatVLM | None = None
-        if m.two_stage:
+        self.server: Any = None
+        if m.uses_server and not (m.two_stage and self.adapter_dir is not None):
+            # An inference server writes; as the writer, only until a retrained local writer is promoted.
+            from bot.captions.server import ServerModel
+
+            self.adapter_dir = None  # the server's model is the server's: no adapter of ours goes on it
+            self.server = ServerModel(m, runtime)
+            if m.server_writes_after_describer:
+                self.describer = Describer(m.describer, runtime)
+        elif m.two_stage:
             self.describer = Describer(m.describer, runtime)
             self.writer = Writer(m.writer, runtime, self.adapter_dir)
         else:
@@ -52,15 +61,20 @@ class Captioner:
 
     @property
     def backend(self) -> str:
+        if self.server is not None:
+            return f"server {self.server.role}" if self.describer is None else "describer+server writer"
         return "describer+writer" if self.vlm is None else "captioner"
 
     @property
     def models(self) -> list[ManagedModel]:
-        return [m for m in (self.vlm, self.describer, self.writer) if m is not None]
+        return [m for m in (self.vlm, self.describer, self.writer, self.server) if m is not None]
 
     @property
     def version(self) -> str:
-        """What wrote the captions, as recorded on each draft: the adapter's version folder, or 'base'."""
+        """What wrote the captions, as recorded on each draft: the adapter's version folder, 'base', or the server's
+        model ('server:NAME')."""
+        if self.server is not None:
+            return f"server:{self.server.model_id}"
         if self.adapter_dir is None:
             return "base"
         # The registry keeps an adapter in <version>/adapter; a bare adapter folder is named for itself.
@@ -79,13 +93,15 @@ class Captioner:
               seed: int) -> list[list[str]]:
         """Raw candidates per prompt, from one batched generate call; `images` are each prompt's photos (a chat
         VLM sees them, a writer reads the describer's words in the prompt instead)."""
+        if self.server is not None:
+            return self.server.write(images, prompts, settings, seed)
         if self.vlm is not None:
             return self.vlm.write(images, prompts, settings, seed)
         assert self.writer is not None
         return self.writer.write(prompts, settings, seed)
 
     def special_tokens(self) -> list[str]:
-        model = self.vlm or self.writer
+        model = self.server or self.vlm or self.writer
         return model.special_tokens() if model is not None else []
 
     def unload(self) -> None:

@@ -12,13 +12,20 @@ from bot.cli import App, console, emit_json, pass_app
 @click.command()
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing pawpost.toml.")
-def init(directory: Path, force: bool) -> None:
+@click.option("--gpu/--no-gpu", default=None, help="Choose the caption models for a machine with (or without) a GPU; "
+              "default: look for one.")
+def init(directory: Path, force: bool, gpu: bool | None) -> None:
     """Write a starter config (DIR/pawpost.toml) and create its folders."""
+    from bot.home import NO_GPU_MODELS
     from bot.home import init as init_workspace
 
-    done = init_workspace(directory, force=force)
+    done = init_workspace(directory, force=force, gpu=gpu)
     config_file = done.config_file
     click.echo(f"wrote {config_file}")
+    if done.no_gpu:
+        click.echo(f"no GPU found: the config uses the no-GPU models (README, \"No GPU\"): no detector (each photo is "
+                   f"matched whole), {NO_GPU_MODELS['describer']} and {NO_GPU_MODELS['writer']} write the captions "
+                   "on the CPU; with a GPU, or an inference server (models.server), use the default chat model")
     for folder in done.created:
         click.echo(f"created {folder}")
     if done.linked:
@@ -41,6 +48,7 @@ def status(app: App, as_json: bool) -> None:
         emit_json(info)
         return
     from bot.status import posting_lines
+    from bot.timeutil import local
 
     out = console()
     photos = ", ".join(f"{n} {s}" for s, n in info["photos"].items() if n) or "none"
@@ -57,9 +65,16 @@ def status(app: App, as_json: bool) -> None:
         line = f"{key}: {model['id']}"
         if model.get("version"):
             line += f" ({model['version']})"
-        if model["error"]:
+        if model.get("url"):
+            line += f" at {model['url']} ({model['role']})"
+        if model.get("unreachable_since"):
+            since = f"{local(model['unreachable_since'], app.config.schedule.zone)} {app.config.schedule.timezone}"
+            line += f" [red]- unreachable since {escape(since)}: {escape(model['error'] or '')}[/]"
+        elif model["error"]:
             line += f" [red]- {model['error']}[/]"
         out.print(f"model     {line}")
+    if info.get("retrain_off"):
+        out.print(f"[yellow]retrain:[/]   {escape(info['retrain_off'])}")
     for photo in info["waiting"]:
         out.print(f"[yellow]waiting:[/] photo {photo['id']} ({photo['source_name']}): {photo['error']}")
     for photo in info["quarantined"]:

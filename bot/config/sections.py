@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from bot.config.paths import ModelRef
+from bot.config.server_keys import CaptionServerKeys
 from bot.config.values import config_text, hashtag, read_secret
 from bot.limits import MAX_CAROUSEL_ITEMS, MAX_HASHTAGS
 
@@ -149,7 +150,7 @@ class CaptionsConfig(Section):
         return out
 
 
-class ModelsConfig(Section):
+class ModelsConfig(Section, CaptionServerKeys):
     device: str = "auto"
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     idle_unload_minutes: Annotated[float, Field(ge=0)] = 10
@@ -185,7 +186,10 @@ class ModelsConfig(Section):
 
     @model_validator(mode="after")
     def _two_stage(self) -> ModelsConfig:
-        if bool(self.describer) != bool(self.writer):
+        problem = self.server_problem(self.describer, self.writer)
+        if problem:
+            raise ValueError(problem)
+        if bool(self.describer) != bool(self.writer) and not self.server_writes_after_describer:
             raise ValueError("describer and writer must be set together (or neither, to use captioner)")
         return self
 

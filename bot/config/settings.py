@@ -77,7 +77,9 @@ class Config(BaseSettings):
     def _candidates_by_model(self) -> Config:
         """captions.candidates left unset: the default for the caption model in use (sections.CANDIDATES_*)."""
         if self.captions.candidates is None:
-            n = CANDIDATES_SMALL_WRITER if self.models.two_stage else CANDIDATES_CHAT_VLM
+            # A server writer behind the local describer is a writer too.
+            m = self.models
+            n = CANDIDATES_SMALL_WRITER if m.two_stage or m.server_writes_after_describer else CANDIDATES_CHAT_VLM
             self.captions = self.captions.model_copy(update={"candidates": n})
         return self
 

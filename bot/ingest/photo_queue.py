@@ -16,6 +16,7 @@ from bot.store.database import Store
 from bot.store.states import PhotoStatus, ShootState
 
 MAX_BACKOFF = timedelta(hours=1)
+MAX_SERVER_BACKOFF = timedelta(minutes=10)
 
 
 def due_photos(store: Store, status: PhotoStatus, limit: int | None = None,
@@ -45,13 +46,17 @@ def due_photos(store: Store, status: PhotoStatus, limit: int | None = None,
     return [r[0] for r in store.all(sql, params)]
 
 
-def defer_photos(store: Store, photo_ids: list[int], reason: str) -> None:
-    """Record that processing failed; the photos keep their state and are retried after a backoff."""
+def defer_photos(store: Store, photo_ids: list[int], reason: str, first_wait: timedelta | None = None) -> None:
+    """Record that processing failed; the photos keep their state and are retried after a backoff (from
+    `first_wait`, doubling; default two minutes)."""
     now = timeutil.now()
     with store.tx():
         for photo_id in photo_ids:
             attempts = (store.value("SELECT attempts FROM photos WHERE id = ?", (photo_id,)) or 0) + 1
-            wait = min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
+            if first_wait is None:
+                wait = min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
+            else:
+                wait = min(first_wait * 2 ** min(attempts - 1, 10), MAX_SERVER_BACKOFF)
             store.update("photos", photo_id, error=reason, attempts=attempts,
                          retry_after=timeutil.iso(now + wait), updated_at=timeutil.iso(now))
             store.event("photo.deferred", f"photo {photo_id}: {reason}; retrying in {wait}",
@@ -61,7 +66,9 @@ def defer_photos(store: Store, photo_ids: list[int], reason: str) -> None:
 def model_failed(store: Store, exc: ModelUnavailable, photo_ids: list[int]) -> None:
     """A model could not load: remember why (status, doctor) and defer the photos that needed it."""
     record_model_error(store, exc.key, exc.reason)
-    defer_photos(store, photo_ids, str(exc))
+    # An inference server is retried sooner than a model that would not load (models.server_retry_seconds).
+    retry = getattr(exc, "retry_seconds", None)
+    defer_photos(store, photo_ids, str(exc), timedelta(seconds=retry) if retry else None)
 
 
 def clear_failure(store: Store, photo_id: int) -> None:

@@ -22,6 +22,7 @@ GRAPH_TOKEN_TRIED = "graph_token_tried"  # ISO time of the last renewal attempt
 
 # -- models ------------------------------------------------------------------------------------------
 MODEL_ERROR = "model_error:{}"  # per model key (detector, embedder, captioner, ...): why it did not load
+MODEL_ERROR_SINCE = "model_error_since:{}"  # per model key: ISO time of the first failure since it last worked
 GPU_BATCHES = "gpu_batches"  # batch sizes that fit the GPU (bot.runtime.budget)
 
 # -- the review site and notifications -----------------------------------------------------------------

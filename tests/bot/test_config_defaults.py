@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config, Section
-from bot.home import init
+from bot.home import NO_GPU_MODELS, init
 from tests.conftest import REPO
 
 # What config.example.toml sets on purpose: a household to try pawpost on (two pets, their account's voice,
@@ -86,7 +86,7 @@ def test_every_key_is_named_in_the_starter_and_the_example() -> None:
 
 
 def test_pawpost_init_writes_only_defaults(tmp_path: Path) -> None:
-    done = init(tmp_path / "home")
+    done = init(tmp_path / "home", gpu=True)
     data = tomllib.loads(done.config_file.read_text())
     assert set(data) >= {"paths", "captions", "models", "schedule", "instagram", "graph", "web", "notify", "retrain"}
     assert differing(data) == set()
@@ -97,6 +97,18 @@ def test_pawpost_init_writes_only_defaults(tmp_path: Path) -> None:
     for section in Config.model_fields:
         if section != "source":
             assert getattr(loaded, section) == getattr(defaults, section), section
+
+
+def test_pawpost_init_without_a_gpu_sets_the_no_gpu_caption_models(tmp_path: Path) -> None:
+    done = init(tmp_path / "home", gpu=False)
+    assert done.no_gpu
+    data = tomllib.loads(done.config_file.read_text())
+    models = data.pop("models")
+    assert differing(data) == set()  # every other section keeps the defaults
+    assert {k for k, v in models.items() if v != getattr(Config().models, k)} == {"detector", "describer", "writer"}
+    loaded = Config(**data, models=models)
+    assert loaded.models.two_stage and loaded.captions.candidates == 8
+    assert {k: getattr(loaded.models, k) for k in NO_GPU_MODELS} == NO_GPU_MODELS
 
 
 def test_the_example_config_sets_only_its_listed_keys() -> None:

@@ -86,3 +86,19 @@ def test_the_readme_diagram_names_only_real_commands() -> None:
     drafts_help = run_cli("drafts", "--help").stdout
     commands = set(re.findall(r"^  ([a-z]+)\s", drafts_help, re.MULTILINE))
     assert words and set(words) <= commands, set(words) - commands
+
+
+def test_init_proposes_the_no_gpu_caption_models_without_a_gpu(tmp_path: Path) -> None:
+    import tomllib
+
+    from bot.home import NO_GPU_MODELS
+
+    done = run_cli("init", str(tmp_path / "cpu"), "--no-gpu")
+    assert done.returncode == 0, done.stderr
+    assert "no GPU found" in done.stdout and NO_GPU_MODELS["writer"] in done.stdout
+    models = tomllib.loads((tmp_path / "cpu" / "pawpost.toml").read_text())["models"]
+    assert (models["describer"], models["writer"]) == (NO_GPU_MODELS["describer"], NO_GPU_MODELS["writer"])
+    done = run_cli("init", str(tmp_path / "gpu"), "--gpu")
+    assert done.returncode == 0 and "no GPU" not in done.stdout
+    models = tomllib.loads((tmp_path / "gpu" / "pawpost.toml").read_text())["models"]
+    assert "describer" not in models and "writer" not in models
