@@ -42,7 +42,7 @@ def pipeline_home(root: Path, models: dict[str, str], **sections: dict[str, Any]
     given tiny ones (`pipeline_models`), on the CPU, writing short captions fast."""
     merged: dict[str, dict[str, Any]] = {
         "models": {"device": "cpu", "batch_size": 2, **models},
-        "captions": FAST_CAPTIONS,
+        "captions": dict(FAST_CAPTIONS),  # a copy: the sections below update it
         # Every photo its own shoot, drafted at once: these homes test the stages, not shoots (whose tests set
         # their own).
         "ingest": {"stable_seconds": 0.2, "shoot_gap_seconds": 0, "shoot_settle_seconds": 0},
