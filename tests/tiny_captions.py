@@ -241,47 +241,34 @@ def two_stage_models(describer: Path, writer: Path) -> dict[str, str]:
     return {"describer": str(describer), "writer": str(writer)}
 
 
-def _seed() -> None:
-    # Session models from a fixed seed: the same weights whichever tests ran before them.
-    import torch
-
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="session")
 def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _seed()
     return build_chat_vlm(tmp_path_factory.mktemp("tiny-vlm"))
 
 
 @pytest.fixture(scope="session")
 def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _seed()
     return build_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 @pytest.fixture(scope="session")
 def tiny_writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _seed()
     return build_chat_lm(tmp_path_factory.mktemp("tiny-writer"))
 
 
 @pytest.fixture(scope="session")
 def scripted_writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A chat LM that says one of SCRIPTED_CAPTIONS (captions that pass the rules for a photo of Lola)."""
-    _seed()
     return script_model(build_chat_lm(tmp_path_factory.mktemp("scripted-writer"), hidden=64))
 
 
 @pytest.fixture(scope="session")
 def scripted_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SmolVLM-style chat VLM that says one of SCRIPTED_CAPTIONS, whatever the photo."""
-    _seed()
     return script_model(build_chat_vlm(tmp_path_factory.mktemp("scripted-vlm"), hidden=64))
 
 
 @pytest.fixture(scope="session")
 def tiny_plain_writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A causal LM without a chat template: the writer falls back to a plain prompt."""
-    _seed()
     return build_chat_lm(tmp_path_factory.mktemp("tiny-plain-writer"), chat_template=False)
