@@ -194,3 +194,15 @@ if __name__ == "__main__":
         print(f"llama.cpp server ready: {prepare(lambda m: print(m, flush=True))}; model {gguf()}")
     except Unavailable as exc:
         print(f"warning: no llama.cpp server for the tests: {exc}", file=sys.stderr)
+
+
+def model_or_skip() -> Path:
+    """The GGUF the server serves, preparing the server first; skips the calling test, saying why, when it cannot."""
+    import pytest
+
+    try:
+        prepare()
+        return gguf()
+    except Unavailable as exc:
+        pytest.skip(f"no llama.cpp server here: {exc}")
+

@@ -30,11 +30,7 @@ pytestmark = pytest.mark.timeout(2400)
 
 @pytest.fixture(scope="session")
 def llama_model() -> Path:
-    try:
-        real_llama.prepare()
-        return real_llama.gguf()
-    except real_llama.Unavailable as exc:
-        pytest.skip(f"no llama.cpp server here: {exc}")
+    return real_llama.model_or_skip()
 
 
 @pytest.fixture(scope="module")
