@@ -26,6 +26,8 @@ class PreparedMedium:
     alt_text: str = ""  # the accessibility description of this medium
     width: int = 0
     height: int = 0
+    cover: Path | None = None  # a video's cover frame as a staged JPEG
+    duration: float = 0.0  # a video's length in seconds
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from bot.errors import PawpostError
 from bot.store.shoot_schema import m006_shoots
+from bot.store.video_schema import m007_videos
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -326,7 +327,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
 
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers, m004_draft_media,
-                               m005_publishing_state, m006_shoots]
+                               m005_publishing_state, m006_shoots, m007_videos]
 
 
 def migrate(db: sqlite3.Connection, *, before: Callable[[], object] | None = None) -> list[str]:

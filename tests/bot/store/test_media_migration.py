@@ -31,8 +31,10 @@ KEPT = {
 }
 MOVED = ("photo_id", "alt_text", "description")  # the drafts columns that move to draft_media
 NEW = ("publish_state",)  # drafts columns a later migration adds (m005_publishing_state)
-# photos columns a later migration adds (m006_shoots): new facts about a photo, none of the old ones changed.
-NEW_PHOTO = ("shoot_id", "taken_at_source", "near_duplicate_of", "shot_score", "score_parts")
+# photos columns later migrations add (m006_shoots, m007_videos): new facts about a medium, none of the old ones
+# changed.
+NEW_PHOTO = ("shoot_id", "taken_at_source", "near_duplicate_of", "shot_score", "score_parts", "kind", "duration_s",
+             "cover_at", "video", "content_id")
 
 
 def rows(path: Path) -> dict[str, list[tuple]]:
