@@ -44,9 +44,10 @@ from bot.ingest.records import (
     settles,
     write_library_file,
 )
-from bot.ingest.video_intake import VIDEO_SUFFIXES, ingest_video, is_video_file
+from bot.ingest.video_intake import ingest_video, is_video_file
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
+from bot.video.frames import is_video_path
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
     summary = IngestSummary(waiting=sorted(source_name(p, inbox) for p in waiting))
     # Photos before videos, so a Live Photo's motion clip finds its still; hints last, so a hint finds its photo
     # and leaves with it.
-    for path in sorted(ready, key=lambda p: (is_hint(p), p.suffix.lower() in VIDEO_SUFFIXES, str(p))):
+    for path in sorted(ready, key=lambda p: (is_hint(p), is_video_path(p), str(p))):
         try:
             result = ingest_file(store, config, path)
         except (PawpostError, OSError, sqlite3.Error) as exc:

@@ -34,9 +34,9 @@ from bot.ingest.records import (
 )
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
+from bot.video.frames import is_video_path
 from bot.video.probe import VideoInfo, probe
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".qt")
 CHUNK = 1 << 20
 STILL_WRITING = "it is still being written; it is taken once it is complete"
 WAITING_FOR_STILL = "a Live Photo's motion clip, waiting for its still to arrive"
@@ -50,7 +50,7 @@ def is_video_file(path: Path) -> bool:
         return False
     if not stat.S_ISREG(st.st_mode):
         return False
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video_path(path):
         return True
     try:
         with open(path, "rb") as fh:
