@@ -272,57 +272,6 @@ def review(app: App, no_preview: bool) -> None:
 
 @drafts.command()
 @click.argument("draft_id", type=DRAFT_ID)
-@click.option("--hint", help="A hint about the photo the model cannot see (kept with the draft, like the .txt "
-              "beside a photo).")
-@click.option("--start", help="The first words every new candidate must begin with.")
-@click.option("--json", "as_json", is_flag=True, help="Print the draft as one JSON document.")
-@pass_app
-def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_json: bool) -> None:
-    """Write new caption candidates for a pending draft, with a new seed."""
-    from bot.cli.progress import progress
-    from bot.drafts.regenerate import regenerate as regenerate_draft
-
-    app.store.draft(draft_id)  # a wrong id is reported before any model loads
-    with progress(f"draft {draft_id}: loading the caption model and writing {app.config.captions.candidates} "
-                  "new candidates..."):
-        # Vision ranks the candidates by image-text similarity when its embedder reads text.
-        d = regenerate_draft(app.store, app.config, app.models.captioner(), draft_id, hint=hint, start=start,
-                             vision=app.models.vision())
-    if as_json:
-        emit_json(d.to_json())
-        return
-    from rich.markup import escape
-
-    out = console()
-    if d.note:
-        out.print(f"[yellow]note:[/] {escape(d.note)}")
-    out.print(f"[bold]draft {d.id}[/] caption:\n{escape(d.caption or '-')}\n")
-    for i, text in enumerate(d.candidates, 1):
-        mark = "*" if text == d.caption else " "
-        out.print(f"{mark}[{i}] {escape(text)}")
-    from bot.cli.preview import next_step
-
-    out.print(f"\n{next_step(d)}")
-
-
-@drafts.command("pets")
-@click.argument("draft_id", type=DRAFT_ID)
-@click.argument("names", nargs=-1, required=True)
-@pass_app
-def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
-    """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
-    from bot.drafts.actions import correct_pets
-
-    result = correct_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
-    shown = ", ".join(p["name"] for p in result.pets) or "no pet"
-    click.echo(f"draft {draft_id}: pets set to {shown}"
-               + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
-    if result.not_learned:
-        click.echo(f"saved, but nothing was learned from it: {result.not_learned}", err=True)
-
-
-@drafts.command()
-@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--now", "send_now", is_flag=True, help="Send it at once instead of at the next free slot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
@@ -373,7 +322,9 @@ def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from bot.cli.corrections import pets, regenerate, restore, unapprove
     from bot.cli.media import media
 
-    drafts.add_command(media)
+    for command in (media, regenerate, pets, unapprove, restore):
+        drafts.add_command(command)
     cli.add_command(drafts)
