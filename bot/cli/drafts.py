@@ -163,8 +163,13 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
             from bot.cli.preview import draw
 
             draw(prepared, out)
-    conf = f" (confidence {d.confidence:.2f})" if d.confidence is not None else ""
-    out.print(f"pets:    {', '.join(d.pets) or 'none recognised'}{conf}")
+    from bot.drafts.review import pets_shown
+
+    # The cover photo's pets with how sure pawpost is (as the page and the review loop show them), then the others.
+    cover = [p.name.lower() for p in facts.pets] if facts else []
+    others = [n for n in d.pets if n.lower() not in cover]
+    extra = f" (other photos: {', '.join(others)})" if others else ""
+    out.print(f"pets:    {escape(pets_shown(facts.pets if facts else []))}{escape(extra)}")
     if d.hint:
         out.print(f"hint:    {escape(d.hint)}")
     out.print(f"created: {local(d.created_at, zone)}")

@@ -85,7 +85,9 @@ def _show(app: App, c: object, position: str, preview: bool) -> None:
 
     d, photo = c.draft, c.photo  # type: ignore[attr-defined]
     out = console()
-    pets = ", ".join(f"{p.name} {p.confidence:.0%}" for p in photo.pets) or "no pet recognised"
+    from bot.drafts.review import pets_shown
+
+    pets = pets_shown(photo.pets)
     taken = f", taken {local(photo.taken_at, app.config.schedule.zone)}" if photo.taken_at else ""
     out.print(f"\n[bold]{position}  draft {d.id}[/]  {escape(photo.source_name)}{taken}  ({escape(pets)})")
     from bot.cli.preview import show_media

@@ -331,4 +331,4 @@ def correct_pets(store: Store, config: Config, vision: Any, draft_id: int, names
     require(Action.CORRECT_PETS, store.draft(draft_id))
     before = get_draft(store, draft_id).pets
     correction = set_draft_pets(store, config, vision, draft_id, names)
-    return PetsCorrected(correction, fix_draft_caption(store, config, draft_id, before))
+    return PetsCorrected(correction, fix_draft_caption(store, config, get_draft(store, draft_id), before))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from bot import limits
 from bot.config import Config
@@ -86,14 +87,12 @@ def _kept_tags(config: Config, pets: list[str]) -> list[str]:
     return [t for n in pets if (p := config.pet(n)) is not None for t in p.hashtags] + list(config.captions.hashtags)
 
 
-def fix_draft_caption(store: Store, config: Config, draft_id: int, before: list[str]) -> CaptionFix | None:
-    """Fix draft `draft_id`'s caption and its latest candidates for its pets now (the pets were `before`), in one
+def fix_draft_caption(store: Store, config: Config, view: Any, before: list[str]) -> CaptionFix | None:
+    """Fix a draft's (`view`, bot.drafts.actions' DraftView as it is now) caption and its latest candidates for its pets now (the pets were `before`), in one
     transaction; None when its caption can no longer change (approved drafts and earlier only) or the pets are the
     same. A caption that cannot be fixed plainly is left as it was, with the reason as the draft's note (the page
     shows a Regenerate button beside it)."""
-    from bot.drafts.actions import get_draft
-
-    view = get_draft(store, draft_id)
+    draft_id = view.id
     if not can(Action.EDIT, view.status) or [n.lower() for n in before] == [n.lower() for n in view.pets]:
         return None
     if not view.caption:

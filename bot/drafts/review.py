@@ -35,6 +35,17 @@ class PetGuess:
     by_owner: bool
 
 
+def confidence_shown(pet: PetGuess) -> str:
+    """How sure pawpost is that `pet` is in the photo, as every surface shows it (`drafts show`, `drafts review`,
+    the page): a whole percentage, or 'set by you' once the owner said so."""
+    return "set by you" if pet.by_owner else f"{pet.confidence:.0%}"
+
+
+def pets_shown(pets: list[PetGuess]) -> str:
+    """'Lola 91%, Pico set by you' (or 'no pet recognised')."""
+    return ", ".join(f"{p.name} {confidence_shown(p)}" for p in pets) or "no pet recognised"
+
+
 @dataclass
 class PhotoFacts:
     """The photo behind a draft as the owner knows it: the file name it arrived with, when it was taken (by its EXIF

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from bot import timeutil
 from bot.config import Config
 from bot.drafts.lifecycle import DraftStatus, can
-from bot.drafts.review import is_loopback, login_required
+from bot.drafts.review import confidence_shown, is_loopback, login_required
 from bot.errors import NotFound, PawpostError
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
@@ -63,6 +63,7 @@ class Site:
             timeutil.local(moment, config.schedule.zone).replace(" ", "T") if timeutil.stored(moment) else "")
         self.templates.env.globals["timezone"] = config.schedule.timezone
         # What a draft's card offers is what bot.drafts.lifecycle allows in its state.
+        self.templates.env.filters["confidence"] = confidence_shown
         self.templates.env.globals["can"] = can
         self.templates.env.globals["states"] = DraftStatus
         self.own_models = models is None
