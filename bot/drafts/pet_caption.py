@@ -88,10 +88,10 @@ def _kept_tags(config: Config, pets: list[str]) -> list[str]:
 
 
 def fix_draft_caption(store: Store, config: Config, view: Any, before: list[str]) -> CaptionFix | None:
-    """Fix a draft's (`view`, bot.drafts.actions' DraftView as it is now) caption and its latest candidates for its pets now (the pets were `before`), in one
-    transaction; None when its caption can no longer change (approved drafts and earlier only) or the pets are the
-    same. A caption that cannot be fixed plainly is left as it was, with the reason as the draft's note (the page
-    shows a Regenerate button beside it)."""
+    """Fix a draft's caption and its latest candidates for its pets now (`view`, bot.drafts.actions' DraftView
+    after the correction; the pets were `before`), in one transaction. None when its caption can no longer change
+    (approved drafts and earlier only) or the pets are the same. A caption that cannot be fixed plainly is left as
+    it was, with the reason as the draft's note (the page shows a Regenerate button beside it)."""
     draft_id = view.id
     if not can(Action.EDIT, view.status) or [n.lower() for n in before] == [n.lower() for n in view.pets]:
         return None
