@@ -20,10 +20,10 @@ from bot.cli import DRAFT_ID, App, console, echo, emit_json, pass_app
 @pass_app
 def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_json: bool) -> None:
     """Write new caption candidates for a pending draft, with a new seed."""
-    _regenerate(app, draft_id, hint, start, as_json=as_json)
+    regenerate_and_show(app, draft_id, hint, start, as_json=as_json)
 
 
-def _regenerate(app: App, draft_id: int, hint: str | None, start: str | None, *, as_json: bool) -> None:
+def regenerate_and_show(app: App, draft_id: int, hint: str | None, start: str | None, *, as_json: bool) -> None:
     """New candidates for a pending draft, then the draft as `drafts regenerate` shows it."""
     from bot.cli.progress import progress
     from bot.drafts.regenerate import regenerate as regenerate_draft
@@ -61,10 +61,16 @@ def _regenerate(app: App, draft_id: int, hint: str | None, start: str | None, *,
 def pets(app: App, draft_id: int, names: tuple[str, ...], regen: bool | None) -> None:
     """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it, and the caption's pet
     names and hashtags follow."""
+    correct_and_say(app, draft_id, list(names), regen)
+
+
+def correct_and_say(app: App, draft_id: int, names: list[str], regen: bool | None) -> None:
+    """Set the pets (the caption follows them) and say what changed; new candidates when `regen`, or when the
+    caption cannot simply be fixed and the owner says yes at the terminal (None: ask; False: never)."""
     from bot.drafts.actions import correct_pets
     from bot.drafts.lifecycle import Action, can
 
-    done = correct_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
+    done = correct_pets(app.store, app.config, app.models.vision(), draft_id, names)
     result, fix = done.correction, done.caption
     shown = ", ".join(p["name"] for p in result.pets) or "no pet"
     click.echo(f"draft {draft_id}: pets set to {shown}"
@@ -82,7 +88,7 @@ def pets(app: App, draft_id: int, names: tuple[str, ...], regen: bool | None) ->
         else:
             click.echo(f"run 'pawpost drafts regenerate {draft_id}' (or give --regenerate) for new candidates")
     if regen:
-        _regenerate(app, draft_id, None, None, as_json=False)
+        regenerate_and_show(app, draft_id, None, None, as_json=False)
 
 
 @click.command()

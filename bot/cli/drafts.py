@@ -6,17 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli import DRAFT_ID, App, console, echo, emit_json, fail, pass_app
 from bot.errors import PawpostError
 from bot.store.states import DraftStatus, PublishState
-
-if TYPE_CHECKING:
-    from bot.config import Config
-    from bot.publish.slots import Planned
 
 STATES = [str(s) for s in DraftStatus]
 # Where a publishing draft stands, for `drafts show`.
@@ -117,7 +112,7 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     from bot.drafts.actions import get_draft
     from bot.drafts.editing import media_views
     from bot.drafts.review import photo_facts
-    from bot.publish.slots import planned
+    from bot.publish.slots import goes_out, planned
 
     d = get_draft(app.store, draft_id)
     views = media_views(app.store, draft_id, d)
@@ -176,7 +171,7 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     if d.scheduled_for:
         out.print(f"at:      {local(d.scheduled_for, zone)}")
     if plan is not None:
-        out.print(f"goes out: {_when(plan, app.config)}")
+        out.print(f"goes out: {goes_out(plan, app.config)}")
     if d.posted_at:
         out.print(f"posted:  {local(d.posted_at, zone)} {d.media_url or d.media_code or ''}")
     if d.error:
@@ -207,7 +202,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     from bot.drafts.actions import approve as approve_draft
     from bot.drafts.actions import parse_at
     from bot.limits import normalise
-    from bot.publish.slots import planned
+    from bot.publish.slots import goes_out, planned
 
     if candidate is not None and caption is not None:
         raise click.UsageError("give either --candidate or --caption, not both")
@@ -215,27 +210,9 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when,
                       alt_text=alt_text)
     plan = planned(app.store, app.config, d.id)
-    click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
+    click.echo(f"draft {d.id} approved; it goes out {goes_out(plan, app.config)}" if plan else f"draft {d.id} approved")
     if caption is not None and d.caption != normalise(caption):
         echo(f"caption with the configured hashtags added: {d.caption}")
-
-
-def _when(plan: Planned, config: Config) -> str:
-    """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
-    from bot.publish.slots import PLAN_SLOTS
-    from bot.timeutil import local
-
-    zone = config.schedule.zone
-    if plan.at is None and plan.asked is None and plan.moved:
-        return f"never as it is: {plan.moved}"
-    if plan.at is None:
-        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
-                 "only with 'pawpost post ID' (schedule.slots is empty)")
-    else:
-        where = f"at {local(plan.at, zone)} ({config.schedule.timezone})"
-    if plan.moved:
-        where += f", not at the time asked for: {plan.moved}"
-    return where
 
 
 @drafts.command()

@@ -81,9 +81,12 @@ async def approve(request: Request, form: FormData) -> Response:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)
         from bot import timeutil
+        from bot.publish.slots import goes_out, planned
 
-        return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
-                                                 else "for the next free slot")
+        asked = f"for {timeutil.local(at, site.config.schedule.zone)}" if at else "for the next free slot"
+        plan = planned(store, site.config, draft_id)
+        # The exact time it goes out (local, 24-hour, with the zone), as every approval says it.
+        return f"Draft {draft_id} approved {asked}" + (f"; it goes out {goes_out(plan, site.config)}" if plan else "")
 
     return await _unless_changed(request, form, run)
 
