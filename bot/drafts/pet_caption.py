@@ -71,7 +71,8 @@ def fix_caption(text: str, before: list[str], after: list[str], config: Config) 
                 continue
             fixed = _name_re(old).sub(new, fixed)
             if old_pet and new_pet and old_pet.species.lower() != new_pet.species.lower():
-                why.append(f"{old} was a {old_pet.species} and {new} is a {new_pet.species}: the words may not fit")
+                why.append(f"{old} was a {old_pet.species} and {new} is a {new_pet.species}, so the words may "
+                           "not fit")
     fixed = _tidy(fixed)
     wanted = [t for n in after if (p := config.pet(n)) is not None for t in p.hashtags]
     fixed = limits.add_hashtags(fixed, wanted, config.captions.max_hashtags)
@@ -103,7 +104,7 @@ def fix_draft_caption(store: Store, config: Config, view: Any, before: list[str]
         if fix.changed:
             fields["caption"] = fix.text
         if fix.needs_regenerate:
-            fields["note"] = f"The pets changed and {fix.needs_regenerate}: regenerate the caption."
+            fields["note"] = f"The pets changed: {fix.needs_regenerate}. Regenerate the caption for them."
         if fields:
             store.set_draft_status(draft_id, view.status, expect=view.status, **fields)
         for row in store.all("SELECT id, text FROM candidates WHERE draft_id = ? AND generation = "

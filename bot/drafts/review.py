@@ -21,7 +21,6 @@ from bot.drafts.actions import DraftView, get_draft, list_drafts
 from bot.drafts.editing import MediumView, Offered, media_views, offered
 from bot.drafts.lifecycle import Action, can, require
 from bot.drafts.timing import check_time, parse_at
-from bot.errors import BadTime
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
 from bot.store.database import Store
 from bot.store.states import DraftStatus
@@ -210,10 +209,6 @@ def draft_line(d: DraftView, facts: PhotoFacts | None, zone: Any) -> dict[str, s
 
 
 def parse_local_time(text: str, config: Config) -> datetime:
-    """A browser's datetime-local value ('2026-12-24T19:00') in the schedule's time zone."""
-    cleaned = text.strip().replace("T", " ")[:16]
-    try:
-        datetime.strptime(cleaned, "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise BadTime(text) from None
-    return parse_at(cleaned, config)
+    """The page's time field ('2026-12-24 19:00', or a browser's '2026-12-24T19:00'), in the schedule's time zone;
+    seconds a browser may add are ignored."""
+    return parse_at(text.strip()[:16], config)

@@ -2,12 +2,13 @@
 answers to one: retry (intake again on the kept file, after a limit was raised or a decoder installed) and
 dismiss (the kept file deleted, the record gone from the counts; its events stay as history).
 
-A quarantined record whose kept file was deleted by hand is not shown: `kept` lists only those still on disk,
-and `status` counts only those.
+A quarantined record whose kept file was deleted by hand is not shown: `kept` leaves it out, and `status` does
+not count it.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ __all__ = ["Kept", "dismiss", "kept", "retry"]
 
 @dataclass
 class Kept:
-    """One quarantined photo: its id, the name it arrived with, why it was set aside, the kept file."""
+    """One quarantined photo: its id, the name it arrived with, why it was set aside, the kept file (`on_disk`:
+    still there; `gone`: it was, and the owner deleted it). A link set aside is kept as the link, never followed."""
 
     id: int
     source_name: str
@@ -32,6 +34,7 @@ class Kept:
     on_disk: bool
     created_at: str
     origin: str
+    gone: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path) if self.path else None}
@@ -42,14 +45,15 @@ _SQL = ("SELECT id, source_name, reason, path, created_at, origin FROM photos WH
 
 def _kept(store: Store, row: Any) -> Kept:
     path = store.abspath(row["path"])
-    return Kept(row["id"], row["source_name"], row["reason"], path, bool(path and path.is_file()),
-                row["created_at"], row["origin"])
+    there = path is not None and os.path.lexists(path)
+    return Kept(row["id"], row["source_name"], row["reason"], path, there, row["created_at"], row["origin"],
+                gone=path is not None and not there)
 
 
 def kept(store: Store, *, missing: bool = False) -> list[Kept]:
-    """The quarantined photos whose kept file is still on disk, newest first (`missing`: those without, too)."""
+    """The quarantined photos, newest first, but those whose kept file the owner deleted (`missing`: those too)."""
     found = [_kept(store, r) for r in store.all(_SQL + " ORDER BY id DESC", (PhotoStatus.QUARANTINED,))]
-    return found if missing else [k for k in found if k.on_disk]
+    return found if missing else [k for k in found if not k.gone]
 
 
 def _one(store: Store, photo_id: int) -> Kept:
@@ -95,6 +99,10 @@ def retry(store: Store, config: Config, photo_id: int) -> IngestResult:
     if not item.on_disk or item.path is None:
         raise PawpostError(f"the kept file of photo {photo_id} is gone ({item.path}); nothing to retry, "
                            f"'pawpost quarantine dismiss {photo_id}' forgets it")
+    if item.path.is_symlink() or not item.path.is_file():
+        raise PawpostError(f"photo {photo_id} was set aside as a link or folder ({item.path}), and pawpost never "
+                           f"follows links; copy the photo itself into the inbox, and 'pawpost quarantine dismiss "
+                           f"{photo_id}'")
     data = item.path.read_bytes()
     with store.tx():
         _forget(store, item)

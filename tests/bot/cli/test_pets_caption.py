@@ -52,4 +52,5 @@ def test_a_caption_that_cannot_simply_be_fixed_offers_a_regenerate(home, store, 
     assert "talks about Lola, who is not in the photo" in result.stdout
     assert f"run 'pawpost drafts regenerate {draft_id}' (or give --regenerate)" in result.stdout
     assert shown["caption"] == caption  # nothing guessed
-    assert "regenerate the caption" in shown["note"]
+    assert shown["note"] == ("The pets changed: the caption talks about Lola, who is not in the photo. "
+                             "Regenerate the caption for them.")
