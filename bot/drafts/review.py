@@ -124,6 +124,9 @@ def card(store: Store, config: Config, draft_id: int) -> Card:
 
 def _card(store: Store, config: Config, view: DraftView, facts: PhotoFacts | None) -> Card:
     media = media_views(store, view.id)  # each photo's alt text as it will be posted, the written ones included
+    if view.alt_text is None and media:
+        # A listed draft (list_drafts) carries only the owner's alt texts: the card shows the one it posts with.
+        view.alt_text = media[0].alt_text
     extra = offered(store, view.id) if can(Action.MEDIA, view.status) else []
     return Card(view, facts or PhotoFacts("?", None), caption_counts(view.caption, config), media, extra)
 
