@@ -54,6 +54,7 @@ def fix_caption(text: str, before: list[str], after: list[str], config: Config) 
     removed = [n for n in before if n.lower() not in low_after]
     added = [n for n in after if n.lower() not in low_before]
     fixed = text
+    dropped = False
     why: list[str] = []
     for i, old in enumerate(removed):
         new = added[i] if i < len(added) else None
@@ -64,7 +65,9 @@ def fix_caption(text: str, before: list[str], after: list[str], config: Config) 
             # A tag another pet of the post (or the account) also carries stays.
             if tag.lower() in {t.lower() for t in _kept_tags(config, after)}:
                 continue
-            fixed = _tag_re(tag).sub(new_tags[j] if j < len(new_tags) else "", fixed)
+            swap = new_tags[j] if j < len(new_tags) else ""
+            fixed, n = _tag_re(tag).subn(swap, fixed)
+            dropped = dropped or (n > 0 and not swap)
         if _name_re(old).search(fixed):
             if new is None:
                 why.append(f"the caption talks about {old}, who is not in the photo")
@@ -73,7 +76,8 @@ def fix_caption(text: str, before: list[str], after: list[str], config: Config) 
             if old_pet and new_pet and old_pet.species.lower() != new_pet.species.lower():
                 why.append(f"{old} was a {old_pet.species} and {new} is a {new_pet.species}, so the words may "
                            "not fit")
-    fixed = _tidy(fixed)
+    if dropped:
+        fixed = _tidy(fixed)
     wanted = [t for n in after if (p := config.pet(n)) is not None for t in p.hashtags]
     fixed = limits.add_hashtags(fixed, wanted, config.captions.max_hashtags)
     if why and any("not in the photo" in w for w in why):

@@ -77,3 +77,11 @@ def test_a_name_inside_another_word_is_left_alone(cfg):
     fix = fix_caption("Lolaland is Lola's kingdom", ["Lola"], ["Pico"], cfg)
 
     assert fix.text.startswith("Lolaland is Pico's kingdom")
+
+
+def test_a_caption_without_the_pets_is_left_exactly_as_written(cfg):
+    text = "Rainy  day,   blanket day.\n  Nothing else to say #chihuahua"
+
+    fix = fix_caption(text, ["Lola"], ["Pico"], cfg)
+
+    assert fix.text == text + "\n\n#picothechi" and fix.needs_regenerate is None
