@@ -84,7 +84,7 @@ def event_message(config: Config, kind: str, text: str, draft_id: int | None,
         return Message("unsettled", "pawpost: a post needs your decision",
                        f"{text}\nCheck the account, then run 'pawpost reconcile {draft_id}'; if it was not posted, "
                        f"'pawpost drafts resend {draft_id}', if you posted it yourself, 'pawpost drafts posted "
-                       f"{draft_id}'.")
+                       f"{draft_id}' (or the draft's page: {draft_link(config, draft_id or 0)}).")
     if kind == "post.failed":
         return Message(DraftStatus.FAILED, "pawpost: a post was refused",
                        f"{text}\nFix the caption or photo and approve it again: {draft_link(config, draft_id or 0)}")
