@@ -1,5 +1,5 @@
 """Small JPEGs of a draft's first photo, sent with a notification ("drafts waiting", "posted") so the message shows
-what it is about: data/notify/draft-<id>.jpg, made when the message is said and kept until it is old.
+what it is about: data/notifications/draft-<id>.jpg, made when the message is said and kept until it is old.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.store.database import Store
 
 log = logging.getLogger(__name__)
 
-FOLDER = "notify"
+FOLDER = "notifications"
 SIDE = 640  # the longest side, in pixels: enough for a phone's notification, small enough for any channel
 KEEP_DAYS = 14  # a message waits at most this long for its attachment (it is delivered or given up well before)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot import timeutil
 from bot.config import Config
@@ -145,9 +146,12 @@ def outbox_image(config: Config, draft_id: int) -> Path | None:
 # -- who may open the review site ------------------------------------------------------------------------------
 
 def login_required(config: Config) -> bool:
-    """Binding anywhere but loopback always requires the login link, and so does a site behind a reverse proxy
-    (trusted_proxies: the proxy brings other machines in); loopback alone only when the owner asks."""
+    """Binding anywhere but loopback always requires the login link, and so does a site other machines reach
+    through a proxy (trusted_proxies set, or a public_url that is not this machine); loopback alone only when the
+    owner asks."""
+    public_host = urlsplit(config.web.public_url).hostname if config.web.public_url else None
     return (config.web.require_login or bool(config.web.trusted_proxies)
+            or (public_host is not None and not is_loopback(public_host))
             or not is_loopback(split_listen(config.web.listen)[0]))
 
 

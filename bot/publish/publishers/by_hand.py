@@ -32,7 +32,7 @@ def confirm_hint(config: Config, draft_id: int | None, token: str | None = None)
     can be reached from the phone), else the draft's page, and always the command."""
     command = f"pawpost drafts posted {draft_id} --url LINK"
     if draft_id is None or not reachable(config):
-        return f"run '{command}' ({phone_hint(config)})" if draft_id is not None else f"run '{command}'"
+        return f"run '{command}'"
     if token:
         return (f"open {confirm_link(config, draft_id, token)} and press 'I posted it' (it works once, for "
                 f"{confirm_links.CONFIRM_LINK_DAYS} days; or run '{command}')")
@@ -52,6 +52,8 @@ def handover_message(config: Config, draft_id: int | None, caption: str,
     what = (f"the {len(photos)} attached photos as one carousel, in the order attached," if several
             else "the attached photo")
     lines.append(f"Post {what} with this caption on Instagram, then {confirm_hint(config, draft_id, token)}.")
+    if phone_hint(config):
+        lines.append(f"({phone_hint(config)})")
     return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines),
                    attach=tuple(str(photo.path) for photo in photos))
 

@@ -202,3 +202,14 @@ def test_an_untrusted_proxys_https_is_not_believed(behind_caddy) -> None:
         done = client.post("/login", data={"token": token})
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}="))
     assert done.status_code == 303 and "Secure" not in cookie
+
+
+def test_a_public_url_elsewhere_requires_a_login_even_on_loopback(tmp_path) -> None:
+    from bot.drafts.review import login_required
+
+    def config(public_url: str) -> Any:
+        return load_config(write_config(tmp_path / str(len(public_url)), {"web": {"public_url": public_url}}))
+
+    assert login_required(config("https://pawpost.example.org"))  # a proxy (or tunnel) brings others in
+    assert not login_required(config("http://127.0.0.1:8686"))  # an SSH tunnel's own end: this machine only
+    assert not login_required(config(""))
