@@ -1,5 +1,6 @@
-"""Small JPEGs of a draft's first photo, sent with a notification ("drafts waiting", "posted") so the message shows
-what it is about: data/notifications/draft-<id>.jpg, made when the message is said and kept until it is old.
+"""Small JPEGs of a draft's first medium (a photo, or a video's cover frame), sent with a notification ("drafts
+waiting", "posted") so the message shows what it is about: data/notifications/draft-<id>.jpg, made when the message
+is said and kept until it is old.
 """
 
 from __future__ import annotations
@@ -21,18 +22,24 @@ KEEP_DAYS = 14  # a message waits at most this long for its attachment (it is de
 
 
 def draft_thumbnail(store: Store, draft_id: int) -> Path | None:
-    """The thumbnail of `draft_id`'s first photo, made now; None for a video or a photo that cannot be read (the
-    message then goes without it)."""
+    """The thumbnail of `draft_id`'s first medium, made now (a video's: the frame at its cover, else its first);
+    None when its file cannot be read (the message then goes without it)."""
     media = media_of(store, draft_id)
-    if not media or media[0].kind != "photo" or media[0].path is None:
+    if not media or media[0].path is None:
         return None
     source = store.abspath(media[0].path)
     folder = store.data_dir / FOLDER
     try:
         from PIL import Image, ImageOps
 
-        with Image.open(source) as opened:
-            image = ImageOps.exif_transpose(opened).convert("RGB")
+        row = store.photo(media[0].photo_id)
+        if row["kind"] == "video":
+            from bot.video.frames import frame_at
+
+            image = frame_at(source, row["cover_at"] or 0.0, max_side=SIDE)
+        else:
+            with Image.open(source) as opened:
+                image = ImageOps.exif_transpose(opened).convert("RGB")
         image.thumbnail((SIDE, SIDE))
         out = BytesIO()
         image.save(out, "JPEG", quality=82)

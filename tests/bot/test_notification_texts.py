@@ -108,3 +108,21 @@ def test_without_a_public_url_a_loopback_sites_links_say_how_to_reach_them(tmp_p
 
     assert "http://127.0.0.1:8686/drafts/1" in said.body
     assert "set [web] public_url" in said.body
+
+
+def test_a_waiting_reel_carries_its_cover_frame(tmp_path, receiver):
+    from tests.videos import make_video
+
+    config, store = home(tmp_path, [receiver.url])
+    worker = NotifyWorker(config, lambda: store)
+    worker.round(threading.Event())
+    draft_id = make_draft(store, "Zoomies 🐶 #dog", status="pending")
+    clip = make_video(store.data_dir / "library" / "clip.mp4", seconds=2.0, size=(320, 240), rotation=90)
+    photo_id = store.value("SELECT photo_id FROM draft_media WHERE draft_id = ?", (draft_id,))
+    store.update("photos", photo_id, kind="video", path=f"library/{clip.name}", cover_at=1.0)
+
+    worker.round(threading.Event())
+
+    (body,) = receiver.bodies
+    (thumb,) = attached_images(body)
+    assert thumb.size == (240, 320)  # the clip's frame, upright as it is shown
