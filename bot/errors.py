@@ -166,3 +166,12 @@ class ChangedMeanwhile(PawpostError):
         self.draft_id, self.status, self.caption = draft_id, status, caption
         super().__init__(f"draft {draft_id} changed since you opened it (it is {status} now, caption: "
                          f"{(caption or '-')[:80]!r}); nothing was saved")
+
+
+class CannotMakeReel(PawpostError):
+    """A clip that cannot be made into a Reel as the `[reels]` settings ask (too long with too_long = "refuse", no
+    picture that decodes, too small). `reason` is one line, kept on the draft."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -143,6 +143,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.store",),
     ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it
     ("bot.runtime",),
+    ("bot.video",),  # a clip's facts and frames (PyAV)
     ("bot.ingest",),
     ("bot.vision",),
     ("bot.captions",),
@@ -151,7 +152,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.drafts.regenerate",),  # new captions for a draft: the owner's action over the caption stage
     ("bot.runtime.services",),  # hands out Vision and the Captioner
     ("bot.notifications",),
-    ("bot.publish",),
+    # making a Reel: its 9:16 frame follows bot.publish.framing's rule for photos, and publishing asks for it
+    ("bot.publish", "bot.video.reelplan", "bot.video.transcode", "bot.video.reelfile"),
     ("bot.pipeline", "bot.status", "bot.home"),
     ("bot.web",),
     ("bot.daemon",),
