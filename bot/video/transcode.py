@@ -37,17 +37,16 @@ class MadeReel:
 
 
 def upright_size(source: Path) -> tuple[int, int, float, float | None]:
-    """The clip's picture size as shown (rotation applied), its length in seconds and average frame rate, read from
-    the first decoded frame and the headers."""
-    with _open(source) as container:
-        stream = _video_stream(container)
-        frame = next(_frames(container, stream), None)
-        if frame is None:
-            raise CannotMakeReel("no picture of the clip can be decoded")
-        w, h = (frame.height, frame.width) if _quarter_turn(frame) else (frame.width, frame.height)
-        duration = _duration(container, stream)
-        rate = stream.average_rate or stream.guessed_rate
-        return w, h, duration, float(rate) if rate else None
+    """The clip's picture size as shown (rotation applied), its length in seconds and average frame rate (the
+    probe's reading of it)."""
+    from bot.errors import BadVideo
+    from bot.video.probe import probe
+
+    try:
+        info = probe(source)
+    except BadVideo as exc:
+        raise CannotMakeReel(f"the clip cannot be read: {exc.reason}") from None
+    return info.width, info.height, info.duration_s, info.fps or None
 
 
 def make_reel(source: Path, dest: Path, plan: ReelPlan, *, progress: Progress | None = None) -> MadeReel:
@@ -66,6 +65,9 @@ def make_reel(source: Path, dest: Path, plan: ReelPlan, *, progress: Progress | 
         vout.width, vout.height = g.size
         vout.pix_fmt = "yuv420p"
         vout.time_base = Fraction(1) / rate
+        # x264's frame threads, as the ffmpeg command uses them (PyAV asks for slice threads by default: fewer busy
+        # cores and a slower Reel on a loaded machine).
+        vout.codec_context.thread_type = "AUTO"
         vout.codec_context.gop_size = max(1, round(KEYFRAME_SECONDS * rate))
         vout.options = {"crf": str(plan.crf), "preset": plan.preset, "profile": "high",
                         "maxrate": str(REELS_MAX_VIDEO_BITRATE), "bufsize": str(2 * REELS_MAX_VIDEO_BITRATE),
@@ -136,13 +138,13 @@ def reel_picture(source: Path, geometry: Geometry, seconds: float) -> Any:
 # -- the pieces --------------------------------------------------------------------------------------------------
 
 def _open(source: Path) -> Any:
-    import av
+    from bot.errors import BadVideo
+    from bot.video.probe import open_video
 
     try:
-        container = av.open(str(source), metadata_errors="replace")
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CannotMakeReel(f"the clip cannot be read: {exc}") from None
-    return container
+        return open_video(source)
+    except BadVideo as exc:
+        raise CannotMakeReel(f"the clip cannot be read: {exc.reason}") from None
 
 
 def _video_stream(container: Any) -> Any:
@@ -171,19 +173,11 @@ def _time(frame: Any) -> float:
     return float(frame.time) if frame.time is not None else 0.0
 
 
-def _duration(container: Any, stream: Any) -> float:
-    if stream.duration is not None and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return container.duration / 1_000_000 if container.duration else 0.0
+def _turn_filters(frame: Any) -> list[tuple[str, str]]:
+    """The filters that show a frame upright (its rotation: how far it turns counter-clockwise to be shown)."""
+    from bot.video.probe import frame_rotation
 
-
-def _quarter_turn(frame: Any) -> bool:
-    return (frame.rotation or 0) % 180 != 0
-
-
-def _turn_filters(rotation: int) -> list[tuple[str, str]]:
-    """The filters that show a picture upright: `rotation` is how far it turns counter-clockwise to be shown."""
-    turn = (rotation or 0) % 360
+    turn = frame_rotation(frame)
     if turn == 90:
         return [("transpose", "cclock")]
     if turn == 270:
@@ -201,7 +195,7 @@ def _graph(stream: Any, first: Any, g: Geometry) -> Any:
     x0, y0, x1, y1 = g.crop
     chain = [graph.add_buffer(width=first.width, height=first.height, format=first.format.name,
                               time_base=stream.time_base)]
-    steps = [*_turn_filters(first.rotation),
+    steps = [*_turn_filters(first),
              ("crop", f"{x1 - x0}:{y1 - y0}:{x0}:{y0}:exact=1"),
              ("scale", f"{g.scaled[0]}:{g.scaled[1]}:flags=bicubic")]
     if g.scaled != g.size:
