@@ -177,6 +177,15 @@ class BadVideo(PawpostError):
         super().__init__(reason)
 
 
+class LinkRefused(PawpostError):
+    """An "I posted it" link that cannot confirm its draft: `why` is 'unknown' (never made, or used already),
+    'expired', 'other draft' (made for another draft) or 'done' (the draft is no longer waiting for you)."""
+
+    def __init__(self, why: str, message: str) -> None:
+        self.why = why
+        super().__init__(message)
+
+
 class CannotMakeReel(PawpostError):
     """A clip that cannot be made into a Reel as the `[reels]` settings ask (too long with too_long = "refuse", no
     picture that decodes, too small). `reason` is one line, kept on the draft."""
