@@ -37,6 +37,15 @@ MAX_RATIO = 1.91  # GRAPH_MEDIA, image specifications
 MAX_WIDTH = 1440  # GRAPH_MEDIA, image specifications
 MAX_BYTES = 8 * 1024 * 1024  # GRAPH_MEDIA, image specifications (8 MB at most)
 
+# The profile grid: three columns, newest top-left, each post shown as a 3:4 tile (width:height) cropped from its
+# centre, since Instagram left square tiles in January 2025.
+GRID_PREVIEW = ("Instagram's profile grid change to 3:4 tiles, January 2025 (e.g. "
+                "https://pictuary.com/glossary/profile-grid and "
+                "https://inssist.com/knowledge-base/instagram-image-size-cheat-sheet: \"Grid Preview: All formats "
+                "display as 1012 x 1350 pixels (3:4 crop)\")")
+GRID_COLUMNS = 3  # GRID_PREVIEW
+GRID_TILE_RATIO = 3 / 4  # GRID_PREVIEW; the review site's grid preview (bot/web/static/app.css) crops to it
+
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
 MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
 

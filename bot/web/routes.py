@@ -11,6 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import bot.web.actions as actions
+import bot.web.grid as grid
 import bot.web.pages as pages
 import bot.web.staged as staged
 from bot.config import Config
@@ -46,6 +47,9 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/image", page(pages.image)),
         Route("/drafts/{draft_id:id}/photos/{photo_id:id}/image", page(pages.photo_image)),
         Route("/schedule", page(pages.schedule)),
+        Route("/grid", page(grid.grid)),
+        Route("/grid/photos/{photo_id:id}/image", page(grid.tile_image)),
+        Route("/grid/move", action(grid.move), methods=["POST"]),
         Route("/posted", page(pages.posted)),
         Route("/status", page(pages.status)),
         Route("/login", pages.login_form),
