@@ -187,3 +187,10 @@ class GridChanged(PawpostError):
         super().__init__(f"the grid changed since it was shown (draft {draft_id} is no longer at that place); "
                          "nothing was moved, look at the grid again and pick anew")
 
+
+class JobRunning(PawpostError):
+    """A regenerate is already running for this draft: one at a time, the second would only overwrite the first."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"draft {draft_id} is already being regenerated; wait for it to finish")
