@@ -168,6 +168,15 @@ class ChangedMeanwhile(PawpostError):
                          f"{(caption or '-')[:80]!r}); nothing was saved")
 
 
+class BadVideo(PawpostError):
+    """A video file that cannot be used: empty, cut short, not a video, no picture in it, or a codec that cannot be
+    read. `reason` is one line, kept as the quarantine reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class NotInGrid(NotFound):
     """A draft the grid preview does not show among the queued posts (not approved, or beyond the planned slots),
     so it has no place there to move to or from."""
