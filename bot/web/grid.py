@@ -15,6 +15,9 @@ from bot.errors import PawpostError
 from bot.store.database import Store
 from bot.web.app import site_of
 
+# A Reel's cover frame is made at most this many pixels on its longer side: a tile is small even on a wide screen.
+TILE_SIDE = 960
+
 
 def _id(value: Any) -> int | None:
     text = str(value or "").strip()
@@ -70,7 +73,10 @@ async def tile_image(request: Request) -> Response:
 
 def _cover(store: Store, row: Any) -> Any:
     """A Reel's tile: the frame at its cover time as a JPEG, made once per cover time under data/prepared/grid/."""
-    import importlib
+    import io
+
+    from bot.files import write_atomic
+    from bot.video.frames import frame_at
 
     source = store.abspath(row["path"])
     if source is None or not source.is_file():
@@ -80,20 +86,11 @@ def _cover(store: Store, row: Any) -> Any:
     if dest.is_file():
         return dest
     try:
-        frames = importlib.import_module("bot.video.frames")
-    except ImportError:
-        return "this pawpost cannot read video frames"
-    try:
-        image = frames.frame_at(source, cover_at).convert("RGB")
+        image = frame_at(source, cover_at, max_side=TILE_SIDE)
     except PawpostError as exc:
         return str(exc)
-    import io
-
-    from bot.files import write_atomic
-
-    image.thumbnail((540, 960))
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
+    image.convert("RGB").save(buffer, "JPEG", quality=85)
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dest, buffer.getvalue())
     return dest

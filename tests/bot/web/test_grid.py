@@ -117,3 +117,31 @@ def test_the_page_says_when_the_next_times_are(client, web_store, queued) -> Non
     page = client.get("/grid")
     for hours in (1.5, 11, 25.5):
         assert timeutil.local(at("2026-11-20 08:00") + timedelta(hours=hours), "UTC") in page.text
+
+
+def test_a_reel_shows_its_cover_frame_with_a_reel_mark(client, web_store) -> None:
+    import io
+
+    from PIL import Image
+
+    from bot.drafts.media import add_draft
+    from tests.videos import make_video
+
+    (web_store.data_dir / "library").mkdir(parents=True, exist_ok=True)
+    clip = make_video(web_store.data_dir / "library" / "walk.mp4", seconds=2.0, size=(320, 240), audio=False)
+    photo = web_store.insert("photos", sha256="reel", status="drafted", source_name="walk.mp4",
+                             path="library/walk.mp4", format="MP4", width=320, height=240,
+                             size_bytes=clip.stat().st_size, kind="video", duration_s=2.0, cover_at=1.0,
+                             created_at=NOW, updated_at=NOW)
+    reel = add_draft(web_store, [photo], status="approved", caption="a walk", created_at=NOW, updated_at=NOW,
+                     approved_at=NOW)
+
+    page = client.get("/grid")
+    image = client.get(f"/grid/photos/{photo}/image")
+
+    assert f'id="grid-draft-{reel}"' in page.text and page.text.count('class="mark reel"') == 1
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(image.content)) as cover:
+        assert cover.size == (320, 240)
+    cached = list((web_store.data_dir / "prepared" / "grid").glob(f"{photo}-1.000.jpg"))
+    assert len(cached) == 1 and client.get(f"/grid/photos/{photo}/image").content == image.content
