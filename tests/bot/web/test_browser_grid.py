@@ -88,6 +88,7 @@ def test_the_grid_fits_a_phone_and_a_post_moves_by_two_taps(grid_site: Any, tmp_
             assert f"Moving draft {soonest}" in page.locator("#picking").inner_text()
             assert page.locator(f"#grid-draft-{soonest}").get_attribute("class").endswith("picked")
             _no_horizontal_overflow(page)
+            page.screenshot(path=str(tmp_path / "picking.png"), full_page=True)
             with page.expect_navigation():
                 page.locator(f"#grid-draft-{latest} button.place").click()  # tap 2: the top-left place
             assert f"Draft {soonest} now goes out at" in page.locator(".flash").inner_text()
