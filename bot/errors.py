@@ -177,6 +177,15 @@ class BadVideo(PawpostError):
         super().__init__(reason)
 
 
+class LinkRefused(PawpostError):
+    """An "I posted it" link that cannot confirm its draft: `why` is 'unknown' (never made, or used already),
+    'expired', 'other draft' (made for another draft) or 'done' (the draft is no longer waiting for you)."""
+
+    def __init__(self, why: str, message: str) -> None:
+        self.why = why
+        super().__init__(message)
+
+
 class NotInGrid(NotFound):
     """A draft the grid preview does not show among the queued posts (not approved, or beyond the planned slots),
     so it has no place there to move to or from."""
