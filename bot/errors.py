@@ -186,6 +186,15 @@ class LinkRefused(PawpostError):
         super().__init__(message)
 
 
+class CannotMakeReel(PawpostError):
+    """A clip that cannot be made into a Reel as the `[reels]` settings ask (too long with too_long = "refuse", no
+    picture that decodes, too small). `reason` is one line, kept on the draft."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class NotInGrid(NotFound):
     """A draft the grid preview does not show among the queued posts (not approved, or beyond the planned slots),
     so it has no place there to move to or from."""

@@ -14,6 +14,7 @@ import bot.web.actions as actions
 import bot.web.confirm as confirm
 import bot.web.grid as grid
 import bot.web.pages as pages
+import bot.web.reels as reels
 import bot.web.staged as staged
 from bot.config import Config
 from bot.publish.staging import MOUNT
@@ -47,6 +48,7 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}", page(pages.draft)),
         Route("/drafts/{draft_id:id}/image", page(pages.image)),
         Route("/drafts/{draft_id:id}/photos/{photo_id:id}/image", page(pages.photo_image)),
+        Route("/drafts/{draft_id:id}/video", page(reels.video)),
         Route("/schedule", page(pages.schedule)),
         Route("/grid", page(grid.grid)),
         Route("/grid/photos/{photo_id:id}/image", page(grid.tile_image)),
