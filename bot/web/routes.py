@@ -63,6 +63,8 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/reject", action(actions.reject), methods=["POST"]),
         Route("/drafts/{draft_id:id}/regenerate", action(actions.regenerate), methods=["POST"]),
         Route("/drafts/{draft_id:id}/regenerate", page(actions.regenerate_progress)),
+        Route("/drafts/{draft_id:id}/unapprove", action(actions.unapprove), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/restore", action(actions.restore), methods=["POST"]),
         Route("/drafts/{draft_id:id}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:id}/schedule", action(actions.schedule), methods=["POST"]),
         Route("/drafts/{draft_id:id}/posted", action(actions.posted), methods=["POST"]),
