@@ -224,10 +224,9 @@ async def pets(request: Request, form: FormData) -> Response:
     draft_id = request.path_params["draft_id"]
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
-    def run(store: Store) -> str:
+    def run(store: Store) -> tuple[str, bool]:
         from bot.drafts.actions import correct_pets
         from bot.drafts.lifecycle import Action, can
-        from bot.drafts.regenerate import regenerate as regenerate_draft
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():
@@ -240,16 +239,21 @@ async def pets(request: Request, form: FormData) -> Response:
         if result.not_learned:
             line += f" (saved, but nothing was learned from it: {result.not_learned})"
         if form.get("regenerate") and can(Action.REGENERATE, store.draft(draft_id)["status"]):
-            with site.using_models():
-                d = regenerate_draft(store, site.config, site.captioner(), draft_id, vision=site.vision())
-            return line + f"; {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
+            return line, True
         if fix is not None and fix.changed:
             line += "; the caption's pet names and hashtags are fixed"
         if fix is not None and fix.needs_regenerate:
             line += f"; the caption may not fit now ({fix.needs_regenerate}): Regenerate it"
-        return line
+        return line, False
 
-    return _back(request, form, await site.run(run))
+    line, then_regenerate = await site.run(run)
+    if then_regenerate:  # in the background, as the Regenerate button does
+        try:
+            start_regenerate(site, draft_id)
+            line += "; writing new captions, the card shows how far it got"
+        except PawpostError as exc:
+            line += f"; {exc}"
+    return _back(request, form, line, anchor=f"draft-{draft_id}" if then_regenerate else None)
 
 
 async def schedule(request: Request, form: FormData) -> Response:
