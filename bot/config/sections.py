@@ -262,6 +262,7 @@ class InstagramConfig(Section):
     hashtags_in_first_comment: bool = False
     cooldown_hours: Annotated[float, Field(ge=0.1, le=24 * 14)] = 12
     request_timeout: Annotated[float, Field(ge=1, le=600)] = 60
+    reel_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 300  # a Reel's transcode, before configure
 
     @field_validator("password_file", "totp_seed_file", "session_file", "password", "totp_seed", "proxy",
                      mode="before")
@@ -297,6 +298,7 @@ class GraphConfig(Section):
     public_base_url: str = ""
     api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v23.0"
     container_wait_seconds: Annotated[float, Field(ge=10, le=3600)] = 300
+    reel_wait_seconds: Annotated[float, Field(ge=10, le=3600)] = 600  # a Reel's container: video takes longer
     stage_delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0  # a static host's sync interval
 
     @field_validator("access_token_file", "app_secret_file", "app_secret", mode="before")

@@ -3,7 +3,9 @@ reference: /access_token, /refresh_access_token, /me, /{ig-user-id}/media (creat
 (status_code), /{ig-user-id}/media_publish, /{ig-user-id}/content_publishing_limit, /{ig-media-id}/comments.
 Carousels as the content publishing guide makes them: a child container per item (is_carousel_item=true, no
 caption), a CAROUSEL container naming 2-10 finished children (caption), then media_publish of the carousel container
-(a child is never published on its own); the post is a CAROUSEL_ALBUM with its children.
+(a child is never published on its own); the post is a CAROUSEL_ALBUM with its children. A Reel: a REELS container
+(video_url of a real MP4, cover_url, share_to_feed, caption) published as a VIDEO of product REELS. A container's
+status checks answer IN_PROGRESS `in_progress_polls` times, then FINISHED (or `container_outcome`).
 
 It keeps an account (tokens, containers, media newest first, comments, quota), fetches each container's image_url
 through a `fetch` callable (the staging module, as a web server would), counts what it received, and can be told
@@ -166,6 +168,8 @@ class FakeGraph:
             params = params or {}
             if params.get("media_type") == "CAROUSEL":
                 return "create_carousel"
+            if params.get("media_type") == "REELS":
+                return "create_reel"
             return "create_child" if params.get("is_carousel_item") == "true" else "create"
         if len(path) == 2 and path[1] in ("media_publish", "content_publishing_limit"):
             return path[1]
@@ -193,7 +197,7 @@ class FakeGraph:
         if endpoint == "me":
             return 200, {"user_id": self.user_id, "username": self.username, "account_type": self.account_type,
                          "id": "2600000000000001"}
-        if endpoint in ("create", "create_child", "create_carousel", "media_list", "media_publish",
+        if endpoint in ("create", "create_child", "create_carousel", "create_reel", "media_list", "media_publish",
                         "content_publishing_limit") and path[0] not in (self.user_id, "me"):
             return error(400, 100, 33, "Unsupported request - object does not exist")
         return getattr(self, f"_{endpoint}")(path, p)
@@ -239,6 +243,24 @@ class FakeGraph:
                                       "status_code": "IN_PROGRESS", "polls": 0, "carousel_item": False}
         return 200, {"id": container}
 
+    def _create_reel(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        url = p.get("video_url") or ""
+        if not url.startswith("https://"):
+            return error(400, 100, None, "The parameter video_url is required")
+        video = self.fetch(url)
+        cover = self.fetch(p["cover_url"]) if p.get("cover_url") else None
+        if video is None or (p.get("cover_url") and cover is None):
+            return error(400, 9004, 2207052, "The media could not be fetched from the URI",
+                         "Media download has failed. The media URI doesn't meet our requirements.")
+        if video[4:8] != b"ftyp":
+            return error(400, 352, 2207026, "The video format is not supported",
+                         "The video format is not supported. Please check spec for supported formats")
+        container = str(next(self._ids))
+        self.containers[container] = {"video_url": url, "video": video, "cover": cover, "caption": p.get("caption", ""),
+                                      "share_to_feed": p.get("share_to_feed"), "alt_text": None, "reel": True,
+                                      "status_code": "IN_PROGRESS", "polls": 0, "carousel_item": False}
+        return 200, {"id": container}
+
     def _status(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         c = self.containers[path[0]]
         if c["status_code"] == "IN_PROGRESS":
@@ -266,6 +288,9 @@ class FakeGraph:
         self.quota_usage += 1
         self.published_by_container[p["creation_id"]] += 1
         media = self._new_media(c["caption"], self.now, alt_text=c["alt_text"])
+        if c.get("reel"):
+            media.update(media_type="VIDEO", media_product_type="REELS", video=c["video"], cover=c["cover"],
+                         permalink=f"https://www.instagram.com/reel/{media['shortcode']}/")
         if "children" in c:
             media["media_type"] = "CAROUSEL_ALBUM"
             media["children"] = [{"image": self.containers[child]["image"],
@@ -345,7 +370,7 @@ def serve_staged(config: Any) -> Callable[[str], bytes | None]:
         if f"{parts.scheme}://{parts.netloc}{MOUNT}" != PUBLIC:
             return None
         answer = site.get(parts.path)
-        if answer.status_code != 200 or answer.headers.get("content-type") != "image/jpeg":
+        if answer.status_code != 200 or answer.headers.get("content-type") not in ("image/jpeg", "video/mp4"):
             return None
         return answer.content
 

@@ -114,15 +114,16 @@ def read_refusal(err: GraphError | None) -> Refusal | None:
     return Refusal(kind, err.label, advice)
 
 
-def container_refusal(status_code: str, status: str) -> Refusal:
-    """A container that will not publish (status_code ERROR or EXPIRED): nothing was posted, the reason says why."""
+def container_refusal(status_code: str, status: str, what: str = "photo") -> Refusal:
+    """A container that will not publish (status_code ERROR or EXPIRED): nothing was posted, the reason says why.
+    `what`: the photo, or the video of a Reel."""
     if status_code == "EXPIRED":
         return Refusal(ErrorKind.TRANSIENT, "the media container expired before it was published")
     match = _SUBCODE.search(status)
     subcode = int(match.group(1)) if match else None
-    reason = f"Instagram could not process the photo: {status or 'ERROR'}"
+    reason = f"Instagram could not process the {what}: {status or 'ERROR'}"
     if subcode is None or says_only_failed(None, subcode):
-        # No reason given: Instagram could not process the photo; a new container is made next time.
+        # No reason given: Instagram could not process it; a new container is made next time.
         return Refusal(ErrorKind.TRANSIENT, reason)
     kind, advice = refusal_kind(None, subcode)
     return Refusal(kind, reason, advice)
