@@ -62,3 +62,19 @@ def test_anything_but_a_live_staged_name_is_404(web_config, public_client, tmp_p
     assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 200
     unstage(fresh)
     assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 404  # removed after publish
+
+
+def test_a_staged_video_is_served_as_mp4_in_pieces(web_config, public_client, tmp_path: Path):
+    from tests.bot.publish.reels import mp4
+
+    video = mp4(tmp_path / "prepared.mp4")
+    staged = stage(web_config, video)
+
+    assert staged.path.suffix == ".mp4" and staged.url.endswith(".mp4")
+    answer = public_client.get(f"{MOUNT}/{staged.path.name}")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "video/mp4"
+    assert answer.content == video.read_bytes()
+    assert int(answer.headers["content-length"]) == video.stat().st_size
+    assert public_client.get(f"{MOUNT}/{staged.path.stem}.jpg").status_code == 404  # only its own name
+    unstage(staged)
+    assert public_client.get(f"{MOUNT}/{staged.path.name}").status_code == 404

@@ -84,7 +84,7 @@ def test_a_transcode_that_never_finishes_is_tried_again_later_never_twice(ig_con
     assert fake.posts_with("Slow transcode #dog") == 1 and fake.count("upload_video") == 2
 
 
-def test_a_lost_configure_is_settled_by_finding_the_reel_not_a_photo(ig_config, ig_store, fake, logged_in):
+def test_a_photo_with_the_same_caption_does_not_settle_a_reel(ig_config, ig_store, fake, logged_in):
     caption = "Same words #dog"
     draft_id = make_reel_draft(ig_store, caption)
     fake.fail_next("configure_clip", Lost("timeout", lands=False))
