@@ -1,4 +1,4 @@
-"""Reels for the publishing tests: a real MP4 (H.264, made with PyAV here), its cover, the PreparedPost a publisher
+"""Reels for the publishing tests: a real MP4 (tests.videos), its cover, the PreparedPost a publisher
 takes, and a video draft in the store as ingest leaves one.
 """
 
@@ -14,30 +14,16 @@ from bot.drafts.media import add_draft
 from bot.publish.base import PreparedMedium, PreparedPost
 from bot.publish.poster import Poster
 from tests.bot.publish.conftest import jpeg
+from tests.videos import make_video
 
 SIZE = (180, 320)  # 9:16, tiny: tests stay fast
 SECONDS = 1.0
 
 
 def mp4(path: Path, *, seconds: float = SECONDS, size: tuple[int, int] = SIZE, fps: int = 15) -> Path:
-    """A real H.264 MP4 whose frames differ (a bar moving across), `seconds` long."""
-    import av
-    import numpy as np
-
+    """A real H.264 MP4 with sound (tests.videos.make_video), `seconds` long, tiny."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for n in range(round(seconds * fps)):
-            pixels = np.full((size[1], size[0], 3), (30, 90, 160), dtype=np.uint8)
-            x = n * size[0] // max(1, round(seconds * fps))
-            pixels[:, x:x + 12] = (240, 200, 40)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return make_video(path, seconds=seconds, size=size, fps=fps)
 
 
 def reel_medium(folder: Path, *, alt_text: str = "a chihuahua runs across the lawn", cover: bool = True,
