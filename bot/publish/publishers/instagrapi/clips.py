@@ -170,11 +170,9 @@ class _cover:
     def __enter__(self) -> Path:
         if self.video.cover is not None:
             return Path(self.video.cover)
-        import av
+        from bot.video.frames import frame_at
 
-        with av.open(str(self.video.path)) as container:
-            frame = next(container.decode(video=0))
-            image = frame.to_image()
+        image = frame_at(Path(self.video.path), 0.0)
         handle = tempfile.NamedTemporaryFile(suffix=".jpg", delete=False)
         handle.close()
         self.temp = Path(handle.name)
