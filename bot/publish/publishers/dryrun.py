@@ -148,11 +148,11 @@ class DryRunPublisher:
 
 
 def _medium(name: Path, medium: PreparedMedium, cover: Path | None) -> dict[str, Any]:
-    """One medium in the record: its file, kind and alt text; a video's cover, length and size too."""
-    entry: dict[str, Any] = {"file": name.as_posix(), "kind": medium.kind, "alt_text": medium.alt_text}
+    """One medium in the record: its file and alt text; a video's kind, cover, length and size too."""
+    entry: dict[str, Any] = {"file": name.as_posix(), "alt_text": medium.alt_text}
     if medium.kind == "video":
-        entry.update(cover=cover.as_posix() if cover else None, duration=medium.duration, width=medium.width,
-                     height=medium.height)
+        entry.update(kind="video", cover=cover.as_posix() if cover else None, duration=medium.duration,
+                     width=medium.width, height=medium.height)
     return entry
 
 

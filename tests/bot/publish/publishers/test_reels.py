@@ -97,7 +97,7 @@ def test_dry_run_writes_the_reel_and_its_cover_and_reads_it_back_as_a_video(tmp_
     assert video.read_bytes() == reel.first.path.read_bytes()
     assert cover.read_bytes() == reel.first.cover.read_bytes()
     assert record["video"] == video.name and record["image"] == cover.name
-    assert record["media"] == [{"file": video.name, "kind": "video", "alt_text": reel.first.alt_text,
+    assert record["media"] == [{"file": video.name, "alt_text": reel.first.alt_text, "kind": "video",
                                 "cover": cover.name, "duration": 1.0, "width": 180, "height": 320}]
     assert sent == ["create"] and media.url == video.resolve().as_uri()
     (recent,) = pub.recent_media(5)
