@@ -1,5 +1,4 @@
-"""The official API's staged media (photos, a Reel's video and cover), served under staging.MOUNT for the minutes a
-media container needs them.
+"""The official API's staged photos and Reels, served under staging.MOUNT for the minutes a media container needs them.
 
 No login and no Host check: Instagram fetches them through the owner's reverse proxy or tunnel, and the path itself
 is the secret (a one-time 256-bit token, see bot.publish.staging.resolve). Anything else is a bare 404.
@@ -7,13 +6,9 @@ is the secret (a one-time 256-bit token, see bot.publish.staging.resolve). Anyth
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from typing import BinaryIO
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from bot.publish.staging import content_type, resolve
 
@@ -23,21 +18,13 @@ async def photo(request: Request) -> Response:
     path = resolve(config, "/" + request.path_params["name"])
     if path is None:
         return _missing()
+    if path.suffix == ".mp4":  # a Reel: sent in pieces, and in ranges when asked (the file is kept until unstaged)
+        return FileResponse(path, media_type=content_type(path), headers={"Cache-Control": "no-store"})
     try:
-        # Opened now: the open file stays readable even if the publish unstages it while it is being sent.
-        handle = await run_in_threadpool(path.open, "rb")
-    except OSError:  # unstaged between the look-up and the open: the publish is over
+        data = await run_in_threadpool(path.read_bytes)
+    except OSError:  # unstaged between the look-up and the read: the publish is over
         return _missing()
-    size = os.fstat(handle.fileno()).st_size
-    return StreamingResponse(_chunks(handle), media_type=content_type(path),
-                             headers={"Cache-Control": "no-store", "Content-Length": str(size)})
-
-
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    """A staged file in pieces (a video need not be in memory whole), closed when sent or abandoned."""
-    with handle:
-        while chunk := handle.read(1 << 20):
-            yield chunk
+    return Response(data, media_type=content_type(path), headers={"Cache-Control": "no-store"})
 
 
 def _missing() -> Response:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.links import draft_link
 from bot.publish.base import PreparedMedium, PreparedPost, post_photos
 from bot.publish.errors import BadContent
 from bot.publish.publishers import by_hand
@@ -145,4 +146,4 @@ def test_notify_links_to_a_video_too_big_to_attach(tmp_path, monkeypatch):
     assert f"too big to attach here (0 MB): save it from {PUBLIC}/drafts/9" in message.body
     # Without a public address: the review site where pawpost listens.
     config.web.public_url = ""
-    assert f"http://{config.web.listen}/drafts/9" in handover_message(config, 9, reel.caption, reel.media).body
+    assert f"save it from {draft_link(config, 9)}" in handover_message(config, 9, reel.caption, reel.media).body
