@@ -1,19 +1,15 @@
-"""Reels for the publishing tests: a real MP4 (tests.videos), its cover, the PreparedPost a publisher
-takes, and a video draft in the store as ingest leaves one.
+"""Reels for the publishing tests: a real MP4 (tests.videos), its cover, the PreparedPost a publisher takes, and a
+Reel draft that the real prepare makes small and fast.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
-from bot import timeutil
-from bot.drafts.media import add_draft
 from bot.publish.base import PreparedMedium, PreparedPost
-from bot.publish.poster import Poster
 from tests.bot.publish.conftest import jpeg
+from tests.bot.publish.video_drafts import make_reel_draft
 from tests.videos import make_video
 
 SIZE = (180, 320)  # 9:16, tiny: tests stay fast
@@ -43,40 +39,13 @@ def reel_post(folder: Path, caption: str = "Zoomies on the lawn 🐶 #chihuahua"
                         pets=("Lola",))
 
 
-def make_reel_draft(store: Any, caption: str = "Zoomies on the lawn 🐶 #chihuahua", *,
-                    status: str = "approved") -> int:
-    """A video (a real MP4 under data/library, kind video, status drafted) and its Reel draft."""
-    folder = store.data_dir / "library"
-    video = mp4(folder / f"clip-{hashlib.sha256(caption.encode()).hexdigest()[:10]}.mp4")
-    data = video.read_bytes()
-    sha = hashlib.sha256(data + caption.encode()).hexdigest()
-    now = timeutil.iso(timeutil.now())
-    facts = {"codec": "h264", "profile": "High", "fps": 15.0, "vfr": False, "rotation": 0, "audio": None,
-             "frames": [{"t": 0.5, "score": 0.8, "pets": ["Lola"]}]}
-    photo_id = store.insert("photos", sha256=sha, status="drafted", source_name=video.name,
-                            path=f"library/{video.name}", format="MP4", width=SIZE[0], height=SIZE[1],
-                            size_bytes=len(data), analysis=json.dumps({"animals": []}), created_at=now,
-                            updated_at=now, kind="video", duration_s=SECONDS, cover_at=0.5, video=json.dumps(facts))
-    return add_draft(store, [photo_id], status=status, caption=caption, created_at=now, updated_at=now,
-                     approved_at=now if status == "approved" else None)
+def reel_ready(config: Any) -> Any:
+    """`config` with a small, fast Reel (360 px wide, x264 superfast): the real prepare makes it in a blink."""
+    config.reels.width = 360
+    config.reels.preset = "superfast"
+    return config
 
 
-def library_reel(store: Any, draft_id: int, folder: Path, caption: str, nonce: str) -> PreparedPost:
-    """The draft's video as a publisher takes it (its library file and a cover), for the tests that drive the poster
-    before bot.publish.prepare makes Reels."""
-    row = store.one("SELECT p.* FROM draft_media m JOIN photos p ON p.id = m.photo_id WHERE m.draft_id = ?",
-                    (draft_id,))
-    cover = folder / f"cover-{draft_id}.jpg"
-    cover.parent.mkdir(parents=True, exist_ok=True)
-    cover.write_bytes(jpeg(SIZE, (240, 200, 40)))
-    medium = PreparedMedium(path=store.data_dir / row["path"], kind="video", alt_text="a chihuahua runs",
-                            width=row["width"], height=row["height"], cover=cover, duration=row["duration_s"])
-    return PreparedPost(draft_id=draft_id, media=(medium,), caption=caption, nonce=nonce, pets=("Lola",))
-
-
-class ReelPoster(Poster):
-    """The real poster, with prepare's share for a video draft done by `library_reel` (its library MP4 and a
-    cover), so the publishers' Reel paths run under the poster's exactly-once protocol on their own."""
-
-    def _prepare(self, draft_id: int, caption: str, nonce: str, alt_texts: list[str], staging: Path) -> PreparedPost:
-        return library_reel(self.store, draft_id, staging, caption, nonce)
+def make_reel(store: Any, caption: str = "Zoomies on the lawn 🐶 #chihuahua", *, status: str = "approved") -> int:
+    """A Reel draft of a 3-second clip (Instagram's shortest Reel), as the pipeline leaves one."""
+    return make_reel_draft(store, caption, status=status, seconds=3.0, fps=15, size=(320, 240))

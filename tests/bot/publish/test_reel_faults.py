@@ -17,7 +17,7 @@ from tests.bot.publish.publishers.graph.test_publisher import tick as graph_tick
 from tests.bot.publish.publishers.graph.test_reels import reel_poster as graph_reel_poster
 from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, tick
 from tests.bot.publish.publishers.instagrapi.test_reels import reel_poster
-from tests.bot.publish.reels import make_reel_draft
+from tests.bot.publish.reels import make_reel
 from tests.bot.publish.test_carousel_faults import GRAPH_ROWS, check, row_status
 from tests.bot.publish.test_faults import IDS, LATER, ROWS, _check_refusal_effects
 
@@ -33,7 +33,7 @@ SETTLE = [*LATER, timedelta(days=1), timedelta(days=2)]
 def test_a_fault_at_each_instagrapi_reel_step(ig_config, ig_store, fake, logged_in, step, name, answers, outcome,
                                               kind):
     caption = f"Reel {step} {name} #dog"
-    draft_id = make_reel_draft(ig_store, caption)
+    draft_id = make_reel(ig_store, caption)
     fake.fail_next(step, *answers)
     p = reel_poster(ig_config, ig_store)
 
@@ -56,7 +56,7 @@ def test_a_fault_at_each_instagrapi_reel_step(ig_config, ig_store, fake, logged_
 @pytest.mark.parametrize(("name", "answer", "outcome", "kind"), GRAPH_ROWS, ids=[r[0] for r in GRAPH_ROWS])
 def test_a_fault_at_each_official_api_reel_step(g_config, g_store, gfake, gtoken, step, name, answer, outcome, kind):
     caption = f"Official Reel {step} {name} #dog"
-    draft_id = make_reel_draft(g_store, caption)
+    draft_id = make_reel(g_store, caption)
     gfake.fail_next(step, answer)
     p = graph_reel_poster(g_config, g_store)
 

@@ -8,25 +8,30 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.publish.poster import Poster
 from bot.publish.publishers.graph.publisher import GraphPublisher
 from bot.publish.staging import staging_dir
+from bot.video.reelcheck import reel_problems
 from tests.bot.publish.fake_graph import Lost
 from tests.bot.publish.publishers.graph.test_publisher import SLOT, Sleeps, attempts, row, tick
-from tests.bot.publish.reels import ReelPoster, make_reel_draft
+from tests.bot.publish.reels import make_reel, reel_ready
 
 
-def reel_poster(config: Any, store: Any, sleeps: Sleeps | None = None) -> ReelPoster:
-    return ReelPoster(store, config, GraphPublisher(config, store, sleep=sleeps if sleeps is not None else Sleeps()))
+def reel_poster(config: Any, store: Any, sleeps: Sleeps | None = None) -> Poster:
+    sleep = sleeps if sleeps is not None else Sleeps()
+    return Poster(store, reel_ready(config), GraphPublisher(config, store, sleep=sleep))
 
 
-def library_video(store: Any, draft_id: int) -> bytes:
-    path = store.value("SELECT p.path FROM draft_media m JOIN photos p ON p.id = m.photo_id WHERE m.draft_id = ?",
-                       (draft_id,))
-    return (store.data_dir / path).read_bytes()
+def kept_reel(config: Any, store: Any, draft_id: int) -> Any:
+    """The Reel the real prepare made of the draft's clip (and keeps)."""
+    from bot.drafts.media import first_photo
+    from bot.video.reelfile import cached_reel
+
+    return cached_reel(store.data_dir, store.photo(first_photo(store, draft_id)), config.reels)
 
 
 def test_a_reel_container_from_the_staged_video_and_cover_published_once(g_config, g_store, gfake, gtoken):
-    draft_id = make_reel_draft(g_store, "Zoomies 🐶 #chihuahua")
+    draft_id = make_reel(g_store, "Zoomies 🐶 #chihuahua")
     gfake.in_progress_polls = 3  # a video takes a while
     sleeps = Sleeps()
 
@@ -34,7 +39,9 @@ def test_a_reel_container_from_the_staged_video_and_cover_published_once(g_confi
 
     assert result.status == "posted"
     (container_id, container), = gfake.containers.items()
-    assert container["video"] == library_video(g_store, draft_id) and container["cover"][:2] == b"\xff\xd8"
+    reel = kept_reel(g_config, g_store, draft_id)
+    assert container["video"] == reel.read_bytes() and reel_problems(reel) == []
+    assert container["cover"][:2] == b"\xff\xd8"
     assert container["video_url"].endswith(".mp4") and container["share_to_feed"] == "true"
     assert container["caption"] == "Zoomies 🐶 #chihuahua"
     assert gfake.count("status") == 4 and sleeps == [2, 3, 5]
@@ -49,7 +56,7 @@ def test_a_reel_container_from_the_staged_video_and_cover_published_once(g_confi
 
 def test_a_container_stuck_in_progress_fails_cleanly_and_is_never_published_later(g_config, g_store, gfake, gtoken):
     g_config.graph.reel_wait_seconds = 60
-    draft_id = make_reel_draft(g_store, "Stuck #dog")
+    draft_id = make_reel(g_store, "Stuck #dog")
     gfake.in_progress_polls = 10_000
     sleeps = Sleeps()
     p = reel_poster(g_config, g_store, sleeps)
@@ -72,7 +79,7 @@ def test_a_container_stuck_in_progress_fails_cleanly_and_is_never_published_late
 
 
 def test_a_container_ending_in_error_posts_nothing(g_config, g_store, gfake, gtoken):
-    draft_id = make_reel_draft(g_store, "Broken video #dog")
+    draft_id = make_reel(g_store, "Broken video #dog")
     gfake.in_progress_polls = 1
     gfake.container_outcome = ("ERROR", "Error: 2207026 The video format is not supported")
 
@@ -85,7 +92,7 @@ def test_a_container_ending_in_error_posts_nothing(g_config, g_store, gfake, gto
 
 
 def test_a_lost_publish_answer_is_settled_by_finding_the_reel(g_config, g_store, gfake, gtoken):
-    draft_id = make_reel_draft(g_store, "Published, answer lost #dog")
+    draft_id = make_reel(g_store, "Published, answer lost #dog")
     gfake.fail_next("media_publish", Lost(lands=True))
     p = reel_poster(g_config, g_store)
 

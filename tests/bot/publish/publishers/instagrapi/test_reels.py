@@ -13,7 +13,7 @@ from tests.bot.publish.conftest import CLIENT, make_draft
 from tests.bot.publish.fake_instagram import Lost
 from tests.bot.publish.publishers.graph.test_publisher import Sleeps
 from tests.bot.publish.publishers.instagrapi.test_publisher import SLOT, draft_row, tick
-from tests.bot.publish.reels import ReelPoster, make_reel_draft, reel_post
+from tests.bot.publish.reels import make_reel, reel_post, reel_ready
 
 UPLOADS = ["upload_settings", "video_init", "upload_video", "upload"]
 
@@ -23,7 +23,7 @@ def publisher(config: Any, store: Any, sleeps: Sleeps | None = None) -> Instagra
 
 
 def reel_poster(config: Any, store: Any, sleeps: Sleeps | None = None) -> Poster:
-    return ReelPoster(store, config, publisher(config, store, sleeps))
+    return Poster(store, reel_ready(config), publisher(config, store, sleeps))
 
 
 def test_a_reel_is_uploaded_with_its_cover_then_configured_once(ig_config, ig_store, fake, logged_in, tmp_path):
@@ -53,7 +53,7 @@ def test_a_reel_without_a_cover_gets_its_first_frame(ig_config, ig_store, fake, 
 
 
 def test_configure_waits_for_the_transcode_then_posts_once(ig_config, ig_store, fake, logged_in):
-    draft_id = make_reel_draft(ig_store, "Transcoding #dog")
+    draft_id = make_reel(ig_store, "Transcoding #dog")
     fake.transcoding = 3
     sleeps = Sleeps()
 
@@ -68,7 +68,7 @@ def test_configure_waits_for_the_transcode_then_posts_once(ig_config, ig_store, 
 def test_a_transcode_that_never_finishes_is_tried_again_later_never_twice(ig_config, ig_store, fake, logged_in):
     config, store = ig_config, ig_store
     config.instagram.reel_wait_seconds = 40
-    draft_id = make_reel_draft(store, "Slow transcode #dog")
+    draft_id = make_reel(store, "Slow transcode #dog")
     fake.transcoding = 100
     sleeps = Sleeps()
     p = reel_poster(config, store, sleeps)
@@ -86,7 +86,7 @@ def test_a_transcode_that_never_finishes_is_tried_again_later_never_twice(ig_con
 
 def test_a_photo_with_the_same_caption_does_not_settle_a_reel(ig_config, ig_store, fake, logged_in):
     caption = "Same words #dog"
-    draft_id = make_reel_draft(ig_store, caption)
+    draft_id = make_reel(ig_store, caption)
     fake.fail_next("configure_clip", Lost("timeout", lands=False))
     p = reel_poster(ig_config, ig_store)
     assert tick(p, fake, SLOT).status == "publishing"
