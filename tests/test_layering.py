@@ -143,6 +143,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.store",),
     ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it
     ("bot.runtime",),
+    ("bot.video",),  # a clip's facts and frames (PyAV)
     ("bot.ingest",),
     ("bot.vision",),
     ("bot.captions",),
