@@ -58,6 +58,8 @@ def calibrate(refs: References, strangers: np.ndarray | None = None) -> Calibrat
     else:
         rule = ("each pet's lies midway between its least alike same-pet score and the most alike different "
                 "animal, and never under another animal's likeness to that pet")
+        if not all(same[p] for p in enrolled):
+            rule += " (a quarter of the way up to 1 for a pet with one reference)"
     high = max(negatives) if negatives else None
     per_pet = {refs.names[p]: _pet_threshold(same[p], against[p], high) for p in enrolled}
     base = min(per_pet.values())

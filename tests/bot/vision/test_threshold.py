@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.vision.matching import References, match, scores
+from bot.vision.matching import References, match, pet_thresholds, scores
 from bot.vision.threshold import calibrate, threshold_for
 from tests import tiny_vision
 from tests.bot.vision.conftest import open_home
@@ -171,3 +171,13 @@ def test_detector_none_takes_the_whole_photo_and_loads_no_detector(vision_home) 
     doctor = json.loads(CliRunner().invoke(cli, ["--config", str(config.source), "doctor", "--json"]).stdout)
     line = next(c for c in doctor["checks"] if c["name"] == "model detector")
     assert line["ok"] and line["message"].startswith("none: each whole photo is taken as one animal")
+
+
+def test_a_pet_with_one_reference_among_others_is_placed_above_the_others() -> None:
+    refs = References(["Lola", "Pico"], [at(0, 10, 20), at(90)])
+    c = refs.calibration = calibrate(refs)
+    assert "a quarter of the way up to 1 for a pet with one reference" in c.how
+    lola_t, pico_t = pet_thresholds(refs, c.threshold)
+    lola_like_pico = float(scores(at(20), References(["Pico"], [at(90)]))[0, 0])
+    assert lola_like_pico < pico_t < 1 and pico_t != lola_t
+    assert [m.pet for m in match(np.concatenate([at(5), at(88)]), refs, c.threshold)] == ["Lola", "Pico"]
