@@ -166,3 +166,21 @@ class ChangedMeanwhile(PawpostError):
         self.draft_id, self.status, self.caption = draft_id, status, caption
         super().__init__(f"draft {draft_id} changed since you opened it (it is {status} now, caption: "
                          f"{(caption or '-')[:80]!r}); nothing was saved")
+
+
+class BadVideo(PawpostError):
+    """A video file that cannot be used: empty, cut short, not a video, no picture in it, or a codec that cannot be
+    read. `reason` is one line, kept as the quarantine reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LinkRefused(PawpostError):
+    """An "I posted it" link that cannot confirm its draft: `why` is 'unknown' (never made, or used already),
+    'expired', 'other draft' (made for another draft) or 'done' (the draft is no longer waiting for you)."""
+
+    def __init__(self, why: str, message: str) -> None:
+        self.why = why
+        super().__init__(message)

@@ -140,9 +140,11 @@ def test_a_loop_through_a_package_init_is_found(tmp_path) -> None:
 LAYERS: list[tuple[str, ...]] = [
     ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check", "bot.controls"),
     ("bot.config",),
+    ("bot.links",),  # every absolute link to the review site: config only
     ("bot.store",),
     ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it
     ("bot.runtime",),
+    ("bot.video",),  # a clip's facts and frames (PyAV)
     ("bot.ingest",),
     ("bot.vision",),
     ("bot.captions",),
@@ -150,7 +152,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.captions.stage",),  # the stage that writes a draft's captions sits on the drafts it writes
     ("bot.drafts.regenerate",),  # new captions for a draft: the owner's action over the caption stage
     ("bot.runtime.services",),  # hands out Vision and the Captioner
-    ("bot.notifications",),
+    ("bot.notifications", "bot.thumbnails"),
     ("bot.publish",),
     ("bot.pipeline", "bot.status", "bot.home"),
     ("bot.web",),

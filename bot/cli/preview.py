@@ -78,12 +78,13 @@ def open_photo_or_site(app: Any, path: Path | None, draft_id: int) -> None:
     """Open in the desktop's viewer; on a headless server, say so and point to the review site instead."""
     import click
 
-    from bot.drafts.review import has_display, site_url
+    from bot.drafts.review import has_display
+    from bot.links import draft_link
 
     if path is not None and has_display():
         click.launch(str(path))
         return
-    url = f"{site_url(app.config)}/drafts/{draft_id}"
+    url = draft_link(app.config, draft_id)
     click.echo(f"no display to open the photo on (no $DISPLAY or $WAYLAND_DISPLAY); see it on the review site: run "
                f"'pawpost web' (or 'pawpost web --url' for a login link) and open {url}", err=True)
     click.echo(url)

@@ -6,14 +6,13 @@ Services only, like bot.drafts.actions: they return values and raise PawpostErro
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot import timeutil
 from bot.config import Config
@@ -23,6 +22,7 @@ from bot.drafts.lifecycle import Action, can, require
 from bot.drafts.timing import check_time, parse_at
 from bot.errors import BadTime
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
+from bot.links import is_loopback, split_listen
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 from bot.vision.photo_pets import pets_in_photos
@@ -143,38 +143,16 @@ def outbox_image(config: Config, draft_id: int) -> Path | None:
     return found[-1] if found else None
 
 
-# -- where the review site is ----------------------------------------------------------------------------------
-
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
+# -- who may open the review site ------------------------------------------------------------------------------
 
 def login_required(config: Config) -> bool:
-    """Binding anywhere but loopback always requires the login link; loopback only when the owner asks."""
-    return config.web.require_login or not is_loopback(split_listen(config.web.listen)[0])
-
-
-def site_url(config: Config) -> str:
-    """The review site's address for links: [web] public_url, else the listen address (this machine's name when
-    it listens on every interface)."""
-    if config.web.public_url:
-        return config.web.public_url
-    host, port = split_listen(config.web.listen)
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.gethostname()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    """Binding anywhere but loopback always requires the login link, and so does a site other machines reach
+    through a proxy (trusted_proxies set, or a public_url that is not this machine); loopback alone only when the
+    owner asks."""
+    public_host = urlsplit(config.web.public_url).hostname if config.web.public_url else None
+    return (config.web.require_login or bool(config.web.trusted_proxies)
+            or (public_host is not None and not is_loopback(public_host))
+            or not is_loopback(split_listen(config.web.listen)[0]))
 
 
 def has_display() -> bool:

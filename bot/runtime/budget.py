@@ -255,6 +255,14 @@ def estimate_stage(config: Any, stage: str) -> StageCost:
             e = footprint.vision_model("embedder", emb_vision, params=_params(emb, "embedder"), image_px=224,
                                        images_per_item=(1 + footprint.ANIMALS_PER_PHOTO) * m.embed_views)
             return StageCost(stage, d.weights_mib + e.weights_mib, d.per_item_mib + e.per_item_mib)
+        if m.uses_server:
+            # The server holds the chat VLM or the writer in its own memory: here only the describer, if any.
+            if not m.server_writes_after_describer:
+                return StageCost(stage, 0.0, 0.0)
+            desc = _model_config(m.describer)
+            vision = getattr(desc, "vision_config", None)
+            d_item = footprint.vision_model("describer", vision).per_item_mib if vision is not None else 0.0
+            return StageCost(stage, footprint.weights_mib(_params(desc, "describer")), d_item)
         if m.two_stage:
             desc, wri = _model_config(m.describer), _model_config(m.writer)
             w = footprint.writer(wri, candidates=c.candidates, new_tokens=c.max_new_tokens,

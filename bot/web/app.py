@@ -24,8 +24,9 @@ from starlette.templating import Jinja2Templates
 from bot import timeutil
 from bot.config import Config
 from bot.drafts.lifecycle import DraftStatus, can
-from bot.drafts.review import is_loopback, login_required
+from bot.drafts.review import login_required
 from bot.errors import NotFound, PawpostError
+from bot.links import is_loopback
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
 from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret, session_ended, session_version

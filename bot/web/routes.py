@@ -11,6 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import bot.web.actions as actions
+import bot.web.confirm as confirm
 import bot.web.pages as pages
 import bot.web.staged as staged
 from bot.config import Config
@@ -60,6 +61,8 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/posted", action(actions.posted), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media", action(actions.media), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media/split", action(actions.split), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/confirm", confirm.confirm_form),  # "I posted it" links: no login, the token
+        Route("/drafts/{draft_id:id}/confirm", confirm.confirm, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
     ]

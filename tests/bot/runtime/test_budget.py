@@ -194,6 +194,26 @@ def test_estimate_stage_reads_the_configured_models(tmp_path: Any, config: Any) 
     assert estimate_stage(config, "captions").per_item_mib is None  # unknown: the first batch measures it
 
 
+def test_a_server_s_caption_model_costs_no_local_memory(tmp_path: Any, config: Any) -> None:
+    """The captioner on a server costs nothing here; a writer on a server leaves only the local describer's cost."""
+    from bot.runtime.budget import estimate_stage
+    from tests.tiny_captions import build_blip, build_chat_lm
+
+    describer, writer = build_blip(tmp_path / "blip"), build_chat_lm(tmp_path / "writer")
+
+    def cost(**models: Any) -> StageCost:
+        return estimate_stage(config.model_copy(update={"models": config.models.model_copy(update=models)}),
+                              "captions")
+
+    both_local = cost(describer=str(describer), writer=str(writer), captioner=None)
+    describer_only = cost(describer=str(describer), writer=None, captioner=None, server="http://gpu-box:8080/v1",
+                          server_role="writer")
+    assert 0 < describer_only.weights_mib < both_local.weights_mib
+    assert describer_only.per_item_mib is not None
+    assert cost(describer=None, writer=None, server="http://gpu-box:8080/v1", server_role="captioner") == StageCost(
+        "captions", 0.0, 0.0)
+
+
 def test_the_caption_model_sees_the_photo_at_caption_image_px(config: Any, pipeline_models: dict[str, str]) -> None:
     """Fewer tiles, fewer image tokens: the tiny VLM's tile is 32 px and its processor's default 64 px (2x2 + 1)."""
     from bot.captions.stage import Captioner
