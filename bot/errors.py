@@ -184,3 +184,12 @@ class LinkRefused(PawpostError):
     def __init__(self, why: str, message: str) -> None:
         self.why = why
         super().__init__(message)
+
+
+class CannotMakeReel(PawpostError):
+    """A clip that cannot be made into a Reel as the `[reels]` settings ask (too long with too_long = "refuse", no
+    picture that decodes, too small). `reason` is one line, kept on the draft."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -153,7 +153,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.drafts.regenerate",),  # new captions for a draft: the owner's action over the caption stage
     ("bot.runtime.services",),  # hands out Vision and the Captioner
     ("bot.notifications", "bot.thumbnails"),
-    ("bot.publish",),
+    # making a Reel: its 9:16 frame follows bot.publish.framing's rule for photos, and publishing asks for it
+    ("bot.publish", "bot.video.reelplan", "bot.video.transcode", "bot.video.reelfile"),
     ("bot.pipeline", "bot.status", "bot.home"),
     ("bot.web",),
     ("bot.daemon",),

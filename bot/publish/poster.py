@@ -195,7 +195,7 @@ class Poster(Reconciling, FirstComments):
         this attempt, each with its alt text (read with the caption)."""
         from bot.publish.prepare import stage_post
 
-        return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging)
+        return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging, reels=self.config.reels)
 
     def _check_caption(self, caption: str) -> None:
         from bot.limits import caption_problem

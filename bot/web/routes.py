@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 import bot.web.actions as actions
 import bot.web.confirm as confirm
 import bot.web.pages as pages
+import bot.web.reels as reels
 import bot.web.staged as staged
 from bot.config import Config
 from bot.publish.staging import MOUNT
@@ -46,6 +47,7 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}", page(pages.draft)),
         Route("/drafts/{draft_id:id}/image", page(pages.image)),
         Route("/drafts/{draft_id:id}/photos/{photo_id:id}/image", page(pages.photo_image)),
+        Route("/drafts/{draft_id:id}/video", page(reels.video)),
         Route("/schedule", page(pages.schedule)),
         Route("/posted", page(pages.posted)),
         Route("/status", page(pages.status)),
