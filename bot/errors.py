@@ -97,7 +97,7 @@ class BadTime(PawpostError):
     def __init__(self, text: str, zone: str | None = None) -> None:
         self.text, self.zone = text, zone
         super().__init__(f"{text!r} does not exist in {zone}: the clocks change that night; pick another time" if zone
-                         else f"{text!r} is not a date and time like 2026-12-24 19:00")
+                         else f"{text!r} is not a date and time like 2026-12-24 19:00 (YYYY-MM-DD HH:MM, 24-hour)")
 
 
 class NoCaption(PawpostError):
