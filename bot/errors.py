@@ -97,7 +97,7 @@ class BadTime(PawpostError):
     def __init__(self, text: str, zone: str | None = None) -> None:
         self.text, self.zone = text, zone
         super().__init__(f"{text!r} does not exist in {zone}: the clocks change that night; pick another time" if zone
-                         else f"{text!r} is not a date and time like 2026-12-24 19:00")
+                         else f"{text!r} is not a date and time like 2026-12-24 19:00 (YYYY-MM-DD HH:MM, 24-hour)")
 
 
 class NoCaption(PawpostError):
@@ -171,6 +171,24 @@ class ChangedMeanwhile(PawpostError):
 class BadVideo(PawpostError):
     """A video file that cannot be used: empty, cut short, not a video, no picture in it, or a codec that cannot be
     read. `reason` is one line, kept as the quarantine reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LinkRefused(PawpostError):
+    """An "I posted it" link that cannot confirm its draft: `why` is 'unknown' (never made, or used already),
+    'expired', 'other draft' (made for another draft) or 'done' (the draft is no longer waiting for you)."""
+
+    def __init__(self, why: str, message: str) -> None:
+        self.why = why
+        super().__init__(message)
+
+
+class CannotMakeReel(PawpostError):
+    """A clip that cannot be made into a Reel as the `[reels]` settings ask (too long with too_long = "refuse", no
+    picture that decodes, too small). `reason` is one line, kept on the draft."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

@@ -1,5 +1,6 @@
-"""Instagram's limits (caption length, hashtags, @mentions, carousel size, a photo's ratio, width and bytes, each
-with its source), the one caption check, and the one hashtag rule every caption follows.
+"""Instagram's limits (caption length, hashtags, @mentions, carousel size, a photo's ratio, width and bytes, a Reel's
+container, codecs, frame rate, size, bitrates and length, each with its source), the one caption check, and the one
+hashtag rule every caption follows.
 
 The rule: `captions.max_hashtags` caps the hashtags of every caption, generated or the owner's (at most
 MAX_HASHTAGS, Instagram's own limit); the pets' and `[captions] hashtags` are added to each caption with room.
@@ -36,6 +37,27 @@ MIN_RATIO = 4 / 5  # GRAPH_MEDIA, image specifications
 MAX_RATIO = 1.91  # GRAPH_MEDIA, image specifications
 MAX_WIDTH = 1440  # GRAPH_MEDIA, image specifications
 MAX_BYTES = 8 * 1024 * 1024  # GRAPH_MEDIA, image specifications (8 MB at most)
+
+# A Reel (one video): the "Reel specifications" of the IG User Media reference (GRAPH_MEDIA, Reels): MOV or MP4
+# (MPEG-4 Part 14), no edit lists, the moov atom at the front of the file; HEVC or H.264, progressive scan, closed GOP,
+# 4:2:0 chroma subsampling; AAC at 48 kHz at most, mono or stereo. instagrapi's clip upload (`clip_upload`) sends the
+# same file through the app's private API, which takes what the official one does.
+REELS_CONTAINERS = ("mp4", "mov")  # GRAPH_MEDIA, Reels: container
+REELS_VIDEO_CODECS = ("h264", "hevc")  # GRAPH_MEDIA, Reels: video codec
+REELS_PIX_FMTS = ("yuv420p", "yuvj420p")  # GRAPH_MEDIA, Reels: 4:2:0 chroma subsampling
+REELS_AUDIO_CODECS = ("aac",)  # GRAPH_MEDIA, Reels: audio codec
+REELS_MAX_AUDIO_RATE = 48_000  # GRAPH_MEDIA, Reels: 48 kHz sample rate at most
+REELS_MAX_AUDIO_CHANNELS = 2  # GRAPH_MEDIA, Reels: 1 or 2 channels
+REELS_AUDIO_BITRATE = 128_000  # GRAPH_MEDIA, Reels: audio bitrate 128 kbps
+REELS_MIN_FPS = 23  # GRAPH_MEDIA, Reels: frame rate 23-60 FPS
+REELS_MAX_FPS = 60  # GRAPH_MEDIA, Reels: frame rate 23-60 FPS
+REELS_MAX_WIDTH = 1920  # GRAPH_MEDIA, Reels: 1920 columns (horizontal pixels) at most
+REELS_RATIO = 9 / 16  # GRAPH_MEDIA, Reels: 9:16 recommended (0.01:1 to 10:1 accepted); pawpost makes 9:16
+REELS_WIDTH = 1080  # GRAPH_MEDIA, Reels: 1080 x 1920 the recommended size
+REELS_MAX_VIDEO_BITRATE = 25_000_000  # GRAPH_MEDIA, Reels: VBR, 25 Mbps at most
+REELS_MIN_SECONDS = 3.0  # GRAPH_MEDIA, Reels: 3 seconds at least
+REELS_MAX_SECONDS = 15 * 60.0  # GRAPH_MEDIA, Reels: 15 minutes at most
+REELS_MAX_BYTES = 300 * 1024 * 1024  # GRAPH_MEDIA, Reels: 300 MB at most
 
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
 MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")

@@ -21,9 +21,11 @@ from typing import Any
 
 from bot import timeutil
 from bot.config import Config
+from bot.links import draft_link, link, phone_hint
 from bot.store import keys
 from bot.store.database import Store
 from bot.store.states import DraftStatus
+from bot.thumbnails import draft_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +47,35 @@ class Message:
         return cls(str(data["kind"]), str(data["title"]), str(data["body"]), tuple(data.get("attach") or ()))
 
 
+# How many new drafts a "drafts waiting" message names (each with its first line and link), and how many of their
+# thumbnails it carries.
+REVIEW_LISTED = 5
+REVIEW_THUMBNAILS = 3
+
+
 def _site(config: Config, path: str = "/") -> str:
-    from bot.drafts.review import site_url
-
-    return site_url(config) + path
+    return link(config, path)
 
 
-def event_message(config: Config, kind: str, text: str, draft_id: int | None) -> Message | None:
+def first_line(caption: str | None, limit: int = 120) -> str:
+    """A caption's first line, cut at `limit` characters (a notification's preview shows little more)."""
+    text = (caption or "").strip().splitlines()[0].strip() if (caption or "").strip() else ""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def permalink(row: Any) -> str:
+    """A posted draft's Instagram link: never a local file (the dry-run publisher's outbox), never a guess."""
+    url = str(row["media_url"] or "")
+    return url if url.startswith("https://") else ""
+
+
+def event_message(config: Config, kind: str, text: str, draft_id: int | None,
+                  store: Store | None = None) -> Message | None:
     """The message for one event, or None for the events the owner is not told about."""
     if kind == "post.posted":
         if not config.notify.posts:
             return None
-        return Message(DraftStatus.POSTED, "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
+        return _posted_message(config, text, draft_id, store)
     if kind == "post.stopped":
         return Message("stopped", "pawpost: posting stopped", f"{text}\nNothing is posted until you act; "
                        f"'pawpost status' (or {_site(config, '/status')}) says what to run.")
@@ -66,11 +85,30 @@ def event_message(config: Config, kind: str, text: str, draft_id: int | None) ->
         return Message("unsettled", "pawpost: a post needs your decision",
                        f"{text}\nCheck the account, then run 'pawpost reconcile {draft_id}'; if it was not posted, "
                        f"'pawpost drafts resend {draft_id}', if you posted it yourself, 'pawpost drafts posted "
-                       f"{draft_id}'.")
+                       f"{draft_id}' (or the draft's page: {draft_link(config, draft_id or 0)}).")
     if kind == "post.failed":
         return Message(DraftStatus.FAILED, "pawpost: a post was refused",
-                       f"{text}\nFix the caption or photo and approve it again: {_site(config, f'/drafts/{draft_id}')}")
+                       f"{text}\nFix the caption or photo and approve it again: {draft_link(config, draft_id or 0)}")
     return None
+
+
+def _posted_message(config: Config, text: str, draft_id: int | None, store: Store | None) -> Message:
+    """"Posted": the photo, the caption and the post's Instagram link (the dry run says where it went instead)."""
+    row = store.one("SELECT id, caption, media_url, media_code FROM drafts WHERE id = ?", (draft_id,)) \
+        if store is not None and draft_id is not None else None
+    if row is None:
+        return Message(DraftStatus.POSTED, "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
+    url = permalink(row)
+    if url:
+        where = f"On Instagram: {url}"
+    elif str(row["media_url"] or "").startswith("file:"):
+        where = "Dry run: written to the outbox, not posted to Instagram."
+    else:
+        where = "Confirmed by you (no link to the post was given)."
+    thumb = draft_thumbnail(store, int(row["id"]))
+    return Message(DraftStatus.POSTED, f"pawpost: draft {row['id']} posted",
+                   f"{(row['caption'] or '').strip()}\n\n{where}\nAll posts: {_site(config, '/posted')}",
+                   attach=(str(thumb),) if thumb else ())
 
 
 def collect(store: Store, config: Config, now: datetime | None = None) -> list[Message]:
@@ -86,7 +124,7 @@ def collect(store: Store, config: Config, now: datetime | None = None) -> list[M
     else:
         for row in store.all("SELECT id, kind, message, draft_id FROM events WHERE id > ? ORDER BY id",
                              (int(last_event),)):
-            message = event_message(config, row["kind"], row["message"], row["draft_id"])
+            message = event_message(config, row["kind"], row["message"], row["draft_id"], store)
             if message is not None:
                 out.append(message)
         store.put(keys.NOTIFY_LAST_EVENT, newest)
@@ -112,8 +150,18 @@ def _review_message(store: Store, config: Config, now: datetime) -> Message | No
     store.put(keys.NOTIFY_REVIEW_SENT_AT, timeutil.iso(now))
     store.put(keys.NOTIFY_REVIEW_LAST_DRAFT, newest)
     noun = "draft is" if waiting == 1 else "drafts are"
-    return Message("review", f"pawpost: {waiting} {noun} waiting for review",
-                   f"Review them at {_site(config, '/')} (or 'pawpost drafts review').")
+    new = store.all("SELECT id, caption FROM drafts WHERE status = ? AND id > ? ORDER BY id DESC LIMIT ?",
+                    (DraftStatus.PENDING, seen, REVIEW_LISTED))
+    lines, attach = [], []
+    for row in new:
+        lines.append(f"Draft {row['id']}: {first_line(row['caption']) or '(no caption yet)'}")
+        lines.append(draft_link(config, row["id"]))
+        if len(attach) < REVIEW_THUMBNAILS and (thumb := draft_thumbnail(store, row["id"])) is not None:
+            attach.append(str(thumb))
+    lines.append(f"Review them all at {_site(config, '/')} (or 'pawpost drafts review').")
+    if phone_hint(config):
+        lines.append(f"({phone_hint(config)})")
+    return Message("review", f"pawpost: {waiting} {noun} waiting for review", "\n".join(lines), tuple(attach))
 
 
 def _last_retrain_id(config: Config) -> str | None:

@@ -78,7 +78,7 @@ def process_pending(
             from bot.publish.prepare import prepare_waiting
 
             # The posted copy is made with the draft, so every review shows exactly what will be posted.
-            prepare_waiting(store)
+            prepare_waiting(store, reels=config.reels)
         return done
 
     stages: list[tuple[str, PhotoStatus, Stage]] = [

@@ -140,6 +140,7 @@ def test_a_loop_through_a_package_init_is_found(tmp_path) -> None:
 LAYERS: list[tuple[str, ...]] = [
     ("bot", "bot.errors", "bot.timeutil", "bot.files", "bot.limits", "bot.logs", "bot.check", "bot.controls"),
     ("bot.config",),
+    ("bot.links",),  # every absolute link to the review site: config only
     ("bot.store",),
     ("bot.drafts.media",),  # the one reader of a draft's media: vision and captions read a draft's photos through it
     ("bot.runtime",),
@@ -151,8 +152,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.captions.stage",),  # the stage that writes a draft's captions sits on the drafts it writes
     ("bot.drafts.regenerate",),  # new captions for a draft: the owner's action over the caption stage
     ("bot.runtime.services",),  # hands out Vision and the Captioner
-    ("bot.notifications",),
-    ("bot.publish",),
+    ("bot.notifications", "bot.thumbnails"),
+    # making a Reel: its 9:16 frame follows bot.publish.framing's rule for photos, and publishing asks for it
+    ("bot.publish", "bot.video.reelplan", "bot.video.transcode", "bot.video.reelfile"),
     ("bot.pipeline", "bot.status", "bot.home"),
     ("bot.web",),
     ("bot.daemon",),

@@ -14,7 +14,8 @@ from bot.cli import App, pass_app
 @pass_app
 def web(app: App, url_only: bool, revoke_all: bool) -> None:
     """The review site: see each draft as it will be posted, correct, approve, reschedule (default 127.0.0.1:8686)."""
-    from bot.drafts.review import login_required, site_url
+    from bot.drafts.review import login_required
+    from bot.links import phone_hint, site_url
 
     config = app.config
     base = site_url(config)
@@ -30,6 +31,10 @@ def web(app: App, url_only: bool, revoke_all: bool) -> None:
 
         click.echo(login_link(config, app.store))
         click.echo(f"open it within {LOGIN_LINK_MINUTES} minutes; it works once", err=True)
+        if not config.web.public_url:
+            click.echo("(the link names this machine as the site listens; to open it from your phone through "
+                       "Tailscale, a reverse proxy or a tunnel, set [web] public_url: README, Reach it from your "
+                       "phone)", err=True)
         return
     from bot.web.server import check_port, serve
 
@@ -37,6 +42,8 @@ def web(app: App, url_only: bool, revoke_all: bool) -> None:
     need = login_required(config)
     click.echo(f"review site on {base}" + (" (log in with the link from 'pawpost web --url')" if need else "")
                + "; Ctrl-C stops it", err=True)
+    if phone_hint(config):
+        click.echo(f"({phone_hint(config)})", err=True)
     serve(config)
 
 

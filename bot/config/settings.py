@@ -13,6 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config.paths import path_settings
+from bot.config.reels import ReelsConfig
 from bot.config.sections import (
     CANDIDATES_CHAT_VLM,
     CANDIDATES_SMALL_WRITER,
@@ -54,6 +55,7 @@ class Config(BaseSettings):
     graph: GraphConfig = GraphConfig()
     ingest: IngestConfig = IngestConfig()
     drafts: DraftsConfig = DraftsConfig()
+    reels: ReelsConfig = ReelsConfig()
     retrain: RetrainConfig = RetrainConfig()
     web: WebConfig = WebConfig()
     notify: NotifyConfig = NotifyConfig()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ class Poster(Reconciling, FirstComments):
         this attempt, each with its alt text (read with the caption)."""
         from bot.publish.prepare import stage_post
 
-        return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging)
+        return stage_post(self.store, draft_id, caption, nonce, alt_texts, staging, reels=self.config.reels)
 
     def _check_caption(self, caption: str) -> None:
         from bot.limits import caption_problem
@@ -205,8 +206,10 @@ class Poster(Reconciling, FirstComments):
             raise BadContent(problem)
 
     def _mark_posted(self, draft_id: int, attempt_id: int, media: PublishedMedia, at: datetime,
-                     outcome: str) -> PostResult:
+                     outcome: str, also: Callable[[], None] | None = None) -> PostResult:
         with self.store.tx():
+            if also is not None:
+                also()
             unsettled.clear(self.store, draft_id)
             # No media id when the owner confirmed a post made by hand (notify): the link's code is all there is.
             self.store.update("attempts", attempt_id, outcome=outcome, finished_at=timeutil.iso(timeutil.now()),

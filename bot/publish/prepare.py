@@ -22,6 +22,15 @@ from bot.limits import MAX_BYTES, MAX_RATIO, MAX_WIDTH, MIN_RATIO
 from bot.publish.base import PreparedMedium, PreparedPost
 from bot.publish.errors import BadContent, ErrorKind, PublishError
 from bot.publish.framing import Box, Frame, Shot, carousel_ratio, frame_shot, plan_frame
+from bot.publish.prepare_video import (
+    as_publish_errors,
+    cover_facts,
+    is_video,
+    reels_of,
+    stage_video,
+    staged_names,
+    write_cover,
+)
 from bot.store.states import DraftStatus
 
 __all__ = ["MAX_BYTES", "MAX_RATIO", "MAX_WIDTH", "MIN_RATIO", "Frame", "PostPlan", "PreparedPhoto", "cached_copy",
@@ -187,11 +196,12 @@ class PostPlan:
         return self.photo_ids.index(photo_id)
 
 
-def post_plan(store: Any, draft_id: int | None, photo_id: int | None = None) -> PostPlan:
+def post_plan(store: Any, draft_id: int | None, photo_id: int | None = None, *, reels: Any = None) -> PostPlan:
     """The plan of a draft's post (or of one photo in no draft). Every copy's key covers the whole media list in
     order, each photo's file, pets' boxes and the owner's frame, and this module's version: adding, removing or
     moving a photo, or a pet correction on any of them, can change the carousel's ratio, so every copy is made
-    again; nothing else makes one again."""
+    again; nothing else makes one again. A clip's copy is its cover: its key also covers the cover's time and the
+    Reel's framing (`reels`, the `[reels]` settings; None: their defaults)."""
     import hashlib
 
     media = media_of(store, draft_id) if draft_id is not None else []
@@ -199,12 +209,13 @@ def post_plan(store: Any, draft_id: int | None, photo_id: int | None = None) -> 
     crops = {m.photo_id: m.crop for m in media}
     shots, facts = [], []
     for pid in photo_ids:
-        row = store.one("SELECT sha256, path, width, height FROM photos WHERE id = ?", (pid,))
+        row = store.one("SELECT sha256, path, width, height, kind, cover_at FROM photos WHERE id = ?", (pid,))
         sha = row["sha256"] if row else ""
         width, height = _upright_size(store, row)
         boxes = tuple(pet_boxes(store, pid))
         shots.append(Shot(width, height, boxes, crops.get(pid)))
-        facts.append([sha, [list(b) for b in boxes], list(crops[pid]) if crops.get(pid) else None])
+        facts.append([sha, [list(b) for b in boxes], list(crops[pid]) if crops.get(pid) else None,
+                      *(cover_facts(row, reels) if is_video(row) else [])])
     ratio = carousel_ratio(shots) if len(shots) > 1 else None
     keys = tuple(hashlib.sha256(json.dumps([PREPARED_VERSION, i, ratio, facts]).encode()).hexdigest()[:16]
                  for i in range(len(photo_ids)))
@@ -215,6 +226,8 @@ def _upright_size(store: Any, row: Any) -> tuple[int, int]:
     """A photo's size as shown (EXIF orientation applied): the library's record, else read from the file."""
     if row is not None and (row["width"] or 0) > 0 and (row["height"] or 0) > 0:
         return int(row["width"]), int(row["height"])
+    if is_video(row):
+        return 1, 1  # a clip's size is read when its Reel is made
     from PIL import Image, UnidentifiedImageError
 
     source = store.abspath(row["path"]) if row is not None else None
@@ -226,21 +239,22 @@ def _upright_size(store: Any, row: Any) -> tuple[int, int]:
         return 1, 1  # unreadable: preparing it says so, on the draft
 
 
-def _plan_of_photo(store: Any, photo_id: int) -> PostPlan:
-    return post_plan(store, draft_of_photo(store, photo_id), photo_id)
+def _plan_of_photo(store: Any, photo_id: int, reels: Any = None) -> PostPlan:
+    return post_plan(store, draft_of_photo(store, photo_id), photo_id, reels=reels)
 
 
-def prepared_key(store: Any, photo_id: int) -> tuple[str, list[Box]]:
+def prepared_key(store: Any, photo_id: int, *, reels: Any = None) -> tuple[str, list[Box]]:
     """The key of a photo's posted copy in its draft's post (`post_plan`), and the pets' boxes it keeps."""
-    plan = _plan_of_photo(store, photo_id)
+    plan = _plan_of_photo(store, photo_id, reels)
     i = plan.index(photo_id)
     return plan.keys[i], list(plan.shots[i].boxes)
 
 
-def prepared_copy(store: Any, photo_id: int, plan: PostPlan | None = None) -> Path:
+def prepared_copy(store: Any, photo_id: int, plan: PostPlan | None = None, *, reels: Any = None) -> Path:
     """The posted copy of a photo as its draft posts it, from data/prepared/cache/ or made now: byte for byte what
-    publishing makes from the same files, boxes, frames and order (the key says when to make it again)."""
-    plan = plan or _plan_of_photo(store, photo_id)
+    publishing makes from the same files, boxes, frames and order (the key says when to make it again). A clip's is
+    its cover, framed as its Reel (`reels`: the `[reels]` settings)."""
+    plan = plan or _plan_of_photo(store, photo_id, reels)
     photo = store.photo(photo_id)
     source = store.abspath(photo["path"])
     if source is None or not source.is_file():
@@ -249,16 +263,19 @@ def prepared_copy(store: Any, photo_id: int, plan: PostPlan | None = None) -> Pa
     dest = _cache_path(store, photo_id, plan.keys[i])
     if dest.is_file():
         return dest
-    prepare_photo(source, dest, plan.shots[i].boxes, ratio=plan.ratio, crop=plan.shots[i].crop)
+    if is_video(photo):
+        write_cover(store, photo, dest, plan.shots[i].boxes, reels)
+    else:
+        prepare_photo(source, dest, plan.shots[i].boxes, ratio=plan.ratio, crop=plan.shots[i].crop)
     for old in dest.parent.glob(f"{photo_id}-*.jpg"):
         if old != dest:
             old.unlink(missing_ok=True)
     return dest
 
 
-def cached_copy(store: Any, photo_id: int) -> Path | None:
+def cached_copy(store: Any, photo_id: int, *, reels: Any = None) -> Path | None:
     """The posted copy of a photo if it is made already and still current (None: `prepared_copy` makes it)."""
-    path = _cache_path(store, photo_id, prepared_key(store, photo_id)[0])
+    path = _cache_path(store, photo_id, prepared_key(store, photo_id, reels=reels)[0])
     return path if path.is_file() else None
 
 
@@ -266,8 +283,9 @@ def _cache_path(store: Any, photo_id: int, key: str) -> Path:
     return store.data_dir / "prepared" / "cache" / f"{photo_id}-{key}.jpg"
 
 
-def prepare_waiting(store: Any, limit: int = 50) -> int:
-    """Make the posted copy of every pending or approved draft that has none yet; returns how many were made.
+def prepare_waiting(store: Any, limit: int = 50, *, reels: Any = None) -> int:
+    """Make the posted copy of every pending or approved draft that has none yet (and a Reel draft's Reel file, per
+    `reels`, the `[reels]` settings); returns how many were made.
 
     A photo that cannot be prepared is left alone here: publishing reports it on the draft, where it belongs.
     """
@@ -280,12 +298,18 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
     for draft_id in ids:
         if draft_id not in media:
             continue
-        plan = post_plan(store, draft_id)
+        plan = post_plan(store, draft_id, reels=reels)
         for photo_id, key in zip(plan.photo_ids, plan.keys, strict=True):
             if _cache_path(store, photo_id, key).is_file():
                 continue
             try:
-                prepared_copy(store, photo_id, plan)
+                prepared_copy(store, photo_id, plan, reels=reels)
+                photo = store.photo(photo_id)
+                if is_video(photo):
+                    from bot.video.reelfile import ensure_reel
+
+                    with as_publish_errors(photo):
+                        ensure_reel(store.data_dir, photo, reels_of(reels), boxes=plan.shots[0].boxes)
                 made += 1
             except (BadContent, PublishError) as exc:
                 logging.getLogger(__name__).warning("draft %s: no preview: %s", draft_id, exc)
@@ -295,12 +319,13 @@ def prepare_waiting(store: Any, limit: int = 50) -> int:
 # -- a draft's post, staged for one publish attempt ------------------------------------------------------------
 
 def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: Sequence[str],
-               folder: Path) -> PreparedPost:
+               folder: Path, *, reels: Any = None) -> PreparedPost:
     """The draft's media as the publisher posts them, in order: each medium's posted copy (the cached one the owner
     reviewed, made again only if a file, the pets' boxes, a frame or the order changed since; a carousel's all at
     one ratio) linked under `folder` to this attempt's own name (`staged_files` finds them), so a pet correction
     during the upload cannot pull a file away. Each carries its alt text from `alt_texts` (read with the caption, in
-    the same order); the post names the pets it shows."""
+    the same order); the post names the pets it shows. A clip is staged as its Reel and cover (`reels`: the
+    `[reels]` settings)."""
     import os
     import shutil
 
@@ -309,11 +334,17 @@ def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: S
     from bot.vision.photo_pets import pets_in_photos
 
     media = media_of(store, draft_id)
-    plan = post_plan(store, draft_id)
+    plan = post_plan(store, draft_id, reels=reels)
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[PreparedMedium] = []
     try:
         for medium, alt in zip(media, alt_texts, strict=True):
+            photo = store.photo(medium.photo_id)
+            if is_video(photo):
+                stem = _staged_name(draft_id, nonce, medium.position).removesuffix(".jpg")
+                boxes = plan.shots[plan.index(medium.photo_id)].boxes
+                staged.append(stage_video(store, photo, alt, folder, stem, boxes, reels))
+                continue
             cached = prepared_copy(store, medium.photo_id, plan)
             path = folder / _staged_name(draft_id, nonce, medium.position)
             path.unlink(missing_ok=True)
@@ -327,6 +358,8 @@ def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: S
     except BaseException:
         for medium_file in staged:
             medium_file.path.unlink(missing_ok=True)
+            if medium_file.cover is not None:
+                medium_file.cover.unlink(missing_ok=True)
         raise
     found = pets_in_photos(store, [m.photo_id for m in media])
     pets = dict.fromkeys(p.name for m in media for p in found.get(m.photo_id, []))
@@ -335,8 +368,12 @@ def stage_post(store: Any, draft_id: int, caption: str, nonce: str, alt_texts: S
 
 def staged_files(folder: Path, draft_id: int, nonce: str) -> list[Path]:
     """The files `stage_post` linked for this attempt, in the post's order (to remove once it is over)."""
-    names = {_staged_name(draft_id, nonce, position): position for position in range(MAX_MEDIA)}
-    return sorted((p for p in folder.glob(f"{draft_id}-{nonce[:8]}*.jpg") if p.name in names),
+    names: dict[str, tuple[int, int]] = {}
+    for position in range(MAX_MEDIA):
+        name = _staged_name(draft_id, nonce, position)
+        for i, each in enumerate([name, *staged_names(name.removesuffix(".jpg"))]):
+            names[each] = (position, i)
+    return sorted((p for p in folder.glob(f"{draft_id}-{nonce[:8]}*") if p.name in names),
                   key=lambda p: names[p.name])
 
 

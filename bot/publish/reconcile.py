@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -81,9 +82,11 @@ class Reconciling:
                 return look, None
             return look, self.post_now(draft_id, now)
 
-    def confirm_posted(self, draft_id: int, url: str | None = None, now: datetime | None = None) -> PostResult:
+    def confirm_posted(self, draft_id: int, url: str | None = None, now: datetime | None = None, *,
+                       also: Callable[[], None] | None = None) -> PostResult:
         """The owner's word that an unsettled draft is on the account (posted by hand with the notify publisher, or
-        found by the owner): posted, with the media code from the post's link when given."""
+        found by the owner): posted, with the media code from the post's link when given. `also` runs in the
+        transaction that marks it posted (an "I posted it" link is spent there); if it raises, nothing changes."""
         now = now or timeutil.now()
         code = media_code_of(url) if url else ""
         with self._posting_lock(wait=True) as held:
@@ -98,7 +101,8 @@ class Reconciling:
                                      (draft_id,))
             attempt_id = attempt["id"] if attempt else self.store.insert(
                 "attempts", draft_id=draft_id, nonce=secrets.token_hex(16), started_at=timeutil.iso(now))
-            self._mark_posted(draft_id, attempt_id, PublishedMedia("", code, url or ""), now, AttemptOutcome.POSTED)
+            self._mark_posted(draft_id, attempt_id, PublishedMedia("", code, url or ""), now, AttemptOutcome.POSTED,
+                              also=also)
         return PostResult(draft_id, DraftStatus.POSTED, code or None, url or None,
                           message="posted (on your word" + (f": {url})" if url else ")"))
 

@@ -1,5 +1,6 @@
-"""Staged photos for the official API, which fetches each photo from a public HTTPS URL: data/staged/<token>.jpg,
-reachable as `[graph] public_base_url`/<token>.jpg for the few minutes a media container needs, then removed.
+"""Staged photos and Reels for the official API, which fetches each file from a public HTTPS URL:
+data/staged/<token>.jpg (or .mp4 for a Reel, and a Reel's cover .jpg), reachable as `[graph] public_base_url`/<name>
+for the minutes a media container needs, then removed.
 
 The token is 256 random bits, so a URL cannot be guessed, and each one serves one publish only. Two ways to expose
 the folder (README, "Which publisher?"): pawpost's web server mounts `resolve` under MOUNT behind the owner's reverse
@@ -21,9 +22,11 @@ FOLDER = "staged"
 # Where pawpost's own web server serves the folder: public_base_url is then https://<host>/staged.
 MOUNT = "/staged"
 CONTENT_TYPE = "image/jpeg"
+# What each staged kind of file is sent as: a photo (or a Reel's cover) and a Reel.
+CONTENT_TYPES = {".jpg": CONTENT_TYPE, ".mp4": "video/mp4"}
 # A container fetches its photo within seconds; the rest is margin for a slow fetch or a retrying Instagram.
 STAGE_MINUTES = 30
-_NAME = re.compile(r"[A-Za-z0-9_-]{43}\.jpg")
+_NAME = re.compile(r"[A-Za-z0-9_-]{43}\.(jpg|mp4)")
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,42 @@ def staging_dir(config: Any) -> Path:
 
 
 def stage(config: Any, photo: Path) -> Staged:
-    """Copy the prepared photo under a fresh unguessable name; returns where Instagram will fetch it."""
+    """Copy the prepared photo (or Reel: an .mp4) under a fresh unguessable name; returns where Instagram will fetch
+    it."""
     folder = staging_dir(config)
     sweep(config)
-    name = f"{secrets.token_urlsafe(32)}.jpg"
+    suffix = ".mp4" if Path(photo).suffix.lower() == ".mp4" else ".jpg"
+    name = f"{secrets.token_urlsafe(32)}{suffix}"
     # World-readable like any web root: a static server running as another user must be able to send it.
-    write_atomic(folder / name, Path(photo).read_bytes(), mode=0o644)
+    if suffix == ".mp4":
+        _copy_atomic(Path(photo), folder / name, mode=0o644)  # a Reel is copied in pieces, never read whole
+    else:
+        write_atomic(folder / name, Path(photo).read_bytes(), mode=0o644)
     return Staged(folder / name, f"{config.graph.public_base_url.rstrip('/')}/{name}")
+
+
+def content_type(path: Path) -> str:
+    """The Content-Type a staged file is sent with."""
+    return CONTENT_TYPES.get(Path(path).suffix.lower(), CONTENT_TYPE)
+
+
+def _copy_atomic(source: Path, dest: Path, mode: int) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def unstage(staged: Staged) -> None:
@@ -73,7 +105,7 @@ def resolve(config: Any, request_path: str, now: float | None = None) -> Path | 
     """The file to send for a request below MOUNT (e.g. '/<token>.jpg'), or None for a 404.
 
     Only exact staged names within their minutes are served: no listing, no other file of the data folder, no
-    path tricks. Send it with Content-Type CONTENT_TYPE and no redirect (Instagram does not follow one reliably).
+    path tricks. Send it with its `content_type` and no redirect (Instagram does not follow one reliably).
     """
     name = request_path.split("?", 1)[0].lstrip("/")
     if not _NAME.fullmatch(name):

@@ -29,6 +29,7 @@ GPU_BATCHES = "gpu_batches"  # batch sizes that fit the GPU (bot.runtime.budget)
 WEB_LOGIN = "web_login:{}"  # per one-time login token's digest: when it expires
 WEB_SESSION_VERSION = "web_session_version"  # sessions issued under an older version have ended
 WEB_SESSION_ENDED = "web_session_ended:{}"  # per logged-out session's nonce: when its cookie would expire
+CONFIRM_LINK = "confirm_link:{}"  # per "I posted it" token's digest: {draft_id, expires} (bot.publish.confirm_links)
 NOTIFY_LAST_EVENT = "notify:last_event"
 NOTIFY_REVIEW_SENT_AT = "notify:review_sent_at"
 NOTIFY_REVIEW_LAST_DRAFT = "notify:review_last_draft"

@@ -45,7 +45,8 @@ def threshold_check(config: Config) -> Iterator[Check]:
 
     try:
         with Store.for_config(config) as store:
-            refs = load_references(store, config, embedder_identity(config.models.embedder))
+            refs = load_references(store, config, embedder_identity(config.models.embedder,
+                                                                   config.models.embed_views))
     except (PawpostError, OSError) as exc:  # the database line says what is wrong with it
         yield Check("match threshold", True, f"not known: the database cannot be read ({exc})", warning=True)
         return

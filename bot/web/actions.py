@@ -81,9 +81,12 @@ async def approve(request: Request, form: FormData) -> Response:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)
         from bot import timeutil
+        from bot.publish.slots import goes_out, planned
 
-        return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
-                                                 else "for the next free slot")
+        asked = f"for {timeutil.local(at, site.config.schedule.zone)}" if at else "for the next free slot"
+        plan = planned(store, site.config, draft_id)
+        # The exact time it goes out (local, 24-hour, with the zone), as every approval says it.
+        return f"Draft {draft_id} approved {asked}" + (f"; it goes out {goes_out(plan, site.config)}" if plan else "")
 
     return await _unless_changed(request, form, run)
 
@@ -141,6 +144,32 @@ async def reject(request: Request, form: FormData) -> Response:
     return _back(request, form, await site.run(run))
 
 
+async def unapprove(request: Request, form: FormData) -> Response:
+    """The owner's undo of an approval: the same service as 'pawpost drafts unapprove ID'."""
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts.actions import unapprove as unapprove_draft
+
+        unapprove_draft(store, draft_id, expect_version=_text(form, "version"))
+        return f"Draft {draft_id} is pending again; it will not go out until you approve it"
+
+    return await _unless_changed(request, form, run)
+
+
+async def restore(request: Request, form: FormData) -> Response:
+    """The owner's undo of a rejection: the same service as 'pawpost drafts restore ID'."""
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts.actions import restore as restore_draft
+
+        restore_draft(store, draft_id, expect_version=_text(form, "version"))
+        return f"Draft {draft_id} is pending again (restored from rejected)"
+
+    return await _unless_changed(request, form, run)
+
+
 async def regenerate(request: Request, form: FormData) -> Response:
     site = site_of(request)
     draft_id = request.path_params["draft_id"]
@@ -158,22 +187,35 @@ async def regenerate(request: Request, form: FormData) -> Response:
 
 
 async def pets(request: Request, form: FormData) -> Response:
+    """The owner's word on the pets; the caption follows them (fixed, or a note with a Regenerate button), and
+    'Save pets and regenerate' writes new candidates in the same step."""
     site = site_of(request)
     draft_id = request.path_params["draft_id"]
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
     def run(store: Store) -> str:
         from bot.drafts.actions import correct_pets
+        from bot.drafts.lifecycle import Action, can
+        from bot.drafts.regenerate import regenerate as regenerate_draft
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():
-            result = correct_pets(store, site.config, site.vision(), draft_id, names)
+            done = correct_pets(store, site.config, site.vision(), draft_id, names)
+        result, fix = done.correction, done.caption
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"
         line = f"Draft {draft_id}: pets set to {shown}"
         if result.references_added:
             line += f"; {result.references_added} new reference(s) learned"
         if result.not_learned:
             line += f" (saved, but nothing was learned from it: {result.not_learned})"
+        if form.get("regenerate") and can(Action.REGENERATE, store.draft(draft_id)["status"]):
+            with site.using_models():
+                d = regenerate_draft(store, site.config, site.captioner(), draft_id, vision=site.vision())
+            return line + f"; {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
+        if fix is not None and fix.changed:
+            line += "; the caption's pet names and hashtags are fixed"
+        if fix is not None and fix.needs_regenerate:
+            line += f"; the caption may not fit now ({fix.needs_regenerate}): Regenerate it"
         return line
 
     return _back(request, form, await site.run(run))

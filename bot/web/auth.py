@@ -87,11 +87,11 @@ def purge_expired_tokens(store: Store) -> None:
 
 def login_link(config: Any, store: Store) -> str:
     """A one-time login link to the review site (`pawpost web --url`): valid LOGIN_LINK_MINUTES, works once."""
-    from bot.drafts.review import site_url
+    from bot.links import link
 
     load_secret(config.paths.data)  # made now, so the server and this link agree from the start
     purge_expired_tokens(store)
-    return f"{site_url(config)}/login?token={new_login_token(store)}"
+    return link(config, f"/login?token={new_login_token(store)}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,13 @@ class Sessions:
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf(session), str(token))
+
+    def form_token(self, purpose: str) -> str:
+        """The token of a form that needs no session (an "I posted it" page): it proves the form is this site's."""
+        return self._sign(f"form|{purpose}")
+
+    def check_form_token(self, purpose: str, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.form_token(purpose), str(token))
 
 
 def session_version(store: Store) -> int:

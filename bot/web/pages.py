@@ -14,6 +14,7 @@ from bot import timeutil
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 from bot.web.app import site_of
+from bot.web.reels import reel_views
 
 QUEUE_LIMIT = 50
 POSTED_LIMIT = 100
@@ -29,13 +30,13 @@ def _pet_names(store: Store, config: Any) -> list[str]:
     return names
 
 
-def _image_versions(store: Store, cards: list[Any]) -> dict[int, str]:
+def _image_versions(store: Store, cards: list[Any], reels: Any = None) -> dict[int, str]:
     """A cache-busting version per photo a card shows (its media and the shoot's offers), by photo id: it changes
-    when the posted copy would change."""
+    when the posted copy would change (a clip's: its cover, framed as `reels` frames the Reel)."""
     from bot.publish.prepare import prepared_key
 
     ids = {m.photo_id for c in cards for m in [*c.media, *c.offered]}
-    return {photo_id: prepared_key(store, photo_id)[0] for photo_id in ids}
+    return {photo_id: prepared_key(store, photo_id, reels=reels)[0] for photo_id in ids}
 
 
 async def queue(request: Request) -> Response:
@@ -46,7 +47,9 @@ async def queue(request: Request) -> Response:
         from bot.publish.gate import posting_blocked
 
         items = cards(store, site.config, DraftStatus.PENDING, QUEUE_LIMIT)
-        return {"cards": items, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, items),
+        return {"cards": items, "pet_names": _pet_names(store, site.config),
+                "versions": _image_versions(store, items, site.config.reels),
+                "reels": reel_views(store, site.config, items),
                 "waiting": store.counts()["drafts"][DraftStatus.PENDING], "blocked": posting_blocked(store)}
 
     return site.render(request, "queue.html", **await site.run(load), config=site.config)
@@ -62,7 +65,9 @@ async def draft(request: Request) -> Response:
 
         item = card(store, site.config, draft_id)
         # An unsettled draft the owner can confirm: handed over to post by hand (notify), or sent with no answer.
-        return {"card": item, "pet_names": _pet_names(store, site.config), "versions": _image_versions(store, [item]),
+        return {"card": item, "pet_names": _pet_names(store, site.config),
+                "versions": _image_versions(store, [item], site.config.reels),
+                "reels": reel_views(store, site.config, [item]),
                 "waiting": waiting(store, draft_id)}
 
     return site.render(request, "draft.html", **await site.run(load), config=site.config)
@@ -80,7 +85,7 @@ async def image(request: Request) -> Response:
 
         photo_id = first_photo(store, draft_id)
         try:
-            return prepared_copy(store, photo_id)
+            return prepared_copy(store, photo_id, reels=site.config.reels)
         except (BadContent, PublishError) as exc:
             return str(exc)
 
@@ -104,7 +109,7 @@ async def photo_image(request: Request) -> Response:
                 o.photo_id for o in offered(store, draft_id)]:
             raise NotInDraft(draft_id, photo_id)
         try:
-            return prepared_copy(store, photo_id)
+            return prepared_copy(store, photo_id, reels=site.config.reels)
         except (BadContent, PublishError) as exc:
             return str(exc)
 

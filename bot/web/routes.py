@@ -11,7 +11,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import bot.web.actions as actions
+import bot.web.confirm as confirm
 import bot.web.pages as pages
+import bot.web.reels as reels
 import bot.web.staged as staged
 from bot.config import Config
 from bot.publish.staging import MOUNT
@@ -45,6 +47,7 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}", page(pages.draft)),
         Route("/drafts/{draft_id:id}/image", page(pages.image)),
         Route("/drafts/{draft_id:id}/photos/{photo_id:id}/image", page(pages.photo_image)),
+        Route("/drafts/{draft_id:id}/video", page(reels.video)),
         Route("/schedule", page(pages.schedule)),
         Route("/posted", page(pages.posted)),
         Route("/status", page(pages.status)),
@@ -55,11 +58,15 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/caption", action(actions.caption), methods=["POST"]),
         Route("/drafts/{draft_id:id}/reject", action(actions.reject), methods=["POST"]),
         Route("/drafts/{draft_id:id}/regenerate", action(actions.regenerate), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/unapprove", action(actions.unapprove), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/restore", action(actions.restore), methods=["POST"]),
         Route("/drafts/{draft_id:id}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:id}/schedule", action(actions.schedule), methods=["POST"]),
         Route("/drafts/{draft_id:id}/posted", action(actions.posted), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media", action(actions.media), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media/split", action(actions.split), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/confirm", confirm.confirm_form),  # "I posted it" links: no login, the token
+        Route("/drafts/{draft_id:id}/confirm", confirm.confirm, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         Route(MOUNT + "/{name}", staged.photo),  # graph's one-time photo URLs: no login, the path is the secret
     ]

@@ -10,8 +10,8 @@ import threading
 from typing import Any
 
 from bot.config import Config
-from bot.drafts.review import split_listen
 from bot.errors import PawpostError
+from bot.links import site_url, split_listen
 
 log = logging.getLogger(__name__)
 
@@ -86,5 +86,5 @@ def start_in_daemon(config: Config, models: Any = None) -> WebThread | None:
     except PawpostError as exc:
         log.error("review site not started: %s", exc)
         return None
-    log.info("review site on http://%s", config.web.listen)
+    log.info("review site on %s", site_url(config))
     return WebThread(config, models).start()

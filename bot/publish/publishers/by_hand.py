@@ -14,30 +14,35 @@ from typing import Any
 
 from bot.check import Check
 from bot.config import Config
+from bot.links import confirm_link, draft_link, phone_hint, reachable
 from bot.notifications import Message, Sender
+from bot.publish import confirm_links
 from bot.publish.base import Handover, OnContainer, PreparedMedium, PreparedPost, RecentMedia, post_photos
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Step
 from bot.publish.publishers.registry import Ask, PublisherKind
+from bot.store.database import Store
 
 CANNOT_READ = ("the notify publisher does not log in to Instagram, so it cannot read the account; confirm a post "
                "with 'pawpost drafts posted ID --url LINK'")
 
 
-def confirm_hint(config: Config, draft_id: int | None) -> str:
-    """How the owner confirms a post made by hand: the page's button (when the site has a public address) or the
-    command."""
+def confirm_hint(config: Config, draft_id: int | None, token: str | None = None) -> str:
+    """How the owner confirms a post made by hand: the single-use "I posted it" link `token` makes (when the site
+    can be reached from the phone), else the draft's page, and always the command."""
     command = f"pawpost drafts posted {draft_id} --url LINK"
-    if config.web.public_url:
-        page = f"{config.web.public_url.rstrip('/')}/drafts/{draft_id}"
-        return f"press 'I posted it' on {page} (or run '{command}')"
-    return f"run '{command}'"
+    if draft_id is None or not reachable(config):
+        return f"run '{command}'"
+    if token:
+        return (f"open {confirm_link(config, draft_id, token)} and press 'I posted it' (it works once, for "
+                f"{confirm_links.CONFIRM_LINK_DAYS} days; or run '{command}')")
+    return f"press 'I posted it' on {draft_link(config, draft_id)} (or run '{command}')"
 
 
 def handover_message(config: Config, draft_id: int | None, caption: str,
-                     photos: Sequence[PreparedMedium]) -> Message:
-    """The post handed to the owner: the caption, each photo's alt text, and every photo attached in the post's
-    order."""
+                     photos: Sequence[PreparedMedium], token: str | None = None) -> Message:
+    """The post handed to the owner: the caption, each photo's alt text, every photo attached in the post's order,
+    and how to confirm it (the "I posted it" link of `token`)."""
     lines = [caption, ""]
     several = len(photos) > 1
     for n, photo in enumerate(photos, start=1):
@@ -46,7 +51,9 @@ def handover_message(config: Config, draft_id: int | None, caption: str,
             lines.append(f"Alt text{which} (Advanced settings > Accessibility): {photo.alt_text}")
     what = (f"the {len(photos)} attached photos as one carousel, in the order attached," if several
             else "the attached photo")
-    lines.append(f"Post {what} with this caption on Instagram, then {confirm_hint(config, draft_id)}.")
+    lines.append(f"Post {what} with this caption on Instagram, then {confirm_hint(config, draft_id, token)}.")
+    if phone_hint(config):
+        lines.append(f"({phone_hint(config)})")
     return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines),
                    attach=tuple(str(photo.path) for photo in photos))
 
@@ -57,8 +64,9 @@ class ByHandPublisher:
     name = "notify"
     posts_by_hand = True  # the caption is sent whole: hashtags_in_first_comment does not apply to a hand post
 
-    def __init__(self, config: Config, *, sender: Sender | None = None) -> None:
+    def __init__(self, config: Config, *, store: Store | None = None, sender: Sender | None = None) -> None:
         self.config = config
+        self.store = store  # where the "I posted it" links are kept (none: the message names the command only)
         self.sender = sender or Sender([u.get_secret_value() for u in config.notify.urls],
                                        config.notify.timeout_seconds)
 
@@ -68,7 +76,10 @@ class ByHandPublisher:
         # only costs the owner a second message.
         photos = post_photos(post)
         draft_id = post.draft_id
-        if not self.sender.send(handover_message(self.config, draft_id, post.caption, photos)):
+        token = None
+        if self.store is not None and draft_id is not None and reachable(self.config):
+            token = confirm_links.issue(self.store, draft_id)
+        if not self.sender.send(handover_message(self.config, draft_id, post.caption, photos, token)):
             raise step_error(Step.CREATE, Evidence(sent=False), None, error_class="NotificationFailed",
                              message="the post could not be sent to you through notify.urls (see the log)")
         return Handover(f"sent to you to post by hand; {confirm_hint(self.config, draft_id)}")
@@ -108,7 +119,7 @@ def _config_problems(config: Config) -> list[str]:
 
 PUBLISHER = PublisherKind(
     name="notify",
-    build=lambda config, store: ByHandPublisher(config),
+    build=lambda config, store: ByHandPublisher(config, store=store),
     doctor_checks=_doctor_checks,
     login=_login,
     config_problems=_config_problems,

@@ -62,3 +62,20 @@ def test_anything_but_a_live_staged_name_is_404(web_config, public_client, tmp_p
     assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 200
     unstage(fresh)
     assert public_client.get(f"{MOUNT}/{fresh.path.name}").status_code == 404  # removed after publish
+
+
+def test_a_staged_reel_is_served_as_mp4_in_ranges(web_config, public_client, tmp_path: Path):
+    from tests.videos import make_video
+
+    reel = make_video(tmp_path / "reel.mp4", seconds=1.0)
+    staged = stage(web_config, reel)
+    assert staged.path.suffix == ".mp4" and staged.url.endswith(staged.path.name)
+    assert staged.path.stat().st_mode & 0o777 == 0o644
+
+    whole = public_client.get(f"{MOUNT}/{staged.path.name}")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    assert whole.content == reel.read_bytes()
+    part = public_client.get(f"{MOUNT}/{staged.path.name}", headers={"Range": "bytes=4-11"})
+    assert part.status_code == 206 and part.content == reel.read_bytes()[4:12]
+    unstage(staged)
+    assert public_client.get(f"{MOUNT}/{staged.path.name}").status_code == 404
