@@ -164,6 +164,8 @@ class ModelsConfig(Section, CaptionServerKeys):
     match_threshold: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"
     # Photos of animals (or toys) that are none of the owner's pets: they sharpen the calibrated threshold.
     strangers: Path | None = None
+    # Views of each animal averaged into its vector: 5 adds four corner crops (steadier, 5x the embedder's work).
+    embed_views: Literal[1, 5] = 5
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8  # at most; on a GPU the memory budget may choose fewer
     # GPU memory the models may use, in GB: "auto" is what is free on the card at start-up minus a safety margin.
     gpu_memory_gb: float | Literal["auto"] = "auto"

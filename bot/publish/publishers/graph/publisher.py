@@ -15,7 +15,6 @@ drafts, reconcile) is the poster's.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -26,7 +25,7 @@ from bot.errors import PawpostError
 from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Refusal, Step
-from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal
+from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal, read_media
 from bot.publish.publishers.graph.api import GraphClient, Request
 from bot.publish.publishers.graph.doctor import graph_checks
 from bot.publish.publishers.graph.token import (
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 # Waits between container status checks (seconds); the last repeats until graph.container_wait_seconds.
 POLL_SECONDS = (2, 3, 5, 10, 15, 30, 60)
 NO_TOKEN_ADVICE = "run 'pawpost login' with a token from the Meta app dashboard (README, 'Which publisher?')"
-_SHORTCODE = re.compile(r"/(?:p|reel|tv)/([A-Za-z0-9_-]+)")
 # The media list's media_type as RecentMedia.kind (a Reel is a VIDEO whose media_product_type is REELS).
 _KINDS = {"IMAGE": "photo", "CAROUSEL_ALBUM": "carousel", "VIDEO": "video"}
 
@@ -199,7 +197,7 @@ class GraphPublisher:
         except PublishError as err:
             log.warning("posted media %s, but its link could not be read: %s", media_id, err.label)
             return PublishedMedia(media_id=media_id, code="", url="")
-        return _media(media)[0]
+        return read_media(media)[0]
 
     # -- reading the account -------------------------------------------------------------------------
 
@@ -215,7 +213,7 @@ class GraphPublisher:
         out = []
         for item in items[:count]:
             if isinstance(item, dict) and item.get("id"):
-                published, caption, taken = _media(item)
+                published, caption, taken = read_media(item)
                 kind = _KINDS.get(str(item.get("media_type") or ""), "")
                 out.append(RecentMedia(published.media_id, published.code, caption, taken, published.url, kind))
         return out
@@ -245,32 +243,6 @@ class GraphPublisher:
             self._client = None
 
 
-def _media(item: dict[str, Any]) -> tuple[PublishedMedia, str, datetime | None]:
-    permalink = str(item.get("permalink") or "")
-    code = str(item.get("shortcode") or "")
-    if not code:
-        match = _SHORTCODE.search(permalink)
-        code = match.group(1) if match else ""
-    return (PublishedMedia(media_id=str(item.get("id")), code=code, url=permalink),
-            str(item.get("caption") or ""), _time(item))
-
-
-def _time(item: dict[str, Any]) -> datetime | None:
-    text = item.get("timestamp")
-    if not isinstance(text, str):
-        return None
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def _login(config: Config, store: Any, ask: Ask) -> str:
     """A token from the Meta app dashboard, exchanged for a long-lived one and saved."""
     token = ask("Instagram user access token (from the Meta app dashboard)", secret=True)
@@ -279,6 +251,14 @@ def _login(config: Config, store: Any, ask: Ask) -> str:
     saved = (f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
              f"{record.user_id}) to {config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
     return "\n".join([*([note] if note else []), saved])
+
+
+def _history_reader(config: Config, store: Any) -> Any:
+    """The account's media list for `history import`, read with the saved token (PawpostError without one)."""
+    from bot.publish.publishers.graph.history import GraphHistory
+
+    client, record = GraphPublisher(config, store).account()
+    return GraphHistory(client, record.user_id)
 
 
 def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
@@ -299,4 +279,5 @@ PUBLISHER = PublisherKind(
     login=_login,
     status_notice=_status_notice,
     config_problems=_config_problems,
+    history_reader=_history_reader,
 )

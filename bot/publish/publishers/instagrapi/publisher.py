@@ -285,6 +285,12 @@ def _config_problems(config: Config) -> list[str]:
     return [problem] if problem else []
 
 
+def _history_reader(config: Config, store: Any) -> Any:
+    from bot.publish.publishers.instagrapi.history import history_reader
+
+    return history_reader(config, store)
+
+
 PUBLISHER = PublisherKind(
     name="instagrapi",
     build=lambda config, store: InstagramPublisher(config, store),
@@ -292,5 +298,5 @@ PUBLISHER = PublisherKind(
     login=_login,
     status_notice=_status_notice,
     config_problems=_config_problems,
-    history_client=lambda config, store: make_client(config, store),
+    history_reader=_history_reader,
 )
