@@ -30,6 +30,7 @@ from bot.links import is_loopback
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
 from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret, session_ended, session_version
+from bot.web.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Site:
         self.own_models = models is None
         self.models = ModelServices(config) if models is None else models  # Vision and the Captioner, on first use
         self._unload_timer: threading.Timer | None = None
+        self.jobs = Jobs()  # the page's regenerates, in background workers
+        self.templates.env.globals["job_of"] = self.jobs.get
 
     # -- the database, per call: sqlite3 connections stay in the thread that opened them ---------------------
 
