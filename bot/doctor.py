@@ -254,17 +254,51 @@ def check_inbox(config: Config) -> Iterator[Check]:
 
 
 def check_vision(config: Config) -> Iterator[Check]:
-    """The detector and embedder: last load error, and whether each is available offline."""
+    """The detector and embedder: whether each is available offline; one whose last load failed is loaded again."""
     from bot.vision.health import vision_checks
 
-    yield from vision_checks(config)
+    yield from vision_checks(config, lambda key: recheck_model(config, key))
 
 
 def check_captions(config: Config) -> Iterator[Check]:
-    """The caption models: the chat VLM's runtime extras, last load error, and whether each is available offline."""
+    """The caption models: the chat VLM's runtime extras, whether each is available offline; one whose last load
+    failed is loaded again."""
     from bot.captions.health import caption_checks
 
-    yield from caption_checks(config)
+    yield from caption_checks(config, lambda key: recheck_model(config, key))
+
+
+def recheck_model(config: Config, key: str) -> str | None:
+    """Load models.`key` as its stage does (device, dtype, the promoted adapter), then unload it: None when it loads,
+    and its remembered failure is forgotten; else why not, remembered in its place (status shows it)."""
+    from bot.errors import GpuBusy, ModelUnavailable
+    from bot.runtime.model_errors import clear_model_error, record_model_error
+    from bot.runtime.services import ModelServices
+    from bot.store.database import Store
+
+    services = ModelServices(config)
+    try:
+        with services.using(timeout=5):
+            if key in ("detector", "embedder"):
+                model = getattr(services.vision(), key)
+            else:
+                model = next((m for m in services.captioner().models if m.key == key), None)
+            if model is not None:  # else the config no longer runs it: its failure is moot
+                model.load()
+    except GpuBusy as exc:
+        return f"not re-checked now: {exc}"
+    except ModelUnavailable as exc:
+        reason = exc.reason
+    else:
+        reason = None
+    finally:
+        services.unload_all()
+    with Store.for_config(config) as store:
+        if reason is None:
+            clear_model_error(store, key)
+        else:
+            record_model_error(store, key, reason)
+    return reason
 
 
 CHECKS: list[Callable[[Config], Iterator[Check]]] = [

@@ -97,7 +97,7 @@ class BadTime(PawpostError):
     def __init__(self, text: str, zone: str | None = None) -> None:
         self.text, self.zone = text, zone
         super().__init__(f"{text!r} does not exist in {zone}: the clocks change that night; pick another time" if zone
-                         else f"{text!r} is not a date and time like 2026-12-24 19:00")
+                         else f"{text!r} is not a date and time like 2026-12-24 19:00 (YYYY-MM-DD HH:MM, 24-hour)")
 
 
 class NoCaption(PawpostError):
@@ -193,3 +193,31 @@ class CannotMakeReel(PawpostError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class NotInGrid(NotFound):
+    """A draft the grid preview does not show among the queued posts (not approved, or beyond the planned slots),
+    so it has no place there to move to or from."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"draft {draft_id} is not among the queued posts of the grid; approve it first, or move it "
+                         "on the schedule")
+
+
+class GridChanged(PawpostError):
+    """The schedule changed after the grid was shown (a post went out, a draft was approved or moved): the place
+    picked no longer holds what the owner saw, so nothing is moved."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"the grid changed since it was shown (draft {draft_id} is no longer at that place); "
+                         "nothing was moved, look at the grid again and pick anew")
+
+
+class JobRunning(PawpostError):
+    """A regenerate is already running for this draft: one at a time, the second would only overwrite the first."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"draft {draft_id} is already being regenerated; wait for it to finish")

@@ -59,6 +59,15 @@ REELS_MIN_SECONDS = 3.0  # GRAPH_MEDIA, Reels: 3 seconds at least
 REELS_MAX_SECONDS = 15 * 60.0  # GRAPH_MEDIA, Reels: 15 minutes at most
 REELS_MAX_BYTES = 300 * 1024 * 1024  # GRAPH_MEDIA, Reels: 300 MB at most
 
+# The profile grid: three columns, newest top-left, each post shown as a 3:4 tile (width:height) cropped from its
+# centre, since Instagram left square tiles in January 2025.
+GRID_PREVIEW = ("Instagram's profile grid change to 3:4 tiles, January 2025 (e.g. "
+                "https://pictuary.com/glossary/profile-grid and "
+                "https://inssist.com/knowledge-base/instagram-image-size-cheat-sheet: \"Grid Preview: All formats "
+                "display as 1012 x 1350 pixels (3:4 crop)\")")
+GRID_COLUMNS = 3  # GRID_PREVIEW
+GRID_TILE_RATIO = 3 / 4  # GRID_PREVIEW; the review site's grid preview (bot/web/static/app.css) crops to it
+
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
 MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+")
 

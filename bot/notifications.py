@@ -25,6 +25,7 @@ from bot.links import draft_link, link, phone_hint
 from bot.store import keys
 from bot.store.database import Store
 from bot.store.states import DraftStatus
+from bot.thumbnails import draft_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ def _posted_message(config: Config, text: str, draft_id: int | None, store: Stor
         if store is not None and draft_id is not None else None
     if row is None:
         return Message(DraftStatus.POSTED, "pawpost: posted", f"{text}\n{_site(config, '/posted')}")
-    from bot.thumbnails import draft_thumbnail
-
     url = permalink(row)
     if url:
         where = f"On Instagram: {url}"
@@ -151,8 +150,6 @@ def _review_message(store: Store, config: Config, now: datetime) -> Message | No
     store.put(keys.NOTIFY_REVIEW_SENT_AT, timeutil.iso(now))
     store.put(keys.NOTIFY_REVIEW_LAST_DRAFT, newest)
     noun = "draft is" if waiting == 1 else "drafts are"
-    from bot.thumbnails import draft_thumbnail
-
     new = store.all("SELECT id, caption FROM drafts WHERE status = ? AND id > ? ORDER BY id DESC LIMIT ?",
                     (DraftStatus.PENDING, seen, REVIEW_LISTED))
     lines, attach = [], []

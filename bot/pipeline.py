@@ -162,7 +162,6 @@ def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int, batch
             moved = stage(batch)
     except ModelUnavailable as exc:
         # The stage should record this itself; if it did not, the photos still must not be retried at once.
-        log.error("%s", exc)
         photo_queue.model_failed(store, exc, photo_queue.due_photos(store, status, among=batch))
         return 0, len(batch)
     except Exception as exc:
@@ -183,7 +182,6 @@ def _run_batch(store: Store, stage: Stage, status: PhotoStatus, size: int, batch
         try:
             moved += stage([photo_id])
         except ModelUnavailable as exc:
-            log.error("%s", exc)
             rest = photo_queue.due_photos(store, status, among=batch)
             photo_queue.model_failed(store, exc, rest)
             return moved, deferred + len(rest)

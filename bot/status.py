@@ -14,9 +14,10 @@ from bot.config import Config
 from bot.errors import PawpostError
 from bot.home import setup_problems
 from bot.ingest.photo_queue import waiting_with_error
+from bot.ingest.quarantine import kept
 from bot.runtime.model_errors import model_error_since, model_errors
 from bot.store.database import Store
-from bot.store.states import DraftStatus
+from bot.store.states import DraftStatus, PhotoStatus
 
 
 def status(store: Store, config: Config) -> dict[str, Any]:
@@ -31,9 +32,9 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         "SELECT id, posted_at, media_code, media_url FROM drafts WHERE status = ? ORDER BY posted_at DESC LIMIT 1",
         (DraftStatus.POSTED,),
     )
-    quarantined = store.all(
-        "SELECT id, source_name, reason, updated_at FROM photos WHERE status = 'quarantined' ORDER BY id DESC LIMIT 10"
-    )
+    # Only those whose kept file is still there: one the owner deleted from quarantine/ is done with.
+    quarantined = kept(store)
+    counts["photos"][PhotoStatus.QUARANTINED] = len(quarantined)
     return {
         "photos": counts["photos"],
         "drafts": counts["drafts"],
@@ -47,7 +48,8 @@ def status(store: Store, config: Config) -> dict[str, Any]:
         # The last publishing error with its class (kind, outcome, step); a successful post clears it.
         "last_error": last_error(store),
         "models": models_status(store, config),
-        "quarantined": [dict(r) for r in quarantined],
+        "quarantined": [{"id": k.id, "source_name": k.source_name, "reason": k.reason, "updated_at": k.created_at}
+                        for k in quarantined[:10]],
         "waiting": waiting_with_error(store, limit=10),
         "token_notice": notice.act_soon,
         "setup_problems": setup_problems(config, store),

@@ -158,7 +158,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.pipeline", "bot.status", "bot.home"),
     ("bot.web",),
     ("bot.daemon",),
-    ("bot.store.restore", "bot.doctor"),  # restore refuses while a daemon runs; doctor checks everything
+    # restore refuses while a daemon runs; doctor checks everything; model_download fetches what the config runs
+    ("bot.store.restore", "bot.doctor", "bot.model_download"),
     ("training",),
     ("bot.cli", "bot.__main__"),
 ]

@@ -304,7 +304,7 @@ def embedder_ids(config: Config, vision: Any = None) -> list[str]:
     try:
         from bot.vision.embedder import embedder_identity
 
-        ids.append(embedder_identity(config.models.embedder))
+        ids.append(embedder_identity(config.models.embedder, config.models.embed_views))
     except ImportError:  # the vision package is optional for captions
         pass
     ids.append(config.models.embedder)

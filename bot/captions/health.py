@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.captions.registry import caption_model
 from bot.check import Check
 from bot.config import Config
-from bot.runtime.model_errors import model_errors_for
+from bot.runtime.model_errors import Recheck, failed_model_check, model_errors_for
 from bot.runtime.model_files import local_model_check
 
 # The runtime extras some chat VLMs' processors import (SmolVLM2's needs num2words; its and Qwen2-VL's video
@@ -20,24 +20,33 @@ from bot.runtime.model_files import local_model_check
 VLM_EXTRA = ("torchvision", "num2words")
 
 
-def caption_checks(config: Config) -> Iterator[Check]:
+def local_caption_keys(config: Config) -> tuple[str, ...]:
+    """The [models] keys of the local caption models this config runs: the chat VLM, or describer + writer; beside an
+    inference server, the describer (writer role) and the writer a retrain tunes."""
+    m = config.models
+    if m.uses_server:
+        return tuple(k for k in ("describer", "writer") if getattr(m, k) and m.server_writes_after_describer)
+    writes = caption_model(config)
+    return ("describer", writes.key) if m.two_stage else (writes.key,)
+
+
+def caption_checks(config: Config, recheck: Recheck | None = None) -> Iterator[Check]:
+    """`recheck(key)` loads a model whose last load failed, as the stage would: None when it loads now, else why not
+    (without it, the remembered failure is reported)."""
     m = config.models
     writes = caption_model(config)
-    keys = ("describer", writes.key) if m.two_stage else (writes.key,)
+    keys = local_caption_keys(config)
     if m.uses_server:
         from bot.captions.server_health import server_checks
 
         yield from server_checks(config)
-        # The local models beside the server: the describer (writer role) and the writer a retrain tunes.
-        keys = tuple(k for k in ("describer", "writer") if getattr(m, k) and m.server_writes_after_describer)
     errors = model_errors_for(config, keys)
     if writes.backend == "vlm":
         yield _runtime_check(writes.model_id)
     for key in keys:
         model_id = getattr(m, key)
         if errors.get(key):
-            yield Check(f"model {key}", False, f"{model_id} could not be loaded: {errors[key]}; analyzed photos "
-                        f"wait until it loads (fix models.{key}, or the network)")
+            yield failed_model_check(key, model_id, errors[key], recheck, "analyzed photos")
         elif (local := local_model_check(key, model_id)) is not None:
             yield local
         elif _cached_file(model_id, "config.json"):

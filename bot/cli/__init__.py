@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "bot.cli.pets",
     "bot.cli.run",
     "bot.cli.ingest",
+    "bot.cli.quarantine",
     "bot.cli.posting",
     "bot.cli.models",
     "bot.cli.web",

@@ -6,17 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli import DRAFT_ID, App, console, echo, emit_json, fail, pass_app
 from bot.errors import PawpostError
 from bot.store.states import DraftStatus, PublishState
-
-if TYPE_CHECKING:
-    from bot.config import Config
-    from bot.publish.slots import Planned
 
 STATES = [str(s) for s in DraftStatus]
 # Where a publishing draft stands, for `drafts show`.
@@ -117,7 +112,7 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     from bot.drafts.actions import get_draft
     from bot.drafts.editing import media_views
     from bot.drafts.review import photo_facts
-    from bot.publish.slots import planned
+    from bot.publish.slots import goes_out, planned
 
     d = get_draft(app.store, draft_id)
     views = media_views(app.store, draft_id, d)
@@ -163,15 +158,20 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
             from bot.cli.preview import draw
 
             draw(prepared, out)
-    conf = f" (confidence {d.confidence:.2f})" if d.confidence is not None else ""
-    out.print(f"pets:    {', '.join(d.pets) or 'none recognised'}{conf}")
+    from bot.drafts.review import pets_shown
+
+    # The cover photo's pets with how sure pawpost is (as the page and the review loop show them), then the others.
+    cover = [p.name.lower() for p in facts.pets] if facts else []
+    others = [n for n in d.pets if n.lower() not in cover]
+    extra = f" (other photos: {', '.join(others)})" if others else ""
+    out.print(f"pets:    {escape(pets_shown(facts.pets if facts else []))}{escape(extra)}")
     if d.hint:
         out.print(f"hint:    {escape(d.hint)}")
     out.print(f"created: {local(d.created_at, zone)}")
     if d.scheduled_for:
         out.print(f"at:      {local(d.scheduled_for, zone)}")
     if plan is not None:
-        out.print(f"goes out: {_when(plan, app.config)}")
+        out.print(f"goes out: {goes_out(plan, app.config)}")
     if d.posted_at:
         out.print(f"posted:  {local(d.posted_at, zone)} {d.media_url or d.media_code or ''}")
     if d.error:
@@ -202,7 +202,7 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     from bot.drafts.actions import approve as approve_draft
     from bot.drafts.actions import parse_at
     from bot.limits import normalise
-    from bot.publish.slots import planned
+    from bot.publish.slots import goes_out, planned
 
     if candidate is not None and caption is not None:
         raise click.UsageError("give either --candidate or --caption, not both")
@@ -210,27 +210,9 @@ def approve(app: App, draft_id: int, candidate: int | None, caption: str | None,
     d = approve_draft(app.store, app.config, draft_id, candidate=candidate, caption=caption, at=when,
                       alt_text=alt_text)
     plan = planned(app.store, app.config, d.id)
-    click.echo(f"draft {d.id} approved; it goes out {_when(plan, app.config)}" if plan else f"draft {d.id} approved")
+    click.echo(f"draft {d.id} approved; it goes out {goes_out(plan, app.config)}" if plan else f"draft {d.id} approved")
     if caption is not None and d.caption != normalise(caption):
         echo(f"caption with the configured hashtags added: {d.caption}")
-
-
-def _when(plan: Planned, config: Config) -> str:
-    """'at 2026-11-27 19:04 (Europe/Madrid)', with why it is not the --at time asked for, if it is not."""
-    from bot.publish.slots import PLAN_SLOTS
-    from bot.timeutil import local
-
-    zone = config.schedule.zone
-    if plan.at is None and plan.asked is None and plan.moved:
-        return f"never as it is: {plan.moved}"
-    if plan.at is None:
-        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
-                 "only with 'pawpost post ID' (schedule.slots is empty)")
-    else:
-        where = f"at {local(plan.at, zone)} ({config.schedule.timezone})"
-    if plan.moved:
-        where += f", not at the time asked for: {plan.moved}"
-    return where
 
 
 @drafts.command()
@@ -268,57 +250,6 @@ def review(app: App, no_preview: bool) -> None:
     from bot.cli.review import review_pending
 
     review_pending(app, preview=not no_preview)
-
-
-@drafts.command()
-@click.argument("draft_id", type=DRAFT_ID)
-@click.option("--hint", help="A hint about the photo the model cannot see (kept with the draft, like the .txt "
-              "beside a photo).")
-@click.option("--start", help="The first words every new candidate must begin with.")
-@click.option("--json", "as_json", is_flag=True, help="Print the draft as one JSON document.")
-@pass_app
-def regenerate(app: App, draft_id: int, hint: str | None, start: str | None, as_json: bool) -> None:
-    """Write new caption candidates for a pending draft, with a new seed."""
-    from bot.cli.progress import progress
-    from bot.drafts.regenerate import regenerate as regenerate_draft
-
-    app.store.draft(draft_id)  # a wrong id is reported before any model loads
-    with progress(f"draft {draft_id}: loading the caption model and writing {app.config.captions.candidates} "
-                  "new candidates..."):
-        # Vision ranks the candidates by image-text similarity when its embedder reads text.
-        d = regenerate_draft(app.store, app.config, app.models.captioner(), draft_id, hint=hint, start=start,
-                             vision=app.models.vision())
-    if as_json:
-        emit_json(d.to_json())
-        return
-    from rich.markup import escape
-
-    out = console()
-    if d.note:
-        out.print(f"[yellow]note:[/] {escape(d.note)}")
-    out.print(f"[bold]draft {d.id}[/] caption:\n{escape(d.caption or '-')}\n")
-    for i, text in enumerate(d.candidates, 1):
-        mark = "*" if text == d.caption else " "
-        out.print(f"{mark}[{i}] {escape(text)}")
-    from bot.cli.preview import next_step
-
-    out.print(f"\n{next_step(d)}")
-
-
-@drafts.command("pets")
-@click.argument("draft_id", type=DRAFT_ID)
-@click.argument("names", nargs=-1, required=True)
-@pass_app
-def pets(app: App, draft_id: int, names: tuple[str, ...]) -> None:
-    """Correct which pets are in a draft's photo (NAME... or 'none'); pawpost learns from it."""
-    from bot.drafts.actions import correct_pets
-
-    result = correct_pets(app.store, app.config, app.models.vision(), draft_id, list(names))
-    shown = ", ".join(p["name"] for p in result.pets) or "no pet"
-    click.echo(f"draft {draft_id}: pets set to {shown}"
-               + (f"; {result.references_added} new reference(s) learned" if result.references_added else ""))
-    if result.not_learned:
-        click.echo(f"saved, but nothing was learned from it: {result.not_learned}", err=True)
 
 
 @drafts.command()
@@ -373,7 +304,9 @@ def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from bot.cli.corrections import pets, regenerate, restore, unapprove
     from bot.cli.media import media
 
-    drafts.add_command(media)
+    for command in (media, regenerate, pets, unapprove, restore):
+        drafts.add_command(command)
     cli.add_command(drafts)

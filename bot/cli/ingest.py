@@ -21,6 +21,7 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
     from bot.errors import PawpostError
     from bot.ingest.intake import ingest_inbox
     from bot.ingest.photo_queue import waiting_with_error
+    from bot.runtime.model_errors import with_advice
 
     summary = ingest_inbox(app.store, app.config)
     # Nothing still copying in: the shoots it has are complete, and are drafted now.
@@ -34,8 +35,8 @@ def ingest(app: App, no_process: bool, as_json: bool) -> None:
     if processed is not None:
         waiting = waiting_with_error(app.store)
         if waiting:
-            raise PawpostError(f"{len(waiting)} photo(s) wait: {waiting[0]['error']}; they are kept and tried again "
-                               "by the daemon or the next 'pawpost ingest'")
+            raise PawpostError(with_advice(f"{len(waiting)} photo(s) wait: {waiting[0]['error']}; they are kept and "
+                                           "tried again by the daemon or the next 'pawpost ingest'"))
     if summary.errors:
         raise PawpostError(f"{len(summary.errors)} file(s) could not be taken now and stay in the inbox; "
                            "fix the cause above and run 'pawpost ingest' again")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -90,7 +92,7 @@ def retrain(app: App, force: bool, as_json: bool) -> None:
 
 @click.group()
 def models() -> None:
-    """The caption model versions made by 'pawpost retrain'."""
+    """The caption model versions made by 'pawpost retrain', and fetching the models for a machine without the hub."""
 
 
 @models.command("list")
@@ -140,6 +142,64 @@ def rollback(app: App) -> None:
     version = registry.rollback()
     now = version.id if version else "the base model"
     click.echo(f"rolled back from {previous} to {now}; a running pawpost picks it up without a restart")
+
+
+@models.command()
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="Put each model in a folder of its own here (default: the Hugging Face cache of this machine).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def download(app: App, to: Path | None, as_json: bool) -> None:
+    """Fetch every model the config names from the Hugging Face hub (on a machine with internet) and print the
+    [models] lines that load them from the folder; without a config, pawpost's default models."""
+    from bot.model_download import config_lines, configured, plan
+    from bot.model_download import download as fetch
+
+    config, note = _config_or_defaults(app)
+    to = to.expanduser().resolve() if to else None
+    wanted = plan(config, to)
+    _, skipped = configured(config)
+    err = click.get_text_stream("stderr")
+    if note and not as_json:
+        click.echo(note, file=err)
+    for key, value, why in skipped:
+        if not as_json:
+            click.echo(f"models.{key} = {value!r}: {why}, nothing to fetch", file=err)
+
+    def starting(want: Any) -> None:
+        if not as_json:
+            click.echo(f"models.{want.key}: {want.model_id} -> {want.folder or 'the Hugging Face cache'}", file=err)
+
+    fetched = fetch(wanted, starting=starting)
+    lines = config_lines(fetched) if to else []
+    if as_json:
+        emit_json({"models": [f.to_json() for f in fetched], "config_lines": lines})
+        return
+    size = sum(f.bytes for f in fetched) / 2**30
+    click.echo(f"{len(fetched)} model(s), {size:.1f} GiB, in {to or 'the Hugging Face cache'}", file=err)
+    if not to:
+        click.echo("they load from the cache on this machine; for a machine without the hub, run this again with "
+                   "--to DIR", file=err)
+        return
+    click.echo(f"Copy {to} to the machine that runs pawpost (for example 'rsync -a {to}/ HOST:{to}/'), keeping its "
+               "path or changing the paths below to where it lands, and put these lines in its config in place of "
+               "the [models] keys they name:", file=err)
+    click.echo("\n".join(lines))
+
+
+def _config_or_defaults(app: App) -> tuple[Any, str | None]:
+    """The config the contract's order finds; pawpost's defaults when there is none at all (a laptop that fetches
+    the models for a home server need not hold its config)."""
+    from bot.config import Config
+    from bot.config.loading import CONFIG_ENV, find_config_path
+    from bot.errors import ConfigError
+
+    if app.config_path is None and not os.environ.get(CONFIG_ENV):
+        try:
+            find_config_path()
+        except ConfigError:
+            return Config(), "no config file found: fetching pawpost's default models"
+    return app.config, None
 
 
 @click.group()

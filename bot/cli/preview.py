@@ -19,8 +19,25 @@ SCISSORS = "# ------------------------ >8 ------------------------"
 PREVIEW_COLUMNS = 60
 
 
-def draw(path: Path, out: Any, columns: int | None = None) -> None:
-    """Draw the image at `path` on the console `out`, `columns` wide (default: fits the terminal, at most 60)."""
+def fit_columns(size: tuple[int, int], width: int, height: int | None = None, reserve: int = 0) -> int:
+    """How many columns wide a photo of `size` pixels is drawn: at most PREVIEW_COLUMNS and the terminal's `width`,
+    and, given the terminal's `height`, short enough to leave `reserve` rows for the text around it. A half-block
+    cell shows two pixels stacked, so a drawing `cols` wide is about cols * h / w / 2 rows tall."""
+    w, h = size
+    cols = min(PREVIEW_COLUMNS, width)
+    if height is not None and w > 0 and h > 0:
+        cols = min(cols, int(max(4, height - reserve) * 2 * w / h))
+    return max(8, cols)
+
+
+def draw(path: Path, out: Any, columns: int | None = None, *, reserve: int | None = None) -> None:
+    """Draw the image at `path` on the console `out`, `columns` wide (default: fits the terminal, at most 60; with
+    `reserve`, also short enough to leave that many of the terminal's rows for the text around it)."""
+    if reserve is not None and columns is None:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            columns = fit_columns(im.size, out.width, out.height, reserve)
     cols = max(8, min(columns or PREVIEW_COLUMNS, out.width))
     if os.environ.get("TERM_PROGRAM") == "iTerm.app" and out.is_terminal:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -38,9 +55,10 @@ def draw(path: Path, out: Any, columns: int | None = None) -> None:
     target.print(renderable(str(path), width=cols, height="auto"))
 
 
-def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool) -> None:
+def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool, reserve: int | None = None) -> None:
     """Every photo of a post in order (bot.drafts.editing's MediumView): place, photo id, file, pets, alt text and
-    why it leads where the shoot says; each drawn as it will be posted when `draw_photos`."""
+    why it leads where the shoot says; each drawn as it will be posted when `draw_photos` (with `reserve`: each
+    short enough to leave that many terminal rows for the text, see `draw`)."""
     from rich.markup import escape
 
     for m in media:
@@ -55,7 +73,7 @@ def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool) -> No
             from bot.publish.prepare import prepared_copy
 
             try:
-                draw(prepared_copy(app.store, m.photo_id), out)
+                draw(prepared_copy(app.store, m.photo_id), out, reserve=reserve)
             except (BadContent, PublishError) as exc:
                 out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
 

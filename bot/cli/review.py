@@ -1,14 +1,22 @@
-"""The loop behind `pawpost drafts review`: walk the pending drafts one by one, see each photo as it will be posted,
-then pick, approve, edit, reject or skip, over the same services as the single drafts commands."""
+"""The loop behind `pawpost drafts review`: walk the pending drafts one by one, see each photo as it will be posted
+(fitted to the terminal; not drawn on a pipe or with NO_COLOR), then pick, approve (now or at a time), edit,
+regenerate, correct the pets, reject or skip, over the same services as the single drafts commands."""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
-from bot.cli import App, console
+from bot.cli import App, console, echo
 from bot.store.states import DraftStatus
 
-PROMPT = "[a]pprove, 1-{n} pick and approve, [e]dit, [r]eject, [s]kip, [q]uit"
+PROMPT = ("[a]pprove, 1-{n} pick and approve, [t]ime, [e]dit, [g] regenerate, [p]ets, [r]eject, [s]kip, "
+          "[q]uit")
+# Rows of the terminal the text around a drawn photo takes (header, file, alt text, caption, prompt), besides
+# one per candidate: the photo is drawn short enough to leave them on screen.
+TEXT_ROWS = 8
 
 
 def review_pending(app: App, *, preview: bool) -> None:
@@ -31,7 +39,7 @@ def review_pending(app: App, *, preview: bool) -> None:
 
 def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
     """One draft until the owner decides: returns approved, rejected, skipped or quit."""
-    from bot.drafts.actions import approve, reject
+    from bot.drafts.actions import reject
     from bot.drafts.review import card
     from bot.errors import PawpostError
 
@@ -45,21 +53,35 @@ def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
             _show(app, c, position, preview)
             show = False
         n = len(c.draft.candidates)
-        answer = click.prompt(PROMPT.format(n=n) if n else PROMPT.replace(", 1-{n} pick and approve", ""),
-                              default="s", show_default=True).strip().lower()
+        prompt = PROMPT.format(n=n) if n else PROMPT.replace(", 1-{n} pick and approve", "")
+        answer = click.prompt(prompt, default="s", show_default=True).strip().lower()
         try:
             if answer in ("a", "approve"):
-                approve(app.store, app.config, draft_id)
-                click.echo(f"draft {draft_id} approved; it goes out at the next free slot")
-                return DraftStatus.APPROVED
+                return _approve(app, draft_id)
             if answer.isdigit():
-                approve(app.store, app.config, draft_id, candidate=int(answer))
-                click.echo(f"draft {draft_id} approved with candidate {answer}")
-                return DraftStatus.APPROVED
+                return _approve(app, draft_id, candidate=int(answer))
+            if answer in ("t", "time"):
+                text = click.prompt('post at (local time, "YYYY-MM-DD HH:MM", 24-hour)').strip()
+                from bot.drafts.timing import parse_at
+
+                return _approve(app, draft_id, at=parse_at(text, app.config))
             if answer in ("e", "edit"):
                 from bot.cli.preview import edit_caption
 
                 click.echo(edit_caption(app, draft_id))
+                show = True
+                continue
+            if answer in ("g", "regenerate"):
+                from bot.cli.corrections import regenerate_and_show
+
+                hint = click.prompt("a hint the model cannot see (optional)", default="", show_default=False)
+                regenerate_and_show(app, draft_id, hint.strip() or None, None, as_json=False)
+                continue
+            if answer in ("p", "pets"):
+                from bot.cli.corrections import correct_and_say
+
+                names = click.prompt("who is in the photo (names, or none)").replace(",", " ").split()
+                correct_and_say(app, draft_id, names, None)
                 show = True
                 continue
             if answer in ("r", "reject"):
@@ -71,21 +93,41 @@ def _one(app: App, draft_id: int, position: str, *, preview: bool) -> str:
                 return "skipped"
             if answer in ("q", "quit"):
                 return "quit"
-            click.echo(f"'{answer}'? " + PROMPT.format(n=n))
+            click.echo(f"'{answer}'? " + prompt)
         except PawpostError as exc:
             from bot.cli.wording import said
 
             click.echo(f"pawpost: {said(exc)}", err=True)
 
 
-def _show(app: App, c: object, position: str, preview: bool) -> None:
+def _approve(app: App, draft_id: int, **how: Any) -> str:
+    """Approve, and say when it goes out (local time and zone), as `drafts approve` does."""
+    from bot.drafts.actions import approve
+    from bot.publish.slots import goes_out, planned
+
+    approve(app.store, app.config, draft_id, **how)
+    plan = planned(app.store, app.config, draft_id)
+    which = f" with candidate {how['candidate']}" if how.get("candidate") else ""
+    click.echo(f"draft {draft_id} approved{which}; it goes out {goes_out(plan, app.config)}" if plan
+               else f"draft {draft_id} approved{which}")
+    return DraftStatus.APPROVED
+
+
+def drawable(out: Any) -> bool:
+    """Whether photos can be drawn on `out`: a terminal, and colour not turned off (NO_COLOR): the drawing is
+    nothing but colour codes."""
+    return bool(out.is_terminal) and not os.environ.get("NO_COLOR")
+
+
+def _show(app: App, c: Any, position: str, preview: bool) -> None:
     from rich.markup import escape
 
+    from bot.drafts.review import pets_shown
     from bot.timeutil import local
 
-    d, photo = c.draft, c.photo  # type: ignore[attr-defined]
+    d, photo = c.draft, c.photo
     out = console()
-    pets = ", ".join(f"{p.name} {p.confidence:.0%}" for p in photo.pets) or "no pet recognised"
+    pets = pets_shown(photo.pets)
     taken = f", taken {local(photo.taken_at, app.config.schedule.zone)}" if photo.taken_at else ""
     out.print(f"\n[bold]{position}  draft {d.id}[/]  {escape(photo.source_name)}{taken}  ({escape(pets)})")
     from bot.cli.preview import show_media
@@ -94,7 +136,11 @@ def _show(app: App, c: object, position: str, preview: bool) -> None:
     media = media_views(app.store, d.id, d)
     if len(media) > 1:
         out.print(f"{len(media)} photos, in order ('pawpost drafts media {d.id} list' to change them):")
-    show_media(app, media, out, draw_photos=preview)
+    draw = preview and drawable(out)
+    show_media(app, media, out, draw_photos=draw, reserve=TEXT_ROWS + len(d.candidates))
+    if preview and not draw:
+        echo(f"  (photos not drawn here: not a terminal, or NO_COLOR is set; 'pawpost drafts show {d.id} --open' "
+             "or the review site shows them)")
     if d.note:
         out.print(f"[yellow]note:[/] {escape(d.note)}")
     out.print(f"[bold]caption{' (edited)' if d.edited else ''}:[/] {escape(d.caption or '-')}")

@@ -79,6 +79,8 @@ def status(app: App, as_json: bool) -> None:
         out.print(f"[yellow]waiting:[/] photo {photo['id']} ({photo['source_name']}): {photo['error']}")
     for photo in info["quarantined"]:
         out.print(f"[red]quarantined:[/] photo {photo['id']} ({photo['source_name']}): {photo['reason']}")
+    if info["quarantined"]:
+        out.print("[dim]retry or dismiss them: 'pawpost quarantine list'[/]")
 
 
 @click.command()

@@ -27,7 +27,7 @@ def said(exc: PawpostError) -> str:
     if isinstance(exc, BadTime):
         if exc.zone:
             return f"--at {exc.text!r} does not exist in {exc.zone}: the clocks change that night; pick another time"
-        return f"--at {exc.text!r} must look like '2026-12-24 19:00'"
+        return f"--at {exc.text!r} must look like '2026-12-24 19:00' (YYYY-MM-DD HH:MM, local, 24-hour)"
     if isinstance(exc, NoCaption):
         return (f"draft {exc.draft_id} has no caption yet: pass --caption TEXT, or run 'pawpost drafts regenerate "
                 f"{exc.draft_id}'")

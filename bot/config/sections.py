@@ -164,6 +164,8 @@ class ModelsConfig(Section, CaptionServerKeys):
     match_threshold: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"
     # Photos of animals (or toys) that are none of the owner's pets: they sharpen the calibrated threshold.
     strangers: Path | None = None
+    # Views of each animal averaged into its vector: 5 adds four corner crops (steadier, 5x the embedder's work).
+    embed_views: Literal[1, 5] = 5
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8  # at most; on a GPU the memory budget may choose fewer
     # GPU memory the models may use, in GB: "auto" is what is free on the card at start-up minus a safety margin.
     gpu_memory_gb: float | Literal["auto"] = "auto"
@@ -262,6 +264,7 @@ class InstagramConfig(Section):
     hashtags_in_first_comment: bool = False
     cooldown_hours: Annotated[float, Field(ge=0.1, le=24 * 14)] = 12
     request_timeout: Annotated[float, Field(ge=1, le=600)] = 60
+    reel_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 300  # a Reel's transcode, before configure
 
     @field_validator("password_file", "totp_seed_file", "session_file", "password", "totp_seed", "proxy",
                      mode="before")
@@ -297,6 +300,7 @@ class GraphConfig(Section):
     public_base_url: str = ""
     api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v23.0"
     container_wait_seconds: Annotated[float, Field(ge=10, le=3600)] = 300
+    reel_wait_seconds: Annotated[float, Field(ge=10, le=3600)] = 600  # a Reel's container: video takes longer
     stage_delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0  # a static host's sync interval
 
     @field_validator("access_token_file", "app_secret_file", "app_secret", mode="before")

@@ -21,9 +21,9 @@ from bot.errors import ChangedMeanwhile, NoCaption, NoSuchCandidate, PawpostErro
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 
-__all__ = ["DraftView", "approve", "check_version", "choose", "configured_hashtags", "correct_pets", "edit", "editable",
-           "get_draft", "list_drafts", "list_json", "owner_caption_problem", "parse_at", "reject", "set_alt_text",
-           "version_of"]
+__all__ = ["DraftView", "PetsCorrected", "approve", "check_version", "choose", "configured_hashtags", "correct_pets",
+           "edit", "editable", "get_draft", "list_drafts", "list_json", "owner_caption_problem", "parse_at", "reject",
+           "restore", "set_alt_text", "unapprove", "version_of"]
 
 
 @dataclass
@@ -288,10 +288,47 @@ def reject(store: Store, draft_id: int, reason: str | None = None) -> DraftView:
     return get_draft(store, draft_id)
 
 
-def correct_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> Any:
-    """The owner's word on which pets are in the draft's photo (NAME... or 'none'); pawpost learns from it.
-    Returns bot.vision's Correction."""
+def unapprove(store: Store, draft_id: int, *, expect_version: str | None = None) -> DraftView:
+    """The owner's undo of an approval: an approved draft back to pending, its approval time and asked-for time
+    dropped (a new approval asks again). Refused once it is publishing or posted."""
+    with store.tx():
+        view = check_version(store, draft_id, expect_version)
+        require(Action.UNAPPROVE, view)
+        store.set_draft_status(draft_id, DraftStatus.PENDING, expect=DraftStatus.APPROVED, approved_at=None,
+                               scheduled_for=None)
+        store.event("draft.unapproved", f"draft {draft_id}: owner undid the approval; pending again",
+                    draft_id=draft_id)
+    return get_draft(store, draft_id)
+
+
+def restore(store: Store, draft_id: int, *, expect_version: str | None = None) -> DraftView:
+    """The owner's undo of a rejection: a rejected draft back to pending, its rejection reason dropped."""
+    with store.tx():
+        view = check_version(store, draft_id, expect_version)
+        require(Action.RESTORE, view)
+        store.set_draft_status(draft_id, DraftStatus.PENDING, expect=DraftStatus.REJECTED, reject_reason=None)
+        store.event("draft.restored", f"draft {draft_id}: owner undid the rejection; pending again",
+                    draft_id=draft_id)
+    return get_draft(store, draft_id)
+
+
+@dataclass
+class PetsCorrected:
+    """The owner's word on the pets, saved (`correction`, bot.vision's Correction), and what became of the caption
+    (`caption`, bot.drafts.pet_caption's CaptionFix; None when the pets stayed the same or it can no longer
+    change)."""
+
+    correction: Any
+    caption: Any = None
+
+
+def correct_pets(store: Store, config: Config, vision: Any, draft_id: int, names: list[str]) -> PetsCorrected:
+    """The owner's word on which pets are in the draft's photo (NAME... or 'none'); pawpost learns from it, and the
+    caption's pet names and hashtags follow (bot.drafts.pet_caption)."""
+    from bot.drafts.pet_caption import fix_draft_caption
     from bot.vision.corrections import set_draft_pets
 
     require(Action.CORRECT_PETS, store.draft(draft_id))
-    return set_draft_pets(store, config, vision, draft_id, names)
+    before = get_draft(store, draft_id).pets
+    correction = set_draft_pets(store, config, vision, draft_id, names)
+    return PetsCorrected(correction, fix_draft_caption(store, config, get_draft(store, draft_id), before))

@@ -104,6 +104,9 @@ def refusal(action: Action, draft: Any) -> str | None:
                     f"resend {draft_id}' once you checked it is not on the account")
         return (f"draft {draft_id} is {status}; only approved drafts can be posted (approve it first: 'pawpost "
                 f"drafts approve {draft_id}')")
+    if action == Action.UNAPPROVE and status in (S.PUBLISHING, S.POSTED):
+        return (f"draft {draft_id} is {status}: it has already gone to Instagram (or may have), so its approval can "
+                "no longer be undone")
     if action == Action.RECONCILE:
         return f"draft {draft_id} is {status}, not unsettled; nothing to reconcile"
     if action == Action.RESEND:

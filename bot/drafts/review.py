@@ -20,7 +20,6 @@ from bot.drafts.actions import DraftView, get_draft, list_drafts
 from bot.drafts.editing import MediumView, Offered, media_views, offered
 from bot.drafts.lifecycle import Action, can, require
 from bot.drafts.timing import check_time, parse_at
-from bot.errors import BadTime
 from bot.limits import MAX_CAPTION_CHARS, MAX_MENTIONS, caption_problem, hashtags, mentions
 from bot.links import is_loopback, split_listen
 from bot.store.database import Store
@@ -33,6 +32,17 @@ class PetGuess:
     name: str
     confidence: float
     by_owner: bool
+
+
+def confidence_shown(pet: PetGuess) -> str:
+    """How sure pawpost is that `pet` is in the photo, as every surface shows it (`drafts show`, `drafts review`,
+    the page): a whole percentage, or 'set by you' once the owner said so."""
+    return "set by you" if pet.by_owner else f"{pet.confidence:.0%}"
+
+
+def pets_shown(pets: list[PetGuess]) -> str:
+    """'Lola 91%, Pico set by you' (or 'no pet recognised')."""
+    return ", ".join(f"{p.name} {confidence_shown(p)}" for p in pets) or "no pet recognised"
 
 
 @dataclass
@@ -114,6 +124,9 @@ def card(store: Store, config: Config, draft_id: int) -> Card:
 
 def _card(store: Store, config: Config, view: DraftView, facts: PhotoFacts | None) -> Card:
     media = media_views(store, view.id)  # each photo's alt text as it will be posted, the written ones included
+    if view.alt_text is None and media:
+        # A listed draft (list_drafts) carries only the owner's alt texts: the card shows the one it posts with.
+        view.alt_text = media[0].alt_text
     extra = offered(store, view.id) if can(Action.MEDIA, view.status) else []
     return Card(view, facts or PhotoFacts("?", None), caption_counts(view.caption, config), media, extra)
 
@@ -177,10 +190,6 @@ def draft_line(d: DraftView, facts: PhotoFacts | None, zone: Any) -> dict[str, s
 
 
 def parse_local_time(text: str, config: Config) -> datetime:
-    """A browser's datetime-local value ('2026-12-24T19:00') in the schedule's time zone."""
-    cleaned = text.strip().replace("T", " ")[:16]
-    try:
-        datetime.strptime(cleaned, "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise BadTime(text) from None
-    return parse_at(cleaned, config)
+    """The page's time field ('2026-12-24 19:00', or a browser's '2026-12-24T19:00'), in the schedule's time zone;
+    seconds a browser may add are ignored."""
+    return parse_at(text.strip()[:16], config)

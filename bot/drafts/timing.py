@@ -13,13 +13,23 @@ from bot.errors import BadTime, TimeHasPassed, TimeTaken, TimeTooFar
 from bot.store.database import Store
 from bot.store.states import DraftStatus
 
+# The one way the owner writes a time, everywhere (--at, the review loop, the page): ISO 8601 date and 24-hour
+# time, local to the schedule's zone, with a space or ISO's "T" between them.
+AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+
 
 def parse_at(text: str, config: Config) -> datetime:
-    """'YYYY-MM-DD HH:MM' in the schedule's time zone, as an aware datetime."""
-    try:
-        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise BadTime(text) from None
+    """'YYYY-MM-DD HH:MM' (or ISO's 'YYYY-MM-DDTHH:MM'), 24-hour, in the schedule's time zone, as an aware
+    datetime; anything else (12-hour times, other date orders) is BadTime."""
+    naive = None
+    for pattern in AT_FORMATS:
+        try:
+            naive = datetime.strptime(text.strip(), pattern)
+            break
+        except ValueError:
+            continue
+    if naive is None:
+        raise BadTime(text)
     zone = config.schedule.zone
     moment = naive.replace(tzinfo=zone)
     try:

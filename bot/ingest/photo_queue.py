@@ -6,14 +6,17 @@ A failure never changes a photo's state: it records why, and when to try again (
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from bot import timeutil
 from bot.errors import ModelUnavailable
-from bot.runtime.model_errors import record_model_error
+from bot.runtime.model_errors import model_error_since, record_model_error, with_advice
 from bot.store.database import Store
 from bot.store.states import PhotoStatus, ShootState
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
 MAX_SERVER_BACKOFF = timedelta(minutes=10)
@@ -64,7 +67,12 @@ def defer_photos(store: Store, photo_ids: list[int], reason: str, first_wait: ti
 
 
 def model_failed(store: Store, exc: ModelUnavailable, photo_ids: list[int]) -> None:
-    """A model could not load: remember why (status, doctor) and defer the photos that needed it."""
+    """A model could not load: remember why (status, doctor), say what to do in the log when it starts failing (not
+    at every retry), and defer the photos that needed it.
+
+    Logged at INFO: the daemon's log shows it; a command (`pawpost ingest`) ends with the same words as its error."""
+    if model_error_since(store, exc.key) is None:
+        log.info("%s", with_advice(f"{exc}; the photos that need it wait and are tried again"))
     record_model_error(store, exc.key, exc.reason)
     # An inference server is retried sooner than a model that would not load (models.server_retry_seconds).
     retry = getattr(exc, "retry_seconds", None)

@@ -32,10 +32,11 @@ class PreparedMedium:
 
 @dataclass(frozen=True)
 class PreparedPost:
-    """What a publisher posts: 1-10 prepared media in order, one caption, and the pets it shows.
+    """What a publisher posts: 1-10 prepared photos in order, or one prepared video (a Reel); one caption, and the
+    pets it shows.
 
-    A post of one photo is a single-photo post; more media make a carousel. The publisher never reads the database:
-    everything it needs to post is here.
+    A post of one photo is a single-photo post; more photos make a carousel; one video is a Reel. The publisher never
+    reads the database: everything it needs to post is here.
     """
 
     draft_id: int
@@ -52,15 +53,29 @@ class PreparedPost:
     def is_carousel(self) -> bool:
         return len(self.media) > 1
 
+    @property
+    def is_reel(self) -> bool:
+        return len(self.media) == 1 and self.media[0].kind == "video"
+
 
 def post_photos(post: PreparedPost) -> tuple[PreparedMedium, ...]:
-    """The photos of a post in order (one: a single photo; more: a carousel); a refusal before anything is sent for
-    what no publisher posts yet (a video) or Instagram never takes (more than MAX_CAROUSEL_ITEMS media)."""
-    if not 1 <= len(post.media) <= MAX_CAROUSEL_ITEMS:
-        raise BadContent(f"a post holds 1 to {MAX_CAROUSEL_ITEMS} photos, not {len(post.media)}")
-    if any(medium.kind != "photo" for medium in post.media):
-        raise BadContent("only photos can be posted yet, not a video")
-    return post.media
+    """The one shape check every publisher makes before sending anything: the media of a post in order, which are
+    1 to MAX_CAROUSEL_ITEMS photos (one: a single photo; more: a carousel) or exactly one video (a Reel, with its
+    cover). Anything else (a video beside photos, two videos, an unknown kind, no media, a video of no length)
+    is refused as bad content: Instagram would never take it."""
+    media = post.media
+    if not 1 <= len(media) <= MAX_CAROUSEL_ITEMS:
+        raise BadContent(f"a post holds 1 to {MAX_CAROUSEL_ITEMS} photos or one video, not {len(media)} media")
+    unknown = sorted({m.kind for m in media} - {"photo", "video"})
+    if unknown:
+        raise BadContent(f"a post holds photos or one video, not {', '.join(map(repr, unknown))}")
+    videos = sum(m.kind == "video" for m in media)
+    if videos and len(media) > 1:
+        raise BadContent(f"a video is posted alone as a Reel, not in a carousel ({len(media)} media, {videos} "
+                         f"video{'s' if videos > 1 else ''})")
+    if videos and media[0].duration <= 0:
+        raise BadContent("the video has no length: it cannot be posted as a Reel")
+    return media
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,7 @@ class RecentMedia:
     caption: str
     taken_at: datetime | None
     url: str
+    kind: str = ""  # photo | carousel | video (a Reel); "" when the answer did not say
 
 
 class OnContainer(Protocol):

@@ -153,3 +153,19 @@ def planned(store: Store, config: Config, draft_id: int, now: datetime | None = 
             f"{asked.astimezone(zone).date().isoformat()} reaches schedule.max_posts_per_day "
             f"({config.schedule.max_posts_per_day}) with the posts planned before {asked.astimezone(zone):%H:%M}")
     return Planned(at, asked, moved)
+
+
+def goes_out(plan: Planned, config: Config) -> str:
+    """When an approved draft goes out, as every approval says it: 'at 2026-11-27 19:04 (Europe/Madrid)' (local
+    time, 24-hour, and the zone), with why it is not the time asked for, if it is not."""
+    zone = config.schedule.zone
+    if plan.at is None and plan.asked is None and plan.moved:
+        return f"never as it is: {plan.moved}"
+    if plan.at is None:
+        where = (f"after the next {PLAN_SLOTS} slots; see 'pawpost schedule'" if config.schedule.slots else
+                 "only with 'pawpost post ID' (schedule.slots is empty)")
+    else:
+        where = f"at {timeutil.local(plan.at, zone)} ({config.schedule.timezone})"
+    if plan.moved:
+        where += f", not at the time asked for: {plan.moved}"
+    return where

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.files import write_atomic
+from bot.files import copy_atomic, write_atomic
 
 FOLDER = "staged"
 # Where pawpost's own web server serves the folder: public_base_url is then https://<host>/staged.
@@ -50,7 +50,7 @@ def stage(config: Any, photo: Path) -> Staged:
     name = f"{secrets.token_urlsafe(32)}{suffix}"
     # World-readable like any web root: a static server running as another user must be able to send it.
     if suffix == ".mp4":
-        _copy_atomic(Path(photo), folder / name, mode=0o644)  # a Reel is copied in pieces, never read whole
+        copy_atomic(Path(photo), folder / name, mode=0o644)  # a Reel is copied in pieces, never read whole
     else:
         write_atomic(folder / name, Path(photo).read_bytes(), mode=0o644)
     return Staged(folder / name, f"{config.graph.public_base_url.rstrip('/')}/{name}")
@@ -59,25 +59,6 @@ def stage(config: Any, photo: Path) -> Staged:
 def content_type(path: Path) -> str:
     """The Content-Type a staged file is sent with."""
     return CONTENT_TYPES.get(Path(path).suffix.lower(), CONTENT_TYPE)
-
-
-def _copy_atomic(source: Path, dest: Path, mode: int) -> None:
-    import os
-    import shutil
-    import tempfile
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def unstage(staged: Staged) -> None:

@@ -129,9 +129,13 @@ def reaches_back_to(recent: list[RecentMedia] | None) -> str | None:
 def find_post(store: Store, draft_id: int, sent_caption: str, started: datetime,
               recent: list[RecentMedia]) -> RecentMedia | None:
     """The draft's post among the recent media: its caption, taken after the attempt (within the clock margin),
-    and a media id no other draft owns."""
+    of the draft's kind (a photo, a carousel or a Reel's video) when the account says, and a media id no other
+    draft owns."""
+    kind = post_kind(store, draft_id)
     for m in recent:
         if not same_caption(m.caption, sent_caption):
+            continue
+        if m.kind and m.kind != kind:
             continue
         if m.taken_at is not None and m.taken_at < started - MATCH_WINDOW:
             continue
@@ -139,6 +143,15 @@ def find_post(store: Store, draft_id: int, sent_caption: str, started: datetime,
             continue
         return m
     return None
+
+
+def post_kind(store: Store, draft_id: int) -> str:
+    """What the draft's post is on the account: video (one video, a Reel), carousel (several media) or photo."""
+    kinds = [r[0] for r in store.all("SELECT p.kind FROM draft_media m JOIN photos p ON p.id = m.photo_id "
+                                     "WHERE m.draft_id = ? ORDER BY m.position", (draft_id,))]
+    if len(kinds) > 1:
+        return "carousel"
+    return "video" if kinds == ["video"] else "photo"
 
 
 def unsettled_drafts(store: Store) -> list[dict[str, Any]]:

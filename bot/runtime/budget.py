@@ -250,9 +250,10 @@ def estimate_stage(config: Any, stage: str) -> StageCost:
             det_vision = getattr(det, "vision_config", det)
             emb_vision = getattr(emb, "vision_config", emb)
             d = footprint.vision_model("detector", det_vision, params=_params(det, "detector"))
-            # Embedders see 224 px crops whatever size their position table allows (DINOv2's is 518).
+            # Embedders see 224 px crops whatever size their position table allows (DINOv2's is 518), each
+            # animal (and the whole photo) in `embed_views` views.
             e = footprint.vision_model("embedder", emb_vision, params=_params(emb, "embedder"), image_px=224,
-                                       images_per_item=1 + footprint.ANIMALS_PER_PHOTO)
+                                       images_per_item=(1 + footprint.ANIMALS_PER_PHOTO) * m.embed_views)
             return StageCost(stage, d.weights_mib + e.weights_mib, d.per_item_mib + e.per_item_mib)
         if m.uses_server:
             # The server holds the chat VLM or the writer in its own memory: here only the describer, if any.

@@ -21,6 +21,14 @@ from bot.errors import ModelUnavailable, PawpostError
 
 log = logging.getLogger(__name__)
 
+# How a load failure that only the model hub (or a local copy of the model) can cure begins: `hub_unreachable`.
+HUB_UNREACHABLE = "it is not in the local cache and the Hugging Face hub cannot be reached"
+
+
+def hub_unreachable(reason: str | None) -> bool:
+    """Whether a model's load failure says the model is not here and the hub cannot be reached."""
+    return bool(reason) and HUB_UNREACHABLE in str(reason)
+
 
 def resolve_device(setting: str = "auto") -> str:
     """`models.device` as a torch device string: auto picks CUDA, then Apple MPS, then the CPU."""
@@ -215,7 +223,7 @@ def ensure_obtainable(key: str, model_id: str, timeout: float = 3.0) -> None:
 
     if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
         return
-    unreachable = "it is not in the local cache and the Hugging Face hub cannot be reached"
+    unreachable = HUB_UNREACHABLE
     if constants.HF_HUB_OFFLINE:
         raise ModelUnavailable(key, model_id, f"{unreachable} (HF_HUB_OFFLINE is set)")
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
@@ -246,7 +254,7 @@ def explain_load_error(exc: BaseException) -> str:
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
         return "not enough GPU memory; set models.device = 'cpu', or a smaller model"
     if any(s in text for s in ("offline", "Connection", "resolve", "huggingface.co", "Max retries", "hub")):
-        return f"it is not in the local cache and the Hugging Face hub cannot be reached ({name})"
+        return f"{HUB_UNREACHABLE} ({name})"
     if name in ("OSError", "EnvironmentError", "FileNotFoundError", "RepositoryNotFoundError", "HFValidationError"):
         return f"no such model folder or hub id ({text[:200]})"
     return f"{name}: {text[:200]}"

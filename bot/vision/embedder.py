@@ -17,6 +17,11 @@ from bot.runtime.ml import ManagedModel, Runtime
 
 CROP_PAD = 0.1  # share of the box's size added on each side: a little context helps recognition
 CHUNK = 64  # crops per forward pass, to bound memory when a batch holds many animals
+# Extra views of each image averaged into its vector (`models.embed_views = 5`): four corner crops of this share of
+# its sides, beside the processor's own centre view. A pet small in the frame or off-centre is seen closer up in
+# one of them, and no single crop decides. Chosen on benchmarks/pets_real.py's tuning home B.
+CORNER_SHARE = 0.8
+CORNERS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
 
 
 class Embedder(ManagedModel):
@@ -25,9 +30,10 @@ class Embedder(ManagedModel):
     key = "embedder"
     weights = ("model", "processor", "tokenizer")
 
-    def __init__(self, model_id: str, runtime: Runtime) -> None:
+    def __init__(self, model_id: str, runtime: Runtime, views: int = 1) -> None:
         super().__init__(model_id, runtime)
-        self.identity = embedder_identity(model_id)
+        self.views = views
+        self.identity = embedder_identity(model_id, views)
 
     def _load(self) -> None:
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
@@ -47,22 +53,24 @@ class Embedder(ManagedModel):
         return self.tokenizer is not None
 
     def embed(self, images: list[Any]) -> np.ndarray:
-        """(n, dim) float32, each row L2-normalised."""
+        """(n, dim) float32, each row L2-normalised: the mean of the image's views' normalised vectors."""
         if not images:
             return np.zeros((0, 0), dtype=np.float32)
         import torch
 
+        crops = [view for image in images for view in views(image, self.views)]
         parts = []
         with self.use(), torch.inference_mode():
-            for start in range(0, len(images), CHUNK):
-                inputs = self.processor(images=images[start:start + CHUNK], return_tensors="pt")
+            for start in range(0, len(crops), CHUNK):
+                inputs = self.processor(images=crops[start:start + CHUNK], return_tensors="pt")
                 pixels = inputs["pixel_values"].to(self.model.device, dtype=self.model.dtype)
                 if hasattr(self.model, "get_image_features"):
                     features = _pooled(self.model.get_image_features(pixel_values=pixels))
                 else:
                     features = _image_feature(self.model(pixel_values=pixels))
                 parts.append(features.float().reshape(len(features), -1).cpu().numpy())
-        return normalise(np.concatenate(parts))
+        vectors = normalise(np.concatenate(parts))
+        return normalise(vectors.reshape(len(images), -1, vectors.shape[-1]).mean(axis=1))
 
     def embed_texts(self, texts: list[str]) -> np.ndarray | None:
         """(n, dim) float32 in the image space, or None when the model cannot read text (e.g. DINOv2)."""
@@ -97,21 +105,35 @@ def _pooled(out: Any) -> Any:
     return out.pooler_output if hasattr(out, "pooler_output") else out
 
 
+def views(image: Any, count: int) -> list[Any]:
+    """The image itself and, for 5 views, its four corner crops of CORNER_SHARE of each side."""
+    if count == 1:
+        return [image]
+    w, h = round(image.width * CORNER_SHARE), round(image.height * CORNER_SHARE)
+    out = [image]
+    for ax, ay in CORNERS:
+        left, top = int((image.width - w) * ax), int((image.height - h) * ay)
+        out.append(image.crop((left, top, left + w, top + h)))
+    return out
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
 
 
-def embedder_identity(model_id: str) -> str:
-    """The cache key of an embedder: its id, plus a fingerprint of the weights for a local folder.
+def embedder_identity(model_id: str, views: int = 1) -> str:
+    """The cache key of an embedder: its id, plus a fingerprint of the weights for a local folder, plus the
+    number of views averaged when more than one.
 
     A hub id names fixed weights; a local folder can be overwritten in place, so its config and weight files'
     sizes and times are part of the key and a replaced model never reuses old vectors.
     """
+    suffix = f"+{views}views" if views != 1 else ""
     folder = Path(model_id).expanduser()
     if not folder.is_dir():
-        return model_id
+        return model_id + suffix
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.name == "config.json":
@@ -119,7 +141,7 @@ def embedder_identity(model_id: str) -> str:
         elif path.suffix in (".safetensors", ".bin", ".pt"):
             stat = path.stat()
             digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return f"{model_id}#{digest.hexdigest()[:12]}"
+    return f"{model_id}#{digest.hexdigest()[:12]}{suffix}"
 
 
 def padded_crop(image: Any, box: tuple[float, float, float, float] | list[float] | None) -> Any:

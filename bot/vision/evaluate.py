@@ -19,7 +19,7 @@ from bot.imagefiles import image_files
 from bot.store.database import Store
 from bot.vision.identify import PhotoAnalysis, Vision
 from bot.vision.images import open_image
-from bot.vision.matching import References, match
+from bot.vision.matching import References, match, pet_thresholds
 from bot.vision.pets import references
 from bot.vision.threshold import threshold_for
 
@@ -29,7 +29,8 @@ SWEEP = [-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2]  # offsets from th
 
 @dataclass
 class EvalResult:
-    threshold: float
+    threshold: float  # the home's: the lowest pet's
+    thresholds: dict[str, float]  # each pet's own (calibrated ones may lie above the home's)
     threshold_source: str  # "calibrated" from the references, "configured", or "uncalibrated"
     threshold_how: str  # how it was found, in one sentence
     photos: int
@@ -85,7 +86,8 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path,
                     "pets": [{"name": a.pet, "confidence": round(a.confidence, 4), "similarity": round(a.similarity, 4)}
                              for a in analysis.pets]}
                    for path, t, p, analysis in zip(paths, truths, predicted, analyses, strict=True)]
-    return EvalResult(round(threshold, 4), calibration.source, calibration.how, len(truths),
+    own = {name: round(float(t), 4) for name, t in zip(refs.names, pet_thresholds(refs, threshold), strict=True)}
+    return EvalResult(round(threshold, 4), own, calibration.source, calibration.how, len(truths),
                       **_measures(truths, predicted), labels=labels, confusion=confusion,
                       sweep=sweep, predictions=predictions, skipped=skipped)
 

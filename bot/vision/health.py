@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from bot.check import Check
 from bot.config import Config
 from bot.errors import PawpostError
+from bot.runtime.model_errors import Recheck, failed_model_check
 from bot.runtime.model_files import local_model_check
 from bot.vision.detector import NO_DETECTOR
 
 
-def vision_checks(config: Config) -> Iterator[Check]:
+def vision_checks(config: Config, recheck: Recheck | None = None) -> Iterator[Check]:
+    """`recheck(key)` loads a model whose last load failed, as the stage would: None when it loads now, else why not
+    (without it, the remembered failure is reported)."""
     from bot.runtime.model_errors import model_errors_for
 
     errors = model_errors_for(config, ("detector", "embedder"))
@@ -23,8 +26,7 @@ def vision_checks(config: Config) -> Iterator[Check]:
             yield Check("model detector", True, 'none: each whole photo is taken as one animal (no boxes; two pets '
                         "in one photo are seen as one)")
         elif errors.get(key):
-            yield Check(f"model {key}", False, f"{model_id} could not be loaded: {errors[key]}; photos wait as "
-                        f"'new' until it loads (fix models.{key}, or the network)")
+            yield failed_model_check(key, model_id, errors[key], recheck, "photos")
         elif (local := local_model_check(key, model_id)) is not None:
             yield local
         elif _cached(model_id):
@@ -43,7 +45,8 @@ def threshold_check(config: Config) -> Iterator[Check]:
 
     try:
         with Store.for_config(config) as store:
-            refs = load_references(store, config, embedder_identity(config.models.embedder))
+            refs = load_references(store, config, embedder_identity(config.models.embedder,
+                                                                   config.models.embed_views))
     except (PawpostError, OSError) as exc:  # the database line says what is wrong with it
         yield Check("match threshold", True, f"not known: the database cannot be read ({exc})", warning=True)
         return

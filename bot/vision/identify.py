@@ -74,7 +74,7 @@ class Vision:
         self.config = config
         self.runtime = runtime
         self.detector = Detector(config.models.detector, runtime)
-        self.embedder = Embedder(config.models.embedder, runtime)
+        self.embedder = Embedder(config.models.embedder, runtime, config.models.embed_views)
 
     @property
     def embedder_id(self) -> str:

@@ -18,9 +18,10 @@ FORBIDDEN = -1e6
 class Calibration:
     """The match threshold in use and how it was found (shown by `pets eval` and `doctor`)."""
 
-    threshold: float
+    threshold: float  # the lowest pet's threshold (every pet's, when it is configured)
     source: str  # "calibrated" (from the references), "configured" (models.match_threshold) or "uncalibrated"
     how: str  # one sentence for the owner: the similarities it was found from, and the rule
+    per_pet: dict[str, float] = field(default_factory=dict)  # a pet's own threshold where it is above `threshold`
 
 
 @dataclass
@@ -67,22 +68,38 @@ def scores(animals: np.ndarray, refs: References) -> np.ndarray:
     return out
 
 
-def confidences(score_matrix: np.ndarray, threshold: float) -> np.ndarray:
-    """Per animal and pet, in [0, 1]: a softmax over the pets plus "unknown", which scores the threshold.
+def pet_thresholds(refs: References, threshold: float) -> np.ndarray:
+    """Each pet's threshold, in `refs.names` order, when the home's is `threshold`.
 
-    So a pet well above the threshold and well above every other pet is near 1; at the threshold, or level
+    A calibrated pet may need to be more alike than the home's lowest threshold (its photos are alike, or another
+    animal is alike to it); that margin is kept when `threshold` moves (the `pets eval` sweep), so every pet's
+    threshold moves with it.
+    """
+    cal = refs.calibration
+    base = cal.threshold if cal is not None else threshold
+    extra = cal.per_pet if cal is not None else {}
+    return np.array([threshold + max(0.0, extra.get(name, base) - base) for name in refs.names], dtype=np.float64)
+
+
+def confidences(score_matrix: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    """Per animal and pet, in [0, 1]: a softmax over the pets' margins above their thresholds plus "unknown",
+    whose margin is 0.
+
+    So a pet well above its threshold and well above every other pet is near 1; at its threshold, or level
     with another pet, it is near 1/2 or lower.
     """
     if score_matrix.size == 0:
         return np.zeros_like(score_matrix)
-    logits = np.concatenate([score_matrix, np.full((len(score_matrix), 1), threshold)], axis=1) / TEMPERATURE
+    margins = score_matrix - np.asarray(threshold, dtype=np.float64)
+    logits = np.concatenate([margins, np.zeros((len(score_matrix), 1))], axis=1) / TEMPERATURE
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
     return (weights / weights.sum(axis=1, keepdims=True))[:, :-1]
 
 
-def assign(score_matrix: np.ndarray, threshold: float) -> list[int | None]:
-    """For each animal the index of its pet, or None: one-to-one, maximising the total score above threshold.
+def assign(score_matrix: np.ndarray, threshold: float | np.ndarray) -> list[int | None]:
+    """For each animal the index of its pet, or None: one-to-one, maximising the total score, each pair at or
+    above its pet's threshold (one number, or one per pet).
 
     Hungarian assignment when scipy is installed; otherwise greedy best-pair-first, which is the same answer
     in all but contrived cases for the handful of animals in one photo.
@@ -90,7 +107,7 @@ def assign(score_matrix: np.ndarray, threshold: float) -> list[int | None]:
     n_animals, n_pets = score_matrix.shape
     if n_animals == 0 or n_pets == 0:
         return [None] * n_animals
-    allowed = score_matrix >= threshold
+    allowed = score_matrix >= np.asarray(threshold)
     try:
         from scipy.optimize import linear_sum_assignment
     except ImportError:
@@ -117,10 +134,12 @@ def _greedy(score_matrix: np.ndarray, allowed: np.ndarray) -> list[int | None]:
 
 
 def match(animals: np.ndarray, refs: References, threshold: float) -> list[Match]:
-    """Each animal's pet (one-to-one), similarity and confidence; unknown under the threshold."""
+    """Each animal's pet (one-to-one), similarity and confidence; unknown under its pet's threshold (`threshold`
+    is the home's; a calibrated pet's own may lie above it: `pet_thresholds`)."""
     s = scores(animals, refs)
-    conf = confidences(s, threshold)
-    chosen = assign(s, threshold)
+    limits = pet_thresholds(refs, threshold)
+    conf = confidences(s, limits)
+    chosen = assign(s, limits)
     out = []
     for i, j in enumerate(chosen):
         row = {name: round(float(s[i, k]), 4) for k, name in enumerate(refs.names) if s[i, k] > FORBIDDEN}

@@ -81,9 +81,12 @@ async def approve(request: Request, form: FormData) -> Response:
             # 'next free slot' on a draft approved for a time: back to the queue, as the schedule page does.
             reschedule(store, site.config, draft_id, None)
         from bot import timeutil
+        from bot.publish.slots import goes_out, planned
 
-        return f"Draft {draft_id} approved " + (f"for {timeutil.local(at, site.config.schedule.zone)}" if at
-                                                 else "for the next free slot")
+        asked = f"for {timeutil.local(at, site.config.schedule.zone)}" if at else "for the next free slot"
+        plan = planned(store, site.config, draft_id)
+        # The exact time it goes out (local, 24-hour, with the zone), as every approval says it.
+        return f"Draft {draft_id} approved {asked}" + (f"; it goes out {goes_out(plan, site.config)}" if plan else "")
 
     return await _unless_changed(request, form, run)
 
@@ -141,42 +144,116 @@ async def reject(request: Request, form: FormData) -> Response:
     return _back(request, form, await site.run(run))
 
 
-async def regenerate(request: Request, form: FormData) -> Response:
-    site = site_of(request)
+async def unapprove(request: Request, form: FormData) -> Response:
+    """The owner's undo of an approval: the same service as 'pawpost drafts unapprove ID'."""
     draft_id = request.path_params["draft_id"]
 
     def run(store: Store) -> str:
+        from bot.drafts.actions import unapprove as unapprove_draft
+
+        unapprove_draft(store, draft_id, expect_version=_text(form, "version"))
+        return f"Draft {draft_id} is pending again; it will not go out until you approve it"
+
+    return await _unless_changed(request, form, run)
+
+
+async def restore(request: Request, form: FormData) -> Response:
+    """The owner's undo of a rejection: the same service as 'pawpost drafts restore ID'."""
+    draft_id = request.path_params["draft_id"]
+
+    def run(store: Store) -> str:
+        from bot.drafts.actions import restore as restore_draft
+
+        restore_draft(store, draft_id, expect_version=_text(form, "version"))
+        return f"Draft {draft_id} is pending again (restored from rejected)"
+
+    return await _unless_changed(request, form, run)
+
+
+async def regenerate(request: Request, form: FormData) -> Response:
+    """Starts the draft's regenerate in a background worker (one per draft at a time) and goes straight back: the
+    card shows how far it got (`regenerate_progress`) and its result."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    hint, start = _text(form, "hint"), _text(form, "start")
+
+    def check(store: Store) -> None:
+        from bot.controls import refuse_controls
+        from bot.drafts.lifecycle import Action, require
+
+        require(Action.REGENERATE, store.draft(draft_id))  # a wrong id or state is said before anything starts
+        refuse_controls(start or "", "start text")
+        refuse_controls(hint or "", "hint")
+
+    await site.run(check)
+    start_regenerate(site, draft_id, hint=hint, start=start)
+    return _back(request, form, f"Draft {draft_id}: writing new captions; the card shows how far it got",
+                 anchor=f"draft-{draft_id}")
+
+
+def start_regenerate(site: Any, draft_id: int, *, hint: str | None = None, start: str | None = None) -> None:
+    """Regenerate draft `draft_id` in a background worker of the site (JobRunning while one runs for it)."""
+    from bot.web.jobs import ReportingCaptioner
+
+    def work(report: Any) -> str:
         from bot.drafts.regenerate import regenerate as regenerate_draft
 
-        store.draft(draft_id)  # a wrong id is said before any model loads
-        with site.using_models():
-            d = regenerate_draft(store, site.config, site.captioner(), draft_id, hint=_text(form, "hint"),
-                                 start=_text(form, "start"), vision=site.vision())
-        return f"Draft {draft_id}: {len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
+        with Store.for_config(site.config) as store, site.using_models():
+            captioner = ReportingCaptioner(site.captioner(), report)
+            d = regenerate_draft(store, site.config, captioner, draft_id, hint=hint, start=start,
+                                 vision=site.vision())
+        return f"{len(d.candidates)} new candidate(s)" + (f" ({d.note})" if d.note else "")
 
-    return _back(request, form, await site.run(run))
+    site.jobs.start(draft_id, work)
+
+
+async def regenerate_progress(request: Request) -> Response:
+    """How far the draft's regenerate got, for the page's poll: its job as JSON (state 'none' when it has none)."""
+    from starlette.responses import JSONResponse
+
+    draft_id = request.path_params["draft_id"]
+    job = site_of(request).jobs.get(draft_id)
+    return JSONResponse(job.to_json() if job else {"draft_id": draft_id, "state": "none"},
+                        headers={"Cache-Control": "no-store"})
 
 
 async def pets(request: Request, form: FormData) -> Response:
+    """The owner's word on the pets; the caption follows them (fixed, or a note with a Regenerate button), and
+    'Save pets and regenerate' writes new candidates in the same step."""
     site = site_of(request)
     draft_id = request.path_params["draft_id"]
     names = [str(n) for n in form.getlist("pet") if str(n).strip()] or ["none"]
 
-    def run(store: Store) -> str:
+    def run(store: Store) -> tuple[str, bool]:
         from bot.drafts.actions import correct_pets
+        from bot.drafts.lifecycle import Action, can
 
         store.draft(draft_id)  # a wrong id is said before any model loads
         with site.using_models():
-            result = correct_pets(store, site.config, site.vision(), draft_id, names)
+            done = correct_pets(store, site.config, site.vision(), draft_id, names)
+        result, fix = done.correction, done.caption
         shown = ", ".join(p["name"] for p in result.pets) or "no pet"
         line = f"Draft {draft_id}: pets set to {shown}"
         if result.references_added:
             line += f"; {result.references_added} new reference(s) learned"
         if result.not_learned:
             line += f" (saved, but nothing was learned from it: {result.not_learned})"
-        return line
+        if form.get("regenerate") and can(Action.REGENERATE, store.draft(draft_id)["status"]):
+            return line, True
+        if fix is not None and fix.changed:
+            line += "; the caption's pet names and hashtags are fixed"
+        if fix is not None and fix.needs_regenerate:
+            line += f"; the caption may not fit now ({fix.needs_regenerate}): Regenerate it"
+        return line, False
 
-    return _back(request, form, await site.run(run))
+    line, then_regenerate = await site.run(run)
+    if then_regenerate:  # in the background, as the Regenerate button does
+        try:
+            start_regenerate(site, draft_id)
+            line += "; writing new captions, the card shows how far it got"
+        except PawpostError as exc:
+            line += f"; {exc}"
+    return _back(request, form, line, anchor=f"draft-{draft_id}" if then_regenerate else None)
 
 
 async def schedule(request: Request, form: FormData) -> Response:
@@ -252,26 +329,24 @@ async def media(request: Request, form: FormData) -> Response:
 
 
 async def split(request: Request, form: FormData) -> Response:
-    """A photo out into a draft of its own, whose caption candidates are written at once (when the models can be
-    had; else it waits, with a note, for its Regenerate button)."""
+    """A photo out into a draft of its own, whose caption candidates are written at once by a background regenerate
+    (its card shows how far it got; if the models cannot be had, it says so and waits for its Regenerate button)."""
     site = site_of(request)
     draft_id = request.path_params["draft_id"]
     photo_id = _photo(form)
 
-    def run(store: Store) -> str:
+    def run(store: Store) -> Any:
         from bot.drafts.editing import split_photo
-        from bot.drafts.regenerate import regenerate as regenerate_draft
 
-        change = split_photo(store, draft_id, photo_id)
-        said = media_said(change, f"photo {photo_id} is now draft {change.new_draft}")
-        try:
-            with site.using_models():
-                d = regenerate_draft(store, site.config, site.captioner(), change.new_draft, vision=site.vision())
-        except PawpostError as exc:
-            return f"{said}. Its captions are not written yet: {exc}"
-        return f"{said}, with {len(d.candidates)} caption candidate(s)"
+        return split_photo(store, draft_id, photo_id)
 
-    return _back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
+    change = await site.run(run)
+    said = media_said(change, f"photo {photo_id} is now draft {change.new_draft}")
+    try:
+        start_regenerate(site, change.new_draft)
+    except PawpostError as exc:
+        return _back(request, form, f"{said}. Its captions are not written yet: {exc}", anchor=f"draft-{draft_id}")
+    return _back(request, form, f"{said}; its captions are being written", anchor=f"draft-{draft_id}")
 
 
 def media_said(change: Any, what: str) -> str:

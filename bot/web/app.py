@@ -24,12 +24,13 @@ from starlette.templating import Jinja2Templates
 from bot import timeutil
 from bot.config import Config
 from bot.drafts.lifecycle import DraftStatus, can
-from bot.drafts.review import login_required
+from bot.drafts.review import confidence_shown, login_required
 from bot.errors import NotFound, PawpostError
 from bot.links import is_loopback
 from bot.runtime.services import ModelServices
 from bot.store.database import Store
 from bot.web.auth import COOKIE, LoginLimiter, Session, Sessions, load_secret, session_ended, session_version
+from bot.web.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,19 @@ class Site:
         self.limiter = LoginLimiter()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["local"] = lambda moment: timeutil.local(moment, config.schedule.zone)
-        # A time field's value ('2026-12-24T19:00'); empty for a stored time that cannot be read.
+        # A time field's value: ISO, 24-hour, local ('2026-12-24 19:00'); empty for a stored time that cannot be read.
         self.templates.env.filters["field_time"] = lambda moment: (
-            timeutil.local(moment, config.schedule.zone).replace(" ", "T") if timeutil.stored(moment) else "")
+            timeutil.local(moment, config.schedule.zone) if timeutil.stored(moment) else "")
         self.templates.env.globals["timezone"] = config.schedule.timezone
         # What a draft's card offers is what bot.drafts.lifecycle allows in its state.
+        self.templates.env.filters["confidence"] = confidence_shown
         self.templates.env.globals["can"] = can
         self.templates.env.globals["states"] = DraftStatus
         self.own_models = models is None
         self.models = ModelServices(config) if models is None else models  # Vision and the Captioner, on first use
         self._unload_timer: threading.Timer | None = None
+        self.jobs = Jobs()  # the page's regenerates, in background workers
+        self.templates.env.globals["job_of"] = self.jobs.get
 
     # -- the database, per call: sqlite3 connections stay in the thread that opened them ---------------------
 

@@ -32,6 +32,7 @@ def _refused(request: Request, exc: LinkRefused) -> Response:
 
 
 def _guard(request: Request) -> Response | None:
+    """The site's host check and the failed-login limit, as every page of the site has them."""
     site = site_of(request)
     if not site.host_ok(request):
         return site.message(request, 400, "Unknown host name", "Open the review site by its own address.")

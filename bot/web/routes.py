@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 import bot.web.actions as actions
 import bot.web.confirm as confirm
+import bot.web.grid as grid
 import bot.web.pages as pages
 import bot.web.reels as reels
 import bot.web.staged as staged
@@ -49,6 +50,9 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/photos/{photo_id:id}/image", page(pages.photo_image)),
         Route("/drafts/{draft_id:id}/video", page(reels.video)),
         Route("/schedule", page(pages.schedule)),
+        Route("/grid", page(grid.grid)),
+        Route("/grid/photos/{photo_id:id}/image", page(grid.tile_image)),
+        Route("/grid/move", action(grid.move), methods=["POST"]),
         Route("/posted", page(pages.posted)),
         Route("/status", page(pages.status)),
         Route("/login", pages.login_form),
@@ -58,6 +62,9 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/caption", action(actions.caption), methods=["POST"]),
         Route("/drafts/{draft_id:id}/reject", action(actions.reject), methods=["POST"]),
         Route("/drafts/{draft_id:id}/regenerate", action(actions.regenerate), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/regenerate", page(actions.regenerate_progress)),
+        Route("/drafts/{draft_id:id}/unapprove", action(actions.unapprove), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/restore", action(actions.restore), methods=["POST"]),
         Route("/drafts/{draft_id:id}/pets", action(actions.pets), methods=["POST"]),
         Route("/drafts/{draft_id:id}/schedule", action(actions.schedule), methods=["POST"]),
         Route("/drafts/{draft_id:id}/posted", action(actions.posted), methods=["POST"]),

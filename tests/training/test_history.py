@@ -116,14 +116,16 @@ def ig(tmp_path: Path, account: PagedInstagram):
 
 
 def client(config: Any, store: Any) -> Any:
+    """The history reader over the real instagrapi client, as `history import` builds it (no pauses)."""
+    from bot.publish.publishers.instagrapi.history import InstagrapiHistory
     from bot.publish.publishers.instagrapi.publisher import make_client
 
-    return make_client(config, store, **CLIENT)
+    return InstagrapiHistory(make_client(config, store, **CLIENT), config)
 
 
 def test_import_downloads_every_post_and_pages_through_the_feed(ig, account):
     config, store, _ = ig
-    summary = import_history(store, config, client=client(config, store), recognize=False)
+    summary = import_history(store, config, reader=client(config, store), recognize=False)
 
     assert (summary.found, summary.imported, summary.already, summary.failed) == (7, 7, 0, [])
     assert account.count("feed") == 2  # 7 posts, 4 per page
@@ -154,7 +156,7 @@ def test_import_resumes_after_an_interruption_and_retries_failed_images(ig, acco
         if phase == "import" and done == 3:
             stop.set()  # what SIGTERM does
 
-    first = import_history(store, config, client=client(config, store), recognize=False,
+    first = import_history(store, config, reader=client(config, store), recognize=False,
                            progress=interrupt_after_three, stop=stop)
     assert first.stopped
     assert first.failed == ["OLD1"]  # the CDN refused it: not recorded, so the next run tries again
@@ -163,7 +165,7 @@ def test_import_resumes_after_an_interruption_and_retries_failed_images(ig, acco
 
     account.broken.clear()
     downloads_before = len(account.downloads)
-    second = import_history(store, config, client=client(config, store), recognize=False)
+    second = import_history(store, config, reader=client(config, store), recognize=False)
     assert not second.stopped and second.failed == []
     assert (second.imported, second.already) == (5, 2)
     assert store.value("SELECT count(*) FROM imported_posts") == 7
@@ -171,7 +173,7 @@ def test_import_resumes_after_an_interruption_and_retries_failed_images(ig, acco
     assert sorted(account.downloads[downloads_before:]) == sorted(f"p{i}.jpg" for i in (1, 3, 4, 5, 6))
     assert store.value("SELECT count(*) FROM photos") == 7
 
-    third = import_history(store, config, client=client(config, store), recognize=False)
+    third = import_history(store, config, reader=client(config, store), recognize=False)
     assert (third.imported, third.already) == (0, 7)
 
 
@@ -181,7 +183,7 @@ def test_pawposts_own_posts_are_not_imported_again(ig, account):
 
     draft = add_posted(store, "Posted by pawpost", START)
     store.update("drafts", draft, media_id="9005")  # the feed's OLD5 is this draft's post
-    summary = import_history(store, config, client=client(config, store), recognize=False)
+    summary = import_history(store, config, reader=client(config, store), recognize=False)
     assert (summary.imported, summary.already) == (6, 1)
     assert store.value("SELECT count(*) FROM imported_posts WHERE media_code = 'OLD5'") == 0
 
@@ -194,6 +196,6 @@ def test_a_failed_listing_is_one_clear_error_and_changes_nothing(ig, account):
     ig_client = client(config, store)
     account.feed_errors.append(SERVER_ERROR)
     with pytest.raises(PawpostError, match="did not list the account's posts"):
-        import_history(store, config, client=ig_client, recognize=False)
+        import_history(store, config, reader=ig_client, recognize=False)
     assert store.value("SELECT count(*) FROM imported_posts") == 0
-    assert import_history(store, config, client=ig_client, recognize=False).imported == 7
+    assert import_history(store, config, reader=ig_client, recognize=False).imported == 7

@@ -1,9 +1,9 @@
 """The by-hand publisher (the config calls it notify; safe mode for any account): pawpost never logs in to Instagram.
 
-At the slot it sends the prepared photos (every one of a carousel, in order) and the caption to the owner through
-[notify] urls (Apprise); the owner posts it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the
-draft page's button. Until then the draft is unsettled, waiting for the owner. A notification that cannot be sent is
-"not sent": approved again, retried.
+At the slot it sends the prepared photos (every one of a carousel, in order; a Reel's video and cover, or a link to
+the video when it is too big to attach) and the caption to the owner through [notify] urls (Apprise); the owner posts
+it by hand and confirms with `pawpost drafts posted ID [--url URL]` or the draft page's button. Until then the draft
+is unsettled, waiting for the owner. A notification that cannot be sent is "not sent": approved again, retried.
 """
 
 from __future__ import annotations
@@ -39,10 +39,17 @@ def confirm_hint(config: Config, draft_id: int | None, token: str | None = None)
     return f"press 'I posted it' on {draft_link(config, draft_id)} (or run '{command}')"
 
 
+# The largest video attached to a notification; a bigger one is sent as a link to its draft's page. Notification
+# services cap attachments (ntfy.sh's default is 15 MB, e-mail often 25 MB).
+ATTACH_MAX_BYTES = 15 * 1024 * 1024
+
+
 def handover_message(config: Config, draft_id: int | None, caption: str,
                      photos: Sequence[PreparedMedium], token: str | None = None) -> Message:
-    """The post handed to the owner: the caption, each photo's alt text, every photo attached in the post's order,
-    and how to confirm it (the "I posted it" link of `token`)."""
+    """The post handed to the owner: the caption, each photo's alt text, every photo attached in the post's order
+    (a Reel: its video, or a link to it, and its cover), and how to confirm it (the "I posted it" link of `token`)."""
+    if len(photos) == 1 and photos[0].kind == "video":
+        return _reel_message(config, draft_id, caption, photos[0], token)
     lines = [caption, ""]
     several = len(photos) > 1
     for n, photo in enumerate(photos, start=1):
@@ -56,6 +63,30 @@ def handover_message(config: Config, draft_id: int | None, caption: str,
         lines.append(f"({phone_hint(config)})")
     return Message("handover", f"pawpost: time to post draft {draft_id}", "\n".join(lines),
                    attach=tuple(str(photo.path) for photo in photos))
+
+
+def _reel_message(config: Config, draft_id: int | None, caption: str, video: PreparedMedium,
+                  token: str | None) -> Message:
+    """A Reel handed over: the video attached when small enough (else a link to the draft's page, which plays it and
+    lets it be saved), its cover attached, the caption and the alt text."""
+    size = video.path.stat().st_size
+    attach = [str(video.path)] if size <= ATTACH_MAX_BYTES else []
+    lines = [caption, ""]
+    if not attach and draft_id is not None:
+        lines.append(f"The video is too big to attach here ({size / 1024 / 1024:.0f} MB): save it from "
+                     f"{draft_link(config, draft_id)}")
+    if video.cover is not None:
+        attach.append(str(video.cover))
+        lines.append("Cover: the attached picture (Edit cover > Add from camera roll).")
+    if video.alt_text:
+        lines.append(f"Alt text (Advanced settings > Accessibility): {video.alt_text}")
+    what = "the attached video" if size <= ATTACH_MAX_BYTES else "the video"
+    lines.append(f"Post {what} ({video.duration:.0f} s) as a Reel with this caption on Instagram, then "
+                 f"{confirm_hint(config, draft_id, token)}.")
+    if phone_hint(config):
+        lines.append(f"({phone_hint(config)})")
+    return Message("handover", f"pawpost: time to post draft {draft_id} (a Reel)", "\n".join(lines),
+                   attach=tuple(attach))
 
 
 class ByHandPublisher:

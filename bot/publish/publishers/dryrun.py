@@ -1,5 +1,6 @@
 """The dry-run publisher: each post becomes data/outbox/<time>-<draft id>.jpg (a carousel: a folder of that name
-holding 01.jpg, 02.jpg, ... in the post's order) plus a .json record.
+holding 01.jpg, 02.jpg, ... in the post's order; a Reel: <time>-<draft id>.mp4 and its cover
+<time>-<draft id>.cover.jpg) plus a .json record.
 
 It needs no account, so a newcomer can run pawpost end to end; `recent_media` reads the outbox back so the
 exactly-once reconcile works here exactly as it does against Instagram.
@@ -20,8 +21,16 @@ from typing import Any
 from bot import timeutil
 from bot.check import Check
 from bot.config import Config
-from bot.files import write_atomic
-from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
+from bot.files import copy_atomic, write_atomic
+from bot.publish.base import (
+    OnContainer,
+    PreparedMedium,
+    PreparedPost,
+    PublishedMedia,
+    RecentMedia,
+    post_photos,
+    same_caption,
+)
 from bot.publish.publishers.registry import Ask, PublisherKind
 
 log = logging.getLogger(__name__)
@@ -48,14 +57,21 @@ class DryRunPublisher:
         media_id = f"dry{secrets.randbelow(10**18):018d}"
         self.outbox.mkdir(parents=True, exist_ok=True)
         # The files first, the record last: the record is what makes the post exist (recent_media reads it).
+        cover: Path | None = None
         if post.is_carousel:
             files = [Path(stem) / f"{n:02d}.jpg" for n in range(1, len(photos) + 1)]
             shown = self.outbox / stem
+        elif post.is_reel:
+            files = [Path(f"{stem}.mp4")]
+            shown = self.outbox / files[0]
+            if photos[0].cover is not None:
+                cover = Path(f"{stem}.cover.jpg")
+                copy_atomic(photos[0].cover, self.outbox / cover)
         else:
             files = [Path(f"{stem}.jpg")]
             shown = self.outbox / files[0]
         for name, photo in zip(files, photos, strict=True):
-            write_atomic(self.outbox / name, photo.path.read_bytes())
+            copy_atomic(photo.path, self.outbox / name)
         if before_create is not None:
             before_create()
         record = {
@@ -67,11 +83,13 @@ class DryRunPublisher:
             "media_code": code,
             "nonce": post.nonce,
             "posted_at": timeutil.iso(now),
-            "image": files[0].as_posix(),  # the cover: the one photo of a single post, a carousel's first
-            "media": [{"file": name.as_posix(), "alt_text": photo.alt_text}
-                      for name, photo in zip(files, photos, strict=True)],
+            # The cover: the one photo of a single post, a carousel's first, a Reel's cover frame.
+            "image": (cover or files[0]).as_posix(),
+            "media": [_medium(name, photo, cover) for name, photo in zip(files, photos, strict=True)],
             "comments": [],
         }
+        if post.is_reel:
+            record["video"] = files[0].as_posix()
         self._write(self.outbox / f"{stem}.json", record)
         return PublishedMedia(media_id=media_id, code=code, url=shown.resolve().as_uri())
 
@@ -80,7 +98,7 @@ class DryRunPublisher:
         return [
             RecentMedia(media_id=r["media_id"], code=r["media_code"], caption=r.get("caption") or "",
                         taken_at=timeutil.parse(r.get("posted_at")),
-                        url=_shown(self.outbox, r).resolve().as_uri())
+                        url=_shown(self.outbox, r).resolve().as_uri(), kind=_kind(r))
             for _, r in records[:count]
         ]
 
@@ -129,8 +147,24 @@ class DryRunPublisher:
         write_atomic(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
 
+def _medium(name: Path, medium: PreparedMedium, cover: Path | None) -> dict[str, Any]:
+    """One medium in the record: its file and alt text; a video's kind, cover, length and size too."""
+    entry: dict[str, Any] = {"file": name.as_posix(), "alt_text": medium.alt_text}
+    if medium.kind == "video":
+        entry.update(kind="video", cover=cover.as_posix() if cover else None, duration=medium.duration,
+                     width=medium.width, height=medium.height)
+    return entry
+
+
+def _kind(record: dict[str, Any]) -> str:
+    media = record.get("media")
+    return "video" if record.get("video") else "carousel" if isinstance(media, list) and len(media) > 1 else "photo"
+
+
 def _shown(outbox: Path, record: dict[str, Any]) -> Path:
-    """What a post's link opens: the image of a single photo, the folder of a carousel."""
+    """What a post's link opens: the image of a single photo, the folder of a carousel, a Reel's video."""
+    if record.get("video"):
+        return outbox / str(record["video"])
     media = record.get("media")
     if isinstance(media, list) and len(media) > 1:
         return outbox / Path(str(record.get("image", ""))).parent

@@ -56,8 +56,9 @@ class PublisherKind:
     """Everything pawpost asks of a publisher besides posting itself (which is the `Publisher` that `build` makes).
 
     `login` returns what to tell the owner; `config_problems` the keys this publisher needs that the config lacks
-    ("key: why", one line each); `history_client` a logged-in client for `history import`, where the publisher can
-    read the account's past posts. Finding its own posts for reconcile is `Publisher.recent_media`, and periodic
+    ("key: why", one line each); `history_reader` the account's past posts for `history import`
+    (a `bot.publish.history.HistoryReader`, logged in), where the publisher can read them. Finding its own posts
+    for reconcile is `Publisher.recent_media`, and periodic
     upkeep `Publisher.maintain`: both need the built publisher's connection.
     """
 
@@ -67,7 +68,7 @@ class PublisherKind:
     login: Callable[[Config, Any, Ask], str]
     status_notice: Callable[[Config, Any, datetime], StatusNotice] = _no_notice
     config_problems: Callable[[Config], list[str]] = _no_problems
-    history_client: Callable[[Config, Any], Any] | None = None
+    history_reader: Callable[[Config, Any], Any] | None = None
 
 
 def names() -> list[str]:
@@ -121,14 +122,20 @@ def load_checked_config(path: str | os.PathLike[str] | None = None) -> Config:
     return config
 
 
-def history_client(config: Config, store: Any) -> Any:
-    """A logged-in client that reads the account's past posts: the configured publisher's, else the first publisher
-    that can read them (the account's own login, used for the import only)."""
-    own = kind_for(config).history_client
+def history_reader(config: Config, store: Any) -> Any:
+    """What reads the account's past posts (a `HistoryReader`): the configured publisher's, else the first publisher
+    whose reader has what it needs (a saved token, a username: the account's own login, used for the import only);
+    PawpostError with the last reason when none has."""
+    own = kind_for(config).history_reader
     if own is not None:
         return own(config, store)
+    last: PawpostError | None = None
     for name in MODULES:
-        reader = kind(name).history_client
-        if reader is not None:
+        reader = kind(name).history_reader
+        if reader is None:
+            continue
+        try:
             return reader(config, store)
-    raise PawpostError("no publisher can read the account's past posts")
+        except PawpostError as exc:
+            last = exc
+    raise last or PawpostError("no publisher can read the account's past posts")

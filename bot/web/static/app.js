@@ -1,4 +1,5 @@
-// pawpost review page: live caption counts, a picked candidate fills the caption box, a time picks "at".
+// pawpost review page: live caption counts, a picked candidate fills the caption box, a time picks "at", and a
+// regenerate's progress, polled until it is done (then the page reloads, unless the owner is typing).
 (function () {
   var TAG = /(^|[^\w#])#\w+/gu, MENTION = /(^|[^\w@])@[\w.]+/gu;
   function count(box) {
@@ -26,6 +27,30 @@
       var at = input.form.querySelector('input[name="when"][value="at"]');
       if (at) at.checked = true;
     });
+  });
+  var typed = false;
+  document.addEventListener('input', function () { typed = true; });
+  document.querySelectorAll('[data-progress]').forEach(function (box) {
+    var bar = box.querySelector('progress'), step = box.querySelector('.step');
+    function poll() {
+      fetch(box.dataset.progress, {credentials: 'same-origin', cache: 'no-store'})
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          if (job.state === 'running') {
+            bar.max = job.total; bar.value = job.done; step.textContent = job.step;
+            setTimeout(poll, 1000);
+          } else if (!typed) {
+            location.reload();
+          } else {
+            bar.remove();
+            box.querySelector('p').textContent = job.state === 'done'
+              ? 'New captions written: ' + job.message + '. Reload to see them.'
+              : 'The new captions were not written: ' + job.message;
+          }
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    }
+    setTimeout(poll, 1000);
   });
 })();
 // A Reel's cover picker: the slider shows its picture in the player; "use the picture shown" takes the player's.

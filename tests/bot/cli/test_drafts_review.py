@@ -116,8 +116,9 @@ def test_review_walks_the_pending_drafts(home: Path, store) -> None:
     third = add(store, 13, "c.jpg", ["later"])
     add(store, 14, "d.jpg", ["done"], status="approved")
 
+    # A terminal (FORCE_COLOR): on a pipe the loop draws nothing.
     result = CliRunner().invoke(cli, ["--config", str(home / "pawpost.toml"), "drafts", "review"],
-                                input="2\nr\nblurry\ns\n")
+                                input="2\nr\nblurry\ns\n", env={"FORCE_COLOR": "1"})
 
     assert result.exit_code == 0, result.output
     assert "1/3  draft 11" in result.output and "▀" in result.output  # each draft with its photo

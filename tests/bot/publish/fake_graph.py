@@ -3,7 +3,9 @@ reference: /access_token, /refresh_access_token, /me, /{ig-user-id}/media (creat
 (status_code), /{ig-user-id}/media_publish, /{ig-user-id}/content_publishing_limit, /{ig-media-id}/comments.
 Carousels as the content publishing guide makes them: a child container per item (is_carousel_item=true, no
 caption), a CAROUSEL container naming 2-10 finished children (caption), then media_publish of the carousel container
-(a child is never published on its own); the post is a CAROUSEL_ALBUM with its children.
+(a child is never published on its own); the post is a CAROUSEL_ALBUM with its children. A Reel: a REELS container
+(video_url of a real MP4, cover_url, share_to_feed, caption) published as a VIDEO of product REELS. A container's
+status checks answer IN_PROGRESS `in_progress_polls` times, then FINISHED (or `container_outcome`).
 
 It keeps an account (tokens, containers, media newest first, comments, quota), fetches each container's image_url
 through a `fetch` callable (the staging module, as a web server would), counts what it received, and can be told
@@ -27,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 HOST = "https://graph.instagram.com"
+CDN = "https://scontent.cdninstagram.com/v/fake"  # where media_url and thumbnail_url point (the account's photos)
 PROFESSIONAL_ID = "17841400000000042"
 
 
@@ -84,6 +87,8 @@ class FakeGraph:
         self.calls: Counter[str] = Counter()
         self.published_by_container: Counter[str] = Counter()
         self.failures: dict[str, list[Any]] = {}
+        self.cdn: dict[str, bytes] = {}  # media_url -> the photo, as Instagram's CDN serves it
+        self.cdn_broken: set[str] = set()
         self._ids = itertools.count(18000000000000001)
 
     # -- wiring ----------------------------------------------------------------------------------------
@@ -93,6 +98,7 @@ class FakeGraph:
         any_path = re.compile(re.escape(HOST) + r"/.*")
         for method in ("GET", "POST"):
             rsps.add_callback(method, any_path, callback=self._dispatch)
+        rsps.add_callback("GET", re.compile(re.escape(CDN) + r"/.*"), callback=self._cdn)
 
     def fail_next(self, endpoint: str, answer: Any) -> None:
         """Answer the next request to `endpoint` with `answer` (after those already scripted; None: normally).
@@ -116,11 +122,41 @@ class FakeGraph:
         assert all(n <= 1 for n in self.posts_per_caption().values()), self.posts_per_caption()
         assert all(n <= 1 for n in self.published_by_container.values()), self.published_by_container
 
-    def post_older(self, caption: str, when: float) -> dict[str, Any]:
-        """A post the account made before (by hand): it proves a media list reaches back."""
-        media = self._new_media(caption, when)
+    def post_older(self, caption: str, when: float, *, image: bytes | None = None, media_type: str = "IMAGE",
+                   children: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+        """A post the account made before (by hand): it proves a media list reaches back. `image`: the photo (a
+        VIDEO's cover); `children`: an album's items as (media_type, image) pairs."""
+        media = self._new_media(caption, when, image=image)
+        media["media_type"] = media_type
+        if children is not None:
+            media["media_type"] = "CAROUSEL_ALBUM"
+            media.pop("media_url", None)
+            media["children"] = [self._child(kind, data) for kind, data in children]
+        elif media_type == "VIDEO":
+            media["thumbnail_url"] = media["media_url"].replace(".jpg", "-cover.jpg")
+            if image is not None:
+                self.cdn[media["thumbnail_url"]] = self.cdn.pop(media["media_url"])
+            media["media_url"] = f"{CDN}/{media['id']}.mp4"
         self.media.sort(key=lambda m: m["_at"], reverse=True)
         return media
+
+    def _child(self, media_type: str, image: bytes | None, alt_text: str | None = None) -> dict[str, Any]:
+        child = {"id": str(next(self._ids)), "media_type": media_type, "image": image, "alt_text": alt_text}
+        url = f"{CDN}/{child['id']}.jpg"
+        if image is not None:
+            self.cdn[url] = image
+        if media_type == "VIDEO":
+            child.update(media_url=f"{CDN}/{child['id']}.mp4", thumbnail_url=url)
+        else:
+            child["media_url"] = url
+        return child
+
+    def _cdn(self, request: Any) -> tuple[int, dict[str, str], bytes]:
+        url = request.url.split("?")[0]
+        self.calls["cdn"] += 1
+        if url in self.cdn_broken or url not in self.cdn:
+            return 503, {}, b"busy"
+        return 200, {"Content-Type": "image/jpeg"}, self.cdn[url]
 
     # -- dispatch --------------------------------------------------------------------------------------
 
@@ -166,6 +202,8 @@ class FakeGraph:
             params = params or {}
             if params.get("media_type") == "CAROUSEL":
                 return "create_carousel"
+            if params.get("media_type") == "REELS":
+                return "create_reel"
             return "create_child" if params.get("is_carousel_item") == "true" else "create"
         if len(path) == 2 and path[1] in ("media_publish", "content_publishing_limit"):
             return path[1]
@@ -193,7 +231,7 @@ class FakeGraph:
         if endpoint == "me":
             return 200, {"user_id": self.user_id, "username": self.username, "account_type": self.account_type,
                          "id": "2600000000000001"}
-        if endpoint in ("create", "create_child", "create_carousel", "media_list", "media_publish",
+        if endpoint in ("create", "create_child", "create_carousel", "create_reel", "media_list", "media_publish",
                         "content_publishing_limit") and path[0] not in (self.user_id, "me"):
             return error(400, 100, 33, "Unsupported request - object does not exist")
         return getattr(self, f"_{endpoint}")(path, p)
@@ -239,6 +277,24 @@ class FakeGraph:
                                       "status_code": "IN_PROGRESS", "polls": 0, "carousel_item": False}
         return 200, {"id": container}
 
+    def _create_reel(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        url = p.get("video_url") or ""
+        if not url.startswith("https://"):
+            return error(400, 100, None, "The parameter video_url is required")
+        video = self.fetch(url)
+        cover = self.fetch(p["cover_url"]) if p.get("cover_url") else None
+        if video is None or (p.get("cover_url") and cover is None):
+            return error(400, 9004, 2207052, "The media could not be fetched from the URI",
+                         "Media download has failed. The media URI doesn't meet our requirements.")
+        if video[4:8] != b"ftyp":
+            return error(400, 352, 2207026, "The video format is not supported",
+                         "The video format is not supported. Please check spec for supported formats")
+        container = str(next(self._ids))
+        self.containers[container] = {"video_url": url, "video": video, "cover": cover, "caption": p.get("caption", ""),
+                                      "share_to_feed": p.get("share_to_feed"), "alt_text": None, "reel": True,
+                                      "status_code": "IN_PROGRESS", "polls": 0, "carousel_item": False}
+        return 200, {"id": container}
+
     def _status(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         c = self.containers[path[0]]
         if c["status_code"] == "IN_PROGRESS":
@@ -265,19 +321,27 @@ class FakeGraph:
         c["status_code"] = "PUBLISHED"
         self.quota_usage += 1
         self.published_by_container[p["creation_id"]] += 1
-        media = self._new_media(c["caption"], self.now, alt_text=c["alt_text"])
+        media = self._new_media(c["caption"], self.now, alt_text=c["alt_text"], image=c.get("image"))
+        if c.get("reel"):
+            media.update(media_type="VIDEO", media_product_type="REELS", video=c["video"], cover=c["cover"],
+                         permalink=f"https://www.instagram.com/reel/{media['shortcode']}/")
         if "children" in c:
             media["media_type"] = "CAROUSEL_ALBUM"
-            media["children"] = [{"image": self.containers[child]["image"],
-                                  "alt_text": self.containers[child]["alt_text"]} for child in c["children"]]
+            media.pop("media_url", None)
+            media["children"] = [self._child("IMAGE", self.containers[child]["image"],
+                                             self.containers[child]["alt_text"]) for child in c["children"]]
         return 200, {"id": media["id"]}
 
-    def _new_media(self, caption: str, when: float, alt_text: str | None = None) -> dict[str, Any]:
+    def _new_media(self, caption: str, when: float, alt_text: str | None = None,
+                   image: bytes | None = None) -> dict[str, Any]:
         media_id = str(next(self._ids))
         code = "C" + secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
         media = {"id": media_id, "caption": caption, "shortcode": code, "alt_text": alt_text, "media_type": "IMAGE",
                  "permalink": f"https://www.instagram.com/p/{code}/", "_at": when,
+                 "media_url": f"{CDN}/{media_id}.jpg",
                  "timestamp": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")}
+        if image is not None:
+            self.cdn[media["media_url"]] = image
         self.media.insert(0, media)
         return media
 
@@ -288,13 +352,31 @@ class FakeGraph:
         return 200, self._fields(media, p)
 
     def _media_list(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        limit = int(p.get("limit", 25))
-        return 200, {"data": [self._fields(m, p) for m in self.media[:limit]], "paging": {}}
+        """Newest first, `limit` (at most 100) a page; cursor-based paging as the Graph API pages edges: `after`
+        continues after a page, and `paging.next` is there only when another page follows."""
+        limit = min(int(p.get("limit", 25)), 100)
+        start = int(p["after"].removeprefix("QVFI")) if p.get("after") else 0
+        page = self.media[start:start + limit]
+        paging: dict[str, Any] = {}
+        if page:
+            paging["cursors"] = {"before": f"QVFI{start}", "after": f"QVFI{start + len(page)}"}
+            if start + len(page) < len(self.media):
+                paging["next"] = (f"{HOST}/{self.user_id}/media?access_token={p.get('access_token')}"
+                                  f"&limit={limit}&after=QVFI{start + len(page)}")
+        return 200, {"data": [self._fields(m, p) for m in page], "paging": paging}
 
-    @staticmethod
-    def _fields(media: dict[str, Any], p: dict[str, str]) -> dict[str, Any]:
-        wanted = (p.get("fields") or "id").split(",")
-        return {k: media[k] for k in wanted if k in media}
+    @classmethod
+    def _fields(cls, media: dict[str, Any], p: dict[str, str] | str) -> dict[str, Any]:
+        """The fields asked for, with the Graph API's field expansion: `children{id,media_url}` lists each child's
+        fields (a plain `children` only their ids)."""
+        wanted = (p if isinstance(p, str) else p.get("fields") or "id")
+        out: dict[str, Any] = {}
+        for name, nested in re.findall(r"(\w+)(?:\{([^}]*)\})?", wanted):
+            if name == "children" and isinstance(media.get("children"), list):
+                out["children"] = {"data": [cls._fields(c, nested or "id") for c in media["children"]]}
+            elif name in media:
+                out[name] = media[name]
+        return out
 
     def _content_publishing_limit(self, path: list[str], p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, {"data": [{"quota_usage": self.quota_usage,
@@ -345,7 +427,7 @@ def serve_staged(config: Any) -> Callable[[str], bytes | None]:
         if f"{parts.scheme}://{parts.netloc}{MOUNT}" != PUBLIC:
             return None
         answer = site.get(parts.path)
-        if answer.status_code != 200 or answer.headers.get("content-type") != "image/jpeg":
+        if answer.status_code != 200 or answer.headers.get("content-type") not in ("image/jpeg", "video/mp4"):
             return None
         return answer.content
 

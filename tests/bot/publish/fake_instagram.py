@@ -2,7 +2,9 @@
 code path.
 
 It keeps an account (session, feed, comments), answers the endpoints pawpost uses (CAA login, rupload, configure,
-configure_sidecar for a carousel of uploaded photos, user feed, comments) and counts what it received. Any request
+configure_sidecar for a carousel of uploaded photos; a Reel's upload_settings, video rupload (video_init, then
+upload_video) and configure_to_clips (configure_clip) of an uploaded video and cover, with `transcoding` answers of
+"Transcode not finished yet" first; user feed, comments) and counts what it received. Any request
 to any endpoint, at any step of any attempt, can be scripted (`fail_next`, `fail_nth`): any status with any body, a
 failure before the request is sent (DNS, refused connection, TLS), or after it took effect (read timeout, reset, a
 SIGKILL of the client, a hang). The feed can lag (`lag`), and the account can live in a file (`state`) shared by
@@ -12,6 +14,7 @@ several processes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -67,6 +70,8 @@ class FakeInstagram:
         self.sessionid = f"{user_id}%3A{secrets.token_hex(12)}"
         self.media: list[dict[str, Any]] = []  # the feed, newest first
         self.uploads: dict[str, int] = {}  # upload_id -> bytes received (a carousel's children must be uploaded)
+        self.videos: dict[str, str] = {}  # upload_id -> the uploaded video's sha256 (a Reel needs its video)
+        self.transcoding = 0  # how many configure_to_clips requests meet "Transcode not finished yet" first
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.received: list[tuple[str, str]] = []  # (method, endpoint key)
         self.device_ids: list[str] = []  # X-IG-Device-ID of every authenticated request
@@ -107,7 +112,8 @@ class FakeInstagram:
         if self.state is None:
             return
         data = {"media": self.media, "comments": self.comments, "received": self.received,
-                "sessionid": self.sessionid, "next_id": next(self._ids), "uploads": self.uploads}
+                "sessionid": self.sessionid, "next_id": next(self._ids), "uploads": self.uploads,
+                "videos": self.videos}
         tmp = self.state.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.state)
@@ -119,6 +125,7 @@ class FakeInstagram:
         self.media, self.comments, self.sessionid = data["media"], data["comments"], data["sessionid"]
         self.received = [tuple(r) for r in data["received"]]
         self.uploads = data.get("uploads", {})
+        self.videos = data.get("videos", {})
         self._ids = itertools.count(data["next_id"])
 
     def expire_session(self) -> None:
@@ -138,9 +145,12 @@ class FakeInstagram:
         parts = urlsplit(request.url)
         path = parts.path
         key = _key(path)
+        if key == "upload_video" and request.method == "GET":
+            key = "video_init"  # the rupload's announcement, before its bytes
         self.received.append((request.method, key))
         self.timeouts.append(getattr(request, "req_kwargs", {}).get("timeout"))
-        body = request.body.decode() if isinstance(request.body, bytes) and key != "upload" else request.body
+        binary = key in ("upload", "upload_video")
+        body = request.body.decode() if isinstance(request.body, bytes) and not binary else request.body
         answer = self.script[key].pop(0) if self.script.get(key) else None
         self.save()
         if answer is not None:
@@ -165,7 +175,7 @@ class FakeInstagram:
                 answer.started.write_text("in configure")
             while not answer.release.exists():
                 _real_sleep(0.05)
-            if answer.lands and key in ("configure", "configure_sidecar"):
+            if answer.lands and key in ("configure", "configure_sidecar", "configure_clip"):
                 return 200, {}, json.dumps({"media": self.media[0], "status": "ok"})
             return self._answer(key, request, urlsplit(request.url), body)
         if isinstance(answer, Unreadable):
@@ -186,6 +196,10 @@ class FakeInstagram:
             self._configure(_signed(body))
         elif key == "configure_sidecar":
             self._configure_sidecar(_signed(body))
+        elif key == "upload_video":
+            self._upload_video(request, body)
+        elif key == "configure_clip":
+            self._configure_clip(_signed(body))
         elif key == "comment":
             self._comment(request.url, body)
         self.save()
@@ -216,6 +230,21 @@ class FakeInstagram:
         if key == "configure":
             media = self._configure(_signed(body))
             self.save()
+            return 200, {}, json.dumps({"media": media, "status": "ok"})
+        if key == "upload_video":
+            upload_id = self._upload_video(request, body)
+            self.save()
+            return 200, {}, json.dumps({"upload_id": upload_id, "status": "ok"})
+        if key == "configure_clip":
+            if self.transcoding > 0:
+                self.transcoding -= 1
+                self.save()
+                return 202, {}, json.dumps({"message": "Transcode not finished yet.", "status": "fail"})
+            media = self._configure_clip(_signed(body))
+            self.save()
+            if media is None:
+                return 400, {}, json.dumps({"message": "media_needs_reupload", "error_title": "Upload missing",
+                                            "status": "fail"})
             return 200, {}, json.dumps({"media": media, "status": "ok"})
         if key == "feed":
             count = int(parse_qs(parts.query).get("count", ["33"])[0] or 33)
@@ -280,6 +309,27 @@ class FakeInstagram:
             for c in children]
         return media
 
+    def _upload_video(self, request: Any, body: Any) -> str:
+        """A Reel's video bytes, named by the upload id in the rupload parameters; only a real MP4 counts."""
+        params = json.loads(request.headers.get("X-Instagram-Rupload-Params") or "{}")
+        upload_id = str(params.get("upload_id") or "")
+        data = body if isinstance(body, bytes) else b""
+        if upload_id and data[4:8] == b"ftyp":
+            self.videos[upload_id] = hashlib.sha256(data).hexdigest()
+        return upload_id
+
+    def _configure_clip(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A Reel (media_type 2, product clips) from its uploaded video and cover; None when either was never
+        uploaded (Instagram refuses it: nothing is posted)."""
+        upload_id = str(data.get("upload_id") or "")
+        if upload_id not in self.videos or upload_id not in self.uploads:
+            return None
+        media = self._configure({"caption": data.get("caption", "")})
+        media.update(media_type=2, product_type="clips", video_duration=float(data.get("length") or 0),
+                     video_sha256=self.videos[upload_id], clips_share_preview_to_feed=data.get(
+                         "clips_share_preview_to_feed"), accessibility_caption=data.get("custom_accessibility_caption"))
+        return media
+
     def _login_step(self, key: str, body: Any) -> tuple[int, dict[str, str], str]:
         if key == "usdid":
             return 200, {}, json.dumps({"data": {"usdid_registration": {"success": True}}})
@@ -330,6 +380,9 @@ def _key(path: str) -> str:
         ("upload", lambda p: p.startswith("/rupload_igphoto/")),
         ("configure", lambda p: p.endswith("/media/configure/")),
         ("configure_sidecar", lambda p: p.endswith("/media/configure_sidecar/")),
+        ("upload_settings", lambda p: p.startswith("/upload_settings/")),
+        ("upload_video", lambda p: p.startswith("/rupload_igvideo/")),
+        ("configure_clip", lambda p: p.endswith("/media/configure_to_clips/")),
         ("feed", lambda p: "/feed/user/" in p),
         ("comment", lambda p: re.search(r"/media/[^/]+/comment/$", p) is not None),
         ("comments", lambda p: re.search(r"/media/[^/]+/comments/$", p) is not None),

@@ -44,7 +44,9 @@ def test_new_photos_are_analyzed_in_batches(vision_home) -> None:
 
     assert analyze_new(store, config, vision) == 6
     assert detector_passes == [4, 2]  # one pass per batch of photos
-    assert embedder_passes == [4, 2]  # whole images only: nothing is detected at threshold 1.0
+    # Whole images only (nothing is detected at threshold 1.0), each in its views, in the same one pass.
+    views = config.models.embed_views
+    assert views == 5 and embedder_passes == [4 * views, 2 * views]
     assert [store.photo(i)["status"] for i in ids] == ["analyzed"] * 6
     assert pets_of(store, ids[0]) == [("Lola", "model")]
     assert pets_of(store, ids[1]) == [("Pico", "model")]

@@ -8,7 +8,7 @@ import pytest
 from bot.errors import ModelUnavailable
 from bot.runtime.ml import Runtime
 from bot.vision.detector import Detector
-from bot.vision.embedder import Embedder, padded_crop
+from bot.vision.embedder import Embedder, embedder_identity, padded_crop, views
 from tests import tiny_vision
 
 PHOTOS = [tiny_vision.pet_photo("red", 1), tiny_vision.two_pet_photo("red", "blue"), tiny_vision.pet_photo("blue", 2)]
@@ -73,6 +73,23 @@ def test_embeddings_are_normalised_and_text_only_where_the_model_reads_it(tiny_m
         assert words.shape == (2, dim) and np.allclose(np.linalg.norm(words, axis=1), 1, atol=1e-5)
     else:
         assert words is None
+
+
+def test_five_views_average_the_photo_and_its_corner_crops(tiny_models) -> None:
+    one = Embedder(str(tiny_models["dinov2"]), runtime())
+    five = Embedder(str(tiny_models["dinov2"]), runtime(), views=5)
+    photo = PHOTOS[1]
+    crops = views(photo, 5)
+    assert len(crops) == 5 and crops[0] is photo
+    assert {c.size for c in crops[1:]} == {(round(photo.width * 0.8), round(photo.height * 0.8))}
+    assert len({c.tobytes() for c in crops[1:]}) == 4  # four different corners
+    each = one.embed(crops)
+    mean = each.mean(axis=0)
+    assert np.allclose(five.embed([photo])[0], mean / np.linalg.norm(mean), atol=1e-5)
+    assert not np.allclose(five.embed([photo])[0], each[0], atol=1e-3)  # the crops do count
+    # Vectors of one kind are never mixed with the other's in the embedding cache.
+    assert five.identity != one.identity == embedder_identity(str(tiny_models["dinov2"]))
+    assert five.identity == embedder_identity(str(tiny_models["dinov2"]), 5)
 
 
 def test_a_convolutional_backbone_embeds_through_its_pooled_output(tmp_path) -> None:

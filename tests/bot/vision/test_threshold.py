@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.vision.matching import References, match, scores
+from bot.vision.matching import References, match, pet_thresholds, scores
 from bot.vision.threshold import calibrate, threshold_for
 from tests import tiny_vision
 from tests.bot.vision.conftest import open_home
@@ -50,23 +50,46 @@ def test_a_strangers_photo_raises_the_threshold_over_itself() -> None:
     assert match(at(5), TWO_PETS, sharpened.threshold)[0].pet == "Lola"
 
 
-def test_overlapping_scores_take_the_cut_with_fewest_errors() -> None:
-    # Lola's references are spread wide; Pico's sit close together, next to one of hers.
-    refs = References(["Lola", "Pico"], [at(0, 40, 80), at(60, 65, 70)])
-    c = calibrate(refs)
-    assert "overlap" in c.how
-    same, other = [], []
-    for p, vectors in enumerate(refs.vectors):
-        for i in range(3):
-            one = vectors[i:i + 1]
-            same.append(float(scores(one, References(["p"], [np.delete(vectors, i, 0)]))[0, 0]))
-            other.append(float(scores(one, References(["q"], [refs.vectors[1 - p]]))[0, 0]))
+def tilted(degrees: float, elevation: float) -> np.ndarray:
+    """A unit vector at `degrees` in the plane, lifted `elevation` degrees out of it: alike to what lies at
+    `degrees` only as much as cos(elevation) allows, and unlike everything else in the plane."""
+    d, e = np.radians(degrees), np.radians(elevation)
+    return np.array([[np.cos(e) * np.cos(d), np.cos(e) * np.sin(d), np.sin(e)]], dtype=np.float32)
 
-    def errors(t: float) -> int:
-        return sum(s < t for s in same) + sum(o >= t for o in other)
 
-    assert min(same) < max(other)  # they do overlap
-    assert errors(c.threshold) == min(errors(t) for t in np.linspace(-1, 1.001, 2001))
+def test_each_pet_gets_a_threshold_from_its_own_photos() -> None:
+    # Lola's photos vary (poses, places); Pico's are all alike. An animal that resembles Pico about as much as
+    # Lola's photos resemble each other is a stranger to Pico, and a new, different-looking photo of Lola is hers.
+    refs = References(["Lola", "Pico"], [at(0, 30, 60), at(120, 122, 124)])
+    c = refs.calibration = calibrate(refs)  # as load_references attaches it
+    assert c.per_pet["Pico"] > c.threshold  # the home's threshold is Lola's, the lowest
+    assert "Lola" not in c.per_pet
+    assert f"Lola {c.threshold:.2f}, Pico {c.per_pet['Pico']:.2f}" in c.how
+    pico_lookalike = tilted(122, 44)
+    lola_far, pico = match(np.concatenate([at(75), pico_lookalike, at(121)]), refs, c.threshold)[::2]
+    assert lola_far.pet == "Lola" and pico.pet == "Pico"
+    lookalike = match(pico_lookalike, refs, c.threshold)[0]
+    assert c.threshold < lookalike.scores["Pico"] < c.per_pet["Pico"]  # over the lowest, under Pico's own
+    assert lookalike.pet is None and lookalike.confidence == 0.0
+
+
+def test_a_pet_alike_to_another_stays_above_that_likeness() -> None:
+    # Pico's references are spread wide and one of Lola's sits among them: Pico is never matched more easily
+    # than Lola's photo resembles Pico.
+    refs = References(["Lola", "Pico"], [at(40, 41, 42), at(0, 45, 90)])
+    c = refs.calibration = calibrate(refs)
+    lola_like_pico = float(scores(at(41), References(["Pico"], [at(0, 45, 90)]))[0, 0])
+    assert c.per_pet.get("Pico", c.threshold) > lola_like_pico
+    assert match(at(41), refs, c.threshold)[0].pet == "Lola"
+
+
+def test_the_sweep_moves_every_pets_threshold_together() -> None:
+    refs = References(["Lola", "Pico"], [at(0, 30, 60), at(120, 122, 124)])
+    refs.calibration = calibrate(refs)
+    lookalike = tilted(122, 44)
+    assert match(lookalike, refs, refs.calibration.threshold)[0].pet is None
+    # 0.2 lower for every pet: Pico's own threshold falls under the look-alike too.
+    assert match(lookalike, refs, refs.calibration.threshold - 0.2)[0].pet == "Pico"
 
 
 def test_one_sided_evidence_still_gives_a_threshold() -> None:
@@ -148,3 +171,13 @@ def test_detector_none_takes_the_whole_photo_and_loads_no_detector(vision_home) 
     doctor = json.loads(CliRunner().invoke(cli, ["--config", str(config.source), "doctor", "--json"]).stdout)
     line = next(c for c in doctor["checks"] if c["name"] == "model detector")
     assert line["ok"] and line["message"].startswith("none: each whole photo is taken as one animal")
+
+
+def test_a_pet_with_one_reference_among_others_is_placed_above_the_others() -> None:
+    refs = References(["Lola", "Pico"], [at(0, 10, 20), at(90)])
+    c = refs.calibration = calibrate(refs)
+    assert "a quarter of the way up to 1 for a pet with one reference" in c.how
+    lola_t, pico_t = pet_thresholds(refs, c.threshold)
+    lola_like_pico = float(scores(at(20), References(["Pico"], [at(90)]))[0, 0])
+    assert lola_like_pico < pico_t < 1 and pico_t != lola_t
+    assert [m.pet for m in match(np.concatenate([at(5), at(88)]), refs, c.threshold)] == ["Lola", "Pico"]

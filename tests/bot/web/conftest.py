@@ -103,3 +103,16 @@ def form_token(client: Any, path: str = "/") -> str:
     response = client.get(path)
     assert response.status_code == 200, response.text
     return csrf_of(response.text)
+
+
+def regenerated(client: Any, draft_id: int, timeout: float = 120.0) -> dict[str, Any]:
+    """The draft's regenerate as the page's poll sees it, once it is no longer running (failing after `timeout`)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/drafts/{draft_id}/regenerate").json()
+        if job["state"] != "running":
+            return job
+        assert time.monotonic() < deadline, f"draft {draft_id}'s regenerate still runs: {job}"
+        time.sleep(0.05)

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from bot.drafts.media import media_of
 from bot.web.routes import create_app
-from tests.bot.web.conftest import LOCAL, form_token, set_pet
+from tests.bot.web.conftest import LOCAL, form_token, regenerated, set_pet
 from tests.bot.web.conftest import add_draft as add_pending
 from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401
 
@@ -153,12 +153,15 @@ def test_split_from_the_page_writes_the_new_drafts_captions(tmp_path, tiny_blip,
     with TestClient(create_app(config), base_url=LOCAL) as client:
         done = client.post(f"/drafts/{draft_id}/media/split", data={
             "csrf": form_token(client), "photo": str(other), "next": f"/drafts/{draft_id}"})
+        with Store.for_config(config) as store:
+            new = draft_of_photo(store, other)
+        job = regenerated(client, new)
 
     assert done.status_code == 200
     with Store.for_config(config) as store:
-        new = draft_of_photo(store, other)
         row = store.draft(new)
         assert new != draft_id and [m.photo_id for m in media_of(store, draft_id)] == [lola]
         assert row["status"] == "pending" and row["caption"] and row["note"] is None
         passed = store.value("SELECT count(*) FROM candidates WHERE draft_id = ? AND passed", (new,))
-    assert f"photo {other} is now draft {new}, with {passed} caption candidate(s)" in done.text
+    assert f"photo {other} is now draft {new}; its captions are being written" in done.text
+    assert job["state"] == "done" and job["message"].startswith(f"{passed} new candidate(s)")

@@ -21,7 +21,7 @@ from bot.web.routes import create_app
 from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
 from tests.bot.conftest import OtherProcessHoldsGpuLock
 from tests.bot.daemon.test_supervisor import wait_for
-from tests.bot.web.conftest import LOCAL, csrf_of, form_token, free_port
+from tests.bot.web.conftest import LOCAL, csrf_of, form_token, free_port, regenerated
 from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401
 
 
@@ -48,16 +48,16 @@ def count_loads(monkeypatch: Any) -> list[tuple[str, int]]:
     return loads
 
 
-class Request(threading.Thread):
-    """A POST to the site on its own thread, so the test can watch it wait."""
+def wait_for_job(client: TestClient, draft_id: int, until: Any) -> dict[str, Any]:
+    """The draft's regenerate, as the page polls it, once `until(job)` holds (within 30 s)."""
+    found: dict[str, Any] = {}
 
-    def __init__(self, client: TestClient, path: str, data: dict[str, str]) -> None:
-        super().__init__(daemon=True)
-        self.client, self.path, self.data = client, path, data
-        self.response: Any = None
+    def seen() -> bool:
+        found.update(client.get(f"/drafts/{draft_id}/regenerate").json())
+        return bool(until(found))
 
-    def run(self) -> None:
-        self.response = self.client.post(self.path, data=self.data)
+    wait_for("the regenerate's progress", seen, timeout=30)
+    return found
 
 
 def test_run_with_the_web_page_loads_one_captioner(tmp_path: Path, tiny_blip, scripted_writer,  # noqa: F811
@@ -85,7 +85,8 @@ def test_run_with_the_web_page_loads_one_captioner(tmp_path: Path, tiny_blip, sc
             wait_for("the review site", lambda: client.get("/").status_code == 200, timeout=30)
             done = client.post(f"/drafts/{draft_id}/regenerate",
                                data={"csrf": csrf_of(client.get("/").text), "next": f"/drafts/{draft_id}"})
-        assert done.status_code == 200 and "new candidate(s)" in done.text
+            job = regenerated(client, draft_id)
+        assert done.status_code == 200 and job["state"] == "done" and "new candidate(s)" in job["message"]
     finally:
         threads.shutdown()
     # The page wrote its captions with the daemon's models, already loaded: each caption model loaded once.
@@ -125,14 +126,14 @@ def test_a_web_regenerate_waits_while_the_pipeline_holds_the_models(tmp_path: Pa
     try:
         assert in_batch.wait(60), "the pipeline never started its caption batch"
         with TestClient(create_app(config, models=models), base_url=LOCAL) as client:
-            request = Request(client, f"/drafts/{draft_id}/regenerate", {"csrf": form_token(client)})
-            request.start()
-            request.join(1.5)
-            assert request.is_alive(), "the regenerate ran while the pipeline held the models"
-            finish_batch.set()  # the batch ends and releases them: the same request now goes through
-            request.join(60)
-            assert not request.is_alive()
-        assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
+            started = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+            assert started.status_code == 200  # the page answers at once: the regenerate waits in its worker
+            waiting = wait_for_job(client, draft_id, lambda job: job["state"] == "running")
+            assert waiting["step"] == "waiting for the models" and waiting["done"] == 0
+            assert client.get("/").status_code == 200  # nothing on the page waits for it
+            finish_batch.set()  # the batch ends and releases them: the same regenerate now goes through
+            job = regenerated(client, draft_id)
+        assert job["state"] == "done" and "new candidate(s)" in job["message"]
         worker.join(60)
         # It went between the two batches: the pipeline did not take the models straight back.
         assert regenerated_before == [0, 1]
@@ -149,16 +150,21 @@ def test_a_standalone_site_waits_for_the_gpu_lock_of_another_process(tmp_path: P
     try:
         with TestClient(create_app(config), base_url=LOCAL) as client:
             monkeypatch.setattr(web_app, "MODELS_WAIT_SECONDS", 0.3)
-            busy = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
-            assert busy.status_code == 409 and "held by another process" in busy.text
+            client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+            busy = regenerated(client, draft_id)
+            assert busy["state"] == "failed" and "held by another process" in busy["message"]
+            assert "The new captions were not written: " in client.get(f"/drafts/{draft_id}").text
             monkeypatch.setattr(web_app, "MODELS_WAIT_SECONDS", 60.0)
-            request = Request(client, f"/drafts/{draft_id}/regenerate", {"csrf": form_token(client)})
-            request.start()
-            request.join(1.5)
-            assert request.is_alive(), "the regenerate ran while another process held the GPU lock"
-            holder.release()  # the other process finishes: the same request now goes through
-            request.join(60)
-            assert not request.is_alive()
-        assert request.response.status_code == 200 and "new candidate(s)" in request.response.text
+            client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+            wait_for_job(client, draft_id, lambda job: job["step"] == "waiting for the models")
+            # One regenerate per draft at a time: a second one while this waits is refused, and changes nothing.
+            again = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+            assert again.status_code == 409 and "already being regenerated" in again.text
+            assert client.get(f"/drafts/{draft_id}/regenerate").json()["state"] == "running"
+            holder.release()  # the other process finishes: the same regenerate now goes through
+            job = regenerated(client, draft_id)
+        assert job["state"] == "done" and "new candidate(s)" in job["message"]
+        with Store.for_config(config) as store:
+            assert store.value("SELECT count(*) FROM events WHERE kind = 'draft.regenerated'") == 1
     finally:
         holder.release()

@@ -12,7 +12,7 @@ from markupsafe import escape
 from bot import timeutil
 from bot.drafts.actions import get_draft
 from bot.drafts.media import first_photo
-from tests.bot.web.conftest import add_draft, csrf_of, form_token, set_pet
+from tests.bot.web.conftest import add_draft, csrf_of, form_token, regenerated, set_pet
 from tests.conftest import run_cli
 
 CANDIDATES = ["Blanket day again 🐶 #chihuahua", "Lola says no to rain today #rescuedog", "Nap o'clock, do not disturb"]
@@ -239,6 +239,19 @@ def test_correcting_the_pets_saves_the_owners_word(client, web_store):
     assert "set by you" in client.get(f"/drafts/{draft_id}").text
 
 
+def test_save_pets_and_regenerate_writes_the_captions_in_the_background(client, web_store):
+    draft_id = add_draft(web_store, CANDIDATES)
+
+    done = client.post(f"/drafts/{draft_id}/pets", data={"csrf": form_token(client), "pet": ["Bruno"],
+                                                          "regenerate": "1"}, follow_redirects=True)
+    job = regenerated(client, draft_id)
+
+    # The pets are saved at once; the regenerate is the page's background one (here without a loadable model).
+    assert done.status_code == 200 and "pets set to Bruno" in done.text and "; writing new captions" in done.text
+    assert job["state"] == "failed" and "cannot be loaded" in job["message"]
+    assert get_draft(web_store, draft_id).pets == ["Bruno"]
+
+
 def test_reschedule_an_approved_draft_and_back_to_the_queue(client, web_store):
     draft_id = add_draft(web_store, CANDIDATES, status="approved")
     pending = add_draft(web_store, ["wait"])
@@ -262,9 +275,11 @@ def test_regenerate_without_a_loadable_model_says_so_and_changes_nothing(client,
     draft_id = add_draft(web_store, CANDIDATES)
 
     response = client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client), "hint": "at the beach"})
+    job = regenerated(client, draft_id)
 
-    assert response.status_code == 409
-    assert "cannot be loaded" in response.text
+    assert response.status_code == 200
+    assert job["state"] == "failed" and "cannot be loaded" in job["message"]
+    assert "The new captions were not written: " in client.get(f"/drafts/{draft_id}").text
     assert get_draft(web_store, draft_id).candidates == CANDIDATES
 
 

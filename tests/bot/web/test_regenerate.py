@@ -10,7 +10,7 @@ from bot.runtime.ml import Runtime
 from bot.store.database import Store
 from bot.web.routes import create_app
 from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
-from tests.bot.web.conftest import LOCAL, form_token
+from tests.bot.web.conftest import LOCAL, form_token, regenerated
 from tests.tiny_captions import scripted_writer, tiny_blip  # noqa: F401
 
 
@@ -25,8 +25,12 @@ def test_regenerate_with_a_hint_and_first_words(tmp_path, tiny_blip, scripted_wr
     with TestClient(create_app(config), base_url=LOCAL) as client:
         done = client.post(f"/drafts/{draft_id}/regenerate", data={
             "csrf": form_token(client), "hint": "after the groomer", "start": "Lola", "next": f"/drafts/{draft_id}"})
+        job = regenerated(client, draft_id)
+        page = client.get(f"/drafts/{draft_id}")
 
-    assert done.status_code == 200 and "new candidate(s)" in done.text
+    assert done.status_code == 200 and "writing new captions" in done.text
+    assert job["state"] == "done" and "new candidate(s)" in job["message"] and job["done"] == job["total"]
+    assert "New captions written: " + job["message"] in page.text
     with Store.for_config(config) as store:
         row = store.draft(draft_id)
         candidates = [r[0] for r in store.all("SELECT text FROM candidates WHERE draft_id = ? AND generation = 1 "
@@ -49,6 +53,7 @@ def test_the_pages_models_are_unloaded_when_idle(tmp_path, tiny_blip, scripted_w
 
     with TestClient(app, base_url=LOCAL) as client:
         client.post(f"/drafts/{draft_id}/regenerate", data={"csrf": form_token(client)})
+        assert regenerated(client, draft_id)["state"] == "done"
         models = site.captioner().models
         assert any(m.loaded for m in models)
         site._unload_timer.join(30)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import bot.publish.transport as transport
+from bot.publish.base import PublishedMedia
 from bot.publish.errors import QUOTA_ADVICE
 from bot.publish.outcome import ErrorKind, Evidence, Refusal
 
@@ -25,6 +27,7 @@ FETCH_ADVICE = ("Instagram could not fetch the photo from graph.public_base_url;
                 "is wrong with the public URL; pawpost tries again later")
 
 # Codes from the Graph API's and the Instagram Platform's error references.
+_SHORTCODE = re.compile(r"/(?:p|reel|tv)/([A-Za-z0-9_-]+)")
 _TOKEN = {102, 190}
 _RATE = {4, 17, 32, 613, 80002}
 _QUOTA_SUBCODES = {2207042, 2207051}  # the 24-hour publishing limit; "we restrict certain activity"
@@ -114,15 +117,16 @@ def read_refusal(err: GraphError | None) -> Refusal | None:
     return Refusal(kind, err.label, advice)
 
 
-def container_refusal(status_code: str, status: str) -> Refusal:
-    """A container that will not publish (status_code ERROR or EXPIRED): nothing was posted, the reason says why."""
+def container_refusal(status_code: str, status: str, what: str = "photo") -> Refusal:
+    """A container that will not publish (status_code ERROR or EXPIRED): nothing was posted, the reason says why.
+    `what`: the photo, or the video of a Reel."""
     if status_code == "EXPIRED":
         return Refusal(ErrorKind.TRANSIENT, "the media container expired before it was published")
     match = _SUBCODE.search(status)
     subcode = int(match.group(1)) if match else None
-    reason = f"Instagram could not process the photo: {status or 'ERROR'}"
+    reason = f"Instagram could not process the {what}: {status or 'ERROR'}"
     if subcode is None or says_only_failed(None, subcode):
-        # No reason given: Instagram could not process the photo; a new container is made next time.
+        # No reason given: Instagram could not process it; a new container is made next time.
         return Refusal(ErrorKind.TRANSIENT, reason)
     kind, advice = refusal_kind(None, subcode)
     return Refusal(kind, reason, advice)
@@ -142,3 +146,31 @@ def evidence(exc: BaseException | None = None, err: GraphError | None = None) ->
     if exc is not None and never_sent(exc):
         return Evidence(sent=False)
     return Evidence(sent=True, refusal=read_refusal(err))
+
+
+def read_media(item: dict[str, Any]) -> tuple[PublishedMedia, str, datetime | None]:
+    """A media object of the API (id, permalink or shortcode, caption, timestamp): its link, caption and time."""
+    permalink = str(item.get("permalink") or "")
+    code = str(item.get("shortcode") or "")
+    if not code:
+        match = _SHORTCODE.search(permalink)
+        code = match.group(1) if match else ""
+    return (PublishedMedia(media_id=str(item.get("id")), code=code, url=permalink),
+            str(item.get("caption") or ""), media_time(item))
+
+
+def media_time(item: dict[str, Any]) -> datetime | None:
+    """A media object's `timestamp` (ISO 8601 with an offset, as '2026-11-20T09:30:00+0000'), or None."""
+    text = item.get("timestamp")
+    if not isinstance(text, str):
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None

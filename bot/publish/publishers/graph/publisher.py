@@ -3,9 +3,11 @@ Login. `PUBLISHER` (at the end) is what the registry knows of it; `GraphPublishe
 
 One publish: stage each photo at a one-time public URL; a single photo gets a media container (image_url, caption,
 alt_text); a carousel gets a child container per photo (is_carousel_item, alt_text), each waited for, then the
-CAROUSEL container (children, caption). Every container's id goes to the poster the moment Instagram names it
-(`on_container`, recorded in the attempt); containers post nothing, so they are safe to make again. Then wait for
-status_code FINISHED, `before_create()` and one media_publish — never resent. Every failure is decided by the one table
+CAROUSEL container (children, caption); a Reel stages its video and cover and gets a REELS container (video_url,
+cover_url, share_to_feed, caption), which Instagram may take minutes to process (`graph.reel_wait_seconds`).
+Every container's id goes to the poster the moment Instagram names it (`on_container`, recorded in the attempt);
+containers post nothing, so they are safe to make again. Then wait for status_code FINISHED, `before_create()` and
+one media_publish — never resent. Every failure is decided by the one table
 (bot.publish.outcome) from `answers`' reading of the answer; the exactly-once bookkeeping (attempts, unsettled
 drafts, reconcile) is the poster's.
 """
@@ -13,7 +15,6 @@ drafts, reconcile) is the poster's.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,7 +25,7 @@ from bot.errors import PawpostError
 from bot.publish.base import OnContainer, PreparedPost, PublishedMedia, RecentMedia, post_photos, same_caption
 from bot.publish.errors import ErrorKind, PublishError, step_error
 from bot.publish.outcome import Evidence, Refusal, Step
-from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal
+from bot.publish.publishers.graph.answers import TOKEN_ADVICE, container_refusal, read_media
 from bot.publish.publishers.graph.api import GraphClient, Request
 from bot.publish.publishers.graph.doctor import graph_checks
 from bot.publish.publishers.graph.token import (
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 # Waits between container status checks (seconds); the last repeats until graph.container_wait_seconds.
 POLL_SECONDS = (2, 3, 5, 10, 15, 30, 60)
 NO_TOKEN_ADVICE = "run 'pawpost login' with a token from the Meta app dashboard (README, 'Which publisher?')"
-_SHORTCODE = re.compile(r"/(?:p|reel|tv)/([A-Za-z0-9_-]+)")
+# The media list's media_type as RecentMedia.kind (a Reel is a VIDEO whose media_product_type is REELS).
+_KINDS = {"IMAGE": "photo", "CAROUSEL_ALBUM": "carousel", "VIDEO": "video"}
 
 
 def poll_delays(wait_seconds: float) -> list[float]:
@@ -107,14 +109,22 @@ class GraphPublisher:
                 on_container: OnContainer | None = None) -> PublishedMedia:
         photos = post_photos(post)
         client, record = self.account()
-        log.info("publishing draft %s through the official API (attempt %s, %d photo(s))", post.draft_id,
-                 post.nonce[:8], len(photos))
+        what = "a Reel" if post.is_reel else f"{len(photos)} photo(s)"
+        log.info("publishing draft %s through the official API (attempt %s, %s)", post.draft_id, post.nonce[:8], what)
         staged: list[Staged] = []
+        wait = self.config.graph.container_wait_seconds
         try:
-            staged.extend(stage(self.config, photo.path) for photo in photos)
+            files = [photos[0].path, photos[0].cover] if post.is_reel else [photo.path for photo in photos]
+            staged.extend(stage(self.config, path) for path in files if path is not None)
             if self.config.graph.stage_delay_seconds:
                 self.sleep(self.config.graph.stage_delay_seconds)  # the owner's sync to a static host
-            if len(photos) == 1:
+            if post.is_reel:
+                # Shared to the feed too: the account's grid shows it, and the media list that reconcile reads has it.
+                container = self._create(client, record, media_type="REELS", video_url=staged[0].url,
+                                         cover_url=staged[1].url if len(staged) > 1 else None, share_to_feed="true",
+                                         caption=post.caption)
+                wait = self.config.graph.reel_wait_seconds
+            elif len(photos) == 1:
                 container = self._create(client, record, image_url=staged[0].url, caption=post.caption,
                                          alt_text=photos[0].alt_text or None)
             else:
@@ -126,12 +136,12 @@ class GraphPublisher:
                         on_container(child, position)
                     children.append(child)
                 for child in children:
-                    self._wait(client, child, before_create)
+                    self._wait(client, child, before_create, wait)
                 container = self._create(client, record, media_type="CAROUSEL", children=",".join(children),
                                          caption=post.caption)
             if on_container is not None:
                 on_container(container)  # recorded before media_publish: the attempt names it whatever happens
-            self._wait(client, container, before_create)
+            self._wait(client, container, before_create, wait, "video" if post.is_reel else "photo")
             if before_create is not None:
                 before_create()  # from the next request on, the post may exist even if we never hear back
             # The one request that makes the post: never repeated here, whatever its answer.
@@ -154,8 +164,11 @@ class GraphPublisher:
                              message="creating the media container answered without an id")
         return str(container)
 
-    def _wait(self, client: GraphClient, container: str, before_create: Callable[[], None] | None) -> None:
-        delays = poll_delays(self.config.graph.container_wait_seconds)
+    def _wait(self, client: GraphClient, container: str, before_create: Callable[[], None] | None,
+              wait_seconds: float, what: str = "photo") -> None:
+        """Until the container is FINISHED: ERROR or EXPIRED, or still IN_PROGRESS after `wait_seconds`, is a failed
+        upload (nothing was posted: a later attempt makes a new container, and this one is never published)."""
+        delays = poll_delays(wait_seconds)
         for delay in [*delays, None]:
             answer = client.get(container, Request.STATUS, fields="status_code,status")
             code = str(answer.get("status_code") or "")
@@ -168,12 +181,12 @@ class GraphPublisher:
                 raise step_error(Step.CREATE, Evidence(sent=True), None, error_class="ContainerPublished",
                                  message="the media container was already published")
             if code in ("ERROR", "EXPIRED"):
-                raise step_error(Step.UPLOAD, Evidence(True, container_refusal(code, str(answer.get("status") or ""))),
-                                 None, error_class="ContainerError" if code == "ERROR" else "ContainerExpired")
+                refusal = container_refusal(code, str(answer.get("status") or ""), what)
+                raise step_error(Step.UPLOAD, Evidence(True, refusal), None,
+                                 error_class="ContainerError" if code == "ERROR" else "ContainerExpired")
             if delay is not None:
                 self.sleep(delay)
-        waited = (f"Instagram was still processing the photo after {self.config.graph.container_wait_seconds:.0f} s "
-                  f"(container {container})")
+        waited = f"Instagram was still processing the {what} after {wait_seconds:.0f} s (container {container})"
         raise step_error(Step.UPLOAD, Evidence(True, Refusal(ErrorKind.TRANSIENT, waited)), None,
                          error_class="ContainerInProgress")
 
@@ -184,14 +197,14 @@ class GraphPublisher:
         except PublishError as err:
             log.warning("posted media %s, but its link could not be read: %s", media_id, err.label)
             return PublishedMedia(media_id=media_id, code="", url="")
-        return _media(media)[0]
+        return read_media(media)[0]
 
     # -- reading the account -------------------------------------------------------------------------
 
     def recent_media(self, count: int = 20) -> list[RecentMedia]:
         client, record = self.account()
-        answer = client.get(f"{record.user_id}/media", Request.READ, fields="id,caption,timestamp,permalink,shortcode",
-                            limit=count)
+        answer = client.get(f"{record.user_id}/media", Request.READ,
+                            fields="id,caption,timestamp,permalink,shortcode,media_type", limit=count)
         items = answer.get("data")
         if not isinstance(items, list):
             # An answer without the list proves nothing: "not posted" must never be read from it.
@@ -200,8 +213,9 @@ class GraphPublisher:
         out = []
         for item in items[:count]:
             if isinstance(item, dict) and item.get("id"):
-                published, caption, taken = _media(item)
-                out.append(RecentMedia(published.media_id, published.code, caption, taken, published.url))
+                published, caption, taken = read_media(item)
+                kind = _KINDS.get(str(item.get("media_type") or ""), "")
+                out.append(RecentMedia(published.media_id, published.code, caption, taken, published.url, kind))
         return out
 
     def comment(self, media_id: str, text: str) -> str:
@@ -229,32 +243,6 @@ class GraphPublisher:
             self._client = None
 
 
-def _media(item: dict[str, Any]) -> tuple[PublishedMedia, str, datetime | None]:
-    permalink = str(item.get("permalink") or "")
-    code = str(item.get("shortcode") or "")
-    if not code:
-        match = _SHORTCODE.search(permalink)
-        code = match.group(1) if match else ""
-    return (PublishedMedia(media_id=str(item.get("id")), code=code, url=permalink),
-            str(item.get("caption") or ""), _time(item))
-
-
-def _time(item: dict[str, Any]) -> datetime | None:
-    text = item.get("timestamp")
-    if not isinstance(text, str):
-        return None
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def _login(config: Config, store: Any, ask: Ask) -> str:
     """A token from the Meta app dashboard, exchanged for a long-lived one and saved."""
     token = ask("Instagram user access token (from the Meta app dashboard)", secret=True)
@@ -263,6 +251,14 @@ def _login(config: Config, store: Any, ask: Ask) -> str:
     saved = (f"token saved for @{record.username} ({record.account_type.lower() or 'account'}, user id "
              f"{record.user_id}) to {config.graph_token_file} (mode 600){until}; pawpost renews it by itself")
     return "\n".join([*([note] if note else []), saved])
+
+
+def _history_reader(config: Config, store: Any) -> Any:
+    """The account's media list for `history import`, read with the saved token (PawpostError without one)."""
+    from bot.publish.publishers.graph.history import GraphHistory
+
+    client, record = GraphPublisher(config, store).account()
+    return GraphHistory(client, record.user_id)
 
 
 def _status_notice(config: Config, store: Any, now: datetime) -> StatusNotice:
@@ -283,4 +279,5 @@ PUBLISHER = PublisherKind(
     login=_login,
     status_notice=_status_notice,
     config_problems=_config_problems,
+    history_reader=_history_reader,
 )

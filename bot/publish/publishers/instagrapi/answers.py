@@ -88,6 +88,12 @@ def read_refusal(status: int | None, body: Any) -> Refusal | None:
     return None
 
 
+def says_not_ready(reason: str) -> bool:
+    """A refusal that only means "not yet" (a Reel still transcoding): the same request may be sent again soon."""
+    lowered = reason.lower()
+    return any(phrase in lowered for phrase in _LATER)
+
+
 def _feedback(body: dict[str, Any]) -> str:
     return str(body.get("feedback_message") or "").strip()
 

@@ -1,6 +1,7 @@
 """The instagrapi publisher: an upload per photo, then one configure (a carousel: one configure_sidecar) per publish,
-never resent; an expired session gets one re-login with the saved device. Each step's failure is read by `answers`
-beside it and decided by the one table.
+never resent; a Reel is the video's and its cover's uploads, then configure_to_clips (`clips`). An expired session
+gets one re-login with the saved device. Each step's failure is read by `answers` beside it and decided by the one
+table.
 `PUBLISHER` (at the end) is what the registry knows of it; `InstagramPublisher` posts.
 """
 
@@ -28,6 +29,7 @@ from bot.publish.base import (
 from bot.publish.errors import FATAL_ADVICE, ErrorKind, PublishError, classify, step_error
 from bot.publish.outcome import Evidence, Outcome, Step
 from bot.publish.publishers.instagrapi.answers import evidence
+from bot.publish.publishers.instagrapi.clips import configure_clip, upload_clip
 from bot.publish.publishers.instagrapi.session import (
     Transport,
     login_error,
@@ -52,10 +54,11 @@ class InstagramPublisher:
     posts_by_hand = False
 
     def __init__(self, config: Config, store: Any, *, transport: Transport | None = None,
-                 **client_options: Any) -> None:
+                 sleep: Callable[[float], None] | None = None, **client_options: Any) -> None:
         self.config = config
         self.store = store
         self.transport = transport
+        self.sleep = sleep  # the waits for a Reel's transcode (None: time.sleep)
         self.client_options = client_options
         self._client: Any = None
 
@@ -71,21 +74,35 @@ class InstagramPublisher:
 
     def publish(self, post: PreparedPost, *, before_create: Callable[[], None] | None = None,
                 on_container: OnContainer | None = None) -> PublishedMedia:
-        photos = post_photos(post)
+        media = post_photos(post)
         client = self.client()
-        log.info("publishing draft %s (attempt %s, %d photo(s))", post.draft_id, post.nonce[:8], len(photos))
+        what = "a Reel" if post.is_reel else f"{len(media)} photo(s)"
+        log.info("publishing draft %s (attempt %s, %s)", post.draft_id, post.nonce[:8], what)
         try:
-            return self._publish_once(client, photos, post.caption, before_create)
+            return self._publish_once(client, media, post.caption, before_create)
         except PublishError as err:
             if err.kind != ErrorKind.REAUTH or err.outcome != Outcome.REFUSED:
                 raise
         # Instagram refused the session (its body says so: nothing was posted): one re-login, then once more.
         self._relogin(client)
-        return self._publish_once(client, photos, post.caption, before_create)
+        return self._publish_once(client, media, post.caption, before_create)
 
     def _publish_once(self, client: Any, photos: tuple[PreparedMedium, ...], caption: str,
                       before_create: Callable[[], None] | None) -> PublishedMedia:
-        if len(photos) == 1:
+        if photos[0].kind == "video":
+            # A Reel: the uploads may be redone; configure_to_clips makes the post and is resent only while
+            # Instagram answers that its transcode is not finished.
+            def run(step: Step, fn: Callable[[], Any]) -> Any:
+                return _step(step, client, fn)
+
+            video = photos[0]
+            upload_id = upload_clip(client, video, run)
+            if before_create is not None:
+                before_create()
+            configured = configure_clip(client, video, upload_id, caption, run,
+                                        wait_seconds=self.config.instagram.reel_wait_seconds,
+                                        sleep=time.sleep if self.sleep is None else self.sleep)
+        elif len(photos) == 1:
             photo = photos[0]
             upload_id, width, height = _step(Step.UPLOAD, client, lambda: client.photo_rupload(Path(photo.path)))
             # Instagram's "custom accessibility caption" is the alt text of the app's advanced settings.
@@ -221,7 +238,14 @@ def _is_http_error(exc: BaseException) -> bool:
 def _published(media: dict[str, Any]) -> PublishedMedia:
     code = str(media.get("code") or "")
     media_id = str(media.get("id") or media.get("pk") or "")
-    return PublishedMedia(media_id=media_id, code=code, url=f"https://www.instagram.com/p/{code}/" if code else "")
+    where = "reel" if _kind(media) == "video" else "p"
+    url = f"https://www.instagram.com/{where}/{code}/" if code else ""
+    return PublishedMedia(media_id=media_id, code=code, url=url)
+
+
+def _kind(media: dict[str, Any]) -> str:
+    """photo, carousel or video from the private API's media_type (1, 8, 2: a Reel is a video, product "clips")."""
+    return {1: "photo", 2: "video", 8: "carousel"}.get(media.get("media_type"), "")  # type: ignore[arg-type]
 
 
 def _recent(item: dict[str, Any]) -> RecentMedia:
@@ -231,6 +255,7 @@ def _recent(item: dict[str, Any]) -> RecentMedia:
         media_id=published.media_id, code=published.code, url=published.url,
         caption=((item.get("caption") or {}).get("text") or "") if isinstance(item.get("caption"), dict) else "",
         taken_at=datetime.fromtimestamp(int(taken), UTC) if isinstance(taken, int | float) else None,
+        kind=_kind(item),
     )
 
 
@@ -260,6 +285,12 @@ def _config_problems(config: Config) -> list[str]:
     return [problem] if problem else []
 
 
+def _history_reader(config: Config, store: Any) -> Any:
+    from bot.publish.publishers.instagrapi.history import history_reader
+
+    return history_reader(config, store)
+
+
 PUBLISHER = PublisherKind(
     name="instagrapi",
     build=lambda config, store: InstagramPublisher(config, store),
@@ -267,5 +298,5 @@ PUBLISHER = PublisherKind(
     login=_login,
     status_notice=_status_notice,
     config_problems=_config_problems,
-    history_client=lambda config, store: make_client(config, store),
+    history_reader=_history_reader,
 )
