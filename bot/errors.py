@@ -177,6 +177,23 @@ class BadVideo(PawpostError):
         super().__init__(reason)
 
 
+class NotAReel(PawpostError):
+    """A video's cover was asked of a draft that is not a Reel (its media are photos)."""
+
+    def __init__(self, draft_id: int) -> None:
+        self.draft_id = draft_id
+        super().__init__(f"draft {draft_id} is not a Reel: only a video has a cover frame to choose")
+
+
+class CoverOutside(PawpostError):
+    """A cover time outside the clip: it must lie from 0 up to (not including) the clip's length."""
+
+    def __init__(self, draft_id: int, seconds: float, duration: float) -> None:
+        self.draft_id, self.seconds, self.duration = draft_id, seconds, duration
+        super().__init__(f"draft {draft_id}'s video is {duration:.2f} s long; pick a cover time from 0 to under "
+                         f"{duration:.2f} seconds, not {seconds:g}")
+
+
 class LinkRefused(PawpostError):
     """An "I posted it" link that cannot confirm its draft: `why` is 'unknown' (never made, or used already),
     'expired', 'other draft' (made for another draft) or 'done' (the draft is no longer waiting for you)."""

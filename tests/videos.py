@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import struct
+from collections.abc import Callable
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -54,11 +57,14 @@ def frame_times(seconds: float, fps: float, vfr: bool) -> list[float]:
 
 def make_video(path: Path, *, codec: str = "h264", seconds: float = 2.0, fps: float = 30,
                size: tuple[int, int] = (320, 240), rotation: int = 0, vfr: bool = False, audio: bool = True,
-               container: str | None = None, content_id: str | None = None, faststart: bool = False) -> Path:
+               container: str | None = None, content_id: str | None = None, faststart: bool = False,
+               creation_time: datetime | None = None,
+               draw: Callable[[int, int, tuple[int, int]], np.ndarray] | None = None) -> Path:
     """Write a clip to `path` and return it. `size` is as stored (coded); `rotation` (0/90/180/270, counter-clockwise
     as probe reports it) goes into the display matrix. `container`: 'mp4' or 'mov' (default from the suffix).
     `content_id`: Apple's Live Photo identifier in the QuickTime metadata. `faststart`: the index before the frames
-    (as phones and web uploads often write it) instead of after them."""
+    (as phones and web uploads often write it) instead of after them. `creation_time`: when it was filmed, in the
+    container's metadata. `draw(i, count, size)`: frame i's RGB pixels (default: `picture`)."""
     import av
 
     path = Path(path)
@@ -69,6 +75,8 @@ def make_video(path: Path, *, codec: str = "h264", seconds: float = 2.0, fps: fl
     try:
         if content_id:
             out.metadata["com.apple.quicktime.content.identifier"] = content_id
+        if creation_time is not None:
+            out.metadata["creation_time"] = creation_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
         video = out.add_stream(_ENCODERS.get(codec, codec), rate=round(fps))
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         video.time_base = video.codec_context.time_base = TIME_BASE
@@ -82,7 +90,7 @@ def make_video(path: Path, *, codec: str = "h264", seconds: float = 2.0, fps: fl
             sound = out.add_stream("aac", rate=48000, layout="stereo")
         times = frame_times(seconds, fps, vfr)
         for i, t in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(picture(i, len(times), size), format="rgb24")
+            frame = av.VideoFrame.from_ndarray((draw or picture)(i, len(times), size), format="rgb24")
             frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
             out.mux(video.encode(frame))
         out.mux(video.encode())
@@ -106,3 +114,28 @@ def _write_sound(out, stream, seconds: float) -> None:
         frame.sample_rate, frame.pts = rate, start
         out.mux(stream.encode(frame))
     out.mux(stream.encode())
+
+
+def apple_maker_note(content_id: str) -> bytes:
+    """An Apple maker note (as an iPhone writes into a Live Photo's still) holding only the content identifier:
+    "Apple iOS\\0", version 1, big-endian, one IFD entry (tag 0x0011, ASCII) whose text follows the IFD."""
+    text = content_id.encode("ascii") + b"\x00"
+    ifd_end = 14 + 2 + 12 + 4
+    inline = len(text) <= 4  # TIFF: a value of up to 4 bytes sits in the entry itself
+    value = text.ljust(4, b"\x00") if inline else struct.pack(">I", ifd_end)
+    entry = struct.pack(">HHI", 0x0011, 2, len(text)) + value
+    return b"Apple iOS\x00" + b"\x00\x01" + b"MM" + struct.pack(">H", 1) + entry + b"\x00" * 4 + (
+        b"" if inline else text)
+
+
+def live_photo_exif(content_id: str | None, taken: datetime) -> bytes:
+    """EXIF for a Live Photo's still: the capture time (with its offset) and, if given, the content identifier."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = taken.astimezone(UTC).strftime("%Y:%m:%d %H:%M:%S")
+    sub[0x9011] = "+00:00"
+    if content_id:
+        sub[0x927C] = apple_maker_note(content_id)
+    return exif.tobytes()

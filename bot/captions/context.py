@@ -52,6 +52,12 @@ class Shot:
     hint: str | None = None
     image: Image.Image | None = None
     description: str | None = None
+    frames: list[Image.Image] = field(default_factory=list)  # a video's key frames, in time order (cover included)
+
+    @property
+    def pictures(self) -> list[Image.Image | None]:
+        """What the models look at for this medium: a photo, or a video's key frames."""
+        return list(self.frames) or [self.image]
 
 
 @dataclass
@@ -85,8 +91,8 @@ class PhotoJob:
 
     @property
     def images(self) -> list[Image.Image | None]:
-        """The photos a chat VLM sees with the prompt: the post's first MAX_SET_IMAGES."""
-        return [s.image for s in self.shots[:MAX_SET_IMAGES]]
+        """The pictures a chat VLM sees with the prompt: the post's first MAX_SET_IMAGES (a video's key frames)."""
+        return [picture for s in self.shots for picture in s.pictures][:MAX_SET_IMAGES]
 
     @property
     def confidence(self) -> float | None:
@@ -137,8 +143,29 @@ def _load_shot(store: Store, config: Config, photo_id: int) -> Shot:
     path = store.abspath(photo["path"])
     if path is None:
         raise PhotoUnreadable(f"photo {photo_id} has no library file")
+    if photo["kind"] == "video":
+        frames = key_frames(path, photo)
+        cover = next((f for t, f in frames if t == photo["cover_at"]), frames[0][1])
+        return Shot(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis), photo["hint"],
+                    image=cover, frames=[f for _, f in frames])
     return Shot(photo_id, photo["sha256"], path, pets, scene_from_analysis(analysis), photo["hint"],
                 image=caption_image(path, config.ingest.max_megapixels))
+
+
+def key_frames(path: Path, photo: Any) -> list[tuple[float, Image.Image]]:
+    """A clip's key frames for the caption models: its cover and its best-scored other sampled frames (at most
+    MAX_SET_IMAGES in all), in time order; the middle frame for a clip never sampled."""
+    from bot.errors import BadVideo
+    from bot.video.frames import frame_at
+
+    sampled = (_json(photo["video"]) or {}).get("frames") or []
+    cover = photo["cover_at"] if photo["cover_at"] is not None else (photo["duration_s"] or 0) / 2
+    others = sorted((f for f in sampled if f["t"] != cover), key=lambda f: -float(f.get("score") or 0))
+    times = sorted({cover, *(f["t"] for f in others[:MAX_SET_IMAGES - 1])})
+    try:
+        return [(t, frame_at(path, t, max_side=MAX_SIDE)) for t in times]
+    except BadVideo as exc:
+        raise PhotoUnreadable(f"{path}: {exc}") from None
 
 
 def merge_facts(facts: Sequence[str | None]) -> str | None:
@@ -162,7 +189,17 @@ def merge_scenes(scenes: Sequence[str | None]) -> str | None:
 
 
 def caption_image(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Image.Image:
-    """The photo as the caption models see it (training included): upright, RGB, at most MAX_SIDE pixels."""
+    """The photo as the caption models see it (training included): upright, RGB, at most MAX_SIDE pixels; for a
+    video file, its middle frame."""
+    from bot.video.frames import is_video_path, middle_frame
+
+    if is_video_path(path):
+        from bot.errors import BadVideo
+
+        try:
+            return middle_frame(path, max_side=MAX_SIDE)
+        except BadVideo as exc:
+            raise PhotoUnreadable(f"{path}: {exc}") from None
     return open_image(path, max_megapixels, max_side=MAX_SIDE)
 
 

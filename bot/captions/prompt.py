@@ -49,7 +49,7 @@ class Prompt:
     speaker: str = ""  # the pet who speaks, when the voice is the first person
     lead: str = ""  # the caption's first words when the owner gave none (templates.LEADS_AS_PET)
     photos: int = 1  # how many photos the post has
-    images: int = 1  # how many of them a chat VLM is shown with the prompt (the first ones)
+    images: int = 1  # how many pictures a chat VLM is shown with the prompt (photos, or a video's key frames)
 
     @property
     def opening(self) -> str:
@@ -131,7 +131,7 @@ def build_prompt(
     first words out: a model retrained on the account's captions was trained without them (training/prompts.py)
     and writes its own opening, so it is prompted exactly as it was trained. `photos` > 1 is a carousel: the
     prompt says so and asks for one caption about the set (`pets` and `scene` are then the whole set's); `images`
-    is how many of its photos a chat VLM is shown.
+    is how many pictures a chat VLM is shown (some of a carousel's photos, or a video's key frames).
     """
     from bot.captions.quality import hashtag_free, wants_first_person
 
@@ -199,7 +199,7 @@ def build_prompt(
     return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,
                   scene=scene, examples=shown, instructions=[i for i in instructions if i],
                   speaker=speaker.name if speaker is not None else "", lead=lead, photos=max(1, photos),
-                  images=max(1, min(images, photos)))
+                  images=max(1, images))
 
 
 def _sentence(text: str) -> str:

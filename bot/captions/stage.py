@@ -138,9 +138,9 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     regenerating (up to captions.max_attempts rounds) for posts that have no passing candidate yet. Raises
     ModelUnavailable when a model cannot load.
 
-    The describer describes every photo of every post and the writer gets each post's facts merged; a chat VLM
-    sees each post's first context.MAX_SET_IMAGES photos with its prompt. The pets are the whole set's, so the
-    rules ask for every one of them by name."""
+    The describer describes every photo of every post (a video's key frames) and the writer gets each post's
+    facts merged; a chat VLM sees each post's first context.MAX_SET_IMAGES pictures with its prompt. The pets are
+    the whole set's, so the rules ask for every one of them by name."""
     c = config.captions
     settings = GenerationSettings.from_config(c)
     base_seed = seed if seed is not None else c.seed if c.seed is not None else new_seed()
@@ -152,9 +152,10 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     ids = context.embedder_ids(config, vision)
     count = c.style_examples if captioner.style_examples is None else captioner.style_examples
     shots = [shot for job in jobs for shot in job.shots]
-    for shot, description in zip(shots, captioner.describe([s.image for s in shots], config.models.batch_size),
-                                 strict=True):
-        shot.description = description
+    # Every picture is described (a video's key frames each), and each medium gets its pictures' words merged.
+    said = iter(captioner.describe([p for s in shots for p in s.pictures], config.models.batch_size))
+    for shot in shots:
+        shot.description = context.merge_facts([next(said) for _ in shot.pictures])
     for job in jobs:
         job.merge_descriptions()
         absent = [p.name for p in config.pets if p.name.lower() not in {q.name.lower() for q in job.pets}]

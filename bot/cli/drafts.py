@@ -117,7 +117,9 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
     d = get_draft(app.store, draft_id)
     views = media_views(app.store, draft_id, d)
     facts = photo_facts(app.store, [d.photo_id]).get(d.photo_id)
-    prepared, why = posted_copy(app, d.photo_id, make=preview or open_photo)
+    reel = d.kind == "video"
+    # A Reel's posted file is made when it is posted; its cover frame is what the owner reviews here.
+    prepared, why = (None, None) if reel else posted_copy(app, d.photo_id, make=preview or open_photo)
     if open_photo:
         open_photo_or_site(app, prepared or (Path(d.photo) if d.photo else None), d.id)
     # When it really goes out (slot, jitter, daily cap, the drafts ahead): what `pawpost schedule` shows.
@@ -144,14 +146,22 @@ def show(app: App, draft_id: int, preview: bool, open_photo: bool, as_json: bool
         clock = ", by the file's time: it has no EXIF capture time" if facts.taken_at_source == "file" else ""
         taken = f" (taken {local(facts.taken_at, zone)}{clock})" if facts.taken_at else ""
         out.print(f"file:    {escape(facts.source_name)}{taken}")
-    out.print(f"photo:   {d.photo}")
-    out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")
-    if len(views) > 1:
+    if reel:
+        from bot.cli.preview import clip_facts, draw_cover
+
+        out.print(f"video:   {d.photo}")
+        out.print(f"reel:    {clip_facts(d.duration_s, d.cover_at)} (change it: 'drafts cover {d.id} SECONDS')")
+        if preview:
+            draw_cover(d.photo, d.cover_at, d.duration_s, out)
+    else:
+        out.print(f"photo:   {d.photo}")
+        out.print(f"posted copy: {prepared}" if prepared else f"[yellow]posted copy:[/] none: {escape(why or '')}")
+    if len(views) > 1 and not reel:
         from bot.cli.preview import show_media
 
         out.print(f"photos:  {len(views)}, in order (change them: 'drafts media {d.id} list')")
         show_media(app, views, out, draw_photos=preview)
-    else:
+    elif not reel:
         if views[0].lead_reason:
             out.print(f"leads:   {escape(views[0].lead_reason)}")
         if preview and prepared:
@@ -305,8 +315,8 @@ def posted(app: App, draft_id: int, url: str | None, as_json: bool) -> None:
 
 def register(cli: click.Group) -> None:
     from bot.cli.corrections import pets, regenerate, restore, unapprove
-    from bot.cli.media import media
+    from bot.cli.media import cover, media
 
-    for command in (media, regenerate, pets, unapprove, restore):
+    for command in (media, cover, regenerate, pets, unapprove, restore):
         drafts.add_command(command)
     cli.add_command(drafts)

@@ -49,6 +49,9 @@ def _print(summary: IngestSummary) -> None:
     out.print(f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
               f"quarantined {summary.quarantined}" + (f", hints {summary.hints}" if summary.hints else ""))
     for r in summary.of("duplicate"):
+        if r.reason:  # a Live Photo's motion clip, kept with its still
+            out.print(f"  duplicate: {escape(r.source_name)} is the {escape(r.reason)}")
+            continue
         kind = "looks like" if r.near else "is the same file as"
         out.print(f"  duplicate: {escape(r.source_name)} {kind} photo {r.duplicate_of}")
     for r in summary.of("quarantined"):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import DRAFT_ID, PHOTO_ID, App, console, emit_json, pass_app
+from bot.cli import DRAFT_ID, PHOTO_ID, App, console, echo, emit_json, pass_app
 
 if TYPE_CHECKING:
     from bot.drafts.editing import MediaChange
@@ -124,3 +124,20 @@ def tell(change: MediaChange, what: str) -> None:
     if change.caption_may_not_fit:
         click.echo(f"the caption may no longer fit ({change.pets_changed}): write new candidates with 'pawpost "
                    f"drafts regenerate {d.id}'")
+
+
+@click.command("cover")
+@click.argument("draft_id", type=DRAFT_ID)
+@click.argument("seconds", type=float)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def cover(app: App, draft_id: int, seconds: float, as_json: bool) -> None:
+    """Choose a Reel's cover: the frame SECONDS into its video."""
+    from bot.cli.preview import clip_facts
+    from bot.drafts.cover import set_cover
+
+    d = set_cover(app.store, draft_id, seconds)
+    if as_json:
+        emit_json(d.to_json())
+        return
+    echo(f"draft {d.id}: {clip_facts(d.duration_s, d.cover_at)} (see it: 'pawpost drafts show {d.id} --preview')")

@@ -64,11 +64,16 @@ def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool, reser
     for m in media:
         pets = ", ".join(m.pets) or "no pet recognised"
         cover = " (cover)" if m.place == 1 and len(media) > 1 else ""
-        out.print(f"  {m.place}. photo {m.photo_id}{cover}  {escape(m.file_name)}  ({escape(pets)})")
+        what = "video" if m.kind == "video" else "photo"
+        out.print(f"  {m.place}. {what} {m.photo_id}{cover}  {escape(m.file_name)}  ({escape(pets)})")
+        if m.kind == "video":
+            out.print(f"      {clip_facts(m.duration_s, m.cover_at)}")
         out.print(f"      alt: {escape(m.alt_text or '-')}")
         if m.lead_reason:
             out.print(f"      leads: {escape(m.lead_reason)}")
-        if draw_photos:
+        if draw_photos and m.kind == "video":
+            draw_cover(m.path, m.cover_at, m.duration_s, out)
+        elif draw_photos:
             from bot.publish.errors import BadContent, PublishError
             from bot.publish.prepare import prepared_copy
 
@@ -76,6 +81,38 @@ def show_media(app: Any, media: list[Any], out: Any, *, draw_photos: bool, reser
                 draw(prepared_copy(app.store, m.photo_id), out, reserve=reserve)
             except (BadContent, PublishError) as exc:
                 out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+
+
+def clip_facts(duration_s: float | None, cover_at: float | None) -> str:
+    """A video's length and where its cover lies, in one line."""
+    from bot.drafts.review import clip_length
+
+    cover = "not chosen yet" if cover_at is None else f"at {cover_at:.1f} s"
+    return f"length {clip_length(duration_s)}, cover {cover}"
+
+
+def draw_cover(path: str | Path | None, cover_at: float | None, duration_s: float | None, out: Any) -> None:
+    """Draw a video's cover frame (its middle until one is chosen) on the console `out`."""
+    import tempfile
+
+    from rich.markup import escape
+
+    from bot.errors import BadVideo
+    from bot.video.frames import frame_at
+
+    if path is None:
+        out.print("[yellow]no preview:[/] the video is no longer in the library")
+        return
+    at = cover_at if cover_at is not None else (duration_s or 0.0) / 2
+    try:
+        image = frame_at(Path(path), at, max_side=1280)
+    except BadVideo as exc:
+        out.print(f"[yellow]no preview:[/] {escape(str(exc))}")
+        return
+    with tempfile.TemporaryDirectory(prefix="pawpost-cover-") as folder:
+        target = Path(folder) / "cover.jpg"
+        image.save(target, "JPEG", quality=90)
+        draw(target, out)
 
 
 def posted_copy(app: Any, photo_id: int, make: bool) -> tuple[Path | None, str | None]:

@@ -332,6 +332,8 @@ class IngestConfig(Section):
     # A shoot: frames at most shoot_gap_seconds apart, same pets; drafted once none arrived for shoot_settle_seconds.
     shoot_gap_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 120
     shoot_settle_seconds: Annotated[float, Field(ge=0, le=24 * 3600)] = 60
+    max_video_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 600  # a longer clip is quarantined
+    video_frames: Annotated[int, Field(ge=1, le=64)] = 8  # sampled across a clip: its pets and its cover
 
 
 class DraftsConfig(Section):

@@ -56,6 +56,9 @@ class DraftView:
     # Each medium in order: photo_id, path, kind, file_name, alt_text (the owner's; get_draft fills in the written).
     media: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str | None = None
+    kind: str = "photo"  # the first medium's: photo, or video (a Reel)
+    duration_s: float | None = None  # a Reel's length in seconds
+    cover_at: float | None = None  # a Reel's cover frame, seconds into the clip
     version: str = ""  # filled by get_draft: changes whenever the owner's view of the draft does (`version_of`)
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ SELECT json_object(
     'id', d.id, 'status', d.status,
     'photo', CASE WHEN p.path IS NULL THEN NULL ELSE :data_dir || '/' || p.path END,
     'photo_id', p.id, 'source_name', p.source_name,
+    'kind', p.kind, 'duration_s', p.duration_s, 'cover_at', p.cover_at,
     'media', json({MEDIA_JSON_SQL}),
     'pets', (SELECT json_group_array(name) FROM (
         SELECT pets.name FROM draft_media m JOIN photo_pets pp ON pp.photo_id = m.photo_id

@@ -69,7 +69,7 @@ def add_photo(store: Store, draft_id: int, photo_id: int, place: int | None = No
     def order(photos: list[int]) -> list[int]:
         if photo_id in photos:
             raise PhotoUnavailable(photo_id, f"it is already in draft {draft_id}")
-        why = unavailable(store, photo_id)
+        why = unavailable(store, photo_id) or _mixing(store, draft_id, photo_id, photos)
         if why:
             raise PhotoUnavailable(photo_id, why)
         if len(photos) >= MAX_MEDIA:
@@ -146,6 +146,9 @@ class MediumView:
     alt_text: str | None  # the owner's, or the one written from the photo
     pets: list[str] = field(default_factory=list)
     lead_reason: str | None = None  # why the shoot put it first, where the shoot says
+    kind: str = "photo"  # photo | video
+    duration_s: float | None = None  # a video's length
+    cover_at: float | None = None  # a video's cover frame, seconds into it
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -157,7 +160,8 @@ def media_views(store: Store, draft_id: int, view: DraftView | None = None) -> l
     ids = [int(m["photo_id"]) for m in view.media]
     pets = pets_in_photos(store, ids)
     return [MediumView(n, m["photo_id"], m["path"], m["file_name"], m["alt_text"],
-                       [p.name for p in pets.get(m["photo_id"], [])], lead_reason(store, m["photo_id"]))
+                       [p.name for p in pets.get(m["photo_id"], [])], lead_reason(store, m["photo_id"]),
+                       m.get("kind") or "photo", m.get("duration_s"), m.get("cover_at"))
             for n, m in enumerate(view.media, 1)]
 
 
@@ -194,6 +198,18 @@ def unavailable(store: Store, photo_id: int) -> str | None:
         return f"it is in draft {other}"
     if status not in JOINABLE:
         return f"it is {status}, not an analyzed photo"
+    return None
+
+
+def _mixing(store: Store, draft_id: int, photo_id: int, photos: list[int]) -> str | None:
+    """Why the medium cannot join these: a video is posted alone, as a Reel, never in a carousel (None: it can)."""
+    marks = ",".join("?" * (len(photos) + 1))
+    kinds = {r["id"]: r["kind"] for r in store.all(f"SELECT id, kind FROM photos WHERE id IN ({marks})",
+                                                    [photo_id, *photos])}
+    if kinds.get(photo_id) == "video":
+        return "it is a video, which is posted alone as a Reel; it cannot join a post of other media"
+    if any(kinds.get(p) == "video" for p in photos):
+        return f"draft {draft_id} is a Reel (one video); a photo cannot join it"
     return None
 
 

@@ -36,10 +36,12 @@ class Medium:
     crop: tuple[float, float, float, float] | None = None  # the owner's frame; None: framed around the pets
     alt_text: str | None = None  # the owner's; None: written from the description and the pets when shown or posted
     description: str | None = None  # the describer's words about this photo
+    duration_s: float | None = None  # a video's length
+    cover_at: float | None = None  # a video's cover frame, seconds into the clip (bot.drafts.cover)
 
 
-_SELECT = ("SELECT m.draft_id, m.position, m.photo_id, p.path, p.source_name, m.crop, m.alt_text, m.description "
-           "FROM draft_media m JOIN photos p ON p.id = m.photo_id")
+_SELECT = ("SELECT m.draft_id, m.position, m.photo_id, p.path, p.source_name, p.kind, p.duration_s, p.cover_at, "
+           "m.crop, m.alt_text, m.description FROM draft_media m JOIN photos p ON p.id = m.photo_id")
 
 
 def media_of(store: Store, draft_id: int) -> list[Medium]:
@@ -87,13 +89,15 @@ def first_photo_sql(draft: str = "d") -> str:
 
 
 # A draft's media as JSON, for the draft JSON document (bot.drafts.actions): in order, each with its library path
-# (absolute, from :data_dir), kind, original file name and the owner's alt text (null: written when posted).
+# (absolute, from :data_dir), kind, original file name and the owner's alt text (null: written when posted); a
+# video also with its length and cover time (seconds; null for a photo).
 MEDIA_JSON_SQL = """(SELECT json_group_array(json_object(
         'photo_id', photo_id,
         'path', CASE WHEN path IS NULL THEN NULL ELSE :data_dir || '/' || path END,
-        'kind', 'photo', 'file_name', source_name, 'alt_text', alt_text)) FROM (
-    SELECT m.photo_id, p.path, p.source_name, m.alt_text FROM draft_media m JOIN photos p ON p.id = m.photo_id
-    WHERE m.draft_id = d.id ORDER BY m.position))"""
+        'kind', kind, 'file_name', source_name, 'alt_text', alt_text, 'duration_s', duration_s,
+        'cover_at', cover_at)) FROM (
+    SELECT m.photo_id, p.path, p.kind, p.source_name, m.alt_text, p.duration_s, p.cover_at FROM draft_media m
+    JOIN photos p ON p.id = m.photo_id WHERE m.draft_id = d.id ORDER BY m.position))"""
 
 
 def add_draft(store: Store, photo_ids: Sequence[int], **fields: Any) -> int:
@@ -163,7 +167,8 @@ def update_medium(store: Store, draft_id: int, position: int = 0, **fields: Any)
 
 def _medium(row: Any) -> Medium:
     return Medium(row["draft_id"], row["position"], row["photo_id"], row["path"], row["source_name"],
-                  crop=_crop(row["crop"]), alt_text=row["alt_text"], description=row["description"])
+                  kind=row["kind"], crop=_crop(row["crop"]), alt_text=row["alt_text"],
+                  description=row["description"], duration_s=row["duration_s"], cover_at=row["cover_at"])
 
 
 def _crop(raw: str | None) -> tuple[float, float, float, float] | None:

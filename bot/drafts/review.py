@@ -181,12 +181,21 @@ def draft_line(d: DraftView, facts: PhotoFacts | None, zone: Any) -> dict[str, s
     return {
         "id": str(d.id),
         "status": d.status,
-        "file": facts.source_name if facts else "?",
+        "file": (facts.source_name if facts else "?") + (f" [video {clip_length(d.duration_s)}]"
+                                                         if d.kind == "video" else ""),
         "pets": ", ".join(d.pets) or "-",
         "caption": (d.caption or "").replace("\n", " ") or f"(no caption: see 'pawpost drafts show {d.id}')",
         "when": timeutil.local(when, zone) if when else "",
         "created": timeutil.local(d.created_at, zone),
     }
+
+
+def clip_length(seconds: float | None) -> str:
+    """A clip's length as the owner reads it: 0:07.4, 4:00.0."""
+    if seconds is None:
+        return "?"
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def parse_local_time(text: str, config: Config) -> datetime:

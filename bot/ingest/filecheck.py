@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from bot.ingest.livephoto import still_content_id
+
 log = logging.getLogger(__name__)
 
 # Our format name -> (Pillow format name, library file extension).
@@ -62,6 +64,7 @@ class ImageFacts:
     taken_at: datetime | None
     has_gps: bool
     phash: str           # 64-bit perceptual hash, hex
+    content_id: str | None = None  # Apple's Live Photo content identifier (bot.ingest.livephoto)
 
     @property
     def ext(self) -> str:
@@ -121,6 +124,15 @@ def unsupported_reason(head: bytes) -> str:
     return f"it is not a {SUPPORTED} image (unrecognised content)"
 
 
+def is_video(head: bytes) -> bool:
+    """Whether these first bytes start an MP4 or QuickTime movie: an ISO media file that is no HEIF or AVIF
+    image, or a QuickTime file that opens with its movie, data or padding atom instead of a file type."""
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return True
+    brands = _ftyp_brands(head)
+    return bool(brands) and sniff(head) is None and not brands & AVIF_BRANDS
+
+
 def _ftyp_brands(head: bytes) -> set[bytes]:
     """The major and compatible brands of an ISO base media file (HEIF, AVIF, MP4, MOV), or an empty set."""
     if len(head) < 16 or head[4:8] != b"ftyp":
@@ -164,7 +176,7 @@ def inspect(data: bytes, *, max_megapixels: float, zone: tzinfo = UTC) -> ImageF
     small = _orient(small, orientation)
     return ImageFacts(
         format=fmt, width=width, height=height, taken_at=capture_time(exif, zone), has_gps=has_gps(exif),
-        phash=perceptual_hash(small),
+        phash=perceptual_hash(small), content_id=still_content_id(exif),
     )
 
 

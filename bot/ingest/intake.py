@@ -10,25 +10,22 @@ import hashlib
 import logging
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from bot import timeutil
 from bot.config import Config
 from bot.errors import PawpostError
-from bot.files import write_atomic
 from bot.ingest.filecheck import BadImage, ImageFacts, inspect
 from bot.ingest.hints import attach_late_hint, hint_for, is_hint, read_hint, share_hint, stored_hint
 from bot.ingest.inbox import (
     GONE,
     InboxFile,
     NotAFile,
-    Signature,
     candidates,
     is_ignored,
-    move_if_same,
     read_file,
     settled,
     signature,
@@ -36,35 +33,25 @@ from bot.ingest.inbox import (
     unlink_if_same,
 )
 from bot.ingest.nearduplicates import burst_window, capture_time_and_source, nearest
+from bot.ingest.records import (
+    IngestResult,
+    clear_from_inbox,
+    earlier_record,
+    first_with_content,
+    log_photo_event,
+    quarantine_path,
+    result_of,
+    settles,
+    write_library_file,
+)
+from bot.ingest.video_intake import ingest_video, is_video_file
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
+from bot.video.frames import is_video_path
 
 log = logging.getLogger(__name__)
 
 ORIGINS = ("inbox", "imported")
-# Keeps `<sha16>-<name>` in quarantine/ under the usual 255-byte file name limit.
-QUARANTINE_NAME_BYTES = 180
-# Every reason naming a configurable limit contains this; such content is judged again when it comes back.
-LIMIT_KEY = "ingest.max_"
-
-
-@dataclass
-class IngestResult:
-    """What became of one file."""
-
-    source_name: str
-    status: str                      # new | duplicate | quarantined | hint | skipped
-    photo_id: int | None = None
-    path: str | None = None          # relative to the data folder: library/... or quarantine/...
-    reason: str | None = None        # quarantined: why; skipped: why the file was left where it is
-    duplicate_of: int | None = None
-    near: bool = False               # a near-duplicate (same picture to the eye), not the same bytes
-    recorded: bool = True            # False: an earlier run had recorded this file already (after a crash)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass
 class IngestSummary:
     """Everything one pass over the inbox did."""
@@ -115,8 +102,9 @@ def ingest_inbox(store: Store, config: Config) -> IngestSummary:
         raise PawpostError(f"the inbox folder {inbox} does not exist; create it, or fix paths.inbox in the config")
     ready, waiting = settled(candidates(inbox), config.ingest.stable_seconds)
     summary = IngestSummary(waiting=sorted(source_name(p, inbox) for p in waiting))
-    # Photos before hints, so a hint finds its photo and leaves with it.
-    for path in sorted(ready, key=lambda p: (is_hint(p), str(p))):
+    # Photos before videos, so a Live Photo's motion clip finds its still; hints last, so a hint finds its photo
+    # and leaves with it.
+    for path in sorted(ready, key=lambda p: (is_hint(p), is_video_path(p), str(p))):
         try:
             result = ingest_file(store, config, path)
         except (PawpostError, OSError, sqlite3.Error) as exc:
@@ -152,24 +140,30 @@ def ingest_file(store: Store, config: Config, path: Path) -> IngestResult:
         if why is None:
             return IngestResult(name, "hint", photo_id=photo_id)
         return IngestResult(name, "skipped", photo_id=photo_id, reason=why)
-    try:
-        src = read_file(path, config.paths.inbox, _limit_bytes(config))
-    except (FileNotFoundError, NotADirectoryError):
-        return IngestResult(name, "skipped", reason=GONE)
-    except NotAFile:
-        return IngestResult(name, "skipped", reason="not a regular file (a device, pipe or socket)")
+    video = is_video_file(path)  # copied and hashed in chunks by video intake, never read whole
+    src = None
+    if not video:
+        try:
+            src = read_file(path, config.paths.inbox, _limit_bytes(config))
+        except (FileNotFoundError, NotADirectoryError):
+            return IngestResult(name, "skipped", reason=GONE)
+        except NotAFile:
+            return IngestResult(name, "skipped", reason="not a regular file (a device, pipe or socket)")
 
-    hint_path = None if src.link_target is not None else hint_for(path)
+    hint_path = None if src is not None and src.link_target is not None else hint_for(path)
     hint = hint_sig = None
     if hint_path is not None and _settled_for(hint_path, config.ingest.stable_seconds):
         hint_sig = signature(hint_path)
         hint = read_hint(hint_path)
 
-    result = _admit(store, config, sha=src.sha256, name=name, origin="inbox", data=src.data,
-                    problem=_problem(src, config), hint=hint, taken_at=None, fallback_time=src.mtime,
-                    keep_quarantined_bytes=False, file_time=src.mtime)
-    _clear_from_inbox(config, path, src.sig, result)
-    if hint_path is not None and hint_sig is not None:
+    if src is None:
+        result = ingest_video(store, config, path, name, hint=hint)
+    else:
+        result = _admit(store, config, sha=src.sha256, name=name, origin="inbox", data=src.data,
+                        problem=_problem(src, config), hint=hint, taken_at=None, fallback_time=src.mtime,
+                        keep_quarantined_bytes=False, file_time=src.mtime)
+        clear_from_inbox(config, path, src.sig, result)
+    if hint_path is not None and hint_sig is not None and result.status != "skipped":
         # The hint leaves the inbox with its photo once it is stored (an empty hint has nothing to store).
         stored = hint if result.recorded else stored_hint(store, result.photo_id)
         if not hint or stored == hint:
@@ -219,10 +213,10 @@ def _admit(
 ) -> IngestResult:
     """Record one content under one name, exactly once; `problem` is a reason known before decoding. `file_time`:
     the inbox file's own time, its capture time when EXIF has none."""
-    prior = _prior(store, sha, name, origin)
-    if prior is not None and _stands(prior):
-        return _result(store, prior, name, recorded=False)
-    known = _known_content(store, sha)
+    prior = earlier_record(store, sha, name, origin)
+    if prior is not None and settles(prior):
+        return result_of(store, prior, name, recorded=False)
+    known = first_with_content(store, sha)
     facts: ImageFacts | None = None
     if problem is None and known is None:
         assert data is not None
@@ -231,7 +225,7 @@ def _admit(
         except BadImage as exc:
             problem = str(exc)
     if prior is not None and problem is not None:
-        return _result(store, prior, name, recorded=False)  # still over a limit: the earlier record stands
+        return result_of(store, prior, name, recorded=False)  # still over a limit: the earlier record stands
 
     data_dir = config.paths.data
     library_rel = None
@@ -240,10 +234,10 @@ def _admit(
         library_rel = f"library/{when:%Y}/{when:%m}/{sha}.{facts.ext}"
         # Written before the row, so a committed row always has its file; content-addressed, so a rerun rewrites
         # the same name with the same bytes.
-        _write(data_dir / library_rel, data)
-    quarantine_rel = _quarantine_rel(sha, name)
+        write_library_file(data_dir / library_rel, data)
+    quarantine_rel = quarantine_path(sha, name)
     if keep_quarantined_bytes and data is not None and (problem or (known and known["status"] == "quarantined")):
-        _write(data_dir / quarantine_rel, data)
+        write_library_file(data_dir / quarantine_rel, data)
 
     now = timeutil.iso(timeutil.now())
     row: dict[str, Any] = {"sha256": sha, "origin": origin, "source_name": name, "hint": hint or None,
@@ -251,10 +245,10 @@ def _admit(
     near = False
     with store.tx():
         # Another process (the daemon and `pawpost ingest`) may have recorded this very file meanwhile.
-        prior = _prior(store, sha, name, origin)
-        if prior is not None and (_stands(prior) or problem is not None):
-            return _result(store, prior, name, recorded=False)
-        known = _known_content(store, sha)
+        prior = earlier_record(store, sha, name, origin)
+        if prior is not None and (settles(prior) or problem is not None):
+            return result_of(store, prior, name, recorded=False)
+        known = first_with_content(store, sha)
         if known is not None and known["status"] == PhotoStatus.QUARANTINED:
             # The same bad bytes again: set aside for the same reason, not decoded and judged again.
             row.update(status="quarantined", path=quarantine_rel, reason=known["reason"],
@@ -275,51 +269,13 @@ def _admit(
             row.update(status="duplicate" if near else "new", duplicate_of=twin, path=library_rel,
                        format=facts.format, width=facts.width, height=facts.height, size_bytes=len(data or b""),
                        taken_at=timeutil.iso_precise(when), taken_at_source=source, phash=facts.phash,
-                       has_gps=facts.has_gps)
+                       has_gps=facts.has_gps, content_id=facts.content_id)
         photo_id = store.insert("photos", **row)
         if row["status"] == "duplicate" and hint:
             share_hint(store, row["duplicate_of"], hint)
-        _log_event(store, photo_id, row)
+        log_photo_event(store, photo_id, row)
     return IngestResult(name, row["status"], photo_id=photo_id, path=row["path"], reason=row.get("reason"),
                         duplicate_of=row.get("duplicate_of"), near=near)
-
-
-def _prior(store: Store, sha: str, name: str, origin: str) -> sqlite3.Row | None:
-    """The latest record of this content under this name: an earlier run (perhaps killed) got this far."""
-    return store.one("SELECT * FROM photos WHERE sha256 = ? AND source_name = ? AND origin = ? ORDER BY id DESC "
-                     "LIMIT 1", (sha, name, origin))
-
-
-def _stands(row: sqlite3.Row) -> bool:
-    """Whether a record settles its content for good: all do but a quarantine for a limit the owner may have raised."""
-    return not (row["status"] == PhotoStatus.QUARANTINED and LIMIT_KEY in (row["reason"] or ""))
-
-
-def _known_content(store: Store, sha: str) -> sqlite3.Row | None:
-    """The first photo with these exact bytes, preferring one that was accepted over one set aside."""
-    rows = [r for r in store.all("SELECT * FROM photos WHERE sha256 = ? ORDER BY id", (sha,)) if _stands(r)]
-    return next((r for r in rows if r["status"] != PhotoStatus.QUARANTINED), rows[0] if rows else None)
-
-
-def _result(store: Store, row: sqlite3.Row, name: str, *, recorded: bool) -> IngestResult:
-    near = False
-    if row["duplicate_of"] is not None:
-        # A near-duplicate has other bytes than the photo it repeats; an exact one the same.
-        near = store.value("SELECT sha256 FROM photos WHERE id = ?", (row["duplicate_of"],)) != row["sha256"]
-    return IngestResult(name, row["status"] if row["status"] in ("quarantined", "duplicate") else "new",
-                        photo_id=row["id"], path=row["path"], reason=row["reason"], duplicate_of=row["duplicate_of"],
-                        near=near, recorded=recorded)
-
-
-def _log_event(store: Store, photo_id: int, row: dict[str, Any]) -> None:
-    status, name = row["status"], row["source_name"]
-    if status == "quarantined":
-        store.event("photo.quarantined", f"{name} set aside in {row['path']}: {row['reason']}",
-                    level="warning", photo_id=photo_id)
-    elif status == "duplicate":
-        store.event("photo.duplicate", f"{name} repeats photo {row['duplicate_of']}", photo_id=photo_id)
-    else:
-        store.event("photo.new", f"{name} added to the library as photo {photo_id}", photo_id=photo_id)
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -354,35 +310,3 @@ def _settled_for(path: Path, seconds: float) -> bool:
     sig = signature(path)
     # The wall clock, not timeutil.now(): file times are real even when a test pins pawpost's clock.
     return sig is not None and time.time() - sig[1] / 1e9 >= seconds
-
-
-def _quarantine_rel(sha: str, name: str) -> str:
-    base = PurePosixPath(name).name or "file"
-    encoded = base.encode("utf-8", errors="surrogateescape")
-    if len(encoded) > QUARANTINE_NAME_BYTES:
-        suffix = PurePosixPath(base).suffix.encode("utf-8", errors="surrogateescape")[:16]
-        stem = encoded[: QUARANTINE_NAME_BYTES - len(suffix)].decode("utf-8", errors="ignore")
-        base = stem + suffix.decode("utf-8", errors="ignore")
-    return f"quarantine/{sha[:16]}-{base}"
-
-
-def _write(target: Path, data: bytes) -> None:
-    if target.is_file() and target.stat().st_size == len(data):
-        return  # written atomically by an earlier run: complete, and named by its content
-    try:
-        write_atomic(target, data)
-    except OSError as exc:
-        raise PawpostError(f"cannot write {target}: {exc.strerror or exc}; check the free space and permissions "
-                           "of the data folder (the photo stays in the inbox)") from None
-
-
-def _clear_from_inbox(config: Config, path: Path, sig: Signature, result: IngestResult) -> None:
-    """After the commit: a quarantined file moves to quarantine/, any other is removed. Failure leaves it there."""
-    try:
-        if result.status == "quarantined" and result.path:
-            move_if_same(path, config.paths.data / result.path, sig)
-        else:
-            unlink_if_same(path, sig)
-    except OSError as exc:
-        # The record is safe; a rerun finds it by content and name and tries the removal again.
-        log.error("%s is recorded but could not be taken out of the inbox: %s", path, exc)

@@ -38,8 +38,9 @@ def form_shoots(store: Store, config: Config, *, close_all: bool = False) -> dic
     """Group every ungrouped analyzed inbox frame into its shoot, then close the shoots that settled (all open
     ones with `close_all`: `pawpost ingest` once the inbox is empty). Returns {"grouped": n, "closed": n}."""
     grouped = 0
-    rows = store.all("SELECT id FROM photos WHERE status = ? AND origin = 'inbox' AND shoot_id IS NULL "
-                     "AND taken_at IS NOT NULL ORDER BY taken_at, id", (ANALYZED,))
+    # A video is a post of its own (a Reel): never a frame of a shoot.
+    rows = store.all("SELECT id FROM photos WHERE status = ? AND origin = 'inbox' AND kind = 'photo' "
+                     "AND shoot_id IS NULL AND taken_at IS NOT NULL ORDER BY taken_at, id", (ANALYZED,))
     for row in rows:
         if join_shoot(store, config, row["id"]) is not None:
             grouped += 1

@@ -15,6 +15,23 @@ from PIL import Image
 from bot.errors import BadVideo
 from bot.video.probe import frame_rotation, open_video, said
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".qt")
+
+
+def is_video_path(path: Path) -> bool:
+    """A library file that is a video clip (named for its format, as ingest stores it)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def middle_frame(path: Path, *, max_side: int | None = None) -> Image.Image:
+    """The frame shown halfway through the clip."""
+    container = open_video(path)
+    try:
+        duration = _duration(container, _video_stream(container))
+    finally:
+        container.close()
+    return frame_at(path, duration / 2, max_side=max_side)
+
 
 def upright(image: Image.Image, rotation: int) -> Image.Image:
     """`image` turned `rotation` degrees counter-clockwise (VideoInfo.rotation), as the clip is shown."""

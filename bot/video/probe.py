@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from bot.errors import BadVideo
 
 # QuickTime metadata key an iPhone writes into a Live Photo's motion clip (the still carries the same identifier).
 CONTENT_ID_KEY = "com.apple.quicktime.content.identifier"
+# When the clip was filmed: Apple's own key (local time with its offset) first, then the container's (UTC).
+CREATION_KEYS = ("com.apple.quicktime.creationdate", "creation_time")
 
 # Frame times that differ by more than this share of the usual step mean a variable frame rate (rounding in the
 # container's time scale stays well below it).
@@ -47,6 +50,7 @@ class VideoInfo:
     audio: AudioInfo | None
     content_id: str | None
     format: str
+    taken_at: datetime | None = None  # when it was filmed (UTC), from the container's metadata
 
     def facts(self) -> dict:
         """The file's facts as stored in photos.video (the sampled frames are added by whoever samples them)."""
@@ -106,7 +110,8 @@ def probe(path: Path) -> VideoInfo:
         return VideoInfo(width=shown[0], height=shown[1], coded_width=coded_w, coded_height=coded_h,
                          rotation=rotation, duration_s=duration, fps=_fps(stream, entries, duration),
                          vfr=_vfr(entries), codec=ctx.name, profile=stream.profile, pix_fmt=ctx.pix_fmt,
-                         audio=audio, content_id=content_id(container.metadata), format=fmt)
+                         audio=audio, content_id=content_id(container.metadata), format=fmt,
+                         taken_at=creation_time(container.metadata))
     except av.FFmpegError as exc:
         raise BadVideo(f"not a readable video: {said(exc)}") from exc
     finally:
@@ -123,6 +128,28 @@ def content_id(metadata: dict) -> str | None:
 def frame_rotation(frame) -> int:
     """A decoded frame's display rotation, counter-clockwise, in 0..359."""
     return round(frame.rotation or 0) % 360
+
+
+def creation_time(metadata: dict) -> datetime | None:
+    """When the clip was filmed, as UTC; None when absent, unreadable, or an encoder's zero date (1904, 1970)."""
+    lowered = {str(k).lower(): str(v).strip() for k, v in metadata.items()}
+    for key in CREATION_KEYS:
+        text = lowered.get(key, "")
+        if not text:
+            continue
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+            text = text[:-2] + ":" + text[-2:]  # Apple writes +0200
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if moment.year > 1970:
+            return moment.astimezone(UTC)
+    return None
 
 
 def _first_frame_rotation(container, stream) -> int:

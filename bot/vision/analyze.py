@@ -51,6 +51,9 @@ def analyze_photos(store: Store, config: Config, vision: Vision, ids: list[int])
             row = store.photo(photo_id)
             if row["status"] != PhotoStatus.NEW:
                 continue
+            if row["kind"] == "video":
+                done += _analyze_video(store, config, vision, row, refs)
+                continue
             try:
                 batch.append((row, open_image(_library_path(store, row))))
             except PawpostError as exc:
@@ -72,9 +75,9 @@ def analyze_photos(store: Store, config: Config, vision: Vision, ids: list[int])
 
 
 def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis,
-           shot: dict[str, float] | None = None) -> None:
-    """Store one photo's analysis (and its best-shot score parts, `shot`) and move it to `analyzed`, in one
-    transaction."""
+           shot: dict[str, float] | None = None, fields: dict[str, Any] | None = None) -> None:
+    """Store one photo's analysis (and its best-shot score parts, `shot`; more columns in `fields`) and move it to
+    `analyzed`, in one transaction."""
     pet_ids = {r["name"].lower(): r["id"] for r in store.all("SELECT id, name FROM pets")}
     analysis = {**result.to_json(), "embedder": vision.embedder_id, "detector": vision.detector.model_id}
     with store.tx() as db:
@@ -90,9 +93,31 @@ def record(store: Store, vision: Vision, row: Any, result: PhotoAnalysis,
         cache.save(store, vision.embedder_id, {(row["sha256"], key): v for key, v in result.vectors})
         clear_failure(store, row["id"])
         scored = {} if shot is None else {"shot_score": shot["total"], "score_parts": json.dumps(shot)}
-        store.set_photo_status(row["id"], PhotoStatus.ANALYZED, expect=PhotoStatus.NEW, analysis=analysis, **scored)
+        store.set_photo_status(row["id"], PhotoStatus.ANALYZED, expect=PhotoStatus.NEW, analysis=analysis, **scored,
+                               **(fields or {}))
     names = ", ".join(a.pet for a in result.pets) or ("no animal" if result.no_animal else "no known pet")
     log.info("photo %s: %s", row["id"], names)
+
+
+def _analyze_video(store: Store, config: Config, vision: Vision, row: Any, refs: Any) -> int:
+    """A clip's frames seen and recorded (bot.vision.video); 1 when it became `analyzed`. A clip that cannot be read
+    is deferred like a photo; a model that cannot load is the caller's (every waiting photo waits for it)."""
+    from bot.vision.video import analyze_clip
+
+    try:
+        clip = analyze_clip(config, vision, _library_path(store, row), (row["width"], row["height"]), refs)
+    except ModelUnavailable:
+        raise
+    except PawpostError as exc:  # BadVideo, or the file gone from the library
+        defer_photos(store, [row["id"]], str(exc))
+        return 0
+    clear_model_error(store, "detector")
+    clear_model_error(store, "embedder")
+    facts = json.loads(row["video"]) if row["video"] else {}
+    facts["frames"] = clip.frames
+    record(store, vision, row, clip.result, shot=clip.shot,
+           fields={"cover_at": clip.cover_at, "video": json.dumps(facts)})
+    return 1
 
 
 def _library_path(store: Store, row: Any) -> Path:

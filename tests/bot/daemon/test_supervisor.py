@@ -201,6 +201,13 @@ def bad_files() -> dict[str, bytes]:
     }
 
 
+def bad_videos(tmp_path: Path) -> dict[str, bytes]:
+    from tests.videos import make_video
+
+    whole = make_video(tmp_path / "whole.mp4", seconds=1.0, size=(64, 48)).read_bytes()
+    return {"cut-off.mp4": whole[: len(whole) // 2], "noise.mov": os.urandom(20_000), "empty.mp4": b""}
+
+
 @pytest.mark.slow
 def test_end_to_end_photos_to_posts_with_bad_files(home: Home, tmp_path: Path) -> None:
     notify = Notifications(tmp_path / "notify.sock")
@@ -211,11 +218,11 @@ def test_end_to_end_photos_to_posts_with_bad_files(home: Home, tmp_path: Path) -
 
         home.drop("lola.jpg", pet_jpeg("red", 11))
         home.drop("pico.jpg", pet_jpeg("blue", 12))
-        for name, data in bad_files().items():
+        for name, data in {**bad_files(), **bad_videos(tmp_path)}.items():
             home.drop(name, data)
         # Every file is taken from the inbox (removed only after its row is committed).
         wait_for("two drafts, every bad file set aside and the inbox empty",
-                 lambda: home.photos() == Counter({"drafted": 2, "quarantined": 4}) and not any(home.inbox.iterdir()),
+                 lambda: home.photos() == Counter({"drafted": 2, "quarantined": 7}) and not any(home.inbox.iterdir()),
                  bot)
 
         # Still healthy after the bad files: alive, and the watchdog keeps being fed.

@@ -208,6 +208,8 @@ def test_the_drafts_json_built_in_sql_has_exactly_the_keys_of_draftview(store: S
                      reject_reason="r")
     # publish_state belongs to a publishing draft; set here only so that every column is read once.
     store.update("drafts", full, approved_at=NOW, publish_state="unknown")
+    # A Reel, so that a video's length and cover are read too.
+    store.update("photos", first_photo(store, full), kind="video", duration_s=3.5, cover_at=1.25)
     store.insert("candidates", draft_id=full, position=0, text="kept", passed=1)
     store.insert("candidates", draft_id=full, position=1, text="refused", passed=0, reason="too long")
     bare = add_draft(store, caption=None, pets=())

@@ -111,7 +111,7 @@ def test_every_draft_of_the_release_before_migrates_with_nothing_lost(old_home: 
         assert item["media"] == [{"photo_id": item["photo_id"], "path": item["photo"], "kind": "photo",
                                   "file_name": f"IMG_040{item['photo_id']}.{'HEIC' if item['id'] == 1 else 'jpg'}",
                                   "alt_text": "Lola, a fawn chihuahua, asleep in the snow." if item["id"] == 2
-                                  else None}]
+                                  else None, "duration_s": None, "cover_at": None}]
     for shown in said["show"].values():  # `drafts show` fills in the alt text each photo is posted with
         assert [m["alt_text"] for m in shown["media"]] == [shown["alt_text"]]
     assert said["show"]["3"]["alt_text"] == "Photo of Lola (a dog). A dog wearing a yellow raincoat."
