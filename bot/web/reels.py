@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, Response
 
 from bot.errors import PawpostError
 from bot.store.database import Store
-from bot.web.app import site_of
+from bot.web.app import back, site_of
 
 MIME = "video/mp4"
 
@@ -91,8 +91,6 @@ async def video(request: Request) -> Response:
 async def cover(request: Request, form: FormData) -> Response:
     """The owner's cover: `seconds` into the clip (the picker shows the Reel's own times and sends the clip's), for
     the draft as the page showed it (`version`: a draft changed since is refused, nothing saved)."""
-    from bot.web.actions import _back
-
     site = site_of(request)
     draft_id = request.path_params["draft_id"]
     try:
@@ -108,7 +106,7 @@ async def cover(request: Request, form: FormData) -> Response:
         set_cover(store, draft_id, seconds, version=_version(form))
         return f"the cover of draft {draft_id} is now the picture at {seconds:.1f} s"
 
-    return _back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
+    return back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
 
 
 def _version(form: FormData) -> str | None:
