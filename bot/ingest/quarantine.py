@@ -16,6 +16,7 @@ from typing import Any
 from bot.config import Config
 from bot.errors import NotFound, PawpostError
 from bot.ingest.intake import IngestResult, add_to_library
+from bot.ingest.video_intake import ingest_video, is_video_file
 from bot.store.database import Store
 from bot.store.states import PhotoStatus
 
@@ -103,10 +104,12 @@ def retry(store: Store, config: Config, photo_id: int) -> IngestResult:
         raise PawpostError(f"photo {photo_id} was set aside as a link or folder ({item.path}), and pawpost never "
                            f"follows links; copy the photo itself into the inbox, and 'pawpost quarantine dismiss "
                            f"{photo_id}'")
-    data = item.path.read_bytes()
     with store.tx():
         _forget(store, item)
-        result = add_to_library(store, config, data, item.source_name, origin=item.origin)
+        if is_video_file(item.path):  # copied and hashed in chunks, never read whole; the kept file left in place
+            result = ingest_video(store, config, item.path, item.source_name, clear=False)
+        else:
+            result = add_to_library(store, config, item.path.read_bytes(), item.source_name, origin=item.origin)
         store.event("photo.retried", f"quarantined {item.source_name} (photo {photo_id}) taken in again: "
                     f"{result.status}", photo_id=result.photo_id)
     if result.status != PhotoStatus.QUARANTINED and not _shared(store, item):

@@ -59,10 +59,13 @@ def is_video_file(path: Path) -> bool:
         return False
 
 
-def ingest_video(store: Store, config: Config, path: Path, name: str, *, hint: str | None = None) -> IngestResult:
+def ingest_video(store: Store, config: Config, path: Path, name: str, *, hint: str | None = None,
+                 clear: bool = True) -> IngestResult:
     """One settled inbox video -> a recorded clip (new, duplicate or quarantined), with the owner's `hint`; taken
-    out of the inbox after the commit. A file that changes while it is copied stays for the next pass."""
+    out of the inbox after the commit (`clear`; False for a quarantined clip taken in again, whose kept file is
+    its caller's). A file that changes while it is copied stays for the next pass."""
     sig = signature(path)
+    leaving = sig if clear else None  # what the inbox file must still be to be taken out
     library = config.paths.data / "library"
     tmp, sha = _copy_hashing(path, library)
     try:
@@ -70,7 +73,7 @@ def ingest_video(store: Store, config: Config, path: Path, name: str, *, hint: s
             return IngestResult(name, "skipped", reason=STILL_WRITING)
         earlier = earlier_record(store, sha, name, "inbox")
         if earlier is not None and settles(earlier):
-            return _done(config, path, sig, result_of(store, earlier, name, recorded=False))
+            return _done(config, path, leaving, result_of(store, earlier, name, recorded=False))
         known = first_with_content(store, sha)
         info, problem = None, None
         if known is None:
@@ -81,7 +84,7 @@ def ingest_video(store: Store, config: Config, path: Path, name: str, *, hint: s
             else:
                 problem = _too_long(info, config)
         if earlier is not None and problem is not None:
-            return _done(config, path, sig, result_of(store, earlier, name, recorded=False))
+            return _done(config, path, leaving, result_of(store, earlier, name, recorded=False))
         still = None if info is None or problem else still_of(store, info.content_id, name, info.taken_at)
         if info is not None and not problem and still is None and info.content_id and _younger(sig, HOLD_SECONDS):
             return IngestResult(name, "skipped", reason=WAITING_FOR_STILL)
@@ -92,7 +95,7 @@ def ingest_video(store: Store, config: Config, path: Path, name: str, *, hint: s
             _place(tmp, config.paths.data / library_rel)
         result = _record(store, sha=sha, name=name, hint=hint, info=info, problem=problem, still=still,
                          library_rel=library_rel, size=sig[0] if sig else 0, file_time=sig[1] if sig else None)
-        return _done(config, path, sig, result)
+        return _done(config, path, leaving, result)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -12,19 +12,10 @@ from starlette.responses import Response
 
 from bot.errors import ChangedMeanwhile, PawpostError
 from bot.store.database import Store
+from bot.web.app import back as _back
 from bot.web.app import site_of
 from bot.web.auth import COOKIE, end_session, session_version, use_login_token
 from bot.web.pages import client_address, too_many
-
-
-def _back(request: Request, form: FormData, flash: str, anchor: str | None = None) -> Response:
-    """Back to the page the form was on (a local path only: never an open redirect), at `anchor` when given."""
-    to = str(form.get("next") or "/")
-    if not to.startswith("/") or to.startswith("//") or "\\" in to:
-        to = "/"
-    if anchor:
-        to = to.partition("#")[0] + "#" + anchor
-    return site_of(request).redirect(request, to, flash)
 
 
 def _text(form: FormData, key: str) -> str | None:

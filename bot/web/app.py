@@ -191,6 +191,17 @@ def site_of(request: Request) -> Site:
     return request.app.state.site
 
 
+def back(request: Request, form: FormData, flash: str, anchor: str | None = None) -> Response:
+    """After a form: back to the page it was on (a local path only: never an open redirect), at `anchor` when
+    given, with `flash` said there."""
+    to = str(form.get("next") or "/")
+    if not to.startswith("/") or to.startswith("//") or "\\" in to:
+        to = "/"
+    if anchor:
+        to = to.partition("#")[0] + "#" + anchor
+    return site_of(request).redirect(request, to, flash)
+
+
 def page(handler: Handler) -> Handler:
     """A GET page: a session is required where login is; on loopback without login one is made on the spot
     (its only job there is to bind the CSRF tokens)."""

@@ -18,6 +18,7 @@ from bot.web.reels import reel_views
 
 QUEUE_LIMIT = 50
 POSTED_LIMIT = 100
+REJECTED_LIMIT = 10  # the latest rejected drafts listed under the queue, each with its Restore button
 # The posted page: drafts that went out, may have, or were refused.
 SENT_STATES = (DraftStatus.POSTED, DraftStatus.PUBLISHING, DraftStatus.FAILED)
 
@@ -43,6 +44,7 @@ async def queue(request: Request) -> Response:
     site = site_of(request)
 
     def load(store: Store) -> dict[str, Any]:
+        from bot.drafts.actions import list_drafts
         from bot.drafts.review import cards
         from bot.publish.gate import posting_blocked
 
@@ -50,7 +52,8 @@ async def queue(request: Request) -> Response:
         return {"cards": items, "pet_names": _pet_names(store, site.config),
                 "versions": _image_versions(store, items, site.config.reels),
                 "reels": reel_views(store, site.config, items),
-                "waiting": store.counts()["drafts"][DraftStatus.PENDING], "blocked": posting_blocked(store)}
+                "waiting": store.counts()["drafts"][DraftStatus.PENDING], "blocked": posting_blocked(store),
+                "rejected": list_drafts(store, DraftStatus.REJECTED, REJECTED_LIMIT)}
 
     return site.render(request, "queue.html", **await site.run(load), config=site.config)
 

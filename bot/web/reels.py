@@ -1,18 +1,21 @@
 """A Reel draft on the review site: what its card needs (the Reel's window of the clip and the cover's time), the
-Reel itself (made when first asked for, sent in ranges so the browser's player can seek).
+Reel itself (made when first asked for, sent in ranges so the browser's player can seek), and the cover picker's
+action (bot.drafts.cover.set_cover, as `pawpost drafts cover` calls it).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from bot.errors import PawpostError
 from bot.store.database import Store
-from bot.web.app import site_of
+from bot.web.app import back, site_of
 
 MIME = "video/mp4"
 
@@ -84,3 +87,28 @@ async def video(request: Request) -> Response:
         return site.message(request, 404, "No Reel", path)
     return FileResponse(path, media_type=MIME, headers={"Cache-Control": "private, max-age=86400"})
 
+
+async def cover(request: Request, form: FormData) -> Response:
+    """The owner's cover: `seconds` into the clip (the picker shows the Reel's own times and sends the clip's), for
+    the draft as the page showed it (`version`: a draft changed since is refused, nothing saved)."""
+    site = site_of(request)
+    draft_id = request.path_params["draft_id"]
+    try:
+        seconds = float(str(form.get("seconds") or ""))
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise PawpostError("the cover's time is not a number of seconds")
+
+    def run(store: Store) -> str:
+        from bot.drafts.cover import set_cover
+
+        set_cover(store, draft_id, seconds, version=_version(form))
+        return f"the cover of draft {draft_id} is now the picture at {seconds:.1f} s"
+
+    return back(request, form, await site.run(run), anchor=f"draft-{draft_id}")
+
+
+def _version(form: FormData) -> str | None:
+    value = form.get("version")
+    return value if isinstance(value, str) and value else None

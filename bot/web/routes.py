@@ -70,6 +70,7 @@ def create_app(config: Config, *, login: bool | None = None, models: ModelServic
         Route("/drafts/{draft_id:id}/posted", action(actions.posted), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media", action(actions.media), methods=["POST"]),
         Route("/drafts/{draft_id:id}/media/split", action(actions.split), methods=["POST"]),
+        Route("/drafts/{draft_id:id}/cover", action(reels.cover), methods=["POST"]),
         Route("/drafts/{draft_id:id}/confirm", confirm.confirm_form),  # "I posted it" links: no login, the token
         Route("/drafts/{draft_id:id}/confirm", confirm.confirm, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

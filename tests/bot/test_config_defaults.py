@@ -18,7 +18,7 @@ from tests.conftest import REPO
 # hashtags and themes, a time zone). Every other key it sets is the default.
 EXAMPLE_SETS = {"pets", "captions.voice", "captions.hashtags", "captions.themes", "schedule.timezone"}
 # What the README's ```toml examples set on purpose: the review site on the LAN, and notification URLs.
-README_SETS = {"web.enabled", "web.listen", "notify.urls"}
+README_SETS = {"web.enabled", "web.listen", "web.public_url", "web.trusted_proxies", "notify.urls"}
 
 KEY = re.compile(r"^\s*(#\s*)?([A-Za-z_]+)\s*=")
 HEADER = re.compile(r"^\s*(?:#\s*)?\[\[?([a-z_.]+)\]\]?")

@@ -53,3 +53,19 @@
     setTimeout(poll, 1000);
   });
 })();
+// A Reel's cover picker: the slider shows its picture in the player; "use the picture shown" takes the player's.
+(function () {
+  document.querySelectorAll('input[type="range"][data-video]').forEach(function (range) {
+    var video = document.getElementById(range.dataset.video), start = +range.dataset.start || 0;
+    var out = range.form.querySelector('output');
+    function said() { if (out) out.textContent = (range.value - start).toFixed(1); }
+    range.addEventListener('input', function () {
+      if (video) { video.pause(); video.currentTime = range.value - start; }
+      said();
+    });
+    var use = range.form.querySelector('.use-frame');
+    if (use && video) use.addEventListener('click', function () {
+      range.value = Math.min(+range.max, Math.max(+range.min, video.currentTime + start)); said();
+    });
+  });
+})();

@@ -202,3 +202,21 @@ def test_without_identifiers_the_stem_and_the_moment_pair_them(config: Config, s
     got = rows(store)
     assert got["IMG_0010.MOV"]["duplicate_of"] == got["IMG_0010.JPG"]["id"]
     assert got["IMG_0011.MOV"]["status"] == "new"
+
+
+def test_a_quarantined_clip_is_taken_in_again_once_the_limit_is_raised(config: Config, store: Store) -> None:
+    from bot.ingest.quarantine import retry
+
+    clip = _clip(config, "long walk.mp4", seconds=301, fps=1, size=(32, 32), audio=False)
+    content = clip.read_bytes()
+    first = ingest_file(store, config, clip)
+    kept = config.paths.data / first.path
+    assert first.status == "quarantined" and kept.read_bytes() == content
+    again = retry(store, config, first.photo_id)  # still over the limit: set aside again, its file kept
+    assert again.status == "quarantined" and "max_video_seconds" in again.reason and kept.is_file()
+    config.ingest.max_video_seconds = 600
+    taken = retry(store, config, again.photo_id)
+    assert taken.status == "new" and not kept.exists()
+    row = rows(store)["long walk.mp4"]
+    assert row["kind"] == "video" and (config.paths.data / row["path"]).read_bytes() == content
+    assert store.value("SELECT count(*) FROM photos") == 1

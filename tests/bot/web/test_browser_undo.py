@@ -74,10 +74,14 @@ def test_unapprove_restore_and_the_pets_fix_on_a_phone(live_site: Any) -> None: 
             page.get_by_role("button", name="Reject").click()
             page.wait_for_url(f"{base}/drafts/{draft_id}")
             assert _show(config_path, draft_id)["status"] == "rejected"
-            page.get_by_role("button", name="Restore").click()
-            page.wait_for_url(f"{base}/drafts/{draft_id}")
+            # The review page lists the latest rejected drafts, each with its Restore button.
+            page.goto(base + "/")
+            rejected = page.locator("section.rejected form", has_text=f"Draft {draft_id}")
+            rejected.get_by_role("button", name="Restore").click()
+            page.wait_for_url(base + "/")
             assert "restored from rejected" in page.locator(".flash").inner_text()
-            assert page.get_by_role("button", name="Approve").count() == 1
+            assert page.locator("section.rejected").count() == 0
+            assert page.locator(f"#draft-{draft_id}").get_by_role("button", name="Approve").count() == 1
             _no_horizontal_overflow(page)
         finally:
             browser.close()

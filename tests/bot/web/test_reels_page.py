@@ -1,5 +1,6 @@
 """A Reel draft on the review site: its card plays the Reel (made when first asked for, sent in ranges) with the
-cover as the poster; in Chromium the player says it can play the file, knows its length and seeks.
+cover as the poster, and its cover picker changes cover_at through bot.drafts.cover; in Chromium the player says it
+can play the file, knows its length and seeks, and picking a cover changes it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from bot.drafts.media import first_photo
 from tests.bot.publish.video_drafts import make_reel_draft
-from tests.bot.web.conftest import LOCAL, PETS, free_port
+from tests.bot.web.conftest import LOCAL, PETS, csrf_of, free_port
 from tests.conftest import write_config
 
 REELS = {"width": 360, "preset": "superfast"}
@@ -47,6 +48,7 @@ def test_the_card_plays_the_reel_and_serves_it_in_ranges(reel_home: Any) -> None
         assert page.status_code == 200
         assert f'<video class="photo reel" id="reel-{draft_id}"' in page.text
         assert f'src="/drafts/{draft_id}/video?v=' in page.text
+        assert 'name="seconds"' in page.text and 'value="1.0"' in page.text  # the picker, at the cover
 
         whole = client.get(f"/drafts/{draft_id}/video")
         assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
@@ -81,7 +83,29 @@ def test_a_photo_draft_has_no_video(reel_home: Any) -> None:
 
 
 
-def test_the_reel_plays_in_chromium(reel_home: Any) -> None:
+def test_picking_a_cover_changes_it(reel_home: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.store.database import Store
+    from bot.web.routes import create_app
+
+    _, config, draft_id = reel_home
+    with TestClient(create_app(config), base_url=LOCAL) as client:
+        token = csrf_of(client.get(f"/drafts/{draft_id}").text)
+        answer = client.post(f"/drafts/{draft_id}/cover", data={"csrf": token, "seconds": "2.5",
+                                                                 "next": f"/drafts/{draft_id}"},
+                             follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        for seconds in ("nan", "soon", "99"):
+            refused = client.post(f"/drafts/{draft_id}/cover", data={"csrf": token, "seconds": seconds})
+            assert refused.status_code == 409, seconds
+        stale = client.post(f"/drafts/{draft_id}/cover", data={"csrf": token, "seconds": "0.5", "version": "0"})
+        assert stale.status_code == 409  # the page showed the draft before a change: nothing is saved
+    with Store.for_config(config) as store:
+        assert store.photo(first_photo(store, draft_id))["cover_at"] == pytest.approx(2.5)
+
+
+def test_the_reel_plays_in_chromium_and_the_cover_is_picked(reel_home: Any) -> None:
     from playwright.sync_api import sync_playwright
 
     from bot.web.server import WebThread
@@ -108,11 +132,23 @@ def test_the_reel_plays_in_chromium(reel_home: Any) -> None:
                 assert video.evaluate("v => v.duration") == pytest.approx(3.5, abs=0.1)
                 assert video.evaluate("v => v.error") is None
                 _no_horizontal_overflow(page)
-                # Seeking needs ranges: the player lands on a later picture.
+                # The slider moves the player to its picture (seeking needs ranges); "use the picture shown" takes the
+                # player's time; setting it saves it.
+                page.locator(f"#cover-{draft_id}").fill("2")
+                page.wait_for_function("v => Math.abs(v.currentTime - 2) < 0.05", arg=video.element_handle())
                 video.evaluate("v => { v.currentTime = 2.75; }")
                 page.wait_for_function("v => Math.abs(v.currentTime - 2.75) < 0.05 && !v.seeking && v.readyState >= 2",
                                        arg=video.element_handle())
+                page.get_by_role("button", name="Use the picture shown").click()
+                assert float(page.locator(f"#cover-{draft_id}").input_value()) == pytest.approx(2.75, abs=0.06)
+                with page.expect_navigation():
+                    page.get_by_role("button", name="Set cover").click()
+                assert "the cover of draft" in page.locator(".flash").inner_text()
             finally:
                 browser.close()
     finally:
         server.stop()
+    from bot.store.database import Store
+
+    with Store.for_config(config) as store:
+        assert store.photo(first_photo(store, draft_id))["cover_at"] == pytest.approx(2.75, abs=0.06)
