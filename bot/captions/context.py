@@ -90,6 +90,11 @@ class PhotoJob:
         return [s.photo_id for s in self.shots]
 
     @property
+    def is_video(self) -> bool:
+        """The post is one video clip (a Reel)."""
+        return len(self.shots) == 1 and bool(self.shots[0].frames)
+
+    @property
     def images(self) -> list[Image.Image | None]:
         """The pictures a chat VLM sees with the prompt: the post's first MAX_SET_IMAGES (a video's key frames)."""
         return [picture for s in self.shots for picture in s.pictures][:MAX_SET_IMAGES]

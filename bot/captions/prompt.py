@@ -121,6 +121,7 @@ def build_prompt(
     prime: bool = True,
     photos: int = 1,
     images: int = 1,
+    video: bool = False,
 ) -> Prompt:
     """The prompt for one photo: the pets and what the photo shows as short sentences, examples of the
     account's tone, then the instruction.
@@ -131,7 +132,8 @@ def build_prompt(
     first words out: a model retrained on the account's captions was trained without them (training/prompts.py)
     and writes its own opening, so it is prompted exactly as it was trained. `photos` > 1 is a carousel: the
     prompt says so and asks for one caption about the set (`pets` and `scene` are then the whole set's); `images`
-    is how many pictures a chat VLM is shown (some of a carousel's photos, or a video's key frames).
+    is how many pictures a chat VLM is shown (some of a carousel's photos, or a video's key frames). `video`: the
+    post is one video clip (a Reel), and the prompt speaks of the video, not a photo.
     """
     from bot.captions.quality import hashtag_free, wants_first_person
 
@@ -141,7 +143,9 @@ def build_prompt(
     speaker = infos[0] if infos and wants_first_person(voice) else None
     system = templates.SYSTEM
     carousel = photos > 1
-    facts: list[str] = [templates.SET.format(count=photos)] if carousel else []
+    video = video and not carousel
+    facts: list[str] = ([templates.SET.format(count=photos)] if carousel else [templates.VIDEO] if video else [])
+    no_pet = templates.NO_PET_SET if carousel else templates.NO_PET_VIDEO if video else templates.NO_PET
     for p in infos:
         # The pets' descriptions stay out: a small model repeats them instead of saying what the photo shows.
         if p is speaker:
@@ -153,18 +157,18 @@ def build_prompt(
                      + (templates.PET_PERSONALITY.format(name=p.name, personality=_sentence(p.personality))
                         if p.personality else ""))
     if not infos and config.pets:
-        facts.append(templates.NO_PET_SET if carousel else templates.NO_PET)
+        facts.append(no_pet)
     scene = " ".join((scene or "").split()).rstrip(".")
     theme = theme_for(c.themes, day) if day is not None else None
     if theme:
         facts.append(templates.THEME.format(theme=theme))
     if hint and hint.strip():
-        said = templates.HINT_SET if carousel else templates.HINT
+        said = templates.HINT_SET if carousel else templates.HINT_VIDEO if video else templates.HINT
         facts.append(said.format(hint=" ".join(hint.split()).rstrip(".")))
     shown = [t for t in (hashtag_free(e) for e in examples if e and e.strip()) if t]
     names = _join_names([p.name for p in infos])
     others = _join_names([p.name for p in infos if p is not speaker])
-    photo = templates.THESE_PHOTOS if carousel else templates.THIS_PHOTO
+    photo = templates.THESE_PHOTOS if carousel else templates.THIS_VIDEO if video else templates.THIS_PHOTO
     if speaker is not None:
         task = [templates.TASK_AS_PET_WITH.format(photo=photo, names=others, voice=voice) if others else
                 templates.TASK_AS_PET.format(photo=photo, voice=voice),
@@ -172,7 +176,8 @@ def build_prompt(
     else:
         task = [templates.TASK_WITH_NAME.format(photo=photo, names=names, voice=voice) if names else
                 templates.TASK.format(photo=photo, voice=voice)]
-    scene_detail = templates.SCENE_DETAIL_SET if carousel else templates.SCENE_DETAIL
+    scene_detail = (templates.SCENE_DETAIL_SET if carousel else templates.SCENE_DETAIL_VIDEO if video
+                    else templates.SCENE_DETAIL)
     detail = scene_detail.format(scene=scene) if scene else ""
     task.append(detail)
     # The speaker is named by its "I" (rules.wrong_names); the others by name.
@@ -192,8 +197,8 @@ def build_prompt(
         leads = [t.format(others=others) for t in templates.LEADS_AS_PET_WITH] if others else templates.LEADS_AS_PET
         lead = leads[variant % len(leads)]
     # The prompt's own words, which a caption must not echo (the scene, hint, theme and examples it may reuse).
-    instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail), facts[0] if carousel else "",
-                    (templates.NO_PET_SET if carousel else templates.NO_PET) if not infos else "",
+    instructions = [templates.SYSTEM, system, *(t for t in task if t and t != detail),
+                    facts[0] if carousel or video else "", no_pet if not infos else "",
                     templates.EXAMPLES.split("\n")[0], scene_detail.split(":")[0], templates.NO_ANIMAL_SEEN,
                     templates.STRANGERS.split(", ")[-1]]
     return Prompt(system=system, user=user, start=" ".join((start or "").split()), pets=infos,

@@ -164,7 +164,7 @@ def caption_photos(store: Store, config: Config, captioner: Captioner, jobs: lis
     # A retrained model writes its own opening (it was trained without the primed first words).
     prompts = [build_prompt(config, job.pets, scene=_scene(job), examples=job.examples, hint=job.hint,
                             start=start, day=day, variant=job.photo_id, prime=captioner.adapter_dir is None,
-                            photos=len(job.shots), images=len(job.images))
+                            photos=len(job.shots), images=len(job.images), video=job.is_video)
                for job in jobs]
     specials = captioner.special_tokens()
     outcomes = [Outcome(job, prompt, base_seed, 0) for job, prompt in zip(jobs, prompts, strict=True)]

@@ -21,11 +21,15 @@ PET_PERSONALITY = " {name} is {personality}."
 # The facts about the photo, each a sentence; one that is empty is left out.
 NO_PET = "None of the account's pets is in this photo."
 NO_PET_SET = "None of the account's pets is in these photos."
+NO_PET_VIDEO = "None of the account's pets is in this video."
 # A post of several photos (a carousel): said first, and the instruction is about all of them.
 SET = "The post is a carousel of {count} photos; write one caption for all of them."
+# A post of one video clip (a Reel): said first; a chat VLM sees some of its frames, in order.
+VIDEO = "The post is a short video; the pictures are frames from it, in order."
 THEME = "The theme of the day is {theme}."
 HINT = "The owner says about this photo: {hint}."
 HINT_SET = "The owner says about these photos: {hint}."
+HINT_VIDEO = "The owner says about this video: {hint}."
 # What vision found besides the pets (bot.captions.context.scene_from_analysis); the caption must not parrot them.
 NO_ANIMAL_SEEN = "no animal could be seen clearly"
 STRANGERS = "also {animals}, not one of the account's pets"
@@ -34,19 +38,21 @@ EXAMPLES = "Earlier captions of the account, only as examples of its tone (do no
 EXAMPLE = "\"{caption}\""
 
 # The instruction, last, plain.
-# {photo}: THIS_PHOTO, or THESE_PHOTOS for a carousel.
+# {photo}: THIS_PHOTO, THESE_PHOTOS for a carousel, or THIS_VIDEO for a Reel.
 TASK_WITH_NAME = "Write one new, short caption for {photo} of {names}, in this voice: {voice}."
 TASK = "Write one new, short caption for {photo}, in this voice: {voice}."
 TASK_AS_PET = "Write one new, short caption for {photo} of you, in this voice: {voice}."
 TASK_AS_PET_WITH = "Write one new, short caption for {photo} of you and {names}, in this voice: {voice}."
 THIS_PHOTO = "this photo"
 THESE_PHOTOS = "these photos"
+THIS_VIDEO = "this video"
 # Not "do not say your name": told that, a small model opens every candidate with "My name is Lola".
 FIRST_PERSON = "Speak as {name}, saying \"I\" and \"my\"."
 # What the photo shows, inside the instruction, asking for one detail of it: a small model then picks it up.
 SCENE_DETAIL = "Say one thing about what the photo shows: {scene}."
 # A carousel's facts, each photo's said once in post order (bot.captions.context.merge_facts).
 SCENE_DETAIL_SET = "Say one thing about what the photos show: {scene}."
+SCENE_DETAIL_VIDEO = "Say one thing about what the video shows: {scene}."
 # Nothing about other names: a small model told not to give names writes "My name is ..." (the rules refuse
 # invented names instead).
 NAME_THEM = "Mention {names} by name."

@@ -87,6 +87,8 @@ def test_a_chat_vlm_is_shown_the_clips_key_frames(tmp_path, tiny_vlm) -> None:
     assert [_colour(im) for im in shown] == [_colour(im) for _, im in expected]
     text = kwargs["text"][0]
     assert text.count("<image>") == context.MAX_SET_IMAGES and "carousel" not in text  # one post, not a set
+    # The prompt speaks of the video and its frames, never of a photo.
+    assert "short video" in text and "caption for this video" in text and "photo" not in text
     draft_id = store.value("SELECT id FROM drafts")
     [medium] = media_of(store, draft_id)
     assert medium.kind == "video" and store.photo(clip)["status"] == "drafted"
@@ -109,6 +111,7 @@ def test_the_describer_describes_each_key_frame_and_the_writer_gets_the_merged_w
     assert medium.description == context.merge_facts(words)  # the clip's medium keeps the frames' words merged
     (prompts,), _ = written.calls[0]
     assert prompts[0].scene == medium.description.rstrip(".")
+    assert "what the video shows" in prompts[0].user and "photo" not in prompts[0].user
     draft = get_draft(store, draft_id)
     assert draft.caption is not None and draft.caption.startswith("Lola"), draft.note
     assert draft.kind == "video" and draft.cover_at == 1.25 and draft.duration_s == 3.0
