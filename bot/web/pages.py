@@ -53,7 +53,7 @@ async def queue(request: Request) -> Response:
                 "versions": _image_versions(store, items, site.config.reels),
                 "reels": reel_views(store, site.config, items),
                 "waiting": store.counts()["drafts"][DraftStatus.PENDING], "blocked": posting_blocked(store),
-                "rejected": list_drafts(store, DraftStatus.REJECTED, REJECTED_LIMIT)}
+                "recently_rejected": list_drafts(store, DraftStatus.REJECTED, REJECTED_LIMIT)}
 
     return site.render(request, "queue.html", **await site.run(load), config=site.config)
 
