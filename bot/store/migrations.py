@@ -11,13 +11,14 @@ from collections.abc import Callable
 
 from bot.errors import PawpostError
 from bot.store.shoot_schema import m006_shoots
+from bot.store.sqlscript import run_script
 from bot.store.video_schema import m007_videos
 
 Migration = Callable[[sqlite3.Connection], None]
 
 
 def m001_initial(db: sqlite3.Connection) -> None:
-    _script(
+    run_script(
         db,
         """
         CREATE TABLE photos (
@@ -177,7 +178,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 def m002_indexes(db: sqlite3.Connection) -> None:
     # Every stage polls rows by state; the listing commands sort by creation time.
-    _script(
+    run_script(
         db,
         """
         CREATE INDEX photos_status ON photos(status, id);
@@ -192,7 +193,7 @@ def m003_alt_text_and_containers(db: sqlite3.Connection) -> None:
     # Alt text: the owner's own (NULL = written from `description` and the pets when shown or posted, so a pet
     # correction never leaves a wrong name in it). container_id: the official API's media container, recorded
     # before media_publish so an unconfirmed publish can be traced.
-    _script(
+    run_script(
         db,
         """
         ALTER TABLE drafts ADD COLUMN alt_text TEXT;
@@ -217,7 +218,7 @@ def m004_draft_media(db: sqlite3.Connection) -> None:
     # and `pawpost restore` matches a photo to its one draft. crop: the owner's frame, JSON [x0,y0,x1,y1] of the
     # upright original, NULL = framed around the pets. attempt_media holds one publish attempt's per-medium
     # containers (a carousel's children); attempts.container_id stays the container that is published.
-    _script(
+    run_script(
         db,
         f"""
         CREATE TABLE draft_media (
@@ -312,18 +313,6 @@ def m005_publishing_state(db: sqlite3.Connection) -> None:
         if record is not None and "with_owner" in record:
             record = {k: v for k, v in record.items() if k != "with_owner"}
             db.execute("UPDATE kv SET value = ? WHERE key = ?", (json.dumps(record), key))
-
-
-def _script(db: sqlite3.Connection, sql: str) -> None:
-    # Not executescript(): it commits first, and a migration must stay inside its own transaction.
-    statement = ""
-    for line in sql.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.execute(statement)
-            statement = ""
-    if statement.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_indexes, m003_alt_text_and_containers, m004_draft_media,

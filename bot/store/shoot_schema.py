@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot.store.sqlscript import run_script
+
 
 def m006_shoots(db: sqlite3.Connection) -> None:
     # A shoot is a burst of frames taken close together of the same pets; it leads to one draft. It stays `open`
@@ -15,10 +17,7 @@ def m006_shoots(db: sqlite3.Connection) -> None:
     # (EXIF or, failing that, the file's time), the better frame it nearly repeats (the best of its group of
     # near-identical frames), and its best-shot score with the parts that explain it (JSON). `offers`: whether the
     # shoot's other shots are offered beside its draft (drafts.carousel was not "never" when it was drafted).
-    # One statement at a time (not executescript(), which commits): a migration stays inside its transaction.
-    for statement in _SQL.split(";\n"):
-        if statement.strip():
-            db.execute(statement)
+    run_script(db, _SQL)
 
 
 _SQL = """

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot.store.sqlscript import run_script
+
 
 def m007_videos(db: sqlite3.Connection) -> None:
     # Per medium: its kind (a photo or a video clip), and for a video its length in seconds, where its cover frame
     # lies (seconds into the clip: chosen by the best-shot score, changed by the owner) and the facts read from the
     # file (JSON: codec, frame rate, rotation, sound, the times of the frames sampled and what was seen in each).
     # `content_id`: Apple's content identifier, shared by a Live Photo's still and its motion clip, so the two are
-    # paired whichever arrives first. One statement at a time (not executescript(), which commits).
-    for statement in _SQL.split(";\n"):
-        if statement.strip():
-            db.execute(statement)
+    # paired whichever arrives first.
+    run_script(db, _SQL)
 
 
 _SQL = """
@@ -25,5 +25,5 @@ _SQL = """
         ALTER TABLE photos ADD COLUMN cover_at REAL;
         ALTER TABLE photos ADD COLUMN video TEXT;
         ALTER TABLE photos ADD COLUMN content_id TEXT;
-        CREATE INDEX photos_content_id ON photos(content_id) WHERE content_id IS NOT NULL
+        CREATE INDEX photos_content_id ON photos(content_id) WHERE content_id IS NOT NULL;
 """
