@@ -89,9 +89,13 @@ def vlm_tokenizer():
     return tokenizer
 
 
-def build_chat_lm(folder: Path, *, hidden: int = 32, layers: int = 2, chat_template: bool = True) -> Path:
+def build_chat_lm(folder: Path, *, hidden: int = 32, layers: int = 2, chat_template: bool = True,
+                  seed: int = 0) -> Path:
     """A SmolLM2-style Llama causal LM with a ChatML template (or none: the plain-prompt path)."""
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)  # the same weights whatever ran before in this process (or test worker)
 
     tokenizer = chat_lm_tokenizer(chat_template)
     config = LlamaConfig(
@@ -107,18 +111,21 @@ def build_chat_lm(folder: Path, *, hidden: int = 32, layers: int = 2, chat_templ
     return folder
 
 
-def build_chat_vlm(folder: Path, *, hidden: int = 32, image_size: int = 32, patch: int = 8) -> Path:
+def build_chat_vlm(folder: Path, *, hidden: int = 32, image_size: int = 32, patch: int = 8, seed: int = 0) -> Path:
     """A SmolVLM-shaped Idefics3 model: SigLIP-style vision tower, pixel-shuffle connector, Llama text model.
 
     The real SmolVLMProcessor needs torchvision for its video processor; Idefics3Processor has the same image
     processor, chat template and image-token expansion, and loads through AutoProcessor the same way.
     """
+    import torch
     from transformers import (
         Idefics3Config,
         Idefics3ForConditionalGeneration,
         Idefics3ImageProcessorPil,
         Idefics3Processor,
     )
+
+    torch.manual_seed(seed)  # the same weights whatever ran before in this process (or test worker)
 
     tokenizer = vlm_tokenizer()
     image_processor = Idefics3ImageProcessorPil(
@@ -144,10 +151,11 @@ def build_chat_vlm(folder: Path, *, hidden: int = 32, image_size: int = 32, patc
     return folder
 
 
-def build_blip(folder: Path, *, hidden: int = 32, image_size: int = 32) -> Path:
+def build_blip(folder: Path, *, hidden: int = 32, image_size: int = 32, seed: int = 0) -> Path:
     """A tiny BLIP image-captioning model (the describer) with a small WordPiece vocabulary."""
     import re
 
+    import torch
     from transformers import (
         BertTokenizerFast,
         BlipConfig,
@@ -156,6 +164,7 @@ def build_blip(folder: Path, *, hidden: int = 32, image_size: int = 32) -> Path:
         BlipProcessor,
     )
 
+    torch.manual_seed(seed)  # the same weights whatever ran before in this process (or test worker)
     words = sorted({w.lower() for line in CORPUS for w in re.findall(r"[A-Za-z]+", line)})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *words, ".", ",", "!", "?"]
     folder.mkdir(parents=True, exist_ok=True)

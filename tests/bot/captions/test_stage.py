@@ -171,7 +171,8 @@ def test_regenerate_with_hint_and_start(tmp_path, tiny_vlm):
 
 
 def test_regenerate_and_edit_keep_what_retraining_needs(tmp_path, tiny_blip, scripted_writer):
-    config, store, captioner = _setup(tmp_path, two_stage_models(tiny_blip, scripted_writer))
+    # The scripted writer speaks of Lola in the third person: a first-person voice would prime it with "I".
+    config, store, captioner = _setup(tmp_path, two_stage_models(tiny_blip, scripted_writer), captions=ABOUT_THE_PET)
     photo = add_analyzed_photo(store, config, {"Lola": 0.9})
     draft_analyzed(store, config, captioner)
     draft_id = draft_of_photo(store, photo)

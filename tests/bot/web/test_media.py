@@ -140,9 +140,10 @@ def test_split_from_the_page_writes_the_new_drafts_captions(tmp_path, tiny_blip,
     from bot.drafts.media import draft_of_photo
     from bot.runtime.ml import Runtime
     from bot.store.database import Store
-    from tests.bot.captions.conftest import add_analyzed_photo, caption_config, two_stage_models
+    from tests.bot.captions.conftest import ABOUT_THE_PET, add_analyzed_photo, caption_config, two_stage_models
 
-    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer))
+    # The scripted writer speaks of Lola in the third person: a first-person voice would prime it with "I".
+    config = caption_config(tmp_path / "pawpost", two_stage_models(tiny_blip, scripted_writer), ABOUT_THE_PET)
     with Store.for_config(config) as store:
         lola = add_analyzed_photo(store, config, {"Lola": 0.9})
         draft_analyzed(store, config, Captioner(config, Runtime("cpu")))
