@@ -19,6 +19,8 @@ from bot.vision.images import working_copy
 from bot.vision.matching import References, match
 from bot.vision.threshold import threshold_for
 
+ANIMAL_LIKELY = 0.5  # a whole photo the classifier gives less than even odds of showing an animal holds none
+
 
 @dataclass
 class Animal:
@@ -152,7 +154,21 @@ class Vision:
             m = match(whole[None, :], references, threshold)[0]
             animals = [Animal(full, None, None, m.pet, m.similarity, m.confidence)] if m.pet else []
             results.append(PhotoAnalysis(animals, True, not animals, original.width, original.height, keyed))
+        self._drop_non_animals(results, [image for image, _ in work])
         return results
+
+    def _drop_non_animals(self, results: list[PhotoAnalysis], images: list[Any]) -> None:
+        """Un-match the whole photos the embedder's ImageNet-1k classifier finds more likely to hold no animal
+        (`models.animal_check`; only for an embedder with such a classifier)."""
+        whole = [i for i, r in enumerate(results) if r.whole_image and r.animals]
+        if not whole or not self.config.models.animal_check:
+            return
+        likely = self.embedder.animal_likelihood([images[i] for i in whole])
+        if likely is None:
+            return
+        for i, p in zip(whole, likely, strict=True):
+            if p < ANIMAL_LIKELY:
+                results[i].animals, results[i].no_animal = [], True
 
     def unload(self) -> None:
         self.detector.unload()

@@ -1,0 +1,45 @@
+"""The animal check: a photo matched whole is no pet when the embedder's ImageNet-1k classifier finds no animal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.runtime.ml import Runtime
+from bot.vision.embedder import Embedder
+from bot.vision.pets import references
+from tests import tiny_vision
+from tests.bot.vision.conftest import open_home
+
+
+@pytest.fixture(scope="module")
+def classifiers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("classifiers")
+    return {sees: tiny_vision.build_imagenet_classifier(root / sees, sees) for sees in ("animal", "object")}
+
+
+def test_a_classifier_checkpoint_says_how_likely_an_animal_is(classifiers, tiny_models) -> None:
+    photos = [tiny_vision.pet_photo("red", 1), tiny_vision.pet_photo("blue", 2)]
+    animal = Embedder(str(classifiers["animal"]), Runtime("cpu"))
+    assert animal.animal_likelihood(photos) == pytest.approx([1.0, 1.0], abs=1e-6)
+    assert Embedder(str(classifiers["object"]), Runtime("cpu")).animal_likelihood(photos) == pytest.approx(
+        [0.0, 0.0], abs=1e-6)
+    # The backbone embeds as any other: one unit vector per photo.
+    vectors = animal.embed(photos)
+    assert vectors.shape == (2, 16) and abs(float((vectors[0] ** 2).sum()) - 1) < 1e-5
+    # A model with no classifier says nothing.
+    assert Embedder(str(tiny_models["dinov2"]), Runtime("cpu")).animal_likelihood(photos) is None
+
+
+@pytest.mark.parametrize(("sees", "check", "matched"),
+                         [("object", True, False), ("object", False, True), ("animal", True, True)])
+def test_a_whole_photo_without_an_animal_is_no_pet(vision_home, classifiers, sees, check, matched) -> None:
+    # Every photo is close enough to a pet (threshold -1): only the check can leave one unmatched.
+    path = vision_home(detector="none", embedder=classifiers[sees], match_threshold=-1.0, animal_check=check)
+    config, store, vision = open_home(path)
+    with store:
+        refs = references(store, config, vision)
+        analysis = vision.analyze([tiny_vision.pet_photo("red", 40)], refs)[0]
+    assert analysis.whole_image
+    assert bool(analysis.pets) is matched and analysis.no_animal is not matched
