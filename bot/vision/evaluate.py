@@ -112,6 +112,8 @@ def _samples(config: Config, folder: Path) -> list[tuple[Path, str]]:
 
 def _top1(analysis: PhotoAnalysis, refs: References, threshold: float) -> str:
     """The most confident pet at `threshold` (the same matching as the analysis stage), or 'none'."""
+    if analysis.shows_no_animal:
+        return NONE
     vectors = [v for key, v in analysis.vectors if key] or [analysis.whole_vector]
     found = [m for m in match(np.stack(vectors), refs, threshold) if m.pet]
     return max(found, key=lambda m: m.confidence).pet if found else NONE

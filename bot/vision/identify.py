@@ -49,6 +49,13 @@ class PhotoAnalysis:
     height: int
     # (box key, vector) for the whole image ('') and every detected animal, for the embedding cache.
     vectors: list[tuple[str, np.ndarray]] = field(default_factory=list, repr=False)
+    # A photo matched whole: the embedder's classifier's odds that it shows an animal (None: not checked).
+    animal_odds: float | None = None
+
+    @property
+    def shows_no_animal(self) -> bool:
+        """The animal check found none in the whole photo: it is no pet, at any threshold."""
+        return self.whole_image and self.animal_odds is not None and self.animal_odds < ANIMAL_LIKELY
 
     @property
     def unknown(self) -> int:
@@ -154,20 +161,21 @@ class Vision:
             m = match(whole[None, :], references, threshold)[0]
             animals = [Animal(full, None, None, m.pet, m.similarity, m.confidence)] if m.pet else []
             results.append(PhotoAnalysis(animals, True, not animals, original.width, original.height, keyed))
-        self._drop_non_animals(results, [image for image, _ in work])
+        self._check_animals(results, [image for image, _ in work])
         return results
 
-    def _drop_non_animals(self, results: list[PhotoAnalysis], images: list[Any]) -> None:
-        """Un-match the whole photos the embedder's ImageNet-1k classifier finds more likely to hold no animal
-        (`models.animal_check`; only for an embedder with such a classifier)."""
-        whole = [i for i, r in enumerate(results) if r.whole_image and r.animals]
+    def _check_animals(self, results: list[PhotoAnalysis], images: list[Any]) -> None:
+        """The whole photos' odds of showing an animal, from the embedder's ImageNet-1k classifier where it has
+        one (`models.animal_check`); one the odds are against is no pet."""
+        whole = [i for i, r in enumerate(results) if r.whole_image]
         if not whole or not self.config.models.animal_check:
             return
-        likely = self.embedder.animal_likelihood([images[i] for i in whole])
-        if likely is None:
+        odds = self.embedder.animal_likelihood([images[i] for i in whole])
+        if odds is None:
             return
-        for i, p in zip(whole, likely, strict=True):
-            if p < ANIMAL_LIKELY:
+        for i, p in zip(whole, odds, strict=True):
+            results[i].animal_odds = float(p)
+            if results[i].shows_no_animal:
                 results[i].animals, results[i].no_animal = [], True
 
     def unload(self) -> None:

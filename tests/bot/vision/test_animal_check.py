@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import cli
 from bot.runtime.ml import Runtime
 from bot.vision.embedder import Embedder
 from bot.vision.pets import references
@@ -43,3 +46,18 @@ def test_a_whole_photo_without_an_animal_is_no_pet(vision_home, classifiers, see
         analysis = vision.analyze([tiny_vision.pet_photo("red", 40)], refs)[0]
     assert analysis.whole_image
     assert bool(analysis.pets) is matched and analysis.no_animal is not matched
+
+
+@pytest.mark.parametrize(("sees", "predicted"), [("object", "none"), ("animal", "Lola")])
+def test_pets_eval_counts_a_photo_without_an_animal_as_no_pet_at_every_threshold(vision_home, classifiers, tmp_path,
+                                                                                 sees, predicted) -> None:
+    path = vision_home(detector="none", embedder=classifiers[sees], match_threshold=-1.0)
+    labelled = tmp_path / "labelled"
+    tiny_vision.save_photo(tiny_vision.pet_photo("red", 40), labelled / "Lola" / "40.jpg")
+    run = CliRunner().invoke(cli, ["--config", str(path), "pets", "eval", str(labelled), "--json"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.stdout)
+    assert [p["predicted"] for p in result["predictions"]] == [predicted]
+    # The sweep re-matches at other thresholds: the check holds at each.
+    assert all(row["unknown_rate"] == (1.0 if sees == "object" else 0.0) for row in result["sweep"])
