@@ -61,3 +61,18 @@ def test_pets_eval_counts_a_photo_without_an_animal_as_no_pet_at_every_threshold
     assert [p["predicted"] for p in result["predictions"]] == [predicted]
     # The sweep re-matches at other thresholds: the check holds at each.
     assert all(row["unknown_rate"] == (1.0 if sees == "object" else 0.0) for row in result["sweep"])
+    assert result["animal_check"].startswith("on") and result["no_animal"] == (sees == "object")
+    assert result["predictions"][0]["animal_odds"] == pytest.approx(0.0 if sees == "object" else 1.0, abs=1e-4)
+    text = CliRunner().invoke(cli, ["--config", str(path), "pets", "eval", str(labelled)]).stdout
+    assert f"animal check on: the embedder's ImageNet-1k classifier checks each photo matched whole; " \
+           f"{int(sees == 'object')} photo(s) showed no animal" in text
+
+
+def test_pets_eval_says_when_the_embedder_cannot_check(vision_home, tmp_path) -> None:
+    path = vision_home(detector="none")  # the tiny DINOv2: no classifier
+    labelled = tmp_path / "labelled"
+    tiny_vision.save_photo(tiny_vision.pet_photo("red", 40), labelled / "Lola" / "40.jpg")
+    result = json.loads(CliRunner().invoke(cli, ["--config", str(path), "pets", "eval", str(labelled), "--json"],
+                                           catch_exceptions=False).stdout)
+    assert result["animal_check"] == "not available: the embedder has no ImageNet-1k classifier"
+    assert result["no_animal"] == 0 and result["predictions"][0]["animal_odds"] is None
