@@ -91,7 +91,10 @@ class Embedder(ManagedModel):
         import torch
 
         with self.use(), torch.inference_mode():
-            probs = [torch.softmax(self.head(f).float(), dim=-1) for f in self._features(images)]
+            features = self._features(images)
+            if features[0].shape[-1] != _head_inputs(self.head):  # a head over some other feature (DINOv2's)
+                return None
+            probs = [torch.softmax(self.head(f).float(), dim=-1) for f in features]
         return torch.cat(probs)[:, :IMAGENET_ANIMALS].sum(dim=-1).double().cpu().numpy()
 
     def _features(self, crops: list[Any]) -> list[Any]:
@@ -134,8 +137,8 @@ def _has_imagenet_head(config: Any) -> bool:
 
 
 def _linear_head(model: Any) -> Any:
-    """The classifier of an image-classification model when it is one linear layer (maybe after a flatten) over
-    the pooled feature the embedder uses, as in EfficientNet, ResNet, ConvNeXt and ViT; else None."""
+    """The classifier of an image-classification model when it is one linear layer (maybe after a flatten), as in
+    EfficientNet, ResNet, ConvNeXt and ViT, which read the pooled feature the embedder uses; else None."""
     import torch
 
     head = getattr(model, "classifier", None)
@@ -144,6 +147,10 @@ def _linear_head(model: Any) -> Any:
         return None
     last = layers[-1]
     return head if isinstance(last, torch.nn.Linear) and last.out_features == IMAGENET_CLASSES else None
+
+
+def _head_inputs(head: Any) -> int:
+    return (list(head) if hasattr(head, "__iter__") else [head])[-1].in_features
 
 
 def _image_feature(out: Any) -> Any:

@@ -76,3 +76,16 @@ def test_pets_eval_says_when_the_embedder_cannot_check(vision_home, tmp_path) ->
                                            catch_exceptions=False).stdout)
     assert result["animal_check"] == "not available: the embedder has no ImageNet-1k classifier"
     assert result["no_animal"] == 0 and result["predictions"][0]["animal_odds"] is None
+
+
+def test_a_classifier_over_another_feature_is_not_used(tmp_path) -> None:
+    # DINOv2's classifier reads the class token and the mean patch token side by side: not the embedder's vector.
+    from transformers import BitImageProcessorPil, Dinov2Config, Dinov2ForImageClassification
+
+    Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                              intermediate_size=37, image_size=32, patch_size=8,
+                                              num_labels=1000)).save_pretrained(tmp_path)
+    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path)
+    embedder = Embedder(str(tmp_path), Runtime("cpu"))
+    photo = tiny_vision.pet_photo("red", 1)
+    assert embedder.embed([photo]).shape == (1, 32) and embedder.animal_likelihood([photo]) is None
