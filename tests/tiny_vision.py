@@ -95,6 +95,26 @@ def build_dinov2(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def build_imagenet_classifier(path: Path, sees: str, seed: int = 0) -> Path:
+    """A tiny random ResNet saved "for image classification" with a 1000-way ImageNet-style head that, whatever the
+    photo, calls it an animal (`sees="animal"`: all the odds on classes 0-397) or an object (`sees="object"`)."""
+    import torch
+    from transformers import BitImageProcessorPil, ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(seed)
+    model = ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                                      num_labels=1000)).eval()
+    head = model.classifier[-1]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-20.0)
+        (head.bias[:398] if sees == "animal" else head.bias[398:]).fill_(0.0)
+    model.save_pretrained(path)
+    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                         image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(path)
+    return path
+
+
 def build_clip(path: Path, seed: int = 0) -> Path:
     import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor

@@ -109,6 +109,8 @@ def eval_cmd(app: App, folder: Path, as_json: bool) -> None:
 
     out = console()
     out.print(f"{result.photos} photos, match threshold {result.threshold:.3f}: {result.threshold_how}")
+    out.print(f"animal check {result.animal_check}" + (f"; {result.no_animal} photo(s) showed no animal"
+                                                        if result.animal_check.startswith("on") else ""))
     out.print(f"top-1 accuracy: {result.accuracy:.1%}   unknown rate (a pet seen as no pet): "
               f"{result.unknown_rate:.1%}")
     table = Table(title="true (rows) / predicted (columns)", box=None, pad_edge=False)

@@ -1,13 +1,14 @@
 """Typed configuration: the TOML file, `PAWPOST_<SECTION>__<KEY>` overrides, and their validation.
 
 Everything else reads settings from a `Config` built here; a bad value stops start-up with one line.
-`sections` holds each section's keys, `settings` the whole `Config`, `loading` how the file is found and
-read, `refusals` the one-line messages for what is wrong.
+`sections` (and `models_section`) hold each section's keys, `settings` the whole `Config`, `loading` how the
+file is found and read, `refusals` the one-line messages for what is wrong.
 """
 
 from __future__ import annotations
 
 from bot.config.loading import CONFIG_ENV, find_config_path, load_config, starter_text, user_config_path
+from bot.config.models_section import ModelsConfig
 from bot.config.refusals import describe_validation_error
 from bot.config.sections import (
     CANDIDATES_CHAT_VLM,
@@ -19,7 +20,6 @@ from bot.config.sections import (
     GraphConfig,
     IngestConfig,
     InstagramConfig,
-    ModelsConfig,
     NotifyConfig,
     PathsConfig,
     PetConfig,

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config.models_section import ModelsConfig
 from bot.config.paths import path_settings
 from bot.config.reels import ReelsConfig
 from bot.config.sections import (
@@ -23,7 +24,6 @@ from bot.config.sections import (
     GraphConfig,
     IngestConfig,
     InstagramConfig,
-    ModelsConfig,
     NotifyConfig,
     PathsConfig,
     PetConfig,

@@ -1,7 +1,9 @@
 """The image embedder: one L2-normalised vector per image or animal crop, and per text where the model can.
 
 Any image backbone AutoModel loads works: DINOv2-style and convolutional models (pooled output, timm-wrapped
-ones included) and CLIP/SigLIP-style ones (image features).
+ones included) and CLIP/SigLIP-style ones (image features). A checkpoint that keeps its ImageNet-1k classifier
+(an EfficientNet, ResNet, ConvNeXt or ViT saved "for image classification") also says how likely an image is to
+show an animal at all: ImageNet-1k's first 398 classes, from tench to puffer, are the animals.
 """
 
 from __future__ import annotations
@@ -22,24 +24,41 @@ CHUNK = 64  # crops per forward pass, to bound memory when a batch holds many an
 # one of them, and no single crop decides. Chosen on benchmarks/pets_real.py's tuning home B.
 CORNER_SHARE = 0.8
 CORNERS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
+IMAGENET_CLASSES = 1000
+IMAGENET_ANIMALS = 398  # classes 0-397 of ImageNet-1k (in its standard order) are animals
 
 
 class Embedder(ManagedModel):
     """A ManagedModel around a transformers image (or image-text) model."""
 
     key = "embedder"
-    weights = ("model", "processor", "tokenizer")
+    weights = ("model", "processor", "tokenizer", "head")
 
     def __init__(self, model_id: str, runtime: Runtime, views: int = 1) -> None:
         super().__init__(model_id, runtime)
         self.views = views
         self.identity = embedder_identity(model_id, views)
+        self.head: Any = None  # the ImageNet-1k classifier over the pooled feature, when the checkpoint has one
 
     def _load(self) -> None:
-        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoImageProcessor,
+            AutoModel,
+            AutoModelForImageClassification,
+            AutoTokenizer,
+        )
 
         self.processor = AutoImageProcessor.from_pretrained(self.model_id)
-        self.model = AutoModel.from_pretrained(self.model_id, dtype=self.runtime.dtype).to(self.runtime.device).eval()
+        self.head = None
+        if _has_imagenet_head(AutoConfig.from_pretrained(self.model_id)):
+            full = AutoModelForImageClassification.from_pretrained(self.model_id, dtype=self.runtime.dtype)
+            head = _linear_head(full)
+            if head is not None:  # the backbone embeds; the head reads the same pooled feature
+                self.model, self.head = full.base_model.to(self.runtime.device).eval(), head.to(self.runtime.device)
+        if self.head is None:
+            self.model = AutoModel.from_pretrained(self.model_id, dtype=self.runtime.dtype)
+            self.model = self.model.to(self.runtime.device).eval()
         self.tokenizer = None
         if hasattr(self.model, "get_text_features"):
             try:
@@ -56,11 +75,34 @@ class Embedder(ManagedModel):
         """(n, dim) float32, each row L2-normalised: the mean of the image's views' normalised vectors."""
         if not images:
             return np.zeros((0, 0), dtype=np.float32)
+        crops = [view for image in images for view in views(image, self.views)]
+        with self.use():
+            vectors = normalise(np.concatenate([f.float().cpu().numpy() for f in self._features(crops)]))
+        return normalise(vectors.reshape(len(images), -1, vectors.shape[-1]).mean(axis=1))
+
+    def animal_likelihood(self, images: list[Any]) -> np.ndarray | None:
+        """Per image, the ImageNet-1k classifier's probability that it shows an animal (the sum over its animal
+        classes), from the processor's own view of the whole image; None when the checkpoint has no such head."""
+        self.load()
+        if self.head is None:
+            return None
+        if not images:
+            return np.zeros(0, dtype=np.float64)
         import torch
 
-        crops = [view for image in images for view in views(image, self.views)]
-        parts = []
         with self.use(), torch.inference_mode():
+            features = self._features(images)
+            if features[0].shape[-1] != _head_inputs(self.head):  # a head over some other feature (DINOv2's)
+                return None
+            probs = [torch.softmax(self.head(f).float(), dim=-1) for f in features]
+        return torch.cat(probs)[:, :IMAGENET_ANIMALS].sum(dim=-1).double().cpu().numpy()
+
+    def _features(self, crops: list[Any]) -> list[Any]:
+        """The backbone's pooled feature of each crop, (n, dim) tensors of at most CHUNK rows (inside `use`)."""
+        import torch
+
+        parts = []
+        with torch.inference_mode():
             for start in range(0, len(crops), CHUNK):
                 inputs = self.processor(images=crops[start:start + CHUNK], return_tensors="pt")
                 pixels = inputs["pixel_values"].to(self.model.device, dtype=self.model.dtype)
@@ -68,9 +110,8 @@ class Embedder(ManagedModel):
                     features = _pooled(self.model.get_image_features(pixel_values=pixels))
                 else:
                     features = _image_feature(self.model(pixel_values=pixels))
-                parts.append(features.float().reshape(len(features), -1).cpu().numpy())
-        vectors = normalise(np.concatenate(parts))
-        return normalise(vectors.reshape(len(images), -1, vectors.shape[-1]).mean(axis=1))
+                parts.append(features.reshape(len(features), -1))
+        return parts
 
     def embed_texts(self, texts: list[str]) -> np.ndarray | None:
         """(n, dim) float32 in the image space, or None when the model cannot read text (e.g. DINOv2)."""
@@ -87,6 +128,29 @@ class Embedder(ManagedModel):
             tokens = {k: v.to(self.model.device) for k, v in tokens.items()}
             features = _pooled(self.model.get_text_features(**tokens))
             return normalise(features.float().cpu().numpy())
+
+
+def _has_imagenet_head(config: Any) -> bool:
+    """Whether a checkpoint's config says it is an image classifier over ImageNet-1k's 1000 classes."""
+    return (any(a.endswith("ForImageClassification") for a in getattr(config, "architectures", None) or [])
+            and getattr(config, "num_labels", 0) == IMAGENET_CLASSES)
+
+
+def _linear_head(model: Any) -> Any:
+    """The classifier of an image-classification model when it is one linear layer (maybe after a flatten), as in
+    EfficientNet, ResNet, ConvNeXt and ViT, which read the pooled feature the embedder uses; else None."""
+    import torch
+
+    head = getattr(model, "classifier", None)
+    layers = list(head) if isinstance(head, torch.nn.Sequential) else [head]
+    if not layers or not all(isinstance(m, torch.nn.Flatten) for m in layers[:-1]):
+        return None
+    last = layers[-1]
+    return head if isinstance(last, torch.nn.Linear) and last.out_features == IMAGENET_CLASSES else None
+
+
+def _head_inputs(head: Any) -> int:
+    return (list(head) if hasattr(head, "__iter__") else [head])[-1].in_features
 
 
 def _image_feature(out: Any) -> Any:

@@ -41,6 +41,8 @@ class EvalResult:
     sweep: list[dict[str, float]]  # the same measures at nearby thresholds
     predictions: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    animal_check: str = ""  # whether photos matched whole were checked for an animal, in one phrase
+    no_animal: int = 0  # photos the animal check found no animal in (no pet at any threshold)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -84,12 +86,22 @@ def evaluate(store: Store, config: Config, vision: Vision, folder: Path,
             sweep.append({"threshold": t, **_measures(truths, [_top1(a, refs, t) for a in analyses])})
     predictions = [{"path": str(path), "label": t, "predicted": p,
                     "pets": [{"name": a.pet, "confidence": round(a.confidence, 4), "similarity": round(a.similarity, 4)}
-                             for a in analysis.pets]}
+                             for a in analysis.pets],
+                    "animal_odds": None if analysis.animal_odds is None else round(analysis.animal_odds, 4)}
                    for path, t, p, analysis in zip(paths, truths, predicted, analyses, strict=True)]
     own = {name: round(float(t), 4) for name, t in zip(refs.names, pet_thresholds(refs, threshold), strict=True)}
     return EvalResult(round(threshold, 4), own, calibration.source, calibration.how, len(truths),
                       **_measures(truths, predicted), labels=labels, confusion=confusion,
-                      sweep=sweep, predictions=predictions, skipped=skipped)
+                      sweep=sweep, predictions=predictions, skipped=skipped,
+                      animal_check=_animal_check(config, vision), no_animal=sum(a.shows_no_animal for a in analyses))
+
+
+def _animal_check(config: Config, vision: Vision) -> str:
+    if not config.models.animal_check:
+        return "off (models.animal_check = false)"
+    if getattr(vision.embedder, "head", None) is None:
+        return "not available: the embedder has no ImageNet-1k classifier"
+    return "on: the embedder's ImageNet-1k classifier checks each photo matched whole"
 
 
 def _samples(config: Config, folder: Path) -> list[tuple[Path, str]]:
@@ -112,6 +124,8 @@ def _samples(config: Config, folder: Path) -> list[tuple[Path, str]]:
 
 def _top1(analysis: PhotoAnalysis, refs: References, threshold: float) -> str:
     """The most confident pet at `threshold` (the same matching as the analysis stage), or 'none'."""
+    if analysis.shows_no_animal:
+        return NONE
     vectors = [v for key, v in analysis.vectors if key] or [analysis.whole_vector]
     found = [m for m in match(np.stack(vectors), refs, threshold) if m.pet]
     return max(found, key=lambda m: m.confidence).pet if found else NONE

@@ -19,6 +19,8 @@ from bot.vision.images import working_copy
 from bot.vision.matching import References, match
 from bot.vision.threshold import threshold_for
 
+ANIMAL_LIKELY = 0.5  # a whole photo the classifier gives less than even odds of showing an animal holds none
+
 
 @dataclass
 class Animal:
@@ -47,6 +49,13 @@ class PhotoAnalysis:
     height: int
     # (box key, vector) for the whole image ('') and every detected animal, for the embedding cache.
     vectors: list[tuple[str, np.ndarray]] = field(default_factory=list, repr=False)
+    # A photo matched whole: the embedder's classifier's odds that it shows an animal (None: not checked).
+    animal_odds: float | None = None
+
+    @property
+    def shows_no_animal(self) -> bool:
+        """The animal check found none in the whole photo: it is no pet, at any threshold."""
+        return self.whole_image and self.animal_odds is not None and self.animal_odds < ANIMAL_LIKELY
 
     @property
     def unknown(self) -> int:
@@ -152,7 +161,22 @@ class Vision:
             m = match(whole[None, :], references, threshold)[0]
             animals = [Animal(full, None, None, m.pet, m.similarity, m.confidence)] if m.pet else []
             results.append(PhotoAnalysis(animals, True, not animals, original.width, original.height, keyed))
+        self._check_animals(results, [image for image, _ in work])
         return results
+
+    def _check_animals(self, results: list[PhotoAnalysis], images: list[Any]) -> None:
+        """The whole photos' odds of showing an animal, from the embedder's ImageNet-1k classifier where it has
+        one (`models.animal_check`); one the odds are against is no pet."""
+        whole = [i for i, r in enumerate(results) if r.whole_image]
+        if not whole or not self.config.models.animal_check:
+            return
+        odds = self.embedder.animal_likelihood([images[i] for i in whole])
+        if odds is None:
+            return
+        for i, p in zip(whole, odds, strict=True):
+            results[i].animal_odds = float(p)
+            if results[i].shows_no_animal:
+                results[i].animals, results[i].no_animal = [], True
 
     def unload(self) -> None:
         self.detector.unload()

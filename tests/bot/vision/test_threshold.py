@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.vision.matching import References, match, pet_thresholds, scores
-from bot.vision.threshold import calibrate, threshold_for
+from bot.vision.threshold import SAME_FLOOR_SHARE, calibrate, threshold_for
 from tests import tiny_vision
 from tests.bot.vision.conftest import open_home
 
@@ -28,16 +28,31 @@ ELSEWHERE = np.array([[0.6, 0.0, 0.8]], dtype=np.float32)  # unlike either pet (
 TWO_PETS = References(["Lola", "Pico"], [at(0, 10, 20), at(90, 100, 110)])
 
 
-def test_separated_pets_put_the_threshold_midway() -> None:
-    c = calibrate(TWO_PETS)
+def test_pets_alike_to_each_other_put_the_threshold_midway() -> None:
+    refs = References(["Lola", "Pico"], [at(0, 10, 20), at(45, 55, 65)])  # two pets of one look: close together
+    c = calibrate(refs)
     same_low = float(scores(at(0), References(["Lola"], [at(10, 20)]))[0, 0])  # the least alike left-out photo
-    other_high = float(scores(at(20), References(["Pico"], [at(90, 100, 110)]))[0, 0])
+    other_high = float(scores(at(20), References(["Pico"], [at(45, 55, 65)]))[0, 0])
     assert c.source == "calibrated"
     assert c.threshold == pytest.approx((same_low + other_high) / 2)
     assert "2 pet(s)' 6 reference photo(s)" in c.how and "midway" in c.how
     # A new photo of Lola is hers; an animal unlike both is neither.
-    lola, other = match(np.concatenate([at(5), ELSEWHERE]), TWO_PETS, c.threshold)
+    lola, other = match(np.concatenate([at(5), ELSEWHERE]), refs, c.threshold)
     assert lola.pet == "Lola" and other.pet is None
+
+
+def test_very_unlike_pets_do_not_pull_a_threshold_far_under_the_pets_own_photos() -> None:
+    # Lola and Pico share nothing, so the midway between Lola's photos and Pico lies far down; a stranger of
+    # Lola's look, less alike to her than her own photos are to each other, is still no pet of the home.
+    c = calibrate(TWO_PETS)
+    same_low = float(scores(at(0), References(["Lola"], [at(10, 20)]))[0, 0])
+    other_high = float(scores(at(20), References(["Pico"], [at(90, 100, 110)]))[0, 0])
+    assert (same_low + other_high) / 2 < 0.7
+    assert c.threshold == pytest.approx(same_low * (1 - SAME_FLOOR_SHARE))
+    assert f"never more than {SAME_FLOOR_SHARE:.0%} under its least alike same-pet score" in c.how
+    lookalike, lola = match(np.concatenate([at(50), at(25)]), TWO_PETS, c.threshold)
+    assert (same_low + other_high) / 2 < lookalike.scores["Lola"] < c.threshold
+    assert lookalike.pet is None and lola.pet == "Lola"
 
 
 def test_a_strangers_photo_raises_the_threshold_over_itself() -> None:
