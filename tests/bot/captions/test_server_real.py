@@ -51,6 +51,7 @@ class FaultProxy:
         self.fail_status: int | None = None
         self.stop_after: int | None = None
         self.on_limit: Any = None
+        self.limit_done = threading.Event()  # set once `on_limit` has returned and the proxy is closed
         self.chats = 0
         outer = self
 
@@ -108,9 +109,12 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
     def limit_reached(self) -> None:
-        if self.on_limit is not None:
-            self.on_limit()
-        self.close()
+        try:
+            if self.on_limit is not None:
+                self.on_limit()
+            self.close()
+        finally:
+            self.limit_done.set()
 
     def close(self) -> None:
         if self.open:
@@ -231,6 +235,9 @@ def test_the_server_stopped_mid_batch_defers_the_batch_and_drafts_it_when_back(
         proxy.stop_after, proxy.on_limit = 3, server.stop  # three candidates into the first photo
         config, store, photos = photos_waiting(tmp_path, proxy.url, 3, batch_size=3, server_retries=1)
         assert draft(config, store) == 0
+        # The stop runs in the proxy's own thread and may still be waiting for the server to exit (slow on a busy
+        # machine) when the batch has already been deferred.
+        assert proxy.limit_done.wait(60), "the server was not stopped within 60 s"
         assert proxy.chats >= 3 and server.process is None
         assert_deferred(store, photos, "no connection (")
         # Back (on a new address: the proxy is gone with it); the photos are drafted when due.
