@@ -24,9 +24,8 @@ import pytest
 from benchmarks import caption_quality as bench
 from tests import real_llama
 
-# Building the server the first time (when .ci/run did not) takes minutes on two cores. One test worker runs the
-# whole module, so the module's server starts once.
-pytestmark = [pytest.mark.timeout(2400), pytest.mark.xdist_group("server_real")]
+# Building the server the first time (when .ci/run did not) takes minutes on two cores.
+pytestmark = pytest.mark.timeout(2400)
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,6 @@ from tests.tiny_captions import scripted_vlm  # noqa: F401
 from tests.tiny_vision import pet_jpeg, pet_photo
 from tests.videos import live_photo_exif, make_video
 
-# One test worker runs the whole module, so `reel_home`'s ingest runs once.
-pytestmark = pytest.mark.xdist_group("reels_cli")
-
 # The scripted caption model writes about Lola in the third person, in full sentences.
 ABOUT_THE_PET = {"voice": "playful, about the dog, one or two emojis", "max_new_tokens": 16}
 
