@@ -126,3 +126,9 @@ def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None =
     full_env.update(env or {})
     return subprocess.run([*argv, *args], capture_output=True, text=True, env=full_env, input=input,
                           timeout=timeout, cwd=REPO)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests marked slow run first: each takes up to a few minutes, mostly waiting on a daemon, so one
+    of them started last would end the run alone while the other test workers sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
