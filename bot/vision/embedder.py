@@ -51,7 +51,7 @@ class Embedder(ManagedModel):
 
         self.processor = AutoImageProcessor.from_pretrained(self.model_id)
         self.head = None
-        if _has_imagenet_head(AutoConfig.from_pretrained(self.model_id)):
+        if imagenet_classifier(AutoConfig.from_pretrained(self.model_id).to_dict()):
             full = AutoModelForImageClassification.from_pretrained(self.model_id, dtype=self.runtime.dtype)
             head = _linear_head(full)
             if head is not None:  # the backbone embeds; the head reads the same pooled feature
@@ -130,10 +130,11 @@ class Embedder(ManagedModel):
             return normalise(features.float().cpu().numpy())
 
 
-def _has_imagenet_head(config: Any) -> bool:
-    """Whether a checkpoint's config says it is an image classifier over ImageNet-1k's 1000 classes."""
-    return (any(a.endswith("ForImageClassification") for a in getattr(config, "architectures", None) or [])
-            and getattr(config, "num_labels", 0) == IMAGENET_CLASSES)
+def imagenet_classifier(config: dict[str, Any]) -> bool:
+    """Whether a checkpoint's config (config.json, as a dict) says it is an image classifier over ImageNet-1k's
+    1000 classes."""
+    return (any(str(a).endswith("ForImageClassification") for a in config.get("architectures") or [])
+            and len(config.get("id2label") or {}) == IMAGENET_CLASSES)
 
 
 def _linear_head(model: Any) -> Any:

@@ -1,10 +1,12 @@
-"""`pawpost doctor` lines for the vision models: last load error, whether each model is at hand offline, and the
-match threshold in use. No model is loaded and torch is not imported; the hub cache is only looked at.
+"""`pawpost doctor` lines for the vision models: last load error, whether each model is at hand offline, the
+match threshold in use, and whether the animal check can run. No model is loaded and torch is not imported; the
+hub cache is only looked at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from bot.check import Check
 from bot.config import Config
@@ -35,6 +37,30 @@ def vision_checks(config: Config, recheck: Recheck | None = None) -> Iterator[Ch
             yield Check(f"model {key}", True, f"{model_id} is not downloaded yet; it is fetched from the Hugging Face "
                         "hub on first use, so the first photos need network", warning=True)
     yield from threshold_check(config)
+    yield animal_check(config)
+
+
+def animal_check(config: Config) -> Check:
+    """Whether photos matched whole are checked for an animal: from the embedder's config.json (no model runs)."""
+    if not config.models.animal_check:
+        return Check("animal check", True, "off (models.animal_check = false): a photo matched whole is compared "
+                     "with your pets whatever it shows")
+    import json
+
+    from bot.vision.embedder import imagenet_classifier
+
+    found = _config_file(config.models.embedder)
+    if found is None:
+        return Check("animal check", True, "not known until the embedder is downloaded")
+    try:
+        has_head = imagenet_classifier(json.loads(Path(found).read_text()))
+    except (OSError, ValueError, AttributeError):
+        return Check("animal check", True, "not known: the embedder's config.json cannot be read", warning=True)
+    if has_head:
+        return Check("animal check", True, "on: the embedder's ImageNet-1k classifier sets aside a photo matched "
+                     "whole that shows no animal (a toy, a bag)")
+    return Check("animal check", True, "not available: the embedder has no ImageNet-1k classifier, so a photo "
+                 "matched whole is compared with your pets whatever it shows")
 
 
 def threshold_check(config: Config) -> Iterator[Check]:
@@ -55,9 +81,18 @@ def threshold_check(config: Config) -> Iterator[Check]:
 
 
 def _cached(model_id: str) -> bool:
+    return _config_file(model_id) is not None
+
+
+def _config_file(model_id: str) -> str | None:
+    """A model's config.json: in its local folder, else in the hub cache; None when not at hand."""
+    local = Path(model_id) / "config.json"
+    if Path(model_id).is_absolute():
+        return str(local) if local.is_file() else None
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+        found = try_to_load_from_cache(model_id, "config.json")
     except Exception:  # not a valid repo id, or no hub library: treat as not cached
-        return False
+        return None
+    return found if isinstance(found, str) else None

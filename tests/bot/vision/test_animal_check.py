@@ -89,3 +89,17 @@ def test_a_classifier_over_another_feature_is_not_used(tmp_path) -> None:
     embedder = Embedder(str(tmp_path), Runtime("cpu"))
     photo = tiny_vision.pet_photo("red", 1)
     assert embedder.embed([photo]).shape == (1, 32) and embedder.animal_likelihood([photo]) is None
+
+
+@pytest.mark.parametrize(("which", "settings", "says"), [
+    ("animal", {}, "on: the embedder's ImageNet-1k classifier"),
+    ("dinov2", {}, "not available: the embedder has no ImageNet-1k classifier"),
+    ("animal", {"animal_check": False}, "off (models.animal_check = false)"),
+])
+def test_doctor_says_whether_the_animal_check_can_run(vision_home, classifiers, tiny_models, which, settings,
+                                                      says) -> None:
+    embedder = classifiers.get(which) or tiny_models[which]
+    path = vision_home(detector="none", embedder=embedder, **settings)
+    doctor = json.loads(CliRunner().invoke(cli, ["--config", str(path), "doctor", "--json"]).stdout)
+    line = next(c for c in doctor["checks"] if c["name"] == "animal check")
+    assert line["message"].startswith(says) and line["ok"]
