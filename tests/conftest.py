@@ -129,6 +129,15 @@ def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None =
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests marked slow run first: each takes up to a few minutes, mostly waiting on a daemon, so one
-    of them started last would end the run alone while the other test workers sit idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The end-to-end tests marked slow are spread evenly over the first quarter of the run: each takes up to a few
+    minutes, mostly waiting on a daemon, so one started last would end the run alone while the other test workers
+    sit idle, and all of them in a row would do the same. (pytest-xdist's load scheduling hands each worker its
+    first tests from that quarter, in consecutive chunks.)"""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if not slow or len(slow) == len(items):
+        return
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    step = max(1, len(items) // 4 // len(slow))
+    for k, item in enumerate(slow):
+        rest.insert(min(k * step, len(rest)), item)
+    items[:] = rest
