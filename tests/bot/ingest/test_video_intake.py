@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_broken_and_too_long_videos_are_quarantined_with_their_reason(config: Co
     inbox = config.paths.inbox
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "empty.mp4").write_bytes(b"")
-    (inbox / "noise.mp4").write_bytes(os.urandom(40_000))
+    # Fixed noise: some random bytes probe as a container holding only an audio stream ("no picture in it").
+    (inbox / "noise.mp4").write_bytes(random.Random(7).randbytes(40_000))
     whole = make_video(config.paths.data / "whole.mp4", seconds=1.0).read_bytes()
     (inbox / "cut.mov").write_bytes(whole[: len(whole) // 2])
     _clip(config, "endless.mp4", seconds=301, fps=1, size=(32, 32), audio=False)
