@@ -3,22 +3,25 @@
 Each trial is a pawpost home whose pets are some of the real animals, enrolled from k of their photos chosen by a
 seed; the rest of their photos, other animals (strangers) and toys (no animal) go through `evaluate`, the code of
 `pawpost pets eval`, with `detector = "none"` (no real detector weights can be had here) and the threshold
-calibrated from the references. Embedders: ImageNet EfficientNet-Lite0 (real weights, tests/real_vision.py) with
-the product's default 5 views and with 1, the tests' random-weight DINOv2, and a colour histogram put in the
-embedder's place (everything else the product's).
+calibrated from the references. Embedders: ImageNet EfficientNet-Lite0 (real weights and its ImageNet-1k
+classifier, tests/real_vision.py) with the product's default 5 views and with 1, with and without the animal check,
+the tests' random-weight DINOv2, and a colour histogram put in the embedder's place (everything else the product's).
 
-Three role assignments ("homes"): home B is the tuning home (the calibration rule and the views were chosen on
-it); homes A and C are held out, run only to report. The enrolment seeds also differ (0-4 for B, 100-109 for A,
-200-209 for C). Each photo file is decoded once per run (to the product's working copy): the recognition is the
-product's, only the repeated JPEG decoding is saved.
+Homes A, B and C are the development homes: the calibration rule, its constants and the views were chosen on them
+(B first; A and C were then run, C missed, and the rule's floor under the same-pet scores was chosen on all three).
+The 12 other homes are every other way of choosing 2 of the 6 animals as strangers, with their own seeds (1000
+up): no rule or constant was fitted to them, though the animal check was made for a failure first seen on them
+(RESULTS.md tells the order). Each photo file is decoded once per run (to the product's
+working copy): the recognition is the product's, only the repeated JPEG decoding is saved.
 
-Run: nice -n 10 python -m benchmarks.pets_real [--seeds N] [--home X] [--no-record]
+Run: nice -n 10 python -m benchmarks.pets_real [--seeds N] [--home X] [--no-other-homes] [--no-record]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import random
 import sys
 import tempfile
@@ -41,9 +44,16 @@ HOMES = {
     # Fixed before any run of it: a corgi among the strangers while the other corgi is a pet.
     "C": {"pets": ["cat", "dog2", "dog5", "dog6"], "strangers": ["dog", "dog3"], "seeds": range(200, 210)},
 }
-TUNED = "B"
+ANIMALS = ["cat", "dog", "dog2", "dog3", "dog5", "dog6"]
+DEVELOPMENT = ("A", "B", "C")
+OTHER_HOMES = {}
+for _n, _strangers in enumerate(pair for pair in itertools.combinations(ANIMALS, 2)
+                                if sorted(pair) not in [sorted(h["strangers"]) for h in HOMES.values()]):
+    OTHER_HOMES[f"H{_n + 1}"] = {"pets": [a for a in ANIMALS if a not in _strangers], "strangers": list(_strangers),
+                              "seeds": range(1000 + 10 * _n, 1010 + 10 * _n)}
 KS = (1, 2, 3)
 PRODUCT = "EfficientNet-Lite0 (ImageNet), 5 views"
+UNCHECKED = "EfficientNet-Lite0 (ImageNet), 5 views, no animal check"
 GIVEN = "EfficientNet-Lite0 (ImageNet), 5 views, 1 photo of each stranger given"
 
 
@@ -64,25 +74,37 @@ class HistogramEmbedder:
             rows.append(np.sqrt(np.bincount(codes.ravel(), minlength=512) / codes.size))
         return normalise(np.array(rows))
 
+    def animal_likelihood(self, images: list[Any]) -> None:
+        return None  # no classifier: every photo is compared
+
     def unload(self) -> None:
         pass
 
 
 def memoised(vision: Any) -> Any:
-    """The same Vision, its embedder remembering each distinct image's vector: every trial re-embeds the same
-    photos, and a deterministic model gives the same answer each time, so each is computed once per embedder."""
-    real, memo = vision.embedder.embed, {}
+    """The same Vision, its embedder remembering each distinct image's vector and animal likelihood: every trial
+    re-embeds the same photos, and a deterministic model gives the same answer each time, so each is computed once
+    per embedder."""
+    for method in ("embed", "animal_likelihood"):
+        setattr(vision.embedder, method, _remembered(getattr(vision.embedder, method)))
+    return vision
 
-    def embed(images: list[Any]) -> np.ndarray:
+
+def _remembered(real: Any) -> Any:
+    memo: dict[str, Any] = {}
+
+    def answer(images: list[Any]) -> Any:
         keys = [hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest() for image in images]
         missing = list(dict.fromkeys(k for k in keys if k not in memo))
         if missing:
             first = {k: images[keys.index(k)] for k in missing}
-            memo.update(zip(missing, real([first[k] for k in missing]), strict=True))
+            found = real([first[k] for k in missing])
+            if found is None:
+                return None
+            memo.update(zip(missing, found, strict=True))
         return np.stack([memo[k] for k in keys]) if keys else real(images)
 
-    vision.embedder.embed = embed
-    return vision
+    return answer
 
 
 def link_all(folder: Path, photos: list[Path]) -> None:
@@ -166,7 +188,7 @@ def run(embedders: dict[str, tuple[str, Any, dict[str, Any]]], photos: dict[str,
             return shared["vision"]
 
         for home_name in homes:
-            home = HOMES[home_name]
+            home = {**HOMES, **OTHER_HOMES}[home_name]
             for k in KS:
                 started = time.monotonic()
                 counts: Counter[str] = Counter()
@@ -183,6 +205,23 @@ def run(embedders: dict[str, tuple[str, Any, dict[str, Any]]], photos: dict[str,
                       f"swapped {c['corgi_swapped']}/{c['corgi']}, threshold {min(thresholds):.3f}-"
                       f"{max(thresholds):.3f} ({time.monotonic() - started:.0f}s)", flush=True)
     return out
+
+
+def animal_odds(lite0: Path, photos: dict[str, list[Path]]) -> list[str]:
+    """The product's animal check on every photo: the classifier's odds of an animal, per folder."""
+    from bot.runtime.ml import Runtime
+    from bot.vision.embedder import Embedder
+    from bot.vision.images import open_image, working_copy
+
+    embedder = Embedder(str(lite0), Runtime("cpu"))
+    lines = ["| folder | what | photos | odds of an animal (min-max) | checked as no animal |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, paths in photos.items():
+        odds = embedder.animal_likelihood([working_copy(open_image(p))[0] for p in paths])
+        what = "toy or bag" if name in TOYS else "animal"
+        lines.append(f"| {name} | {what} | {len(paths)} | {odds.min():.2f}-{odds.max():.2f} | "
+                     f"{int((odds < 0.5).sum())} |")
+    return lines
 
 
 def share(n: int, of: int) -> str:
@@ -206,12 +245,44 @@ def table(results: dict[tuple[str, str, int], dict[str, Any]], home: str) -> lis
     return lines
 
 
+def pooled(results: dict[tuple[str, str, int], dict[str, Any]], homes: list[str],
+           name: str) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The counts of `homes` summed into one home called `name`, per embedder and k."""
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for (label, h, k), r in results.items():
+        if h in homes:
+            into = out.setdefault((label, name, k), {"counts": Counter(), "thresholds": []})
+            into["counts"].update(r["counts"])
+            into["thresholds"] += r["thresholds"]
+    return out
+
+
+def per_home(results: dict[tuple[str, str, int], dict[str, Any]], homes: list[str]) -> list[str]:
+    """One row per home at k = 3 with the product's settings."""
+    lines = ["| home | pets | strangers | pets: top-1 | pets seen as no pet | strangers tagged | toys tagged | "
+             "corgis: one taken for the other | goal |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in homes:
+        h = OTHER_HOMES[name]
+        c = results[(PRODUCT, name, 3)]["counts"]
+        lines.append(f"| {name} | {', '.join(h['pets'])} | {', '.join(h['strangers'])} | "
+                     f"{share(c['pet_right'], c['pet'])} | {share(c['pet_none'], c['pet'])} | "
+                     f"{share(c['stranger_tagged'], c['stranger'])} | {share(c['toy_tagged'], c['toy'])} | "
+                     f"{share(c['corgi_swapped'], c['corgi'])} | {'met' if meets(c) else 'missed'} |")
+    return lines
+
+
+def meets(c: Counter[str]) -> bool:
+    top1 = c["pet_right"] / c["pet"]
+    tagged = (c["stranger_tagged"] + c["toy_tagged"]) / (c["stranger"] + c["toy"])
+    return top1 >= 0.95 and tagged <= 0.05
+
+
 def verdict(results: dict[tuple[str, str, int], dict[str, Any]], home: str, of: str = PRODUCT) -> str:
     """The goal, checked on EfficientNet-Lite0 (the product's settings) at k = 3 for one home."""
     c = next(r["counts"] for (label, h, k), r in results.items() if h == home and k == 3 and label == of)
     top1 = c["pet_right"] / c["pet"]
     tagged = (c["stranger_tagged"] + c["toy_tagged"]) / (c["stranger"] + c["toy"])
-    met = top1 >= 0.95 and tagged <= 0.05
+    met = meets(c)
     swapped = c["pet"] - c["pet_right"] - c["pet_none"]
     given = " with one photo of each stranger given" if of == GIVEN else ""
     return (f"Goal at k = 3{given} (top-1 >= 0.95, strangers and toys tagged as a pet <= 5 %): top-1 {top1:.3f}, "
@@ -222,7 +293,9 @@ def verdict(results: dict[tuple[str, str, int], dict[str, Any]], home: str, of: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=None, help="at most this many enrolment seeds per home")
-    parser.add_argument("--home", choices=sorted(HOMES), action="append", help="only these homes (default: all)")
+    parser.add_argument("--home", choices=sorted(HOMES), action="append",
+                        help="only these development homes (default: all)")
+    parser.add_argument("--no-other-homes", action="store_true", help="skip the 12 other homes")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     photos = real_photos()
@@ -251,10 +324,15 @@ def main() -> int:
         tiny = build_dinov2(Path(tmp) / "tiny-dinov2")
         embedders = {PRODUCT: (str(lite0), product, {}),
                      GIVEN: (str(lite0), product, {"strangers": "strangers"}),
+                     UNCHECKED: (str(lite0), product, {"animal_check": False}),
                      "EfficientNet-Lite0 (ImageNet), 1 view": (str(lite0), product, {"embed_views": 1}),
                      "colour histogram": ("colour-histogram", histogram, {}),
                      "tests' random DINOv2": (str(tiny), product, {})}
         results = run(embedders, photos, args.home or sorted(HOMES), args.seeds)
+        others = [] if args.no_other_homes else sorted(OTHER_HOMES, key=lambda n: int(n[1:]))
+        if others:  # the random-weight model's figures say nothing new there
+            held = {label: e for label, e in embedders.items() if label != "tests' random DINOv2"}
+            results.update(run(held, photos, others, args.seeds))
     if args.no_record:
         return 0
     lines = [
@@ -268,26 +346,49 @@ def main() -> int:
         "**Most photos of one animal share a background**, so part of what any embedder matches here is the "
         "place, not the animal: these figures flatter recognition of a pet photographed somewhere new.",
         "",
-        "What the product does (chosen on home B only): each pet has its own threshold, midway between its least "
-        "alike same-pet score (leave-one-out over its references) and the most alike different animal of the "
-        "home, never under another animal's likeness to that pet (bot/vision/threshold.py); and each photo's "
-        "vector is the mean of 5 views, the processor's own and four corner crops of 80 % of the sides "
-        "(`models.embed_views`, bot/vision/embedder.py). Before, one threshold served every pet and one view was "
-        "embedded; at k = 3 that measured home A top-1 0.967 with 0/260 tagged, home B top-1 0.822 (8 of 45 pet "
-        "photos seen as no pet, all of dog3, whose photos vary most) with 1/130 tagged (recorded 2026-12-06 "
-        "04:52 UTC by this script at commit 1f3d73a).",
+        "What the product does: each pet has its own threshold (bot/vision/threshold.py), midway between its "
+        "least alike same-pet score (leave-one-out over its references) and the most alike different animal of the "
+        "home, never under another animal's likeness to that pet, and never more than 15 % under its least alike "
+        "same-pet score; each photo's vector is the mean of 5 views, the processor's own and four corner crops of "
+        "80 % of the sides (`models.embed_views`, bot/vision/embedder.py); and a photo matched whole that the "
+        "embedder's own ImageNet-1k classifier gives less than even odds of showing an animal (its 398 animal "
+        "classes together) is no pet (`models.animal_check`, bot/vision/identify.py).",
         "",
-        "Rows: the product's settings; the same with `embed_views = 1`; the same with one photo of each stranger "
-        "animal given as the owner's \"not my pet\" photos (`models.strangers`, one per stranger chosen by the "
-        "seed; those photos are then not evaluated, so the stranger counts are smaller); the colour-histogram "
-        "baseline; the random-weight DINOv2 the tests use.",
+        "How it was chosen, in order: the midway rule and the views on home B. Homes A and C were then run; C "
+        "missed (19 of 260 strangers and toys tagged: the stranger corgi taken for the pet corgi or the chow chow, "
+        "the home's pets being so unlike each other that the midway fell to 0.55-0.59). The 12 other homes were "
+        "then run once with that rule (other seeds), to see whether A, B and C are typical: they were not (10 of "
+        "the 15 homes missed). The floor under the same-pet score was chosen on A, B and C together (every share "
+        "from 0.10 to 0.20 met the goal on all three); the 12 homes, run again, then missed mostly on toys (the "
+        "wolf plushie taken for the poodle mix, whose own photos vary most). The animal check was added for that: "
+        "it has no constant chosen on any home (even odds; ImageNet-1k's animal classes are fixed), but it was "
+        "made for a failure seen on the 12 homes, so they are no longer held out in the strict sense: they are the "
+        "homes no rule or constant was fitted to.",
+        "",
+        "Rows: the product's settings; the same with `embed_views = 1`; the same without the animal check; the "
+        "same with one photo of each stranger animal given as the owner's \"not my pet\" photos "
+        "(`models.strangers`, one per stranger chosen by the seed; those photos are then not evaluated, so the "
+        "stranger counts are smaller); the colour-histogram baseline (no animal check: it has no classifier); the "
+        "random-weight DINOv2 the tests use (no classifier either).",
     ]
+    lines += ["", "The animal check on each photo (ImageNet-1k's 398 animal classes together, the processor's own "
+              "view of the whole photo; a photo under even odds is no pet):", "", *animal_odds(lite0, photos)]
     for name in args.home or sorted(HOMES):
         h = HOMES[name]
-        role = "the tuning home" if name == TUNED else "held out: run only to report"
-        lines += ["", f"### Home {name} ({role}): pets {', '.join(h['pets'])}; strangers {', '.join(h['strangers'])}; "
-                  f"toys; seeds {h['seeds'].start}-{h['seeds'].stop - 1}", "", *table(results, name), "",
-                  verdict(results, name), "", verdict(results, name, GIVEN)]
+        lines += ["", f"### Home {name} (development): pets {', '.join(h['pets'])}; strangers "
+                  f"{', '.join(h['strangers'])}; toys; seeds {h['seeds'].start}-{h['seeds'].stop - 1}", "",
+                  *table(results, name), "", verdict(results, name), "", verdict(results, name, GIVEN)]
+    if others:
+        results.update(pooled(results, others, "others"))
+        met = sum(meets(results[(PRODUCT, name, 3)]["counts"]) for name in others)
+        given = sum(meets(results[(GIVEN, name, 3)]["counts"]) for name in others)
+        lines += ["", f"### The {len(others)} other homes (no rule or constant fitted to them): every other "
+                  "choice of 2 strangers among the 6 animals; seeds 1000 up, 10 per home", "",
+                  "All of them pooled (counts summed over homes and seeds):", "", *table(results, "others"), "",
+                  verdict(results, "others"), "", verdict(results, "others", GIVEN), "",
+                  f"Homes meeting the goal on their own at k = 3: {met} of {len(others)} with the product's "
+                  f"settings, {given} of {len(others)} with one photo of each stranger given. Each home at k = 3 "
+                  "with the product's settings:", "", *per_home(results, others)]
     lines += [
         "",
         "Counts are summed over the seeds (a photo is counted once per seed). `dog` and `dog6` are the two Pembroke "
