@@ -92,7 +92,7 @@ class Embedder(ManagedModel):
 
         with self.use(), torch.inference_mode():
             features = self._features(images)
-            if features[0].shape[-1] != _head_inputs(self.head):  # a head over some other feature (DINOv2's)
+            if features[0].shape[-1] != _linear_layers(self.head)[-1].in_features:  # a head over another feature
                 return None
             probs = [torch.softmax(self.head(f).float(), dim=-1) for f in features]
         return torch.cat(probs)[:, :IMAGENET_ANIMALS].sum(dim=-1).double().cpu().numpy()
@@ -143,15 +143,18 @@ def _linear_head(model: Any) -> Any:
     import torch
 
     head = getattr(model, "classifier", None)
-    layers = list(head) if isinstance(head, torch.nn.Sequential) else [head]
+    layers = _linear_layers(head)
     if not layers or not all(isinstance(m, torch.nn.Flatten) for m in layers[:-1]):
         return None
     last = layers[-1]
     return head if isinstance(last, torch.nn.Linear) and last.out_features == IMAGENET_CLASSES else None
 
 
-def _head_inputs(head: Any) -> int:
-    return (list(head) if hasattr(head, "__iter__") else [head])[-1].in_features
+def _linear_layers(head: Any) -> list[Any]:
+    """A classifier's layers in order: a Sequential's own, else the module alone."""
+    import torch
+
+    return list(head) if isinstance(head, torch.nn.Sequential) else [head]
 
 
 def _image_feature(out: Any) -> Any:
